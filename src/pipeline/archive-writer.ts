@@ -1,0 +1,295 @@
+import { gzipSync } from 'node:zlib';
+import { ListenerError } from '../errors.js';
+import type { ExecutionReportRecord } from '../record.js';
+import type { ObjectStore } from '../sinks/types.js';
+import type { Journal, JournalEntry } from './journal.js';
+import { Backoff, type SinkStatus } from './sink-status.js';
+import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
+
+export interface ArchiveWriterOptions {
+  journal: Journal;
+  store: ObjectStore;
+  /** Hours close this long after their end (default 5 min), so late reports still make it in. */
+  graceMs?: number;
+  /** A bucket is written early past this many uncompressed bytes (default 64 MiB). */
+  maxObjectBytes?: number;
+  /** Memory held in open buckets before reading from the journal pauses (default 2 × maxObjectBytes). */
+  maxBufferedBytes?: number;
+  gzip?: boolean;
+  now?: () => number;
+  /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
+  retry?: { initialMs: number; maxMs: number };
+  onEvent?: (event: ArchiveEvent) => void;
+}
+
+export type ArchiveEvent =
+  | { kind: 'uploaded'; key: string; records: number; bytes: number; result: 'created' | 'exists' }
+  | { kind: 'upload_failed'; key: string; attempt: number; retryInMs: number; error: Error }
+  | { kind: 'replayed_intent'; key: string };
+
+/** What the cursor file holds: everything ≤ through is archived; `uploaded` are ranges beyond it. */
+interface ArchiveCursor {
+  through: number;
+  uploaded: LsnRange[];
+  /** An object being written: redone byte for byte after a crash, before anything else. */
+  intent?: { key: string; ranges: LsnRange[] };
+}
+
+interface Bucket {
+  hourKey: string;
+  hourEndMs: number;
+  lines: string[];
+  lsns: number[];
+  bytes: number;
+}
+
+const SINK = 'archive';
+const READ_BATCH = 2000;
+
+/**
+ * Groups journaled records into hour buckets (by TransactTime, else SendingTime, else receipt) and
+ * writes each as one JSONL object when its hour closes (plus grace) or it grows past the cap. An
+ * object's key names the journal range it holds, and an intent is saved before the write, so a
+ * crash at any point leads to the same object again — never to the same record in two objects.
+ */
+export class ArchiveWriter {
+  readonly #o: ArchiveWriterOptions;
+  readonly #graceMs: number;
+  readonly #maxObjectBytes: number;
+  readonly #maxBufferedBytes: number;
+  readonly #gzip: boolean;
+  readonly #now: () => number;
+  readonly #backoff: Backoff;
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #status: SinkStatus;
+  #cursor: ArchiveCursor = { through: 0, uploaded: [] };
+  #readLsn = 0;
+  #buffered = 0;
+  #running = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #flushAllRequested = false;
+
+  constructor(options: ArchiveWriterOptions) {
+    this.#o = options;
+    this.#graceMs = options.graceMs ?? 5 * 60_000;
+    this.#maxObjectBytes = options.maxObjectBytes ?? 64 * 1024 * 1024;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
+    this.#gzip = options.gzip ?? true;
+    this.#now = options.now ?? Date.now;
+    this.#backoff = new Backoff(options.retry?.initialMs ?? 1000, options.retry?.maxMs ?? 60_000);
+    this.#status = { name: SINK, location: options.store.location, lastSuccessAt: undefined, lastError: undefined, consecutiveFailures: 0, lagSeconds: 0, pendingRecords: 0 };
+  }
+
+  async start(): Promise<void> {
+    const saved = await this.#o.journal.loadCursor<ArchiveCursor>(SINK);
+    if (saved !== undefined) this.#cursor = { through: saved.through, uploaded: saved.uploaded ?? [], ...(saved.intent ? { intent: saved.intent } : {}) };
+    else this.#cursor.through = this.#o.journal.firstLsn - 1;
+    this.#readLsn = this.#cursor.through;
+    this.#running = true;
+    this.#unsubscribe = this.#o.journal.onDurable(() => this.#wake?.());
+    this.#timer = setInterval(() => this.#wake?.(), 1000);
+    this.#timer.unref();
+    this.#loop = this.#run();
+  }
+
+  /** Writes every open bucket now as a partial object (shutdown), then stops. */
+  async stop(options: { flush: boolean } = { flush: true }): Promise<void> {
+    this.#flushAllRequested = options.flush;
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+    clearInterval(this.#timer);
+    this.#unsubscribe?.();
+  }
+
+  /** Bytes held in open buckets: bounded by maxBufferedBytes (+ one read batch). */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  status(): SinkStatus {
+    const now = this.#now();
+    let pending = 0;
+    let overdueSince: number | undefined;
+    for (const bucket of this.#buckets.values()) {
+      pending += bucket.lsns.length;
+      const due = bucket.hourEndMs + this.#graceMs;
+      if (due < now && (overdueSince === undefined || due < overdueSince)) overdueSince = due;
+    }
+    const unread = this.#o.journal.durableLsn - this.#readLsn;
+    return {
+      ...this.#status,
+      pendingRecords: pending + unread,
+      // Lag: how long a closed hour (or unread backlog) has waited past the moment it was due.
+      lagSeconds: Math.max(0, overdueSince === undefined ? 0 : (now - overdueSince) / 1000, unread > READ_BATCH ? this.#status.consecutiveFailures : 0),
+    };
+  }
+
+  async #run(): Promise<void> {
+    if (this.#cursor.intent !== undefined) await this.#replayIntent(this.#cursor.intent);
+    while (this.#running || this.#flushAllRequested) {
+      const progressed = await this.#step();
+      if (!this.#running) {
+        if (this.#flushAllRequested) await this.#flushAll();
+        return;
+      }
+      if (!progressed) await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+
+  /** One round: read what fits in memory, close due buckets. True when it did something. */
+  async #step(): Promise<boolean> {
+    let progressed = false;
+    if (this.#buffered < this.#maxBufferedBytes) {
+      const entries = await this.#o.journal.read(this.#readLsn, READ_BATCH);
+      for (const entry of entries) {
+        const bucket = this.#add(entry);
+        this.#readLsn = entry.lsn;
+        progressed = true;
+        // A bucket past the cap goes out before more is read, so no object grows beyond it.
+        // (#write already waited out its back-off when it fails: go round again at once.)
+        if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes && !(await this.#write(bucket))) return true;
+      }
+    }
+    const now = this.#now();
+    for (const bucket of [...this.#buckets.values()]) {
+      if (bucket.bytes >= this.#maxObjectBytes || bucket.hourEndMs + this.#graceMs <= now) {
+        if (!(await this.#write(bucket))) return true;
+        progressed = true;
+      }
+    }
+    await this.#settle();
+    return progressed;
+  }
+
+  #add(entry: JournalEntry): Bucket | undefined {
+    if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b)) return undefined;
+    const { hourKey, hourEndMs } = partitionOf(entry.record);
+    let bucket = this.#buckets.get(hourKey);
+    if (bucket === undefined) {
+      bucket = { hourKey, hourEndMs, lines: [], lsns: [], bytes: 0 };
+      this.#buckets.set(hourKey, bucket);
+    }
+    bucket.lines.push(entry.line);
+    bucket.lsns.push(entry.lsn);
+    bucket.bytes += entry.line.length + 1;
+    this.#buffered += entry.line.length + 1;
+    return bucket;
+  }
+
+  async #flushAll(): Promise<void> {
+    // Read everything left, then write every bucket regardless of its hour.
+    for (;;) {
+      const entries = await this.#o.journal.read(this.#readLsn, READ_BATCH);
+      if (entries.length === 0) break;
+      for (const entry of entries) {
+        const bucket = this.#add(entry);
+        this.#readLsn = entry.lsn;
+        if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes) await this.#writeOnce(bucket);
+      }
+    }
+    for (const bucket of [...this.#buckets.values()]) await this.#writeOnce(bucket);
+    await this.#settle();
+  }
+
+  /** Saves the cursor when records read but never bucketed (all uploaded before) moved it. */
+  async #settle(): Promise<void> {
+    const before = this.#cursor.through;
+    normalize(this.#cursor, this.#floor());
+    if (this.#cursor.through !== before) await this.#o.journal.saveCursor(SINK, this.#cursor);
+  }
+
+  /** Every LSN at or below this is archived: read, and not waiting in an open bucket. */
+  #floor(): number {
+    let floor = this.#readLsn;
+    for (const bucket of this.#buckets.values()) floor = Math.min(floor, bucket.lsns[0]! - 1);
+    return floor;
+  }
+
+  /** Shutdown path: one attempt per bucket; what fails stays in the journal for the next start. */
+  async #writeOnce(bucket: Bucket): Promise<void> {
+    await this.#write(bucket).catch(() => false);
+  }
+
+  /** Intent → object → cursor. Returns false (after recording the failure) when the store fails. */
+  async #write(bucket: Bucket): Promise<boolean> {
+    const ranges = rangesOf(bucket.lsns);
+    const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
+    this.#cursor.intent = { key, ranges };
+    await this.#o.journal.saveCursor(SINK, this.#cursor);
+    const body = Buffer.from(`${bucket.lines.join('\n')}\n`, 'utf8');
+    const ok = await this.#put(key, body, bucket.lsns.length);
+    if (!ok) return false;
+    this.#buckets.delete(bucket.hourKey);
+    this.#buffered -= bucket.bytes;
+    this.#complete(ranges);
+    await this.#o.journal.saveCursor(SINK, this.#cursor);
+    return true;
+  }
+
+  async #replayIntent(intent: { key: string; ranges: LsnRange[] }): Promise<void> {
+    this.#o.onEvent?.({ kind: 'replayed_intent', key: intent.key });
+    const lines: string[] = [];
+    for (const [a, b] of intent.ranges) {
+      let after = a - 1;
+      while (after < b) {
+        const entries = await this.#o.journal.read(after, Math.min(READ_BATCH, b - after));
+        if (entries.length === 0) throw new ListenerError('ERR_STORE', `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`);
+        for (const entry of entries) lines.push(entry.line);
+        after = entries.at(-1)!.lsn;
+      }
+    }
+    const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    while (!(await this.#put(intent.key, body, lines.length))) {
+      await new Promise((resolve) => setTimeout(resolve, this.#backoff.current()));
+    }
+    this.#complete(intent.ranges);
+    await this.#o.journal.saveCursor(SINK, this.#cursor);
+  }
+
+  async #put(key: string, body: Buffer, records: number): Promise<boolean> {
+    const data = this.#gzip ? gzipSync(body) : body;
+    try {
+      const result = await this.#o.store.putIfAbsent(key, data, { contentType: 'application/x-ndjson', ...(this.#gzip ? { contentEncoding: 'gzip' } : {}) });
+      this.#status.lastSuccessAt = this.#now();
+      this.#status.consecutiveFailures = 0;
+      this.#backoff.reset();
+      this.#o.onEvent?.({ kind: 'uploaded', key, records, bytes: data.length, result });
+      return true;
+    } catch (cause) {
+      const error = cause instanceof Error ? cause : new Error(String(cause));
+      this.#status.consecutiveFailures++;
+      this.#status.lastError = { message: error.message, at: this.#now() };
+      const retryInMs = this.#backoff.next();
+      this.#o.onEvent?.({ kind: 'upload_failed', key, attempt: this.#status.consecutiveFailures, retryInMs, error });
+      if (this.#running) await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      return false;
+    }
+  }
+
+  #complete(ranges: LsnRange[]): void {
+    delete this.#cursor.intent;
+    for (const range of ranges) addRange(this.#cursor.uploaded, range);
+    normalize(this.#cursor, this.#floor());
+  }
+}
+
+/** Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, SendingTime or receipt. */
+export function partitionOf(record: ExecutionReportRecord): { hourKey: string; hourEndMs: number } {
+  const iso = record.transact_time ?? record.sending_time ?? record.received_at;
+  const dt = iso.slice(0, 10);
+  const hour = iso.slice(11, 13);
+  return { hourKey: `dt=${dt}/hour=${hour}`, hourEndMs: Date.parse(`${dt}T${hour}:00:00Z`) + 3600_000 };
+}
+
+/** `exec_reports/dt=…/hour=…/{first}-{last}-{count}[-{hash}].jsonl.gz`: deterministic for the LSNs held. */
+export function objectKey(hourKey: string, ranges: LsnRange[], count: number, gzip: boolean): string {
+  const first = ranges[0]![0];
+  const last = ranges.at(-1)![1];
+  const name = `${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}-${count}`;
+  return `exec_reports/${hourKey}/${name}.jsonl${gzip ? '.gz' : ''}`;
+}

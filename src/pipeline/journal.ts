@@ -1,0 +1,504 @@
+import { constants, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { ListenerError } from '../errors.js';
+import type { ExecutionReportRecord } from '../record.js';
+
+/** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
+export interface JournalEntry {
+  readonly lsn: number;
+  readonly record: ExecutionReportRecord;
+  /** The record serialised once, exactly as every sink writes it. */
+  readonly line: string;
+}
+
+export interface JournalOptions {
+  dir: string;
+  /** A new segment file starts past this size (default 64 MiB). */
+  segmentBytes?: number;
+  /** How long an ExecID is remembered for deduplication (default 72 h, the RT retention maximum). */
+  dedupeWindowMs?: number;
+  /** Durable entries kept in memory for sinks that are keeping up (default 32 MiB of lines). */
+  cacheBytes?: number;
+  now?: () => number;
+}
+
+export interface AppendResult {
+  /** The entry's LSN, or the LSN it will be durable behind when it was a duplicate. */
+  lsn: number;
+  duplicate: boolean;
+}
+
+export interface JournalStats {
+  lastLsn: number;
+  durableLsn: number;
+  segments: number;
+  bytesOnDisk: number;
+  dedupeEntries: number;
+  duplicatesDropped: number;
+  truncatedTailBytes: number;
+}
+
+const HEADER_BYTES = 8; // u32 length + u32 crc32, little-endian
+const INDEX_EVERY = 256;
+
+interface Segment {
+  firstLsn: number;
+  lastLsn: number; // firstLsn - 1 while empty
+  path: string;
+  bytes: number;
+  /** Byte offset of every INDEX_EVERY-th record, so a sink far behind reads without a full scan. */
+  offsets: number[];
+}
+
+/**
+ * The append-only, checksummed, fsynced journal every ExecutionReport passes through before any
+ * sink sees it (DESIGN.md §1). Appends are group-committed: all appends made while a write+fsync is
+ * in flight go out together in the next one, so throughput does not collapse to one fsync per
+ * report. A torn tail left by a crash fails its checksum and is cut on open, never parsed as data.
+ * Deduplication by ExecID survives restarts (dedupe.log). Each sink keeps its own cursor file;
+ * a segment is deleted once every sink has passed it.
+ */
+export class Journal {
+  readonly #dir: string;
+  readonly #segmentBytes: number;
+  readonly #windowMs: number;
+  readonly #cacheBytes: number;
+  readonly #now: () => number;
+  readonly #segments: Segment[] = [];
+  readonly #seen = new Map<string, number>();
+  #active: FileHandle | undefined;
+  #dedupeLog: FileHandle | undefined;
+  #dedupeLogEntries = 0;
+  #lastLsn = 0;
+  #durableLsn = 0;
+  #dedupeDurableLsn = 0;
+  #pending: Array<{ entry: JournalEntry; frame: Buffer }> = [];
+  #flushing: Promise<void> | undefined;
+  #flushError: ListenerError | undefined;
+  #cache: JournalEntry[] = [];
+  #cacheHead = 0;
+  #cachedBytes = 0;
+  #duplicates = 0;
+  #truncated = 0;
+  #closed = false;
+  readonly #durableListeners = new Set<(lsn: number) => void>();
+  readonly #cursors = new Map<string, number>();
+
+  private constructor(options: JournalOptions) {
+    this.#dir = options.dir;
+    this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.#windowMs = options.dedupeWindowMs ?? 72 * 3600 * 1000;
+    this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Opens (creating if needed) and recovers the journal in `dir`. */
+  static async open(options: JournalOptions): Promise<Journal> {
+    const journal = new Journal(options);
+    await journal.#recover();
+    return journal;
+  }
+
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+
+  /** Set when a write or fsync failed: the journal refuses further appends (the process must restart). */
+  get failure(): ListenerError | undefined {
+    return this.#flushError;
+  }
+
+  /**
+   * Appends a record unless its ExecID was seen within the window. Returns at once; the entry is
+   * durable when `onDurable` reports an LSN ≥ the returned one.
+   */
+  append(record: ExecutionReportRecord): AppendResult {
+    if (this.#closed) throw new ListenerError('ERR_STORE', 'journal is closed');
+    if (this.#flushError !== undefined) throw this.#flushError;
+    if (this.#seen.has(record.exec_id)) {
+      this.#duplicates++;
+      return { lsn: this.#lastLsn, duplicate: true };
+    }
+    const now = this.#now();
+    this.#seen.set(record.exec_id, now);
+    const line = JSON.stringify(record);
+    const payload = Buffer.from(line, 'utf8');
+    const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+    frame.writeUInt32LE(payload.length, 0);
+    frame.writeUInt32LE(crc32(payload), 4);
+    payload.copy(frame, HEADER_BYTES);
+    const entry: JournalEntry = { lsn: ++this.#lastLsn, record, line };
+    this.#pending.push({ entry, frame });
+    if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
+    return { lsn: entry.lsn, duplicate: false };
+  }
+
+  /** Resolves when everything appended so far is durable. */
+  async flush(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    if (this.#flushError !== undefined) throw this.#flushError;
+  }
+
+  /** Called with the new durable LSN after every group commit. */
+  onDurable(listener: (lsn: number) => void): () => void {
+    this.#durableListeners.add(listener);
+    return () => this.#durableListeners.delete(listener);
+  }
+
+  /**
+   * Durable entries after `afterLsn`, at most `max`. Served from memory when the sink is keeping
+   * up, from the segment files otherwise (after a restart or a long outage).
+   */
+  async read(afterLsn: number, max: number): Promise<JournalEntry[]> {
+    const from = afterLsn + 1;
+    const to = Math.min(this.#durableLsn, afterLsn + max);
+    if (to < from) return [];
+    const cacheFirst = this.#cache[this.#cacheHead]?.lsn ?? Infinity;
+    if (from >= cacheFirst) {
+      const start = this.#cacheHead + (from - cacheFirst);
+      return this.#cache.slice(start, start + (to - from + 1));
+    }
+    return this.#readFromDisk(from, to);
+  }
+
+  // ── cursors ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Loads a sink's saved state (undefined on first start). The sink registers with its LSN. */
+  async loadCursor<T extends { through: number }>(sink: string): Promise<T | undefined> {
+    let state: T | undefined;
+    try {
+      state = JSON.parse(await readFile(this.#cursorPath(sink), 'utf8')) as T;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ListenerError('ERR_STORE', `cannot read cursor of ${sink}`, { cause: error });
+    }
+    this.#cursors.set(sink, state?.through ?? this.#firstLsn() - 1);
+    return state;
+  }
+
+  /**
+   * Saves a sink's state atomically (temp file, fsync, rename). `through` is the LSN every entry
+   * up to which the sink has fully handled; segments below every sink's `through` are deleted.
+   */
+  async saveCursor(sink: string, state: { through: number }): Promise<void> {
+    await writeAtomic(this.#cursorPath(sink), JSON.stringify(state));
+    this.#cursors.set(sink, state.through);
+    await this.#deletePassedSegments();
+  }
+
+  /** Records waiting for a sink: count and approximate bytes. */
+  backlog(sink: string): { records: number; bytes: number } {
+    const through = this.#cursors.get(sink) ?? 0;
+    const records = Math.max(0, this.#durableLsn - through);
+    let bytes = 0;
+    for (const segment of this.#segments) {
+      if (segment.lastLsn <= through) continue;
+      const span = segment.lastLsn - segment.firstLsn + 1;
+      const share = span <= 0 ? 0 : (segment.lastLsn - Math.max(through, segment.firstLsn - 1)) / span;
+      bytes += Math.round(segment.bytes * share);
+    }
+    return { records, bytes };
+  }
+
+  stats(): JournalStats {
+    return {
+      lastLsn: this.#lastLsn,
+      durableLsn: this.#durableLsn,
+      segments: this.#segments.length,
+      bytesOnDisk: this.#segments.reduce((sum, s) => sum + s.bytes, 0),
+      dedupeEntries: this.#seen.size,
+      duplicatesDropped: this.#duplicates,
+      truncatedTailBytes: this.#truncated,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush().catch(() => undefined);
+    this.#closed = true;
+    await this.#active?.close();
+    await this.#dedupeLog?.close();
+  }
+
+  // ── group commit ────────────────────────────────────────────────────────────────────────────
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && this.#flushError === undefined) {
+        const batch = this.#pending;
+        this.#pending = [];
+        await this.#writeBatch(batch);
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  async #writeBatch(batch: Array<{ entry: JournalEntry; frame: Buffer }>): Promise<void> {
+    try {
+      let i = 0;
+      while (i < batch.length) {
+        let segment = this.#segments.at(-1)!;
+        if (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn) segment = await this.#roll(batch[i]!.entry.lsn);
+        // Fill this segment up to its size (at least one record), then roll for the rest.
+        const frames: Buffer[] = [];
+        let bytes = segment.bytes;
+        const first = i;
+        while (i < batch.length && (i === first || bytes + batch[i]!.frame.length <= this.#segmentBytes)) {
+          const { entry, frame } = batch[i]!;
+          if ((entry.lsn - segment.firstLsn) % INDEX_EVERY === 0) segment.offsets.push(bytes);
+          frames.push(frame);
+          bytes += frame.length;
+          i++;
+        }
+        await this.#active!.writev(frames);
+        await this.#active!.datasync();
+        segment.bytes = bytes;
+        segment.lastLsn = batch[i - 1]!.entry.lsn;
+      }
+    } catch (cause) {
+      // A write that may or may not have landed cannot be retried in place: stop taking appends.
+      this.#flushError = new ListenerError('ERR_STORE', 'journal write or fsync failed; refusing further appends', { cause });
+      throw this.#flushError;
+    }
+    const last = batch.at(-1)!.entry.lsn;
+    this.#durableLsn = last;
+    for (const { entry } of batch) this.#cacheAdd(entry);
+    for (const listener of this.#durableListeners) listener(last);
+    await this.#appendDedupe(batch);
+  }
+
+  #cacheAdd(entry: JournalEntry): void {
+    this.#cache.push(entry);
+    this.#cachedBytes += entry.line.length;
+    while (this.#cachedBytes > this.#cacheBytes && this.#cacheHead < this.#cache.length - 1) {
+      this.#cachedBytes -= this.#cache[this.#cacheHead]!.line.length;
+      this.#cacheHead++;
+    }
+    if (this.#cacheHead > 4096 && this.#cacheHead * 2 > this.#cache.length) {
+      this.#cache = this.#cache.slice(this.#cacheHead);
+      this.#cacheHead = 0;
+    }
+  }
+
+  async #roll(firstLsn: number): Promise<Segment> {
+    await this.#active?.close();
+    const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path: join(this.#dir, segmentName(firstLsn)), bytes: 0, offsets: [] };
+    this.#active = await open(segment.path, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND, 0o644);
+    await fsyncDir(this.#dir);
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  // ── deduplication log ───────────────────────────────────────────────────────────────────────
+
+  async #appendDedupe(batch: Array<{ entry: JournalEntry }>): Promise<void> {
+    const now = this.#now();
+    let text = '';
+    for (const { entry } of batch) text += `${this.#seen.get(entry.record.exec_id) ?? now}\t${entry.lsn}\t${entry.record.exec_id}\n`;
+    await this.#dedupeLog!.write(text);
+    await this.#dedupeLog!.datasync();
+    this.#dedupeLogEntries += batch.length;
+    this.#dedupeDurableLsn = batch.at(-1)!.entry.lsn;
+    this.#evictExpired(now);
+    if (this.#dedupeLogEntries > 100_000 && this.#dedupeLogEntries > 2 * this.#seen.size) await this.#compactDedupe();
+  }
+
+  #evictExpired(now: number): void {
+    const horizon = now - this.#windowMs;
+    for (const [execId, at] of this.#seen) {
+      if (at >= horizon) break; // insertion order = time order
+      this.#seen.delete(execId);
+    }
+  }
+
+  async #compactDedupe(): Promise<void> {
+    let text = '';
+    for (const [execId, at] of this.#seen) text += `${at}\t0\t${execId}\n`;
+    const path = join(this.#dir, 'dedupe.log');
+    await this.#dedupeLog!.close();
+    await writeAtomic(path, text);
+    this.#dedupeLog = await open(path, 'a');
+    this.#dedupeLogEntries = this.#seen.size;
+  }
+
+  // ── recovery ────────────────────────────────────────────────────────────────────────────────
+
+  async #recover(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    const names = (await readdir(this.#dir, { withFileTypes: true })).filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name)).map((d) => d.name).sort();
+    // 1. ExecIDs remembered from earlier runs.
+    const now = this.#now();
+    const horizon = now - this.#windowMs;
+    let dedupeText = '';
+    try {
+      dedupeText = await readFile(join(this.#dir, 'dedupe.log'), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ListenerError('ERR_STORE', 'cannot read dedupe.log', { cause: error });
+    }
+    const remembered: Array<{ at: number; lsn: number; execId: string }> = [];
+    for (const line of dedupeText.split('\n')) {
+      const tab1 = line.indexOf('\t');
+      const tab2 = tab1 < 0 ? -1 : line.indexOf('\t', tab1 + 1);
+      if (tab1 <= 0 || tab2 < 0) continue; // includes a torn last line
+      const at = Number(line.slice(0, tab1));
+      const lsn = Number(line.slice(tab1 + 1, tab2));
+      if (Number.isFinite(at) && at >= horizon && Number.isFinite(lsn)) remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
+      this.#dedupeLogEntries++;
+    }
+    // 2. Segments: verify every record; cut a torn tail on the last one.
+    for (let s = 0; s < names.length; s++) {
+      const name = names[s]!;
+      const firstLsn = Number(name.slice(4, 20));
+      const path = join(this.#dir, name);
+      const data = await readFile(path);
+      const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, offsets: [] };
+      let offset = 0;
+      while (offset < data.length) {
+        const valid = recordAt(data, offset);
+        if (valid === undefined) break;
+        if ((segment.lastLsn + 1 - firstLsn) % INDEX_EVERY === 0) segment.offsets.push(offset);
+        segment.lastLsn++;
+        const record = JSON.parse(valid.line) as ExecutionReportRecord;
+        if (!this.#seen.has(record.exec_id)) this.#seen.set(record.exec_id, now);
+        offset = valid.next;
+      }
+      if (offset < data.length) {
+        if (s !== names.length - 1) {
+          throw new ListenerError('ERR_STORE', `journal segment ${name} is corrupt at byte ${offset} and is not the last one; refusing to start`, { details: { segment: name, offset } });
+        }
+        const handle = await open(path, 'r+');
+        await handle.truncate(offset);
+        await handle.sync();
+        await handle.close();
+        this.#truncated = data.length - offset;
+      }
+      segment.bytes = offset;
+      if (s > 0 && firstLsn !== this.#segments.at(-1)!.lastLsn + 1) {
+        throw new ListenerError('ERR_STORE', `journal segment ${name} does not follow the previous one`, { details: { segment: name } });
+      }
+      this.#segments.push(segment);
+    }
+    const lastSegment = this.#segments.at(-1);
+    this.#lastLsn = this.#durableLsn = this.#dedupeDurableLsn = lastSegment?.lastLsn ?? (await this.#lsnBase());
+    // An id is remembered only if its record survived: one cut from a damaged tail must be
+    // journaled again when the exchange resends it.
+    const fromSegments = new Map(this.#seen);
+    this.#seen.clear();
+    for (const { at, lsn, execId } of remembered) if (lsn <= this.#lastLsn) this.#seen.set(execId, at);
+    for (const [execId, at] of fromSegments) if (!this.#seen.has(execId)) this.#seen.set(execId, at);
+    if (lastSegment === undefined || lastSegment.bytes >= this.#segmentBytes) {
+      await this.#roll(this.#lastLsn + 1);
+    } else {
+      this.#active = await open(lastSegment.path, constants.O_WRONLY | constants.O_APPEND);
+    }
+    this.#dedupeLog = await open(join(this.#dir, 'dedupe.log'), 'a');
+    // 3. Remember where numbering stands even when every segment gets deleted.
+    await writeAtomic(join(this.#dir, 'lsn-base'), String(this.#lastLsn));
+  }
+
+  /** When all segments were deleted, numbering continues from the last LSN ever written. */
+  async #lsnBase(): Promise<number> {
+    try {
+      return Number(await readFile(join(this.#dir, 'lsn-base'), 'utf8')) || 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The oldest LSN still on disk (or the next one when the journal is empty). */
+  get firstLsn(): number {
+    return this.#firstLsn();
+  }
+
+  #firstLsn(): number {
+    return this.#segments[0]?.firstLsn ?? this.#lastLsn + 1;
+  }
+
+  #cursorPath(sink: string): string {
+    return join(this.#dir, `cursor-${sink}.json`);
+  }
+
+  async #deletePassedSegments(): Promise<void> {
+    if (this.#cursors.size === 0) return;
+    const through = Math.min(...this.#cursors.values(), this.#dedupeDurableLsn);
+    while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= through) {
+      const segment = this.#segments.shift()!;
+      await writeAtomic(join(this.#dir, 'lsn-base'), String(Math.max(this.#lastLsn, segment.lastLsn)));
+      await rm(segment.path, { force: true });
+    }
+  }
+
+  async #readFromDisk(from: number, to: number): Promise<JournalEntry[]> {
+    const out: JournalEntry[] = [];
+    for (const segment of this.#segments) {
+      if (segment.lastLsn < from || segment.firstLsn > to) continue;
+      const indexSlot = Math.max(0, Math.floor((Math.max(from, segment.firstLsn) - segment.firstLsn) / INDEX_EVERY));
+      let lsn = segment.firstLsn + indexSlot * INDEX_EVERY;
+      let offset = segment.offsets[indexSlot] ?? 0;
+      const handle = await open(segment.path, 'r');
+      try {
+        const size = (await stat(segment.path)).size;
+        const data = Buffer.allocUnsafe(Math.min(size, segment.bytes) - offset);
+        await handle.read(data, 0, data.length, offset);
+        offset = 0;
+        while (lsn <= Math.min(to, segment.lastLsn)) {
+          const valid = recordAt(data, offset);
+          if (valid === undefined) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+          if (lsn >= from) out.push({ lsn, record: JSON.parse(valid.line) as ExecutionReportRecord, line: valid.line });
+          offset = valid.next;
+          lsn++;
+        }
+      } finally {
+        await handle.close();
+      }
+      if (out.length >= to - from + 1) break;
+    }
+    return out;
+  }
+}
+
+function segmentName(firstLsn: number): string {
+  return `seg-${String(firstLsn).padStart(16, '0')}.log`;
+}
+
+/** The record at `offset` if its header and checksum hold, else undefined (torn or corrupt). */
+function recordAt(data: Buffer, offset: number): { line: string; next: number } | undefined {
+  if (offset + HEADER_BYTES > data.length) return undefined;
+  const length = data.readUInt32LE(offset);
+  const end = offset + HEADER_BYTES + length;
+  if (length === 0 || end > data.length) return undefined;
+  const payload = data.subarray(offset + HEADER_BYTES, end);
+  if (crc32(payload) !== data.readUInt32LE(offset + 4)) return undefined;
+  return { line: payload.toString('utf8'), next: end };
+}
+
+/** Temp file, fsync, rename, fsync the directory: a crash leaves the old content or the new. */
+export async function writeAtomic(path: string, content: string | Buffer): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  await fsyncDir(join(path, '..'));
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some filesystems (and EFS) do not support fsync on directories; the rename is still atomic.
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,256 @@
+import type { KeyObject } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { AcceptorSession, type FaultState } from './acceptor-session.js';
+import { generateLoopbackCertificate, type LoopbackCertificate } from './certificate.js';
+import type { Field } from '../fix/encoder.js';
+import { formatUtcTimestamp } from '../fix/time.js';
+import { OrderFlow, type GeneratedReport } from './order-flow.js';
+
+/** The three order-entry-host roles a listener meets (kalshi-fix-margin.md §1.1). */
+export type Role = 'KalshiNR' | 'KalshiRT' | 'KalshiDC';
+
+export interface SimulatorAccount {
+  /** API key ID (UUID): the client's SenderCompID. */
+  apiKey: string;
+  publicKey: KeyObject;
+}
+
+export interface SimulatorOptions {
+  accounts: readonly SimulatorAccount[];
+  /** Ports per role; 0 (default) picks a free one. Only the roles listed are served (default NR + RT). */
+  ports?: Partial<Record<Role, number>>;
+  host?: string;
+  certificate?: LoopbackCertificate;
+  /** Smallest HeartBtInt accepted (Kalshi: 3). Tests lower it to keep time-based cases short. */
+  minHeartbeatS?: number;
+  /** SendingTime tolerance for the Logon (Kalshi: 30 s). */
+  maxClockSkewMs?: number;
+  /** ExecutionReports generated per second per account while running (0 = only on demand). */
+  reportsPerSecond?: number;
+  symbols?: readonly string[];
+  seed?: number;
+  /** One live session per (key, target) as on the margin gateway, or per key as on regular FIX. */
+  oneSessionPer?: 'key+target' | 'key';
+  /** KalshiRT resend store limit in messages per session (memory bound for long benchmarks). */
+  maxStoredMessages?: number;
+  onLog?: (line: string) => void;
+}
+
+export interface SimulatorAddress {
+  host: string;
+  ports: Partial<Record<Role, number>>;
+  /** PEM certificate to trust. */
+  ca: string;
+}
+
+/** What one (key, target) pair keeps across connections: sequence numbers and the resend store. */
+export interface SessionBook {
+  nextOutbound: number;
+  nextInbound: number;
+  /** App messages by seq for KalshiRT resends; admin seqs are absent and get GapFilled. */
+  sent: Map<number, { fields: readonly Field[]; msgType: string; sendingTime: string }>;
+}
+
+/**
+ * A Kalshi margin FIX exchange on loopback: TLS acceptors for NR and RT, logon signature and
+ * listener-rule checks, the session layer, an order-flow generator per account fanned out to every
+ * listener of that account, and fault switches. Used by tests, benchmarks and the demo.
+ */
+export class KalshiSimulator {
+  readonly #options: SimulatorOptions;
+  readonly #servers = new Map<Role, Server>();
+  readonly #sessions = new Set<AcceptorSession>();
+  readonly #books = new Map<string, SessionBook>();
+  readonly #flows = new Map<string, OrderFlow>();
+  readonly #generated = new Map<string, GeneratedReport[]>();
+  readonly faults: FaultState = { skipNext: 0, heartbeatsStopped: false, skewMs: 0, corruptNext: 0 };
+  #certificate: LoopbackCertificate | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #rate: number;
+
+  constructor(options: SimulatorOptions) {
+    this.#options = options;
+    this.#rate = options.reportsPerSecond ?? 0;
+    for (const account of options.accounts) {
+      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1 }));
+      this.#generated.set(account.apiKey, []);
+    }
+  }
+
+  async start(): Promise<SimulatorAddress> {
+    this.#certificate = this.#options.certificate ?? (await generateLoopbackCertificate());
+    const host = this.#options.host ?? '127.0.0.1';
+    const roles = (Object.keys(this.#options.ports ?? { KalshiNR: 0, KalshiRT: 0 }) as Role[]);
+    for (const role of roles) {
+      const server = createServer({ key: this.#certificate.key, cert: this.#certificate.cert, minVersion: 'TLSv1.2' }, (socket) => this.#accept(role, socket));
+      server.on('tlsClientError', () => undefined); // a client that fails the handshake is its own problem
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.#options.ports?.[role] ?? 0, host, () => resolve());
+      });
+      this.#servers.set(role, server);
+    }
+    this.setRate(this.#rate);
+    return this.address();
+  }
+
+  address(): SimulatorAddress {
+    const ports: Partial<Record<Role, number>> = {};
+    for (const [role, server] of this.#servers) ports[role] = (server.address() as AddressInfo).port;
+    return { host: this.#options.host ?? '127.0.0.1', ports, ca: this.#certificate?.cert ?? '' };
+  }
+
+  async stop(): Promise<void> {
+    this.setRate(0);
+    for (const session of this.#sessions) session.destroy();
+    await Promise.all([...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.#servers.clear();
+  }
+
+  /** Changes the generated report rate (per second, per account); 0 stops generation. */
+  setRate(reportsPerSecond: number): void {
+    this.#rate = reportsPerSecond;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (reportsPerSecond <= 0 || this.#servers.size === 0) return;
+    // Timers fire at most every few ms: emit in batches sized to the rate.
+    const periodMs = Math.max(5, Math.floor(1000 / reportsPerSecond));
+    let carry = 0;
+    this.#timer = setInterval(() => {
+      carry += (reportsPerSecond * periodMs) / 1000;
+      const n = Math.floor(carry);
+      carry -= n;
+      if (n > 0) for (const account of this.#options.accounts) this.emitReports(account.apiKey, n);
+    }, periodMs);
+  }
+
+  /**
+   * Generates `count` reports for an account now and sends each to every logged-on listener of it.
+   * Reports are generated whether or not anyone listens: that is what a listener misses while away.
+   */
+  emitReports(apiKey: string, count = 1): GeneratedReport[] {
+    const flow = this.#flows.get(apiKey);
+    if (flow === undefined) throw new Error(`unknown account ${apiKey}`);
+    const out: GeneratedReport[] = [];
+    const log = this.#generated.get(apiKey)!;
+    for (let i = 0; i < count; i++) {
+      const report = flow.next(new Date());
+      out.push(report);
+      log.push(report);
+      this.#deliver(apiKey, report.fields);
+    }
+    return out;
+  }
+
+  /** Sends hand-made report fields to the account's listeners (tests of exact content). */
+  sendReport(apiKey: string, fields: readonly Field[]): void {
+    this.#deliver(apiKey, fields);
+  }
+
+  /**
+   * Live listeners get the report now. A KalshiRT session that exists but is not connected still
+   * numbers and stores it, as the exchange does: the listener recovers it by ResendRequest later.
+   */
+  #deliver(apiKey: string, fields: readonly Field[]): void {
+    let rtLive = false;
+    for (const session of this.#sessions) {
+      if (session.apiKey !== apiKey || !session.isListening) continue;
+      session.sendApplication('8', fields);
+      if (session.role === 'KalshiRT') rtLive = true;
+    }
+    const book = this.#books.get(`${apiKey}/KalshiRT`);
+    if (book !== undefined && !rtLive) {
+      book.sent.set(book.nextOutbound, { fields, msgType: '8', sendingTime: formatUtcTimestamp(Date.now()) });
+      book.nextOutbound++;
+    }
+  }
+
+  /** Every report generated for an account so far, in order. */
+  generated(apiKey: string): readonly GeneratedReport[] {
+    return this.#generated.get(apiKey) ?? [];
+  }
+
+  sessions(): readonly AcceptorSession[] {
+    return [...this.#sessions];
+  }
+
+  // ── fault switches ──────────────────────────────────────────────────────────────────────────
+
+  /** Drops every connection at once, without Logout (a network cut). */
+  dropConnections(): void {
+    for (const session of this.#sessions) session.destroy();
+  }
+
+  /** The next `n` outbound messages are numbered and stored but never written: a sequence gap. */
+  skipSequence(n = 1): void {
+    this.faults.skipNext += n;
+  }
+
+  /** Stops heartbeats and TestRequest answers, so the client must detect a dead peer. */
+  stopHeartbeats(stopped = true): void {
+    this.faults.heartbeatsStopped = stopped;
+  }
+
+  /** Skews the SendingTime of everything the exchange sends from now on. */
+  skewSendingTime(ms: number): void {
+    this.faults.skewMs = ms;
+  }
+
+  /** The next `n` frames go out with a wrong CheckSum. */
+  corruptNextChecksum(n = 1): void {
+    this.faults.corruptNext += n;
+  }
+
+  /** Re-sends the last application message of every listener with PossDupFlag=Y and its old seq. */
+  sendPossDupDuplicate(): void {
+    for (const session of this.#sessions) session.resendLastApplication();
+  }
+
+  /** Sends a TestRequest with this id to every logged-on session. */
+  testRequest(id: string): void {
+    for (const session of this.#sessions) session.testRequest(id);
+  }
+
+  /** Moves every session's outbound numbering back by `n`: the client sees a seq lower than expected. */
+  rewindSequence(n: number): void {
+    for (const session of this.#sessions) session.rewind(n);
+  }
+
+  /** Sends a Logout with this text to every session (e.g. maintenance). */
+  logoutAll(text: string): void {
+    for (const session of this.#sessions) session.logout(text);
+  }
+
+  /** Forgets the sequence state of every (key, target): as if the exchange restarted without it. */
+  resetBooks(): void {
+    this.#books.clear();
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────────
+
+  #accept(role: Role, socket: TLSSocket): void {
+    const session = new AcceptorSession({
+      role,
+      socket,
+      faults: this.faults,
+      minHeartbeatS: this.#options.minHeartbeatS ?? 3,
+      maxClockSkewMs: this.#options.maxClockSkewMs ?? 30_000,
+      maxStoredMessages: this.#options.maxStoredMessages ?? 1_000_000,
+      publicKeyOf: (apiKey) => this.#options.accounts.find((a) => a.apiKey === apiKey)?.publicKey,
+      isTaken: (apiKey, target, self) => [...this.#sessions].some((s) => s !== self && s.isLoggedOn && s.apiKey === apiKey && (this.#options.oneSessionPer === 'key' || s.role === target)),
+      book: (apiKey, reset) => {
+        const id = `${apiKey}/${role}`;
+        let book = this.#books.get(id);
+        if (book === undefined || reset || role !== 'KalshiRT') {
+          book = { nextOutbound: 1, nextInbound: 1, sent: new Map() };
+          this.#books.set(id, book);
+        }
+        return book;
+      },
+      log: (line) => this.#options.onLog?.(line),
+      onClose: () => this.#sessions.delete(session),
+    });
+    this.#sessions.add(session);
+  }
+}

@@ -1,0 +1,76 @@
+import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
+
+const TAIL_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Fills appended to a local JSONL file: the embedded default. Behaves like a FIFO queue with
+ * deduplication: a message whose deduplication id is already at the end of the file (a resend
+ * after a crash between the append and the cursor save) is not written again.
+ */
+export class LocalFileQueue implements FillQueue {
+  readonly location: string;
+  readonly fifo = true;
+  readonly maxBatchBytes = 1024 * 1024;
+  readonly #path: string;
+  #handle: FileHandle | undefined;
+  readonly #recent = new Set<string>();
+  #order: string[] = [];
+
+  constructor(path: string) {
+    this.#path = resolve(path);
+    this.location = `file://${this.#path}`;
+  }
+
+  async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
+    const handle = await this.#open();
+    let text = '';
+    for (const m of messages) {
+      const id = m.attributes['exec_id']?.value ?? m.deduplicationId ?? m.id;
+      if (this.#recent.has(id)) continue;
+      this.#remember(id);
+      text += `${m.body}\n`;
+    }
+    if (text.length > 0) {
+      await handle.write(text);
+      await handle.datasync();
+    }
+    return [];
+  }
+
+  async close(): Promise<void> {
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  async #open(): Promise<FileHandle> {
+    if (this.#handle !== undefined) return this.#handle;
+    await mkdir(dirname(this.#path), { recursive: true });
+    // Ids already at the end of the file: what an unfinished cursor save may resend.
+    try {
+      const data = await readFile(this.#path);
+      const tail = data.subarray(Math.max(0, data.length - TAIL_BYTES)).toString('utf8');
+      const lines = tail.split('\n');
+      if (data.length > TAIL_BYTES) lines.shift(); // possibly cut in the middle
+      for (const line of lines) {
+        const match = /"exec_id":"((?:[^"\\]|\\.)*)"/.exec(line);
+        if (match !== null) this.#remember(JSON.parse(`"${match[1]}"`) as string);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    this.#handle = await open(this.#path, 'a');
+    return this.#handle;
+  }
+
+  #remember(id: string): void {
+    this.#recent.add(id);
+    this.#order.push(id);
+    if (this.#order.length > 400_000) {
+      // Keep the newest half: far more than one unsaved cursor interval can resend.
+      for (const old of this.#order.slice(0, 200_000)) this.#recent.delete(old);
+      this.#order = this.#order.slice(200_000);
+    }
+  }
+}

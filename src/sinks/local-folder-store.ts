@@ -1,0 +1,40 @@
+import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { ObjectStore } from './types.js';
+
+/** The archive in a local folder, same key layout as S3: the embedded default and tests. */
+export class LocalFolderStore implements ObjectStore {
+  readonly location: string;
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.location = `file://${this.#root}/`;
+  }
+
+  async putIfAbsent(key: string, body: Buffer): Promise<'created' | 'exists'> {
+    const path = join(this.#root, key);
+    if (await exists(path)) return 'exists';
+    await mkdir(dirname(path), { recursive: true });
+    // Readers (DuckDB, Glue crawlers) must never see half an object: write aside, then rename.
+    const temp = `${path}.partial-${process.pid}`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(body);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    return 'created';
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,41 @@
+import { PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { ObjectStore } from './types.js';
+
+/**
+ * The archive in S3. Writes use `If-None-Match: *` (S3 conditional writes): a retry of an object
+ * that already landed is answered 412 and counts as done. Stores that ignore the header simply
+ * overwrite the same key with the same bytes.
+ */
+export class S3Store implements ObjectStore {
+  readonly location: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(options: { bucket: string; prefix: string; client?: S3Client; clientConfig?: S3ClientConfig }) {
+    this.#bucket = options.bucket;
+    this.#prefix = options.prefix;
+    this.location = `s3://${options.bucket}/${options.prefix}`;
+    // Path-style only when an endpoint override is set (S3-compatible servers on loopback).
+    this.#client = options.client ?? new S3Client({ forcePathStyle: process.env['AWS_ENDPOINT_URL_S3'] !== undefined, ...options.clientConfig });
+  }
+
+  async putIfAbsent(key: string, body: Buffer, options: { contentType: string; contentEncoding?: string }): Promise<'created' | 'exists'> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#bucket,
+          Key: `${this.#prefix}${key}`,
+          Body: body,
+          ContentType: options.contentType,
+          ...(options.contentEncoding === undefined ? {} : { ContentEncoding: options.contentEncoding }),
+          IfNoneMatch: '*',
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')) return 'exists';
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { KalshiSimulator } from '../../src/sim/simulator.js';
+import { tempDir } from '../helpers/records.js';
+import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+
+const CHILD = join(import.meta.dirname, '../fixtures/listener-child.ts');
+let sim: KalshiSimulator | undefined;
+afterAll(async () => sim?.stop());
+
+function spawnChild(config: object): { child: ChildProcess; loggedOn: Promise<void>; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let markLoggedOn: () => void = () => undefined;
+  const loggedOn = new Promise<void>((resolve) => (markLoggedOn = resolve));
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.includes('logon')) markLoggedOn();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, loggedOn, exited, output: () => output };
+}
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+function idsIn(lines: string[]): string[] {
+  return lines.filter((l) => l.length > 0).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
+}
+
+/** Deterministic pseudo-random kill delays, so a failure reproduces. */
+function delays(count: number, seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: count }, () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return 30 + (x % 600);
+  });
+}
+
+describe('ListenerService under SIGKILL', () => {
+  it('holds every ExecID exactly once in the archive and the fill log after 24 kills while the simulator streams', { timeout: 240_000 }, async () => {
+    // Prepare
+    const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 7 });
+    sim = started.sim;
+    const root = tempDir('crash-');
+    const config = {
+      host: started.address.host,
+      port: started.address.ports.KalshiRT!,
+      ca: started.address.ca,
+      apiKey: API_KEY,
+      privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      spoolDir: join(root, 'spool'),
+      archiveDir: join(root, 'archive'),
+      fillsFile: join(root, 'fills.jsonl'),
+    };
+    // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
+    // Reports start once the first run has logged on: before that no session exists to hold them.
+    let streaming = false;
+    for (const delay of delays(24, 42)) {
+      const run = spawnChild(config);
+      await Promise.race([run.loggedOn, run.exited]);
+      if (!streaming) {
+        sim.setRate(150);
+        streaming = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+    // The last run catches up, then stops gracefully (flushing open hours and fills).
+    const last = spawnChild(config);
+    await last.loggedOn;
+    sim.setRate(0);
+    const generated = sim.generated(API_KEY);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    last.child.kill('SIGTERM');
+    expect(await last.exited).toBe(0);
+    // Assess: compare sets, and that nothing appears twice.
+    const archived = idsIn(walk(config.archiveDir).filter((p) => p.endsWith('.jsonl.gz')).flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n')));
+    const fills = idsIn(readFileSync(config.fillsFile, 'utf8').split('\n'));
+    const expectedAll = generated.map((r) => r.execId);
+    const expectedFills = generated.filter((r) => r.execType === 'F').map((r) => r.execId);
+    expect(generated.length).toBeGreaterThan(500);
+    expect(archived.length).toBe(new Set(archived).size);
+    expect(fills.length).toBe(new Set(fills).size);
+    expect(new Set(archived)).toEqual(new Set(expectedAll));
+    expect(new Set(fills)).toEqual(new Set(expectedFills));
+    expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
+  });
+});

@@ -1,0 +1,172 @@
+import { readdirSync, readFileSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Journal } from '../../src/pipeline/journal.js';
+import { makeRecord, tempDir } from '../helpers/records.js';
+
+async function appendAll(journal: Journal, from: number, to: number): Promise<void> {
+  for (let n = from; n <= to; n++) journal.append(makeRecord(n));
+  await journal.flush();
+}
+
+describe('Journal', () => {
+  describe('append', () => {
+    it('numbers records from 1 and makes them durable together (group commit)', async () => {
+      // Prepare
+      const journal = await Journal.open({ dir: tempDir() });
+      const durable: number[] = [];
+      journal.onDurable((lsn) => durable.push(lsn));
+      // Act
+      const results = [1, 2, 3, 4, 5].map((n) => journal.append(makeRecord(n)));
+      await journal.flush();
+      // Assess
+      expect(results.map((r) => r.lsn)).toEqual([1, 2, 3, 4, 5]);
+      expect(journal.durableLsn).toBe(5);
+      expect(durable.length).toBeLessThan(5); // fewer fsyncs than records
+      expect(durable.at(-1)).toBe(5);
+      await journal.close();
+    });
+
+    it('drops a second record with the same ExecID and counts it', async () => {
+      const journal = await Journal.open({ dir: tempDir() });
+      journal.append(makeRecord(1));
+      const again = journal.append(makeRecord(1, { poss_dup: true, source: 'resend' }));
+      await journal.flush();
+      expect(again.duplicate).toBe(true);
+      expect(journal.lastLsn).toBe(1);
+      expect(journal.stats().duplicatesDropped).toBe(1);
+      await journal.close();
+    });
+
+    it('remembers ExecIDs across a restart, and forgets them after the window', async () => {
+      // Prepare
+      const dir = tempDir();
+      let now = Date.parse('2026-11-24T00:00:00Z');
+      const first = await Journal.open({ dir, now: () => now, dedupeWindowMs: 3600_000 });
+      await appendAll(first, 1, 3);
+      await first.close();
+      // Act
+      const second = await Journal.open({ dir, now: () => now, dedupeWindowMs: 3600_000 });
+      const duplicate = second.append(makeRecord(2));
+      now += 2 * 3600_000;
+      const third = await Journal.open({ dir: tempDir(), now: () => now });
+      await second.close();
+      const later = await Journal.open({ dir, now: () => now, dedupeWindowMs: 3600_000 });
+      // Assess
+      expect(duplicate.duplicate).toBe(true);
+      expect(later.stats().dedupeEntries).toBe(3); // still in segments, which sinks have not passed
+      await later.close();
+      await third.close();
+    });
+  });
+
+  describe('open', () => {
+    it('cuts a torn tail after a crash and keeps every complete record', async () => {
+      // Prepare
+      const dir = tempDir();
+      const journal = await Journal.open({ dir });
+      await appendAll(journal, 1, 10);
+      await journal.close();
+      const segment = join(dir, readdirSync(dir).find((n) => n.startsWith('seg-'))!);
+      const size = statSync(segment).size;
+      truncateSync(segment, size - 7); // half of the last record
+      // Act
+      const reopened = await Journal.open({ dir });
+      // Assess
+      expect(reopened.lastLsn).toBe(9);
+      expect(reopened.stats().truncatedTailBytes).toBeGreaterThan(0);
+      const entries = await reopened.read(0, 100);
+      expect(entries.map((e) => e.record.exec_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => makeRecord(n).exec_id));
+      // The record whose tail was cut can be journaled again (the resend brings it back).
+      expect(reopened.append(makeRecord(10)).duplicate).toBe(false);
+      await reopened.close();
+    });
+
+    it('treats garbage appended after the last record as a torn tail, never as data', async () => {
+      const dir = tempDir();
+      const journal = await Journal.open({ dir });
+      await appendAll(journal, 1, 3);
+      await journal.close();
+      const segment = join(dir, readdirSync(dir).find((n) => n.startsWith('seg-'))!);
+      appendFileSync(segment, Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 123, 34]));
+      const reopened = await Journal.open({ dir });
+      expect(reopened.lastLsn).toBe(3);
+      expect((await reopened.read(0, 10)).length).toBe(3);
+      await reopened.close();
+    });
+
+    it('refuses to start when a segment other than the last is corrupt', async () => {
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, segmentBytes: 2000 });
+      await appendAll(journal, 1, 20);
+      await journal.close();
+      const first = join(dir, readdirSync(dir).filter((n) => n.startsWith('seg-')).sort()[0]!);
+      const bytes = readFileSync(first);
+      bytes[20] = bytes[20]! ^ 0xff;
+      writeFileSync(first, bytes);
+      await expect(Journal.open({ dir, segmentBytes: 2000 })).rejects.toMatchObject({ code: 'ERR_STORE' });
+    });
+  });
+
+  describe('read', () => {
+    it('serves a sink far behind from the segment files, across segments', async () => {
+      // Prepare: tiny segments and cache, so reads go to disk.
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, segmentBytes: 4000, cacheBytes: 1000 });
+      await appendAll(journal, 1, 600);
+      // Act
+      const fromDisk = await journal.read(0, 600);
+      const middle = await journal.read(299, 5);
+      // Assess
+      expect(journal.stats().segments).toBeGreaterThan(10);
+      expect(fromDisk.map((e) => e.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+      expect(middle.map((e) => e.record.exec_id)).toEqual([300, 301, 302, 303, 304].map((n) => makeRecord(n).exec_id));
+      await journal.close();
+    });
+
+    it('never returns records that are not yet durable', async () => {
+      const journal = await Journal.open({ dir: tempDir() });
+      journal.append(makeRecord(1));
+      expect(await journal.read(0, 10)).toEqual([]);
+      await journal.flush();
+      expect((await journal.read(0, 10)).length).toBe(1);
+      await journal.close();
+    });
+  });
+
+  describe('saveCursor', () => {
+    it('deletes segments once every sink has passed them, and keeps numbering after', async () => {
+      // Prepare
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, segmentBytes: 4000 });
+      await journal.loadCursor('a');
+      await journal.loadCursor('b');
+      await appendAll(journal, 1, 200);
+      const before = journal.stats().segments;
+      // Act
+      await journal.saveCursor('a', { through: 200 });
+      const afterA = journal.stats().segments;
+      await journal.saveCursor('b', { through: 200 });
+      // Assess
+      expect(afterA).toBe(before);
+      expect(journal.stats().segments).toBeLessThan(before);
+      expect(journal.backlog('b').records).toBe(0);
+      await journal.close();
+      const reopened = await Journal.open({ dir, segmentBytes: 4000 });
+      expect(reopened.append(makeRecord(500)).lsn).toBe(201);
+      expect((await reopened.loadCursor<{ through: number }>('a'))?.through).toBe(200);
+      await reopened.close();
+    });
+
+    it('reports the backlog of a sink in records and bytes', async () => {
+      const journal = await Journal.open({ dir: tempDir() });
+      await journal.loadCursor('s');
+      await appendAll(journal, 1, 50);
+      await journal.saveCursor('s', { through: 10 });
+      const backlog = journal.backlog('s');
+      expect(backlog.records).toBe(40);
+      expect(backlog.bytes).toBeGreaterThan(40 * 500);
+      await journal.close();
+    });
+  });
+});

@@ -1,0 +1,261 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
+import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
+import { Journal } from '../../src/pipeline/journal.js';
+import { S3Store } from '../../src/sinks/s3-store.js';
+import { SqsQueue } from '../../src/sinks/sqs-queue.js';
+import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/record.js';
+import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type Fauxqs } from '../helpers/aws.js';
+import { makeRecord, tempDir } from '../helpers/records.js';
+
+let aws: { server: Fauxqs; endpoint: string; bucket: string; queueUrl: string };
+
+beforeAll(async () => {
+  aws = await startAws();
+});
+afterAll(async () => {
+  await aws.server.stop();
+});
+let queueNumber = 0;
+beforeEach(() => {
+  aws.server.reset();
+  // A fresh FIFO queue per test: the deduplication window outlives reset() and ExecIDs repeat across tests.
+  aws.queueUrl = aws.server.createQueue(`fills-${++queueNumber}.fifo`, { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }).queueUrl;
+});
+
+const HOUR_10 = '2026-11-23T10:15:00.000Z';
+const HOUR_11 = '2026-11-23T11:20:00.000Z';
+
+async function journalWith(records: ExecutionReportRecord[]): Promise<Journal> {
+  const journal = await Journal.open({ dir: tempDir() });
+  for (const record of records) journal.append(record);
+  await journal.flush();
+  return journal;
+}
+
+function linesOf(archive: Map<string, string>): ExecutionReportRecord[] {
+  return [...archive.values()].flatMap((text) => text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as ExecutionReportRecord));
+}
+
+async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('ArchiveWriter', () => {
+  describe('with S3 (fauxqs)', () => {
+    it('writes closed hours as gzip JSONL under the Hive layout, every record once, every key present', async () => {
+      // Prepare
+      const records = Array.from({ length: 30 }, (_, n) => makeRecord(n, { transact_time: n < 20 ? HOUR_10 : HOUR_11 }));
+      const journal = await journalWith(records);
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: aws.bucket, prefix: 'prod/', client: s3Client(aws.endpoint) }),
+        graceMs: 60_000,
+        now: () => Date.parse('2026-11-23T12:30:00Z'),
+        onEvent: (e) => events.push(e),
+      });
+      // Act
+      await writer.start();
+      await until(() => events.filter((e) => e.kind === 'uploaded').length === 2);
+      await writer.stop();
+      // Assess
+      const archive = await readArchive(aws.endpoint, aws.bucket, 'prod/');
+      const keys = [...archive.keys()].sort();
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^prod\/exec_reports\/dt=2026-11-23\/hour=10\/000000000001-000000000020-20\.jsonl\.gz$/);
+      expect(keys[1]).toMatch(/^prod\/exec_reports\/dt=2026-11-23\/hour=11\/000000000021-000000000030-10\.jsonl\.gz$/);
+      const lines = linesOf(archive);
+      expect(lines.map((r) => r.exec_id).sort()).toEqual(records.map((r) => r.exec_id).sort());
+      for (const line of lines) expect(Object.keys(line)).toEqual(RECORD_COLUMNS.map((c) => c.name));
+      expect(writer.status()).toMatchObject({ consecutiveFailures: 0, pendingRecords: 0 });
+      await journal.close();
+    });
+
+    it('keeps the current hour open, then writes it as a partial object on graceful stop', async () => {
+      const journal = await journalWith([makeRecord(1, { transact_time: HOUR_11 }), makeRecord(2, { transact_time: HOUR_11 })]);
+      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), now: () => Date.parse('2026-11-23T11:30:00Z') });
+      await writer.start();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await readArchive(aws.endpoint, aws.bucket)).size).toBe(0);
+      await writer.stop({ flush: true });
+      const archive = await readArchive(aws.endpoint, aws.bucket);
+      expect(linesOf(archive).map((r) => r.exec_id)).toEqual([makeRecord(1).exec_id, makeRecord(2).exec_id]);
+      await journal.close();
+    });
+
+    it('writes a bucket early when it passes the size cap', async () => {
+      const journal = await journalWith(Array.from({ length: 40 }, (_, n) => makeRecord(n, { transact_time: HOUR_11 })));
+      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), maxObjectBytes: 10_000, now: () => Date.parse('2026-11-23T11:30:00Z') });
+      await writer.start();
+      await until(async () => (await readArchive(aws.endpoint, aws.bucket)).size >= 2);
+      await writer.stop({ flush: true });
+      const archive = await readArchive(aws.endpoint, aws.bucket);
+      expect(archive.size).toBeGreaterThanOrEqual(3);
+      expect(linesOf(archive).map((r) => r.exec_id)).toEqual(Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id));
+      await journal.close();
+    });
+
+    it('survives an S3 outage: retries, keeps memory bounded, lets the journal grow, then drains with no loss', async () => {
+      // Prepare
+      const proxy = new OutageProxy(aws.server.port);
+      const endpoint = await proxy.start();
+      const journal = await Journal.open({ dir: tempDir() });
+      await journal.loadCursor('fills'); // a second sink that never advances keeps segments for inspection
+      let now = Date.parse('2026-11-23T10:00:00Z');
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(endpoint) }),
+        graceMs: 0,
+        maxObjectBytes: 20_000,
+        maxBufferedBytes: 40_000,
+        retry: { initialMs: 20, maxMs: 100 },
+        now: () => now,
+        onEvent: (e) => events.push(e),
+      });
+      await writer.start();
+      // Act: S3 goes away while three hours of reports arrive.
+      proxy.down();
+      let n = 0;
+      let maxBuffered = 0;
+      for (const hour of ['10', '11', '12']) {
+        for (let i = 0; i < 150; i++) journal.append(makeRecord(n++, { transact_time: `2026-11-23T${hour}:10:00.000Z` }));
+        await journal.flush();
+        now = Date.parse(`2026-11-23T${hour}:59:59Z`) + 2000;
+        for (let t = 0; t < 10; t++) {
+          maxBuffered = Math.max(maxBuffered, writer.bufferedBytes);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      const during = writer.status();
+      const backlogDuring = journal.backlog('archive');
+      proxy.up();
+      await until(() => writer.status().pendingRecords === 0 && journal.backlog('archive').records === 0, 15_000);
+      await writer.stop();
+      await proxy.stop();
+      // Assess
+      expect(events.some((e) => e.kind === 'upload_failed')).toBe(true);
+      expect(during.consecutiveFailures).toBeGreaterThan(0);
+      expect(during.lastError?.message).toBeDefined();
+      expect(during.lagSeconds).toBeGreaterThan(0);
+      expect(backlogDuring.records).toBeGreaterThan(200);
+      expect(maxBuffered).toBeLessThanOrEqual(40_000 + 2000 * 600);
+      expect(maxBuffered).toBeLessThan(450 * 600);
+      const archived = linesOf(await readArchive(aws.endpoint, aws.bucket)).map((r) => r.exec_id);
+      expect(new Set(archived).size).toBe(archived.length);
+      expect(archived.sort()).toEqual(Array.from({ length: 450 }, (_, i) => makeRecord(i).exec_id).sort());
+      await journal.close();
+    });
+
+    it('redoes an interrupted write after a restart: the same key, no record twice', async () => {
+      // Prepare: a first writer whose upload fails after it saved its intent, then "crashes".
+      const dir = tempDir();
+      const journal = await Journal.open({ dir });
+      for (let n = 0; n < 5; n++) journal.append(makeRecord(n, { transact_time: HOUR_10 }));
+      await journal.flush();
+      let calls = 0;
+      const failing = { location: 's3://x/', putIfAbsent: async () => { calls++; throw new Error('connection reset'); } };
+      const first = new ArchiveWriter({ journal, store: failing, now: () => Date.parse('2026-11-23T12:00:00Z'), retry: { initialMs: 10, maxMs: 10 } });
+      await first.start();
+      await until(() => calls > 0);
+      await first.stop({ flush: false });
+      await journal.close();
+      // Act
+      const reopened = await Journal.open({ dir });
+      const events: ArchiveEvent[] = [];
+      const second = new ArchiveWriter({ journal: reopened, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), now: () => Date.parse('2026-11-23T12:00:00Z'), onEvent: (e) => events.push(e) });
+      await second.start();
+      await until(() => events.some((e) => e.kind === 'uploaded'));
+      await second.stop();
+      // Assess
+      expect(events[0]).toMatchObject({ kind: 'replayed_intent' });
+      const archive = await readArchive(aws.endpoint, aws.bucket);
+      expect(archive.size).toBe(1);
+      expect(linesOf(archive)).toHaveLength(5);
+      await reopened.close();
+    });
+  });
+});
+
+describe('FillPublisher', () => {
+  describe('with SQS FIFO (fauxqs)', () => {
+    it('sends every fill once with group = symbol, dedup id = exec_id and the attributes, in order per group', async () => {
+      // Prepare
+      const records = Array.from({ length: 60 }, (_, n) => makeRecord(n));
+      const journal = await journalWith(records);
+      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      // Act
+      await publisher.start();
+      await until(() => publisher.sent === 30);
+      await publisher.stop();
+      const messages = await drainQueue(aws.endpoint, aws.queueUrl, 30);
+      // Assess
+      const fills = records.filter((r) => r.exec_type === 'F');
+      expect(messages.map((m) => JSON.parse(m.Body!).exec_id).sort()).toEqual(fills.map((r) => r.exec_id).sort());
+      for (const m of messages) {
+        const body = JSON.parse(m.Body!) as ExecutionReportRecord;
+        expect(m.Attributes?.MessageGroupId).toBe(body.symbol);
+        expect(m.Attributes?.MessageDeduplicationId).toBe(body.exec_id);
+        expect(m.MessageAttributes?.exec_id?.StringValue).toBe(body.exec_id);
+        expect(m.MessageAttributes?.symbol?.StringValue).toBe(body.symbol);
+        expect(m.MessageAttributes?.schema_version?.StringValue).toBe('1');
+      }
+      for (const symbol of ['BTC-PERP', 'ETH-PERP', 'SOL-PERP']) {
+        const received = messages.filter((m) => m.Attributes?.MessageGroupId === symbol).map((m) => JSON.parse(m.Body!).msg_seq_num as number);
+        expect(received).toEqual([...received].sort((a, b) => a - b));
+      }
+      expect((await journal.loadCursor<{ through: number }>('fills'))?.through).toBe(60);
+      await journal.close();
+    });
+
+    it('survives an SQS outage without loss or duplicates and drains when it returns', async () => {
+      // Prepare
+      const proxy = new OutageProxy(aws.server.port);
+      const endpoint = await proxy.start();
+      const journal = await Journal.open({ dir: tempDir() });
+      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(endpoint) }), retry: { initialMs: 20, maxMs: 100 }, maxWaiting: 50 });
+      await publisher.start();
+      // Act
+      proxy.down();
+      for (let n = 0; n < 400; n++) journal.append(makeRecord(n));
+      await journal.flush();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const during = publisher.status();
+      proxy.up();
+      await until(() => publisher.sent === 200, 15_000);
+      await publisher.stop();
+      await proxy.stop();
+      // Assess
+      expect(during.consecutiveFailures).toBeGreaterThan(0);
+      expect(during.pendingRecords).toBeGreaterThan(150);
+      const ids = (await drainQueue(aws.endpoint, aws.queueUrl, 200)).map((m) => JSON.parse(m.Body!).exec_id as string);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(200);
+      await journal.close();
+    });
+
+    it('resends after a restart from its cursor; FIFO deduplication keeps one copy', async () => {
+      const dir = tempDir();
+      const journal = await Journal.open({ dir });
+      for (let n = 0; n < 20; n++) journal.append(makeRecord(n));
+      await journal.flush();
+      const first = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      await first.start();
+      await until(() => first.sent === 10);
+      await first.stop();
+      // A restart that lost its cursor save resends everything.
+      await journal.saveCursor('fills', { through: 0 });
+      const second = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      await second.start();
+      await until(() => second.sent === 10);
+      await second.stop();
+      expect(await drainQueue(aws.endpoint, aws.queueUrl)).toHaveLength(10);
+      await journal.close();
+    });
+  });
+});

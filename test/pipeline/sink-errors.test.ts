@@ -1,0 +1,137 @@
+import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
+import { deduplicationId, FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
+import { Journal } from '../../src/pipeline/journal.js';
+import { S3Store } from '../../src/sinks/s3-store.js';
+import { SqsQueue } from '../../src/sinks/sqs-queue.js';
+import { makeRecord, tempDir } from '../helpers/records.js';
+
+// Error paths a real S3/SQS-compatible server cannot be made to produce on demand.
+const s3 = mockClient(S3Client);
+const sqs = mockClient(SQSClient);
+afterEach(() => {
+  s3.reset();
+  sqs.reset();
+});
+
+async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function serviceError(Ctor: typeof S3ServiceException | typeof SQSServiceException, name: string, status: number): Error {
+  return new Ctor({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+}
+
+describe('S3Store', () => {
+  describe('putIfAbsent', () => {
+    it('sends If-None-Match: * and treats 412 PreconditionFailed as already written', async () => {
+      // Prepare
+      s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'PreconditionFailed', 412));
+      const store = new S3Store({ bucket: 'b', prefix: 'p/', client: new S3Client({ region: 'us-east-1' }) });
+      // Act
+      const result = await store.putIfAbsent('k.jsonl.gz', Buffer.from('x'), { contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
+      // Assess
+      expect(result).toBe('exists');
+      const input = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+      expect(input).toMatchObject({ Bucket: 'b', Key: 'p/k.jsonl.gz', IfNoneMatch: '*', ContentEncoding: 'gzip' });
+    });
+  });
+});
+
+describe('ArchiveWriter', () => {
+  describe('on S3 500 errors', () => {
+    it('retries with back-off until S3 recovers and loses nothing', async () => {
+      // Prepare
+      s3.on(PutObjectCommand)
+        .rejectsOnce(serviceError(S3ServiceException, 'InternalError', 500))
+        .rejectsOnce(serviceError(S3ServiceException, 'SlowDown', 503))
+        .resolves({});
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < 10; n++) journal.append(makeRecord(n));
+      await journal.flush();
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }), now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+      // Act
+      await writer.start();
+      await until(() => events.some((e) => e.kind === 'uploaded'));
+      await writer.stop();
+      // Assess
+      expect(events.filter((e) => e.kind === 'upload_failed').map((e) => (e as { error: Error }).error.name)).toEqual(['InternalError', 'SlowDown']);
+      const calls = s3.commandCalls(PutObjectCommand);
+      expect(calls).toHaveLength(3);
+      // Every attempt carried the same key and the same bytes.
+      expect(new Set(calls.map((c) => c.args[0].input.Key)).size).toBe(1);
+      expect(new Set(calls.map((c) => Buffer.from(c.args[0].input.Body as Buffer).toString('base64'))).size).toBe(1);
+      expect(writer.status()).toMatchObject({ consecutiveFailures: 0 });
+      await journal.close();
+    });
+  });
+});
+
+describe('FillPublisher', () => {
+  describe('on SQS throttling', () => {
+    it('retries a throttled batch until it lands', async () => {
+      // Prepare
+      sqs.on(SendMessageBatchCommand).rejectsOnce(serviceError(SQSServiceException, 'ThrottlingException', 400)).resolves({ Successful: [], Failed: [] });
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < 6; n++) journal.append(makeRecord(n * 2));
+      await journal.flush();
+      const events: FillEvent[] = [];
+      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo', client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }) }), retry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+      // Act
+      await publisher.start();
+      await until(() => publisher.sent === 6);
+      await publisher.stop();
+      // Assess
+      expect(events[0]).toMatchObject({ kind: 'send_failed', count: 6 });
+      expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(2);
+      await journal.close();
+    });
+  });
+
+  describe('on a partial batch failure', () => {
+    it('resends the failed entry and the later entries of its group, in order, and nothing else', async () => {
+      // Prepare: entries 0..5 alternate BTC/ETH/SOL; the first ETH entry fails once.
+      let call = 0;
+      sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string; MessageGroupId: string }> }) => {
+        call++;
+        if (call === 1) {
+          const eth = input.Entries.find((e) => e.MessageGroupId === 'ETH-PERP')!;
+          return { Successful: [], Failed: [{ Id: eth.Id, Code: 'InternalError', SenderFault: false, Message: 'try again' }] };
+        }
+        return { Successful: [], Failed: [] };
+      });
+      const journal = await Journal.open({ dir: tempDir() });
+      // makeRecord: even n are fills; symbol cycles by n % 3.
+      for (const n of [0, 2, 4, 6, 8, 10]) journal.append(makeRecord(n));
+      await journal.flush();
+      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo', client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }) }), retry: { initialMs: 5, maxMs: 5 } });
+      // Act
+      await publisher.start();
+      await until(() => publisher.sent === 6);
+      await publisher.stop();
+      // Assess
+      const batches = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => `${e.MessageGroupId}:${JSON.parse(e.MessageBody!).exec_id}`));
+      expect(batches).toHaveLength(2);
+      const ethInFirst = batches[0]!.filter((e) => e.startsWith('ETH-PERP'));
+      expect(batches[1]).toEqual(ethInFirst);
+      expect((await journal.loadCursor<{ through: number }>('fills'))?.through).toBe(6);
+      await journal.close();
+    });
+  });
+
+  describe('deduplicationId', () => {
+    it('keeps a Kalshi ExecID and hashes one SQS would refuse', () => {
+      expect(deduplicationId('1523;88')).toBe('1523;88');
+      expect(deduplicationId('x'.repeat(129))).toMatch(/^[0-9a-f]{64}$/);
+      expect(deduplicationId('héllo')).toMatch(/^[0-9a-f]{64}$/);
+    });
+  });
+});
