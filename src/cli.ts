@@ -3,37 +3,143 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { decodeExecutionReport } from './fix/execution-report.js';
-import { ListenerSession, type SessionEvent } from './fix/session.js';
+import { loadConfig, type Config } from './config.js';
+import { isListenerError } from './errors.js';
+import { createLogger } from './log.js';
+import { installLifecycle, startListener, type RunningService } from './main.js';
 import { KalshiSimulator } from './sim/simulator.js';
 
 const USAGE = `kalshi-fix-listener <command>
 
 Commands:
-  demo     simulator + listener on loopback, no AWS account needed (Ctrl-C to stop)
+  run      the service, configured from the environment (see README)
+  demo     the service against a local Kalshi simulator, archive and fills under ./data, no AWS needed
   sim      the Kalshi FIX simulator on its own (prints the key, ports and CA it uses)
-  keygen   an RSA key pair for a Kalshi API key (kalshi-fix-margin.md §2.3)
+  keygen   an RSA key pair for a Kalshi API key
 `;
 
-async function main(argv: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'keygen':
-      return keygen(rest);
-    case 'sim':
-      return sim(rest);
+    case 'run':
+      return run();
     case 'demo':
       return demo(rest);
-    case undefined:
+    case 'sim':
+      return sim(rest);
+    case 'keygen':
+      return keygen(rest);
     case 'help':
     case '--help':
       process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
-      process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
+      process.stderr.write(`${command === undefined ? 'no command given' : `unknown command: ${command}`}\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** The service from the environment. A bad environment exits 2 with every problem listed. */
+async function run(): Promise<number | undefined> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (isListenerError(error, 'ERR_CONFIG')) {
+      process.stderr.write(`kalshi-fix-listener: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  return serveUntilSignal(config, async () => undefined);
+}
+
+async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<undefined> {
+  const log = createLogger(config.logLevel);
+  // Signals may arrive while the service is still starting: the holder is filled once it runs.
+  const holder: { running?: RunningService } = {};
+  installLifecycle(
+    () => {
+      const running = holder.running;
+      return running === undefined ? undefined : { ...running, stop: async () => { await running.stop(); await cleanup(); } };
+    },
+    log,
+    config.shutdownTimeoutMs,
+  );
+  holder.running = await startListener(config, log);
+  return undefined; // the process lives until a signal
+}
+
+/** The embedded default: simulator + service on loopback, local folder and file sinks. */
+async function demo(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({ args, options: { data: { type: 'string', default: process.env['DATA_DIR'] ?? 'data' }, rate: { type: 'string', default: '6' } } });
+  const data = resolve(values.data);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const apiKey = randomUUID();
+  const simulator = new KalshiSimulator({
+    accounts: [{ apiKey, publicKey }],
+    ports: { KalshiNR: 0, KalshiRT: 0 },
+    reportsPerSecond: Number(values.rate),
+    // ExecIDs start from the clock so a second demo run never collides with the first in the journal.
+    firstClock: Math.floor(Date.now() / 1000),
+    seed: Date.now() % 2 ** 31,
+  });
+  const address = await simulator.start();
+  const env = process.env;
+  const config: Config = {
+    fix: { host: address.host, port: address.ports.KalshiRT!, targetCompId: 'KalshiRT', apiKey, privateKey, heartbeatS: 30, extraCa: address.ca, messageRetentionHours: 72 },
+    archive: { kind: 'file', dir: join(data, 'archive') },
+    archiveGraceMs: 5 * 60_000,
+    archiveMaxObjectBytes: 64 * 1024 * 1024,
+    archiveGzip: true,
+    fills: { kind: 'file', path: join(data, 'fills.jsonl') },
+    spoolDir: join(data, 'spool'),
+    httpPort: env['HTTP_PORT'] === undefined ? 8080 : Number(env['HTTP_PORT']),
+    controlToken: env['CONTROL_TOKEN'],
+    logLevel: (env['LOG_LEVEL'] as Config['logLevel'] | undefined) ?? 'info',
+    shutdownTimeoutMs: 20_000,
+  };
+  process.stdout.write(`demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`);
+  return serveUntilSignal(config, () => simulator.stop());
+}
+
+async function sim(args: string[]): Promise<number | undefined> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'nr-port': { type: 'string', default: '8228' },
+      'rt-port': { type: 'string', default: '8230' },
+      rate: { type: 'string', default: '5' },
+      dir: { type: 'string', default: 'data/sim' },
+    },
+  });
+  const dir = resolve(values.dir);
+  mkdirSync(dir, { recursive: true });
+  const apiKey = randomUUID();
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const simulator = new KalshiSimulator({
+    accounts: [{ apiKey, publicKey }],
+    ports: { KalshiNR: Number(values['nr-port']), KalshiRT: Number(values['rt-port']) },
+    reportsPerSecond: Number(values.rate),
+    firstClock: Math.floor(Date.now() / 1000),
+    onLog: (line) => process.stdout.write(`sim: ${line}\n`),
+  });
+  const address = await simulator.start();
+  const keyFile = join(dir, 'listener-key.pem');
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(caFile, address.ca);
+  // The key is written to a file (mode 600), never printed.
+  process.stdout.write(
+    `Kalshi FIX simulator on ${address.host}: KalshiNR ${address.ports.KalshiNR}, KalshiRT ${address.ports.KalshiRT}\n` +
+      `FIX_HOST=${address.host}\nFIX_PORT=${address.ports.KalshiNR}\nFIX_API_KEY=${apiKey}\nFIX_PRIVATE_KEY_FILE=${keyFile}\nFIX_TLS_CA_FILE=${caFile}\n`,
+  );
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await simulator.stop();
+  return 0;
 }
 
 function keygen(args: string[]): number {
@@ -47,101 +153,17 @@ function keygen(args: string[]): number {
   writeFileSync(`${base}.pem`, privateKey, { mode: 0o600 });
   chmodSync(`${base}.pem`, 0o600);
   writeFileSync(`${base}.pub.pem`, publicKey);
-  // The private key stays in its file; only the public half is printed, for Kalshi's key page.
+  // Only the public half is printed, for Kalshi's API-key page; the private key stays in its file.
   process.stdout.write(`private key: ${base}.pem (mode 600, keep it secret)\npublic key:  ${base}.pub.pem\n\n${publicKey}`);
   return 0;
 }
 
-async function startSimulator(args: string[], defaults: { nr: number; rt: number; rate: number }) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'nr-port': { type: 'string', default: String(defaults.nr) },
-      'rt-port': { type: 'string', default: String(defaults.rt) },
-      rate: { type: 'string', default: String(defaults.rate) },
-      dir: { type: 'string', default: 'data/sim' },
-    },
-  });
-  const dir = resolve(values.dir);
-  mkdirSync(dir, { recursive: true });
-  const apiKey = randomUUID();
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const simulator = new KalshiSimulator({
-    accounts: [{ apiKey, publicKey }],
-    ports: { KalshiNR: Number(values['nr-port']), KalshiRT: Number(values['rt-port']) },
-    reportsPerSecond: Number(values.rate),
-  });
-  const address = await simulator.start();
-  const keyFile = join(dir, 'listener-key.pem');
-  const caFile = join(dir, 'ca.pem');
-  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  writeFileSync(caFile, address.ca);
-  return { simulator, address, apiKey, privateKey, keyFile, caFile };
-}
-
-async function sim(args: string[]): Promise<number> {
-  const { simulator, address, apiKey, keyFile, caFile } = await startSimulator(args, { nr: 8228, rt: 8230, rate: 5 });
-  process.stdout.write(
-    `Kalshi FIX simulator on ${address.host}: KalshiNR ${address.ports.KalshiNR}, KalshiRT ${address.ports.KalshiRT}\n` +
-      `FIX_API_KEY=${apiKey}\nFIX_PRIVATE_KEY_FILE=${keyFile}\nFIX_TLS_CA_FILE=${caFile}\n`,
-  );
-  await untilSignal();
-  await simulator.stop();
-  return 0;
-}
-
-async function demo(args: string[]): Promise<number> {
-  const log = pino({ level: process.env['LOG_LEVEL'] ?? 'info' });
-  const { simulator, address, apiKey, privateKey } = await startSimulator(args, { nr: 0, rt: 0, rate: 3 });
-  log.info({ ports: address.ports, apiKey }, 'simulator started');
-  const session = new ListenerSession({
-    host: address.host,
-    port: address.ports.KalshiNR!,
-    senderCompId: apiKey,
-    targetCompId: 'KalshiNR',
-    privateKey,
-    heartbeatIntervalS: 30,
-    extraCa: address.ca,
-    onEvent: (event) => logSessionEvent(log, event),
-    onApplicationMessage: (message, info) => {
-      if (message.msgType !== '8') return;
-      const r = decodeExecutionReport(message, info);
-      log.info({ exec_id: r.exec_id, exec_type: r.exec_type, symbol: r.symbol, side: r.side, last_qty: r.last_qty, last_px: r.last_px, ord_status: r.ord_status }, 'execution report');
-    },
-  });
-  session.start();
-  await untilSignal();
-  await session.stop();
-  await simulator.stop();
-  log.info(session.status().counters, 'stopped');
-  return 0;
-}
-
-function logSessionEvent(log: pino.Logger, event: SessionEvent): void {
-  switch (event.kind) {
-    case 'error':
-    case 'decode_error':
-      log.warn({ code: event.error.code, details: event.error.details }, event.error.message);
-      return;
-    case 'state':
-      log.debug(event, 'session state');
-      return;
-    default:
-      log.info(event, `session ${event.kind}`);
-  }
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-}
-
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
   (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`kalshi-fix-listener: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   },
 );

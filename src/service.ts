@@ -39,7 +39,9 @@ export interface ServiceStatus {
   session: SessionStatus;
   journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
   sinks: SinkStatus[];
-  counters: { executionReports: number; duplicatesDropped: number; otherApplicationMessages: number };
+  counters: { executionReports: number; duplicatesDropped: number; otherApplicationMessages: number; fillsPublished: number };
+  /** Set when the process must exit (the journal cannot write). */
+  fatal: string | undefined;
 }
 
 /**
@@ -111,8 +113,14 @@ export class ListenerService {
       session: this.session.status(),
       journal: { ...this.journal.stats(), backlog: { archive: this.journal.backlog('archive'), fills: this.journal.backlog('fills') } },
       sinks: [this.archive.status(), this.fills.status()],
-      counters: { ...this.#counters },
+      counters: { ...this.#counters, fillsPublished: this.fills.sent },
+      fatal: this.#fatal?.message,
     };
+  }
+
+  /** Logout and log on again now; false when a reconnect is already under way. */
+  reconnect(): boolean {
+    return this.session.reconnect();
   }
 
   /**

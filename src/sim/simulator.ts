@@ -30,6 +30,8 @@ export interface SimulatorOptions {
   reportsPerSecond?: number;
   symbols?: readonly string[];
   seed?: number;
+  /** First ExecID clock (default 1). Give each run its own (e.g. epoch seconds) to keep ExecIDs unique across runs. */
+  firstClock?: number;
   /** One live session per (key, target) as on the margin gateway, or per key as on regular FIX. */
   oneSessionPer?: 'key+target' | 'key';
   /** KalshiRT resend store limit in messages per session (memory bound for long benchmarks). */
@@ -73,7 +75,7 @@ export class KalshiSimulator {
     this.#options = options;
     this.#rate = options.reportsPerSecond ?? 0;
     for (const account of options.accounts) {
-      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1 }));
+      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1, ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }) }));
       this.#generated.set(account.apiKey, []);
     }
   }

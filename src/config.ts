@@ -1,0 +1,197 @@
+import type { KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ListenerError } from './errors.js';
+import { loadRsaPrivateKey } from './fix/logon-signature.js';
+
+/** The validated configuration (DESIGN.md §6). Secrets are parsed into objects, never kept as text. */
+export interface Config {
+  fix: {
+    host: string;
+    port: number;
+    targetCompId: 'KalshiNR' | 'KalshiRT';
+    apiKey: string;
+    privateKey: KeyObject;
+    heartbeatS: number;
+    extraCa: string | undefined;
+    messageRetentionHours: number | undefined;
+  };
+  archive: { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
+  archiveGraceMs: number;
+  archiveMaxObjectBytes: number;
+  archiveGzip: boolean;
+  fills: { kind: 'sqs'; queueUrl: string } | { kind: 'file'; path: string };
+  spoolDir: string;
+  httpPort: number;
+  controlToken: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  shutdownTimeoutMs: number;
+}
+
+/** One documented row per variable: the README's configuration table is generated from this. */
+export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; default: string; meaning: string }> = [
+  { name: 'FIX_HOST', required: 'yes', default: '', meaning: 'Kalshi FIX host, e.g. margin-mm.fix.elections.kalshi.com (demo: margin-fix.demo.kalshi.co)' },
+  { name: 'FIX_PORT', required: 'no', default: '8228 (NR) / 8230 (RT)', meaning: 'TLS port; must match the TargetCompID' },
+  { name: 'FIX_TARGET_COMP_ID', required: 'no', default: 'KalshiNR', meaning: 'KalshiNR (no retransmission) or KalshiRT (retransmission, resumable)' },
+  { name: 'FIX_API_KEY', required: 'yes', default: '', meaning: 'the listener API key ID (UUID), sent as SenderCompID' },
+  { name: 'FIX_PRIVATE_KEY', required: 'one of', default: '', meaning: 'RSA private key, PEM text (Secrets Manager injects it)' },
+  { name: 'FIX_PRIVATE_KEY_FILE', required: 'one of', default: '', meaning: 'path to the RSA private key PEM' },
+  { name: 'FIX_HEARTBEAT_S', required: 'no', default: '30', meaning: 'HeartBtInt in seconds (3–300)' },
+  { name: 'FIX_MESSAGE_RETENTION_H', required: 'no', default: '72 on RT', meaning: 'MessageRetentionPeriod(20200) asked for on KalshiRT, hours (1–72)' },
+  { name: 'FIX_TLS_CA_FILE', required: 'no', default: '', meaning: 'extra CA certificates (PEM) to trust on top of the system roots' },
+  { name: 'ARCHIVE_URL', required: 'yes', default: '', meaning: 's3://bucket/prefix/ or file:///dir' },
+  { name: 'ARCHIVE_GRACE_S', required: 'no', default: '300', meaning: 'an hour is written this long after it ends' },
+  { name: 'ARCHIVE_MAX_OBJECT_MB', required: 'no', default: '64', meaning: 'an hour is written early past this size (uncompressed)' },
+  { name: 'ARCHIVE_GZIP', required: 'no', default: 'true', meaning: 'gzip archive objects (.jsonl.gz) or not (.jsonl)' },
+  { name: 'FILLS_QUEUE_URL', required: 'yes', default: '', meaning: 'SQS queue URL (FIFO when it ends in .fifo) or file:///path/fills.jsonl' },
+  { name: 'SPOOL_DIR', required: 'no', default: './data/spool', meaning: 'journal and session state; must survive restarts (EFS on Fargate)' },
+  { name: 'HTTP_PORT', required: 'no', default: '8080', meaning: 'control plane port' },
+  { name: 'CONTROL_TOKEN', required: 'no', default: '', meaning: 'bearer token POST /reconnect requires (open when unset)' },
+  { name: 'LOG_LEVEL', required: 'no', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'SHUTDOWN_TIMEOUT_S', required: 'no', default: '20', meaning: 'SIGTERM flushes within this bound, then exits' },
+];
+
+const PORT = (name: string) => z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be between 1 and 65535`).max(65535, `${name} must be between 1 and 65535`);
+const BOUNDED = (name: string, min: number, max: number) => z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(min, `${name} must be between ${min} and ${max}`).max(max, `${name} must be between ${min} and ${max}`);
+const BOOL = (name: string) => z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` }).transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const schema = z.object({
+  FIX_HOST: z.string({ error: 'FIX_HOST is required' }).min(1, 'FIX_HOST is required'),
+  FIX_PORT: PORT('FIX_PORT').optional(),
+  FIX_TARGET_COMP_ID: z.enum(['KalshiNR', 'KalshiRT'], { error: 'FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT' }).default('KalshiNR'),
+  FIX_API_KEY: z.string({ error: 'FIX_API_KEY is required' }).min(1, 'FIX_API_KEY is required'),
+  FIX_PRIVATE_KEY: z.string().optional(),
+  FIX_PRIVATE_KEY_FILE: z.string().optional(),
+  FIX_HEARTBEAT_S: BOUNDED('FIX_HEARTBEAT_S', 3, 300).default(30),
+  FIX_MESSAGE_RETENTION_H: BOUNDED('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
+  FIX_TLS_CA_FILE: z.string().optional(),
+  ARCHIVE_URL: z.string({ error: 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)' }),
+  ARCHIVE_GRACE_S: BOUNDED('ARCHIVE_GRACE_S', 0, 86_400).default(300),
+  ARCHIVE_MAX_OBJECT_MB: BOUNDED('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(64),
+  ARCHIVE_GZIP: BOOL('ARCHIVE_GZIP').default(true),
+  FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
+  SPOOL_DIR: z.string().min(1).default('./data/spool'),
+  HTTP_PORT: z.coerce.number({ error: 'HTTP_PORT must be a number' }).int().min(0, 'HTTP_PORT must be between 0 and 65535').max(65535, 'HTTP_PORT must be between 0 and 65535').default(8080),
+  CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  SHUTDOWN_TIMEOUT_S: BOUNDED('SHUTDOWN_TIMEOUT_S', 1, 600).default(20),
+});
+
+/**
+ * Reads and validates the environment. Every problem is collected and reported in one
+ * ERR_CONFIG error (`details.problems`); values of secrets never appear in it.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings count as unset: ECS and shells often pass VAR= for "nothing".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const problems: string[] = [];
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(issue.message);
+  const raw = parsed.success ? parsed.data : undefined;
+
+  const archive = parseArchiveUrl(cleaned['ARCHIVE_URL'], problems);
+  const fills = parseFillsUrl(cleaned['FILLS_QUEUE_URL'], problems);
+  const privateKey = readPrivateKey(cleaned, problems);
+  let extraCa: string | undefined;
+  if (cleaned['FIX_TLS_CA_FILE'] !== undefined) {
+    try {
+      extraCa = readFileSync(cleaned['FIX_TLS_CA_FILE'], 'utf8');
+      if (!extraCa.includes('-----BEGIN CERTIFICATE-----')) problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} holds no PEM certificate`);
+    } catch {
+      problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} cannot be read`);
+    }
+  }
+  if (raw !== undefined && raw.FIX_MESSAGE_RETENTION_H !== undefined && raw.FIX_TARGET_COMP_ID !== 'KalshiRT') {
+    problems.push('FIX_MESSAGE_RETENTION_H applies to KalshiRT only');
+  }
+  if (problems.length > 0 || raw === undefined || archive === undefined || fills === undefined || privateKey === undefined) {
+    throw new ListenerError('ERR_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  }
+  return {
+    fix: {
+      host: raw.FIX_HOST,
+      port: raw.FIX_PORT ?? (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? 8230 : 8228),
+      targetCompId: raw.FIX_TARGET_COMP_ID,
+      apiKey: raw.FIX_API_KEY,
+      privateKey,
+      heartbeatS: raw.FIX_HEARTBEAT_S,
+      extraCa,
+      messageRetentionHours: raw.FIX_MESSAGE_RETENTION_H ?? (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? 72 : undefined),
+    },
+    archive,
+    archiveGraceMs: raw.ARCHIVE_GRACE_S * 1000,
+    archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
+    archiveGzip: raw.ARCHIVE_GZIP,
+    fills,
+    spoolDir: raw.SPOOL_DIR,
+    httpPort: raw.HTTP_PORT,
+    controlToken: raw.CONTROL_TOKEN,
+    logLevel: raw.LOG_LEVEL,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_S * 1000,
+  };
+}
+
+function parseArchiveUrl(value: string | undefined, problems: string[]): Config['archive'] | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`ARCHIVE_URL is not a URL: expected s3://bucket/prefix/ or file:///dir`);
+    return undefined;
+  }
+  if (url.protocol === 'file:') return { kind: 'file', dir: fileURLToPath(url) };
+  if (url.protocol === 's3:' && url.hostname !== '') {
+    let prefix = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+    return { kind: 's3', bucket: url.hostname, prefix };
+  }
+  problems.push(`ARCHIVE_URL must be s3://bucket/prefix/ or file:///dir, got ${url.protocol}//`);
+  return undefined;
+}
+
+function parseFillsUrl(value: string | undefined, problems: string[]): Config['fills'] | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push('FILLS_QUEUE_URL is not a URL: expected https://sqs.<region>.amazonaws.com/<account>/<name> or file:///path.jsonl');
+    return undefined;
+  }
+  if (url.protocol === 'file:') return { kind: 'file', path: fileURLToPath(url) };
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.split('/').filter(Boolean).length >= 2) return { kind: 'sqs', queueUrl: value };
+  problems.push('FILLS_QUEUE_URL must be an SQS queue URL (…/<account>/<queue>) or file:///path.jsonl');
+  return undefined;
+}
+
+function readPrivateKey(env: Record<string, string | undefined>, problems: string[]): KeyObject | undefined {
+  const inline = env['FIX_PRIVATE_KEY'];
+  const file = env['FIX_PRIVATE_KEY_FILE'];
+  if (inline !== undefined && file !== undefined) {
+    problems.push('set FIX_PRIVATE_KEY or FIX_PRIVATE_KEY_FILE, not both');
+    return undefined;
+  }
+  let pem: string;
+  if (inline !== undefined) {
+    pem = inline.replaceAll('\\n', '\n'); // one-line secrets often carry escaped newlines
+  } else if (file !== undefined) {
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch {
+      problems.push(`FIX_PRIVATE_KEY_FILE ${file} cannot be read`);
+      return undefined;
+    }
+  } else {
+    problems.push('FIX_PRIVATE_KEY or FIX_PRIVATE_KEY_FILE is required');
+    return undefined;
+  }
+  try {
+    return loadRsaPrivateKey(pem);
+  } catch (error) {
+    const source = inline !== undefined ? 'FIX_PRIVATE_KEY' : `FIX_PRIVATE_KEY_FILE ${file}`;
+    problems.push(`${source}: ${(error as Error).message}`);
+    return undefined;
+  }
+}

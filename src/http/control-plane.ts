@@ -1,0 +1,102 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono } from 'hono';
+import type { Registry } from 'prom-client';
+import type { ServiceStatus } from '../service.js';
+import { DEFAULT_READINESS, readiness, type ReadinessLimits } from './readiness.js';
+
+export interface ControlTarget {
+  status(): ServiceStatus;
+  /** False when a reconnect is already under way. */
+  reconnect(): boolean;
+}
+
+export interface ControlPlaneOptions {
+  target: ControlTarget;
+  metrics: Registry;
+  /** Bearer token POST /reconnect requires; routes are open when undefined. */
+  controlToken?: string;
+  version: string;
+  startedAt: number;
+  limits?: ReadinessLimits;
+  now?: () => number;
+}
+
+/** The Hono app of DESIGN.md §5: health, readiness, status, reconnect, metrics. */
+export function createControlPlane(options: ControlPlaneOptions): Hono {
+  const app = new Hono();
+  const now = options.now ?? Date.now;
+  const tokenDigest = options.controlToken === undefined ? undefined : digest(options.controlToken);
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', (c) => {
+    const result = readiness(options.target.status(), options.limits ?? DEFAULT_READINESS);
+    return c.json(result.ready ? { ready: true } : { ready: false, reasons: result.reasons }, result.ready ? 200 : 503);
+  });
+
+  app.get('/status', (c) => {
+    const status = options.target.status();
+    const s = status.session;
+    return c.json({
+      version: options.version,
+      uptimeSeconds: Math.round((now() - options.startedAt) / 1000),
+      ready: readiness(status, options.limits ?? DEFAULT_READINESS),
+      session: {
+        state: s.state,
+        endpoint: `${s.host}:${s.port}`,
+        senderCompId: s.senderCompId,
+        targetCompId: s.targetCompId,
+        heartbeatIntervalS: s.heartbeatIntervalS,
+        seqIn: { next: s.nextInbound, processedThrough: s.processedThrough },
+        seqOut: { next: s.nextOutbound },
+        lastReceivedAt: iso(s.lastReceivedAt),
+        lastSentAt: iso(s.lastSentAt),
+        loggedOnAt: iso(s.loggedOnAt),
+        recovering: s.recovering ?? null,
+        reconnectAttempts: s.reconnectAttempts,
+        lastError: s.lastError === undefined ? null : { ...s.lastError, at: iso(s.lastError.at) },
+        clockSkewMs: s.clockSkewMs ?? null,
+        messagesInByType: s.messagesInByType,
+        counters: s.counters,
+      },
+      counters: status.counters,
+      journal: status.journal,
+      sinks: status.sinks.map((sink) => ({
+        ...sink,
+        lastSuccessAt: iso(sink.lastSuccessAt),
+        lastError: sink.lastError === undefined ? null : { ...sink.lastError, at: iso(sink.lastError.at) },
+      })),
+      fatal: status.fatal ?? null,
+    });
+  });
+
+  app.post('/reconnect', (c) => {
+    if (tokenDigest !== undefined) {
+      const header = c.req.header('authorization') ?? '';
+      const presented = /^Bearer (.+)$/i.exec(header)?.[1];
+      // Compare digests: constant time, and equal lengths whatever was sent.
+      if (presented === undefined || !timingSafeEqual(digest(presented), tokenDigest)) {
+        c.header('WWW-Authenticate', 'Bearer realm="kalshi-fix-listener"');
+        return c.json({ error: 'unauthorized' }, 401);
+      }
+    }
+    const started = options.target.reconnect();
+    return c.json(started ? { reconnecting: true } : { reconnecting: true, alreadyInProgress: true }, 202);
+  });
+
+  app.get('/metrics', async (c) => {
+    const body = await options.metrics.metrics();
+    return c.body(body, 200, { 'Content-Type': options.metrics.contentType });
+  });
+
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  return app;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,79 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { SessionState } from '../fix/session.js';
+import type { ServiceStatus } from '../service.js';
+
+const STATES: readonly SessionState[] = ['disconnected', 'connecting', 'logon_sent', 'active', 'logout_sent', 'stopped'];
+
+/**
+ * Prometheus metrics read from the service's status at scrape time: nothing on the hot path.
+ * A registry of its own (no global default registry).
+ */
+export function createMetrics(status: () => ServiceStatus): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kfl_process_' });
+  // status() is cheap (counters and a few sums); each collector reads it at scrape time.
+  const current = status;
+  const mirror = (counter: Counter<string>, value: number, labels?: Record<string, string>) => {
+    // Counters mirror totals kept by the service; reset+inc sets them to the current total.
+    if (labels === undefined) {
+      counter.reset();
+      counter.inc(value);
+    } else counter.inc(labels, value);
+  };
+
+  new Counter({
+    name: 'kfl_messages_in_total',
+    help: 'FIX messages received, by MsgType.',
+    labelNames: ['msg_type'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, n] of Object.entries(current().session.messagesInByType)) mirror(this, n, { msg_type: type });
+    },
+  });
+  const simpleCounters: Array<[string, string, (s: ServiceStatus) => number]> = [
+    ['kfl_execution_reports_total', 'ExecutionReports received.', (s) => s.counters.executionReports],
+    ['kfl_fills_published_total', 'Fills accepted by the queue.', (s) => s.counters.fillsPublished],
+    ['kfl_duplicates_dropped_total', 'Reports dropped as duplicates (PossDup below the expected seq, or an ExecID already journaled).', (s) => s.session.counters.duplicatesDropped + s.journal.duplicatesDropped],
+    ['kfl_reconnects_total', 'Session reconnects.', (s) => s.session.counters.reconnects],
+    ['kfl_sequence_gaps_total', 'Inbound sequence gaps seen.', (s) => s.session.counters.gaps],
+    ['kfl_decode_errors_total', 'Frames dropped by the decoder (checksum, length, garbage).', (s) => s.session.counters.decodeErrors],
+    ['kfl_rejects_total', 'Reject and BusinessMessageReject messages received.', (s) => s.session.counters.rejects],
+  ];
+  for (const [name, help, read] of simpleCounters) {
+    new Counter({ name, help, registers: [registry], collect() { mirror(this, read(current())); } });
+  }
+  new Gauge({
+    name: 'kfl_session_state',
+    help: 'FIX session state (1 for the current state).',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const state = current().session.state;
+      for (const s of STATES) this.set({ state: s }, s === state ? 1 : 0);
+    },
+  });
+  const sinkGauges: Array<[string, string, (s: ServiceStatus, sink: string) => number | undefined]> = [
+    ['kfl_journal_backlog_records', 'Journaled records a sink has not handled yet.', (s, sink) => s.journal.backlog[sink]?.records],
+    ['kfl_journal_backlog_bytes', 'Journal bytes a sink has not handled yet.', (s, sink) => s.journal.backlog[sink]?.bytes],
+    ['kfl_sink_lag_seconds', 'How long the oldest overdue record has waited in a sink.', (s, sink) => s.sinks.find((x) => x.name === sink)?.lagSeconds],
+    ['kfl_sink_last_success_timestamp_seconds', 'Last successful upload/send (Unix seconds).', (s, sink) => { const at = s.sinks.find((x) => x.name === sink)?.lastSuccessAt; return at === undefined ? undefined : at / 1000; }],
+    ['kfl_sink_consecutive_failures', 'Failed attempts since the last success.', (s, sink) => s.sinks.find((x) => x.name === sink)?.consecutiveFailures],
+  ];
+  for (const [name, help, read] of sinkGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['sink'],
+      registers: [registry],
+      collect() {
+        for (const sink of ['archive', 'fills']) {
+          const value = read(current(), sink);
+          if (value !== undefined) this.set({ sink }, value);
+        }
+      },
+    });
+  }
+  new Gauge({ name: 'kfl_journal_bytes', help: 'Journal bytes on disk.', registers: [registry], collect() { this.set(current().journal.bytesOnDisk); } });
+  return registry;
+}

@@ -1,0 +1,86 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+import type { SessionEvent } from './fix/session.js';
+import type { ArchiveEvent } from './pipeline/archive-writer.js';
+import type { FillEvent } from './pipeline/fill-publisher.js';
+
+/**
+ * JSON logs (pino). Secrets never reach a line: the private key and token are never passed to the
+ * logger, and as a second line of defence these paths are censored wherever they appear.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'kalshi-fix-listener' },
+      redact: {
+        paths: ['privateKey', '*.privateKey', '*.*.privateKey', 'controlToken', '*.controlToken', 'token', 'authorization', '*.authorization', 'headers.authorization', 'signature', '*.signature', 'FIX_PRIVATE_KEY', 'CONTROL_TOKEN'],
+        censor: '[redacted]',
+      },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** One line per session event, at a level an operator would expect. */
+export function logSessionEvent(log: Logger, event: SessionEvent): void {
+  switch (event.kind) {
+    case 'state':
+      log.debug({ from: event.from, to: event.to }, 'session state');
+      return;
+    case 'connected':
+      log.info({ host: event.host, port: event.port }, 'TLS connected');
+      return;
+    case 'logon':
+      log.info({ heartbeatIntervalS: event.heartbeatIntervalS, reset: event.reset, nextInbound: event.nextInbound, nextOutbound: event.nextOutbound }, 'logged on');
+      return;
+    case 'logout':
+      log.warn({ initiator: event.initiator, text: event.text ?? null }, 'logout');
+      return;
+    case 'reject':
+      log.warn({ msgType: event.msgType, refSeqNum: event.refSeqNum, refTagId: event.refTagId, refMsgType: event.refMsgType, reason: event.reason, text: event.text }, event.msgType === 'j' ? 'business message reject' : 'session reject');
+      return;
+    case 'gap':
+      log.warn({ from: event.from, to: event.to, action: event.action }, 'sequence gap');
+      return;
+    case 'gap_filled':
+      log.info({ from: event.from, to: event.to }, 'sequence gap closed');
+      return;
+    case 'sequence_reset':
+      log.info({ newSeqNo: event.newSeqNo, gapFill: event.gapFill }, 'sequence reset');
+      return;
+    case 'duplicate':
+      log.debug({ seqNum: event.seqNum }, 'PossDup duplicate dropped');
+      return;
+    case 'test_request':
+      log.debug({ id: event.id }, 'answered TestRequest');
+      return;
+    case 'clock_skew':
+      log.warn({ skewMs: event.skewMs }, 'exchange clock differs from ours; Kalshi rejects logons more than 30 s off: check NTP');
+      return;
+    case 'decode_error':
+      log.warn({ code: event.error.code, details: event.error.details }, event.error.message);
+      return;
+    case 'error':
+      log.error({ code: event.error.code, details: event.error.details }, event.error.message);
+      return;
+    case 'disconnected':
+      log.warn({ reason: event.reason?.code ?? null }, 'disconnected');
+      return;
+    case 'reconnect_scheduled':
+      log.info({ delayMs: event.delayMs, attempt: event.attempt }, 'reconnecting');
+      return;
+  }
+}
+
+export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
+  if (event.kind === 'uploaded') log.info({ key: event.key, records: event.records, bytes: event.bytes, result: event.result }, 'archive object written');
+  else if (event.kind === 'upload_failed') log.error({ key: event.key, attempt: event.attempt, retryInMs: event.retryInMs, err: { name: event.error.name, message: event.error.message } }, 'archive write failed; retrying');
+  else log.warn({ key: event.key }, 'redoing an archive write interrupted by a crash');
+}
+
+export function logFillEvent(log: Logger, event: FillEvent): void {
+  if (event.kind === 'sent') log.debug({ count: event.count, lastLsn: event.lastLsn }, 'fills sent');
+  else log.error({ count: event.count, retryInMs: event.retryInMs, err: event.error instanceof Error ? { name: event.error.name, message: event.error.message } : event.error }, 'fill send failed; retrying');
+}

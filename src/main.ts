@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { createControlPlane } from './http/control-plane.js';
+import { createMetrics } from './http/metrics.js';
+import { logArchiveEvent, logFillEvent, logSessionEvent } from './log.js';
+import { ListenerService } from './service.js';
+import { LocalFileQueue } from './sinks/local-file-queue.js';
+import { LocalFolderStore } from './sinks/local-folder-store.js';
+import { S3Store } from './sinks/s3-store.js';
+import { SqsQueue } from './sinks/sqs-queue.js';
+import type { FillQueue, ObjectStore } from './sinks/types.js';
+
+export interface RunningService {
+  service: ListenerService;
+  /** The control plane's bound port (useful with HTTP_PORT=0). */
+  httpPort: number;
+  /** Graceful stop: Logout, flush, close. Resolves when done. */
+  stop(): Promise<void>;
+}
+
+/** Wiring only: config → sinks → service → control plane. */
+export async function startListener(config: Config, log: Logger): Promise<RunningService> {
+  const store: ObjectStore = config.archive.kind === 's3' ? new S3Store({ bucket: config.archive.bucket, prefix: config.archive.prefix }) : new LocalFolderStore(config.archive.dir);
+  const queue: FillQueue = config.fills.kind === 'sqs' ? new SqsQueue({ queueUrl: config.fills.queueUrl }) : new LocalFileQueue(config.fills.path);
+  const sessionLog = log.child({ component: 'session' });
+  const archiveLog = log.child({ component: 'archive' });
+  const fillLog = log.child({ component: 'fills' });
+  log.info(
+    { host: config.fix.host, port: config.fix.port, targetCompId: config.fix.targetCompId, senderCompId: config.fix.apiKey, archive: store.location, fills: queue.location, spoolDir: config.spoolDir },
+    'starting',
+  );
+  const service = await ListenerService.start({
+    fix: {
+      host: config.fix.host,
+      port: config.fix.port,
+      targetCompId: config.fix.targetCompId,
+      apiKey: config.fix.apiKey,
+      privateKey: config.fix.privateKey,
+      heartbeatS: config.fix.heartbeatS,
+      ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
+      ...(config.fix.messageRetentionHours === undefined ? {} : { messageRetentionHours: config.fix.messageRetentionHours }),
+    },
+    spoolDir: config.spoolDir,
+    store,
+    queue,
+    archive: { graceMs: config.archiveGraceMs, maxObjectBytes: config.archiveMaxObjectBytes, gzip: config.archiveGzip },
+    onSessionEvent: (event) => logSessionEvent(sessionLog, event),
+    onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
+    onFillEvent: (event) => logFillEvent(fillLog, event),
+    onFatal: (error) => {
+      log.fatal({ err: { message: error.message, code: (error as { code?: string }).code } }, 'fatal: exiting so the orchestrator restarts the task');
+      process.exitCode = 1;
+      setImmediate(() => process.exit(1));
+    },
+  });
+  const app = createControlPlane({
+    target: service,
+    metrics: createMetrics(() => service.status()),
+    ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
+    version: packageVersion(),
+    startedAt: Date.now(),
+  });
+  const server = await listen(app.fetch, config.httpPort);
+  const httpPort = (server.address() as AddressInfo).port;
+  log.info({ httpPort }, 'control plane listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    service,
+    httpPort,
+    stop: () =>
+      (stopping ??= (async () => {
+        await service.stop();
+        await queue.close?.();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      })()),
+  };
+}
+
+/**
+ * SIGTERM/SIGINT: stop taking work, Logout, flush the archive's open hours and the fill batches,
+ * close the journal, exit 0 — or 1 past the bound. A second signal exits at once.
+ */
+export function installLifecycle(running: () => RunningService | undefined, log: Logger, shutdownTimeoutMs: number): void {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown did not finish in time; exiting (the journal keeps what was not flushed)');
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+    void (running()?.stop() ?? Promise.resolve()).then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: { message: (error as Error).message } }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: { message: error.message, stack: error.stack } }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection');
+    process.exit(1);
+  });
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port, hostname: '0.0.0.0' }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+export function packageVersion(): string {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next layout (src/ under tsx, dist/src/ when built)
+    }
+  }
+  return 'unknown';
+}
