@@ -36,7 +36,9 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       log.info({ heartbeatIntervalS: event.heartbeatIntervalS, reset: event.reset, nextInbound: event.nextInbound, nextOutbound: event.nextOutbound }, 'logged on');
       return;
     case 'logout':
-      log.warn({ initiator: event.initiator, text: event.text ?? null }, 'logout');
+      // Ours is routine (shutdown, operator reconnect); the exchange's deserves attention.
+      if (event.initiator === 'listener') log.info({ initiator: event.initiator, text: event.text ?? null }, 'logout');
+      else log.warn({ initiator: event.initiator, text: event.text ?? null }, 'logout');
       return;
     case 'reject':
       log.warn({ msgType: event.msgType, refSeqNum: event.refSeqNum, refTagId: event.refTagId, refMsgType: event.refMsgType, reason: event.reason, text: event.text }, event.msgType === 'j' ? 'business message reject' : 'session reject');

@@ -10,7 +10,7 @@ const STATES: readonly SessionState[] = ['disconnected', 'connecting', 'logon_se
  */
 export function createMetrics(status: () => ServiceStatus): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kfl_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'kfl_' });
   // status() is cheap (counters and a few sums); each collector reads it at scrape time.
   const current = status;
   const mirror = (counter: Counter<string>, value: number, labels?: Record<string, string>) => {

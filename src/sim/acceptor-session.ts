@@ -42,6 +42,8 @@ export class AcceptorSession {
   apiKey = '';
   isLoggedOn = false;
   isListening = false;
+  /** RawData(96) of the accepted Logon: lets tests prove the signature never reaches a log. */
+  logonSignature: string | undefined;
   readonly #o: AcceptorSessionOptions;
   readonly #decoder: FixDecoder;
   #book: SessionBook | undefined;
@@ -168,6 +170,7 @@ export class AcceptorSession {
     }
     const reset = message.getFlag(Tag.ResetSeqNumFlag);
     this.apiKey = apiKey;
+    this.logonSignature = message.get(Tag.RawData);
     this.#book = this.#o.book(apiKey, reset);
     const book = this.#book;
     const clientSeq = message.seqNum;

@@ -1,0 +1,92 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { isListenerError, type ListenerError } from '../src/errors.js';
+import { tempDir } from './helpers/records.js';
+import { spawnTs } from './helpers/spawn.js';
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const dir = tempDir('cfg-');
+const keyFile = join(dir, 'key.pem');
+writeFileSync(keyFile, rsa.privateKey);
+
+const VALID = {
+  FIX_HOST: 'margin-fix.demo.kalshi.co',
+  FIX_API_KEY: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d',
+  FIX_PRIVATE_KEY_FILE: keyFile,
+  ARCHIVE_URL: 's3://my-archive/kalshi/',
+  FILLS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/fills.fifo',
+};
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(isListenerError(error, 'ERR_CONFIG')).toBe(true);
+    return (error as ListenerError).details!['problems'] as string[];
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('loadConfig', () => {
+  it('accepts a complete environment and applies the defaults', () => {
+    const config = loadConfig(VALID);
+    expect(config.fix).toMatchObject({ host: 'margin-fix.demo.kalshi.co', port: 8228, targetCompId: 'KalshiNR', heartbeatS: 30, messageRetentionHours: undefined });
+    expect(config.fix.privateKey.asymmetricKeyType).toBe('rsa');
+    expect(config.archive).toEqual({ kind: 's3', bucket: 'my-archive', prefix: 'kalshi/' });
+    expect(config.fills).toEqual({ kind: 'sqs', queueUrl: VALID.FILLS_QUEUE_URL });
+    expect(config).toMatchObject({ httpPort: 8080, logLevel: 'info', spoolDir: './data/spool', archiveGraceMs: 300_000, archiveGzip: true, shutdownTimeoutMs: 20_000 });
+  });
+
+  it('defaults KalshiRT to port 8230 and 72 h retention, and reads local sinks and an inline key', () => {
+    const config = loadConfig({ ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: rsa.privateKey.replaceAll('\n', '\\n'), FIX_TARGET_COMP_ID: 'KalshiRT', ARCHIVE_URL: 'file:///var/archive', FILLS_QUEUE_URL: 'file:///var/fills.jsonl' });
+    expect(config.fix).toMatchObject({ port: 8230, messageRetentionHours: 72 });
+    expect(config.archive).toEqual({ kind: 'file', dir: '/var/archive' });
+    expect(config.fills).toEqual({ kind: 'file', path: '/var/fills.jsonl' });
+  });
+
+  const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
+    ['a missing required variable', { ...VALID, FIX_HOST: undefined }, /FIX_HOST is required/],
+    ['a bad archive URL', { ...VALID, ARCHIVE_URL: 'ftp://x/y' }, /ARCHIVE_URL must be s3:\/\/bucket\/prefix\/ or file:\/\/\/dir/],
+    ['a queue URL that is not a URL', { ...VALID, FILLS_QUEUE_URL: 'fills' }, /FILLS_QUEUE_URL is not a URL/],
+    ['an unreadable key file', { ...VALID, FIX_PRIVATE_KEY_FILE: join(dir, 'missing.pem') }, /FIX_PRIVATE_KEY_FILE .* cannot be read/],
+    ['a private key that is not RSA', { ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey }, /Kalshi FIX needs an RSA key/],
+    ['a private key that is not a key', { ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: 'hunter2' }, /not a readable PEM private key/],
+    ['a TargetCompID other than NR or RT', { ...VALID, FIX_TARGET_COMP_ID: 'KalshiDC' }, /FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT/],
+    ['a port out of range', { ...VALID, FIX_PORT: '70000' }, /FIX_PORT must be between 1 and 65535/],
+    ['a heartbeat below Kalshi’s minimum', { ...VALID, FIX_HEARTBEAT_S: '2' }, /FIX_HEARTBEAT_S must be between 3 and 300/],
+    ['both key variables', { ...VALID, FIX_PRIVATE_KEY: rsa.privateKey }, /not both/],
+    ['an unknown log level', { ...VALID, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    ['a short control token', { ...VALID, CONTROL_TOKEN: 'abc' }, /CONTROL_TOKEN must be at least 16 characters/],
+    ['an unreadable CA file', { ...VALID, FIX_TLS_CA_FILE: join(dir, 'nope.pem') }, /FIX_TLS_CA_FILE .* cannot be read/],
+    ['retention on KalshiNR', { ...VALID, FIX_MESSAGE_RETENTION_H: '24' }, /applies to KalshiRT only/],
+  ];
+  it.each(cases)('reports %s', (_name, env, pattern) => {
+    expect(problemsOf(env).join('\n')).toMatch(pattern);
+  });
+
+  it('lists every problem in one error and never echoes a secret', () => {
+    // Prepare
+    const secret = rsa.privateKey.split('\n')[3]!;
+    // Act
+    const problems = problemsOf({ FIX_PRIVATE_KEY: `${rsa.privateKey}garbage`, FIX_PORT: 'x', CONTROL_TOKEN: 'short' });
+    // Assess
+    expect(problems.length).toBeGreaterThanOrEqual(6);
+    const text = problems.join('\n');
+    for (const name of ['FIX_HOST', 'FIX_API_KEY', 'ARCHIVE_URL', 'FILLS_QUEUE_URL', 'FIX_PORT', 'CONTROL_TOKEN']) expect(text).toContain(name);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('short');
+  });
+});
+
+describe('kalshi-fix-listener run', () => {
+  it('exits 2 with every problem listed when the environment is wrong', async () => {
+    const run = spawnTs('src/cli.ts', ['run'], { env: { PATH: process.env['PATH'], FIX_PORT: '0' } });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/invalid configuration:/);
+    expect(run.output()).toMatch(/FIX_HOST is required/);
+    expect(run.output()).toMatch(/FIX_PORT must be between 1 and 65535/);
+  });
+});
