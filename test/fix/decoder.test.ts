@@ -168,4 +168,20 @@ describe('FixDecoder properties', () => {
       { numRuns: 500 },
     );
   });
+
+  it('fuzz: arbitrary byte streams, in arbitrary chunks, never throw and never hold more than one frame', () => {
+    const frameish = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.constantFrom(...[fix('8=FIXT.1.1|9=5|35=0|10=000|'), fix('8=FIXT.1.1|9=99999999|'), fix('8=FIX'), fix('|10=123|'), fix('8=FIXT.1.1|9=|35=A|')]).map((b) => new Uint8Array(b)),
+    );
+    fc.assert(
+      fc.property(fc.array(frameish, { maxLength: 20 }), (chunks) => {
+        const { errors, decoder } = decodeAll(chunks, 4096);
+        expect(decoder.bufferedBytes).toBeLessThanOrEqual(4096 + 64);
+        for (const error of errors) expect(error.code).toMatch(/^ERR_FIX_/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
+
