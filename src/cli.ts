@@ -7,6 +7,7 @@ import { loadConfig, type Config } from './config.js';
 import { isListenerError } from './errors.js';
 import { createLogger } from './log.js';
 import { installLifecycle, startListener, type RunningService } from './main.js';
+import { reconcileCommand } from './reconcile/command.js';
 import { KalshiSimulator } from './sim/simulator.js';
 
 const USAGE = `kalshi-fix-listener <command>
@@ -16,6 +17,7 @@ Commands:
   demo     the service against a local Kalshi simulator, archive and fills under ./data, no AWS needed
   sim      the Kalshi FIX simulator on its own (prints the key, ports and CA it uses)
   keygen   an RSA key pair for a Kalshi API key
+  reconcile --from ISO --to ISO   compare archived fills with Kalshi's REST fills
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -29,6 +31,8 @@ async function main(argv: string[]): Promise<number | undefined> {
       return sim(rest);
     case 'keygen':
       return keygen(rest);
+    case 'reconcile':
+      return reconcileCommand(rest, process.env, (text) => process.stdout.write(text));
     case 'help':
     case '--help':
       process.stdout.write(USAGE);
@@ -78,7 +82,7 @@ async function demo(args: string[]): Promise<number | undefined> {
   const apiKey = randomUUID();
   const simulator = new KalshiSimulator({
     accounts: [{ apiKey, publicKey }],
-    ports: { KalshiNR: 0, KalshiRT: 0 },
+    ports: { KalshiNR: 0, KalshiRT: 0, KalshiDC: 0 },
     reportsPerSecond: Number(values.rate),
     // ExecIDs start from the clock so a second demo run never collides with the first in the journal.
     firstClock: Math.floor(Date.now() / 1000),
@@ -88,6 +92,7 @@ async function demo(args: string[]): Promise<number | undefined> {
   const env = process.env;
   const config: Config = {
     fix: { host: address.host, port: address.ports.KalshiRT!, targetCompId: 'KalshiRT', apiKey, privateKey, heartbeatS: 30, extraCa: address.ca, messageRetentionHours: 72 },
+    dropCopy: { host: address.host, port: address.ports.KalshiDC!, apiKey, privateKey },
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 5 * 60_000,
     archiveMaxObjectBytes: 64 * 1024 * 1024,

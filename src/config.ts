@@ -17,6 +17,8 @@ export interface Config {
     extraCa: string | undefined;
     messageRetentionHours: number | undefined;
   };
+  /** KalshiDC replay of gaps (optional: without it every unrecoverable gap is reported as a hole). */
+  dropCopy: { host: string; port: number; apiKey: string; privateKey: KeyObject } | undefined;
   archive: { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
   archiveGraceMs: number;
   archiveMaxObjectBytes: number;
@@ -39,6 +41,11 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   { name: 'FIX_PRIVATE_KEY_FILE', required: 'one of', default: '', meaning: 'path to the RSA private key PEM' },
   { name: 'FIX_HEARTBEAT_S', required: 'no', default: '30', meaning: 'HeartBtInt in seconds (3–300)' },
   { name: 'FIX_MESSAGE_RETENTION_H', required: 'no', default: '72 on RT', meaning: 'MessageRetentionPeriod(20200) asked for on KalshiRT, hours (1–72)' },
+  { name: 'FIX_DC_API_KEY', required: 'no', default: '', meaning: 'API key ID for KalshiDC drop-copy backfill after gaps (its own key is safest); unset = gaps are only reported' },
+  { name: 'FIX_DC_PRIVATE_KEY', required: 'no', default: 'the FIX key', meaning: 'RSA private key (PEM) of the drop-copy API key' },
+  { name: 'FIX_DC_PRIVATE_KEY_FILE', required: 'no', default: '', meaning: 'path to that key' },
+  { name: 'FIX_DC_HOST', required: 'no', default: 'FIX_HOST', meaning: 'drop-copy host' },
+  { name: 'FIX_DC_PORT', required: 'no', default: '8229', meaning: 'drop-copy port (KalshiDC)' },
   { name: 'FIX_TLS_CA_FILE', required: 'no', default: '', meaning: 'extra CA certificates (PEM) to trust on top of the system roots' },
   { name: 'ARCHIVE_URL', required: 'yes', default: '', meaning: 's3://bucket/prefix/ or file:///dir' },
   { name: 'ARCHIVE_GRACE_S', required: 'no', default: '300', meaning: 'an hour is written this long after it ends' },
@@ -66,6 +73,11 @@ const schema = z.object({
   FIX_HEARTBEAT_S: BOUNDED('FIX_HEARTBEAT_S', 3, 300).default(30),
   FIX_MESSAGE_RETENTION_H: BOUNDED('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
   FIX_TLS_CA_FILE: z.string().optional(),
+  FIX_DC_API_KEY: z.string().optional(),
+  FIX_DC_HOST: z.string().optional(),
+  FIX_DC_PORT: PORT('FIX_DC_PORT').default(8229),
+  FIX_DC_PRIVATE_KEY: z.string().optional(),
+  FIX_DC_PRIVATE_KEY_FILE: z.string().optional(),
   ARCHIVE_URL: z.string({ error: 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)' }),
   ARCHIVE_GRACE_S: BOUNDED('ARCHIVE_GRACE_S', 0, 86_400).default(300),
   ARCHIVE_MAX_OBJECT_MB: BOUNDED('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(64),
@@ -92,7 +104,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
   const archive = parseArchiveUrl(cleaned['ARCHIVE_URL'], problems);
   const fills = parseFillsUrl(cleaned['FILLS_QUEUE_URL'], problems);
-  const privateKey = readPrivateKey(cleaned, problems);
+  const privateKey = readPrivateKey(cleaned, problems, 'FIX_PRIVATE_KEY', 'FIX_PRIVATE_KEY_FILE', true);
+  const dcKey = cleaned['FIX_DC_API_KEY'] === undefined ? undefined : readPrivateKey(cleaned, problems, 'FIX_DC_PRIVATE_KEY', 'FIX_DC_PRIVATE_KEY_FILE', false);
   let extraCa: string | undefined;
   if (cleaned['FIX_TLS_CA_FILE'] !== undefined) {
     try {
@@ -119,6 +132,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       extraCa,
       messageRetentionHours: raw.FIX_MESSAGE_RETENTION_H ?? (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? 72 : undefined),
     },
+    dropCopy:
+      cleaned['FIX_DC_API_KEY'] === undefined
+        ? undefined
+        : { host: raw.FIX_DC_HOST ?? raw.FIX_HOST, port: raw.FIX_DC_PORT, apiKey: cleaned['FIX_DC_API_KEY'], privateKey: dcKey ?? privateKey },
     archive,
     archiveGraceMs: raw.ARCHIVE_GRACE_S * 1000,
     archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
@@ -132,7 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
 }
 
-function parseArchiveUrl(value: string | undefined, problems: string[]): Config['archive'] | undefined {
+export function parseArchiveUrl(value: string | undefined, problems: string[]): Config['archive'] | undefined {
   if (value === undefined) return undefined;
   let url: URL;
   try {
@@ -166,11 +183,11 @@ function parseFillsUrl(value: string | undefined, problems: string[]): Config['f
   return undefined;
 }
 
-function readPrivateKey(env: Record<string, string | undefined>, problems: string[]): KeyObject | undefined {
-  const inline = env['FIX_PRIVATE_KEY'];
-  const file = env['FIX_PRIVATE_KEY_FILE'];
+function readPrivateKey(env: Record<string, string | undefined>, problems: string[], inlineName: string, fileName: string, required: boolean): KeyObject | undefined {
+  const inline = env[inlineName];
+  const file = env[fileName];
   if (inline !== undefined && file !== undefined) {
-    problems.push('set FIX_PRIVATE_KEY or FIX_PRIVATE_KEY_FILE, not both');
+    problems.push(`set ${inlineName} or ${fileName}, not both`);
     return undefined;
   }
   let pem: string;
@@ -180,17 +197,17 @@ function readPrivateKey(env: Record<string, string | undefined>, problems: strin
     try {
       pem = readFileSync(file, 'utf8');
     } catch {
-      problems.push(`FIX_PRIVATE_KEY_FILE ${file} cannot be read`);
+      problems.push(`${fileName} ${file} cannot be read`);
       return undefined;
     }
   } else {
-    problems.push('FIX_PRIVATE_KEY or FIX_PRIVATE_KEY_FILE is required');
+    if (required) problems.push(`${inlineName} or ${fileName} is required`);
     return undefined;
   }
   try {
     return loadRsaPrivateKey(pem);
   } catch (error) {
-    const source = inline !== undefined ? 'FIX_PRIVATE_KEY' : `FIX_PRIVATE_KEY_FILE ${file}`;
+    const source = inline !== undefined ? inlineName : `${fileName} ${file}`;
     problems.push(`${source}: ${(error as Error).message}`);
     return undefined;
   }

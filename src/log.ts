@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { BackfillEvent } from './backfill.js';
 import type { SessionEvent } from './fix/session.js';
 import type { ArchiveEvent } from './pipeline/archive-writer.js';
 import type { FillEvent } from './pipeline/fill-publisher.js';
@@ -85,4 +86,25 @@ export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
 export function logFillEvent(log: Logger, event: FillEvent): void {
   if (event.kind === 'sent') log.debug({ count: event.count, lastLsn: event.lastLsn }, 'fills sent');
   else log.error({ count: event.count, retryInMs: event.retryInMs, err: event.error instanceof Error ? { name: event.error.name, message: event.error.message } : event.error }, 'fill send failed; retrying');
+}
+
+export function logBackfillEvent(log: Logger, event: BackfillEvent): void {
+  switch (event.kind) {
+    case 'started':
+      log.info({ from: event.from }, 'drop-copy backfill started');
+      return;
+    case 'finished':
+      log.info({ from: event.from, replayed: event.replayed, announced: event.announced, recovered: event.recovered, duplicates: event.duplicates }, 'drop-copy backfill finished');
+      if (event.announced >= 0 && event.announced !== event.replayed) log.warn({ replayed: event.replayed, announced: event.announced }, 'drop copy announced a different count than it replayed');
+      return;
+    case 'retrying':
+      log.warn({ from: event.from, attempt: event.attempt, delayMs: event.delayMs, why: event.why }, 'drop-copy backfill retrying');
+      return;
+    case 'hole':
+      log.error({ hole: event.hole }, 'reports missed and not recoverable: hole recorded');
+      return;
+    case 'disabled':
+      log.error({ why: event.why }, 'drop-copy backfill disabled');
+      return;
+  }
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createControlPlane } from './http/control-plane.js';
 import { createMetrics } from './http/metrics.js';
-import { logArchiveEvent, logFillEvent, logSessionEvent } from './log.js';
+import { logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from './log.js';
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from './sinks/local-file-queue.js';
 import { LocalFolderStore } from './sinks/local-folder-store.js';
@@ -43,6 +43,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
       ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
       ...(config.fix.messageRetentionHours === undefined ? {} : { messageRetentionHours: config.fix.messageRetentionHours }),
     },
+    ...(config.dropCopy === undefined ? {} : { dropCopy: { ...config.dropCopy, ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }) } }),
     spoolDir: config.spoolDir,
     store,
     queue,
@@ -50,6 +51,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     onSessionEvent: (event) => logSessionEvent(sessionLog, event),
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),
+    onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
     onFatal: (error) => {
       log.fatal({ err: { message: error.message, code: (error as { code?: string }).code } }, 'fatal: exiting so the orchestrator restarts the task');
       process.exitCode = 1;

@@ -1,11 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
+import { Backfiller, type BackfillEvent, type BackfillStatus, type GapMark } from './backfill.js';
 import { ListenerError } from './errors.js';
 import { decodeExecutionReport } from './fix/execution-report.js';
 import { FileSequenceStore } from './fix/sequence-store.js';
 import { ListenerSession, type SessionEvent, type SessionStatus } from './fix/session.js';
 import { ArchiveWriter, type ArchiveEvent } from './pipeline/archive-writer.js';
 import { FillPublisher, type FillEvent } from './pipeline/fill-publisher.js';
+import { HoleLog } from './pipeline/hole-log.js';
 import { Journal, type JournalStats } from './pipeline/journal.js';
 import type { SinkStatus } from './pipeline/sink-status.js';
 import type { FillQueue, ObjectStore } from './sinks/types.js';
@@ -23,6 +25,9 @@ export interface ServiceOptions {
     messageRetentionHours?: number;
     reconnect?: { initialDelayMs: number; maxDelayMs: number };
   };
+  /** KalshiDC replay for gaps the live session cannot recover (KalshiNR, or a reset KalshiRT). */
+  dropCopy?: { host: string; port: number; apiKey: string; privateKey: KeyObject; extraCa?: string | Buffer; timeoutMs?: number };
+  backfillRetry?: { initialMs: number; maxMs: number; attempts: number };
   spoolDir: string;
   store: ObjectStore;
   queue: FillQueue;
@@ -31,6 +36,7 @@ export interface ServiceOptions {
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;
   onFillEvent?: (event: FillEvent) => void;
+  onBackfillEvent?: (event: BackfillEvent) => void;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
   onFatal?: (error: Error) => void;
 }
@@ -39,6 +45,7 @@ export interface ServiceStatus {
   session: SessionStatus;
   journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
   sinks: SinkStatus[];
+  backfill: BackfillStatus;
   counters: { executionReports: number; duplicatesDropped: number; otherApplicationMessages: number; fillsPublished: number };
   /** Set when the process must exit (the journal cannot write). */
   fatal: string | undefined;
@@ -54,14 +61,26 @@ export class ListenerService {
   readonly journal: Journal;
   readonly archive: ArchiveWriter;
   readonly fills: FillPublisher;
+  readonly backfill: Backfiller;
   readonly #counters = { executionReports: 0, duplicatesDropped: 0, otherApplicationMessages: 0 };
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
   #acks: Array<[number, number]> = [];
   #ackHead = 0;
   #fatal: Error | undefined;
+  // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
+  #gapMark: GapMark | undefined;
 
-  private constructor(options: ServiceOptions, journal: Journal) {
+  private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog) {
     this.journal = journal;
+    this.backfill = new Backfiller({
+      dropCopy: options.dropCopy,
+      journal,
+      holes,
+      ...(options.backfillRetry === undefined ? {} : { retry: options.backfillRetry }),
+      ...(options.onBackfillEvent === undefined ? {} : { onEvent: options.onBackfillEvent }),
+    });
+    // Whatever happened while the process was down is a gap until a logon proves otherwise.
+    if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
     this.archive = new ArchiveWriter({ journal, store: options.store, ...options.archive, ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}) });
     this.fills = new FillPublisher({ journal, queue: options.queue, ...options.fills, ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}) });
     const f = options.fix;
@@ -94,14 +113,18 @@ export class ListenerService {
           this.#die(error instanceof Error ? error : new Error(String(error)), options);
         }
       },
-      ...(options.onSessionEvent ? { onEvent: options.onSessionEvent } : {}),
+      onEvent: (event) => {
+        this.#trackGaps(event);
+        options.onSessionEvent?.(event);
+      },
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
   }
 
   static async start(options: ServiceOptions): Promise<ListenerService> {
     const journal = await Journal.open({ dir: join(options.spoolDir, 'journal') });
-    const service = new ListenerService(options, journal);
+    const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
+    const service = new ListenerService(options, journal, holes);
     await service.archive.start();
     await service.fills.start();
     service.session.start();
@@ -113,6 +136,7 @@ export class ListenerService {
       session: this.session.status(),
       journal: { ...this.journal.stats(), backlog: { archive: this.journal.backlog('archive'), fills: this.journal.backlog('fills') } },
       sinks: [this.archive.status(), this.fills.status()],
+      backfill: this.backfill.status(),
       counters: { ...this.#counters, fillsPublished: this.fills.sent },
       fatal: this.#fatal?.message,
     };
@@ -129,9 +153,24 @@ export class ListenerService {
    */
   async stop(): Promise<void> {
     await this.session.stop();
+    await this.backfill.idle();
     await this.journal.flush().catch(() => undefined);
     await Promise.all([this.archive.stop({ flush: true }), this.fills.stop()]);
     await this.journal.close();
+  }
+
+  /**
+   * A logon with ResetSeqNumFlag=Y after a break means Kalshi will not resend what was missed:
+   * replay it from the drop copy. A resumed KalshiRT logon recovers it itself.
+   */
+  #trackGaps(event: SessionEvent): void {
+    if ((event.kind === 'gap' && event.action === 'reconnect') || event.kind === 'disconnected') {
+      this.#gapMark ??= { lastGoodExecId: this.journal.maxExecId, since: this.session.status().lastReceivedAt ?? Date.now() };
+    } else if (event.kind === 'logon') {
+      const mark = this.#gapMark;
+      this.#gapMark = undefined;
+      if (event.reset && mark !== undefined) this.backfill.request(mark);
+    }
   }
 
   /** A duplicate or a non-report is processed once everything before it is durable. */

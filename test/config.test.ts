@@ -62,9 +62,17 @@ describe('loadConfig', () => {
     ['a short control token', { ...VALID, CONTROL_TOKEN: 'abc' }, /CONTROL_TOKEN must be at least 16 characters/],
     ['an unreadable CA file', { ...VALID, FIX_TLS_CA_FILE: join(dir, 'nope.pem') }, /FIX_TLS_CA_FILE .* cannot be read/],
     ['retention on KalshiNR', { ...VALID, FIX_MESSAGE_RETENTION_H: '24' }, /applies to KalshiRT only/],
+    ['an unreadable drop-copy key', { ...VALID, FIX_DC_API_KEY: 'dc-key', FIX_DC_PRIVATE_KEY_FILE: join(dir, 'dc-missing.pem') }, /FIX_DC_PRIVATE_KEY_FILE .* cannot be read/],
   ];
   it.each(cases)('reports %s', (_name, env, pattern) => {
     expect(problemsOf(env).join('\n')).toMatch(pattern);
+  });
+
+  it('configures the drop copy on the FIX host, port 8229, with the FIX key unless it has its own', () => {
+    const config = loadConfig({ ...VALID, FIX_DC_API_KEY: 'dc-key' });
+    expect(config.dropCopy).toMatchObject({ host: VALID.FIX_HOST, port: 8229, apiKey: 'dc-key' });
+    expect(config.dropCopy!.privateKey).toBe(config.fix.privateKey);
+    expect(loadConfig(VALID).dropCopy).toBeUndefined();
   });
 
   it('lists every problem in one error and never echoes a secret', () => {

@@ -20,7 +20,12 @@ export function logonPreHash(input: LogonSignatureInput): Buffer {
 }
 
 export function signLogon(privateKey: KeyObject, input: LogonSignatureInput): string {
-  return sign('sha256', logonPreHash(input), {
+  return signPss(privateKey, logonPreHash(input));
+}
+
+/** RSA-PSS-SHA256 (MGF1-SHA256, salt 32) → base64: Kalshi's scheme for FIX logons and REST requests. */
+export function signPss(privateKey: KeyObject, data: Buffer | string): string {
+  return sign('sha256', typeof data === 'string' ? Buffer.from(data, 'utf8') : data, {
     key: privateKey,
     padding: constants.RSA_PKCS1_PSS_PADDING,
     saltLength: SALT_LENGTH,
@@ -28,19 +33,24 @@ export function signLogon(privateKey: KeyObject, input: LogonSignatureInput): st
   } as Parameters<typeof sign>[2]).toString('base64');
 }
 
-/** The simulator's side. Accepts salt 32 or any salt length (Kalshi does not pin it for FIX). */
-export function verifyLogon(publicKey: KeyObject, input: LogonSignatureInput, signatureBase64: string): boolean {
+/** Verifies a base64 RSA-PSS-SHA256 signature over arbitrary data (salt 32 or any). */
+export function verifyPss(publicKey: KeyObject, data: Buffer | string, signatureBase64: string): boolean {
   const signature = Buffer.from(signatureBase64, 'base64');
   if (signature.length === 0) return false;
-  const data = logonPreHash(input);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   for (const saltLength of [SALT_LENGTH, constants.RSA_PSS_SALTLEN_AUTO]) {
     try {
-      if (verify('sha256', data, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature)) return true;
+      if (verify('sha256', bytes, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature)) return true;
     } catch {
       return false;
     }
   }
   return false;
+}
+
+/** The simulator's side. Accepts salt 32 or any salt length (Kalshi does not pin it for FIX). */
+export function verifyLogon(publicKey: KeyObject, input: LogonSignatureInput, signatureBase64: string): boolean {
+  return verifyPss(publicKey, logonPreHash(input), signatureBase64);
 }
 
 /** Loads an RSA private key from PEM; the error never echoes the key material. */

@@ -292,6 +292,20 @@ export class ListenerSession {
   }
 
   /**
+   * Sends a request this session is permitted to make (e.g. a drop-copy EventResendRequest U1 when
+   * `permittedMsgTypes` has it). Anything else — every order message — throws ERR_FIX_LISTENER_GUARD.
+   */
+  request(msgType: string, fields: readonly Field[]): void {
+    if (this.#state !== 'active') throw new ListenerError('ERR_SESSION_STATE', `cannot send 35=${msgType} while ${this.#state}`);
+    this.#send(msgType, fields);
+  }
+
+  /** MsgSeqNum the next outbound message will carry (a U2/U3 answer refers to it in RefSeqNum). */
+  get nextOutbound(): number {
+    return this.#nextOutbound;
+  }
+
+  /**
    * Marks application messages up to `seqNum` as durable (manualAck mode). The persisted inbound
    * sequence number advances only past acknowledged messages.
    */

@@ -66,6 +66,7 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
         lastSuccessAt: iso(sink.lastSuccessAt),
         lastError: sink.lastError === undefined ? null : { ...sink.lastError, at: iso(sink.lastError.at) },
       })),
+      backfill: status.backfill,
       fatal: status.fatal ?? null,
     });
   });

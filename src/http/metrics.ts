@@ -39,6 +39,9 @@ export function createMetrics(status: () => ServiceStatus): Registry {
     ['kfl_sequence_gaps_total', 'Inbound sequence gaps seen.', (s) => s.session.counters.gaps],
     ['kfl_decode_errors_total', 'Frames dropped by the decoder (checksum, length, garbage).', (s) => s.session.counters.decodeErrors],
     ['kfl_rejects_total', 'Reject and BusinessMessageReject messages received.', (s) => s.session.counters.rejects],
+    ['kfl_holes_total', 'Gaps that could not be backfilled (see /status backfill.holes).', (s) => s.backfill.holes.length],
+    ['kfl_backfill_recovered_total', 'Reports recovered by drop-copy backfill.', (s) => s.backfill.recovered],
+    ['kfl_backfill_duplicates_total', 'Replayed reports dropped as already journaled.', (s) => s.backfill.duplicatesDropped],
   ];
   for (const [name, help, read] of simpleCounters) {
     new Counter({ name, help, registers: [registry], collect() { mirror(this, read(current())); } });

@@ -3,6 +3,7 @@ import { mkdir, open, readdir, rename, rm, stat, readFile, type FileHandle } fro
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { ListenerError } from '../errors.js';
+import { compareExecIds } from '../exec-id.js';
 import type { ExecutionReportRecord } from '../record.js';
 
 /** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
@@ -82,6 +83,7 @@ export class Journal {
   #cachedBytes = 0;
   #duplicates = 0;
   #truncated = 0;
+  #maxExecId: string | undefined;
   #closed = false;
   readonly #durableListeners = new Set<(lsn: number) => void>();
   readonly #cursors = new Map<string, number>();
@@ -127,6 +129,7 @@ export class Journal {
     }
     const now = this.#now();
     this.#seen.set(record.exec_id, now);
+    this.#noteExecId(record.exec_id);
     const line = JSON.stringify(record);
     const payload = Buffer.from(line, 'utf8');
     const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
@@ -143,6 +146,19 @@ export class Journal {
   async flush(): Promise<void> {
     while (this.#flushing !== undefined) await this.#flushing;
     if (this.#flushError !== undefined) throw this.#flushError;
+  }
+
+  /**
+   * The highest ExecID journaled (Kalshi's `clock;event` order), remembered across restarts for
+   * the dedupe window: where a drop-copy backfill starts.
+   */
+  get maxExecId(): string | undefined {
+    return this.#maxExecId;
+  }
+
+  #noteExecId(execId: string): void {
+    if (execId.startsWith('noexecid:')) return;
+    if (this.#maxExecId === undefined || compareExecIds(execId, this.#maxExecId) > 0) this.#maxExecId = execId;
   }
 
   /** Called with the new durable LSN after every group commit. */
@@ -392,6 +408,7 @@ export class Journal {
     this.#seen.clear();
     for (const { at, lsn, execId } of remembered) if (lsn <= this.#lastLsn) this.#seen.set(execId, at);
     for (const [execId, at] of fromSegments) if (!this.#seen.has(execId)) this.#seen.set(execId, at);
+    for (const execId of this.#seen.keys()) this.#noteExecId(execId);
     if (lastSegment === undefined || lastSegment.bytes >= this.#segmentBytes) {
       await this.#roll(this.#lastLsn + 1);
     } else {

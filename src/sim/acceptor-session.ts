@@ -24,6 +24,8 @@ export interface AcceptorSessionOptions {
   maxClockSkewMs: number;
   maxStoredMessages: number;
   publicKeyOf(apiKey: string): KeyObject | undefined;
+  /** KalshiDC: answers an EventResendRequest (U1) with the reports to replay, or a U3 reason. */
+  eventResend?(apiKey: string, beginExecId: string, endExecId: string | undefined): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string };
   isTaken(apiKey: string, target: Role, self: AcceptorSession): boolean;
   book(apiKey: string, reset: boolean): SessionBook;
   log(line: string): void;
@@ -255,6 +257,10 @@ export class AcceptorSession {
   }
 
   #onApplication(message: FixMessage): void {
+    if (this.role === 'KalshiDC' && message.msgType === 'U1') {
+      this.#onEventResendRequest(message);
+      return;
+    }
     if (this.isListening && FORBIDDEN_FOR_LISTENER.has(message.msgType)) {
       this.#send(
         MsgType.BusinessMessageReject,
@@ -269,6 +275,18 @@ export class AcceptorSession {
       return;
     }
     this.#send(MsgType.BusinessMessageReject, [[Tag.RefSeqNum, message.seqNum], [Tag.RefMsgType, message.msgType], [Tag.BusinessRejectReason, 3], [Tag.Text, 'Unsupported message type']], false);
+  }
+
+  /** Drop copy: replay with new sequence numbers, then U2 with the count — or U3 with a reason. */
+  #onEventResendRequest(message: FixMessage): void {
+    const begin = message.get(21001);
+    const answer = begin === undefined ? { reject: 2, text: 'BeginExecID(21001) is required' } : this.#o.eventResend?.(this.apiKey, begin, message.get(21002));
+    if (answer === undefined || 'reject' in answer) {
+      this.#send('U3', [[Tag.RefSeqNum, message.seqNum], [21004, answer?.reject ?? 2], [Tag.Text, answer?.text ?? 'drop copy unavailable']], false);
+      return;
+    }
+    for (const fields of answer.reports) this.#send(MsgType.ExecutionReport, fields, true);
+    this.#send('U2', [[Tag.RefSeqNum, message.seqNum], [21003, answer.reports.length]], false);
   }
 
   #reject(text: string): void {

@@ -5,7 +5,11 @@ import { AcceptorSession, type FaultState } from './acceptor-session.js';
 import { generateLoopbackCertificate, type LoopbackCertificate } from './certificate.js';
 import type { Field } from '../fix/encoder.js';
 import { formatUtcTimestamp } from '../fix/time.js';
+import { compareExecIds } from '../exec-id.js';
 import { OrderFlow, type GeneratedReport } from './order-flow.js';
+import { startRestFills, type SimRestFill } from './rest-fills.js';
+import type { Server as HttpsServer } from 'node:https';
+import { fixTimestampToIso } from '../fix/time.js';
 
 /** The three order-entry-host roles a listener meets (kalshi-fix-margin.md §1.1). */
 export type Role = 'KalshiNR' | 'KalshiRT' | 'KalshiDC';
@@ -30,12 +34,16 @@ export interface SimulatorOptions {
   reportsPerSecond?: number;
   symbols?: readonly string[];
   seed?: number;
+  /** AllocAccount (79) values orders are spread over (default [0]). */
+  subaccounts?: readonly number[];
   /** First ExecID clock (default 1). Give each run its own (e.g. epoch seconds) to keep ExecIDs unique across runs. */
   firstClock?: number;
   /** One live session per (key, target) as on the margin gateway, or per key as on regular FIX. */
   oneSessionPer?: 'key+target' | 'key';
   /** KalshiRT resend store limit in messages per session (memory bound for long benchmarks). */
   maxStoredMessages?: number;
+  /** KalshiDC look-back (Kalshi: 3 hours). Tests shorten it to make a hole. */
+  dropCopyWindowMs?: number;
   onLog?: (line: string) => void;
 }
 
@@ -67,16 +75,27 @@ export class KalshiSimulator {
   readonly #flows = new Map<string, OrderFlow>();
   readonly #generated = new Map<string, GeneratedReport[]>();
   readonly faults: FaultState = { skipNext: 0, heartbeatsStopped: false, skewMs: 0, corruptNext: 0 };
+  /** Drop-copy switches: the next U1s answered with U3 1 (rate limited) or 2 (server error); allow-listing (U3 5 when off). */
+  readonly dropCopy = { rateLimitNext: 0, serverErrorNext: 0, enabled: true, requests: 0 };
+  readonly #generatedAt = new Map<string, number[]>();
   #certificate: LoopbackCertificate | undefined;
   #timer: NodeJS.Timeout | undefined;
   #rate: number;
+  #accepting = true;
+  #rest: HttpsServer | undefined;
+  /** REST-only fills (a fill FIX never carried) and ExecIDs REST leaves out: reconciliation tests. */
+  readonly restPlanted: SimRestFill[] = [];
+  readonly restHidden = new Set<string>();
+  /** Largest REST page served (Kalshi: 1000); tests lower it to exercise cursor paging. */
+  restPageSize = 1000;
 
   constructor(options: SimulatorOptions) {
     this.#options = options;
     this.#rate = options.reportsPerSecond ?? 0;
     for (const account of options.accounts) {
-      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1, ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }) }));
+      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1, ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }), ...(options.subaccounts === undefined ? {} : { subaccounts: options.subaccounts }) }));
       this.#generated.set(account.apiKey, []);
+      this.#generatedAt.set(account.apiKey, []);
     }
   }
 
@@ -103,7 +122,41 @@ export class KalshiSimulator {
     return { host: this.#options.host ?? '127.0.0.1', ports, ca: this.#certificate?.cert ?? '' };
   }
 
+  /** Starts the REST fills endpoint (HTTPS, same certificate); returns its base URL. */
+  async startRest(): Promise<string> {
+    const { url, server } = await startRestFills({
+      certificate: this.#certificate!,
+      publicKeyOf: (apiKey) => this.#options.accounts.find((a) => a.apiKey === apiKey)?.publicKey,
+      fillsOf: (apiKey) => [...this.restFills(apiKey), ...this.restPlanted],
+      pageSize: () => this.restPageSize,
+    });
+    this.#rest = server;
+    return url;
+  }
+
+  /** The account's fills as Kalshi's REST API would list them, derived from the generated trades. */
+  restFills(apiKey: string): SimRestFill[] {
+    return this.generated(apiKey)
+      .filter((r) => r.execType === 'F' && !this.restHidden.has(r.execId))
+      .map((r) => {
+        const get = (tag: number) => r.fields.find(([t]) => t === tag)?.[1] ?? '';
+        return {
+          fill_id: `fill-${get(880)}`,
+          order_id: get(37),
+          ticker: get(55),
+          side: get(54) === '1' ? 'bid' : 'ask',
+          count: get(32),
+          price: get(31),
+          created_time: fixTimestampToIso(get(60)) ?? '',
+          is_taker: get(1057) === 'Y',
+          subaccount: Number(get(79) || '0'),
+          trade_id: get(880),
+        };
+      });
+  }
+
   async stop(): Promise<void> {
+    this.#rest?.close();
     this.setRate(0);
     for (const session of this.#sessions) session.destroy();
     await Promise.all([...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
@@ -140,6 +193,7 @@ export class KalshiSimulator {
       const report = flow.next(new Date());
       out.push(report);
       log.push(report);
+      this.#generatedAt.get(apiKey)!.push(Date.now());
       this.#deliver(apiKey, report.fields);
     }
     return out;
@@ -178,6 +232,11 @@ export class KalshiSimulator {
   }
 
   // ── fault switches ──────────────────────────────────────────────────────────────────────────
+
+  /** While paused, every new connection is closed at once: the exchange is unreachable. */
+  pauseAccepting(paused: boolean): void {
+    this.#accepting = !paused;
+  }
 
   /** Drops every connection at once, without Logout (a network cut). */
   dropConnections(): void {
@@ -231,7 +290,40 @@ export class KalshiSimulator {
 
   // ── internals ───────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * KalshiDC replay (kalshi-fix-margin.md §6.1): ExecutionReports of the last `dropCopyWindowMs`
+   * from BeginExecID (inclusive) to EndExecID or the latest, never rejects.
+   */
+  #eventResend(apiKey: string, begin: string, end: string | undefined): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string } {
+    this.dropCopy.requests++;
+    if (!this.dropCopy.enabled) return { reject: 5, text: 'NOT_ENABLED: drop copy replay is not enabled for this account' };
+    if (this.dropCopy.rateLimitNext > 0) {
+      this.dropCopy.rateLimitNext--;
+      return { reject: 1, text: 'Too many resend requests' };
+    }
+    if (this.dropCopy.serverErrorNext > 0) {
+      this.dropCopy.serverErrorNext--;
+      return { reject: 2, text: 'Server error' };
+    }
+    const reports = this.#generated.get(apiKey) ?? [];
+    const times = this.#generatedAt.get(apiKey) ?? [];
+    const horizon = Date.now() - (this.#options.dropCopyWindowMs ?? 3 * 3600_000);
+    let first = 0;
+    while (first < reports.length && times[first]! < horizon) first++;
+    const inWindow = reports.slice(first).filter((r) => r.execType !== '8');
+    const oldest = inWindow[0];
+    if (oldest === undefined || compareExecIds(begin, oldest.execId) < 0) return { reject: 3, text: 'BeginExecID is too small: outside the drop copy window' };
+    const latest = inWindow.at(-1)!;
+    if (end !== undefined && compareExecIds(end, latest.execId) > 0) return { reject: 4, text: 'EndExecID is too large' };
+    const last = end ?? latest.execId;
+    return { reports: inWindow.filter((r) => compareExecIds(r.execId, begin) >= 0 && compareExecIds(r.execId, last) <= 0).map((r) => r.fields) };
+  }
+
   #accept(role: Role, socket: TLSSocket): void {
+    if (!this.#accepting) {
+      socket.destroy();
+      return;
+    }
     const session = new AcceptorSession({
       role,
       socket,
@@ -251,6 +343,7 @@ export class KalshiSimulator {
         return book;
       },
       log: (line) => this.#options.onLog?.(line),
+      eventResend: (apiKey, begin, end) => this.#eventResend(apiKey, begin, end),
       onClose: () => this.#sessions.delete(session),
     });
     this.#sessions.add(session);

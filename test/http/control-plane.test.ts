@@ -19,6 +19,7 @@ beforeAll(async () => {
   const data = tempDir('http-');
   const config: Config = {
     fix: { host: started.address.host, port: started.address.ports.KalshiRT!, targetCompId: 'KalshiRT', apiKey: API_KEY, privateKey: testKeys().privateKey, heartbeatS: 1, extraCa: started.address.ca, messageRetentionHours: 72 },
+    dropCopy: undefined,
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 300_000,
     archiveMaxObjectBytes: 64 * 1024 * 1024,

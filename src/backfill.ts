@@ -1,0 +1,150 @@
+import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from './fix/drop-copy.js';
+import { decodeExecutionReport } from './fix/execution-report.js';
+import type { HoleLog, Hole } from './pipeline/hole-log.js';
+import type { Journal } from './pipeline/journal.js';
+
+export interface BackfillOptions {
+  /** The KalshiDC session to replay from; undefined when not configured (every gap is a hole). */
+  dropCopy: Omit<DropCopyOptions, 'onEvent'> | undefined;
+  journal: Journal;
+  holes: HoleLog;
+  /** Retries for U3 1 (rate limited), U3 2 (server error) and connection failures. */
+  retry?: { initialMs: number; maxMs: number; attempts: number };
+  now?: () => number;
+  onEvent?: (event: BackfillEvent) => void;
+}
+
+export type BackfillEvent =
+  | { kind: 'started'; from: string }
+  | { kind: 'finished'; from: string; replayed: number; recovered: number; duplicates: number; announced: number }
+  | { kind: 'retrying'; from: string; attempt: number; delayMs: number; why: string }
+  | { kind: 'hole'; hole: Hole }
+  | { kind: 'disabled'; why: string };
+
+export interface BackfillStatus {
+  configured: boolean;
+  running: boolean;
+  /** Set after U3 5 (not enabled): the listener stops asking until restart. */
+  disabled: string | null;
+  runs: number;
+  recovered: number;
+  duplicatesDropped: number;
+  lastRun: { at: string; from: string; outcome: string; replayed: number; recovered: number } | null;
+  holes: readonly Hole[];
+}
+
+/** What the listener knew when the stream broke: where to replay from, and since when. */
+export interface GapMark {
+  lastGoodExecId: string | undefined;
+  since: number;
+}
+
+/**
+ * Closes gaps a KalshiNR listener cannot close itself (kalshi-fix-margin.md §6): after a reconnect
+ * that followed a gap or downtime, replays from the last journaled ExecID over KalshiDC, beside the
+ * live session. Replayed reports go through the same journal (duplicates drop by ExecID) marked
+ * `source = backfill`. What cannot be replayed is recorded as a hole: journal-side file, /status,
+ * a metric and an error log line.
+ */
+export class Backfiller {
+  readonly #o: BackfillOptions;
+  readonly #now: () => number;
+  #pending: { mark: GapMark; until: number } | undefined;
+  #running: Promise<void> | undefined;
+  #disabled: string | undefined;
+  #runs = 0;
+  #recovered = 0;
+  #duplicates = 0;
+  #lastRun: BackfillStatus['lastRun'] = null;
+
+  constructor(options: BackfillOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The live stream is back after `mark`: replay what was missed (coalesces with a run under way). */
+  request(mark: GapMark): void {
+    const until = this.#now();
+    // Keep the earliest start: a second gap before the first is closed widens the range.
+    if (this.#pending === undefined) this.#pending = { mark, until };
+    else this.#pending.until = until;
+    this.#running ??= this.#drain().finally(() => (this.#running = undefined));
+  }
+
+  /** Resolves when no backfill is running or queued. */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  status(): BackfillStatus {
+    return {
+      configured: this.#o.dropCopy !== undefined,
+      running: this.#running !== undefined,
+      disabled: this.#disabled ?? null,
+      runs: this.#runs,
+      recovered: this.#recovered,
+      duplicatesDropped: this.#duplicates,
+      lastRun: this.#lastRun,
+      holes: this.#o.holes.holes,
+    };
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending !== undefined) {
+      const { mark, until } = this.#pending;
+      this.#pending = undefined;
+      await this.#run(mark, until);
+    }
+  }
+
+  async #run(mark: GapMark, until: number): Promise<void> {
+    const from = mark.lastGoodExecId;
+    if (from === undefined) return; // nothing journaled yet: nothing this listener could have missed
+    if (this.#o.dropCopy === undefined) return this.#hole(mark, until, 'no drop-copy session configured (FIX_DC_API_KEY)');
+    if (this.#disabled !== undefined) return this.#hole(mark, until, `drop copy disabled: ${this.#disabled}`);
+    const retry = this.#o.retry ?? { initialMs: 1000, maxMs: 30_000, attempts: 5 };
+    for (let attempt = 1; ; attempt++) {
+      this.#o.onEvent?.({ kind: 'started', from });
+      this.#runs++;
+      let recovered = 0;
+      let duplicates = 0;
+      const result: ReplayResult = await replayFromDropCopy(this.#o.dropCopy, from, (message) => {
+        const appended = this.#o.journal.append(decodeExecutionReport(message, { receivedAt: this.#now(), source: 'backfill' }));
+        if (appended.duplicate) duplicates++;
+        else recovered++;
+      });
+      this.#recovered += recovered;
+      this.#duplicates += duplicates;
+      this.#lastRun = { at: new Date(this.#now()).toISOString(), from, outcome: result.outcome === 'rejected' ? `rejected ${result.reason}` : result.outcome, replayed: result.replayed, recovered };
+      if (result.outcome === 'complete') {
+        this.#o.onEvent?.({ kind: 'finished', from, replayed: result.replayed, recovered, duplicates, announced: result.announced });
+        return;
+      }
+      if (result.outcome === 'rejected' && result.reason === 3) return this.#hole(mark, until, `outside the drop-copy window (U3 3: ${result.text ?? 'BeginExecID too small'})`);
+      if (result.outcome === 'rejected' && result.reason === 5) {
+        this.#disabled = `drop-copy replay not enabled for this account (U3 5: ${result.text ?? ''})`;
+        this.#o.onEvent?.({ kind: 'disabled', why: this.#disabled });
+        return this.#hole(mark, until, this.#disabled);
+      }
+      if (result.outcome === 'rejected' && result.reason === 4) return this.#hole(mark, until, `drop copy refused the range (U3 4: ${result.text ?? ''})`);
+      // U3 1 (rate limited), U3 2 (server error), or the connection failed: back off and try again.
+      const why = result.outcome === 'rejected' ? `U3 ${result.reason}: ${result.text ?? ''}` : `${result.error.code}: ${result.error.message}`;
+      if (attempt >= retry.attempts) return this.#hole(mark, until, `drop copy failed ${attempt} times (last: ${why})`);
+      const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** (attempt - 1));
+      this.#o.onEvent?.({ kind: 'retrying', from, attempt, delayMs, why });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+
+  async #hole(mark: GapMark, until: number, reason: string): Promise<void> {
+    const hole: Hole = {
+      lastGoodExecId: mark.lastGoodExecId ?? null,
+      from: new Date(mark.since).toISOString(),
+      to: new Date(until).toISOString(),
+      reason,
+      recordedAt: new Date(this.#now()).toISOString(),
+    };
+    await this.#o.holes.record(hole);
+    this.#o.onEvent?.({ kind: 'hole', hole });
+  }
+}

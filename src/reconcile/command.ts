@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { parseArchiveUrl } from '../config.js';
+import { loadRsaPrivateKey } from '../fix/logon-signature.js';
+import { readArchive, type ArchiveSource } from './archive-reader.js';
+import { KalshiRest, type RestFill } from './kalshi-rest.js';
+import { reconcileFills, type ReconcileReport } from './reconcile.js';
+
+export interface ReconcileInput {
+  from: Date;
+  to: Date;
+  archive: ArchiveSource;
+  rest: KalshiRest;
+  /** Subaccounts to ask REST for; default: 0 and every one the archive mentions. */
+  subaccounts?: number[];
+}
+
+/** Archive fills vs Kalshi REST fills over [from, to]. */
+export async function reconcile(input: ReconcileInput): Promise<ReconcileReport & { subaccounts: number[]; archivedFills: number; restFills: number }> {
+  const archived = (await readArchive(input.archive, input.from, input.to)).filter((r) => {
+    const at = Date.parse(r.transact_time ?? r.received_at);
+    return r.exec_type === 'F' && at >= input.from.getTime() && at <= input.to.getTime();
+  });
+  const subaccounts = input.subaccounts ?? [...new Set([0, ...archived.map((r) => r.alloc_account ?? 0)])].sort((a, b) => a - b);
+  const rest: RestFill[] = [];
+  for (const subaccount of subaccounts) {
+    for await (const fill of input.rest.fills({ minTs: Math.floor(input.from.getTime() / 1000), maxTs: Math.ceil(input.to.getTime() / 1000), subaccount })) rest.push(fill);
+  }
+  return { ...reconcileFills(archived, rest), subaccounts, archivedFills: archived.length, restFills: rest.length };
+}
+
+/**
+ * `kalshi-fix-listener reconcile --from ISO --to ISO [--subaccounts 0,1] [--rest-url URL]`, with
+ * ARCHIVE_URL, FIX_API_KEY and FIX_PRIVATE_KEY(_FILE) from the environment. Prints a JSON report;
+ * exit 0 when both sides agree, 1 when something is missing, 2 on bad input.
+ */
+export async function reconcileCommand(args: string[], env: NodeJS.ProcessEnv, out: (text: string) => void): Promise<number> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, subaccounts: { type: 'string' }, 'rest-url': { type: 'string' } } });
+  const problems: string[] = [];
+  const from = new Date(values.from ?? '');
+  const to = new Date(values.to ?? '');
+  if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
+  if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
+  const archiveUrl = parseArchiveUrl(env['ARCHIVE_URL'], problems);
+  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  if (env['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
+  let privateKey;
+  try {
+    privateKey = loadRsaPrivateKey(env['FIX_PRIVATE_KEY'] ?? readFileSync(env['FIX_PRIVATE_KEY_FILE'] ?? '', 'utf8'));
+  } catch {
+    problems.push('FIX_PRIVATE_KEY or a readable FIX_PRIVATE_KEY_FILE (RSA) is required');
+  }
+  if (problems.length > 0 || archiveUrl === undefined || privateKey === undefined) {
+    out(`reconcile: ${problems.join('; ')}\n`);
+    return 2;
+  }
+  const archive: ArchiveSource = archiveUrl.kind === 'file' ? archiveUrl : { ...archiveUrl, client: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }) };
+  const extraCa = env['FIX_TLS_CA_FILE'] === undefined ? undefined : readFileSync(env['FIX_TLS_CA_FILE'], 'utf8');
+  const rest = new KalshiRest({ baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? 'https://external-api.kalshi.com', apiKey: env['FIX_API_KEY']!, privateKey, ...(extraCa === undefined ? {} : { extraCa }) });
+  const report = await reconcile({ from, to, archive, rest, ...(values.subaccounts === undefined ? {} : { subaccounts: values.subaccounts.split(',').map(Number) }) });
+  out(`${JSON.stringify({ from: from.toISOString(), to: to.toISOString(), ...report, missingAtKalshi: report.missingAtKalshi.map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, symbol: r.symbol, last_qty: r.last_qty, last_px: r.last_px, transact_time: r.transact_time })) }, null, 2)}\n`);
+  return report.missingInArchive.length === 0 && report.missingAtKalshi.length === 0 ? 0 : 1;
+}

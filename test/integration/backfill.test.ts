@@ -1,0 +1,175 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Backfiller, type BackfillEvent } from '../../src/backfill.js';
+import { HoleLog } from '../../src/pipeline/hole-log.js';
+import { Journal } from '../../src/pipeline/journal.js';
+import { ListenerService } from '../../src/service.js';
+import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
+import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
+import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
+import { tempDir } from '../helpers/records.js';
+import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+
+let sim: KalshiSimulator | undefined;
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+});
+
+async function until(predicate: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function archivedIds(dir: string): string[] {
+  const walk = (d: string): string[] => (existsSync(d) ? readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)])) : []);
+  return walk(dir)
+    .filter((p) => p.endsWith('.jsonl.gz'))
+    .flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id));
+}
+
+function dropCopyOf(address: SimulatorAddress) {
+  return { host: address.host, port: address.ports.KalshiDC!, apiKey: API_KEY, privateKey: testKeys().privateKey, extraCa: address.ca, timeoutMs: 10_000 };
+}
+
+describe('ListenerService on KalshiNR with drop-copy backfill', () => {
+  it('after the connection is cut while reports keep coming, backfills every missed report: each ExecID archived exactly once', { timeout: 60_000 }, async () => {
+    // Prepare
+    const started = await startSimulator({ ports: { KalshiNR: 0, KalshiDC: 0 } });
+    sim = started.sim;
+    const root = tempDir('backfill-');
+    const events: BackfillEvent[] = [];
+    const service = await ListenerService.start({
+      fix: { host: started.address.host, port: started.address.ports.KalshiNR!, targetCompId: 'KalshiNR', apiKey: API_KEY, privateKey: testKeys().privateKey, heartbeatS: 1, extraCa: started.address.ca, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } },
+      dropCopy: dropCopyOf(started.address),
+      spoolDir: join(root, 'spool'),
+      store: new LocalFolderStore(join(root, 'archive')),
+      queue: new LocalFileQueue(join(root, 'fills.jsonl')),
+      archive: { graceMs: 0 },
+      onBackfillEvent: (e) => events.push(e),
+    });
+    await until(() => service.session.state === 'active', 10_000, 'logon');
+    sim.setRate(200);
+    await until(() => service.status().counters.executionReports > 50, 10_000, 'live reports');
+    // Act: the exchange becomes unreachable for 1.5 s; reports keep being generated.
+    sim.pauseAccepting(true);
+    sim.dropConnections();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const generatedWhileAway = sim.generated(API_KEY).length;
+    sim.pauseAccepting(false);
+    await until(() => events.some((e) => e.kind === 'finished'), 20_000, 'the backfill');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    sim.setRate(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await service.stop();
+    // Assess
+    const generated = sim.generated(API_KEY).filter((r) => r.execType !== '8').map((r) => r.execId);
+    const rejects = sim.generated(API_KEY).filter((r) => r.execType === '8').map((r) => r.execId);
+    const archived = archivedIds(join(root, 'archive'));
+    expect(archived.length).toBe(new Set(archived).size);
+    // Every report, rejects included when the live stream carried them; rejects are never replayed.
+    for (const id of generated) expect(archived).toContain(id);
+    expect(archived.filter((id) => !rejects.includes(id)).length).toBe(generated.length);
+    const finished = events.find((e) => e.kind === 'finished') as Extract<BackfillEvent, { kind: 'finished' }>;
+    expect(finished.recovered).toBeGreaterThan(50);
+    expect(finished.duplicates).toBeGreaterThan(0);
+    expect(finished.replayed).toBe(finished.announced);
+    expect(service.status().backfill).toMatchObject({ configured: true, disabled: null, holes: [] });
+    expect(service.status().backfill.duplicatesDropped).toBeGreaterThan(0);
+    expect(generatedWhileAway).toBeGreaterThan(100);
+  });
+});
+
+describe('Backfiller', () => {
+  async function setUp(options: Parameters<typeof startSimulator>[0] = {}) {
+    const started = await startSimulator({ ports: { KalshiDC: 0 }, ...options });
+    sim = started.sim;
+    const dir = tempDir('bf-');
+    const journal = await Journal.open({ dir: join(dir, 'journal') });
+    const holes = await HoleLog.open(join(dir, 'holes.jsonl'));
+    const events: BackfillEvent[] = [];
+    const backfiller = new Backfiller({ dropCopy: dropCopyOf(started.address), journal, holes, retry: { initialMs: 20, maxMs: 50, attempts: 3 }, onEvent: (e) => events.push(e) });
+    return { backfiller, journal, holes, events, dir };
+  }
+
+  describe('on EventResendReject reason 1 (rate limited)', () => {
+    it('backs off and asks again, then completes', async () => {
+      const { backfiller, journal, events } = await setUp();
+      const reports = sim!.emitReports(API_KEY, 10);
+      sim!.dropCopy.rateLimitNext = 1;
+      backfiller.request({ lastGoodExecId: reports[2]!.execId, since: Date.now() - 1000 });
+      await backfiller.idle();
+      expect(events.map((e) => e.kind)).toEqual(['started', 'retrying', 'started', 'finished']);
+      expect((events[1] as { why: string }).why).toMatch(/^U3 1/);
+      expect(journal.lastLsn).toBe(reports.slice(2).filter((r) => r.execType !== '8').length);
+    });
+  });
+
+  describe('on EventResendReject reason 2 (server error)', () => {
+    it('retries a bounded number of times, then records a hole', async () => {
+      const { backfiller, holes, events } = await setUp();
+      const reports = sim!.emitReports(API_KEY, 5);
+      sim!.dropCopy.serverErrorNext = 10;
+      backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() - 1000 });
+      await backfiller.idle();
+      expect(events.filter((e) => e.kind === 'retrying')).toHaveLength(2);
+      expect(holes.holes).toHaveLength(1);
+      expect(holes.holes[0]!.reason).toMatch(/failed 3 times \(last: U3 2/);
+    });
+  });
+
+  describe('on EventResendReject reason 3 (outside the window)', () => {
+    it('reports a hole beyond the drop-copy window with its time range and last good ExecID, persisted', async () => {
+      // Prepare: a window of 300 ms stands in for Kalshi's 3 hours.
+      const { backfiller, holes, events, dir } = await setUp({ dropCopyWindowMs: 300 });
+      const old = sim!.emitReports(API_KEY, 3);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      sim!.emitReports(API_KEY, 3);
+      const since = Date.now() - 4 * 3600_000;
+      // Act
+      backfiller.request({ lastGoodExecId: old[0]!.execId, since });
+      await backfiller.idle();
+      // Assess
+      const hole = (events.find((e) => e.kind === 'hole') as Extract<BackfillEvent, { kind: 'hole' }>).hole;
+      expect(hole).toMatchObject({ lastGoodExecId: old[0]!.execId, from: new Date(since).toISOString() });
+      expect(hole.reason).toMatch(/outside the drop-copy window/);
+      expect(Date.parse(hole.to)).toBeGreaterThan(since);
+      expect((await HoleLog.open(join(dir, 'holes.jsonl'))).holes).toEqual([hole]);
+      expect(backfiller.status().holes).toHaveLength(1);
+      expect(holes.holes).toHaveLength(1);
+    });
+  });
+
+  describe('on EventResendReject reason 5 (not enabled)', () => {
+    it('reports the hole and stops asking', async () => {
+      const { backfiller, holes, events } = await setUp();
+      const reports = sim!.emitReports(API_KEY, 3);
+      sim!.dropCopy.enabled = false;
+      backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() });
+      await backfiller.idle();
+      const asked = sim!.dropCopy.requests;
+      backfiller.request({ lastGoodExecId: reports[1]!.execId, since: Date.now() });
+      await backfiller.idle();
+      expect(events.some((e) => e.kind === 'disabled')).toBe(true);
+      expect(sim!.dropCopy.requests).toBe(asked);
+      expect(holes.holes).toHaveLength(2);
+      expect(backfiller.status().disabled).toMatch(/not enabled/);
+    });
+  });
+
+  describe('without a drop-copy session', () => {
+    it('records every gap as a hole', async () => {
+      const dir = tempDir('bf-');
+      const holes = await HoleLog.open(join(dir, 'holes.jsonl'));
+      const backfiller = new Backfiller({ dropCopy: undefined, journal: await Journal.open({ dir: join(dir, 'journal') }), holes });
+      backfiller.request({ lastGoodExecId: '5;1', since: Date.now() });
+      await backfiller.idle();
+      expect(holes.holes[0]!.reason).toMatch(/no drop-copy session configured/);
+    });
+  });
+});
