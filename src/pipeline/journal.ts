@@ -1,7 +1,8 @@
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { fsyncDir, writeFileAtomic as writeAtomic } from '../atomic-file.js';
 import { ListenerError } from '../errors.js';
 import { compareExecIds } from '../exec-id.js';
 import type { ExecutionReportRecord } from '../record.js';
@@ -493,29 +494,4 @@ function recordAt(data: Buffer, offset: number): { line: string; next: number } 
   const payload = data.subarray(offset + HEADER_BYTES, end);
   if (crc32(payload) !== data.readUInt32LE(offset + 4)) return undefined;
   return { line: payload.toString('utf8'), next: end };
-}
-
-/** Temp file, fsync, rename, fsync the directory: a crash leaves the old content or the new. */
-export async function writeAtomic(path: string, content: string | Buffer): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
-  await fsyncDir(join(path, '..'));
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some filesystems (and EFS) do not support fsync on directories; the rename is still atomic.
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,4 +1,5 @@
-import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { dirname, join, resolve } from 'node:path';
 import type { ObjectStore } from './types.js';
 
@@ -17,15 +18,7 @@ export class LocalFolderStore implements ObjectStore {
     if (await exists(path)) return 'exists';
     await mkdir(dirname(path), { recursive: true });
     // Readers (DuckDB, Glue crawlers) must never see half an object: write aside, then rename.
-    const temp = `${path}.partial-${process.pid}`;
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(body);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
+    await writeFileAtomic(path, body, `.partial-${process.pid}`);
     return 'created';
   }
 }

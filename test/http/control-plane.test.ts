@@ -6,6 +6,7 @@ import { startListener, type RunningService } from '../../src/main.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+import { until } from '../helpers/wait.js';
 
 const TOKEN = 'test-control-token-0123456789';
 let sim: KalshiSimulator;
@@ -43,13 +44,6 @@ afterAll(async () => {
   await sim.stop();
 });
 
-async function until(predicate: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('control plane', () => {
   describe('GET /healthz', () => {
@@ -73,7 +67,8 @@ describe('control plane', () => {
       // Prepare
       sim.emitReports(API_KEY, 20);
       await until(() => running.service.status().counters.executionReports === 20);
-      await until(() => running.service.status().journal.backlog['fills']!.records === 0);
+      // Durable in the journal, and handled by the fill publisher.
+      await until(() => running.service.journal.durableLsn === 20 && running.service.status().journal.backlog['fills']!.records === 0);
       // Act
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON body checked field by field below
       const status = (await (await fetch(`${base}/status`)).json()) as Record<string, any>;

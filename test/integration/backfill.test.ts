@@ -11,6 +11,7 @@ import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+import { until } from '../helpers/wait.js';
 
 let sim: KalshiSimulator | undefined;
 afterEach(async () => {
@@ -18,13 +19,6 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function until(predicate: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function archivedIds(dir: string): string[] {
   const walk = (d: string): string[] => (existsSync(d) ? readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)])) : []);

@@ -7,6 +7,7 @@ import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/record.js';
 import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type Fauxqs } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { until } from '../helpers/wait.js';
 
 let aws: { server: Fauxqs; endpoint: string; bucket: string; queueUrl: string };
 
@@ -37,13 +38,6 @@ function linesOf(archive: Map<string, string>): ExecutionReportRecord[] {
   return [...archive.values()].flatMap((text) => text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as ExecutionReportRecord));
 }
 
-async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('ArchiveWriter', () => {
   describe('with S3 (fauxqs)', () => {

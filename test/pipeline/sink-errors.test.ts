@@ -8,6 +8,7 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
 import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { until } from '../helpers/wait.js';
 
 // Error paths a real S3/SQS-compatible server cannot be made to produce on demand.
 const s3 = mockClient(S3Client);
@@ -17,13 +18,6 @@ afterEach(() => {
   sqs.reset();
 });
 
-async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 function serviceError(Ctor: typeof S3ServiceException | typeof SQSServiceException, name: string, status: number): Error {
   return new Ctor({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
