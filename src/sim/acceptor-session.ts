@@ -90,6 +90,10 @@ export class AcceptorSession {
     if (this.isLoggedOn) this.#send(MsgType.TestRequest, [[Tag.TestReqID, id]], false);
   }
 
+  sendSessionMessage(msgType: string, fields: readonly Field[]): void {
+    if (this.isLoggedOn) this.#send(msgType, fields, false);
+  }
+
   rewind(n: number): void {
     if (this.#book !== undefined) this.#book.nextOutbound = Math.max(1, this.#book.nextOutbound - n);
   }

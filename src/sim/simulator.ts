@@ -273,6 +273,11 @@ export class KalshiSimulator {
     for (const session of this.#sessions) session.testRequest(id);
   }
 
+  /** Sends a session-level message (e.g. a Reject 35=3 or BusinessMessageReject 35=j) to every session. */
+  sendToAll(msgType: string, fields: readonly Field[]): void {
+    for (const session of this.#sessions) session.sendSessionMessage(msgType, fields);
+  }
+
   /** Moves every session's outbound numbering back by `n`: the client sees a seq lower than expected. */
   rewindSequence(n: number): void {
     for (const session of this.#sessions) session.rewind(n);

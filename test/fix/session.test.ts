@@ -331,6 +331,34 @@ describe('ListenerSession', () => {
     });
   });
 
+  describe('faults', () => {
+    it('reconnects after the exchange drops the connection without Logout', async () => {
+      const address = await setUp();
+      const h = open(address);
+      await h.waitForEvent('logon');
+      sim!.dropConnections();
+      const disconnected = await h.waitForEvent('disconnected');
+      await h.waitFor(() => h.events.filter((e) => e.kind === 'logon').length === 2, 5000, 'second logon');
+      expect(disconnected.reason?.code).toBeUndefined(); // the peer closed: not our error
+      sim!.emitReports(API_KEY, 2);
+      await h.waitFor(() => h.execIds().length === 2);
+    });
+
+    it('reports a session Reject and a BusinessMessageReject with their reasons and stays up', async () => {
+      const address = await setUp();
+      const h = open(address);
+      await h.waitForEvent('logon');
+      sim!.sendToAll('3', [[45, 7], [371, 20126], [372, 'A'], [373, 5], [58, 'Value is incorrect (out of range) for this tag']]);
+      sim!.sendToAll('j', [[45, 9], [372, 'D'], [380, 6], [58, 'Listener session may not send 35=D']]);
+      await h.waitFor(() => h.events.filter((e) => e.kind === 'reject').length === 2, 5000, 'two rejects');
+      const rejects = h.events.filter((e) => e.kind === 'reject');
+      expect(rejects[0]).toMatchObject({ msgType: '3', refSeqNum: 7, refTagId: 20126, refMsgType: 'A', reason: 5, text: 'Value is incorrect (out of range) for this tag' });
+      expect(rejects[1]).toMatchObject({ msgType: 'j', refSeqNum: 9, refMsgType: 'D', reason: 6, text: 'Listener session may not send 35=D' });
+      expect(h.session.status().counters.rejects).toBe(2);
+      expect(h.session.state).toBe('active');
+    });
+  });
+
   describe('logout', () => {
     it('surfaces an exchange Logout Text and reconnects', async () => {
       const address = await setUp();
