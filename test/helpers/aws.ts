@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { gunzipSync } from 'node:zlib';
 import { startFauxqs } from 'fauxqs';
 
@@ -8,13 +8,57 @@ export const AWS_TEST_CREDENTIALS = { region: 'us-east-1', credentials: { access
 
 export type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
 
-/** fauxqs on loopback: one real HTTP server speaking S3 and SQS. */
-export async function startAws(): Promise<{ server: Fauxqs; endpoint: string; bucket: string; queueUrl: string }> {
+/** The S3+SQS-compatible peer a suite talks to, and fresh resources on it per test. */
+export interface AwsPeer {
+  endpoint: string;
+  port: number;
+  /** Which server: the one `.ci/run` started, or one this suite started in-process. */
+  origin: 'ci' | 'in-process';
+  newBucket(): Promise<string>;
+  newFifoQueue(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}`;
+
+/**
+ * fauxqs on loopback: one real HTTP server speaking S3 and SQS. `.ci/run` starts one and exports
+ * KFL_TEST_AWS_ENDPOINT; without it (a developer's `npm test`) the suite starts its own.
+ */
+export async function startAws(): Promise<AwsPeer> {
+  const external = process.env['KFL_TEST_AWS_ENDPOINT'];
+  if (external !== undefined && external !== '') {
+    const s3 = s3Client(external);
+    const sqs = sqsClient(external);
+    return {
+      endpoint: external,
+      port: Number(new URL(external).port),
+      origin: 'ci',
+      newBucket: async () => {
+        const bucket = unique('archive');
+        await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+        return bucket;
+      },
+      newFifoQueue: async () => {
+        const created = await sqs.send(new CreateQueueCommand({ QueueName: `${unique('fills')}.fifo`, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }));
+        return created.QueueUrl!;
+      },
+      stop: async () => {
+        s3.destroy();
+        sqs.destroy();
+      },
+    };
+  }
   const server = await startFauxqs({ port: 0, logger: false });
-  const bucket = 'archive';
-  server.createBucket(bucket);
-  const { queueUrl } = server.createQueue('fills.fifo', { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } });
-  return { server, endpoint: `http://127.0.0.1:${server.port}`, bucket, queueUrl };
+  return {
+    endpoint: `http://127.0.0.1:${server.port}`,
+    port: server.port,
+    origin: 'in-process',
+    newBucket: async () => server.createBucket(unique('archive')).bucketName,
+    newFifoQueue: async () => server.createQueue(`${unique('fills')}.fifo`, { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }).queueUrl,
+    stop: () => server.stop(),
+  };
 }
 
 export function s3Client(endpoint: string): S3Client {

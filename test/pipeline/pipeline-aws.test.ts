@@ -5,23 +5,25 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
 import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/record.js';
-import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type Fauxqs } from '../helpers/aws.js';
+import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 import { until } from '../helpers/wait.js';
 
-let aws: { server: Fauxqs; endpoint: string; bucket: string; queueUrl: string };
+let peer: AwsPeer;
+// Fresh bucket and FIFO queue per test: the deduplication window outlives a test, and ExecIDs repeat.
+const aws = { endpoint: '', bucket: '', queueUrl: '', port: 0 };
 
 beforeAll(async () => {
-  aws = await startAws();
+  peer = await startAws();
+  aws.endpoint = peer.endpoint;
+  aws.port = peer.port;
 });
 afterAll(async () => {
-  await aws.server.stop();
+  await peer.stop();
 });
-let queueNumber = 0;
-beforeEach(() => {
-  aws.server.reset();
-  // A fresh FIFO queue per test: the deduplication window outlives reset() and ExecIDs repeat across tests.
-  aws.queueUrl = aws.server.createQueue(`fills-${++queueNumber}.fifo`, { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }).queueUrl;
+beforeEach(async () => {
+  aws.bucket = await peer.newBucket();
+  aws.queueUrl = await peer.newFifoQueue();
 });
 
 const HOUR_10 = '2026-11-23T10:15:00.000Z';
@@ -96,7 +98,7 @@ describe('ArchiveWriter', () => {
 
     it('survives an S3 outage: retries, keeps memory bounded, lets the journal grow, then drains with no loss', async () => {
       // Prepare
-      const proxy = new OutageProxy(aws.server.port);
+      const proxy = new OutageProxy(aws.port);
       const endpoint = await proxy.start();
       const journal = await Journal.open({ dir: tempDir() });
       await journal.loadCursor('fills'); // a second sink that never advances keeps segments for inspection
@@ -209,7 +211,7 @@ describe('FillPublisher', () => {
 
     it('survives an SQS outage without loss or duplicates and drains when it returns', async () => {
       // Prepare
-      const proxy = new OutageProxy(aws.server.port);
+      const proxy = new OutageProxy(aws.port);
       const endpoint = await proxy.start();
       const journal = await Journal.open({ dir: tempDir() });
       const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(endpoint) }), retry: { initialMs: 20, maxMs: 100 }, maxWaiting: 50 });
