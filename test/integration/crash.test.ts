@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
+import { drainQueue, readArchive, startAws } from '../helpers/aws.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
 
@@ -46,6 +47,27 @@ function delays(count: number, seed: number): number[] {
   });
 }
 
+async function killRepeatedly(config: object, kills: number, seed: number): Promise<void> {
+  let streaming = false;
+  for (const delay of delays(kills, seed)) {
+    const run = spawnChild(config);
+    await Promise.race([run.loggedOn, run.exited]);
+    if (!streaming) {
+      sim!.setRate(150);
+      streaming = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    run.child.kill('SIGKILL');
+    await run.exited;
+  }
+  const last = spawnChild(config);
+  await last.loggedOn;
+  sim!.setRate(0);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  last.child.kill('SIGTERM');
+  expect(await last.exited).toBe(0);
+}
+
 describe('ListenerService under SIGKILL', () => {
   it('holds every ExecID exactly once in the archive and the fill log after 24 kills while the simulator streams', { timeout: 240_000 }, async () => {
     // Prepare
@@ -64,26 +86,8 @@ describe('ListenerService under SIGKILL', () => {
     };
     // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
     // Reports start once the first run has logged on: before that no session exists to hold them.
-    let streaming = false;
-    for (const delay of delays(24, 42)) {
-      const run = spawnChild(config);
-      await Promise.race([run.loggedOn, run.exited]);
-      if (!streaming) {
-        sim.setRate(150);
-        streaming = true;
-      }
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
-    // The last run catches up, then stops gracefully (flushing open hours and fills).
-    const last = spawnChild(config);
-    await last.loggedOn;
-    sim.setRate(0);
+    await killRepeatedly(config, 24, 42);
     const generated = sim.generated(API_KEY);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    last.child.kill('SIGTERM');
-    expect(await last.exited).toBe(0);
     // Assess: compare sets, and that nothing appears twice.
     const archived = idsIn(walk(config.archiveDir).filter((p) => p.endsWith('.jsonl.gz')).flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n')));
     const fills = idsIn(readFileSync(config.fillsFile, 'utf8').split('\n'));
@@ -95,5 +99,39 @@ describe('ListenerService under SIGKILL', () => {
     expect(new Set(archived)).toEqual(new Set(expectedAll));
     expect(new Set(fills)).toEqual(new Set(expectedFills));
     expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
+  });
+
+  it('holds every ExecID exactly once in S3 and every fill once on SQS FIFO after 10 kills', { timeout: 180_000 }, async () => {
+    // Prepare
+    await sim?.stop();
+    const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 11 });
+    sim = started.sim;
+    const peer = await startAws();
+    const bucket = await peer.newBucket();
+    const queueUrl = await peer.newFifoQueue();
+    const root = tempDir('crash-aws-');
+    const config = {
+      host: started.address.host,
+      port: started.address.ports.KalshiRT!,
+      ca: started.address.ca,
+      apiKey: API_KEY,
+      privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      spoolDir: join(root, 'spool'),
+      archiveDir: join(root, 'unused'),
+      fillsFile: join(root, 'unused.jsonl'),
+      aws: { endpoint: peer.endpoint, bucket, queueUrl },
+    };
+    // Act
+    await killRepeatedly(config, 10, 99);
+    // Assess
+    const generated = sim.generated(API_KEY);
+    const archived = idsIn([...(await readArchive(peer.endpoint, bucket)).values()].flatMap((text) => text.split('\n')));
+    const fills = (await drainQueue(peer.endpoint, queueUrl, generated.filter((r) => r.execType === 'F').length, 20_000)).map((m) => (JSON.parse(m.Body!) as { exec_id: string }).exec_id);
+    await peer.stop();
+    expect(generated.length).toBeGreaterThan(200);
+    expect(archived.length).toBe(new Set(archived).size);
+    expect(fills.length).toBe(new Set(fills).size);
+    expect(new Set(archived)).toEqual(new Set(generated.map((r) => r.execId)));
+    expect(new Set(fills)).toEqual(new Set(generated.filter((r) => r.execType === 'F').map((r) => r.execId)));
   });
 });
