@@ -1,0 +1,172 @@
+/**
+ * Section 3 — fill latency at a steady rate: socket read → SQS SendMessageBatch returned.
+ *
+ * The peers process generates reports at a fixed rate sized for the target fill rate (≈42.5 % of
+ * the simulator's reports are fills). Start: the moment the socket chunk holding the fill is handed
+ * to the decoder (instrument.ts wraps FixDecoder.push — the instant the session stamps as
+ * DeliveryInfo.receivedAt, ms resolution there, µs here). End: the queue's sendBatch promise
+ * resolving, seen through a decorator around the real SqsQueue talking to fauxqs. A second
+ * histogram splits off the first leg: socket read → durable in the journal (write + fdatasync), for
+ * every report. Percentiles from HdrHistograms in µs; only reports read inside the window count.
+ *
+ * Two scenarios: the service's defaults (archive to fauxqs S3 in 64 MiB objects, gzipped on the
+ * event loop), and the same with the archive's object cap raised so no object is written inside the
+ * window — the difference is what archive writes do to fill latency.
+ */
+import { performance } from 'node:perf_hooks';
+import hdr from 'hdr-histogram-js';
+import { appended, installStageTiming, readAtByExecId, trackReadTimes } from './instrument.js';
+import { startListener } from './listener.js';
+import { Peers } from './peers-client.js';
+import { TimedQueue } from './timed-queue.js';
+import { MB, round, sleep, waitUntil } from './timing.js';
+
+export interface LatencyScenario {
+  name: string;
+  fillsPerSecond: number;
+  measureMs: number;
+  /** Archive object cap; absent = the service default (64 MiB). */
+  archiveMaxObjectMb?: number;
+}
+
+export interface LatencyOptions {
+  warmupMs: number;
+  scenarios: LatencyScenario[];
+}
+
+export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
+  warmupMs: 3000,
+  scenarios: [
+    { name: 'service defaults (64 MiB archive objects)', fillsPerSecond: 2000, measureMs: 25_000 },
+    { name: 'no archive object written in the window', fillsPerSecond: 2000, measureMs: 15_000, archiveMaxObjectMb: 4096 },
+  ],
+};
+
+/** Share of the simulator's reports that are fills (OrderFlow's mix; the decode corpus measures it). */
+const FILL_SHARE = 0.425;
+
+interface Percentiles {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface LatencyScenarioResult {
+  name: string;
+  targetFillsPerSecond: number;
+  measuredFillsPerSecond: number;
+  measuredReportsPerSecond: number;
+  /** Socket read → SQS send returned, per fill, ms. */
+  readToSent: Percentiles & { over5msPercent: number };
+  /** Socket read → durable in the journal, per report, ms. */
+  readToDurable: Percentiles;
+  /** Archive objects written (each joined and gzipped on the event loop) inside the window. */
+  archiveObjectsInWindow: number;
+  /** Fills per SendMessageBatch, and SendMessageBatch calls in flight when one starts (mean). */
+  meanBatchSize: number;
+  meanBatchesInFlight: number;
+  eventLoopUtilization: number;
+  peakRssMb: number;
+}
+
+function newHistogram() {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+function percentiles(h: ReturnType<typeof newHistogram>): Percentiles {
+  const ms = (us: number) => round(us / 1000, 2);
+  return {
+    count: h.totalCount,
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+    mean: ms(h.mean),
+  };
+}
+
+async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise<LatencyScenarioResult> {
+  trackReadTimes(true);
+  const toSent = newHistogram();
+  const toDurable = newHistogram();
+  let over5ms = 0;
+  // Reports read in [windowStart, windowEnd) are measured.
+  let windowStart = Infinity;
+  let windowEnd = Infinity;
+  const inWindow = (readAt: number) => readAt >= windowStart && readAt < windowEnd;
+  const peers = await Peers.start();
+  try {
+    let timed: TimedQueue | undefined;
+    const listener = await startListener(peers, {
+      archive: 's3',
+      fills: 'sqs',
+      ...(scenario.archiveMaxObjectMb === undefined ? {} : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
+      wrapQueue: (queue) =>
+        (timed = new TimedQueue(queue, (execId, sentAt) => {
+          const readAt = readAtByExecId.get(execId);
+          readAtByExecId.delete(execId);
+          if (readAt === undefined || !inWindow(readAt)) return;
+          const us = Math.max(1, Math.round((sentAt - readAt) * 1000));
+          toSent.recordValue(us);
+          if (us > 5000) over5ms++;
+        })),
+    });
+    listener.service.journal.onDurable((lsn) => {
+      const now = performance.now();
+      while (appended.head < appended.lsns.length && appended.lsns[appended.head]! <= lsn) {
+        const readAt = appended.readAt[appended.head++]!;
+        if (inWindow(readAt)) toDurable.recordValue(Math.max(1, Math.round((now - readAt) * 1000)));
+      }
+    });
+
+    const reportsPerSecond = Math.round(scenario.fillsPerSecond / FILL_SHARE);
+    await peers.setRate(reportsPerSecond);
+    await sleep(warmupMs);
+
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    const before = await peers.stats();
+    const uploadsBefore = listener.archiveUploads().count;
+    const elu0 = performance.eventLoopUtilization();
+    windowStart = performance.now();
+    await sleep(scenario.measureMs);
+    windowEnd = performance.now();
+    const after = await peers.stats();
+    const elu = performance.eventLoopUtilization(elu0);
+    const uploadsInWindow = listener.archiveUploads().count - uploadsBefore;
+    await peers.setRate(0);
+    // Let the fills read inside the window land: they are what the histogram waits for.
+    await waitUntil(() => listener.fillsSent() >= after.fills, 30_000, 'the last fills').catch(() => undefined);
+    clearInterval(sampler);
+    await listener.stop();
+
+    const windowSeconds = (windowEnd - windowStart) / 1000;
+    return {
+      name: scenario.name,
+      targetFillsPerSecond: scenario.fillsPerSecond,
+      measuredFillsPerSecond: Math.round((after.fills - before.fills) / windowSeconds),
+      measuredReportsPerSecond: Math.round((after.generated - before.generated) / windowSeconds),
+      readToSent: { ...percentiles(toSent), over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2) },
+      readToDurable: percentiles(toDurable),
+      archiveObjectsInWindow: uploadsInWindow,
+      ...timed!.shape(),
+      eventLoopUtilization: round(elu.utilization, 3),
+      peakRssMb: Math.round(peakRss / MB),
+    };
+  } finally {
+    trackReadTimes(false);
+    await peers.stop();
+  }
+}
+
+export async function runLatency(options: LatencyOptions = DEFAULT_LATENCY_OPTIONS): Promise<{ scenarios: LatencyScenarioResult[] }> {
+  await installStageTiming();
+  const scenarios: LatencyScenarioResult[] = [];
+  for (const scenario of options.scenarios) scenarios.push(await runScenario(scenario, options.warmupMs));
+  return { scenarios };
+}

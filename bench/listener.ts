@@ -1,0 +1,131 @@
+/**
+ * The service under test, wired as src/main.ts wires it but in the benchmark's process, so the
+ * harness can watch it: the real ListenerService (session → journal with fsync → archive writer +
+ * fill publisher) against the peers process, with the sinks a run asks for.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { ArchiveEvent } from '../src/pipeline/archive-writer.js';
+import type { FillEvent } from '../src/pipeline/fill-publisher.js';
+import { ListenerService } from '../src/service.js';
+import { LocalFileQueue } from '../src/sinks/local-file-queue.js';
+import { LocalFolderStore } from '../src/sinks/local-folder-store.js';
+import { S3Store } from '../src/sinks/s3-store.js';
+import { SqsQueue } from '../src/sinks/sqs-queue.js';
+import type { FillQueue, ObjectStore } from '../src/sinks/types.js';
+import type { SessionEvent } from '../src/fix/session.js';
+import { BENCH_API_KEY } from './fixtures.js';
+import type { Peers } from './peers-client.js';
+import { waitUntil } from './timing.js';
+
+export type ArchiveKind = 'local' | 's3';
+export type FillsKind = 'local' | 'sqs';
+
+const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
+
+export interface BenchListener {
+  service: ListenerService;
+  dir: string;
+  store: ObjectStore;
+  queue: FillQueue;
+  /** Fills the publisher reported sent, and when (performance.now()) the count last grew. */
+  fillsSent(): number;
+  lastFillSentAt(): number;
+  /** performance.now() of the last archive object written, and how many were written. */
+  archiveUploads(): { count: number; lastAt: number; records: number; failures: number };
+  /** Graceful stop as on SIGTERM; resolves with how long the archive flush took. */
+  stop(): Promise<{ stopMs: number; archiveFlushMs: number; archiveObjects: number }>;
+}
+
+export interface ListenerOptions {
+  archive: ArchiveKind | ObjectStore;
+  fills: FillsKind;
+  /** Wraps the queue (e.g. a timing decorator for the latency run). */
+  wrapQueue?: (queue: FillQueue) => FillQueue;
+  /** ArchiveWriter settings beyond the service defaults (64 MiB objects, gzip). */
+  archiveOptions?: { maxObjectBytes?: number; gzip?: boolean };
+}
+
+export function s3Store(peers: Peers): S3Store {
+  const client = new S3Client({ ...AWS, endpoint: peers.address.aws.endpoint, forcePathStyle: true });
+  return new S3Store({ bucket: peers.address.aws.bucket, prefix: 'bench/', client });
+}
+
+export function sqsQueue(peers: Peers): SqsQueue {
+  const client = new SQSClient({ ...AWS, endpoint: peers.address.aws.endpoint, useQueueUrlAsEndpoint: false });
+  return new SqsQueue({ queueUrl: peers.address.aws.queueUrl, client });
+}
+
+/** Starts the service on a fresh spool directory and resolves once it is logged on. */
+export async function startListener(peers: Peers, options: ListenerOptions): Promise<BenchListener> {
+  const dir = mkdtempSync(join(tmpdir(), 'kfl-bench-'));
+  const store = typeof options.archive !== 'string' ? options.archive : options.archive === 's3' ? s3Store(peers) : new LocalFolderStore(join(dir, 'archive'));
+  const baseQueue = options.fills === 'sqs' ? sqsQueue(peers) : new LocalFileQueue(join(dir, 'fills.jsonl'));
+  const queue = options.wrapQueue?.(baseQueue) ?? baseQueue;
+  let sent = 0;
+  let lastSentAt = 0;
+  const uploads = { count: 0, lastAt: 0, records: 0, failures: 0 };
+  let loggedOn = false;
+  let sessionStoppedAt = 0;
+  const service = await ListenerService.start({
+    fix: {
+      host: peers.address.fix.host,
+      port: peers.address.fix.port,
+      targetCompId: 'KalshiRT',
+      apiKey: BENCH_API_KEY,
+      privateKey: peers.privateKey,
+      heartbeatS: 30,
+      extraCa: peers.address.fix.ca,
+      messageRetentionHours: 72,
+    },
+    spoolDir: join(dir, 'spool'),
+    store,
+    queue,
+    ...(options.archiveOptions === undefined ? {} : { archive: options.archiveOptions }),
+    onSessionEvent: (event: SessionEvent) => {
+      if (event.kind === 'logon') loggedOn = true;
+      if (event.kind === 'state' && event.to === 'stopped') sessionStoppedAt = performance.now();
+    },
+    onFillEvent: (event: FillEvent) => {
+      if (event.kind === 'sent') {
+        sent += event.count;
+        lastSentAt = performance.now();
+      }
+    },
+    onArchiveEvent: (event: ArchiveEvent) => {
+      if (event.kind === 'uploaded') {
+        uploads.count++;
+        uploads.records += event.records;
+        uploads.lastAt = performance.now();
+      } else if (event.kind === 'upload_failed') uploads.failures++;
+    },
+    onFatal: (error) => {
+      throw error;
+    },
+  });
+  await waitUntil(() => loggedOn, 15_000, 'logon');
+  return {
+    service,
+    dir,
+    store,
+    queue,
+    fillsSent: () => sent,
+    lastFillSentAt: () => lastSentAt,
+    archiveUploads: () => ({ ...uploads }),
+    async stop() {
+      const before = uploads.count;
+      const start = (sessionStoppedAt = performance.now());
+      // service.stop() logs out first, then flushes the archive: time the flush from the logout.
+      await service.stop();
+      await queue.close?.();
+      const end = performance.now();
+      const objects = uploads.count - before;
+      rmSync(dir, { recursive: true, force: true });
+      return { stopMs: end - start, archiveFlushMs: objects > 0 ? uploads.lastAt - sessionStoppedAt : 0, archiveObjects: objects };
+    },
+  };
+}

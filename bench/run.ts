@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: every section in its own child process (section.ts), one after another so they
+ * never compete for the two cores; then the tables, the targets, and bench/results/latest.json.
+ * Sections made of several service runs (end-to-end, latency) get one process per run: a run
+ * that follows another in the same process inherits its heap and GC state and measured worse.
+ *
+ *   node dist/bench/run.js                       everything (≈ 4 min here)
+ *   node dist/bench/run.js --only decode,latency a subset; latest.json is still written
+ *   npm run bench -- --readme                    everything, and the tables replace the results
+ *                                                block of bench/README.md
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, release, platform } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_END_TO_END_OPTIONS, type EndToEndRun } from './end-to-end.js';
+import { DEFAULT_LATENCY_OPTIONS, type LatencyScenarioResult } from './latency.js';
+import { decodeTable, endToEndTable, latencyTable, memoryTable, profileTable, targets, targetsTable, type BenchResults } from './report.js';
+import { MB, sleep } from './timing.js';
+
+const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'memory', 'startup'] as const;
+type Section = (typeof ORDER)[number];
+
+// --expose-gc: decode isolates its rounds with forced GCs; memory samples the live heap after one.
+const EXEC_ARGV: Partial<Record<Section, string[]>> = { decode: ['--expose-gc'], memory: ['--expose-gc'] };
+
+function runSection(name: Section, overrides: object = {}): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./section.js', import.meta.url)), [name, JSON.stringify(overrides)], { execArgv: EXEC_ARGV[name] ?? [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    let stderr = '';
+    // The AWS SDK warns about Node 20 on every client: keep stderr for failures only.
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let outcome: { ok: boolean; result?: unknown; error?: string } | undefined;
+    child.on('message', (message: typeof outcome) => (outcome = message));
+    child.once('exit', (code) => {
+      if (outcome?.ok === true) resolve(outcome.result);
+      else reject(new Error(`section ${name} failed (exit ${code}): ${outcome?.error ?? stderr.slice(-2000)}`));
+    });
+  });
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine() {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    memoryGb: Math.round(totalmem() / 1024 / MB),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    uncommittedChanges: git(['status', '--porcelain']) !== '',
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, readme: { type: 'boolean', default: false } } });
+  const wanted = values.only === undefined ? [...ORDER] : ORDER.filter((s) => values.only!.split(',').includes(s));
+  const started = performance.now();
+  const loadBefore = loadavg();
+  const results: BenchResults = {};
+  const sectionSeconds: Record<string, number> = {};
+  for (const name of wanted) {
+    const t = performance.now();
+    process.stderr.write(`bench: ${name}…\n`);
+    if (name === 'end-to-end') {
+      const runs: EndToEndRun[] = [];
+      for (const run of DEFAULT_END_TO_END_OPTIONS.runs) runs.push(...((await runSection(name, { runs: [run] })) as { runs: EndToEndRun[] }).runs);
+      results[name] = { runs };
+    } else if (name === 'latency') {
+      const scenarios: LatencyScenarioResult[] = [];
+      for (const scenario of DEFAULT_LATENCY_OPTIONS.scenarios) scenarios.push(...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] }).scenarios);
+      results[name] = { scenarios };
+    } else {
+      (results as Record<string, unknown>)[name] = await runSection(name);
+    }
+    sectionSeconds[name] = Math.round((performance.now() - t) / 1000);
+    // Let the previous section's file deletions and write-back settle before the next one times fsyncs.
+    await sleep(2000);
+  }
+  const totalSeconds = (performance.now() - started) / 1000;
+  const env = { ...machine(), loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))), loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))) };
+
+  const blocks: string[] = [];
+  blocks.push(`Machine: ${env.cpu} × ${env.cores} cores, ${env.memoryGb} GB, ${env.os}, Node ${env.node}; commit ${env.commit}${env.uncommittedChanges ? ' (+ uncommitted changes)' : ''}; load average before ${env.loadAverageBefore.join(' ')}`);
+  if (results.decode) blocks.push(`### Decode\n\n${decodeTable(results.decode)}`);
+  if (results['end-to-end']) blocks.push(`### End to end (simulator over loopback TLS → ListenerService, journal fsync on)\n\n${endToEndTable(results['end-to-end'].runs)}`);
+  if (results.latency) blocks.push(`### Fill latency: socket read → SQS SendMessageBatch returned (fauxqs)\n\n${latencyTable(results.latency.scenarios)}`);
+  if (results.memory) blocks.push(`### Memory and start-up\n\n${memoryTable(results.memory, results.startup)}`);
+  if (results.profile) blocks.push(`### Decode hot path (node --cpu-prof, ${results.profile.samples} samples)\n\n${profileTable(results.profile)}`);
+  const verdicts = targets(results, totalSeconds);
+  blocks.push(`### Targets\n\n${targetsTable(verdicts)}`);
+  blocks.push(`Sections (s): ${Object.entries(sectionSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}; total ${totalSeconds.toFixed(0)} s`);
+  console.log(blocks.join('\n\n'));
+
+  const out = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
+  mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ capturedAt: new Date().toISOString(), machine: env, totalSeconds: Math.round(totalSeconds), sectionSeconds, targets: verdicts, results }, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+  if (values.readme) {
+    const readme = fileURLToPath(new URL('../../bench/README.md', import.meta.url));
+    const text = readFileSync(readme, 'utf8');
+    const block = `<!-- results:start -->\n${blocks.join('\n\n')}\n<!-- results:end -->`;
+    writeFileSync(readme, text.replace(/<!-- results:start -->[\s\S]*<!-- results:end -->/, () => block));
+    console.log(`updated ${readme}`);
+  }
+}
+
+await main();

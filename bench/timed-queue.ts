@@ -1,0 +1,60 @@
+/**
+ * A FillQueue decorator: passes every call to the real queue, tells `record` when each fill's
+ * send returned, and counts batch sizes and how many sendBatch calls overlap — the fill publisher
+ * keeps a FIFO message group (the symbol) in one batch at a time, which bounds that overlap.
+ */
+import { performance } from 'node:perf_hooks';
+import type { FillQueue, QueueMessage, QueueSendFailure } from '../src/sinks/types.js';
+
+export class TimedQueue implements FillQueue {
+  batches = 0;
+  messages = 0;
+  /** Sum over calls of how many calls were in flight when it started (itself included). */
+  concurrencySum = 0;
+  #inFlight = 0;
+
+  constructor(
+    private readonly inner: FillQueue,
+    private readonly record: (execId: string, sentAt: number) => void = () => undefined,
+  ) {}
+
+  get location(): string {
+    return this.inner.location;
+  }
+
+  get fifo(): boolean {
+    return this.inner.fifo;
+  }
+
+  get maxBatchBytes(): number {
+    return this.inner.maxBatchBytes;
+  }
+
+  async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
+    this.batches++;
+    this.messages += messages.length;
+    this.concurrencySum += ++this.#inFlight;
+    let failures: QueueSendFailure[];
+    try {
+      failures = await this.inner.sendBatch(messages);
+    } finally {
+      this.#inFlight--;
+    }
+    const at = performance.now();
+    const failed = new Set(failures.map((f) => f.id));
+    for (const m of messages) if (!failed.has(m.id)) this.record(m.attributes['exec_id']?.value ?? '', at);
+    return failures;
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  /** Mean fills per sendBatch and mean calls in flight when one starts. */
+  shape(): { meanBatchSize: number; meanBatchesInFlight: number } {
+    return {
+      meanBatchSize: Math.round((this.messages / Math.max(1, this.batches)) * 10) / 10,
+      meanBatchesInFlight: Math.round((this.concurrencySum / Math.max(1, this.batches)) * 100) / 100,
+    };
+  }
+}
