@@ -19,13 +19,26 @@ const SOH = 0x01;
 const EQUALS = 0x3d;
 const RAW_PREVIEW = 200;
 
-/** Tags whose value is `data`: its length comes from the field just before it, and it may hold SOH. */
-const DATA_LENGTH_TAG = new Map<number, number>([
-  [Tag.RawDataLength, Tag.RawData],
-  [90, 91], // SecureDataLen → SecureData
-  [93, 89], // SignatureLength → Signature
-  [212, 213], // XmlDataLen → XmlData
-]);
+/** Length tag → the `data` tag it sizes (its value may hold SOH), or -1. A switch: a Map was hot. */
+function dataTagFor(lengthTag: number): number {
+  switch (lengthTag) {
+    case Tag.RawDataLength:
+      return Tag.RawData;
+    case 90: // SecureDataLen → SecureData
+      return 91;
+    case 93: // SignatureLength → Signature
+      return 89;
+    case 212: // XmlDataLen → XmlData
+      return 213;
+    default:
+      return -1;
+  }
+}
+
+/** Triples per index block; a message's triples never straddle two blocks. */
+const INDEX_BLOCK = 3 * 16 * 1024;
+/** A frame needs the join of two chunks only for its own bytes: copy this much of the new chunk. */
+const JOIN_BYTES = 8 * 1024;
 
 /**
  * Streaming FIX decoder: feed it socket chunks of any size; it emits whole, verified frames.
@@ -40,8 +53,10 @@ export class FixDecoder {
   readonly #onError: (error: ListenerError) => void;
   readonly #maxMessageBytes: number;
   #pending: Buffer | undefined;
-  // Scratch index reused across frames; each message gets an exact-size copy.
-  #scratch = new Int32Array(3 * 128);
+  // Messages share index blocks: each takes the next run of triples, so none needs its own array.
+  // A full block is left to the messages that point into it and the GC.
+  #index = new Int32Array(INDEX_BLOCK);
+  #indexUsed = 0;
 
   constructor(options: FixDecoderOptions) {
     this.#onMessage = options.onMessage;
@@ -60,9 +75,35 @@ export class FixDecoder {
   }
 
   push(chunk: Uint8Array): void {
-    const buffer = this.#pending === undefined ? toBuffer(chunk) : Buffer.concat([this.#pending, chunk]);
+    const next = toBuffer(chunk);
+    const pending = this.#pending;
     this.#pending = undefined;
+    if (pending === undefined) {
+      this.#decodeFrom(next, 0);
+      return;
+    }
+    // Only the frame straddling the two chunks needs joined bytes: copy the leftover and the start
+    // of the new chunk, finish what began in the leftover there, then decode the chunk in place.
+    const head = next.length <= JOIN_BYTES ? Buffer.concat([pending, next]) : Buffer.concat([pending, next.subarray(0, JOIN_BYTES)]);
+    if (head.length === pending.length + next.length) {
+      this.#decodeFrom(head, 0);
+      return;
+    }
     let offset = 0;
+    while (offset < pending.length) {
+      const consumed = this.#decodeAt(head, offset);
+      if (consumed === 0) {
+        // A frame longer than the joined head (rare): join all of it.
+        this.#decodeFrom(Buffer.concat([head.subarray(offset, pending.length), next]), 0);
+        return;
+      }
+      offset += consumed;
+    }
+    this.#decodeFrom(next, offset - pending.length);
+  }
+
+  #decodeFrom(buffer: Buffer, from: number): void {
+    let offset = from;
     while (offset < buffer.length) {
       const consumed = this.#decodeAt(buffer, offset);
       if (consumed === 0) {
@@ -128,8 +169,16 @@ export class FixDecoder {
 
     // One pass over header and body: checksum and the field index together.
     let sum = 0;
-    for (let i = start; i < bodyStart; i++) sum += buf[i]!;
-    let index = this.#scratch;
+    for (let i = start; i < bodyStart; i++) sum = (sum + buf[i]!) | 0;
+    // Every field takes at least 3 body bytes ("t=" SOH), which bounds the triples this frame needs.
+    const maxTriples = 3 * (Math.floor(bodyLength / 3) + 1);
+    if (this.#indexUsed + maxTriples > this.#index.length) {
+      this.#index = new Int32Array(Math.max(INDEX_BLOCK, maxTriples));
+      this.#indexUsed = 0;
+    }
+    const index = this.#index;
+    const base = this.#indexUsed;
+    let at = base;
     let count = 0;
     let msgType: string | undefined;
     let seqNum = 0;
@@ -139,15 +188,15 @@ export class FixDecoder {
     while (i < trailerStart) {
       let tag = 0;
       const tagStart = i;
-      for (;;) {
-        if (i >= trailerStart) return this.#dropFrame(buf, start, frameEnd, `field without '=' at byte ${tagStart - start}`);
-        const byte = buf[i]!;
-        if (byte === EQUALS) break;
+      // No bound check per byte: the body ends in SOH (checked above), which stops this loop too.
+      for (let byte = buf[i]!; byte !== EQUALS; byte = buf[++i]!) {
         const digit = byte - 0x30;
-        if (digit < 0 || digit > 9 || i - tagStart > 8) return this.#dropFrame(buf, start, frameEnd, `bad tag at byte ${tagStart - start}`);
+        if (digit >>> 0 > 9 || i - tagStart > 8) {
+          const reason = byte === SOH ? `field without '=' at byte ${tagStart - start}` : `bad tag at byte ${tagStart - start}`;
+          return this.#dropFrame(buf, start, frameEnd, reason);
+        }
         tag = tag * 10 + digit;
-        sum += byte;
-        i++;
+        sum = (sum + byte) | 0;
       }
       if (i === tagStart) return this.#dropFrame(buf, start, frameEnd, `empty tag at byte ${tagStart - start}`);
       sum += EQUALS;
@@ -158,29 +207,25 @@ export class FixDecoder {
         if (valueEnd >= trailerStart || buf[valueEnd] !== SOH) return this.#dropFrame(buf, start, frameEnd, `data field ${tag} does not match its length ${dataLength}`);
         for (; i < valueEnd; i++) sum += buf[i]!;
       } else {
-        while (i < trailerStart && buf[i] !== SOH) sum += buf[i++]!;
+        // buf[trailerStart - 1] is SOH (checked above), so this scan stops inside the body.
+        for (let byte = buf[i]!; byte !== SOH; byte = buf[++i]!) sum = (sum + byte) | 0;
         valueEnd = i;
       }
       sum += SOH;
       i++;
       dataTag = -1;
-      const dataFor = DATA_LENGTH_TAG.get(tag);
-      if (dataFor !== undefined) {
+      const dataFor = dataTagFor(tag);
+      if (dataFor !== -1) {
         const n = parseDigits(buf, valueStart, valueEnd);
         if (n >= 0) {
           dataTag = dataFor;
           dataLength = n;
         }
       }
-      if (count * 3 + 3 > index.length) {
-        const grown = new Int32Array(index.length * 2);
-        grown.set(index);
-        index = this.#scratch = grown;
-      }
-      index[count * 3] = tag;
-      // Offsets are relative to the frame, which the message keeps as its own view.
-      index[count * 3 + 1] = valueStart - start;
-      index[count * 3 + 2] = valueEnd - start;
+      index[at] = tag;
+      index[at + 1] = valueStart;
+      index[at + 2] = valueEnd;
+      at += 3;
       count++;
       if (count === 1) {
         if (tag !== Tag.MsgType || valueEnd === valueStart) return this.#dropFrame(buf, start, frameEnd, 'third field is not MsgType(35)');
@@ -201,7 +246,8 @@ export class FixDecoder {
     }
     if (msgType === undefined) return this.#dropFrame(buf, start, frameEnd, 'frame has no MsgType(35)');
 
-    this.#onMessage(new FixMessage(buf.subarray(start, frameEnd), msgType, seqNum, index.slice(0, count * 3), count));
+    this.#indexUsed = at;
+    this.#onMessage(new FixMessage(buf, start, frameEnd, msgType, seqNum, index, base, count));
     return frameEnd - start;
   }
 

@@ -39,7 +39,7 @@ export function decodeExecutionReport(message: FixMessage, context: DecodeContex
     avg_px: null,
     transact_time: null,
     sending_time: null,
-    received_at: new Date(context.receivedAt).toISOString(),
+    received_at: isoOf(context.receivedAt),
     msg_seq_num: message.seqNum,
     poss_dup: false,
     text: null,
@@ -114,6 +114,18 @@ export function decodeExecutionReport(message: FixMessage, context: DecodeContex
   record.fee_total = sumDecimals(record.fees);
   if (record.exec_id === '') record.exec_id = surrogateExecId(message);
   return record;
+}
+
+// Reports read from one socket chunk share a receive time: format it once, not per report.
+let lastReceivedAt = Number.NaN;
+let lastReceivedAtIso = '';
+
+function isoOf(epochMs: number): string {
+  if (epochMs !== lastReceivedAt) {
+    lastReceivedAtIso = new Date(epochMs).toISOString();
+    lastReceivedAt = epochMs;
+  }
+  return lastReceivedAtIso;
 }
 
 function toInt(value: string): number | null {

@@ -43,6 +43,24 @@ describe('FixDecoder', () => {
       expect(split.decoder.bufferedBytes).toBe(0);
     });
 
+    it('decodes frames longer than the join window when they straddle large chunks', () => {
+      // Prepare: 20 KB frames (a long UTF-8 Text) cut into 16 KiB chunks, so every frame spans
+      // two or three chunks and the straddling part exceeds what one join copies.
+      const text = 'é'.repeat(5_000) + 'x'.repeat(10_000);
+      const frames = [1, 2, 3, 4].map((n) => encodeMessage('8', { ...header, msgSeqNum: n }, [[17, `exec-${n}`], [58, text]]));
+      const stream = Buffer.concat([fix(SAMPLE_ER), ...frames, fix(SAMPLE_ER)]);
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += 16_384) chunks.push(stream.subarray(at, at + 16_384));
+      // Act
+      const { messages, errors, decoder } = decodeAll(chunks);
+      // Assess
+      expect(errors).toEqual([]);
+      expect(messages.map((m) => m.get(17))).toEqual(['1523;88', 'exec-1', 'exec-2', 'exec-3', 'exec-4', '1523;88']);
+      expect(messages[2]!.get(58)).toBe(text);
+      expect(messages[2]!.bytes.equals(frames[1]!)).toBe(true);
+      expect(decoder.bufferedBytes).toBe(0);
+    });
+
     it('reads RawData(96) by RawDataLength(95) even when it contains SOH', () => {
       // Prepare
       const raw = 'ab\x01cd=\x01';
@@ -160,10 +178,15 @@ describe('FixDecoder properties', () => {
         const position = at % damaged.length;
         damaged[position] = (damaged[position]! + 1 + (at % 200)) & 0xff;
         const good = encodeMessage('0', { ...header, msgSeqNum: 99 }, []);
+        // A damaged BodyLength can claim up to 9,999 bytes: the decoder rightly waits for them, so
+        // the stream goes on past that (as heartbeats would) before the good frame must reappear.
+        const later = Array.from({ length: 200 }, (_, i) => encodeMessage('0', { ...header, msgSeqNum: 100 + i }, []));
         // Act
-        const { messages } = decodeAll([Buffer.from(noise), damaged, good]);
-        // Assess: the trailing good frame always survives whatever came before it.
-        expect(messages.at(-1)?.seqNum).toBe(99);
+        const { messages } = decodeAll([Buffer.from(noise), damaged, good, ...later]);
+        // Assess: the good frame survives whatever came before it, and so does everything after it.
+        const seqNums = messages.map((m) => m.seqNum);
+        expect(seqNums).toContain(99);
+        expect(seqNums.slice(seqNums.indexOf(99))).toEqual(Array.from({ length: 201 }, (_, i) => 99 + i));
       }),
       { numRuns: 500 },
     );

@@ -125,7 +125,7 @@ describe('fixTimestampToIso', () => {
     ['20260822-14:03:07.401123456', '2026-08-22T14:03:07.401123456Z'],
   ])('keeps the precision of %s', (fixTime, iso) => expect(fixTimestampToIso(fixTime)).toBe(iso));
 
-  it.each(['20261322-14:03:07', '20260822-24:00:00', '20260822-14:03:07.4', '2026-08-22T14:03:07Z', ''])('refuses %s', (value) => expect(fixTimestampToIso(value)).toBeUndefined());
+  it.each(['20261322-14:03:07', '20260822-24:00:00', '20260822-14:03:07.4', '2026-08-22T14:03:07Z', '', '20260822-14:03:07.40a', '20260822 14:03:07', '20260822-14:03:07.', '20260822-14:60:07', '2026082a-14:03:07'])('refuses %s', (value) => expect(fixTimestampToIso(value)).toBeUndefined());
 
   it('round-trips formatUtcTimestamp through fixTimestampToEpochMs', () => {
     const ms = Date.parse('2026-11-24T01:02:03.004Z');
