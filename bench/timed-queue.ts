@@ -26,6 +26,10 @@ export class TimedQueue implements FillQueue {
     return this.inner.fifo;
   }
 
+  get maxBatchEntries(): number {
+    return this.inner.maxBatchEntries;
+  }
+
   get maxBatchBytes(): number {
     return this.inner.maxBatchBytes;
   }

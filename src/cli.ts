@@ -7,8 +7,6 @@ import { loadConfig, type Config } from './config.js';
 import { isListenerError } from './errors.js';
 import { createLogger } from './log.js';
 import { installLifecycle, startListener, type RunningService } from './main.js';
-import { reconcileCommand } from './reconcile/command.js';
-import { KalshiSimulator } from './sim/simulator.js';
 
 const USAGE = `kalshi-fix-listener <command>
 
@@ -32,7 +30,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     case 'keygen':
       return keygen(rest);
     case 'reconcile':
-      return reconcileCommand(rest, process.env, (text) => process.stdout.write(text));
+      return (await import('./reconcile/command.js')).reconcileCommand(rest, process.env, (text) => process.stdout.write(text));
     case 'help':
     case '--help':
       process.stdout.write(USAGE);
@@ -80,6 +78,7 @@ async function demo(args: string[]): Promise<number | undefined> {
   const data = resolve(values.data);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const apiKey = randomUUID();
+  const { KalshiSimulator } = await import('./sim/simulator.js');
   const simulator = new KalshiSimulator({
     accounts: [{ apiKey, publicKey }],
     ports: { KalshiNR: 0, KalshiRT: 0, KalshiDC: 0 },
@@ -122,6 +121,7 @@ async function sim(args: string[]): Promise<number | undefined> {
   mkdirSync(dir, { recursive: true });
   const apiKey = randomUUID();
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { KalshiSimulator } = await import('./sim/simulator.js');
   const simulator = new KalshiSimulator({
     accounts: [{ apiKey, publicKey }],
     ports: { KalshiNR: Number(values['nr-port']), KalshiRT: Number(values['rt-port']) },

@@ -9,8 +9,6 @@ import { logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from './sinks/local-file-queue.js';
 import { LocalFolderStore } from './sinks/local-folder-store.js';
-import { S3Store } from './sinks/s3-store.js';
-import { SqsQueue } from './sinks/sqs-queue.js';
 import type { FillQueue, ObjectStore } from './sinks/types.js';
 
 export interface RunningService {
@@ -23,8 +21,12 @@ export interface RunningService {
 
 /** Wiring only: config → sinks → service → control plane. */
 export async function startListener(config: Config, log: Logger): Promise<RunningService> {
-  const store: ObjectStore = config.archive.kind === 's3' ? new S3Store({ bucket: config.archive.bucket, prefix: config.archive.prefix }) : new LocalFolderStore(config.archive.dir);
-  const queue: FillQueue = config.fills.kind === 'sqs' ? new SqsQueue({ queueUrl: config.fills.queueUrl }) : new LocalFileQueue(config.fills.path);
+  // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
+  const store: ObjectStore =
+    config.archive.kind === 's3'
+      ? new (await import('./sinks/s3-store.js')).S3Store({ bucket: config.archive.bucket, prefix: config.archive.prefix })
+      : new LocalFolderStore(config.archive.dir);
+  const queue: FillQueue = config.fills.kind === 'sqs' ? new (await import('./sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl }) : new LocalFileQueue(config.fills.path);
   const sessionLog = log.child({ component: 'session' });
   const archiveLog = log.child({ component: 'archive' });
   const fillLog = log.child({ component: 'fills' });

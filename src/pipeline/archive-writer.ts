@@ -1,4 +1,6 @@
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { createGzip } from 'node:zlib';
 import { ListenerError } from '../errors.js';
 import type { ExecutionReportRecord } from '../record.js';
 import type { ObjectStore } from '../sinks/types.js';
@@ -71,6 +73,8 @@ export class ArchiveWriter {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #flushAllRequested = false;
+  /** The last body built, kept while its upload is being retried: an outage costs no re-compression. */
+  #prepared: { key: string; data: Buffer } | undefined;
 
   constructor(options: ArchiveWriterOptions) {
     this.#o = options;
@@ -221,8 +225,7 @@ export class ArchiveWriter {
     const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
     this.#cursor.intent = { key, ranges };
     await this.#o.journal.saveCursor(SINK, this.#cursor);
-    const body = Buffer.from(`${bucket.lines.join('\n')}\n`, 'utf8');
-    const ok = await this.#put(key, body, bucket.lsns.length);
+    const ok = await this.#put(key, bucket.lines);
     if (!ok) return false;
     this.#buckets.delete(bucket.hourKey);
     this.#buffered -= bucket.bytes;
@@ -243,21 +246,23 @@ export class ArchiveWriter {
         after = entries.at(-1)!.lsn;
       }
     }
-    const body = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    while (!(await this.#put(intent.key, body, lines.length))) {
+    while (!(await this.#put(intent.key, lines))) {
       await new Promise((resolve) => setTimeout(resolve, this.#backoff.current()));
     }
     this.#complete(intent.ranges);
     await this.#o.journal.saveCursor(SINK, this.#cursor);
   }
 
-  async #put(key: string, body: Buffer, records: number): Promise<boolean> {
-    const data = this.#gzip ? gzipSync(body) : body;
+  async #put(key: string, lines: readonly string[]): Promise<boolean> {
+    const records = lines.length;
+    if (this.#prepared?.key !== key) this.#prepared = { key, data: await encodeObject(lines, this.#gzip) };
+    const data = this.#prepared.data;
     try {
       const result = await this.#o.store.putIfAbsent(key, data, { contentType: 'application/x-ndjson', ...(this.#gzip ? { contentEncoding: 'gzip' } : {}) });
       this.#status.lastSuccessAt = this.#now();
       this.#status.consecutiveFailures = 0;
       this.#backoff.reset();
+      this.#prepared = undefined;
       this.#o.onEvent?.({ kind: 'uploaded', key, records, bytes: data.length, result });
       return true;
     } catch (cause) {
@@ -276,6 +281,38 @@ export class ArchiveWriter {
     for (const range of ranges) addRange(this.#cursor.uploaded, range);
     normalize(this.#cursor, this.#floor());
   }
+}
+
+const PIECE_BYTES = 1024 * 1024;
+
+/**
+ * The object body: the lines as JSONL, gzipped unless turned off. Built a piece at a time, yielding
+ * to the event loop between pieces and compressing on the thread pool: one 64 MiB join plus a
+ * synchronous gzip stalled socket reads (and so fill latency) for hundreds of milliseconds.
+ */
+async function encodeObject(lines: readonly string[], gzip: boolean): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  const zip = gzip ? createGzip() : undefined;
+  const collected = zip === undefined ? undefined : collect(zip);
+  let text = '';
+  for (let i = 0; i < lines.length; i++) {
+    text += `${lines[i]}\n`;
+    if (text.length < PIECE_BYTES && i < lines.length - 1) continue;
+    const piece = Buffer.from(text, 'utf8');
+    text = '';
+    if (zip === undefined) pieces.push(piece);
+    else if (!zip.write(piece)) await once(zip, 'drain');
+    if (i < lines.length - 1) await yieldToLoop();
+  }
+  if (zip === undefined) return Buffer.concat(pieces);
+  zip.end();
+  return collected!;
+}
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /** Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, SendingTime or receipt. */

@@ -31,10 +31,11 @@ interface Pending {
   bytes: number;
   notBefore: number;
   readAt: number;
+  /** In a batch in flight or done; skipped until the head passes it. */
+  taken: boolean;
 }
 
 const SINK = 'fills';
-const MAX_BATCH = 10;
 const CURSOR_SAVE_MS = 100;
 
 /**
@@ -51,8 +52,13 @@ export class FillPublisher {
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #status: SinkStatus;
-  /** Fills not yet sent, in LSN order. */
+  /**
+   * Fills not yet sent, in LSN order, from #head on. Entries taken into a batch are flagged and
+   * dropped when the head passes them, so a batch costs its own size, not the length of the list.
+   */
   #waiting: Pending[] = [];
+  #head = 0;
+  #waitingCount = 0;
   readonly #lockedGroups = new Set<string>();
   /** LSNs above `through` already handled, waiting for the ones below them. */
   readonly #done = new Set<number>();
@@ -96,7 +102,7 @@ export class FillPublisher {
   /** Sends what is already journaled (one attempt per batch), saves the cursor and stops. */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     const deadline = this.#now() + (options.drainMs ?? 5000);
-    while (this.#now() < deadline && (this.#readLsn < this.#o.journal.durableLsn || this.#waiting.length > 0 || this.#inFlight > 0)) {
+    while (this.#now() < deadline && (this.#readLsn < this.#o.journal.durableLsn || this.#waitingCount > 0 || this.#inFlight > 0)) {
       this.#wake?.();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -110,11 +116,11 @@ export class FillPublisher {
   }
 
   status(): SinkStatus {
-    const oldest = this.#waiting[0];
+    const oldest = this.#waitingCount > 0 ? this.#waiting[this.#head] : undefined;
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
-      pendingRecords: this.#waiting.length + unread,
+      pendingRecords: this.#waitingCount + unread,
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.#now() - oldest.readAt) / 1000),
     };
   }
@@ -126,7 +132,7 @@ export class FillPublisher {
       await this.#saveCursor(false);
       if (!this.#running) break;
       if (!progressed) {
-        const nextDue = this.#waiting.find((p) => !this.#lockedGroups.has(p.group));
+        const nextDue = this.#nextUnlocked();
         const waitMs = nextDue === undefined ? undefined : Math.max(1, nextDue.notBefore - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -138,13 +144,15 @@ export class FillPublisher {
   }
 
   async #read(): Promise<boolean> {
-    if (this.#waiting.length >= this.#maxWaiting || this.#done.size > 10 * this.#maxWaiting) return false;
+    if (this.#waitingCount >= this.#maxWaiting || this.#done.size > 10 * this.#maxWaiting) return false;
     const entries = await this.#o.journal.read(this.#readLsn, 1000);
     if (entries.length === 0) return false;
     const now = this.#now();
     for (const entry of entries) {
-      if (entry.record.exec_type === 'F') this.#waiting.push(this.#toPending(entry, now));
-      else this.#markDone(entry.lsn);
+      if (entry.record.exec_type === 'F') {
+        this.#waiting.push(this.#toPending(entry, now));
+        this.#waitingCount++;
+      } else this.#markDone(entry.lsn);
     }
     this.#readLsn = entries.at(-1)!.lsn;
     return true;
@@ -173,19 +181,22 @@ export class FillPublisher {
       message.groupId = group;
       message.deduplicationId = deduplicationId(record.exec_id);
     }
-    return { lsn: entry.lsn, group, message, bytes: bytes + 256, notBefore: 0, readAt: now };
+    return { lsn: entry.lsn, group, message, bytes: bytes + 256, notBefore: 0, readAt: now, taken: false };
   }
 
   /** Starts as many batches as slots allow. True when one started. */
   #dispatch(): boolean {
     let started = false;
     const now = this.#now();
-    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+    const maxBatch = this.#o.queue.maxBatchEntries;
+    while (this.#inFlight < this.#maxInFlight && this.#waitingCount > 0) {
       const batch: Pending[] = [];
       const blocked = new Set<string>();
       let bytes = 0;
-      for (const pending of this.#waiting) {
-        if (batch.length === MAX_BATCH) break;
+      for (let i = this.#head; i < this.#waiting.length; i++) {
+        const pending = this.#waiting[i]!;
+        if (pending.taken) continue;
+        if (batch.length === maxBatch) break;
         // A group stays in order: once one of its messages cannot go, none after it may.
         if (blocked.has(pending.group) || this.#lockedGroups.has(pending.group) || pending.notBefore > now) {
           blocked.add(pending.group);
@@ -196,11 +207,14 @@ export class FillPublisher {
         bytes += pending.bytes;
       }
       if (batch.length === 0) break;
-      const lingering = batch.length < MAX_BATCH && this.#inFlight > 0 && now - batch[0]!.readAt < this.#lingerMs;
+      const lingering = batch.length < maxBatch && this.#inFlight > 0 && now - batch[0]!.readAt < this.#lingerMs;
       if (lingering) break;
-      const chosen = new Set(batch);
-      this.#waiting = this.#waiting.filter((p) => !chosen.has(p));
-      for (const p of batch) this.#lockedGroups.add(p.group);
+      for (const p of batch) {
+        p.taken = true;
+        this.#lockedGroups.add(p.group);
+      }
+      this.#waitingCount -= batch.length;
+      this.#advanceHead();
       this.#inFlight++;
       const flight = this.#send(batch).finally(() => {
         this.#inFlight--;
@@ -252,10 +266,35 @@ export class FillPublisher {
     this.#status.lastError = { message: error instanceof Error ? error.message : `${error.code}: ${error.message}`, at: this.#now() };
     const retryInMs = this.#backoff.next();
     const notBefore = this.#now() + retryInMs;
-    for (const p of entries) p.notBefore = notBefore;
-    // Back in LSN order, ahead of anything newer.
-    this.#waiting = [...entries, ...this.#waiting].sort((a, b) => a.lsn - b.lsn);
+    // Back in LSN order, ahead of anything newer. The retried entries are still in the list,
+    // flagged as taken: collect the rest before clearing their flags.
+    const rest: Pending[] = [];
+    for (let i = this.#head; i < this.#waiting.length; i++) if (!this.#waiting[i]!.taken) rest.push(this.#waiting[i]!);
+    for (const p of entries) {
+      p.notBefore = notBefore;
+      p.taken = false;
+    }
+    this.#waiting = [...entries, ...rest].sort((a, b) => a.lsn - b.lsn);
+    this.#head = 0;
+    this.#waitingCount = this.#waiting.length;
     this.#o.onEvent?.({ kind: 'send_failed', count: entries.length, retryInMs, error });
+  }
+
+  #advanceHead(): void {
+    while (this.#head < this.#waiting.length && this.#waiting[this.#head]!.taken) this.#head++;
+    // Drop the passed prefix now and then, not per batch.
+    if (this.#head > 4096 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #nextUnlocked(): Pending | undefined {
+    for (let i = this.#head; i < this.#waiting.length; i++) {
+      const p = this.#waiting[i]!;
+      if (!p.taken && !this.#lockedGroups.has(p.group)) return p;
+    }
+    return undefined;
   }
 
   #markDone(lsn: number): void {

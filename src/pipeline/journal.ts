@@ -1,5 +1,5 @@
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { fsyncDir, writeFileAtomic as writeAtomic } from '../atomic-file.js';
@@ -44,6 +44,7 @@ export interface JournalStats {
 
 const HEADER_BYTES = 8; // u32 length + u32 crc32, little-endian
 const INDEX_EVERY = 256;
+const READ_WINDOW = 1024 * 1024;
 
 interface Segment {
   firstLsn: number;
@@ -458,17 +459,29 @@ export class Journal {
       if (segment.lastLsn < from || segment.firstLsn > to) continue;
       const indexSlot = Math.max(0, Math.floor((Math.max(from, segment.firstLsn) - segment.firstLsn) / INDEX_EVERY));
       let lsn = segment.firstLsn + indexSlot * INDEX_EVERY;
-      let offset = segment.offsets[indexSlot] ?? 0;
+      let position = segment.offsets[indexSlot] ?? 0;
+      const last = Math.min(to, segment.lastLsn);
       const handle = await open(segment.path, 'r');
       try {
-        const size = (await stat(segment.path)).size;
-        const data = Buffer.allocUnsafe(Math.min(size, segment.bytes) - offset);
-        await handle.read(data, 0, data.length, offset);
-        offset = 0;
-        while (lsn <= Math.min(to, segment.lastLsn)) {
-          const valid = recordAt(data, offset);
-          if (valid === undefined) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+        // Read a window at a time, not the rest of the segment: a sink a few records behind must
+        // not pay for the megabytes after them.
+        let window = Buffer.allocUnsafe(0);
+        let offset = 0;
+        while (lsn <= last) {
+          let valid = recordAt(window, offset);
+          if (valid === undefined) {
+            const need = offset + HEADER_BYTES <= window.length ? HEADER_BYTES + window.readUInt32LE(offset) : HEADER_BYTES;
+            const size = Math.min(segment.bytes - position, Math.max(READ_WINDOW, need));
+            if (size < need) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+            window = Buffer.allocUnsafe(size);
+            const { bytesRead } = await handle.read(window, 0, size, position);
+            if (bytesRead < size) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} is shorter than recorded at LSN ${lsn}`);
+            offset = 0;
+            valid = recordAt(window, offset);
+            if (valid === undefined) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+          }
           if (lsn >= from) out.push({ lsn, record: JSON.parse(valid.line) as ExecutionReportRecord, line: valid.line });
+          position += valid.next - offset;
           offset = valid.next;
           lsn++;
         }

@@ -12,9 +12,13 @@ const TAIL_BYTES = 4 * 1024 * 1024;
 export class LocalFileQueue implements FillQueue {
   readonly location: string;
   readonly fifo = true;
-  readonly maxBatchBytes = 1024 * 1024;
+  readonly maxBatchBytes = 4 * 1024 * 1024;
+  // One append + fdatasync per batch: a local file has no per-request limit to respect, and a
+  // bigger batch is what keeps fills in step with the journal.
+  readonly maxBatchEntries = 1000;
   readonly #path: string;
-  #handle: FileHandle | undefined;
+  // The open, memoised: concurrent first sends must share one handle, not each open their own.
+  #opening: Promise<FileHandle> | undefined;
   readonly #recent = new Set<string>();
   #order: string[] = [];
 
@@ -40,12 +44,21 @@ export class LocalFileQueue implements FillQueue {
   }
 
   async close(): Promise<void> {
-    await this.#handle?.close();
-    this.#handle = undefined;
+    const opening = this.#opening;
+    this.#opening = undefined;
+    if (opening !== undefined) await (await opening.catch(() => undefined))?.close();
   }
 
-  async #open(): Promise<FileHandle> {
-    if (this.#handle !== undefined) return this.#handle;
+  #open(): Promise<FileHandle> {
+    if (this.#opening === undefined) {
+      this.#opening = this.#openOnce();
+      // A failed open is retried by the next send, not remembered.
+      this.#opening.catch(() => (this.#opening = undefined));
+    }
+    return this.#opening;
+  }
+
+  async #openOnce(): Promise<FileHandle> {
     await mkdir(dirname(this.#path), { recursive: true });
     // Ids already at the end of the file: what an unfinished cursor save may resend.
     try {
@@ -60,8 +73,7 @@ export class LocalFileQueue implements FillQueue {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    this.#handle = await open(this.#path, 'a');
-    return this.#handle;
+    return open(this.#path, 'a');
   }
 
   #remember(id: string): void {

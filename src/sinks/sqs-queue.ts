@@ -6,6 +6,7 @@ export class SqsQueue implements FillQueue {
   readonly location: string;
   readonly fifo: boolean;
   readonly maxBatchBytes: number;
+  readonly maxBatchEntries = 10;
   readonly #client: SQSClient;
   readonly #queueUrl: string;
 

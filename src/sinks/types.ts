@@ -37,7 +37,9 @@ export interface FillQueue {
   readonly fifo: boolean;
   /** Largest total payload of one batch (SQS: 256 KiB by default). */
   readonly maxBatchBytes: number;
-  /** Sends up to 10 messages; resolves with the entries that failed (empty when all landed). */
+  /** Most messages in one batch (SQS: 10). */
+  readonly maxBatchEntries: number;
+  /** Sends up to maxBatchEntries messages; resolves with the entries that failed (empty when all landed). */
   sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]>;
   close?(): Promise<void>;
 }
