@@ -9,8 +9,9 @@ export interface FillPublisherOptions {
   /** Batches in flight at once (default 4); a message group is never in two of them. */
   maxInFlight?: number;
   /**
-   * While another batch is in flight, a part-full batch waits up to this long for more fills
-   * (default 5 ms). With nothing in flight a fill goes out at once.
+   * While another batch is in flight, a part-full batch may wait up to this long for more fills
+   * (default 0: a fill goes out as soon as a slot is free; once every slot is busy, batches fill
+   * up by themselves). A few ms trades latency for fewer requests.
    */
   lingerMs?: number;
   /** Fills read ahead of the queue before reading from the journal pauses (memory bound). */
@@ -78,7 +79,7 @@ export class FillPublisher {
   constructor(options: FillPublisherOptions) {
     this.#o = options;
     this.#maxInFlight = options.maxInFlight ?? 4;
-    this.#lingerMs = options.lingerMs ?? 5;
+    this.#lingerMs = options.lingerMs ?? 0;
     this.#maxWaiting = options.maxWaiting ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff(options.retry?.initialMs ?? 200, options.retry?.maxMs ?? 30_000);
