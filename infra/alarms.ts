@@ -1,0 +1,123 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DEFAULT_READINESS } from '../src/http/readiness.js';
+import { anyMessagePattern, LOG_MESSAGES, NOT_READY_MESSAGES } from './log-signals.js';
+
+const SIGNAL_PERIOD = Duration.minutes(5);
+
+/**
+ * Periods of not-ready signals before the readiness alarm fires: a reconnect or a throttled batch
+ * recovers within minutes, a quarter of an hour of them is an outage someone must look at.
+ */
+export const NOT_READY_PERIODS = 3;
+
+/** Archive failures for as long as /readyz tolerates archive lag (DEFAULT_READINESS) make an alarm. */
+export const ARCHIVE_LAG_PERIODS = Math.ceil(DEFAULT_READINESS.maxArchiveLagSeconds / SIGNAL_PERIOD.toSeconds());
+
+/** Minutes without the desired task running; a deployment (stop, then start) takes less. */
+export const TASK_MISSING_MINUTES = 5;
+
+export interface ListenerAlarmsProps {
+  service: ecs.FargateService;
+  cluster: ecs.ICluster;
+  logGroup: logs.ILogGroup;
+  deadLetterQueue: sqs.IQueue;
+  alarmEmail: string | undefined;
+}
+
+/** The four conditions of issue 5 (task, readiness, DLQ, archive lag) plus unrecoverable holes. */
+export class ListenerAlarms extends Construct {
+  readonly topic: sns.Topic;
+  readonly taskNotRunning: cloudwatch.Alarm;
+  readonly readinessFailing: cloudwatch.Alarm;
+  readonly deadLettersWaiting: cloudwatch.Alarm;
+  readonly archiveLagging: cloudwatch.Alarm;
+  readonly reportsMissed: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: ListenerAlarmsProps) {
+    super(scope, id);
+    const namespace = `KalshiFixListener/${Stack.of(this).stackName}`;
+    this.topic = new sns.Topic(this, 'Topic', { displayName: 'kalshi-fix-listener alarms', enforceSSL: true });
+    if (props.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
+    // Container Insights' service metrics: running against desired, so a parked service (0) is quiet.
+    const insight = (metricName: string) =>
+      new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: { ClusterName: props.cluster.clusterName, ServiceName: props.service.serviceName },
+        statistic: 'Minimum',
+        period: Duration.minutes(1),
+      });
+    this.taskNotRunning = new cloudwatch.MathExpression({
+      expression: 'desired - running',
+      usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
+      period: Duration.minutes(1),
+      label: 'tasks missing',
+    }).createAlarm(this, 'TaskNotRunning', {
+      alarmDescription: `The listener task has not been running for ${TASK_MISSING_MINUTES} minutes: no FIX session, nothing journaled. See the service events and the log group.`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: TASK_MISSING_MINUTES,
+      // No data at all means Container Insights sees no service: as bad as no task.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    const signal = (name: string, metricName: string, messages: readonly string[]) => {
+      const filter = new logs.MetricFilter(this, name, {
+        logGroup: props.logGroup,
+        filterPattern: logs.FilterPattern.literal(anyMessagePattern(messages)),
+        metricNamespace: namespace,
+        metricName,
+        metricValue: '1',
+        defaultValue: 0,
+      });
+      return filter.metric({ statistic: 'Sum', period: SIGNAL_PERIOD });
+    };
+
+    this.readinessFailing = signal('NotReadySignals', 'NotReadySignals', NOT_READY_MESSAGES).createAlarm(this, 'ReadinessFailing', {
+      alarmDescription: `/readyz has been failing for ${NOT_READY_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the session keeps reconnecting, or S3/SQS writes keep failing. GET /status tells which.`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: NOT_READY_PERIODS,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.archiveLagging = signal('ArchiveWriteFailures', 'ArchiveWriteFailures', [LOG_MESSAGES.archiveWriteFailed]).createAlarm(this, 'ArchiveLagging', {
+      alarmDescription: `Archive uploads have failed for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: closed hours wait in the journal (safe, but Athena is behind and the spool grows).`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: ARCHIVE_LAG_PERIODS,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.reportsMissed = signal('Holes', 'Holes', [LOG_MESSAGES.hole]).createAlarm(this, 'ReportsMissed', {
+      alarmDescription: 'A sequence gap could not be recovered: reports may be missing. GET /status backfill.holes lists them; run `reconcile` for the window.',
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.deadLettersWaiting = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }).createAlarm(this, 'DeadLettersWaiting', {
+      alarmDescription: 'Fills reached the dead-letter queue: a consumer failed on them repeatedly. They are kept there for 14 days; redrive after fixing the consumer.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    const notify = new actions.SnsAction(this.topic);
+    for (const alarm of [this.taskNotRunning, this.readinessFailing, this.archiveLagging, this.reportsMissed, this.deadLettersWaiting]) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { settingsFromContext } from './context.js';
+import { ListenerStack } from './listener-stack.js';
+
+/** The directory holding the Dockerfile, whether this runs from infra/ (tsx) or dist/infra/. */
+export function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'Dockerfile'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no Dockerfile above ${from}`);
+  }
+}
+
+const app = new App();
+// Environment-agnostic on purpose: synth needs no credentials and makes no look-up (no
+// cdk.context.json), and `cdk deploy` puts the template in whichever account and region it targets.
+new ListenerStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'KalshiFixListener', {
+  settings: settingsFromContext((key) => app.node.tryGetContext(key)),
+  imageDirectory: repositoryRoot(import.meta.dirname),
+  description: 'kalshi-fix-listener: one Kalshi FIX listener session on Fargate, archive to S3 and Athena, fills to SQS FIFO',
+});
+app.synth();

@@ -1,0 +1,69 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+/**
+ * The archive of DESIGN.md §3: private, encrypted, TLS only, kept when the stack goes. Hourly objects
+ * are read often while fresh and rarely after, so they move to Standard-IA after a while.
+ */
+export class ArchiveBucket extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly prefix: string;
+
+  constructor(scope: Construct, id: string, props: { prefix: string; infrequentAccessAfterDays: number }) {
+    super(scope, id);
+    this.prefix = props.prefix;
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      // A version survives an accidental overwrite or delete of an hour's object.
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'archive-to-infrequent-access',
+          prefix: props.prefix,
+          transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(props.infrequentAccessAfterDays) }],
+          // Conditional writes make overwrites rare; old versions need not stay for ever.
+          noncurrentVersionExpiration: Duration.days(90),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /** `s3://bucket/prefix/`: the service's ARCHIVE_URL. */
+  get url(): string {
+    return `s3://${this.bucket.bucketName}/${this.prefix}`;
+  }
+
+  /** Where the Glue table reads: the writer's `exec_reports/` under the prefix. */
+  get tableLocation(): string {
+    return `s3://${this.bucket.bucketName}/${this.prefix}exec_reports/`;
+  }
+
+  /**
+   * Write (conditional PutObject) and read back its own prefix — reading is for `reconcile`, run as
+   * a one-off task of the same definition. Nothing else in the bucket, no delete.
+   */
+  grantArchiveAccess(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ArchiveObjects',
+        actions: ['s3:PutObject', 's3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${this.prefix}*`)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListArchivePrefix',
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.prefix}*`] } },
+      }),
+    );
+  }
+}

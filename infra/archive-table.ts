@@ -1,0 +1,82 @@
+import { Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import { Construct } from 'constructs';
+import { RECORD_COLUMNS } from '../src/record.js';
+
+/** Hive partitions of the archive key `exec_reports/dt=YYYY-MM-DD/hour=HH/` (DESIGN.md §3). */
+export const PARTITION_KEYS = [
+  { name: 'dt', type: 'string', comment: 'UTC day of TransactTime (else SendingTime), yyyy-MM-dd' },
+  { name: 'hour', type: 'int', comment: 'UTC hour of TransactTime (else SendingTime), 0-23, two digits in the key' },
+] as const;
+
+export type PartitionKey = (typeof PARTITION_KEYS)[number]['name'];
+
+export const TABLE_NAME = 'kalshi_exec_reports';
+
+/** DESIGN.md §3: the Hive JSON SerDe (AWS warns OpenX results can be non-deterministic). */
+export const JSON_SERDE = 'org.apache.hive.hcatalog.data.JsonSerDe';
+
+/** Glue columns: the archive record's own, in archive order — one source of truth (src/record.ts). */
+export function tableColumns(): glue.CfnTable.ColumnProperty[] {
+  return RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.glueType, comment: c.comment }));
+}
+
+/**
+ * Partition projection: Athena computes partitions from the query instead of a crawler or
+ * MSCK REPAIR, so an hour is queryable the moment its object lands.
+ */
+export function projectionParameters(tableLocation: string, startDate: string): Record<string, string> {
+  return {
+    'projection.enabled': 'true',
+    'projection.dt.type': 'date',
+    'projection.dt.format': 'yyyy-MM-dd',
+    'projection.dt.range': `${startDate},NOW`,
+    'projection.dt.interval': '1',
+    'projection.dt.interval.unit': 'DAYS',
+    'projection.hour.type': 'integer',
+    'projection.hour.range': '0,23',
+    'projection.hour.digits': '2',
+    'storage.location.template': `${tableLocation}dt=\${dt}/hour=\${hour}/`,
+  };
+}
+
+/** The Glue database and the external table Athena (and a Glue Parquet job) read the archive with. */
+export class ArchiveTable extends Construct {
+  readonly databaseName: string;
+  readonly tableName = TABLE_NAME;
+  readonly database: glue.CfnDatabase;
+  readonly table: glue.CfnTable;
+
+  constructor(scope: Construct, id: string, props: { databaseName: string; location: string; startDate: string; gzip: boolean }) {
+    super(scope, id);
+    const account = Stack.of(this).account;
+    this.databaseName = props.databaseName;
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: account,
+      databaseInput: { name: props.databaseName, description: 'Kalshi FIX listener archive (ExecutionReports, hourly JSONL)' },
+    });
+    this.table = new glue.CfnTable(this, 'Table', {
+      catalogId: account,
+      databaseName: props.databaseName,
+      tableInput: {
+        name: TABLE_NAME,
+        description: 'Every ExecutionReport the listener journaled, one JSON object per line (DESIGN.md §3)',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'json', EXTERNAL: 'TRUE', ...projectionParameters(props.location, props.startDate) },
+        partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
+        storageDescriptor: {
+          location: props.location,
+          columns: tableColumns(),
+          // Text input reads .jsonl and .jsonl.gz alike, by extension.
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          compressed: props.gzip,
+          // The Hive SerDe has no ignore.malformed.json: a bad line fails the query rather than
+          // vanishing from a count — what "no lost reports" needs. Keys are already lower case.
+          serdeInfo: { serializationLibrary: JSON_SERDE, parameters: { 'serialization.format': '1' } },
+        },
+      },
+    });
+    this.table.node.addDependency(this.database);
+  }
+}

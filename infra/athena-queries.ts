@@ -1,0 +1,49 @@
+import type { ColumnName } from '../src/record.js';
+import type { PartitionKey } from './archive-table.js';
+
+/** A column of the archive table; the compiler rejects a name the record does not have. */
+const col = (name: ColumnName | PartitionKey): string => name;
+
+export interface NamedQuerySpec {
+  name: string;
+  description: string;
+  sql: string;
+}
+
+/** The saved queries operators start from (the README's examples, on the stack's own table). */
+export function namedQueries(table: string): NamedQuerySpec[] {
+  return [
+    {
+      name: 'fills-per-symbol-per-hour',
+      description: 'Fill count and contracts per symbol and hour, for one UTC day',
+      sql: [
+        `SELECT ${col('symbol')}, ${col('dt')}, ${col('hour')}, count(*) AS fills, sum(CAST(${col('last_qty')} AS decimal(18, 2))) AS contracts`,
+        `FROM ${table}`,
+        `WHERE ${col('exec_type')} = 'F' AND ${col('dt')} = date_format(current_date, '%Y-%m-%d')`,
+        'GROUP BY 1, 2, 3',
+        'ORDER BY 2, 3, 1;',
+      ].join('\n'),
+    },
+    {
+      name: 'order-life-by-order-id',
+      description: "Every report of one order, in time order (replace the order_id; widen dt when it is older)",
+      sql: [
+        `SELECT from_iso8601_timestamp(${col('transact_time')}) AS at, ${col('exec_type')}, ${col('ord_status')}, ${col('cl_ord_id')}, ${col('price')}, ${col('last_qty')}, ${col('last_px')}, ${col('leaves_qty')}, ${col('cum_qty')}, ${col('text')}, ${col('exec_id')}`,
+        `FROM ${table}`,
+        `WHERE ${col('order_id')} = 'REPLACE-WITH-ORDER-ID' AND ${col('dt')} >= date_format(current_date - interval '7' day, '%Y-%m-%d')`,
+        `ORDER BY ${col('transact_time')}, ${col('msg_seq_num')};`,
+      ].join('\n'),
+    },
+    {
+      name: 'duplicate-exec-ids',
+      description: 'ExecIDs archived more than once (expect no rows: the journal deduplicates)',
+      sql: [
+        `SELECT ${col('exec_id')}, count(*) AS copies, array_agg(DISTINCT ${col('source')}) AS sources, min(${col('dt')}) AS first_dt`,
+        `FROM ${table}`,
+        `GROUP BY ${col('exec_id')}`,
+        'HAVING count(*) > 1',
+        'ORDER BY copies DESC;',
+      ].join('\n'),
+    },
+  ];
+}

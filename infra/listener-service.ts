@@ -1,0 +1,119 @@
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { HEALTH_CHECK_SCRIPT, HTTP_PORT, SPOOL_DIR } from './image-contract.js';
+import { PRIVATE_SUBNETS } from './network.js';
+import type { ListenerStackSettings } from './props.js';
+import type { SpoolVolume } from './spool-volume.js';
+
+export interface ListenerServiceProps {
+  vpc: ec2.IVpc;
+  settings: ListenerStackSettings;
+  /** The repository root: the Dockerfile and its context. */
+  imageDirectory: string;
+  spool: SpoolVolume;
+  environment: Record<string, string>;
+  secrets: Record<string, ecs.Secret>;
+}
+
+const VOLUME = 'spool';
+/** ECS waits this much past the service's own flush bound before SIGKILL. */
+const STOP_MARGIN_S = 15;
+
+/**
+ * One Fargate task (ARM64) running the image, on a service that can never run two: Kalshi allows
+ * one connection per API key. With minimum 0 % and maximum 100 %, ECS stops the old task before it
+ * starts the new one, on deployments and on replacements alike.
+ */
+export class ListenerService extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly service: ecs.FargateService;
+  readonly logGroup: logs.LogGroup;
+  readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: ListenerServiceProps) {
+    super(scope, id);
+    const { settings } = props;
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: settings.logRetentionDays as logs.RetentionDays, removalPolicy: RemovalPolicy.RETAIN });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: settings.cpu,
+      memoryLimitMiB: settings.memoryMiB,
+      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    this.taskDefinition.addVolume({
+      name: VOLUME,
+      efsVolumeConfiguration: {
+        fileSystemId: props.spool.fileSystem.fileSystemId,
+        transitEncryption: 'ENABLED',
+        authorizationConfig: { accessPointId: props.spool.accessPoint.accessPointId, iam: 'ENABLED' },
+      },
+    });
+    props.spool.grantMount(this.taskDefinition.taskRole);
+
+    this.container = this.taskDefinition.addContainer('listener', {
+      // Synth only hashes the context (.dockerignore applies); `cdk deploy` builds and pushes it.
+      image: ecs.ContainerImage.fromAsset(props.imageDirectory, { platform: Platform.LINUX_ARM64 }),
+      essential: true,
+      environment: props.environment,
+      secrets: props.secrets,
+      portMappings: [{ containerPort: HTTP_PORT, name: 'control' }],
+      // Same probe as the Dockerfile's HEALTHCHECK (ECS ignores that one): liveness, not readiness.
+      healthCheck: {
+        command: ['CMD', 'node', '-e', HEALTH_CHECK_SCRIPT],
+        interval: Duration.seconds(30),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(30),
+      },
+      stopTimeout: Duration.seconds(settings.shutdownTimeoutS + STOP_MARGIN_S),
+      // Nothing but the spool is written; an init process reaps children and forwards SIGTERM.
+      readonlyRootFilesystem: true,
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: 'listener',
+        // A CloudWatch hiccup must not block stdout and with it the FIX event loop (heartbeats).
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+        maxBufferSize: Size.mebibytes(25),
+      }),
+    });
+    this.container.addMountPoints({ containerPath: SPOOL_DIR, sourceVolume: VOLUME, readOnly: false });
+
+    // Outbound only where the service talks: AWS APIs on 443, Kalshi's FIX ports, NFS to the spool.
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'kalshi-fix-listener task', allowAllOutbound: false });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (S3, SQS, Secrets Manager, ECR, CloudWatch Logs)');
+    for (const port of new Set([settings.fix.port, ...(settings.fix.dropCopy ? [settings.fix.dropCopyPort] : [])])) {
+      this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `Kalshi FIX ${port}`);
+    }
+    props.spool.fileSystem.connections.allowDefaultPortFrom(this.securityGroup, 'kalshi-fix-listener spool');
+    if (settings.controlPlaneCidr !== undefined) {
+      this.securityGroup.addIngressRule(ec2.Peer.ipv4(settings.controlPlaneCidr), ec2.Port.tcp(HTTP_PORT), 'control plane (operators)');
+    }
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount: settings.desiredCount,
+      minHealthyPercent: 0,
+      maxHealthyPercent: 100,
+      circuitBreaker: { enable: true, rollback: true },
+      // Rebalancing launches a task in another zone, then stops the excess one: a twin, briefly.
+      availabilityZoneRebalancing: ecs.AvailabilityZoneRebalancing.DISABLED,
+      platformVersion: ecs.FargatePlatformVersion.LATEST,
+      vpcSubnets: PRIVATE_SUBNETS,
+      securityGroups: [this.securityGroup],
+      assignPublicIp: false,
+      enableExecuteCommand: false,
+      propagateTags: ecs.PropagatedTagSource.SERVICE,
+    });
+    // The service starts only once the file system can be mounted.
+    this.service.node.addDependency(props.spool.fileSystem.mountTargetsAvailable);
+  }
+}

@@ -1,0 +1,111 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ListenerAlarms } from './alarms.js';
+import { ArchiveBucket } from './archive-bucket.js';
+import { ArchiveTable } from './archive-table.js';
+import { ArchiveQueries } from './athena.js';
+import { FillsQueue } from './fills-queue.js';
+import { HTTP_PORT, SPOOL_DIR } from './image-contract.js';
+import { ListenerService } from './listener-service.js';
+import { listenerVpc } from './network.js';
+import type { ListenerStackSettings } from './props.js';
+import { ListenerSecrets } from './secrets.js';
+import { SpoolVolume } from './spool-volume.js';
+
+export interface ListenerStackProps extends StackProps {
+  settings: ListenerStackSettings;
+  /** The repository root (Dockerfile and build context). */
+  imageDirectory: string;
+}
+
+/**
+ * The whole deployment of DESIGN.md: one listener task on Fargate with its journal on EFS, the
+ * archive bucket with its Glue table and Athena workgroup, the fills queue, secrets and alarms.
+ */
+export class ListenerStack extends Stack {
+  readonly archive: ArchiveBucket;
+  readonly fills: FillsQueue;
+  readonly table: ArchiveTable;
+  readonly queries: ArchiveQueries;
+  readonly secrets: ListenerSecrets;
+  readonly spool: SpoolVolume;
+  readonly listener: ListenerService;
+  readonly alarms: ListenerAlarms;
+
+  constructor(scope: Construct, id: string, props: ListenerStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const vpc = listenerVpc(this, settings.existingVpc);
+
+    this.archive = new ArchiveBucket(this, 'Archive', { prefix: settings.archivePrefix, infrequentAccessAfterDays: settings.infrequentAccessAfterDays });
+    this.table = new ArchiveTable(this, 'ArchiveTable', {
+      databaseName: 'kalshi_fix_listener',
+      location: this.archive.tableLocation,
+      startDate: settings.archiveStartDate,
+      gzip: true,
+    });
+    this.queries = new ArchiveQueries(this, 'Athena', { name: 'kalshi-fix-listener', table: this.table });
+    this.fills = new FillsQueue(this, 'FillsQueue');
+    this.secrets = new ListenerSecrets(this, 'Secrets', settings);
+    this.spool = new SpoolVolume(this, 'Spool', vpc);
+
+    this.listener = new ListenerService(this, 'Listener', {
+      vpc,
+      settings,
+      imageDirectory: props.imageDirectory,
+      spool: this.spool,
+      environment: taskEnvironment(settings, { archiveUrl: this.archive.url, fillsQueueUrl: this.fills.queue.queueUrl, region: this.region }),
+      secrets: this.secrets.containerSecrets,
+    });
+    this.archive.grantArchiveAccess(this.listener.taskDefinition.taskRole);
+    this.fills.grantSend(this.listener.taskDefinition.taskRole);
+
+    this.alarms = new ListenerAlarms(this, 'Alarms', {
+      service: this.listener.service,
+      cluster: this.listener.cluster,
+      logGroup: this.listener.logGroup,
+      deadLetterQueue: this.fills.deadLetterQueue,
+      alarmEmail: settings.alarmEmail,
+    });
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('ArchiveBucketName', this.archive.bucket.bucketName, 'S3 bucket of the hourly JSONL archive');
+    output('ArchiveUrl', this.archive.url, 'ARCHIVE_URL the service writes to');
+    output('FillsQueueUrl', this.fills.queue.queueUrl, 'SQS FIFO queue of fills (consumers read here)');
+    output('FillsQueueArn', this.fills.queue.queueArn, 'ARN of the fills queue, for consumer IAM policies');
+    output('FillsDeadLetterQueueUrl', this.fills.deadLetterQueue.queueUrl, 'Where fills land after repeated consumer failures');
+    output('AthenaWorkGroup', this.queries.workGroup.ref, 'Athena workgroup with the saved queries');
+    output('GlueTable', `${this.table.databaseName}.${this.table.tableName}`, 'Glue database.table over the archive');
+    output('FixSecretArn', this.secrets.fix.secretArn, 'Put {"apiKey": ..., "privateKey": ...} here');
+    output('ControlTokenSecretArn', this.secrets.controlToken.secretArn, 'Bearer token for POST /reconnect');
+    output('ClusterName', this.listener.cluster.clusterName, 'ECS cluster');
+    output('ServiceName', this.listener.service.serviceName, 'ECS service (one task)');
+    output('LogGroupName', this.listener.logGroup.logGroupName, 'Service logs (JSON lines)');
+    output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic the alarms notify');
+  }
+}
+
+/**
+ * The container's plain environment (DESIGN.md §6); the secrets come from ListenerSecrets. Every
+ * name is one src/config.ts reads, or the AWS SDK's own (test/infra/listener-stack.test.ts).
+ */
+export function taskEnvironment(settings: ListenerStackSettings, resources: { archiveUrl: string; fillsQueueUrl: string; region: string }): Record<string, string> {
+  return {
+    FIX_HOST: settings.fix.host,
+    FIX_PORT: String(settings.fix.port),
+    FIX_TARGET_COMP_ID: settings.fix.targetCompId,
+    FIX_HEARTBEAT_S: String(settings.fix.heartbeatS),
+    ...(settings.fix.dropCopy ? { FIX_DC_PORT: String(settings.fix.dropCopyPort) } : {}),
+    ARCHIVE_URL: resources.archiveUrl,
+    FILLS_QUEUE_URL: resources.fillsQueueUrl,
+    SPOOL_DIR,
+    HTTP_PORT: String(HTTP_PORT),
+    LOG_LEVEL: settings.logLevel,
+    SHUTDOWN_TIMEOUT_S: String(settings.shutdownTimeoutS),
+    AWS_REGION: resources.region,
+    // V8 otherwise keeps growing its heap reservation under allocation pressure (measured: RSS up
+    // ~140 MB/min through an S3 outage while the live heap stayed flat) until the task is killed
+    // for memory. A cap at three quarters of the task leaves room for buffers and the TLS stack.
+    NODE_OPTIONS: `--max-old-space-size=${Math.floor(settings.memoryMiB * 0.75)}`,
+  };
+}

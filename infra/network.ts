@@ -1,0 +1,35 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type { Construct } from 'constructs';
+import type { ListenerStackSettings } from './props.js';
+
+/**
+ * The VPC the task and the EFS mount targets live in: an existing one, given by ids (a look-up would
+ * need credentials at synth time), or a new one with private subnets behind one NAT gateway — one
+ * fixed egress address, which is what an exchange allow-list wants.
+ */
+export function listenerVpc(scope: Construct, existing: ListenerStackSettings['existingVpc']): ec2.IVpc {
+  if (existing !== undefined) {
+    return ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
+      vpcId: existing.vpcId,
+      availabilityZones: existing.availabilityZones,
+      privateSubnetIds: existing.privateSubnetIds,
+    });
+  }
+  const vpc = new ec2.Vpc(scope, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    subnetConfiguration: [
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
+    ],
+    // Every resource here has its own security group; restricting the default one would add a
+    // custom-resource Lambda for no gain.
+    restrictDefaultSecurityGroup: false,
+  });
+  // Archive uploads stay on the AWS network and skip NAT data charges.
+  vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+  return vpc;
+}
+
+/** Where the task and the file system go: the private subnets, whichever VPC it is. */
+export const PRIVATE_SUBNETS: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };

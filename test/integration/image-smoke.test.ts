@@ -1,0 +1,127 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RUN_COMMAND, RUNTIME_INSTALL } from '../../infra/image-contract.js';
+import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
+import { execForm, instruction, readDockerfile, stageEnv } from '../infra/dockerfile.js';
+import { FILL_SCHEMA, validate } from '../infra/json-schema.js';
+import { tempDir } from '../helpers/records.js';
+import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+import { REPO } from '../helpers/spawn.js';
+import { until } from '../helpers/wait.js';
+
+/**
+ * What the Dockerfile's runtime stage does, without Docker: compile src/ as the build stage does,
+ * install the production dependencies alone with the runtime stage's own command into an empty
+ * directory, and start the image's CMD there against the simulator, with local sinks.
+ */
+const runtime = readDockerfile(REPO).at(-1)!;
+const installCommand = instruction(runtime, 'RUN')
+  .map((i) => i.args.split(' && ')[0]!)
+  .find((command) => command.startsWith('npm ci'))!;
+const startCommand = execForm(instruction(runtime, 'CMD').at(-1)!.args);
+
+let root: string;
+let app: string;
+let sim: KalshiSimulator;
+let address: SimulatorAddress;
+
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
+  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 170_000 });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+}
+
+beforeAll(async () => {
+  root = tempDir('kfl-image-');
+  app = join(root, 'app');
+  mkdirSync(app);
+  // Build stage: the compiler over src/ only (the image's build context holds nothing else).
+  const tsconfig = join(root, 'tsconfig.json');
+  writeFileSync(tsconfig, JSON.stringify({ extends: join(REPO, 'tsconfig.build.json'), compilerOptions: { rootDir: REPO, outDir: join(app, 'dist'), typeRoots: [join(REPO, 'node_modules/@types')], sourceMap: false }, include: [join(REPO, 'src')] }));
+  run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], REPO);
+  // Runtime stage: manifests, then the production install, exactly as the Dockerfile runs it.
+  for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, file), join(app, file));
+  const [npm, ...npmArgs] = installCommand.split(' ');
+  run(npm!, npmArgs, app, { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' });
+  ({ sim, address } = await startSimulator({ reportsPerSecond: 40 }));
+}, 180_000);
+
+afterAll(async () => {
+  await sim?.stop();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+});
+
+describe('the image, without Docker', () => {
+  it('uses the Dockerfile\'s own install and start commands', () => {
+    // Assess: what this suite runs is read from the Dockerfile, and equals what the stack expects.
+    expect(installCommand.split(' ')).toEqual([...RUNTIME_INSTALL]);
+    expect(startCommand).toEqual([...RUN_COMMAND]);
+  });
+
+  it('installs production dependencies only', () => {
+    // Assess
+    const installed = (name: string) => existsSync(join(app, 'node_modules', name, 'package.json'));
+    expect(['hono', '@hono/node-server', 'pino', 'zod', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'].filter((name) => !installed(name))).toEqual([]);
+    expect(['vitest', 'typescript', 'aws-cdk-lib', 'aws-cdk', 'jspurefix', 'tsx', 'fauxqs'].filter(installed)).toEqual([]);
+    expect(existsSync(join(app, 'dist/src/cli.js'))).toBe(true);
+  });
+
+  it('starts with the image CMD, answers /healthz, logs on, publishes fills in the documented schema, and exits 0 on SIGTERM', { timeout: 60_000 }, async () => {
+    // Prepare: the Dockerfile's environment, with local paths and what ECS would inject.
+    const data = join(root, 'data');
+    mkdirSync(data);
+    const caFile = join(root, 'ca.pem');
+    writeFileSync(caFile, address.ca);
+    const pem = testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      ...stageEnv(runtime),
+      SPOOL_DIR: join(data, 'spool'),
+      HTTP_PORT: '0',
+      FIX_HOST: address.host,
+      FIX_PORT: String(address.ports.KalshiNR),
+      FIX_TARGET_COMP_ID: 'KalshiNR',
+      FIX_API_KEY: API_KEY,
+      FIX_PRIVATE_KEY: pem,
+      FIX_TLS_CA_FILE: caFile,
+      ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
+      FILLS_QUEUE_URL: pathToFileURL(join(data, 'fills.jsonl')).href,
+      CONTROL_TOKEN: 'smoke-test-control-token-0123456789',
+      LOG_LEVEL: 'info',
+    };
+    const [command, ...args] = startCommand;
+    const child: ChildProcess = spawn(command === 'node' ? process.execPath : command!, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // Act
+      await until(() => /"httpPort":(\d+)/.test(output) || child.exitCode !== null, 20_000, 'the control plane to listen');
+      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
+      const port = Number(/"httpPort":(\d+)/.exec(output)?.[1]);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      let state = '';
+      await until(async () => {
+        state = ((await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { session: { state: string } }).session.state;
+        return state === 'active';
+      }, 20_000, 'the session to log on');
+      const fillsFile = join(data, 'fills.jsonl');
+      await until(() => existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3, 20_000, 'fills');
+      child.kill('SIGTERM');
+      const code = await exited;
+      // Assess
+      expect(health.status).toBe(200);
+      expect(state).toBe('active');
+      const fills = readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
+      expect(fills.flatMap((fill) => validate(FILL_SCHEMA, fill))).toEqual([]);
+      expect(code, output.slice(-2000)).toBe(0);
+      expect(output).toMatch(/stopped cleanly/);
+      expect(output).not.toContain('BEGIN PRIVATE KEY');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
