@@ -42,6 +42,12 @@ export interface JournalStats {
   truncatedTailBytes: number;
 }
 
+interface PendingEntry {
+  entry: JournalEntry;
+  /** Header + UTF-8 bytes of the line. */
+  size: number;
+}
+
 const HEADER_BYTES = 8; // u32 length + u32 crc32, little-endian
 const INDEX_EVERY = 256;
 const READ_WINDOW = 1024 * 1024;
@@ -77,7 +83,7 @@ export class Journal {
   #lastLsn = 0;
   #durableLsn = 0;
   #dedupeDurableLsn = 0;
-  #pending: Array<{ entry: JournalEntry; frame: Buffer }> = [];
+  #pending: PendingEntry[] = [];
   #flushing: Promise<void> | undefined;
   #flushError: ListenerError | undefined;
   // The dedupe log trails the segments on its own chain: a group commit waits for one fsync, not
@@ -137,14 +143,11 @@ export class Journal {
     this.#seen.set(record.exec_id, now);
     this.#noteExecId(record.exec_id);
     const line = JSON.stringify(record);
-    // Encoded once, straight into the frame.
-    const length = Buffer.byteLength(line, 'utf8');
-    const frame = Buffer.allocUnsafe(HEADER_BYTES + length);
-    frame.write(line, HEADER_BYTES, 'utf8');
-    frame.writeUInt32LE(length, 0);
-    frame.writeUInt32LE(crc32(frame.subarray(HEADER_BYTES)), 4);
+    // The bytes are written at commit time into one buffer for the whole group; a buffer per
+    // record cost more than encoding it.
+    const size = HEADER_BYTES + Buffer.byteLength(line, 'utf8');
     const entry: JournalEntry = { lsn: ++this.#lastLsn, record, line };
-    this.#pending.push({ entry, frame });
+    this.#pending.push({ entry, size });
     if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
     return { lsn: entry.lsn, duplicate: false };
   }
@@ -263,24 +266,31 @@ export class Journal {
     }
   }
 
-  async #writeBatch(batch: Array<{ entry: JournalEntry; frame: Buffer }>): Promise<void> {
+  async #writeBatch(batch: PendingEntry[]): Promise<void> {
     try {
       let i = 0;
       while (i < batch.length) {
         let segment = this.#segments.at(-1)!;
         if (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn) segment = await this.#roll(batch[i]!.entry.lsn);
         // Fill this segment up to its size (at least one record), then roll for the rest.
-        const frames: Buffer[] = [];
         let bytes = segment.bytes;
         const first = i;
-        while (i < batch.length && (i === first || bytes + batch[i]!.frame.length <= this.#segmentBytes)) {
-          const { entry, frame } = batch[i]!;
+        while (i < batch.length && (i === first || bytes + batch[i]!.size <= this.#segmentBytes)) {
+          const { entry, size } = batch[i]!;
           if ((entry.lsn - segment.firstLsn) % INDEX_EVERY === 0) segment.offsets.push(bytes);
-          frames.push(frame);
-          bytes += frame.length;
+          bytes += size;
           i++;
         }
-        await this.#active!.writev(frames);
+        const data = Buffer.allocUnsafe(bytes - segment.bytes);
+        for (let k = first, at = 0; k < i; k++) {
+          const { entry, size } = batch[k]!;
+          data.writeUInt32LE(size - HEADER_BYTES, at);
+          data.write(entry.line, at + HEADER_BYTES, 'utf8');
+          data.writeUInt32LE(crc32(data.subarray(at + HEADER_BYTES, at + size)), at + 4);
+          at += size;
+        }
+        // A regular-file write may in principle stop short: finish it.
+        for (let written = 0; written < data.length; ) written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
         await this.#active!.datasync();
         segment.bytes = bytes;
         segment.lastLsn = batch[i - 1]!.entry.lsn;
