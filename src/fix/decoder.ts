@@ -38,7 +38,7 @@ function dataTagFor(lengthTag: number): number {
 /** Triples per index block; a message's triples never straddle two blocks. */
 const INDEX_BLOCK = 3 * 16 * 1024;
 /** A frame needs the join of two chunks only for its own bytes: copy this much of the new chunk. */
-const JOIN_BYTES = 8 * 1024;
+const JOIN_BYTES = 2 * 1024;
 
 /**
  * Streaming FIX decoder: feed it socket chunks of any size; it emits whole, verified frames.
