@@ -8,18 +8,26 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_READINESS } from '../src/http/readiness.js';
-import { anyMessagePattern, LOG_MESSAGES, NOT_READY_MESSAGES } from './log-signals.js';
+import { anyMessagePattern, LOG_MESSAGES } from './log-signals.js';
 
 const SIGNAL_PERIOD = Duration.minutes(5);
 
 /**
- * Periods of not-ready signals before the readiness alarm fires: a reconnect or a throttled batch
- * recovers within minutes, a quarter of an hour of them is an outage someone must look at.
+ * Periods in which the service never once reported ready before the readiness alarm fires: a
+ * reconnect or a throttled batch recovers within minutes, a quarter of an hour is an outage.
  */
 export const NOT_READY_PERIODS = 3;
 
-/** Archive failures for as long as /readyz tolerates archive lag (DEFAULT_READINESS) make an alarm. */
-export const ARCHIVE_LAG_PERIODS = Math.ceil(DEFAULT_READINESS.maxArchiveLagSeconds / SIGNAL_PERIOD.toSeconds());
+/** The archive is late past what /readyz tolerates (DEFAULT_READINESS) for a whole period. */
+export const ARCHIVE_LAG_PERIODS = 1;
+
+/**
+ * Where the service's health line publishes its figures (METRICS_NAMESPACE, Embedded Metric
+ * Format) and the log metric filters count: one namespace per stack.
+ */
+export function metricsNamespace(stackName: string): string {
+  return `KalshiFixListener/${stackName}`;
+}
 
 /** Minutes without the desired task running; a deployment (stop, then start) takes less. */
 export const TASK_MISSING_MINUTES = 5;
@@ -43,7 +51,7 @@ export class ListenerAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: ListenerAlarmsProps) {
     super(scope, id);
-    const namespace = `KalshiFixListener/${Stack.of(this).stackName}`;
+    const namespace = metricsNamespace(Stack.of(this).stackName);
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'kalshi-fix-listener alarms', enforceSSL: true });
     if (props.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
@@ -82,18 +90,22 @@ export class ListenerAlarms extends Construct {
       return filter.metric({ statistic: 'Sum', period: SIGNAL_PERIOD });
     };
 
-    this.readinessFailing = signal('NotReadySignals', 'NotReadySignals', NOT_READY_MESSAGES).createAlarm(this, 'ReadinessFailing', {
-      alarmDescription: `/readyz has been failing for ${NOT_READY_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the session keeps reconnecting, or S3/SQS writes keep failing. GET /status tells which.`,
+    // The service's own figures (src/http/health-line.ts), one health line a minute.
+    const health = (metricName: string, statistic: string) => new cloudwatch.Metric({ namespace, metricName, statistic, period: SIGNAL_PERIOD });
+
+    this.readinessFailing = health('Ready', 'Maximum').createAlarm(this, 'ReadinessFailing', {
+      alarmDescription: `/readyz has not answered 200 once in ${NOT_READY_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the session is down or recovering, or a sink is behind its limit. GET /status (reasons in /readyz) tells which.`,
       threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: NOT_READY_PERIODS,
+      // No health line means no task: TaskNotRunning speaks for that (and a parked service is quiet).
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.archiveLagging = signal('ArchiveWriteFailures', 'ArchiveWriteFailures', [LOG_MESSAGES.archiveWriteFailed]).createAlarm(this, 'ArchiveLagging', {
-      alarmDescription: `Archive uploads have failed for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: closed hours wait in the journal (safe, but Athena is behind and the spool grows).`,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    this.archiveLagging = health('ArchiveLagSeconds', 'Minimum').createAlarm(this, 'ArchiveLagging', {
+      alarmDescription: `A closed hour has waited more than ${DEFAULT_READINESS.maxArchiveLagSeconds} s past its due time for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the records are safe in the journal, but Athena is behind and the spool grows. /status sinks[archive].lastError says why.`,
+      threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: ARCHIVE_LAG_PERIODS,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });

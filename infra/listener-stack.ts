@@ -1,6 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { ListenerAlarms } from './alarms.js';
+import { ListenerAlarms, metricsNamespace } from './alarms.js';
 import { ArchiveBucket } from './archive-bucket.js';
 import { ArchiveTable } from './archive-table.js';
 import { ArchiveQueries } from './athena.js';
@@ -54,7 +54,7 @@ export class ListenerStack extends Stack {
       settings,
       imageDirectory: props.imageDirectory,
       spool: this.spool,
-      environment: taskEnvironment(settings, { archiveUrl: this.archive.url, fillsQueueUrl: this.fills.queue.queueUrl, region: this.region }),
+      environment: taskEnvironment(settings, { archiveUrl: this.archive.url, fillsQueueUrl: this.fills.queue.queueUrl, region: this.region, stackName: this.stackName }),
       secrets: this.secrets.containerSecrets,
     });
     this.archive.grantArchiveAccess(this.listener.taskDefinition.taskRole);
@@ -89,7 +89,7 @@ export class ListenerStack extends Stack {
  * The container's plain environment (DESIGN.md §6); the secrets come from ListenerSecrets. Every
  * name is one src/config.ts reads, or the AWS SDK's own (test/infra/listener-stack.test.ts).
  */
-export function taskEnvironment(settings: ListenerStackSettings, resources: { archiveUrl: string; fillsQueueUrl: string; region: string }): Record<string, string> {
+export function taskEnvironment(settings: ListenerStackSettings, resources: { archiveUrl: string; fillsQueueUrl: string; region: string; stackName: string }): Record<string, string> {
   return {
     FIX_HOST: settings.fix.host,
     FIX_PORT: String(settings.fix.port),
@@ -106,6 +106,8 @@ export function taskEnvironment(settings: ListenerStackSettings, resources: { ar
     // V8 otherwise keeps growing its heap reservation under allocation pressure (measured: RSS up
     // ~140 MB/min through an S3 outage while the live heap stayed flat) until the task is killed
     // for memory. A cap at three quarters of the task leaves room for buffers and the TLS stack.
+    // The health line then carries Embedded Metric Format: the readiness and lag alarms read it.
+    METRICS_NAMESPACE: metricsNamespace(resources.stackName),
     NODE_OPTIONS: `--max-old-space-size=${Math.floor(settings.memoryMiB * 0.75)}`,
   };
 }

@@ -102,6 +102,8 @@ async function demo(args: string[]): Promise<number | undefined> {
     controlToken: env['CONTROL_TOKEN'],
     logLevel: (env['LOG_LEVEL'] as Config['logLevel'] | undefined) ?? 'info',
     shutdownTimeoutMs: 20_000,
+    healthLogIntervalMs: 60_000,
+    metricsNamespace: undefined,
   };
   process.stdout.write(`demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`);
   return serveUntilSignal(config, () => simulator.stop());

@@ -29,6 +29,10 @@ export interface Config {
   controlToken: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdownTimeoutMs: number;
+  /** How often the `health` log line is written. */
+  healthLogIntervalMs: number;
+  /** CloudWatch namespace the health line's figures are published under (EMF), or none. */
+  metricsNamespace: string | undefined;
 }
 
 /** One documented row per variable: the README's configuration table is generated from this. */
@@ -57,6 +61,8 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   { name: 'CONTROL_TOKEN', required: 'no', default: '', meaning: 'bearer token POST /reconnect requires (open when unset)' },
   { name: 'LOG_LEVEL', required: 'no', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent' },
   { name: 'SHUTDOWN_TIMEOUT_S', required: 'no', default: '20', meaning: 'SIGTERM flushes within this bound, then exits' },
+  { name: 'HEALTH_LOG_INTERVAL_S', required: 'no', default: '60', meaning: 'how often the `health` log line (readiness, sink lags, backlog) is written (5–3600)' },
+  { name: 'METRICS_NAMESPACE', required: 'no', default: '', meaning: 'CloudWatch namespace: the health line then carries Embedded Metric Format, so CloudWatch Logs turns it into metrics' },
 ];
 
 const PORT = (name: string) => z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be between 1 and 65535`).max(65535, `${name} must be between 1 and 65535`);
@@ -88,6 +94,12 @@ const schema = z.object({
   CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   SHUTDOWN_TIMEOUT_S: BOUNDED('SHUTDOWN_TIMEOUT_S', 1, 600).default(20),
+  HEALTH_LOG_INTERVAL_S: BOUNDED('HEALTH_LOG_INTERVAL_S', 5, 3600).default(60),
+  METRICS_NAMESPACE: z
+    .string()
+    .max(255, 'METRICS_NAMESPACE must be at most 255 characters')
+    .regex(/^[\w.\-/#:]+$/, 'METRICS_NAMESPACE may hold letters, digits and . - _ / # : only')
+    .optional(),
 });
 
 /**
@@ -146,6 +158,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     controlToken: raw.CONTROL_TOKEN,
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_S * 1000,
+    healthLogIntervalMs: raw.HEALTH_LOG_INTERVAL_S * 1000,
+    metricsNamespace: raw.METRICS_NAMESPACE,
   };
 }
 

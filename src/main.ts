@@ -4,6 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createControlPlane } from './http/control-plane.js';
+import { healthFigures, healthLine } from './http/health-line.js';
 import { createMetrics } from './http/metrics.js';
 import { logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from './log.js';
 import { ListenerService } from './service.js';
@@ -70,12 +71,18 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   const server = await listen(app.fetch, config.httpPort);
   const httpPort = (server.address() as AddressInfo).port;
   log.info({ httpPort }, 'control plane listening');
+  // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
+  // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
+  const healthLog = log.child({ component: 'health' });
+  const healthTimer = setInterval(() => healthLog.info(healthLine(healthFigures(service.status()), config.metricsNamespace, Date.now()), 'health'), config.healthLogIntervalMs);
+  healthTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
     service,
     httpPort,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(healthTimer);
         await service.stop();
         await queue.close?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
     expect(config.fix.privateKey.asymmetricKeyType).toBe('rsa');
     expect(config.archive).toEqual({ kind: 's3', bucket: 'my-archive', prefix: 'kalshi/' });
     expect(config.fills).toEqual({ kind: 'sqs', queueUrl: VALID.FILLS_QUEUE_URL });
-    expect(config).toMatchObject({ httpPort: 8080, logLevel: 'info', spoolDir: './data/spool', archiveGraceMs: 300_000, archiveGzip: true, shutdownTimeoutMs: 20_000 });
+    expect(config).toMatchObject({ httpPort: 8080, logLevel: 'info', spoolDir: './data/spool', archiveGraceMs: 300_000, archiveGzip: true, shutdownTimeoutMs: 20_000, healthLogIntervalMs: 60_000, metricsNamespace: undefined });
   });
 
   it('defaults KalshiRT to port 8230 and 72 h retention, and reads local sinks and an inline key', () => {
@@ -62,6 +62,8 @@ describe('loadConfig', () => {
     ['a short control token', { ...VALID, CONTROL_TOKEN: 'abc' }, /CONTROL_TOKEN must be at least 16 characters/],
     ['an unreadable CA file', { ...VALID, FIX_TLS_CA_FILE: join(dir, 'nope.pem') }, /FIX_TLS_CA_FILE .* cannot be read/],
     ['retention on KalshiNR', { ...VALID, FIX_MESSAGE_RETENTION_H: '24' }, /applies to KalshiRT only/],
+    ['a health interval out of range', { ...VALID, HEALTH_LOG_INTERVAL_S: '1' }, /HEALTH_LOG_INTERVAL_S must be between 5 and 3600/],
+    ['a metrics namespace CloudWatch refuses', { ...VALID, METRICS_NAMESPACE: 'kfl prod!' }, /METRICS_NAMESPACE may hold letters, digits/],
     ['an unreadable drop-copy key', { ...VALID, FIX_DC_API_KEY: 'dc-key', FIX_DC_PRIVATE_KEY_FILE: join(dir, 'dc-missing.pem') }, /FIX_DC_PRIVATE_KEY_FILE .* cannot be read/],
   ];
   it.each(cases)('reports %s', (_name, env, pattern) => {

@@ -31,6 +31,8 @@ beforeAll(async () => {
     controlToken: TOKEN,
     logLevel: 'trace',
     shutdownTimeoutMs: 20_000,
+    healthLogIntervalMs: 200,
+    metricsNamespace: 'KalshiFixListener/test',
   };
   // Every log line of the run, at trace level, for the secrets check below.
   const log = createLogger('trace', { write: (line: string) => void logLines.push(line) });
@@ -162,5 +164,28 @@ describe('logs of a session run', () => {
       expect(all).not.toContain(signature.slice(0, 40));
     }
     expect(all).not.toContain(TOKEN);
+  });
+});
+
+describe('the health log line', () => {
+  it('says what /readyz says, with an Embedded Metric Format block CloudWatch turns into metrics', async () => {
+    // Prepare: logged on, sinks idle and keeping up; the line comes every 200 ms in this run.
+    const health = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'health');
+    await until(() => health().some((l) => l['Ready'] === 1));
+    // Act
+    const line = health().filter((l) => l['Ready'] === 1).at(-1)!;
+    const emf = line['_aws'] as { Timestamp: number; CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+    // Assess
+    expect(line).toMatchObject({ component: 'health', Ready: 1, SessionActive: 1, Holes: 0 });
+    expect(line['ArchiveLagSeconds']).toBeTypeOf('number');
+    expect(line['FillsLagSeconds']).toBeTypeOf('number');
+    expect(line['JournalBacklogRecords']).toBeGreaterThanOrEqual(0);
+    expect(emf.CloudWatchMetrics).toHaveLength(1);
+    expect(emf.CloudWatchMetrics[0]!.Namespace).toBe('KalshiFixListener/test');
+    expect(emf.CloudWatchMetrics[0]!.Dimensions).toEqual([[]]);
+    // Every declared metric is a number at the top level, as the EMF specification requires.
+    for (const metric of emf.CloudWatchMetrics[0]!.Metrics) expect(line[metric.Name], metric.Name).toBeTypeOf('number');
+    expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual(['ArchiveLagSeconds', 'FillsLagSeconds', 'Holes', 'JournalBacklogRecords', 'Ready', 'SessionActive']);
+    expect(Math.abs(emf.Timestamp - Date.now())).toBeLessThan(60_000);
   });
 });

@@ -5,11 +5,13 @@ import { ARCHIVE_LAG_PERIODS, NOT_READY_PERIODS } from '../../infra/alarms.js';
 import { JSON_SERDE, PARTITION_KEYS, TABLE_NAME } from '../../infra/archive-table.js';
 import { MAX_RECEIVE_COUNT } from '../../infra/fills-queue.js';
 import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUNTIME_USER, SPOOL_DIR } from '../../infra/image-contract.js';
-import { NOT_READY_MESSAGES } from '../../infra/log-signals.js';
+import { LOG_MESSAGES } from '../../infra/log-signals.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { FIX_SECRET_KEYS } from '../../infra/secrets.js';
 import { ENVIRONMENT, loadConfig } from '../../src/config.js';
+import { healthFigures } from '../../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../../src/http/readiness.js';
+import type { ServiceStatus } from '../../src/service.js';
 import { RECORD_COLUMNS } from '../../src/record.js';
 import { only, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
@@ -401,16 +403,21 @@ describe('alarms', () => {
     expect(taskAlarm.TreatMissingData).toBe('breaching');
   });
 
-  it('fires when readiness keeps failing and when the archive lags as long as /readyz tolerates', () => {
+  it('fires when the health line says not ready, or the archive late past what /readyz tolerates, and when a hole is logged', () => {
     // Prepare
-    const filters = idsOf('AWS::Logs::MetricFilter').map((id) => resources[id]!.Properties as { LogGroupName: unknown; FilterPattern: string; MetricTransformations: Array<{ MetricName: string }> });
-    const notReady = filters.find((f) => f.MetricTransformations[0]!.MetricName === 'NotReadySignals')!;
-    // Assess
-    expect(filters.every((f) => JSON.stringify(f.LogGroupName) === JSON.stringify({ Ref: idOf('AWS::Logs::LogGroup') }))).toBe(true);
-    for (const message of NOT_READY_MESSAGES) expect(notReady.FilterPattern).toContain(`"${message}"`);
-    expect(alarm('ReadinessFailing')).toMatchObject({ MetricName: 'NotReadySignals', EvaluationPeriods: NOT_READY_PERIODS, Threshold: 1 });
-    expect(alarm('ArchiveLagging')).toMatchObject({ MetricName: 'ArchiveWriteFailures', EvaluationPeriods: ARCHIVE_LAG_PERIODS, Period: 300 });
-    expect(ARCHIVE_LAG_PERIODS * 300).toBeGreaterThanOrEqual(DEFAULT_READINESS.maxArchiveLagSeconds);
+    const namespace = (container['Environment'] as Array<{ Name: string; Value: unknown }>).find((e) => e.Name === 'METRICS_NAMESPACE')?.Value;
+    const filters = idsOf('AWS::Logs::MetricFilter').map((id) => resources[id]!.Properties as { LogGroupName: unknown; FilterPattern: string; MetricTransformations: Array<{ MetricName: string; MetricNamespace: string }> });
+    // Assess: the alarms read the metrics the task's health line publishes, in the namespace it is given.
+    expect(namespace).toMatch(/^KalshiFixListener\//);
+    expect(alarm('ReadinessFailing')).toMatchObject({ Namespace: namespace, MetricName: 'Ready', Statistic: 'Maximum', ComparisonOperator: 'LessThanThreshold', Threshold: 1, EvaluationPeriods: NOT_READY_PERIODS });
+    expect(alarm('ArchiveLagging')).toMatchObject({ Namespace: namespace, MetricName: 'ArchiveLagSeconds', Statistic: 'Minimum', ComparisonOperator: 'GreaterThanThreshold', Threshold: DEFAULT_READINESS.maxArchiveLagSeconds, EvaluationPeriods: ARCHIVE_LAG_PERIODS });
+    const metricNames = Object.keys(healthFigures({ fatal: undefined, session: { state: 'active' }, sinks: [], journal: { backlog: {} }, backfill: { holes: [] } } as unknown as ServiceStatus));
+    expect(metricNames).toContain('Ready');
+    expect(metricNames).toContain('ArchiveLagSeconds');
+    expect(filters).toHaveLength(1);
+    expect(JSON.stringify(filters[0]!.LogGroupName)).toBe(JSON.stringify({ Ref: idOf('AWS::Logs::LogGroup') }));
+    expect(filters[0]!.FilterPattern).toContain(`"${LOG_MESSAGES.hole}"`);
+    expect(filters[0]!.MetricTransformations[0]!.MetricNamespace).toBe(namespace);
     expect(alarm('ReportsMissed')).toMatchObject({ MetricName: 'Holes', EvaluationPeriods: 1 });
   });
 

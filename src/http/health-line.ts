@@ -1,0 +1,56 @@
+import type { ServiceStatus } from '../service.js';
+import { readiness, type ReadinessLimits } from './readiness.js';
+
+/**
+ * The figures an operator alarms on, as numbers: what /readyz and /status say, for CloudWatch,
+ * which cannot reach the control plane in a private subnet.
+ */
+export interface HealthFigures {
+  /** 1 when /readyz would answer 200. */
+  Ready: 0 | 1;
+  /** 1 when the FIX session is logged on. */
+  SessionActive: 0 | 1;
+  ArchiveLagSeconds: number;
+  FillsLagSeconds: number;
+  /** Journaled records the slowest sink has not handled yet. */
+  JournalBacklogRecords: number;
+  /** Unrecoverable gaps recorded (reports that may be missing). */
+  Holes: number;
+}
+
+const UNITS: Record<keyof HealthFigures, string> = {
+  Ready: 'None',
+  SessionActive: 'None',
+  ArchiveLagSeconds: 'Seconds',
+  FillsLagSeconds: 'Seconds',
+  JournalBacklogRecords: 'Count',
+  Holes: 'Count',
+};
+
+export function healthFigures(status: ServiceStatus, limits?: ReadinessLimits): HealthFigures {
+  const lag = (name: string) => Math.round(status.sinks.find((s) => s.name === name)?.lagSeconds ?? 0);
+  return {
+    Ready: readiness(status, limits).ready ? 1 : 0,
+    SessionActive: status.session.state === 'active' ? 1 : 0,
+    ArchiveLagSeconds: lag('archive'),
+    FillsLagSeconds: lag('fills'),
+    JournalBacklogRecords: Math.max(0, ...Object.values(status.journal.backlog).map((b) => b.records)),
+    Holes: status.backfill.holes.length,
+  };
+}
+
+/**
+ * The health log line's fields. With a namespace they carry an Embedded Metric Format block: the
+ * CloudWatch Logs agent of ECS (awslogs) turns each figure into a metric, no SDK call and no extra
+ * IAM permission needed. https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+ */
+export function healthLine(figures: HealthFigures, namespace: string | undefined, nowMs: number): Record<string, unknown> {
+  if (namespace === undefined) return { ...figures };
+  return {
+    _aws: {
+      Timestamp: nowMs,
+      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [[]], Metrics: Object.keys(figures).map((name) => ({ Name: name, Unit: UNITS[name as keyof HealthFigures] })) }],
+    },
+    ...figures,
+  };
+}
