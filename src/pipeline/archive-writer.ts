@@ -186,17 +186,21 @@ export class ArchiveWriter {
   }
 
   async #flushAll(): Promise<void> {
-    // Read everything left, then write every bucket regardless of its hour.
-    for (;;) {
+    // The store is failing: every write would fail too, slowly. The journal keeps it all and the
+    // next start resumes from the cursor; a shutdown must stay within its bound.
+    if (this.#status.consecutiveFailures > 0) return;
+    // Read what is left (as much as memory allows, like the running loop), then write every bucket
+    // regardless of its hour; the first failure ends the attempt for the same reason.
+    while (this.#buffered < this.#maxBufferedBytes) {
       const entries = await this.#o.journal.read(this.#readLsn, READ_BATCH);
       if (entries.length === 0) break;
       for (const entry of entries) {
         const bucket = this.#add(entry);
         this.#readLsn = entry.lsn;
-        if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes) await this.#writeOnce(bucket);
+        if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes && !(await this.#writeOnce(bucket))) return;
       }
     }
-    for (const bucket of [...this.#buckets.values()]) await this.#writeOnce(bucket);
+    for (const bucket of [...this.#buckets.values()]) if (!(await this.#writeOnce(bucket))) return;
     await this.#settle();
   }
 
@@ -215,8 +219,8 @@ export class ArchiveWriter {
   }
 
   /** Shutdown path: one attempt per bucket; what fails stays in the journal for the next start. */
-  async #writeOnce(bucket: Bucket): Promise<void> {
-    await this.#write(bucket).catch(() => false);
+  async #writeOnce(bucket: Bucket): Promise<boolean> {
+    return this.#write(bucket).catch(() => false);
   }
 
   /** Intent → object → cursor. Returns false (after recording the failure) when the store fails. */

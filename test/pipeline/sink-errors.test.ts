@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { deduplicationId, FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
@@ -64,6 +65,42 @@ describe('ArchiveWriter', () => {
       expect(new Set(calls.map((c) => c.args[0].input.Key)).size).toBe(1);
       expect(new Set(calls.map((c) => Buffer.from(c.args[0].input.Body as Buffer).toString('base64'))).size).toBe(1);
       expect(writer.status()).toMatchObject({ consecutiveFailures: 0 });
+      await journal.close();
+    });
+  });
+});
+
+describe('ArchiveWriter', () => {
+  describe('stop during an S3 outage', () => {
+    it('leaves the backlog in the journal without trying S3 again, and the next start archives all of it once', async () => {
+      // Prepare: S3 answers 503 to everything; records in two closed hours.
+      s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'ServiceUnavailable', 503));
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < 40; n++) journal.append(makeRecord(n, { transact_time: `2026-11-23T${n % 2 === 0 ? '21' : '22'}:00:0${n % 10}.000Z` }));
+      await journal.flush();
+      const client = new S3Client({ region: 'us-east-1', maxAttempts: 1 });
+      const events: ArchiveEvent[] = [];
+      const options = { journal, store: new S3Store({ bucket: 'b', prefix: '', client }), graceMs: 0, now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 5, maxMs: 20 } };
+      const writer = new ArchiveWriter({ ...options, onEvent: (e) => events.push(e) });
+      await writer.start();
+      await until(() => events.some((e) => e.kind === 'upload_failed'));
+      // Act
+      const callsBeforeStop = s3.commandCalls(PutObjectCommand).length;
+      await writer.stop({ flush: true });
+      const callsAtStop = s3.commandCalls(PutObjectCommand).length;
+      s3.reset();
+      s3.on(PutObjectCommand).resolves({});
+      const next = new ArchiveWriter(options);
+      await next.start();
+      await until(() => s3.commandCalls(PutObjectCommand).length === 2);
+      await next.stop();
+      // Assess: the stop tried no bucket again (at most the write already under way finished); the
+      // restart wrote both hours, every record once.
+      expect(callsAtStop - callsBeforeStop).toBeLessThanOrEqual(1);
+      expect(events.filter((e) => e.kind === 'upload_failed')).toHaveLength(callsAtStop);
+      const lines = s3.commandCalls(PutObjectCommand).flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').split('\n').filter(Boolean));
+      expect(lines.map((l) => (JSON.parse(l) as { exec_id: string }).exec_id).sort()).toEqual(Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id).sort());
+      expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).sort()).toEqual([expect.stringContaining('dt=2026-11-23/hour=21/'), expect.stringContaining('dt=2026-11-23/hour=22/')]);
       await journal.close();
     });
   });
