@@ -73,6 +73,8 @@ export class ArchiveWriter {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #flushAllRequested = false;
+  /** Ends a back-off pause early: a stop must not wait out a retry delay of up to a minute. */
+  #interruptPause: (() => void) | undefined;
   /** The last body built, kept while its upload is being retried: an outage costs no re-compression. */
   #prepared: { key: string; data: Buffer } | undefined;
 
@@ -103,6 +105,7 @@ export class ArchiveWriter {
   async stop(options: { flush: boolean } = { flush: true }): Promise<void> {
     this.#flushAllRequested = options.flush;
     this.#running = false;
+    this.#interruptPause?.();
     this.#wake?.();
     await this.#loop;
     clearInterval(this.#timer);
@@ -133,7 +136,9 @@ export class ArchiveWriter {
   }
 
   async #run(): Promise<void> {
-    if (this.#cursor.intent !== undefined) await this.#replayIntent(this.#cursor.intent);
+    // Nothing else may be written before an interrupted object is redone byte for byte (or a
+    // record could land in two objects); a stop during that leaves it for the next start.
+    if (this.#cursor.intent !== undefined && !(await this.#replayIntent(this.#cursor.intent))) return;
     while (this.#running || this.#flushAllRequested) {
       const progressed = await this.#step();
       if (!this.#running) {
@@ -238,7 +243,8 @@ export class ArchiveWriter {
     return true;
   }
 
-  async #replayIntent(intent: { key: string; ranges: LsnRange[] }): Promise<void> {
+  /** True when the object is written; false when a stop came first. */
+  async #replayIntent(intent: { key: string; ranges: LsnRange[] }): Promise<boolean> {
     this.#o.onEvent?.({ kind: 'replayed_intent', key: intent.key });
     const lines: string[] = [];
     for (const [a, b] of intent.ranges) {
@@ -251,10 +257,11 @@ export class ArchiveWriter {
       }
     }
     while (!(await this.#put(intent.key, lines))) {
-      await new Promise((resolve) => setTimeout(resolve, this.#backoff.current()));
+      if (!this.#running) return false;
     }
     this.#complete(intent.ranges);
     await this.#o.journal.saveCursor(SINK, this.#cursor);
+    return true;
   }
 
   async #put(key: string, lines: readonly string[]): Promise<boolean> {
@@ -275,9 +282,20 @@ export class ArchiveWriter {
       this.#status.lastError = { message: error.message, at: this.#now() };
       const retryInMs = this.#backoff.next();
       this.#o.onEvent?.({ kind: 'upload_failed', key, attempt: this.#status.consecutiveFailures, retryInMs, error });
-      if (this.#running) await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      if (this.#running) await this.#pause(retryInMs);
       return false;
     }
+  }
+
+  async #pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#interruptPause = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#interruptPause = undefined;
   }
 
   #complete(ranges: LsnRange[]): void {

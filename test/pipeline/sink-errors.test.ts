@@ -72,7 +72,7 @@ describe('ArchiveWriter', () => {
 
 describe('ArchiveWriter', () => {
   describe('stop during an S3 outage', () => {
-    it('leaves the backlog in the journal without trying S3 again, and the next start archives all of it once', async () => {
+    it('ends its back-off pause, leaves the backlog in the journal without trying S3 again, and the next start archives all of it once', { timeout: 20_000 }, async () => {
       // Prepare: S3 answers 503 to everything; records in two closed hours.
       s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'ServiceUnavailable', 503));
       const journal = await Journal.open({ dir: tempDir() });
@@ -80,7 +80,8 @@ describe('ArchiveWriter', () => {
       await journal.flush();
       const client = new S3Client({ region: 'us-east-1', maxAttempts: 1 });
       const events: ArchiveEvent[] = [];
-      const options = { journal, store: new S3Store({ bucket: 'b', prefix: '', client }), graceMs: 0, now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 5, maxMs: 20 } };
+      // A minute between retries, as late in a long outage: the stop must not wait it out.
+      const options = { journal, store: new S3Store({ bucket: 'b', prefix: '', client }), graceMs: 0, now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 60_000, maxMs: 60_000 } };
       const writer = new ArchiveWriter({ ...options, onEvent: (e) => events.push(e) });
       await writer.start();
       await until(() => events.some((e) => e.kind === 'upload_failed'));
