@@ -34,7 +34,7 @@ export class Peers {
   private constructor() {
     const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKey = keys.privateKey;
-    this.#child = fork(fileURLToPath(new URL('./peers.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(fileURLToPath(new URL('./peers.js', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child.on('message', (reply: PeerReply) => {
       const waiter = this.#waiting;
       this.#waiting = undefined;
