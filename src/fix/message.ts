@@ -35,10 +35,6 @@ export class FixMessage {
     return (this.#bytes ??= this.#buffer.subarray(this.#start, this.#end));
   }
 
-  get byteLength(): number {
-    return this.#end - this.#start;
-  }
-
   /** Position of the first field with `tag` at or after field position `from`, or -1. */
   indexOf(tag: number, from = 0): number {
     const index = this.#index;
