@@ -43,6 +43,11 @@ interface Bucket {
   lines: string[];
   lsns: number[];
   bytes: number;
+  /**
+   * Set once the bucket's object is built. Every retry sends these bytes under this key, and the
+   * lines are let go: through an S3 outage memory holds one compressed object, not its JSONL.
+   */
+  object?: { key: string; ranges: LsnRange[]; data: Buffer };
 }
 
 const SINK = 'archive';
@@ -75,8 +80,8 @@ export class ArchiveWriter {
   #flushAllRequested = false;
   /** Ends a back-off pause early: a stop must not wait out a retry delay of up to a minute. */
   #interruptPause: (() => void) | undefined;
-  /** The last body built, kept while its upload is being retried: an outage costs no re-compression. */
-  #prepared: { key: string; data: Buffer } | undefined;
+  /** A built object whose upload failed: retried before anything is read, so it never changes. */
+  #stalled: Bucket | undefined;
 
   constructor(options: ArchiveWriterOptions) {
     this.#o = options;
@@ -112,7 +117,7 @@ export class ArchiveWriter {
     this.#unsubscribe?.();
   }
 
-  /** Bytes held in open buckets: bounded by maxBufferedBytes (+ one read batch). */
+  /** JSONL bytes held in open buckets: bounded by maxBufferedBytes (+ one read batch). */
   get bufferedBytes(): number {
     return this.#buffered;
   }
@@ -153,6 +158,12 @@ export class ArchiveWriter {
   /** One round: read what fits in memory, close due buckets. True when it did something. */
   async #step(): Promise<boolean> {
     let progressed = false;
+    // While S3 refuses the last object, reading on would only move the backlog from the journal
+    // into memory: retry that object (after its back-off) and nothing else.
+    if (this.#stalled !== undefined) {
+      if (!(await this.#write(this.#stalled))) return true;
+      progressed = true;
+    }
     if (this.#buffered < this.#maxBufferedBytes) {
       const entries = await this.#o.journal.read(this.#readLsn, READ_BATCH);
       for (const entry of entries) {
@@ -228,17 +239,29 @@ export class ArchiveWriter {
     return this.#write(bucket).catch(() => false);
   }
 
-  /** Intent → object → cursor. Returns false (after recording the failure) when the store fails. */
+  /**
+   * Intent → object → cursor. Returns false (after recording the failure) when the store fails;
+   * the bucket then stays sealed with its built object until a retry lands it.
+   */
   async #write(bucket: Bucket): Promise<boolean> {
-    const ranges = rangesOf(bucket.lsns);
-    const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
-    this.#cursor.intent = { key, ranges };
-    await this.#o.journal.saveCursor(SINK, this.#cursor);
-    const ok = await this.#put(key, bucket.lines);
-    if (!ok) return false;
+    let object = bucket.object;
+    if (object === undefined) {
+      const ranges = rangesOf(bucket.lsns);
+      const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
+      this.#cursor.intent = { key, ranges };
+      await this.#o.journal.saveCursor(SINK, this.#cursor);
+      object = { key, ranges, data: await encodeObject(bucket.lines, this.#gzip) };
+      bucket.object = object;
+      bucket.lines = [];
+      this.#buffered -= bucket.bytes;
+    }
+    if (!(await this.#put(object.key, object.data, bucket.lsns.length))) {
+      this.#stalled = bucket;
+      return false;
+    }
+    if (this.#stalled === bucket) this.#stalled = undefined;
     this.#buckets.delete(bucket.hourKey);
-    this.#buffered -= bucket.bytes;
-    this.#complete(ranges);
+    this.#complete(object.ranges);
     await this.#o.journal.saveCursor(SINK, this.#cursor);
     return true;
   }
@@ -256,7 +279,8 @@ export class ArchiveWriter {
         after = entries.at(-1)!.lsn;
       }
     }
-    while (!(await this.#put(intent.key, lines))) {
+    const data = await encodeObject(lines, this.#gzip);
+    while (!(await this.#put(intent.key, data, lines.length))) {
       if (!this.#running) return false;
     }
     this.#complete(intent.ranges);
@@ -264,16 +288,12 @@ export class ArchiveWriter {
     return true;
   }
 
-  async #put(key: string, lines: readonly string[]): Promise<boolean> {
-    const records = lines.length;
-    if (this.#prepared?.key !== key) this.#prepared = { key, data: await encodeObject(lines, this.#gzip) };
-    const data = this.#prepared.data;
+  async #put(key: string, data: Buffer, records: number): Promise<boolean> {
     try {
       const result = await this.#o.store.putIfAbsent(key, data, { contentType: 'application/x-ndjson', ...(this.#gzip ? { contentEncoding: 'gzip' } : {}) });
       this.#status.lastSuccessAt = this.#now();
       this.#status.consecutiveFailures = 0;
       this.#backoff.reset();
-      this.#prepared = undefined;
       this.#o.onEvent?.({ kind: 'uploaded', key, records, bytes: data.length, result });
       return true;
     } catch (cause) {

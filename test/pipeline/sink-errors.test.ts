@@ -71,6 +71,49 @@ describe('ArchiveWriter', () => {
 });
 
 describe('ArchiveWriter', () => {
+  describe('while S3 refuses an object', () => {
+    it('holds only that built object, reads nothing more from the journal, and retries the same bytes until they land', async () => {
+      // Prepare: one hour past the size cap, S3 down.
+      s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'ServiceUnavailable', 503));
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < 30; n++) journal.append(makeRecord(n));
+      await journal.flush();
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }),
+        maxObjectBytes: 5_000,
+        now: () => Date.parse('2026-11-23T22:30:00Z'), // the hour is open: only the cap writes it early
+        retry: { initialMs: 5, maxMs: 10 },
+        onEvent: (e) => events.push(e),
+      });
+      await writer.start();
+      await until(() => events.filter((e) => e.kind === 'upload_failed').length >= 2);
+      // Act: more reports arrive during the outage, then S3 comes back.
+      for (let n = 30; n < 60; n++) journal.append(makeRecord(n));
+      await journal.flush();
+      await until(() => events.filter((e) => e.kind === 'upload_failed').length >= 6);
+      const bufferedDuring = writer.bufferedBytes;
+      const backlogDuring = journal.backlog('archive').records;
+      const failedKeys = new Set(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key));
+      const failedBodies = new Set(s3.commandCalls(PutObjectCommand).map((c) => Buffer.from(c.args[0].input.Body as Buffer).toString('base64')));
+      s3.reset();
+      s3.on(PutObjectCommand).resolves({});
+      await until(() => writer.status().consecutiveFailures === 0);
+      await writer.stop({ flush: true });
+      // Assess
+      expect(failedKeys.size).toBe(1);
+      expect(failedBodies.size).toBe(1);
+      expect(bufferedDuring).toBe(0);
+      expect(backlogDuring).toBe(60);
+      const puts = s3.commandCalls(PutObjectCommand);
+      expect(puts[0]!.args[0].input.Key).toBe([...failedKeys][0]);
+      const ids = puts.flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').split('\n').filter(Boolean)).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
+      expect(ids).toEqual(Array.from({ length: 60 }, (_, n) => makeRecord(n).exec_id));
+      await journal.close();
+    });
+  });
+
   describe('stop during an S3 outage', () => {
     it('ends its back-off pause, leaves the backlog in the journal without trying S3 again, and the next start archives all of it once', { timeout: 20_000 }, async () => {
       // Prepare: S3 answers 503 to everything; records in two closed hours.
