@@ -1,3 +1,5 @@
+import { isAscii } from 'node:buffer';
+
 /**
  * A decoded FIX message: a window on the socket chunk it arrived in plus (tag, value start, value
  * end) triples in an index shared by many messages. Nothing is copied or sliced per message: the
@@ -87,21 +89,37 @@ export class FixMessage {
 
   /** The frame as text with SOH shown as `|`: the archive's `raw` column and log lines. */
   toString(): string {
-    // Swapped byte by byte into a scratch buffer, then one decode: half the cost of replaceAll on
-    // the decoded text, and this runs once per report for the archive.
+    // It runs once per report: one native copy, then `|` written only where the index says a
+    // field ends, instead of testing every byte (less than half the time of a byte loop).
     const length = this.#end - this.#start;
     if (displayScratch.length < length) displayScratch = Buffer.allocUnsafe(Math.max(length, 2 * displayScratch.length));
     const out = displayScratch;
-    const bytes = this.#buffer;
-    let high = 0;
-    for (let i = 0, j = this.#start; i < length; i++, j++) {
-      const byte = bytes[j]!;
-      high |= byte;
-      out[i] = byte === 0x01 ? 0x7c : byte;
+    const start = this.#start;
+    this.#buffer.copy(out, 0, start, this.#end);
+    const index = this.#index;
+    const last = this.#base + this.fieldCount * 3;
+    // BeginString and BodyLength come before the first indexed field.
+    const headerEnd = this.fieldCount > 0 ? index[this.#base + 1]! - start : length;
+    for (let i = 0; i < headerEnd; i++) if (out[i] === SOH) out[i] = BAR;
+    for (let at = this.#base; at < last; at += 3) {
+      const valueEnd = index[at + 2]! - start;
+      out[valueEnd] = BAR;
+      // A data field (RawData and the like) may hold SOH inside its value.
+      if (isDataTag(index[at]!)) for (let i = index[at + 1]! - start; i < valueEnd; i++) if (out[i] === SOH) out[i] = BAR;
     }
+    out[length - 1] = BAR; // the CheckSum field's SOH
+    const text = out.subarray(0, length);
     // Pure ASCII (the usual case) needs no UTF-8 decoding.
-    return out.toString(high < 0x80 ? 'latin1' : 'utf8', 0, length);
+    return text.toString(isAscii(text) ? 'latin1' : 'utf8');
   }
+}
+
+const SOH = 0x01;
+const BAR = 0x7c;
+
+/** Tags whose value is sized by a preceding length field and so may contain SOH. */
+function isDataTag(tag: number): boolean {
+  return tag === 96 || tag === 91 || tag === 89 || tag === 213;
 }
 
 /** Parses an unsigned decimal integer in bytes[start, end); undefined if empty or not digits. */

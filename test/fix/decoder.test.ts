@@ -58,6 +58,7 @@ describe('FixDecoder', () => {
       expect(messages.map((m) => m.get(17))).toEqual(['1523;88', 'exec-1', 'exec-2', 'exec-3', 'exec-4', '1523;88']);
       expect(messages[2]!.get(58)).toBe(text);
       expect(messages[2]!.bytes.equals(frames[1]!)).toBe(true);
+      expect(messages[2]!.toString()).toBe(frames[1]!.toString('utf8').replaceAll('\x01', '|'));
       expect(decoder.bufferedBytes).toBe(0);
     });
 
@@ -71,6 +72,8 @@ describe('FixDecoder', () => {
       expect(errors).toEqual([]);
       expect(messages[0]!.get(96)).toBe(raw);
       expect(messages[0]!.getInt(108)).toBe(30);
+      expect(messages[0]!.toString()).toBe(frame.toString('latin1').replaceAll('\x01', '|'));
+      expect(messages[0]!.toString()).toContain('|96=ab|cd=||108=30|');
     });
 
     it('rejects a bad checksum with ERR_FIX_CHECKSUM and keeps decoding the next frame', () => {
@@ -164,6 +167,7 @@ describe('FixDecoder properties', () => {
         expect(errors).toEqual([]);
         expect(messages.map((m) => m.fields().slice(5))).toEqual(bodies.map((b) => b.map(([t, v]) => [t, v])));
         expect(messages.map((m) => m.seqNum)).toEqual(bodies.map((_, i) => i + 1));
+        expect(messages.map((m) => m.toString())).toEqual(frames.map((f) => f.toString('utf8').replaceAll('\x01', '|')));
       }),
       { numRuns: 300 },
     );
