@@ -79,8 +79,9 @@ export function latencyTable(scenarios: readonly LatencyScenarioResult[]): strin
     `${s.readToDurable.p50} / ${s.readToDurable.p99}`,
     s.archiveObjectsInWindow,
     `${s.meanBatchSize} × ${s.meanBatchesInFlight}`,
+    s.eventLoopUtilization,
   ]);
-  return table(['scenario', 'fills/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 5 ms', 'read→durable p50 / p99 ms', 'archive objects in window', 'batch size × in flight'], rows);
+  return table(['scenario', 'fills/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 5 ms', 'read→durable p50 / p99 ms', 'archive objects in window', 'batch size × in flight', 'event loop busy'], rows);
 }
 
 export function memoryTable(m: MemoryResult, s: StartupResult | undefined): string {
