@@ -1,16 +1,16 @@
 /**
  * Section 4a — memory while S3 is down. Reports flow at a steady rate while every archive write
  * fails (a store that always throws, as S3 answering 503 would); fills keep going to fauxqs SQS.
- * The service should push the backlog to disk and keep memory flat: the archive buffers at most
- * 2 × ARCHIVE_MAX_OBJECT_MB (default 64) of lines, then stops reading the journal.
+ * The service should push the backlog to disk and keep memory flat: once S3 refuses an object the
+ * archive keeps only that object's gzip body and reads nothing more until it lands.
  *
  * Time is compressed: the issue asks for 10 minutes of outage; this runs `outageMs` at
  * `reportsPerSecond`, i.e. as many reports as 10 minutes at reportsPerSecond × outageMs / 600 s.
  * Every `sampleMs` the section forces a full GC (run.ts starts it with --expose-gc) and samples RSS
  * and the live JS heap: without that, the samples ride V8's sawtooth (garbage accumulates for tens of
  * seconds between major GCs) and a fitted slope says more about GC timing than about retention.
- * Slopes are fitted over the second half of the outage, after the archive's buffer has reached its
- * cap; the peak RSS comes from an unforced 250 ms sampler.
+ * Slopes are fitted over the second half of the outage, after the first failed write; the peak RSS
+ * comes from an unforced 250 ms sampler.
  */
 import { performance } from 'node:perf_hooks';
 import type { ObjectStore } from '../src/sinks/types.js';
