@@ -103,7 +103,7 @@ export class ListenerAlarms extends Construct {
     });
 
     this.archiveLagging = health('ArchiveLagSeconds', 'Minimum').createAlarm(this, 'ArchiveLagging', {
-      alarmDescription: `A closed hour has waited more than ${DEFAULT_READINESS.maxArchiveLagSeconds} s past its due time for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the records are safe in the journal, but Athena is behind and the spool grows. /status sinks[archive].lastError says why.`,
+      alarmDescription: `An archive object (a closed hour, or one S3 keeps refusing) has waited more than ${DEFAULT_READINESS.maxArchiveLagSeconds} s past its due time for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the records are safe in the journal, but Athena is behind and the spool grows. /status sinks[archive].lastError says why.`,
       threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: ARCHIVE_LAG_PERIODS,

@@ -82,6 +82,8 @@ export class ArchiveWriter {
   #interruptPause: (() => void) | undefined;
   /** A built object whose upload failed: retried before anything is read, so it never changes. */
   #stalled: Bucket | undefined;
+  /** When the stalled object's first attempt failed: it has been overdue since then. */
+  #stalledSince: number | undefined;
 
   constructor(options: ArchiveWriterOptions) {
     this.#o = options;
@@ -131,12 +133,14 @@ export class ArchiveWriter {
       const due = bucket.hourEndMs + this.#graceMs;
       if (due < now && (overdueSince === undefined || due < overdueSince)) overdueSince = due;
     }
+    // An object S3 keeps refusing was due when its first attempt failed, even if its hour is open.
+    if (this.#stalledSince !== undefined && (overdueSince === undefined || this.#stalledSince < overdueSince)) overdueSince = this.#stalledSince;
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
       pendingRecords: pending + unread,
-      // Lag: how long a closed hour (or unread backlog) has waited past the moment it was due.
-      lagSeconds: Math.max(0, overdueSince === undefined ? 0 : (now - overdueSince) / 1000, unread > READ_BATCH ? this.#status.consecutiveFailures : 0),
+      // Lag: how long the oldest record that should be in S3 by now has waited past that moment.
+      lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
     };
   }
 
@@ -257,9 +261,10 @@ export class ArchiveWriter {
     }
     if (!(await this.#put(object.key, object.data, bucket.lsns.length))) {
       this.#stalled = bucket;
+      this.#stalledSince ??= this.#now();
       return false;
     }
-    if (this.#stalled === bucket) this.#stalled = undefined;
+    if (this.#stalled === bucket) this.#stalled = this.#stalledSince = undefined;
     this.#buckets.delete(bucket.hourKey);
     this.#complete(object.ranges);
     await this.#o.journal.saveCursor(SINK, this.#cursor);

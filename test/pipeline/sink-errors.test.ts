@@ -78,12 +78,13 @@ describe('ArchiveWriter', () => {
       const journal = await Journal.open({ dir: tempDir() });
       for (let n = 0; n < 30; n++) journal.append(makeRecord(n));
       await journal.flush();
+      let clock = Date.parse('2026-11-23T22:30:00Z');
       const events: ArchiveEvent[] = [];
       const writer = new ArchiveWriter({
         journal,
         store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }),
         maxObjectBytes: 5_000,
-        now: () => Date.parse('2026-11-23T22:30:00Z'), // the hour is open: only the cap writes it early
+        now: () => clock, // the hour stays open: only the cap writes it early
         retry: { initialMs: 5, maxMs: 10 },
         onEvent: (e) => events.push(e),
       });
@@ -93,6 +94,8 @@ describe('ArchiveWriter', () => {
       for (let n = 30; n < 60; n++) journal.append(makeRecord(n));
       await journal.flush();
       await until(() => events.filter((e) => e.kind === 'upload_failed').length >= 6);
+      clock += 120_000;
+      const statusDuring = writer.status();
       const bufferedDuring = writer.bufferedBytes;
       const backlogDuring = journal.backlog('archive').records;
       const failedKeys = new Set(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key));
@@ -106,6 +109,10 @@ describe('ArchiveWriter', () => {
       expect(failedBodies.size).toBe(1);
       expect(bufferedDuring).toBe(0);
       expect(backlogDuring).toBe(60);
+      // Overdue since its first failed attempt, although its hour has not closed.
+      expect(statusDuring.lagSeconds).toBe(120);
+      expect(statusDuring.pendingRecords).toBe(60);
+      expect(writer.status().lagSeconds).toBe(0);
       const puts = s3.commandCalls(PutObjectCommand);
       expect(puts[0]!.args[0].input.Key).toBe([...failedKeys][0]);
       const ids = puts.flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').split('\n').filter(Boolean)).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
