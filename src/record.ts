@@ -111,3 +111,14 @@ export const RECORD_COLUMNS: ReadonlyArray<{ name: ColumnName; glueType: string;
   { name: 'parties', glueType: 'array<struct<id:string,id_source:string,party_role:string>>', comment: 'Parties group (453)' },
   { name: 'raw', glueType: 'string', comment: 'the whole FIX message, SOH shown as |' },
 ];
+
+const FILL_KEY = '"exec_type":"F"';
+
+/**
+ * Whether a record serialised with `JSON.stringify` is a fill (ExecType F), without parsing it.
+ * The text can only occur as the top-level key: inside any string value a `"` is escaped as `\"`,
+ * and no nested object has an `exec_type` key.
+ */
+export function isFillLine(line: string): boolean {
+  return line.includes(FILL_KEY);
+}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isFillLine } from '../record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { Backoff, type SinkStatus } from './sink-status.js';
@@ -150,7 +151,7 @@ export class FillPublisher {
     if (entries.length === 0) return false;
     const now = this.#now();
     for (const entry of entries) {
-      if (entry.record.exec_type === 'F') {
+      if (isFillLine(entry.line)) {
         this.#waiting.push(this.#toPending(entry, now));
         this.#waitingCount++;
       } else this.#markDone(entry.lsn);

@@ -15,6 +15,25 @@ export interface JournalEntry {
   readonly line: string;
 }
 
+/**
+ * An entry read back from a segment. Its record is parsed only when a sink asks for it: a sink
+ * catching up reads every line but, like the fill publisher, may need few of the records.
+ */
+class StoredEntry implements JournalEntry {
+  readonly lsn: number;
+  readonly line: string;
+  #record: ExecutionReportRecord | undefined;
+
+  constructor(lsn: number, line: string) {
+    this.lsn = lsn;
+    this.line = line;
+  }
+
+  get record(): ExecutionReportRecord {
+    return (this.#record ??= JSON.parse(this.line) as ExecutionReportRecord);
+  }
+}
+
 export interface JournalOptions {
   dir: string;
   /** A new segment file starts past this size (default 64 MiB). */
@@ -500,7 +519,7 @@ export class Journal {
             valid = recordAt(window, offset);
             if (valid === undefined) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
           }
-          if (lsn >= from) out.push({ lsn, record: JSON.parse(valid.line) as ExecutionReportRecord, line: valid.line });
+          if (lsn >= from) out.push(new StoredEntry(lsn, valid.line));
           position += valid.next - offset;
           offset = valid.next;
           lsn++;

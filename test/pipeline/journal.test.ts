@@ -121,6 +121,10 @@ describe('Journal', () => {
       expect(journal.stats().segments).toBeGreaterThan(10);
       expect(fromDisk.map((e) => e.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
       expect(middle.map((e) => e.record.exec_id)).toEqual([300, 301, 302, 303, 304].map((n) => makeRecord(n).exec_id));
+      // Lines come back byte for byte; a record, parsed on first use, equals the one appended.
+      expect(fromDisk.map((e) => e.line)).toEqual(Array.from({ length: 600 }, (_, i) => JSON.stringify(makeRecord(i + 1))));
+      expect(fromDisk[42]!.record).toEqual(makeRecord(43));
+      expect(fromDisk[42]!.record).toBe(fromDisk[42]!.record);
       await journal.close();
     });
 
