@@ -24,7 +24,7 @@ export interface MemoryOptions {
   sampleMs: number;
 }
 
-export const DEFAULT_MEMORY_OPTIONS: MemoryOptions = { reportsPerSecond: 4700, outageMs: 120_000, sampleMs: 2500 };
+export const DEFAULT_MEMORY_OPTIONS: MemoryOptions = { reportsPerSecond: 2350, outageMs: 120_000, sampleMs: 2500 };
 
 export interface MemoryResult {
   reportsPerSecond: number;

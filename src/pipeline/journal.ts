@@ -95,6 +95,7 @@ export class Journal {
   readonly #cacheBytes: number;
   readonly #now: () => number;
   readonly #segments: Segment[] = [];
+  /** ExecID → when it was journaled, as a stamp (stampOf); insertion order is time order. */
   readonly #seen = new Map<string, number>();
   #active: FileHandle | undefined;
   #dedupeLog: FileHandle | undefined;
@@ -109,7 +110,9 @@ export class Journal {
   // two. Safe because recovery also rebuilds the ids from the segments, and no segment is deleted
   // before the dedupe log covers it.
   #dedupeChain: Promise<void> = Promise.resolve();
-  #cache: JournalEntry[] = [];
+  // Entries before #cacheHead are evicted. Their slots are cleared at once (the array is only
+  // compacted now and then), so the cache never holds more than its budget.
+  #cache: Array<JournalEntry | undefined> = [];
   #cacheHead = 0;
   #cachedBytes = 0;
   #duplicates = 0;
@@ -159,7 +162,7 @@ export class Journal {
       return { lsn: this.#lastLsn, duplicate: true };
     }
     const now = this.#now();
-    this.#seen.set(record.exec_id, now);
+    this.#seen.set(record.exec_id, stampOf(now));
     this.#noteExecId(record.exec_id);
     const line = JSON.stringify(record);
     // The bytes are written at commit time into one buffer for the whole group; a buffer per
@@ -208,7 +211,7 @@ export class Journal {
     const cacheFirst = this.#cache[this.#cacheHead]?.lsn ?? Infinity;
     if (from >= cacheFirst) {
       const start = this.#cacheHead + (from - cacheFirst);
-      return this.#cache.slice(start, start + (to - from + 1));
+      return this.#cache.slice(start, start + (to - from + 1)) as JournalEntry[];
     }
     return this.#readFromDisk(from, to);
   }
@@ -335,6 +338,7 @@ export class Journal {
     this.#cachedBytes += entry.line.length;
     while (this.#cachedBytes > this.#cacheBytes && this.#cacheHead < this.#cache.length - 1) {
       this.#cachedBytes -= this.#cache[this.#cacheHead]!.line.length;
+      this.#cache[this.#cacheHead] = undefined;
       this.#cacheHead++;
     }
     if (this.#cacheHead > 4096 && this.#cacheHead * 2 > this.#cache.length) {
@@ -357,7 +361,7 @@ export class Journal {
   async #appendDedupe(batch: Array<{ entry: JournalEntry }>): Promise<void> {
     const now = this.#now();
     let text = '';
-    for (const { entry } of batch) text += `${this.#seen.get(entry.record.exec_id) ?? now}\t${entry.lsn}\t${entry.record.exec_id}\n`;
+    for (const { entry } of batch) text += `${msOfStamp(this.#seen.get(entry.record.exec_id) ?? stampOf(now))}\t${entry.lsn}\t${entry.record.exec_id}\n`;
     await this.#dedupeLog!.write(text);
     await this.#dedupeLog!.datasync();
     this.#dedupeLogEntries += batch.length;
@@ -367,7 +371,7 @@ export class Journal {
   }
 
   #evictExpired(now: number): void {
-    const horizon = now - this.#windowMs;
+    const horizon = stampOf(now - this.#windowMs);
     for (const [execId, at] of this.#seen) {
       if (at >= horizon) break; // insertion order = time order
       this.#seen.delete(execId);
@@ -376,7 +380,7 @@ export class Journal {
 
   async #compactDedupe(): Promise<void> {
     let text = '';
-    for (const [execId, at] of this.#seen) text += `${at}\t0\t${execId}\n`;
+    for (const [execId, at] of this.#seen) text += `${msOfStamp(at)}\t0\t${execId}\n`;
     const path = join(this.#dir, 'dedupe.log');
     await this.#dedupeLog!.close();
     await writeAtomic(path, text);
@@ -422,7 +426,7 @@ export class Journal {
         if ((segment.lastLsn + 1 - firstLsn) % INDEX_EVERY === 0) segment.offsets.push(offset);
         segment.lastLsn++;
         const record = JSON.parse(valid.line) as ExecutionReportRecord;
-        if (!this.#seen.has(record.exec_id)) this.#seen.set(record.exec_id, now);
+        if (!this.#seen.has(record.exec_id)) this.#seen.set(record.exec_id, stampOf(now));
         offset = valid.next;
       }
       if (offset < data.length) {
@@ -447,7 +451,7 @@ export class Journal {
     // journaled again when the exchange resends it.
     const fromSegments = new Map(this.#seen);
     this.#seen.clear();
-    for (const { at, lsn, execId } of remembered) if (lsn <= this.#lastLsn) this.#seen.set(execId, at);
+    for (const { at, lsn, execId } of remembered) if (lsn <= this.#lastLsn) this.#seen.set(execId, stampOf(at));
     for (const [execId, at] of fromSegments) if (!this.#seen.has(execId)) this.#seen.set(execId, at);
     for (const execId of this.#seen.keys()) this.#noteExecId(execId);
     if (lastSegment === undefined || lastSegment.bytes >= this.#segmentBytes) {
@@ -546,4 +550,17 @@ function recordAt(data: Buffer, offset: number): { line: string; next: number } 
   const payload = data.subarray(offset + HEADER_BYTES, end);
   if (crc32(payload) !== data.readUInt32LE(offset + 4)) return undefined;
   return { line: payload.toString('utf8'), next: end };
+}
+
+// The dedupe map holds one entry per ExecID for 72 h, so its value is a stamp: whole seconds
+// since 2020, a small integer V8 stores in the entry itself. Epoch milliseconds would be a
+// separate 16-byte heap number per id, about a fifth of the entry. dedupe.log keeps milliseconds.
+const STAMP_EPOCH_MS = Date.UTC(2020, 0, 1);
+
+function stampOf(epochMs: number): number {
+  return Math.floor((epochMs - STAMP_EPOCH_MS) / 1000);
+}
+
+function msOfStamp(stamp: number): number {
+  return STAMP_EPOCH_MS + stamp * 1000;
 }

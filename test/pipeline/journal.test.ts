@@ -60,6 +60,30 @@ describe('Journal', () => {
     });
   });
 
+  describe('deduplication window', () => {
+    it('drops a resend inside the window and forgets the ExecID once the window has passed, while running', async () => {
+      // Prepare
+      let now = Date.parse('2026-11-24T00:00:00.750Z');
+      const journal = await Journal.open({ dir: tempDir(), now: () => now, dedupeWindowMs: 3600_000 });
+      await appendAll(journal, 1, 1);
+      // Act
+      now += 3599_000;
+      const inside = journal.append(makeRecord(1));
+      await appendAll(journal, 2, 2); // a commit evicts what has expired
+      now += 2000;
+      await appendAll(journal, 3, 3);
+      const after = journal.append(makeRecord(1));
+      const stillRemembered = journal.append(makeRecord(2));
+      await journal.flush();
+      // Assess
+      expect(inside.duplicate).toBe(true);
+      expect(after.duplicate).toBe(false);
+      expect(stillRemembered.duplicate).toBe(true);
+      expect(journal.stats().dedupeEntries).toBe(3);
+      await journal.close();
+    });
+  });
+
   describe('open', () => {
     it('cuts a torn tail after a crash and keeps every complete record', async () => {
       // Prepare
@@ -125,6 +149,25 @@ describe('Journal', () => {
       expect(fromDisk.map((e) => e.line)).toEqual(Array.from({ length: 600 }, (_, i) => JSON.stringify(makeRecord(i + 1))));
       expect(fromDisk[42]!.record).toEqual(makeRecord(43));
       expect(fromDisk[42]!.record).toBe(fromDisk[42]!.record);
+      await journal.close();
+    });
+
+    it('serves the newest records from its cache, and older ones from disk, after many evictions', async () => {
+      // Prepare: a cache of a few dozen lines, thousands of appends (it evicts and compacts often).
+      const journal = await Journal.open({ dir: tempDir(), cacheBytes: 50_000 });
+      const appended = Array.from({ length: 6000 }, (_, i) => makeRecord(i + 1));
+      for (let at = 0; at < appended.length; at += 500) {
+        for (const record of appended.slice(at, at + 500)) journal.append(record);
+        await journal.flush();
+      }
+      // Act
+      const newest = await journal.read(5990, 10);
+      const older = await journal.read(99, 5);
+      // Assess: the cache hands back the very objects appended; disk reads parse equal ones.
+      expect(newest.map((e) => e.lsn)).toEqual(Array.from({ length: 10 }, (_, i) => 5991 + i));
+      newest.forEach((e, i) => expect(e.record).toBe(appended[5990 + i]));
+      expect(older.map((e) => e.record)).toEqual(appended.slice(99, 104));
+      expect(older[0]!.record).not.toBe(appended[99]);
       await journal.close();
     });
 
