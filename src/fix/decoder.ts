@@ -1,6 +1,6 @@
 import { ListenerError } from '../errors.js';
 import { FixMessage } from './message.js';
-import { Tag } from './tags.js';
+import { dataTagFor, Tag } from './tags.js';
 
 export interface FixDecoderOptions {
   /** Called once per valid frame, in stream order. */
@@ -18,22 +18,6 @@ const BEGIN_PREFIX = Buffer.from('8=FIX', 'latin1');
 const SOH = 0x01;
 const EQUALS = 0x3d;
 const RAW_PREVIEW = 200;
-
-/** Length tag → the `data` tag it sizes (its value may hold SOH), or -1. A switch: a Map was hot. */
-function dataTagFor(lengthTag: number): number {
-  switch (lengthTag) {
-    case Tag.RawDataLength:
-      return Tag.RawData;
-    case 90: // SecureDataLen → SecureData
-      return 91;
-    case 93: // SignatureLength → Signature
-      return 89;
-    case 212: // XmlDataLen → XmlData
-      return 213;
-    default:
-      return -1;
-  }
-}
 
 /** Triples per index block; a message's triples never straddle two blocks. */
 const INDEX_BLOCK = 3 * 16 * 1024;

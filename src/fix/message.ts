@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { isDataTag, SOH } from './tags.js';
 
 /**
  * A decoded FIX message: a window on the socket chunk it arrived in plus (tag, value start, value
@@ -114,13 +115,7 @@ export class FixMessage {
   }
 }
 
-const SOH = 0x01;
-const BAR = 0x7c;
-
-/** Tags whose value is sized by a preceding length field and so may contain SOH. */
-function isDataTag(tag: number): boolean {
-  return tag === 96 || tag === 91 || tag === 89 || tag === 213;
-}
+const BAR = 0x7c; // '|'
 
 /** Parses an unsigned decimal integer in bytes[start, end); undefined if empty or not digits. */
 export function parseIntAt(bytes: Uint8Array, start: number, end: number): number | undefined {

@@ -98,3 +98,27 @@ export const ADMIN_MSG_TYPES: ReadonlySet<string> = new Set(['0', '1', '2', '3',
 
 export const BEGIN_STRING = 'FIXT.1.1';
 export const SOH = 0x01;
+
+/**
+ * Length tag → the data tag it sizes (whose value may hold SOH), or -1. A switch: a Map was hot
+ * in the decoder, which asks this of every field.
+ */
+export function dataTagFor(lengthTag: number): number {
+  switch (lengthTag) {
+    case Tag.RawDataLength:
+      return Tag.RawData;
+    case 90: // SecureDataLen → SecureData
+      return 91;
+    case 93: // SignatureLength → Signature
+      return 89;
+    case 212: // XmlDataLen → XmlData
+      return 213;
+    default:
+      return -1;
+  }
+}
+
+/** A data field's value is sized by the length field before it and may contain SOH. */
+export function isDataTag(tag: number): boolean {
+  return tag === Tag.RawData || tag === 91 || tag === 89 || tag === 213;
+}
