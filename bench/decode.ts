@@ -45,7 +45,15 @@ export interface DecodeCaseResult {
 }
 
 export interface DecodeResult {
-  corpus: { messages: number; bytes: number; meanFrameBytes: number; minFrameBytes: number; maxFrameBytes: number; fillShare: number; chunkBytes: number };
+  corpus: {
+    messages: number;
+    bytes: number;
+    meanFrameBytes: number;
+    minFrameBytes: number;
+    maxFrameBytes: number;
+    fillShare: number;
+    chunkBytes: number;
+  };
   jspurefix: { dictionary: string; dictionaryLoadMs: number };
   cases: DecodeCaseResult[];
   ratios: {
@@ -199,7 +207,13 @@ export async function runDecode(options: DecodeOptions = DEFAULT_DECODE_OPTIONS)
       spreadPercent: round(((Math.max(...ns) - Math.min(...ns)) / mid) * 100, 1),
     };
   });
-  const [byteLoop, frames, key, record, jsfix] = results as [DecodeCaseResult, DecodeCaseResult, DecodeCaseResult, DecodeCaseResult, DecodeCaseResult];
+  const [byteLoop, frames, key, record, jsfix] = results as [
+    DecodeCaseResult,
+    DecodeCaseResult,
+    DecodeCaseResult,
+    DecodeCaseResult,
+    DecodeCaseResult,
+  ];
   if (blackhole === 0.5) console.log('unreachable'); // keeps `blackhole` observable
   return {
     corpus: {

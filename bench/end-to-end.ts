@@ -74,14 +74,26 @@ export interface EndToEndRun {
 }
 
 /** `stages` up to the moment the journal held everything; `io` over the whole run (sinks included). */
-function breakdown(stages: StageStats, io: StageStats['io'], reports: number, cpuMicros: number, busyMs: number): StageBreakdown {
+function breakdown(
+  stages: StageStats,
+  io: StageStats['io'],
+  reports: number,
+  cpuMicros: number,
+  busyMs: number,
+): StageBreakdown {
   const decodeMs = stages.pushMs - stages.appendMs;
   const otherMs = Math.max(0, busyMs - stages.pushMs);
   const per = (ms: number) => round((ms * 1000) / reports, 2);
   const share = (ms: number) => round((ms / Math.max(busyMs, 1e-9)) * 100, 1);
   const segment = stages.io['journal segment'];
   const ioWaitMs: StageBreakdown['ioWaitMs'] = {};
-  for (const [kind, entry] of Object.entries(io)) ioWaitMs[kind] = { writeMs: Math.round(entry.write.ms), syncMs: Math.round(entry.sync.ms), syncs: entry.sync.calls, readMb: round(entry.read.bytes / MB, 1) };
+  for (const [kind, entry] of Object.entries(io))
+    ioWaitMs[kind] = {
+      writeMs: Math.round(entry.write.ms),
+      syncMs: Math.round(entry.sync.ms),
+      syncs: entry.sync.calls,
+      readMb: round(entry.read.bytes / MB, 1),
+    };
   return {
     meanChunkBytes: Math.round(stages.chunkBytes / Math.max(1, stages.chunks)),
     cpuUsPerReport: round(cpuMicros / reports, 2),
@@ -97,11 +109,20 @@ function breakdown(stages: StageStats, io: StageStats['io'], reports: number, cp
   };
 }
 
-async function oneRun(archive: ArchiveKind, fills: FillsKind, reports: number, timeoutMs: number): Promise<EndToEndRun> {
+async function oneRun(
+  archive: ArchiveKind,
+  fills: FillsKind,
+  reports: number,
+  timeoutMs: number,
+): Promise<EndToEndRun> {
   const peers = await Peers.start();
   try {
     let timed: TimedQueue | undefined;
-    const listener = await startListener(peers, { archive, fills, wrapQueue: (queue) => (timed = new TimedQueue(queue)) });
+    const listener = await startListener(peers, {
+      archive,
+      fills,
+      wrapQueue: (queue) => (timed = new TimedQueue(queue)),
+    });
     const { journal } = listener.service;
     const baseLsn = journal.lastLsn;
     let durableAt = 0;
@@ -120,7 +141,9 @@ async function oneRun(archive: ArchiveKind, fills: FillsKind, reports: number, t
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
     const stages = structuredClone(stageStats());
-    await waitUntil(() => listener.fillsSent() >= emitted.fills, timeoutMs, `${emitted.fills} fills sent`).catch(() => undefined);
+    await waitUntil(() => listener.fillsSent() >= emitted.fills, timeoutMs, `${emitted.fills} fills sent`).catch(
+      () => undefined,
+    );
     const fillsSent = listener.fillsSent();
     const io = structuredClone(stageStats().io);
     const duringRun = listener.archiveUploads().count;
@@ -152,7 +175,9 @@ async function oneRun(archive: ArchiveKind, fills: FillsKind, reports: number, t
   }
 }
 
-export async function runEndToEnd(options: EndToEndOptions = DEFAULT_END_TO_END_OPTIONS): Promise<{ runs: EndToEndRun[] }> {
+export async function runEndToEnd(
+  options: EndToEndOptions = DEFAULT_END_TO_END_OPTIONS,
+): Promise<{ runs: EndToEndRun[] }> {
   await installStageTiming();
   const runs: EndToEndRun[] = [];
   for (const run of options.runs) runs.push(await oneRun(run.archive, run.fills, run.reports, options.timeoutMs));

@@ -40,14 +40,32 @@ export function buildCorpus(count: number, seed = 7): Corpus {
     const report = flow.next(new Date(now));
     if (report.execType === 'F') fills++;
     frames.push(
-      encodeMessage('8', { senderCompId: 'KalshiRT', targetCompId: BENCH_API_KEY, msgSeqNum: i + 2, sendingTime: formatUtcTimestamp(now) }, report.fields),
+      encodeMessage(
+        '8',
+        {
+          senderCompId: 'KalshiRT',
+          targetCompId: BENCH_API_KEY,
+          msgSeqNum: i + 2,
+          sendingTime: formatUtcTimestamp(now),
+        },
+        report.fields,
+      ),
     );
   }
   const stream = Buffer.concat(frames);
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < stream.length; offset += CHUNK_BYTES) chunks.push(stream.subarray(offset, offset + CHUNK_BYTES));
+  for (let offset = 0; offset < stream.length; offset += CHUNK_BYTES)
+    chunks.push(stream.subarray(offset, offset + CHUNK_BYTES));
   const sizes = frames.map((f) => f.length);
-  return { frames, chunks, count, bytes: stream.length, fills, minFrameBytes: Math.min(...sizes), maxFrameBytes: Math.max(...sizes) };
+  return {
+    frames,
+    chunks,
+    count,
+    bytes: stream.length,
+    fills,
+    minFrameBytes: Math.min(...sizes),
+    maxFrameBytes: Math.max(...sizes),
+  };
 }
 
 /** The fields the key-field benchmarks read, in the order they read them. */

@@ -55,7 +55,18 @@ let trackReads = false;
 let installed = false;
 
 function empty(): StageStats {
-  return { chunks: 0, chunkBytes: 0, pushMs: 0, appends: 0, appendMs: 0, firstAppendAt: 0, lastAppendAt: 0, io: {}, gcMs: 0, gcCount: 0 };
+  return {
+    chunks: 0,
+    chunkBytes: 0,
+    pushMs: 0,
+    appends: 0,
+    appendMs: 0,
+    firstAppendAt: 0,
+    lastAppendAt: 0,
+    io: {},
+    gcMs: 0,
+    gcCount: 0,
+  };
 }
 
 export function resetStages(): void {
@@ -102,7 +113,11 @@ function kindOfHandle(handle: FileHandle): string {
 }
 
 function ioOf(kind: string): StageStats['io'][string] {
-  return (stats.io[kind] ??= { write: { calls: 0, ms: 0, bytes: 0 }, read: { calls: 0, ms: 0, bytes: 0 }, sync: { calls: 0, ms: 0, bytes: 0 } });
+  return (stats.io[kind] ??= {
+    write: { calls: 0, ms: 0, bytes: 0 },
+    read: { calls: 0, ms: 0, bytes: 0 },
+    sync: { calls: 0, ms: 0, bytes: 0 },
+  });
 }
 
 function byteLength(value: unknown): number {
@@ -152,7 +167,10 @@ export async function installStageTiming(): Promise<void> {
 
   // FileHandle is not exported as a class; its prototype is reachable from any handle.
   const probe = await open(devNull, 'r');
-  const handleProto = Object.getPrototypeOf(probe) as Record<'writev' | 'write' | 'read' | 'datasync' | 'sync', (this: FileHandle, ...args: unknown[]) => Promise<unknown>>;
+  const handleProto = Object.getPrototypeOf(probe) as Record<
+    'writev' | 'write' | 'read' | 'datasync' | 'sync',
+    (this: FileHandle, ...args: unknown[]) => Promise<unknown>
+  >;
   await probe.close();
   const read = handleProto.read;
   handleProto.read = async function (this: FileHandle, ...args: unknown[]) {

@@ -43,7 +43,13 @@ function load(): Promise<IJsFixConfig> {
     // Only `application.dictionary`, `type` and `protocol` matter to a parser; the rest is the
     // minimum a session description needs to be accepted. No socket is ever opened.
     const description = {
-      application: { type: 'acceptor', name: 'bench', protocol: 'ascii', dictionary: JSPUREFIX_DICTIONARY, tcp: { host: '127.0.0.1', port: 0 } },
+      application: {
+        type: 'acceptor',
+        name: 'bench',
+        protocol: 'ascii',
+        dictionary: JSPUREFIX_DICTIONARY,
+        tcp: { host: '127.0.0.1', port: 0 },
+      },
       SenderCompId: 'KalshiRT',
       TargetCompID: 'listener',
       BeginString: 'FIXT.1.1',

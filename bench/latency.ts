@@ -39,7 +39,12 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   warmupMs: 3000,
   scenarios: [
     { name: 'service defaults (64 MiB archive objects)', fillsPerSecond: 2000, measureMs: 25_000 },
-    { name: 'no archive object written in the window', fillsPerSecond: 2000, measureMs: 15_000, archiveMaxObjectMb: 4096 },
+    {
+      name: 'no archive object written in the window',
+      fillsPerSecond: 2000,
+      measureMs: 15_000,
+      archiveMaxObjectMb: 4096,
+    },
     // Below the SQS peer's capacity on a small VM: what a fill waits when nothing is queueing.
     { name: 'service defaults at 500 fills/s', fillsPerSecond: 500, measureMs: 15_000 },
   ],
@@ -77,7 +82,11 @@ export interface LatencyScenarioResult {
 }
 
 function newHistogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 function percentiles(h: ReturnType<typeof newHistogram>): Percentiles {
@@ -108,7 +117,9 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     const listener = await startListener(peers, {
       archive: 's3',
       fills: 'sqs',
-      ...(scenario.archiveMaxObjectMb === undefined ? {} : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
+      ...(scenario.archiveMaxObjectMb === undefined
+        ? {}
+        : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
       wrapQueue: (queue) =>
         (timed = new TimedQueue(queue, (execId, sentAt) => {
           const readAt = readAtByExecId.get(execId);
@@ -154,7 +165,10 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
       targetFillsPerSecond: scenario.fillsPerSecond,
       measuredFillsPerSecond: Math.round((after.fills - before.fills) / windowSeconds),
       measuredReportsPerSecond: Math.round((after.generated - before.generated) / windowSeconds),
-      readToSent: { ...percentiles(toSent), over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2) },
+      readToSent: {
+        ...percentiles(toSent),
+        over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2),
+      },
       readToDurable: percentiles(toDurable),
       archiveObjectsInWindow: uploadsInWindow,
       ...timed!.shape(),
@@ -167,7 +181,9 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
   }
 }
 
-export async function runLatency(options: LatencyOptions = DEFAULT_LATENCY_OPTIONS): Promise<{ scenarios: LatencyScenarioResult[] }> {
+export async function runLatency(
+  options: LatencyOptions = DEFAULT_LATENCY_OPTIONS,
+): Promise<{ scenarios: LatencyScenarioResult[] }> {
   await installStageTiming();
   const scenarios: LatencyScenarioResult[] = [];
   for (const scenario of options.scenarios) scenarios.push(await runScenario(scenario, options.warmupMs));

@@ -63,7 +63,12 @@ export function sqsQueue(peers: Peers): SqsQueue {
 /** Starts the service on a fresh spool directory and resolves once it is logged on. */
 export async function startListener(peers: Peers, options: ListenerOptions): Promise<BenchListener> {
   const dir = mkdtempSync(join(tmpdir(), 'kfl-bench-'));
-  const store = typeof options.archive !== 'string' ? options.archive : options.archive === 's3' ? s3Store(peers) : new LocalFolderStore(join(dir, 'archive'));
+  const store =
+    typeof options.archive !== 'string'
+      ? options.archive
+      : options.archive === 's3'
+        ? s3Store(peers)
+        : new LocalFolderStore(join(dir, 'archive'));
   const baseQueue = options.fills === 'sqs' ? sqsQueue(peers) : new LocalFileQueue(join(dir, 'fills.jsonl'));
   const queue = options.wrapQueue?.(baseQueue) ?? baseQueue;
   let sent = 0;
@@ -125,7 +130,11 @@ export async function startListener(peers: Peers, options: ListenerOptions): Pro
       const end = performance.now();
       const objects = uploads.count - before;
       rmSync(dir, { recursive: true, force: true });
-      return { stopMs: end - start, archiveFlushMs: objects > 0 ? uploads.lastAt - sessionStoppedAt : 0, archiveObjects: objects };
+      return {
+        stopMs: end - start,
+        archiveFlushMs: objects > 0 ? uploads.lastAt - sessionStoppedAt : 0,
+        archiveObjects: objects,
+      };
     },
   };
 }

@@ -82,7 +82,13 @@ export async function runMemory(options: MemoryOptions = DEFAULT_MEMORY_OPTIONS)
     const sampler = setInterval(() => {
       gc();
       const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
-      samples.push([round((performance.now() - start) / 1000, 1), round(rss / MB, 1), round(heapUsed / MB, 1), round(heapTotal / MB, 1), round(external / MB, 1)]);
+      samples.push([
+        round((performance.now() - start) / 1000, 1),
+        round(rss / MB, 1),
+        round(heapUsed / MB, 1),
+        round(heapTotal / MB, 1),
+        round(external / MB, 1),
+      ]);
     }, options.sampleMs);
     await peers.setRate(options.reportsPerSecond);
     await sleep(options.outageMs);
@@ -106,9 +112,15 @@ export async function runMemory(options: MemoryOptions = DEFAULT_MEMORY_OPTIONS)
       rssPeakMb: Math.round(peak / MB),
       rssEndMb: Math.round(process.memoryUsage().rss / MB),
       rssSlopeSecondHalfMbPerMin: round(slope(late.map(([t, rss]) => [t, rss] as const)) * 60, 1),
-      rssRangeSecondHalfMb: [Math.round(Math.min(...late.map(([, rss]) => rss))), Math.round(Math.max(...late.map(([, rss]) => rss)))],
+      rssRangeSecondHalfMb: [
+        Math.round(Math.min(...late.map(([, rss]) => rss))),
+        Math.round(Math.max(...late.map(([, rss]) => rss))),
+      ],
       liveHeapSlopeSecondHalfMbPerMin: round(heapSlope * 60, 1),
-      liveHeapRangeSecondHalfMb: [Math.round(Math.min(...late.map(([, , heap]) => heap))), Math.round(Math.max(...late.map(([, , heap]) => heap)))],
+      liveHeapRangeSecondHalfMb: [
+        Math.round(Math.min(...late.map(([, , heap]) => heap))),
+        Math.round(Math.max(...late.map(([, , heap]) => heap))),
+      ],
       liveHeapBytesPerReport: Math.round((heapSlope * MB) / (stats.generated / (options.outageMs / 1000))),
       liveHeapEndMb: samples.at(-1)?.[2] ?? 0,
       heapReservedEndMb: samples.at(-1)?.[3] ?? 0,

@@ -34,7 +34,10 @@ export class Peers {
   private constructor() {
     const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.privateKey = keys.privateKey;
-    this.#child = fork(fileURLToPath(new URL('./peers.js', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(fileURLToPath(new URL('./peers.js', import.meta.url)), [], {
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.#child.on('message', (reply: PeerReply) => {
       const waiter = this.#waiting;
       this.#waiting = undefined;
@@ -78,7 +81,8 @@ export class Peers {
   #send(command: PeerCommand): Promise<PeerReply> {
     if (this.#waiting !== undefined) throw new Error('one peers command at a time');
     return new Promise((resolve, reject) => {
-      this.#waiting = (reply) => (reply.type === 'error' ? reject(new Error(`peers: ${reply.message}`)) : resolve(reply));
+      this.#waiting = (reply) =>
+        reply.type === 'error' ? reject(new Error(`peers: ${reply.message}`)) : resolve(reply);
       this.#child.send(command);
     });
   }

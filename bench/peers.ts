@@ -26,7 +26,9 @@ function reply(message: PeerReply): void {
 async function start(publicKeyPem: string): Promise<void> {
   aws = await startFauxqs({ port: 0, logger: false, host: '127.0.0.1' });
   aws.createBucket('archive');
-  const { queueUrl } = aws.createQueue('fills.fifo', { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } });
+  const { queueUrl } = aws.createQueue('fills.fifo', {
+    attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
+  });
   sim = new KalshiSimulator({
     accounts: [{ apiKey: BENCH_API_KEY, publicKey: createPublicKey(publicKeyPem) }],
     ports: { KalshiRT: 0 },
@@ -38,7 +40,11 @@ async function start(publicKeyPem: string): Promise<void> {
     maxStoredMessages: 10_000,
   });
   const address = await sim.start();
-  reply({ type: 'ready', fix: { host: address.host, port: address.ports.KalshiRT!, ca: address.ca }, aws: { endpoint: `http://127.0.0.1:${aws.port}`, bucket: 'archive', queueUrl } });
+  reply({
+    type: 'ready',
+    fix: { host: address.host, port: address.ports.KalshiRT!, ca: address.ca },
+    aws: { endpoint: `http://127.0.0.1:${aws.port}`, bucket: 'archive', queueUrl },
+  });
 }
 
 function count(reports: ReadonlyArray<{ execType: string }>): void {

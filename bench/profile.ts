@@ -41,8 +41,14 @@ function decodeFor(seconds: number): void {
   let sink = 0;
   const decoder = new FixDecoder({
     onMessage: (m) => {
-      sink += (m.get(KEY_TAGS.ExecID)?.length ?? 0) + (m.get(KEY_TAGS.ExecType)?.length ?? 0) + (m.get(KEY_TAGS.Symbol)?.length ?? 0);
-      sink += (m.get(KEY_TAGS.LastQty)?.length ?? 0) + (m.get(KEY_TAGS.LastPx)?.length ?? 0) + (m.getInt(KEY_TAGS.MsgSeqNum) ?? 0);
+      sink +=
+        (m.get(KEY_TAGS.ExecID)?.length ?? 0) +
+        (m.get(KEY_TAGS.ExecType)?.length ?? 0) +
+        (m.get(KEY_TAGS.Symbol)?.length ?? 0);
+      sink +=
+        (m.get(KEY_TAGS.LastQty)?.length ?? 0) +
+        (m.get(KEY_TAGS.LastPx)?.length ?? 0) +
+        (m.getInt(KEY_TAGS.MsgSeqNum) ?? 0);
     },
     onError: (error) => {
       throw error;
@@ -65,7 +71,14 @@ export function summarize(profilePath: string, top = 12): Omit<ProfileResult, 's
     const file = url.startsWith('file://') ? relative(process.cwd(), fileURLToPath(url)) : url;
     const location = file === '' ? '' : `${file}:${lineNumber + 1}`;
     const key = `${functionName}@${location}`;
-    const entry = byFunction.get(key) ?? { function: functionName || '(anonymous)', location, selfPercent: 0, hits: 0, url, lines: new Map<number, number>() };
+    const entry = byFunction.get(key) ?? {
+      function: functionName || '(anonymous)',
+      location,
+      selfPercent: 0,
+      hits: 0,
+      url,
+      lines: new Map<number, number>(),
+    };
     entry.hits += hits;
     for (const { line, ticks } of node.positionTicks ?? []) entry.lines.set(line, (entry.lines.get(line) ?? 0) + ticks);
     byFunction.set(key, entry);
@@ -78,11 +91,19 @@ export function summarize(profilePath: string, top = 12): Omit<ProfileResult, 's
     hotLines = [...hottest.lines]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 8)
-      .map(([line, ticks]) => ({ line, percentOfFunction: round((ticks / hottest.hits) * 100, 1), text: (source[line - 1] ?? '').trim().slice(0, 110) }));
+      .map(([line, ticks]) => ({
+        line,
+        percentOfFunction: round((ticks / hottest.hits) * 100, 1),
+        text: (source[line - 1] ?? '').trim().slice(0, 110),
+      }));
   }
   return {
     samples: total,
-    top: ranked.slice(0, top).map(({ function: fn, location, hits }) => ({ function: fn, location, selfPercent: round((hits / total) * 100, 1) })),
+    top: ranked.slice(0, top).map(({ function: fn, location, hits }) => ({
+      function: fn,
+      location,
+      selfPercent: round((hits / total) * 100, 1),
+    })),
     hotLines,
   };
 }
@@ -90,7 +111,10 @@ export function summarize(profilePath: string, top = 12): Omit<ProfileResult, 's
 export async function runProfile(seconds = 6): Promise<ProfileResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kfl-bench-prof-'));
   try {
-    const child = fork(fileURLToPath(import.meta.url), ['--child', String(seconds)], { execArgv: ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`], stdio: 'inherit' });
+    const child = fork(fileURLToPath(import.meta.url), ['--child', String(seconds)], {
+      execArgv: ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`],
+      stdio: 'inherit',
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     if (code !== 0) throw new Error(`profiled child exited with ${code}`);
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -107,8 +131,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     const result = await runProfile();
     console.log(`decode hot path, ${result.samples} samples over ${result.seconds} s — self time:`);
-    for (const e of result.top) console.log(`${String(e.selfPercent).padStart(6)} %  ${e.function.padEnd(28)} ${e.location}`);
+    for (const e of result.top)
+      console.log(`${String(e.selfPercent).padStart(6)} %  ${e.function.padEnd(28)} ${e.location}`);
     console.log(`hottest lines of ${result.top[0]?.function ?? '?'}:`);
-    for (const l of result.hotLines) console.log(`${String(l.percentOfFunction).padStart(6)} %  line ${l.line}: ${l.text}`);
+    for (const l of result.hotLines)
+      console.log(`${String(l.percentOfFunction).padStart(6)} %  line ${l.line}: ${l.text}`);
   }
 }

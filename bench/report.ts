@@ -61,7 +61,18 @@ export function endToEndTable(runs: readonly EndToEndRun[]): string {
     `${n(r.stages.ioWaitMs['journal segment']?.readMb ?? 0)} MB`,
   ]);
   return table(
-    ['sinks', 'reports', 'journal: reports/s durable', 'fills sink: fills/s', 'archive flush at stop', 'peak RSS', 'event loop busy', 'µs/report: decode / append / other', 'group commit: size, fdatasync', 'journal re-read by sinks'],
+    [
+      'sinks',
+      'reports',
+      'journal: reports/s durable',
+      'fills sink: fills/s',
+      'archive flush at stop',
+      'peak RSS',
+      'event loop busy',
+      'µs/report: decode / append / other',
+      'group commit: size, fdatasync',
+      'journal re-read by sinks',
+    ],
     rows,
   );
 }
@@ -81,33 +92,78 @@ export function latencyTable(scenarios: readonly LatencyScenarioResult[]): strin
     `${s.meanBatchSize} × ${s.meanBatchesInFlight}`,
     s.eventLoopUtilization,
   ]);
-  return table(['scenario', 'fills/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', '> 5 ms', 'read→durable p50 / p99 ms', 'archive objects in window', 'batch size × in flight', 'event loop busy'], rows);
+  return table(
+    [
+      'scenario',
+      'fills/s',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'max ms',
+      '> 5 ms',
+      'read→durable p50 / p99 ms',
+      'archive objects in window',
+      'batch size × in flight',
+      'event loop busy',
+    ],
+    rows,
+  );
 }
 
 export function memoryTable(m: MemoryResult, s: StartupResult | undefined): string {
   const rows: Array<[string, string]> = [
-    ['S3 outage (archive store always fails), fills to fauxqs SQS', `${m.outageSeconds} s at ${n(m.reportsPerSecond)} reports/s = ${n(m.reports)} reports (10 min at ${n(m.equivalentRateOver10Min)}/s)`],
+    [
+      'S3 outage (archive store always fails), fills to fauxqs SQS',
+      `${m.outageSeconds} s at ${n(m.reportsPerSecond)} reports/s = ${n(m.reports)} reports (10 min at ${n(m.equivalentRateOver10Min)}/s)`,
+    ],
     ['RSS start → peak → end', `${m.rssStartMb} → ${m.rssPeakMb} → ${m.rssEndMb} MB`],
-    ['RSS slope, 2nd half (after forced GC)', `${m.rssSlopeSecondHalfMbPerMin} MB/min (samples between ${m.rssRangeSecondHalfMb[0]} and ${m.rssRangeSecondHalfMb[1]} MB)`],
-    ['live JS heap slope, 2nd half (after forced GC)', `${m.liveHeapSlopeSecondHalfMbPerMin} MB/min = ${m.liveHeapBytesPerReport} B/report (samples between ${m.liveHeapRangeSecondHalfMb[0]} and ${m.liveHeapRangeSecondHalfMb[1]} MB)`],
+    [
+      'RSS slope, 2nd half (after forced GC)',
+      `${m.rssSlopeSecondHalfMbPerMin} MB/min (samples between ${m.rssRangeSecondHalfMb[0]} and ${m.rssRangeSecondHalfMb[1]} MB)`,
+    ],
+    [
+      'live JS heap slope, 2nd half (after forced GC)',
+      `${m.liveHeapSlopeSecondHalfMbPerMin} MB/min = ${m.liveHeapBytesPerReport} B/report (samples between ${m.liveHeapRangeSecondHalfMb[0]} and ${m.liveHeapRangeSecondHalfMb[1]} MB)`,
+    ],
     ['V8 reserved heap (heapTotal) at the end', `${m.heapReservedEndMb} MB`],
     ['archive buffer held / failed writes', `${m.archiveBufferedMb} MB / ${m.archiveFailedWrites}`],
     ['journal backlog for the archive', `${n(m.journalBacklogRecords)} records, ${m.journalBacklogMb} MB on disk`],
     ['fills published during the outage', n(m.fillsSent)],
-    ['graceful stop while S3 is still down', m.stopDuringOutageMs === null ? 'did not finish within 20 s (SHUTDOWN_TIMEOUT_S)' : `${n(m.stopDuringOutageMs)} ms`],
+    [
+      'graceful stop while S3 is still down',
+      m.stopDuringOutageMs === null
+        ? 'did not finish within 20 s (SHUTDOWN_TIMEOUT_S)'
+        : `${n(m.stopDuringOutageMs)} ms`,
+    ],
   ];
   if (s !== undefined) {
-    rows.push(['start-up: `cli.js run` spawn → Logon sent (median)', `${s.run.logonSentMs} ms (logged on ${s.run.loggedOnMs} ms; runs ${s.run.samples.join(', ')})`]);
-    rows.push(['start-up: `cli.js demo` spawn → Logon sent (median)', `${s.demo.logonSentMs} ms (incl. RSA key, certificate, simulator; runs ${s.demo.samples.join(', ')})`]);
-    rows.push(['start-up: importing dist/src/main.js / the two AWS SDK clients', `${s.importMainMs} ms / ${s.importAwsSdkMs} ms`]);
+    rows.push([
+      'start-up: `cli.js run` spawn → Logon sent (median)',
+      `${s.run.logonSentMs} ms (logged on ${s.run.loggedOnMs} ms; runs ${s.run.samples.join(', ')})`,
+    ]);
+    rows.push([
+      'start-up: `cli.js demo` spawn → Logon sent (median)',
+      `${s.demo.logonSentMs} ms (incl. RSA key, certificate, simulator; runs ${s.demo.samples.join(', ')})`,
+    ]);
+    rows.push([
+      'start-up: importing dist/src/main.js / the two AWS SDK clients',
+      `${s.importMainMs} ms / ${s.importAwsSdkMs} ms`,
+    ]);
     rows.push(['start-up: `node -e 0` (runtime floor)', `${s.nodeBareMs} ms`]);
   }
   return table(['memory and start-up', 'measured'], rows);
 }
 
 export function profileTable(p: ProfileResult): string {
-  const top = table(['self time', 'function', 'where'], p.top.slice(0, 8).map((e) => [`${e.selfPercent}%`, e.function, e.location]));
-  const lines = table(['share of the top function', 'line (compiled JS)'], p.hotLines.map((l) => [`${l.percentOfFunction}%`, `${l.line}: \`${l.text.replaceAll('|', '\\|')}\``]));
+  const top = table(
+    ['self time', 'function', 'where'],
+    p.top.slice(0, 8).map((e) => [`${e.selfPercent}%`, e.function, e.location]),
+  );
+  const lines = table(
+    ['share of the top function', 'line (compiled JS)'],
+    p.hotLines.map((l) => [`${l.percentOfFunction}%`, `${l.line}: \`${l.text.replaceAll('|', '\\|')}\``]),
+  );
   return `${top}\n\n${lines}`;
 }
 
@@ -116,24 +172,69 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
   const d = r.decode;
   if (d !== undefined) {
     const key = d.cases[2]!;
-    out.push({ what: 'decode: ours (key fields) vs jspurefix', target: '≥ 10×', measured: `${d.ratios.oursKeyVsJspurefix}×`, met: d.ratios.oursKeyVsJspurefix >= 10 });
-    out.push({ what: 'decode: ours (key fields) vs byte loop', target: '≥ 60 %', measured: `${d.ratios.oursKeyPercentOfByteLoop} %`, met: d.ratios.oursKeyPercentOfByteLoop >= 60 });
-    out.push({ what: 'decode: reports/s with key fields', target: '~1.5 M/s', measured: `${n(key.messagesPerSecond)}/s`, met: key.messagesPerSecond >= 1_500_000 });
+    out.push({
+      what: 'decode: ours (key fields) vs jspurefix',
+      target: '≥ 10×',
+      measured: `${d.ratios.oursKeyVsJspurefix}×`,
+      met: d.ratios.oursKeyVsJspurefix >= 10,
+    });
+    out.push({
+      what: 'decode: ours (key fields) vs byte loop',
+      target: '≥ 60 %',
+      measured: `${d.ratios.oursKeyPercentOfByteLoop} %`,
+      met: d.ratios.oursKeyPercentOfByteLoop >= 60,
+    });
+    out.push({
+      what: 'decode: reports/s with key fields',
+      target: '~1.5 M/s',
+      measured: `${n(key.messagesPerSecond)}/s`,
+      met: key.messagesPerSecond >= 1_500_000,
+    });
   }
   const local = r['end-to-end']?.runs.find((x) => x.sinks.startsWith('local'));
-  if (local !== undefined) out.push({ what: 'end to end, local sinks, journal durable', target: '≥ 50k reports/s', measured: `${n(local.journalReportsPerSecond)}/s`, met: local.journalReportsPerSecond >= 50_000 });
+  if (local !== undefined)
+    out.push({
+      what: 'end to end, local sinks, journal durable',
+      target: '≥ 50k reports/s',
+      measured: `${n(local.journalReportsPerSecond)}/s`,
+      met: local.journalReportsPerSecond >= 50_000,
+    });
   const lat = r.latency?.scenarios[0];
-  if (lat !== undefined) out.push({ what: `fill latency p99 at ${n(lat.measuredFillsPerSecond)} fills/s (${lat.name})`, target: '≤ 5 ms', measured: `${lat.readToSent.p99} ms`, met: lat.readToSent.p99 <= 5 });
+  if (lat !== undefined)
+    out.push({
+      what: `fill latency p99 at ${n(lat.measuredFillsPerSecond)} fills/s (${lat.name})`,
+      target: '≤ 5 ms',
+      measured: `${lat.readToSent.p99} ms`,
+      met: lat.readToSent.p99 <= 5,
+    });
   const m = r.memory;
   if (m !== undefined) {
     // The journal remembers every ExecID for 72 h (~68 B each, measured): the one growth by design.
-    out.push({ what: 'memory during a compressed 10-min S3 outage: live heap growth per report, 2nd half', target: 'flat but for the ExecID dedupe map (≈ 68 B/report)', measured: `${m.liveHeapBytesPerReport} B/report (${m.liveHeapSlopeSecondHalfMbPerMin} MB/min)`, met: m.liveHeapBytesPerReport <= 90 });
-    out.push({ what: 'same, RSS slope after forced GC (issue: report it)', target: 'flat', measured: `${m.rssSlopeSecondHalfMbPerMin} MB/min, ${m.rssRangeSecondHalfMb[0]}–${m.rssRangeSecondHalfMb[1]} MB`, met: Math.abs(m.rssSlopeSecondHalfMbPerMin) <= 10 });
+    out.push({
+      what: 'memory during a compressed 10-min S3 outage: live heap growth per report, 2nd half',
+      target: 'flat but for the ExecID dedupe map (≈ 68 B/report)',
+      measured: `${m.liveHeapBytesPerReport} B/report (${m.liveHeapSlopeSecondHalfMbPerMin} MB/min)`,
+      met: m.liveHeapBytesPerReport <= 90,
+    });
+    out.push({
+      what: 'same, RSS slope after forced GC (issue: report it)',
+      target: 'flat',
+      measured: `${m.rssSlopeSecondHalfMbPerMin} MB/min, ${m.rssRangeSecondHalfMb[0]}–${m.rssRangeSecondHalfMb[1]} MB`,
+      met: Math.abs(m.rssSlopeSecondHalfMbPerMin) <= 10,
+    });
   }
-  out.push({ what: '`npm run bench` wall time on this machine', target: '< 10 min', measured: `${(totalSeconds / 60).toFixed(1)} min`, met: totalSeconds < 600 });
+  out.push({
+    what: '`npm run bench` wall time on this machine',
+    target: '< 10 min',
+    measured: `${(totalSeconds / 60).toFixed(1)} min`,
+    met: totalSeconds < 600,
+  });
   return out;
 }
 
 export function targetsTable(list: readonly Target[]): string {
-  return table(['target', 'issue', 'measured', 'met'], list.map((t) => [t.what, t.target, t.measured, t.met ? 'yes' : '**no**']));
+  return table(
+    ['target', 'issue', 'measured', 'met'],
+    list.map((t) => [t.what, t.target, t.measured, t.met ? 'yes' : '**no**']),
+  );
 }

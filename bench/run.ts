@@ -17,7 +17,16 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_END_TO_END_OPTIONS, type EndToEndRun } from './end-to-end.js';
 import { DEFAULT_LATENCY_OPTIONS, type LatencyScenarioResult } from './latency.js';
-import { decodeTable, endToEndTable, latencyTable, memoryTable, profileTable, targets, targetsTable, type BenchResults } from './report.js';
+import {
+  decodeTable,
+  endToEndTable,
+  latencyTable,
+  memoryTable,
+  profileTable,
+  targets,
+  targetsTable,
+  type BenchResults,
+} from './report.js';
 import { MB, sleep } from './timing.js';
 
 const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'memory', 'startup'] as const;
@@ -26,11 +35,17 @@ type Section = (typeof ORDER)[number];
 // --expose-gc: decode isolates its rounds with forced GCs; memory samples the live heap after one.
 // The memory section runs the listener under the heap cap the CDK stack sets (¾ of its default
 // 1024 MiB task, infra/listener-stack.ts), as it runs deployed.
-const EXEC_ARGV: Partial<Record<Section, string[]>> = { decode: ['--expose-gc'], memory: ['--expose-gc', '--max-old-space-size=768'] };
+const EXEC_ARGV: Partial<Record<Section, string[]>> = {
+  decode: ['--expose-gc'],
+  memory: ['--expose-gc', '--max-old-space-size=768'],
+};
 
 function runSection(name: Section, overrides: object = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./section.js', import.meta.url)), [name, JSON.stringify(overrides)], { execArgv: EXEC_ARGV[name] ?? [], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    const child = fork(fileURLToPath(new URL('./section.js', import.meta.url)), [name, JSON.stringify(overrides)], {
+      execArgv: EXEC_ARGV[name] ?? [],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
     let stderr = '';
     // The AWS SDK warns about Node 20 on every client: keep stderr for failures only.
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -77,11 +92,15 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: ${name}…\n`);
     if (name === 'end-to-end') {
       const runs: EndToEndRun[] = [];
-      for (const run of DEFAULT_END_TO_END_OPTIONS.runs) runs.push(...((await runSection(name, { runs: [run] })) as { runs: EndToEndRun[] }).runs);
+      for (const run of DEFAULT_END_TO_END_OPTIONS.runs)
+        runs.push(...((await runSection(name, { runs: [run] })) as { runs: EndToEndRun[] }).runs);
       results[name] = { runs };
     } else if (name === 'latency') {
       const scenarios: LatencyScenarioResult[] = [];
-      for (const scenario of DEFAULT_LATENCY_OPTIONS.scenarios) scenarios.push(...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] }).scenarios);
+      for (const scenario of DEFAULT_LATENCY_OPTIONS.scenarios)
+        scenarios.push(
+          ...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] }).scenarios,
+        );
       results[name] = { scenarios };
     } else {
       (results as Record<string, unknown>)[name] = await runSection(name);
@@ -91,36 +110,65 @@ async function main(): Promise<void> {
     await sleep(2000);
   }
   const totalSeconds = (performance.now() - started) / 1000;
-  const env = { ...machine(), loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))), loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))) };
+  const env = {
+    ...machine(),
+    loadAverageBefore: loadBefore.map((x) => Number(x.toFixed(2))),
+    loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))),
+  };
 
   const blocks: string[] = [];
-  blocks.push(`Machine: ${env.cpu} × ${env.cores} cores, ${env.memoryGb} GB, ${env.os}, Node ${env.node}; commit ${env.commit}${env.uncommittedChanges ? ' (+ uncommitted changes)' : ''}; load average before ${env.loadAverageBefore.join(' ')}`);
+  blocks.push(
+    `Machine: ${env.cpu} × ${env.cores} cores, ${env.memoryGb} GB, ${env.os}, Node ${env.node}; commit ${env.commit}${env.uncommittedChanges ? ' (+ uncommitted changes)' : ''}; load average before ${env.loadAverageBefore.join(' ')}`,
+  );
   if (results.decode) blocks.push(`### Decode\n\n${decodeTable(results.decode)}`);
-  if (results['end-to-end']) blocks.push(`### End to end (simulator over loopback TLS → ListenerService, journal fsync on)\n\n${endToEndTable(results['end-to-end'].runs)}`);
-  if (results.latency) blocks.push(`### Fill latency: socket read → SQS SendMessageBatch returned (fauxqs)\n\n${latencyTable(results.latency.scenarios)}`);
+  if (results['end-to-end'])
+    blocks.push(
+      `### End to end (simulator over loopback TLS → ListenerService, journal fsync on)\n\n${endToEndTable(results['end-to-end'].runs)}`,
+    );
+  if (results.latency)
+    blocks.push(
+      `### Fill latency: socket read → SQS SendMessageBatch returned (fauxqs)\n\n${latencyTable(results.latency.scenarios)}`,
+    );
   if (results.memory) blocks.push(`### Memory and start-up\n\n${memoryTable(results.memory, results.startup)}`);
-  if (results.profile) blocks.push(`### Decode hot path (node --cpu-prof, ${results.profile.samples} samples)\n\n${profileTable(results.profile)}`);
+  if (results.profile)
+    blocks.push(
+      `### Decode hot path (node --cpu-prof, ${results.profile.samples} samples)\n\n${profileTable(results.profile)}`,
+    );
   const verdicts = targets(results, totalSeconds);
   blocks.push(`### Targets\n\n${targetsTable(verdicts)}`);
-  blocks.push(`Sections (s): ${Object.entries(sectionSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}; total ${totalSeconds.toFixed(0)} s`);
+  blocks.push(
+    `Sections (s): ${Object.entries(sectionSeconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; total ${totalSeconds.toFixed(0)} s`,
+  );
   console.log(blocks.join('\n\n'));
 
   const out = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
   mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ capturedAt: new Date().toISOString(), machine: env, totalSeconds: Math.round(totalSeconds), sectionSeconds, targets: verdicts, results }, null, 2)}\n`);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ capturedAt: new Date().toISOString(), machine: env, totalSeconds: Math.round(totalSeconds), sectionSeconds, targets: verdicts, results }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${out}`);
   if (values.readme) {
     const readme = fileURLToPath(new URL('../../bench/README.md', import.meta.url));
     const text = readFileSync(readme, 'utf8');
     const block = `<!-- results:start -->\n${blocks.join('\n\n')}\n<!-- results:end -->`;
-    writeFileSync(readme, text.replace(/<!-- results:start -->[\s\S]*<!-- results:end -->/, () => block));
+    writeFileSync(
+      readme,
+      text.replace(/<!-- results:start -->[\s\S]*<!-- results:end -->/, () => block),
+    );
     console.log(`updated ${readme}`);
     // The project README carries the summary: the machine and every target with its figure.
     const projectReadme = fileURLToPath(new URL('../../README.md', import.meta.url));
     const summary = `<!-- bench:start -->\n${blocks[0]}\n\n${targetsTable(verdicts)}\n<!-- bench:end -->`;
     const projectText = readFileSync(projectReadme, 'utf8');
-    if (!projectText.includes('<!-- bench:start -->')) throw new Error('README.md has no <!-- bench:start --> block to update');
-    writeFileSync(projectReadme, projectText.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => summary));
+    if (!projectText.includes('<!-- bench:start -->'))
+      throw new Error('README.md has no <!-- bench:start --> block to update');
+    writeFileSync(
+      projectReadme,
+      projectText.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => summary),
+    );
     console.log(`updated ${projectReadme}`);
   }
 }

@@ -46,14 +46,20 @@ const LOOPBACK_ONLY = new URL('./loopback-only.js', import.meta.url).href;
 /** Spawns the CLI and resolves with the times (ms since spawn) of the two log lines, then stops it. */
 async function timeOne(args: string[], env: NodeJS.ProcessEnv): Promise<{ logonSent: number; loggedOn: number }> {
   const start = performance.now();
-  const child = spawn(process.execPath, [`--import=${LOOPBACK_ONLY}`, CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [`--import=${LOOPBACK_ONLY}`, CLI, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     return await new Promise((resolve, reject) => {
       let logonSent = 0;
-      const timer = setTimeout(() => reject(new Error(`no logon within 20 s; stderr: ${stderr.slice(0, 500)}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no logon within 20 s; stderr: ${stderr.slice(0, 500)}`)),
+        20_000,
+      );
       createInterface({ input: child.stdout }).on('line', (line) => {
         const msg = line.startsWith('{') ? (JSON.parse(line) as { msg?: string }).msg : undefined;
         if (msg === 'TLS connected') logonSent = performance.now() - start;
@@ -62,7 +68,9 @@ async function timeOne(args: string[], env: NodeJS.ProcessEnv): Promise<{ logonS
           resolve({ logonSent, loggedOn: performance.now() - start });
         }
       });
-      child.once('exit', (code) => reject(new Error(`exited with ${code} before logging on; stderr: ${stderr.slice(0, 500)}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`exited with ${code} before logging on; stderr: ${stderr.slice(0, 500)}`)),
+      );
     });
   } finally {
     child.kill('SIGTERM');
@@ -116,7 +124,8 @@ export async function runStartup(options: StartupOptions = DEFAULT_STARTUP_OPTIO
       );
     }
     const demo: Array<{ logonSent: number; loggedOn: number }> = [];
-    for (let i = 0; i < options.demoRuns; i++) demo.push(await timeOne(['demo', '--data', join(dir, `demo-${i}`)], base));
+    for (let i = 0; i < options.demoRuns; i++)
+      demo.push(await timeOne(['demo', '--data', join(dir, `demo-${i}`)], base));
     const bare: number[] = [];
     const importMain: number[] = [];
     const importSdk: number[] = [];

@@ -53,7 +53,8 @@ export class ListenerAlarms extends Construct {
     super(scope, id);
     const namespace = metricsNamespace(Stack.of(this).stackName);
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'kalshi-fix-listener alarms', enforceSSL: true });
-    if (props.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail !== undefined)
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     // Container Insights' service metrics: running against desired, so a parked service (0) is quiet.
     const insight = (metricName: string) =>
@@ -91,7 +92,8 @@ export class ListenerAlarms extends Construct {
     };
 
     // The service's own figures (src/http/health-line.ts), one health line a minute.
-    const health = (metricName: string, statistic: string) => new cloudwatch.Metric({ namespace, metricName, statistic, period: SIGNAL_PERIOD });
+    const health = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace, metricName, statistic, period: SIGNAL_PERIOD });
 
     this.readinessFailing = health('Ready', 'Maximum').createAlarm(this, 'ReadinessFailing', {
       alarmDescription: `/readyz has not answered 200 once in ${NOT_READY_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the session is down or recovering, or a sink is behind its limit. GET /status (reasons in /readyz) tells which.`,
@@ -111,23 +113,33 @@ export class ListenerAlarms extends Construct {
     });
 
     this.reportsMissed = signal('Holes', 'Holes', [LOG_MESSAGES.hole]).createAlarm(this, 'ReportsMissed', {
-      alarmDescription: 'A sequence gap could not be recovered: reports may be missing. GET /status backfill.holes lists them; run `reconcile` for the window.',
+      alarmDescription:
+        'A sequence gap could not be recovered: reports may be missing. GET /status backfill.holes lists them; run `reconcile` for the window.',
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.deadLettersWaiting = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }).createAlarm(this, 'DeadLettersWaiting', {
-      alarmDescription: 'Fills reached the dead-letter queue: a consumer failed on them repeatedly. They are kept there for 14 days; redrive after fixing the consumer.',
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.deadLettersWaiting = props.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) })
+      .createAlarm(this, 'DeadLettersWaiting', {
+        alarmDescription:
+          'Fills reached the dead-letter queue: a consumer failed on them repeatedly. They are kept there for 14 days; redrive after fixing the consumer.',
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
 
     const notify = new actions.SnsAction(this.topic);
-    for (const alarm of [this.taskNotRunning, this.readinessFailing, this.archiveLagging, this.reportsMissed, this.deadLettersWaiting]) {
+    for (const alarm of [
+      this.taskNotRunning,
+      this.readinessFailing,
+      this.archiveLagging,
+      this.reportsMissed,
+      this.deadLettersWaiting,
+    ]) {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }

@@ -19,6 +19,7 @@ const app = new App();
 new ListenerStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'KalshiFixListener', {
   settings: settingsFromContext((key) => app.node.tryGetContext(key)),
   imageDirectory: repositoryRoot(import.meta.dirname),
-  description: 'kalshi-fix-listener: one Kalshi FIX listener session on Fargate, archive to S3 and Athena, fills to SQS FIFO',
+  description:
+    'kalshi-fix-listener: one Kalshi FIX listener session on Fargate, archive to S3 and Athena, fills to SQS FIFO',
 });
 app.synth();

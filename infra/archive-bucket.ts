@@ -25,7 +25,12 @@ export class ArchiveBucket extends Construct {
         {
           id: 'archive-to-infrequent-access',
           prefix: props.prefix,
-          transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(props.infrequentAccessAfterDays) }],
+          transitions: [
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(props.infrequentAccessAfterDays),
+            },
+          ],
           // Conditional writes make overwrites rare; old versions need not stay for ever.
           noncurrentVersionExpiration: Duration.days(90),
           abortIncompleteMultipartUploadAfter: Duration.days(7),

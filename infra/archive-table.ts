@@ -47,13 +47,20 @@ export class ArchiveTable extends Construct {
   readonly database: glue.CfnDatabase;
   readonly table: glue.CfnTable;
 
-  constructor(scope: Construct, id: string, props: { databaseName: string; location: string; startDate: string; gzip: boolean }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { databaseName: string; location: string; startDate: string; gzip: boolean },
+  ) {
     super(scope, id);
     const account = Stack.of(this).account;
     this.databaseName = props.databaseName;
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId: account,
-      databaseInput: { name: props.databaseName, description: 'Kalshi FIX listener archive (ExecutionReports, hourly JSONL)' },
+      databaseInput: {
+        name: props.databaseName,
+        description: 'Kalshi FIX listener archive (ExecutionReports, hourly JSONL)',
+      },
     });
     this.table = new glue.CfnTable(this, 'Table', {
       catalogId: account,
@@ -62,7 +69,11 @@ export class ArchiveTable extends Construct {
         name: TABLE_NAME,
         description: 'Every ExecutionReport the listener journaled, one JSON object per line (DESIGN.md §3)',
         tableType: 'EXTERNAL_TABLE',
-        parameters: { classification: 'json', EXTERNAL: 'TRUE', ...projectionParameters(props.location, props.startDate) },
+        parameters: {
+          classification: 'json',
+          EXTERNAL: 'TRUE',
+          ...projectionParameters(props.location, props.startDate),
+        },
         partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
         storageDescriptor: {
           location: props.location,

@@ -26,7 +26,7 @@ export function namedQueries(table: string): NamedQuerySpec[] {
     },
     {
       name: 'order-life-by-order-id',
-      description: "Every report of one order, in time order (replace the order_id; widen dt when it is older)",
+      description: 'Every report of one order, in time order (replace the order_id; widen dt when it is older)',
       sql: [
         `SELECT from_iso8601_timestamp(${col('transact_time')}) AS at, ${col('exec_type')}, ${col('ord_status')}, ${col('cl_ord_id')}, ${col('price')}, ${col('last_qty')}, ${col('last_px')}, ${col('leaves_qty')}, ${col('cum_qty')}, ${col('text')}, ${col('exec_id')}`,
         `FROM ${table}`,

@@ -21,7 +21,13 @@ export class ArchiveQueries extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
       // Query results are copies: re-run the query to get them back.
-      lifecycleRules: [{ id: 'expire-query-results', expiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [
+        {
+          id: 'expire-query-results',
+          expiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {

@@ -25,7 +25,9 @@ export const CONTEXT_KEYS = [
 ] as const;
 
 /** The retention periods CloudWatch Logs accepts. */
-const LOG_RETENTION_DAYS: readonly number[] = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -71,7 +73,9 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   const retention = (): number => {
     const days = int('logRetentionDays', DEFAULT_SETTINGS.logRetentionDays, 1, 3653);
     if (LOG_RETENTION_DAYS.includes(days)) return days;
-    problems.push(`logRetentionDays must be one of CloudWatch's values (${LOG_RETENTION_DAYS.join(', ')}), got ${days}`);
+    problems.push(
+      `logRetentionDays must be one of CloudWatch's values (${LOG_RETENTION_DAYS.join(', ')}), got ${days}`,
+    );
     return DEFAULT_SETTINGS.logRetentionDays;
   };
 
@@ -79,12 +83,19 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   const targetCompId = oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT'] as const, d.fix.targetCompId);
   let archivePrefix = text('archivePrefix') ?? d.archivePrefix;
   if (!archivePrefix.endsWith('/')) archivePrefix += '/';
-  if (archivePrefix.startsWith('/') || archivePrefix.includes('*')) problems.push(`archivePrefix must be a relative key prefix without *, got ${archivePrefix}`);
+  if (archivePrefix.startsWith('/') || archivePrefix.includes('*'))
+    problems.push(`archivePrefix must be a relative key prefix without *, got ${archivePrefix}`);
   const archiveStartDate = text('archiveStartDate') ?? d.archiveStartDate;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(archiveStartDate)) problems.push(`archiveStartDate must be YYYY-MM-DD, got ${archiveStartDate}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(archiveStartDate))
+    problems.push(`archiveStartDate must be YYYY-MM-DD, got ${archiveStartDate}`);
   const fixSecretArn = text('fixSecretArn');
-  if (fixSecretArn !== undefined && !/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(fixSecretArn)) {
-    problems.push('fixSecretArn must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)');
+  if (
+    fixSecretArn !== undefined &&
+    !/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(fixSecretArn)
+  ) {
+    problems.push(
+      'fixSecretArn must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)',
+    );
   }
 
   const vpcId = text('vpcId');
@@ -100,7 +111,8 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   }
 
   const controlPlaneCidr = text('controlPlaneCidr');
-  if (controlPlaneCidr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(controlPlaneCidr)) problems.push(`controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${controlPlaneCidr}`);
+  if (controlPlaneCidr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(controlPlaneCidr))
+    problems.push(`controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${controlPlaneCidr}`);
 
   const settings: ListenerStackSettings = {
     fix: {

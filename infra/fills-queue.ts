@@ -38,6 +38,8 @@ export class FillsQueue extends Construct {
 
   /** SendMessageBatch is authorized by sqs:SendMessage; the service calls nothing else. */
   grantSend(role: iam.IRole): void {
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SendFills', actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'SendFills', actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }),
+    );
   }
 }

@@ -24,4 +24,5 @@ export const RUNTIME_INSTALL = ['npm', 'ci', '--omit=dev', '--ignore-scripts', '
  * Liveness probe for Docker's HEALTHCHECK and the ECS container health check. The slim image has
  * no curl; Node's fetch does the same job without adding a package.
  */
-export const HEALTH_CHECK_SCRIPT = "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))";
+export const HEALTH_CHECK_SCRIPT =
+  "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))";

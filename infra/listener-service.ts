@@ -39,13 +39,22 @@ export class ListenerService extends Construct {
   constructor(scope: Construct, id: string, props: ListenerServiceProps) {
     super(scope, id);
     const { settings } = props;
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: settings.logRetentionDays as logs.RetentionDays, removalPolicy: RemovalPolicy.RETAIN });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: settings.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
       cpu: settings.cpu,
       memoryLimitMiB: settings.memoryMiB,
-      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
     });
     this.taskDefinition.addVolume({
       name: VOLUME,
@@ -87,14 +96,26 @@ export class ListenerService extends Construct {
     this.container.addMountPoints({ containerPath: SPOOL_DIR, sourceVolume: VOLUME, readOnly: false });
 
     // Outbound only where the service talks: AWS APIs on 443, Kalshi's FIX ports, NFS to the spool.
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'kalshi-fix-listener task', allowAllOutbound: false });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (S3, SQS, Secrets Manager, ECR, CloudWatch Logs)');
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'kalshi-fix-listener task',
+      allowAllOutbound: false,
+    });
+    this.securityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'AWS APIs (S3, SQS, Secrets Manager, ECR, CloudWatch Logs)',
+    );
     for (const port of new Set([settings.fix.port, ...(settings.fix.dropCopy ? [settings.fix.dropCopyPort] : [])])) {
       this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `Kalshi FIX ${port}`);
     }
     props.spool.fileSystem.connections.allowDefaultPortFrom(this.securityGroup, 'kalshi-fix-listener spool');
     if (settings.controlPlaneCidr !== undefined) {
-      this.securityGroup.addIngressRule(ec2.Peer.ipv4(settings.controlPlaneCidr), ec2.Port.tcp(HTTP_PORT), 'control plane (operators)');
+      this.securityGroup.addIngressRule(
+        ec2.Peer.ipv4(settings.controlPlaneCidr),
+        ec2.Port.tcp(HTTP_PORT),
+        'control plane (operators)',
+      );
     }
 
     this.service = new ecs.FargateService(this, 'Service', {

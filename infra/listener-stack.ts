@@ -37,7 +37,10 @@ export class ListenerStack extends Stack {
     const { settings } = props;
     const vpc = listenerVpc(this, settings.existingVpc);
 
-    this.archive = new ArchiveBucket(this, 'Archive', { prefix: settings.archivePrefix, infrequentAccessAfterDays: settings.infrequentAccessAfterDays });
+    this.archive = new ArchiveBucket(this, 'Archive', {
+      prefix: settings.archivePrefix,
+      infrequentAccessAfterDays: settings.infrequentAccessAfterDays,
+    });
     this.table = new ArchiveTable(this, 'ArchiveTable', {
       databaseName: 'kalshi_fix_listener',
       location: this.archive.tableLocation,
@@ -54,7 +57,12 @@ export class ListenerStack extends Stack {
       settings,
       imageDirectory: props.imageDirectory,
       spool: this.spool,
-      environment: taskEnvironment(settings, { archiveUrl: this.archive.url, fillsQueueUrl: this.fills.queue.queueUrl, region: this.region, stackName: this.stackName }),
+      environment: taskEnvironment(settings, {
+        archiveUrl: this.archive.url,
+        fillsQueueUrl: this.fills.queue.queueUrl,
+        region: this.region,
+        stackName: this.stackName,
+      }),
       secrets: this.secrets.containerSecrets,
     });
     this.archive.grantArchiveAccess(this.listener.taskDefinition.taskRole);
@@ -73,7 +81,11 @@ export class ListenerStack extends Stack {
     output('ArchiveUrl', this.archive.url, 'ARCHIVE_URL the service writes to');
     output('FillsQueueUrl', this.fills.queue.queueUrl, 'SQS FIFO queue of fills (consumers read here)');
     output('FillsQueueArn', this.fills.queue.queueArn, 'ARN of the fills queue, for consumer IAM policies');
-    output('FillsDeadLetterQueueUrl', this.fills.deadLetterQueue.queueUrl, 'Where fills land after repeated consumer failures');
+    output(
+      'FillsDeadLetterQueueUrl',
+      this.fills.deadLetterQueue.queueUrl,
+      'Where fills land after repeated consumer failures',
+    );
     output('AthenaWorkGroup', this.queries.workGroup.ref, 'Athena workgroup with the saved queries');
     output('GlueTable', `${this.table.databaseName}.${this.table.tableName}`, 'Glue database.table over the archive');
     output('FixSecretArn', this.secrets.fix.secretArn, 'Put {"apiKey": ..., "privateKey": ...} here');
@@ -89,7 +101,10 @@ export class ListenerStack extends Stack {
  * The container's plain environment (DESIGN.md §6); the secrets come from ListenerSecrets. Every
  * name is one src/config.ts reads, or the AWS SDK's own (test/infra/listener-stack.test.ts).
  */
-export function taskEnvironment(settings: ListenerStackSettings, resources: { archiveUrl: string; fillsQueueUrl: string; region: string; stackName: string }): Record<string, string> {
+export function taskEnvironment(
+  settings: ListenerStackSettings,
+  resources: { archiveUrl: string; fillsQueueUrl: string; region: string; stackName: string },
+): Record<string, string> {
   return {
     FIX_HOST: settings.fix.host,
     FIX_PORT: String(settings.fix.port),

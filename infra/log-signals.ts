@@ -10,6 +10,7 @@ export const LOG_MESSAGES = {
 
 /** A CloudWatch Logs JSON filter pattern matching any of these messages exactly. */
 export function anyMessagePattern(messages: readonly string[]): string {
-  for (const m of messages) if (m.includes('"')) throw new Error(`log message cannot be matched in a filter pattern: ${m}`);
+  for (const m of messages)
+    if (m.includes('"')) throw new Error(`log message cannot be matched in a filter pattern: ${m}`);
   return `{ ${messages.map((m) => `($.msg = "${m}")`).join(' || ')} }`;
 }

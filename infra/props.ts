@@ -51,7 +51,14 @@ export interface ListenerStackSettings {
 }
 
 export const DEFAULT_SETTINGS: ListenerStackSettings = {
-  fix: { host: 'margin-mm.fix.elections.kalshi.com', targetCompId: 'KalshiNR', port: 8228, heartbeatS: 30, dropCopy: false, dropCopyPort: 8229 },
+  fix: {
+    host: 'margin-mm.fix.elections.kalshi.com',
+    targetCompId: 'KalshiNR',
+    port: 8228,
+    heartbeatS: 30,
+    dropCopy: false,
+    dropCopyPort: 8229,
+  },
   fixSecretArn: undefined,
   archivePrefix: 'kalshi-fix-listener/',
   infrequentAccessAfterDays: 30,
@@ -68,4 +75,7 @@ export const DEFAULT_SETTINGS: ListenerStackSettings = {
 };
 
 /** The port Kalshi pairs with each TargetCompID; a mismatch is rejected at logon. */
-export const FIX_PORTS: Record<ListenerStackSettings['fix']['targetCompId'], number> = { KalshiNR: 8228, KalshiRT: 8230 };
+export const FIX_PORTS: Record<ListenerStackSettings['fix']['targetCompId'], number> = {
+  KalshiNR: 8228,
+  KalshiRT: 8230,
+};

@@ -4,7 +4,12 @@ import { Construct } from 'constructs';
 import type { ListenerStackSettings } from './props.js';
 
 /** The JSON keys of the FIX secret. */
-export const FIX_SECRET_KEYS = { apiKey: 'apiKey', privateKey: 'privateKey', dcApiKey: 'dcApiKey', dcPrivateKey: 'dcPrivateKey' } as const;
+export const FIX_SECRET_KEYS = {
+  apiKey: 'apiKey',
+  privateKey: 'privateKey',
+  dcApiKey: 'dcApiKey',
+  dcPrivateKey: 'dcPrivateKey',
+} as const;
 
 /**
  * The Kalshi API key and its RSA private key (one JSON secret), and the control-plane token. ECS
@@ -22,7 +27,8 @@ export class ListenerSecrets extends Construct {
     this.fix =
       settings.fixSecretArn === undefined
         ? new secretsmanager.Secret(this, 'Fix', {
-            description: 'Kalshi FIX listener API key: JSON {"apiKey": "<key id>", "privateKey": "<PEM>"} (plus dcApiKey/dcPrivateKey for drop-copy backfill)',
+            description:
+              'Kalshi FIX listener API key: JSON {"apiKey": "<key id>", "privateKey": "<PEM>"} (plus dcApiKey/dcPrivateKey for drop-copy backfill)',
             // Empty: the real key is put with `aws secretsmanager put-secret-value` (a deleted
             // stack leaves it recoverable for Secrets Manager's 30-day window).
             secretObjectValue: {},

@@ -21,7 +21,11 @@ export class SpoolVolume extends Construct {
       vpc,
       vpcSubnets: PRIVATE_SUBNETS,
       // NFS only answers: the mount targets need no outbound rule.
-      securityGroup: new ec2.SecurityGroup(this, 'SecurityGroup', { vpc, description: 'kalshi-fix-listener spool (EFS mount targets)', allowAllOutbound: false }),
+      securityGroup: new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc,
+        description: 'kalshi-fix-listener spool (EFS mount targets)',
+        allowAllOutbound: false,
+      }),
       encrypted: true,
       // The journal fsyncs every group commit: General Purpose latency, elastic throughput.
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
@@ -58,7 +62,11 @@ export class SpoolVolume extends Construct {
         sid: 'DenyUnencryptedTransport',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
-        actions: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite', 'elasticfilesystem:ClientRootAccess'],
+        actions: [
+          'elasticfilesystem:ClientMount',
+          'elasticfilesystem:ClientWrite',
+          'elasticfilesystem:ClientRootAccess',
+        ],
         resources: ['*'],
         conditions: { Bool: { 'aws:SecureTransport': 'false' } },
       }),

@@ -6,7 +6,11 @@ import { dirname } from 'node:path';
  * temp file beside it, fsync, rename over, fsync the directory. `tempSuffix` names the temp file
  * (readers of a folder can skip it by that suffix).
  */
-export async function writeFileAtomic(path: string, content: string | Buffer, tempSuffix = `.tmp-${process.pid}`): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Buffer,
+  tempSuffix = `.tmp-${process.pid}`,
+): Promise<void> {
   const temp = `${path}${tempSuffix}`;
   const handle = await open(temp, 'w');
   try {

@@ -100,7 +100,8 @@ export class Backfiller {
   async #run(mark: GapMark, until: number): Promise<void> {
     const from = mark.lastGoodExecId;
     if (from === undefined) return; // nothing journaled yet: nothing this listener could have missed
-    if (this.#o.dropCopy === undefined) return this.#hole(mark, until, 'no drop-copy session configured (FIX_DC_API_KEY)');
+    if (this.#o.dropCopy === undefined)
+      return this.#hole(mark, until, 'no drop-copy session configured (FIX_DC_API_KEY)');
     if (this.#disabled !== undefined) return this.#hole(mark, until, `drop copy disabled: ${this.#disabled}`);
     const retry = this.#o.retry ?? { initialMs: 1000, maxMs: 30_000, attempts: 5 };
     for (let attempt = 1; ; attempt++) {
@@ -109,26 +110,50 @@ export class Backfiller {
       let recovered = 0;
       let duplicates = 0;
       const result: ReplayResult = await replayFromDropCopy(this.#o.dropCopy, from, (message) => {
-        const appended = this.#o.journal.append(decodeExecutionReport(message, { receivedAt: this.#now(), source: 'backfill' }));
+        const appended = this.#o.journal.append(
+          decodeExecutionReport(message, { receivedAt: this.#now(), source: 'backfill' }),
+        );
         if (appended.duplicate) duplicates++;
         else recovered++;
       });
       this.#recovered += recovered;
       this.#duplicates += duplicates;
-      this.#lastRun = { at: new Date(this.#now()).toISOString(), from, outcome: result.outcome === 'rejected' ? `rejected ${result.reason}` : result.outcome, replayed: result.replayed, recovered };
+      this.#lastRun = {
+        at: new Date(this.#now()).toISOString(),
+        from,
+        outcome: result.outcome === 'rejected' ? `rejected ${result.reason}` : result.outcome,
+        replayed: result.replayed,
+        recovered,
+      };
       if (result.outcome === 'complete') {
-        this.#o.onEvent?.({ kind: 'finished', from, replayed: result.replayed, recovered, duplicates, announced: result.announced });
+        this.#o.onEvent?.({
+          kind: 'finished',
+          from,
+          replayed: result.replayed,
+          recovered,
+          duplicates,
+          announced: result.announced,
+        });
         return;
       }
-      if (result.outcome === 'rejected' && result.reason === 3) return this.#hole(mark, until, `outside the drop-copy window (U3 3: ${result.text ?? 'BeginExecID too small'})`);
+      if (result.outcome === 'rejected' && result.reason === 3)
+        return this.#hole(
+          mark,
+          until,
+          `outside the drop-copy window (U3 3: ${result.text ?? 'BeginExecID too small'})`,
+        );
       if (result.outcome === 'rejected' && result.reason === 5) {
         this.#disabled = `drop-copy replay not enabled for this account (U3 5: ${result.text ?? ''})`;
         this.#o.onEvent?.({ kind: 'disabled', why: this.#disabled });
         return this.#hole(mark, until, this.#disabled);
       }
-      if (result.outcome === 'rejected' && result.reason === 4) return this.#hole(mark, until, `drop copy refused the range (U3 4: ${result.text ?? ''})`);
+      if (result.outcome === 'rejected' && result.reason === 4)
+        return this.#hole(mark, until, `drop copy refused the range (U3 4: ${result.text ?? ''})`);
       // U3 1 (rate limited), U3 2 (server error), or the connection failed: back off and try again.
-      const why = result.outcome === 'rejected' ? `U3 ${result.reason}: ${result.text ?? ''}` : `${result.error.code}: ${result.error.message}`;
+      const why =
+        result.outcome === 'rejected'
+          ? `U3 ${result.reason}: ${result.text ?? ''}`
+          : `${result.error.code}: ${result.error.message}`;
       if (attempt >= retry.attempts) return this.#hole(mark, until, `drop copy failed ${attempt} times (last: ${why})`);
       const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** (attempt - 1));
       this.#o.onEvent?.({ kind: 'retrying', from, attempt, delayMs, why });

@@ -30,7 +30,9 @@ async function main(argv: string[]): Promise<number | undefined> {
     case 'keygen':
       return keygen(rest);
     case 'reconcile':
-      return (await import('./reconcile/command.js')).reconcileCommand(rest, process.env, (text) => process.stdout.write(text));
+      return (await import('./reconcile/command.js')).reconcileCommand(rest, process.env, (text) =>
+        process.stdout.write(text),
+      );
     case 'help':
     case '--help':
       process.stdout.write(USAGE);
@@ -63,7 +65,15 @@ async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): P
   installLifecycle(
     () => {
       const running = holder.running;
-      return running === undefined ? undefined : { ...running, stop: async () => { await running.stop(); await cleanup(); } };
+      return running === undefined
+        ? undefined
+        : {
+            ...running,
+            stop: async () => {
+              await running.stop();
+              await cleanup();
+            },
+          };
     },
     log,
     config.shutdownTimeoutMs,
@@ -74,7 +84,13 @@ async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): P
 
 /** The embedded default: simulator + service on loopback, local folder and file sinks. */
 async function demo(args: string[]): Promise<number | undefined> {
-  const { values } = parseArgs({ args, options: { data: { type: 'string', default: process.env['DATA_DIR'] ?? 'data' }, rate: { type: 'string', default: '6' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: 'string', default: process.env['DATA_DIR'] ?? 'data' },
+      rate: { type: 'string', default: '6' },
+    },
+  });
   const data = resolve(values.data);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const apiKey = randomUUID();
@@ -90,7 +106,16 @@ async function demo(args: string[]): Promise<number | undefined> {
   const address = await simulator.start();
   const env = process.env;
   const config: Config = {
-    fix: { host: address.host, port: address.ports.KalshiRT!, targetCompId: 'KalshiRT', apiKey, privateKey, heartbeatS: 30, extraCa: address.ca, messageRetentionHours: 72 },
+    fix: {
+      host: address.host,
+      port: address.ports.KalshiRT!,
+      targetCompId: 'KalshiRT',
+      apiKey,
+      privateKey,
+      heartbeatS: 30,
+      extraCa: address.ca,
+      messageRetentionHours: 72,
+    },
     dropCopy: { host: address.host, port: address.ports.KalshiDC!, apiKey, privateKey },
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 5 * 60_000,
@@ -105,7 +130,9 @@ async function demo(args: string[]): Promise<number | undefined> {
     healthLogIntervalMs: 60_000,
     metricsNamespace: undefined,
   };
-  process.stdout.write(`demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`);
+  process.stdout.write(
+    `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`,
+  );
   return serveUntilSignal(config, () => simulator.stop());
 }
 
@@ -161,7 +188,9 @@ function keygen(args: string[]): number {
   chmodSync(`${base}.pem`, 0o600);
   writeFileSync(`${base}.pub.pem`, publicKey);
   // Only the public half is printed, for Kalshi's API-key page; the private key stays in its file.
-  process.stdout.write(`private key: ${base}.pem (mode 600, keep it secret)\npublic key:  ${base}.pub.pem\n\n${publicKey}`);
+  process.stdout.write(
+    `private key: ${base}.pem (mode 600, keep it secret)\npublic key:  ${base}.pub.pem\n\n${publicKey}`,
+  );
   return 0;
 }
 

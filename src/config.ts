@@ -37,42 +37,144 @@ export interface Config {
 
 /** One documented row per variable: the README's configuration table is generated from this. */
 export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; default: string; meaning: string }> = [
-  { name: 'FIX_HOST', required: 'yes', default: '', meaning: 'Kalshi FIX host, e.g. margin-mm.fix.elections.kalshi.com (demo: margin-fix.demo.kalshi.co)' },
-  { name: 'FIX_PORT', required: 'no', default: '8228 (NR) / 8230 (RT)', meaning: 'TLS port; must match the TargetCompID' },
-  { name: 'FIX_TARGET_COMP_ID', required: 'no', default: 'KalshiNR', meaning: 'KalshiNR (no retransmission) or KalshiRT (retransmission, resumable)' },
-  { name: 'FIX_API_KEY', required: 'yes', default: '', meaning: 'the listener API key ID (UUID), sent as SenderCompID' },
-  { name: 'FIX_PRIVATE_KEY', required: 'one of', default: '', meaning: 'RSA private key, PEM text (Secrets Manager injects it)' },
+  {
+    name: 'FIX_HOST',
+    required: 'yes',
+    default: '',
+    meaning: 'Kalshi FIX host, e.g. margin-mm.fix.elections.kalshi.com (demo: margin-fix.demo.kalshi.co)',
+  },
+  {
+    name: 'FIX_PORT',
+    required: 'no',
+    default: '8228 (NR) / 8230 (RT)',
+    meaning: 'TLS port; must match the TargetCompID',
+  },
+  {
+    name: 'FIX_TARGET_COMP_ID',
+    required: 'no',
+    default: 'KalshiNR',
+    meaning: 'KalshiNR (no retransmission) or KalshiRT (retransmission, resumable)',
+  },
+  {
+    name: 'FIX_API_KEY',
+    required: 'yes',
+    default: '',
+    meaning: 'the listener API key ID (UUID), sent as SenderCompID',
+  },
+  {
+    name: 'FIX_PRIVATE_KEY',
+    required: 'one of',
+    default: '',
+    meaning: 'RSA private key, PEM text (Secrets Manager injects it)',
+  },
   { name: 'FIX_PRIVATE_KEY_FILE', required: 'one of', default: '', meaning: 'path to the RSA private key PEM' },
   { name: 'FIX_HEARTBEAT_S', required: 'no', default: '30', meaning: 'HeartBtInt in seconds (3–300)' },
-  { name: 'FIX_MESSAGE_RETENTION_H', required: 'no', default: '72 on RT', meaning: 'MessageRetentionPeriod(20200) asked for on KalshiRT, hours (1–72)' },
-  { name: 'FIX_DC_API_KEY', required: 'no', default: '', meaning: 'API key ID for KalshiDC drop-copy backfill after gaps (its own key is safest); unset = gaps are only reported' },
-  { name: 'FIX_DC_PRIVATE_KEY', required: 'no', default: 'the FIX key', meaning: 'RSA private key (PEM) of the drop-copy API key' },
+  {
+    name: 'FIX_MESSAGE_RETENTION_H',
+    required: 'no',
+    default: '72 on RT',
+    meaning: 'MessageRetentionPeriod(20200) asked for on KalshiRT, hours (1–72)',
+  },
+  {
+    name: 'FIX_DC_API_KEY',
+    required: 'no',
+    default: '',
+    meaning:
+      'API key ID for KalshiDC drop-copy backfill after gaps (its own key is safest); unset = gaps are only reported',
+  },
+  {
+    name: 'FIX_DC_PRIVATE_KEY',
+    required: 'no',
+    default: 'the FIX key',
+    meaning: 'RSA private key (PEM) of the drop-copy API key',
+  },
   { name: 'FIX_DC_PRIVATE_KEY_FILE', required: 'no', default: '', meaning: 'path to that key' },
   { name: 'FIX_DC_HOST', required: 'no', default: 'FIX_HOST', meaning: 'drop-copy host' },
   { name: 'FIX_DC_PORT', required: 'no', default: '8229', meaning: 'drop-copy port (KalshiDC)' },
-  { name: 'FIX_TLS_CA_FILE', required: 'no', default: '', meaning: 'extra CA certificates (PEM) to trust on top of the system roots' },
+  {
+    name: 'FIX_TLS_CA_FILE',
+    required: 'no',
+    default: '',
+    meaning: 'extra CA certificates (PEM) to trust on top of the system roots',
+  },
   { name: 'ARCHIVE_URL', required: 'yes', default: '', meaning: 's3://bucket/prefix/ or file:///dir' },
   { name: 'ARCHIVE_GRACE_S', required: 'no', default: '300', meaning: 'an hour is written this long after it ends' },
-  { name: 'ARCHIVE_MAX_OBJECT_MB', required: 'no', default: '64', meaning: 'an hour is written early past this size (uncompressed)' },
-  { name: 'ARCHIVE_GZIP', required: 'no', default: 'true', meaning: 'gzip archive objects (.jsonl.gz) or not (.jsonl)' },
-  { name: 'FILLS_QUEUE_URL', required: 'yes', default: '', meaning: 'SQS queue URL (FIFO when it ends in .fifo) or file:///path/fills.jsonl' },
-  { name: 'SPOOL_DIR', required: 'no', default: './data/spool', meaning: 'journal and session state; must survive restarts (EFS on Fargate)' },
+  {
+    name: 'ARCHIVE_MAX_OBJECT_MB',
+    required: 'no',
+    default: '64',
+    meaning: 'an hour is written early past this size (uncompressed)',
+  },
+  {
+    name: 'ARCHIVE_GZIP',
+    required: 'no',
+    default: 'true',
+    meaning: 'gzip archive objects (.jsonl.gz) or not (.jsonl)',
+  },
+  {
+    name: 'FILLS_QUEUE_URL',
+    required: 'yes',
+    default: '',
+    meaning: 'SQS queue URL (FIFO when it ends in .fifo) or file:///path/fills.jsonl',
+  },
+  {
+    name: 'SPOOL_DIR',
+    required: 'no',
+    default: './data/spool',
+    meaning: 'journal and session state; must survive restarts (EFS on Fargate)',
+  },
   { name: 'HTTP_PORT', required: 'no', default: '8080', meaning: 'control plane port' },
-  { name: 'CONTROL_TOKEN', required: 'no', default: '', meaning: 'bearer token POST /reconnect requires (open when unset)' },
+  {
+    name: 'CONTROL_TOKEN',
+    required: 'no',
+    default: '',
+    meaning: 'bearer token POST /reconnect requires (open when unset)',
+  },
   { name: 'LOG_LEVEL', required: 'no', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent' },
-  { name: 'SHUTDOWN_TIMEOUT_S', required: 'no', default: '20', meaning: 'SIGTERM flushes within this bound, then exits' },
-  { name: 'HEALTH_LOG_INTERVAL_S', required: 'no', default: '60', meaning: 'how often the `health` log line (readiness, sink lags, backlog) is written (5–3600)' },
-  { name: 'METRICS_NAMESPACE', required: 'no', default: '', meaning: 'CloudWatch namespace: the health line then carries Embedded Metric Format, so CloudWatch Logs turns it into metrics' },
+  {
+    name: 'SHUTDOWN_TIMEOUT_S',
+    required: 'no',
+    default: '20',
+    meaning: 'SIGTERM flushes within this bound, then exits',
+  },
+  {
+    name: 'HEALTH_LOG_INTERVAL_S',
+    required: 'no',
+    default: '60',
+    meaning: 'how often the `health` log line (readiness, sink lags, backlog) is written (5–3600)',
+  },
+  {
+    name: 'METRICS_NAMESPACE',
+    required: 'no',
+    default: '',
+    meaning:
+      'CloudWatch namespace: the health line then carries Embedded Metric Format, so CloudWatch Logs turns it into metrics',
+  },
 ];
 
-const PORT = (name: string) => z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(1, `${name} must be between 1 and 65535`).max(65535, `${name} must be between 1 and 65535`);
-const BOUNDED = (name: string, min: number, max: number) => z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be a whole number`).min(min, `${name} must be between ${min} and ${max}`).max(max, `${name} must be between ${min} and ${max}`);
-const BOOL = (name: string) => z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` }).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const PORT = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(1, `${name} must be between 1 and 65535`)
+    .max(65535, `${name} must be between 1 and 65535`);
+const BOUNDED = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be between ${min} and ${max}`)
+    .max(max, `${name} must be between ${min} and ${max}`);
+const BOOL = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const schema = z.object({
   FIX_HOST: z.string({ error: 'FIX_HOST is required' }).min(1, 'FIX_HOST is required'),
   FIX_PORT: PORT('FIX_PORT').optional(),
-  FIX_TARGET_COMP_ID: z.enum(['KalshiNR', 'KalshiRT'], { error: 'FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT' }).default('KalshiNR'),
+  FIX_TARGET_COMP_ID: z
+    .enum(['KalshiNR', 'KalshiRT'], { error: 'FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT' })
+    .default('KalshiNR'),
   FIX_API_KEY: z.string({ error: 'FIX_API_KEY is required' }).min(1, 'FIX_API_KEY is required'),
   FIX_PRIVATE_KEY: z.string().optional(),
   FIX_PRIVATE_KEY_FILE: z.string().optional(),
@@ -90,9 +192,18 @@ const schema = z.object({
   ARCHIVE_GZIP: BOOL('ARCHIVE_GZIP').default(true),
   FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
   SPOOL_DIR: z.string().min(1).default('./data/spool'),
-  HTTP_PORT: z.coerce.number({ error: 'HTTP_PORT must be a number' }).int().min(0, 'HTTP_PORT must be between 0 and 65535').max(65535, 'HTTP_PORT must be between 0 and 65535').default(8080),
+  HTTP_PORT: z.coerce
+    .number({ error: 'HTTP_PORT must be a number' })
+    .int()
+    .min(0, 'HTTP_PORT must be between 0 and 65535')
+    .max(65535, 'HTTP_PORT must be between 0 and 65535')
+    .default(8080),
   CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
   SHUTDOWN_TIMEOUT_S: BOUNDED('SHUTDOWN_TIMEOUT_S', 1, 600).default(20),
   HEALTH_LOG_INTERVAL_S: BOUNDED('HEALTH_LOG_INTERVAL_S', 5, 3600).default(60),
   METRICS_NAMESPACE: z
@@ -117,12 +228,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const archive = parseArchiveUrl(cleaned['ARCHIVE_URL'], problems);
   const fills = parseFillsUrl(cleaned['FILLS_QUEUE_URL'], problems);
   const privateKey = readPrivateKey(cleaned, problems, 'FIX_PRIVATE_KEY', 'FIX_PRIVATE_KEY_FILE', true);
-  const dcKey = cleaned['FIX_DC_API_KEY'] === undefined ? undefined : readPrivateKey(cleaned, problems, 'FIX_DC_PRIVATE_KEY', 'FIX_DC_PRIVATE_KEY_FILE', false);
+  const dcKey =
+    cleaned['FIX_DC_API_KEY'] === undefined
+      ? undefined
+      : readPrivateKey(cleaned, problems, 'FIX_DC_PRIVATE_KEY', 'FIX_DC_PRIVATE_KEY_FILE', false);
   let extraCa: string | undefined;
   if (cleaned['FIX_TLS_CA_FILE'] !== undefined) {
     try {
       extraCa = readFileSync(cleaned['FIX_TLS_CA_FILE'], 'utf8');
-      if (!extraCa.includes('-----BEGIN CERTIFICATE-----')) problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} holds no PEM certificate`);
+      if (!extraCa.includes('-----BEGIN CERTIFICATE-----'))
+        problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} holds no PEM certificate`);
     } catch {
       problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} cannot be read`);
     }
@@ -130,8 +245,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (raw !== undefined && raw.FIX_MESSAGE_RETENTION_H !== undefined && raw.FIX_TARGET_COMP_ID !== 'KalshiRT') {
     problems.push('FIX_MESSAGE_RETENTION_H applies to KalshiRT only');
   }
-  if (problems.length > 0 || raw === undefined || archive === undefined || fills === undefined || privateKey === undefined) {
-    throw new ListenerError('ERR_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { details: { problems } });
+  if (
+    problems.length > 0 ||
+    raw === undefined ||
+    archive === undefined ||
+    fills === undefined ||
+    privateKey === undefined
+  ) {
+    throw new ListenerError('ERR_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: { problems },
+    });
   }
   return {
     fix: {
@@ -147,7 +270,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dropCopy:
       cleaned['FIX_DC_API_KEY'] === undefined
         ? undefined
-        : { host: raw.FIX_DC_HOST ?? raw.FIX_HOST, port: raw.FIX_DC_PORT, apiKey: cleaned['FIX_DC_API_KEY'], privateKey: dcKey ?? privateKey },
+        : {
+            host: raw.FIX_DC_HOST ?? raw.FIX_HOST,
+            port: raw.FIX_DC_PORT,
+            apiKey: cleaned['FIX_DC_API_KEY'],
+            privateKey: dcKey ?? privateKey,
+          },
     archive,
     archiveGraceMs: raw.ARCHIVE_GRACE_S * 1000,
     archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
@@ -188,16 +316,25 @@ function parseFillsUrl(value: string | undefined, problems: string[]): Config['f
   try {
     url = new URL(value);
   } catch {
-    problems.push('FILLS_QUEUE_URL is not a URL: expected https://sqs.<region>.amazonaws.com/<account>/<name> or file:///path.jsonl');
+    problems.push(
+      'FILLS_QUEUE_URL is not a URL: expected https://sqs.<region>.amazonaws.com/<account>/<name> or file:///path.jsonl',
+    );
     return undefined;
   }
   if (url.protocol === 'file:') return { kind: 'file', path: fileURLToPath(url) };
-  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.split('/').filter(Boolean).length >= 2) return { kind: 'sqs', queueUrl: value };
+  if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.split('/').filter(Boolean).length >= 2)
+    return { kind: 'sqs', queueUrl: value };
   problems.push('FILLS_QUEUE_URL must be an SQS queue URL (…/<account>/<queue>) or file:///path.jsonl');
   return undefined;
 }
 
-function readPrivateKey(env: Record<string, string | undefined>, problems: string[], inlineName: string, fileName: string, required: boolean): KeyObject | undefined {
+function readPrivateKey(
+  env: Record<string, string | undefined>,
+  problems: string[],
+  inlineName: string,
+  fileName: string,
+  required: boolean,
+): KeyObject | undefined {
   const inline = env[inlineName];
   const file = env[fileName];
   if (inline !== undefined && file !== undefined) {

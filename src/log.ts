@@ -14,7 +14,21 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { service: 'kalshi-fix-listener' },
       redact: {
-        paths: ['privateKey', '*.privateKey', '*.*.privateKey', 'controlToken', '*.controlToken', 'token', 'authorization', '*.authorization', 'headers.authorization', 'signature', '*.signature', 'FIX_PRIVATE_KEY', 'CONTROL_TOKEN'],
+        paths: [
+          'privateKey',
+          '*.privateKey',
+          '*.*.privateKey',
+          'controlToken',
+          '*.controlToken',
+          'token',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+          'signature',
+          '*.signature',
+          'FIX_PRIVATE_KEY',
+          'CONTROL_TOKEN',
+        ],
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
@@ -34,7 +48,15 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       log.info({ host: event.host, port: event.port }, 'TLS connected');
       return;
     case 'logon':
-      log.info({ heartbeatIntervalS: event.heartbeatIntervalS, reset: event.reset, nextInbound: event.nextInbound, nextOutbound: event.nextOutbound }, 'logged on');
+      log.info(
+        {
+          heartbeatIntervalS: event.heartbeatIntervalS,
+          reset: event.reset,
+          nextInbound: event.nextInbound,
+          nextOutbound: event.nextOutbound,
+        },
+        'logged on',
+      );
       return;
     case 'logout':
       // Ours is routine (shutdown, operator reconnect); the exchange's deserves attention.
@@ -42,7 +64,17 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       else log.warn({ initiator: event.initiator, text: event.text ?? null }, 'logout');
       return;
     case 'reject':
-      log.warn({ msgType: event.msgType, refSeqNum: event.refSeqNum, refTagId: event.refTagId, refMsgType: event.refMsgType, reason: event.reason, text: event.text }, event.msgType === 'j' ? 'business message reject' : 'session reject');
+      log.warn(
+        {
+          msgType: event.msgType,
+          refSeqNum: event.refSeqNum,
+          refTagId: event.refTagId,
+          refMsgType: event.refMsgType,
+          reason: event.reason,
+          text: event.text,
+        },
+        event.msgType === 'j' ? 'business message reject' : 'session reject',
+      );
       return;
     case 'gap':
       log.warn({ from: event.from, to: event.to, action: event.action }, 'sequence gap');
@@ -60,7 +92,10 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       log.debug({ id: event.id }, 'answered TestRequest');
       return;
     case 'clock_skew':
-      log.warn({ skewMs: event.skewMs }, 'exchange clock differs from ours; Kalshi rejects logons more than 30 s off: check NTP');
+      log.warn(
+        { skewMs: event.skewMs },
+        'exchange clock differs from ours; Kalshi rejects logons more than 30 s off: check NTP',
+      );
       return;
     case 'decode_error':
       log.warn({ code: event.error.code, details: event.error.details }, event.error.message);
@@ -78,14 +113,35 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
 }
 
 export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
-  if (event.kind === 'uploaded') log.info({ key: event.key, records: event.records, bytes: event.bytes, result: event.result }, 'archive object written');
-  else if (event.kind === 'upload_failed') log.error({ key: event.key, attempt: event.attempt, retryInMs: event.retryInMs, err: { name: event.error.name, message: event.error.message } }, 'archive write failed; retrying');
+  if (event.kind === 'uploaded')
+    log.info(
+      { key: event.key, records: event.records, bytes: event.bytes, result: event.result },
+      'archive object written',
+    );
+  else if (event.kind === 'upload_failed')
+    log.error(
+      {
+        key: event.key,
+        attempt: event.attempt,
+        retryInMs: event.retryInMs,
+        err: { name: event.error.name, message: event.error.message },
+      },
+      'archive write failed; retrying',
+    );
   else log.warn({ key: event.key }, 'redoing an archive write interrupted by a crash');
 }
 
 export function logFillEvent(log: Logger, event: FillEvent): void {
   if (event.kind === 'sent') log.debug({ count: event.count, lastLsn: event.lastLsn }, 'fills sent');
-  else log.error({ count: event.count, retryInMs: event.retryInMs, err: event.error instanceof Error ? { name: event.error.name, message: event.error.message } : event.error }, 'fill send failed; retrying');
+  else
+    log.error(
+      {
+        count: event.count,
+        retryInMs: event.retryInMs,
+        err: event.error instanceof Error ? { name: event.error.name, message: event.error.message } : event.error,
+      },
+      'fill send failed; retrying',
+    );
 }
 
 export function logBackfillEvent(log: Logger, event: BackfillEvent): void {
@@ -94,11 +150,27 @@ export function logBackfillEvent(log: Logger, event: BackfillEvent): void {
       log.info({ from: event.from }, 'drop-copy backfill started');
       return;
     case 'finished':
-      log.info({ from: event.from, replayed: event.replayed, announced: event.announced, recovered: event.recovered, duplicates: event.duplicates }, 'drop-copy backfill finished');
-      if (event.announced >= 0 && event.announced !== event.replayed) log.warn({ replayed: event.replayed, announced: event.announced }, 'drop copy announced a different count than it replayed');
+      log.info(
+        {
+          from: event.from,
+          replayed: event.replayed,
+          announced: event.announced,
+          recovered: event.recovered,
+          duplicates: event.duplicates,
+        },
+        'drop-copy backfill finished',
+      );
+      if (event.announced >= 0 && event.announced !== event.replayed)
+        log.warn(
+          { replayed: event.replayed, announced: event.announced },
+          'drop copy announced a different count than it replayed',
+        );
       return;
     case 'retrying':
-      log.warn({ from: event.from, attempt: event.attempt, delayMs: event.delayMs, why: event.why }, 'drop-copy backfill retrying');
+      log.warn(
+        { from: event.from, attempt: event.attempt, delayMs: event.delayMs, why: event.why },
+        'drop-copy backfill retrying',
+      );
       return;
     case 'hole':
       log.error({ hole: event.hole }, 'reports missed and not recoverable: hole recorded');

@@ -25,14 +25,28 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
   const store: ObjectStore =
     config.archive.kind === 's3'
-      ? new (await import('./sinks/s3-store.js')).S3Store({ bucket: config.archive.bucket, prefix: config.archive.prefix })
+      ? new (await import('./sinks/s3-store.js')).S3Store({
+          bucket: config.archive.bucket,
+          prefix: config.archive.prefix,
+        })
       : new LocalFolderStore(config.archive.dir);
-  const queue: FillQueue = config.fills.kind === 'sqs' ? new (await import('./sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl }) : new LocalFileQueue(config.fills.path);
+  const queue: FillQueue =
+    config.fills.kind === 'sqs'
+      ? new (await import('./sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl })
+      : new LocalFileQueue(config.fills.path);
   const sessionLog = log.child({ component: 'session' });
   const archiveLog = log.child({ component: 'archive' });
   const fillLog = log.child({ component: 'fills' });
   log.info(
-    { host: config.fix.host, port: config.fix.port, targetCompId: config.fix.targetCompId, senderCompId: config.fix.apiKey, archive: store.location, fills: queue.location, spoolDir: config.spoolDir },
+    {
+      host: config.fix.host,
+      port: config.fix.port,
+      targetCompId: config.fix.targetCompId,
+      senderCompId: config.fix.apiKey,
+      archive: store.location,
+      fills: queue.location,
+      spoolDir: config.spoolDir,
+    },
     'starting',
   );
   const service = await ListenerService.start({
@@ -44,9 +58,18 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
       privateKey: config.fix.privateKey,
       heartbeatS: config.fix.heartbeatS,
       ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
-      ...(config.fix.messageRetentionHours === undefined ? {} : { messageRetentionHours: config.fix.messageRetentionHours }),
+      ...(config.fix.messageRetentionHours === undefined
+        ? {}
+        : { messageRetentionHours: config.fix.messageRetentionHours }),
     },
-    ...(config.dropCopy === undefined ? {} : { dropCopy: { ...config.dropCopy, ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }) } }),
+    ...(config.dropCopy === undefined
+      ? {}
+      : {
+          dropCopy: {
+            ...config.dropCopy,
+            ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
+          },
+        }),
     spoolDir: config.spoolDir,
     store,
     queue,
@@ -56,7 +79,10 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
     onFatal: (error) => {
-      log.fatal({ err: { message: error.message, code: (error as { code?: string }).code } }, 'fatal: exiting so the orchestrator restarts the task');
+      log.fatal(
+        { err: { message: error.message, code: (error as { code?: string }).code } },
+        'fatal: exiting so the orchestrator restarts the task',
+      );
       process.exitCode = 1;
       setImmediate(() => process.exit(1));
     },
@@ -74,7 +100,10 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
   // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
   const healthLog = log.child({ component: 'health' });
-  const healthTimer = setInterval(() => healthLog.info(healthLine(healthFigures(service.status()), config.metricsNamespace, Date.now()), 'health'), config.healthLogIntervalMs);
+  const healthTimer = setInterval(
+    () => healthLog.info(healthLine(healthFigures(service.status()), config.metricsNamespace, Date.now()), 'health'),
+    config.healthLogIntervalMs,
+  );
   healthTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
@@ -94,7 +123,11 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
  * SIGTERM/SIGINT: stop taking work, Logout, flush the archive's open hours and the fill batches,
  * close the journal, exit 0 — or 1 past the bound. A second signal exits at once.
  */
-export function installLifecycle(running: () => RunningService | undefined, log: Logger, shutdownTimeoutMs: number): void {
+export function installLifecycle(
+  running: () => RunningService | undefined,
+  log: Logger,
+  shutdownTimeoutMs: number,
+): void {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
@@ -104,7 +137,10 @@ export function installLifecycle(running: () => RunningService | undefined, log:
     signalled = true;
     log.info({ signal, timeoutMs: shutdownTimeoutMs }, 'shutting down');
     const timer = setTimeout(() => {
-      log.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown did not finish in time; exiting (the journal keeps what was not flushed)');
+      log.error(
+        { timeoutMs: shutdownTimeoutMs },
+        'shutdown did not finish in time; exiting (the journal keeps what was not flushed)',
+      );
       process.exit(1);
     }, shutdownTimeoutMs);
     timer.unref();

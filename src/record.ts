@@ -78,7 +78,11 @@ export const RECORD_COLUMNS: ReadonlyArray<{ name: ColumnName; glueType: string;
   { name: 'order_id', glueType: 'string', comment: 'OrderID(37)' },
   { name: 'cl_ord_id', glueType: 'string', comment: 'ClOrdID(11)' },
   { name: 'orig_cl_ord_id', glueType: 'string', comment: 'OrigClOrdID(41)' },
-  { name: 'exec_type', glueType: 'string', comment: 'ExecType(150): 0 new, 4 canceled, 5 replaced, 8 rejected, C expired, F trade' },
+  {
+    name: 'exec_type',
+    glueType: 'string',
+    comment: 'ExecType(150): 0 new, 4 canceled, 5 replaced, 8 rejected, C expired, F trade',
+  },
   { name: 'ord_status', glueType: 'string', comment: 'OrdStatus(39)' },
   { name: 'symbol', glueType: 'string', comment: 'Symbol(55)' },
   { name: 'side', glueType: 'string', comment: 'Side(54): 1 buy, 2 sell' },
@@ -106,9 +110,21 @@ export const RECORD_COLUMNS: ReadonlyArray<{ name: ColumnName; glueType: string;
   { name: 'clearing_business_date', glueType: 'string', comment: 'ClearingBusinessDate(715) as YYYY-MM-DD' },
   { name: 'session_id', glueType: 'string', comment: 'SenderCompID/TargetCompID of the delivering message' },
   { name: 'source', glueType: 'string', comment: 'live, resend or backfill' },
-  { name: 'fees', glueType: 'array<struct<amount:string,currency:string,fee_type:string,basis:string>>', comment: 'MiscFees group (136)' },
-  { name: 'collateral_changes', glueType: 'array<struct<amount:string,amount_type:string>>', comment: 'CollateralAmountChanges group (1703)' },
-  { name: 'parties', glueType: 'array<struct<id:string,id_source:string,party_role:string>>', comment: 'Parties group (453)' },
+  {
+    name: 'fees',
+    glueType: 'array<struct<amount:string,currency:string,fee_type:string,basis:string>>',
+    comment: 'MiscFees group (136)',
+  },
+  {
+    name: 'collateral_changes',
+    glueType: 'array<struct<amount:string,amount_type:string>>',
+    comment: 'CollateralAmountChanges group (1703)',
+  },
+  {
+    name: 'parties',
+    glueType: 'array<struct<id:string,id_source:string,party_role:string>>',
+    comment: 'Parties group (453)',
+  },
   { name: 'raw', glueType: 'string', comment: 'the whole FIX message, SOH shown as |' },
 ];
 

@@ -26,7 +26,14 @@ export interface ServiceOptions {
     reconnect?: { initialDelayMs: number; maxDelayMs: number };
   };
   /** KalshiDC replay for gaps the live session cannot recover (KalshiNR, or a reset KalshiRT). */
-  dropCopy?: { host: string; port: number; apiKey: string; privateKey: KeyObject; extraCa?: string | Buffer; timeoutMs?: number };
+  dropCopy?: {
+    host: string;
+    port: number;
+    apiKey: string;
+    privateKey: KeyObject;
+    extraCa?: string | Buffer;
+    timeoutMs?: number;
+  };
   backfillRetry?: { initialMs: number; maxMs: number; attempts: number };
   spoolDir: string;
   store: ObjectStore;
@@ -46,7 +53,12 @@ export interface ServiceStatus {
   journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
   sinks: SinkStatus[];
   backfill: BackfillStatus;
-  counters: { executionReports: number; duplicatesDropped: number; otherApplicationMessages: number; fillsPublished: number };
+  counters: {
+    executionReports: number;
+    duplicatesDropped: number;
+    otherApplicationMessages: number;
+    fillsPublished: number;
+  };
   /** Set when the process must exit (the journal cannot write). */
   fatal: string | undefined;
 }
@@ -81,8 +93,18 @@ export class ListenerService {
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
     if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
-    this.archive = new ArchiveWriter({ journal, store: options.store, ...options.archive, ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}) });
-    this.fills = new FillPublisher({ journal, queue: options.queue, ...options.fills, ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}) });
+    this.archive = new ArchiveWriter({
+      journal,
+      store: options.store,
+      ...options.archive,
+      ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
+    });
+    this.fills = new FillPublisher({
+      journal,
+      queue: options.queue,
+      ...options.fills,
+      ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}),
+    });
     const f = options.fix;
     this.session = new ListenerSession({
       host: f.host,
@@ -134,7 +156,10 @@ export class ListenerService {
   status(): ServiceStatus {
     return {
       session: this.session.status(),
-      journal: { ...this.journal.stats(), backlog: { archive: this.journal.backlog('archive'), fills: this.journal.backlog('fills') } },
+      journal: {
+        ...this.journal.stats(),
+        backlog: { archive: this.journal.backlog('archive'), fills: this.journal.backlog('fills') },
+      },
       sinks: [this.archive.status(), this.fills.status()],
       backfill: this.backfill.status(),
       counters: { ...this.#counters, fillsPublished: this.fills.sent },
@@ -165,7 +190,10 @@ export class ListenerService {
    */
   #trackGaps(event: SessionEvent): void {
     if ((event.kind === 'gap' && event.action === 'reconnect') || event.kind === 'disconnected') {
-      this.#gapMark ??= { lastGoodExecId: this.journal.maxExecId, since: this.session.status().lastReceivedAt ?? Date.now() };
+      this.#gapMark ??= {
+        lastGoodExecId: this.journal.maxExecId,
+        since: this.session.status().lastReceivedAt ?? Date.now(),
+      };
     } else if (event.kind === 'logon') {
       const mark = this.#gapMark;
       this.#gapMark = undefined;
@@ -181,7 +209,8 @@ export class ListenerService {
 
   #acknowledge(durableLsn: number): void {
     let seq = -1;
-    while (this.#ackHead < this.#acks.length && this.#acks[this.#ackHead]![0] <= durableLsn) seq = this.#acks[this.#ackHead++]![1];
+    while (this.#ackHead < this.#acks.length && this.#acks[this.#ackHead]![0] <= durableLsn)
+      seq = this.#acks[this.#ackHead++]![1];
     if (this.#ackHead > 4096) {
       this.#acks = this.#acks.slice(this.#ackHead);
       this.#ackHead = 0;
@@ -190,7 +219,8 @@ export class ListenerService {
   }
 
   #die(error: Error, options: ServiceOptions): void {
-    this.#fatal = error instanceof ListenerError ? error : new ListenerError('ERR_STORE', error.message, { cause: error });
+    this.#fatal =
+      error instanceof ListenerError ? error : new ListenerError('ERR_STORE', error.message, { cause: error });
     options.onFatal?.(this.#fatal);
   }
 }

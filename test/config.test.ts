@@ -7,7 +7,11 @@ import { isListenerError, type ListenerError } from '../src/errors.js';
 import { tempDir } from './helpers/records.js';
 import { spawnTs } from './helpers/spawn.js';
 
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const rsa = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
 const dir = tempDir('cfg-');
 const keyFile = join(dir, 'key.pem');
 writeFileSync(keyFile, rsa.privateKey);
@@ -33,15 +37,37 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 describe('loadConfig', () => {
   it('accepts a complete environment and applies the defaults', () => {
     const config = loadConfig(VALID);
-    expect(config.fix).toMatchObject({ host: 'margin-fix.demo.kalshi.co', port: 8228, targetCompId: 'KalshiNR', heartbeatS: 30, messageRetentionHours: undefined });
+    expect(config.fix).toMatchObject({
+      host: 'margin-fix.demo.kalshi.co',
+      port: 8228,
+      targetCompId: 'KalshiNR',
+      heartbeatS: 30,
+      messageRetentionHours: undefined,
+    });
     expect(config.fix.privateKey.asymmetricKeyType).toBe('rsa');
     expect(config.archive).toEqual({ kind: 's3', bucket: 'my-archive', prefix: 'kalshi/' });
     expect(config.fills).toEqual({ kind: 'sqs', queueUrl: VALID.FILLS_QUEUE_URL });
-    expect(config).toMatchObject({ httpPort: 8080, logLevel: 'info', spoolDir: './data/spool', archiveGraceMs: 300_000, archiveGzip: true, shutdownTimeoutMs: 20_000, healthLogIntervalMs: 60_000, metricsNamespace: undefined });
+    expect(config).toMatchObject({
+      httpPort: 8080,
+      logLevel: 'info',
+      spoolDir: './data/spool',
+      archiveGraceMs: 300_000,
+      archiveGzip: true,
+      shutdownTimeoutMs: 20_000,
+      healthLogIntervalMs: 60_000,
+      metricsNamespace: undefined,
+    });
   });
 
   it('defaults KalshiRT to port 8230 and 72 h retention, and reads local sinks and an inline key', () => {
-    const config = loadConfig({ ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: rsa.privateKey.replaceAll('\n', '\\n'), FIX_TARGET_COMP_ID: 'KalshiRT', ARCHIVE_URL: 'file:///var/archive', FILLS_QUEUE_URL: 'file:///var/fills.jsonl' });
+    const config = loadConfig({
+      ...VALID,
+      FIX_PRIVATE_KEY_FILE: undefined,
+      FIX_PRIVATE_KEY: rsa.privateKey.replaceAll('\n', '\\n'),
+      FIX_TARGET_COMP_ID: 'KalshiRT',
+      ARCHIVE_URL: 'file:///var/archive',
+      FILLS_QUEUE_URL: 'file:///var/fills.jsonl',
+    });
     expect(config.fix).toMatchObject({ port: 8230, messageRetentionHours: 72 });
     expect(config.archive).toEqual({ kind: 'file', dir: '/var/archive' });
     expect(config.fills).toEqual({ kind: 'file', path: '/var/fills.jsonl' });
@@ -49,22 +75,70 @@ describe('loadConfig', () => {
 
   const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
     ['a missing required variable', { ...VALID, FIX_HOST: undefined }, /FIX_HOST is required/],
-    ['a bad archive URL', { ...VALID, ARCHIVE_URL: 'ftp://x/y' }, /ARCHIVE_URL must be s3:\/\/bucket\/prefix\/ or file:\/\/\/dir/],
+    [
+      'a bad archive URL',
+      { ...VALID, ARCHIVE_URL: 'ftp://x/y' },
+      /ARCHIVE_URL must be s3:\/\/bucket\/prefix\/ or file:\/\/\/dir/,
+    ],
     ['a queue URL that is not a URL', { ...VALID, FILLS_QUEUE_URL: 'fills' }, /FILLS_QUEUE_URL is not a URL/],
-    ['an unreadable key file', { ...VALID, FIX_PRIVATE_KEY_FILE: join(dir, 'missing.pem') }, /FIX_PRIVATE_KEY_FILE .* cannot be read/],
-    ['a private key that is not RSA', { ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey }, /Kalshi FIX needs an RSA key/],
-    ['a private key that is not a key', { ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: 'hunter2' }, /not a readable PEM private key/],
-    ['a TargetCompID other than NR or RT', { ...VALID, FIX_TARGET_COMP_ID: 'KalshiDC' }, /FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT/],
+    [
+      'an unreadable key file',
+      { ...VALID, FIX_PRIVATE_KEY_FILE: join(dir, 'missing.pem') },
+      /FIX_PRIVATE_KEY_FILE .* cannot be read/,
+    ],
+    [
+      'a private key that is not RSA',
+      {
+        ...VALID,
+        FIX_PRIVATE_KEY_FILE: undefined,
+        FIX_PRIVATE_KEY: generateKeyPairSync('ec', {
+          namedCurve: 'P-256',
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+        }).privateKey,
+      },
+      /Kalshi FIX needs an RSA key/,
+    ],
+    [
+      'a private key that is not a key',
+      { ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: 'hunter2' },
+      /not a readable PEM private key/,
+    ],
+    [
+      'a TargetCompID other than NR or RT',
+      { ...VALID, FIX_TARGET_COMP_ID: 'KalshiDC' },
+      /FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT/,
+    ],
     ['a port out of range', { ...VALID, FIX_PORT: '70000' }, /FIX_PORT must be between 1 and 65535/],
-    ['a heartbeat below Kalshi’s minimum', { ...VALID, FIX_HEARTBEAT_S: '2' }, /FIX_HEARTBEAT_S must be between 3 and 300/],
+    [
+      'a heartbeat below Kalshi’s minimum',
+      { ...VALID, FIX_HEARTBEAT_S: '2' },
+      /FIX_HEARTBEAT_S must be between 3 and 300/,
+    ],
     ['both key variables', { ...VALID, FIX_PRIVATE_KEY: rsa.privateKey }, /not both/],
     ['an unknown log level', { ...VALID, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     ['a short control token', { ...VALID, CONTROL_TOKEN: 'abc' }, /CONTROL_TOKEN must be at least 16 characters/],
-    ['an unreadable CA file', { ...VALID, FIX_TLS_CA_FILE: join(dir, 'nope.pem') }, /FIX_TLS_CA_FILE .* cannot be read/],
+    [
+      'an unreadable CA file',
+      { ...VALID, FIX_TLS_CA_FILE: join(dir, 'nope.pem') },
+      /FIX_TLS_CA_FILE .* cannot be read/,
+    ],
     ['retention on KalshiNR', { ...VALID, FIX_MESSAGE_RETENTION_H: '24' }, /applies to KalshiRT only/],
-    ['a health interval out of range', { ...VALID, HEALTH_LOG_INTERVAL_S: '1' }, /HEALTH_LOG_INTERVAL_S must be between 5 and 3600/],
-    ['a metrics namespace CloudWatch refuses', { ...VALID, METRICS_NAMESPACE: 'kfl prod!' }, /METRICS_NAMESPACE may hold letters, digits/],
-    ['an unreadable drop-copy key', { ...VALID, FIX_DC_API_KEY: 'dc-key', FIX_DC_PRIVATE_KEY_FILE: join(dir, 'dc-missing.pem') }, /FIX_DC_PRIVATE_KEY_FILE .* cannot be read/],
+    [
+      'a health interval out of range',
+      { ...VALID, HEALTH_LOG_INTERVAL_S: '1' },
+      /HEALTH_LOG_INTERVAL_S must be between 5 and 3600/,
+    ],
+    [
+      'a metrics namespace CloudWatch refuses',
+      { ...VALID, METRICS_NAMESPACE: 'kfl prod!' },
+      /METRICS_NAMESPACE may hold letters, digits/,
+    ],
+    [
+      'an unreadable drop-copy key',
+      { ...VALID, FIX_DC_API_KEY: 'dc-key', FIX_DC_PRIVATE_KEY_FILE: join(dir, 'dc-missing.pem') },
+      /FIX_DC_PRIVATE_KEY_FILE .* cannot be read/,
+    ],
   ];
   it.each(cases)('reports %s', (_name, env, pattern) => {
     expect(problemsOf(env).join('\n')).toMatch(pattern);
@@ -85,7 +159,8 @@ describe('loadConfig', () => {
     // Assess
     expect(problems.length).toBeGreaterThanOrEqual(6);
     const text = problems.join('\n');
-    for (const name of ['FIX_HOST', 'FIX_API_KEY', 'ARCHIVE_URL', 'FILLS_QUEUE_URL', 'FIX_PORT', 'CONTROL_TOKEN']) expect(text).toContain(name);
+    for (const name of ['FIX_HOST', 'FIX_API_KEY', 'ARCHIVE_URL', 'FILLS_QUEUE_URL', 'FIX_PORT', 'CONTROL_TOKEN'])
+      expect(text).toContain(name);
     expect(text).not.toContain(secret);
     expect(text).not.toContain('short');
   });

@@ -6,7 +6,14 @@ import { makeRecord } from './helpers/records.js';
 // Text a hostile or odd report could carry in any string field, the fill key among it.
 const trickyText = fc.oneof(
   fc.string(),
-  fc.constantFrom('"exec_type":"F"', '{"exec_type":"F"}', '\\"exec_type\\":\\"F\\"', 'exec_type=F', '"exec_type":"F', '150=F|'),
+  fc.constantFrom(
+    '"exec_type":"F"',
+    '{"exec_type":"F"}',
+    '\\"exec_type\\":\\"F\\"',
+    'exec_type=F',
+    '"exec_type":"F',
+    '150=F|',
+  ),
 );
 
 describe('isFillLine', () => {

@@ -68,7 +68,10 @@ export class FixDecoder {
     }
     // Only the frame straddling the two chunks needs joined bytes: copy the leftover and the start
     // of the new chunk, finish what began in the leftover there, then decode the chunk in place.
-    const head = next.length <= JOIN_BYTES ? Buffer.concat([pending, next]) : Buffer.concat([pending, next.subarray(0, JOIN_BYTES)]);
+    const head =
+      next.length <= JOIN_BYTES
+        ? Buffer.concat([pending, next])
+        : Buffer.concat([pending, next.subarray(0, JOIN_BYTES)]);
     if (head.length === pending.length + next.length) {
       this.#decodeFrom(head, 0);
       return;
@@ -109,7 +112,8 @@ export class FixDecoder {
     // 9=BodyLength SOH
     let pos = beginEnd + 1;
     if (buf.length < pos + 2) return 0;
-    if (buf[pos] !== 0x39 || buf[pos + 1] !== EQUALS) return this.#dropGarbled(buf, start, 'second field is not BodyLength(9)');
+    if (buf[pos] !== 0x39 || buf[pos + 1] !== EQUALS)
+      return this.#dropGarbled(buf, start, 'second field is not BodyLength(9)');
     pos += 2;
     let bodyLength = 0;
     let digits = 0;
@@ -125,9 +129,13 @@ export class FixDecoder {
     if (digits === 0) return this.#dropGarbled(buf, start, 'BodyLength is empty');
     if (bodyLength > this.#maxMessageBytes) {
       this.#onError(
-        new ListenerError('ERR_FIX_FRAME_TOO_LARGE', `FIX frame declares BodyLength ${bodyLength}, above the ${this.#maxMessageBytes}-byte limit`, {
-          details: { bodyLength },
-        }),
+        new ListenerError(
+          'ERR_FIX_FRAME_TOO_LARGE',
+          `FIX frame declares BodyLength ${bodyLength}, above the ${this.#maxMessageBytes}-byte limit`,
+          {
+            details: { bodyLength },
+          },
+        ),
       );
       return this.#resyncFrom(buf, start + 1);
     }
@@ -144,9 +152,13 @@ export class FixDecoder {
       buf[trailerStart - 1] !== SOH
     ) {
       this.#onError(
-        new ListenerError('ERR_FIX_BODY_LENGTH', `FIX frame BodyLength ${bodyLength} does not end at the CheckSum field`, {
-          details: { bodyLength, raw: preview(buf, start, Math.min(buf.length, frameEnd)) },
-        }),
+        new ListenerError(
+          'ERR_FIX_BODY_LENGTH',
+          `FIX frame BodyLength ${bodyLength} does not end at the CheckSum field`,
+          {
+            details: { bodyLength, raw: preview(buf, start, Math.min(buf.length, frameEnd)) },
+          },
+        ),
       );
       return this.#resyncFrom(buf, start + 1);
     }
@@ -176,7 +188,8 @@ export class FixDecoder {
       for (let byte = buf[i]!; byte !== EQUALS; byte = buf[++i]!) {
         const digit = byte - 0x30;
         if (digit >>> 0 > 9 || i - tagStart > 8) {
-          const reason = byte === SOH ? `field without '=' at byte ${tagStart - start}` : `bad tag at byte ${tagStart - start}`;
+          const reason =
+            byte === SOH ? `field without '=' at byte ${tagStart - start}` : `bad tag at byte ${tagStart - start}`;
           return this.#dropFrame(buf, start, frameEnd, reason);
         }
         tag = tag * 10 + digit;
@@ -188,7 +201,8 @@ export class FixDecoder {
       let valueEnd: number;
       if (tag === dataTag) {
         valueEnd = valueStart + dataLength;
-        if (valueEnd >= trailerStart || buf[valueEnd] !== SOH) return this.#dropFrame(buf, start, frameEnd, `data field ${tag} does not match its length ${dataLength}`);
+        if (valueEnd >= trailerStart || buf[valueEnd] !== SOH)
+          return this.#dropFrame(buf, start, frameEnd, `data field ${tag} does not match its length ${dataLength}`);
         for (; i < valueEnd; i++) sum += buf[i]!;
       } else {
         // buf[trailerStart - 1] is SOH (checked above), so this scan stops inside the body.
@@ -212,7 +226,8 @@ export class FixDecoder {
       at += 3;
       count++;
       if (count === 1) {
-        if (tag !== Tag.MsgType || valueEnd === valueStart) return this.#dropFrame(buf, start, frameEnd, 'third field is not MsgType(35)');
+        if (tag !== Tag.MsgType || valueEnd === valueStart)
+          return this.#dropFrame(buf, start, frameEnd, 'third field is not MsgType(35)');
         msgType = msgTypeOf(buf, valueStart, valueEnd);
       } else if (tag === Tag.MsgSeqNum && seqNum === 0) {
         seqNum = Math.max(0, parseDigits(buf, valueStart, valueEnd));
@@ -222,9 +237,13 @@ export class FixDecoder {
     const declared = parseDigits(buf, trailerStart + 3, trailerStart + 6);
     if (declared !== (sum & 0xff)) {
       this.#onError(
-        new ListenerError('ERR_FIX_CHECKSUM', `FIX frame CheckSum ${String(declared).padStart(3, '0')} does not match computed ${String(sum & 0xff).padStart(3, '0')}`, {
-          details: { seqNum, msgType, raw: preview(buf, start, frameEnd) },
-        }),
+        new ListenerError(
+          'ERR_FIX_CHECKSUM',
+          `FIX frame CheckSum ${String(declared).padStart(3, '0')} does not match computed ${String(sum & 0xff).padStart(3, '0')}`,
+          {
+            details: { seqNum, msgType, raw: preview(buf, start, frameEnd) },
+          },
+        ),
       );
       return frameEnd - start;
     }
@@ -258,12 +277,20 @@ export class FixDecoder {
   }
 
   #dropGarbled(buf: Buffer, start: number, reason: string): number {
-    this.#onError(new ListenerError('ERR_FIX_GARBLED', `malformed FIX frame header: ${reason}`, { details: { raw: preview(buf, start, Math.min(buf.length, start + RAW_PREVIEW)) } }));
+    this.#onError(
+      new ListenerError('ERR_FIX_GARBLED', `malformed FIX frame header: ${reason}`, {
+        details: { raw: preview(buf, start, Math.min(buf.length, start + RAW_PREVIEW)) },
+      }),
+    );
     return this.#resyncFrom(buf, start + 1);
   }
 
   #dropFrame(buf: Buffer, start: number, frameEnd: number, reason: string): number {
-    this.#onError(new ListenerError('ERR_FIX_GARBLED', `malformed FIX frame: ${reason}`, { details: { raw: preview(buf, start, frameEnd) } }));
+    this.#onError(
+      new ListenerError('ERR_FIX_GARBLED', `malformed FIX frame: ${reason}`, {
+        details: { raw: preview(buf, start, frameEnd) },
+      }),
+    );
     return frameEnd - start;
   }
 

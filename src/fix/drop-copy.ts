@@ -31,7 +31,11 @@ const DROP_COPY_TYPES: ReadonlySet<string> = new Set([...ADMIN_MSG_TYPES, 'U1'])
  * end on EventResendComplete (U2, with the count) or EventResendReject (U3, with a reason), log out.
  * The session may send U1 and session messages only.
  */
-export async function replayFromDropCopy(options: DropCopyOptions, beginExecId: string, onReport: (message: FixMessage) => void): Promise<ReplayResult> {
+export async function replayFromDropCopy(
+  options: DropCopyOptions,
+  beginExecId: string,
+  onReport: (message: FixMessage) => void,
+): Promise<ReplayResult> {
   let replayed = 0;
   let requestSeq = -1;
   let settle: (result: ReplayResult) => void = () => undefined;
@@ -55,7 +59,13 @@ export async function replayFromDropCopy(options: DropCopyOptions, beginExecId: 
       } else if (event.kind === 'error') {
         settle({ outcome: 'failed', replayed, error: event.error });
       } else if (event.kind === 'disconnected') {
-        settle({ outcome: 'failed', replayed, error: event.reason ?? new ListenerError('ERR_FIX_TRANSPORT', 'drop-copy connection closed before the replay ended') });
+        settle({
+          outcome: 'failed',
+          replayed,
+          error:
+            event.reason ??
+            new ListenerError('ERR_FIX_TRANSPORT', 'drop-copy connection closed before the replay ended'),
+        });
       }
     },
     onApplicationMessage: (message) => {
@@ -65,7 +75,8 @@ export async function replayFromDropCopy(options: DropCopyOptions, beginExecId: 
           onReport(message);
           return;
         case 'U2':
-          if (message.getInt(Tag.RefSeqNum) === requestSeq || requestSeq < 0) settle({ outcome: 'complete', replayed, announced: message.getInt(21003) ?? -1 });
+          if (message.getInt(Tag.RefSeqNum) === requestSeq || requestSeq < 0)
+            settle({ outcome: 'complete', replayed, announced: message.getInt(21003) ?? -1 });
           return;
         case 'U3':
           settle({ outcome: 'rejected', replayed, reason: message.getInt(21004) ?? 0, text: message.get(Tag.Text) });
@@ -75,7 +86,18 @@ export async function replayFromDropCopy(options: DropCopyOptions, beginExecId: 
       }
     },
   });
-  const timer = setTimeout(() => settle({ outcome: 'failed', replayed, error: new ListenerError('ERR_FIX_LOGON_TIMEOUT', `drop-copy replay did not finish within ${options.timeoutMs ?? 60_000} ms`) }), options.timeoutMs ?? 60_000);
+  const timer = setTimeout(
+    () =>
+      settle({
+        outcome: 'failed',
+        replayed,
+        error: new ListenerError(
+          'ERR_FIX_LOGON_TIMEOUT',
+          `drop-copy replay did not finish within ${options.timeoutMs ?? 60_000} ms`,
+        ),
+      }),
+    options.timeoutMs ?? 60_000,
+  );
   session.start();
   const result = await done;
   clearTimeout(timer);

@@ -21,7 +21,12 @@ const DATA_TAGS: ReadonlySet<number> = new Set([Tag.RawData, 91, 89, 213]);
  * 8, 9, 35, 49, 56, 34, 52 [, 43, 122], then the body in the order given.
  * Throws ERR_FIX_PROTOCOL if a non-data value contains SOH, which would corrupt the frame.
  */
-export function encodeMessage(msgType: string, header: OutboundHeader, body: readonly Field[], beginString = BEGIN_STRING): Buffer {
+export function encodeMessage(
+  msgType: string,
+  header: OutboundHeader,
+  body: readonly Field[],
+  beginString = BEGIN_STRING,
+): Buffer {
   let text = `35=${msgType}\x0149=${header.senderCompId}\x0156=${header.targetCompId}\x0134=${header.msgSeqNum}\x0152=${header.sendingTime}\x01`;
   if (header.possDup === true) {
     text += '43=Y\x01';
@@ -30,7 +35,9 @@ export function encodeMessage(msgType: string, header: OutboundHeader, body: rea
   for (const [tag, value] of body) {
     const str = typeof value === 'number' ? String(value) : value;
     if (!DATA_TAGS.has(tag) && str.includes('\x01')) {
-      throw new ListenerError('ERR_FIX_PROTOCOL', `value of tag ${tag} contains SOH and cannot be encoded`, { details: { tag } });
+      throw new ListenerError('ERR_FIX_PROTOCOL', `value of tag ${tag} contains SOH and cannot be encoded`, {
+        details: { tag },
+      });
     }
     text += `${tag}=${str}\x01`;
   }
@@ -60,9 +67,13 @@ export class ListenerGuardEncoder {
 
   encode(msgType: string, header: OutboundHeader, body: readonly Field[]): Buffer {
     if (!this.#permitted.has(msgType)) {
-      throw new ListenerError('ERR_FIX_LISTENER_GUARD', `listener session refuses to send application message 35=${msgType}`, {
-        details: { msgType },
-      });
+      throw new ListenerError(
+        'ERR_FIX_LISTENER_GUARD',
+        `listener session refuses to send application message 35=${msgType}`,
+        {
+          details: { msgType },
+        },
+      );
     }
     return encodeMessage(msgType, header, body);
   }

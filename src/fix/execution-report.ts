@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { SCHEMA_VERSION, type CollateralChange, type ExecutionReportRecord, type FeeEntry, type Party, type RecordSource } from '../record.js';
+import {
+  SCHEMA_VERSION,
+  type CollateralChange,
+  type ExecutionReportRecord,
+  type FeeEntry,
+  type Party,
+  type RecordSource,
+} from '../record.js';
 import type { FixMessage } from './message.js';
 import { fixTimestampToIso } from './time.js';
 import { Tag } from './tags.js';
@@ -68,45 +75,123 @@ export function decodeExecutionReport(message: FixMessage, context: DecodeContex
   for (let i = 0; i < message.fieldCount; i++) {
     const tag = message.tagAt(i);
     switch (tag) {
-      case Tag.SenderCompID: sender = message.valueAt(i); break;
-      case Tag.TargetCompID: target = message.valueAt(i); break;
-      case Tag.SendingTime: record.sending_time = fixTimestampToIso(message.valueAt(i)) ?? null; break;
-      case Tag.PossDupFlag: record.poss_dup = message.valueAt(i) === 'Y'; break;
-      case Tag.ExecID: record.exec_id = message.valueAt(i); break;
-      case Tag.OrderID: record.order_id = message.valueAt(i); break;
-      case Tag.ClOrdID: record.cl_ord_id = message.valueAt(i); break;
-      case Tag.OrigClOrdID: record.orig_cl_ord_id = message.valueAt(i); break;
-      case Tag.ExecType: record.exec_type = message.valueAt(i); break;
-      case Tag.OrdStatus: record.ord_status = message.valueAt(i); break;
-      case Tag.Symbol: record.symbol = message.valueAt(i); break;
-      case Tag.Side: record.side = message.valueAt(i); break;
-      case Tag.Price: record.price = message.valueAt(i); break;
-      case Tag.OrderQty: record.order_qty = message.valueAt(i); break;
-      case Tag.LastPx: record.last_px = message.valueAt(i); break;
-      case Tag.LastQty: record.last_qty = message.valueAt(i); break;
-      case Tag.LeavesQty: record.leaves_qty = message.valueAt(i); break;
-      case Tag.CumQty: record.cum_qty = message.valueAt(i); break;
-      case Tag.AvgPx: record.avg_px = message.valueAt(i); break;
-      case Tag.TransactTime: record.transact_time = fixTimestampToIso(message.valueAt(i)) ?? null; break;
-      case Tag.Text: record.text = message.valueAt(i); break;
-      case Tag.OrdRejReason: record.ord_rej_reason = toInt(message.valueAt(i)); break;
-      case Tag.TrdMatchID: record.trd_match_id = message.valueAt(i); break;
-      case Tag.AggressorIndicator: record.aggressor = toBool(message.valueAt(i)); break;
-      case Tag.LongQty: record.long_qty = message.valueAt(i); break;
-      case Tag.ShortQty: record.short_qty = message.valueAt(i); break;
-      case Tag.AllocAccount: record.alloc_account = toInt(message.valueAt(i)); break;
-      case Tag.ClearingBusinessDate: record.clearing_business_date = toIsoDate(message.valueAt(i)); break;
+      case Tag.SenderCompID:
+        sender = message.valueAt(i);
+        break;
+      case Tag.TargetCompID:
+        target = message.valueAt(i);
+        break;
+      case Tag.SendingTime:
+        record.sending_time = fixTimestampToIso(message.valueAt(i)) ?? null;
+        break;
+      case Tag.PossDupFlag:
+        record.poss_dup = message.valueAt(i) === 'Y';
+        break;
+      case Tag.ExecID:
+        record.exec_id = message.valueAt(i);
+        break;
+      case Tag.OrderID:
+        record.order_id = message.valueAt(i);
+        break;
+      case Tag.ClOrdID:
+        record.cl_ord_id = message.valueAt(i);
+        break;
+      case Tag.OrigClOrdID:
+        record.orig_cl_ord_id = message.valueAt(i);
+        break;
+      case Tag.ExecType:
+        record.exec_type = message.valueAt(i);
+        break;
+      case Tag.OrdStatus:
+        record.ord_status = message.valueAt(i);
+        break;
+      case Tag.Symbol:
+        record.symbol = message.valueAt(i);
+        break;
+      case Tag.Side:
+        record.side = message.valueAt(i);
+        break;
+      case Tag.Price:
+        record.price = message.valueAt(i);
+        break;
+      case Tag.OrderQty:
+        record.order_qty = message.valueAt(i);
+        break;
+      case Tag.LastPx:
+        record.last_px = message.valueAt(i);
+        break;
+      case Tag.LastQty:
+        record.last_qty = message.valueAt(i);
+        break;
+      case Tag.LeavesQty:
+        record.leaves_qty = message.valueAt(i);
+        break;
+      case Tag.CumQty:
+        record.cum_qty = message.valueAt(i);
+        break;
+      case Tag.AvgPx:
+        record.avg_px = message.valueAt(i);
+        break;
+      case Tag.TransactTime:
+        record.transact_time = fixTimestampToIso(message.valueAt(i)) ?? null;
+        break;
+      case Tag.Text:
+        record.text = message.valueAt(i);
+        break;
+      case Tag.OrdRejReason:
+        record.ord_rej_reason = toInt(message.valueAt(i));
+        break;
+      case Tag.TrdMatchID:
+        record.trd_match_id = message.valueAt(i);
+        break;
+      case Tag.AggressorIndicator:
+        record.aggressor = toBool(message.valueAt(i));
+        break;
+      case Tag.LongQty:
+        record.long_qty = message.valueAt(i);
+        break;
+      case Tag.ShortQty:
+        record.short_qty = message.valueAt(i);
+        break;
+      case Tag.AllocAccount:
+        record.alloc_account = toInt(message.valueAt(i));
+        break;
+      case Tag.ClearingBusinessDate:
+        record.clearing_business_date = toIsoDate(message.valueAt(i));
+        break;
       // Repeating groups: each entry starts at its first member tag.
-      case Tag.MiscFeeAmt: fee = { amount: message.valueAt(i), currency: null, fee_type: null, basis: null }; record.fees.push(fee); break;
-      case Tag.MiscFeeCurr: if (fee) fee.currency = message.valueAt(i); break;
-      case Tag.MiscFeeType: if (fee) fee.fee_type = message.valueAt(i); break;
-      case Tag.MiscFeeBasis: if (fee) fee.basis = message.valueAt(i); break;
-      case Tag.CollateralAmountChange: collateral = { amount: message.valueAt(i), amount_type: null }; record.collateral_changes.push(collateral); break;
-      case Tag.CollateralAmountType: if (collateral) collateral.amount_type = message.valueAt(i); break;
-      case Tag.PartyID: party = { id: message.valueAt(i), id_source: null, party_role: null }; record.parties.push(party); break;
-      case Tag.PartyIDSource: if (party) party.id_source = message.valueAt(i); break;
-      case Tag.PartyRole: if (party) party.party_role = message.valueAt(i); break;
-      default: break;
+      case Tag.MiscFeeAmt:
+        fee = { amount: message.valueAt(i), currency: null, fee_type: null, basis: null };
+        record.fees.push(fee);
+        break;
+      case Tag.MiscFeeCurr:
+        if (fee) fee.currency = message.valueAt(i);
+        break;
+      case Tag.MiscFeeType:
+        if (fee) fee.fee_type = message.valueAt(i);
+        break;
+      case Tag.MiscFeeBasis:
+        if (fee) fee.basis = message.valueAt(i);
+        break;
+      case Tag.CollateralAmountChange:
+        collateral = { amount: message.valueAt(i), amount_type: null };
+        record.collateral_changes.push(collateral);
+        break;
+      case Tag.CollateralAmountType:
+        if (collateral) collateral.amount_type = message.valueAt(i);
+        break;
+      case Tag.PartyID:
+        party = { id: message.valueAt(i), id_source: null, party_role: null };
+        record.parties.push(party);
+        break;
+      case Tag.PartyIDSource:
+        if (party) party.id_source = message.valueAt(i);
+        break;
+      case Tag.PartyRole:
+        if (party) party.party_role = message.valueAt(i);
+        break;
+      default:
+        break;
     }
   }
   record.session_id = `${sender}/${target}`;

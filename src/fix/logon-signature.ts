@@ -16,7 +16,10 @@ export interface LogonSignatureInput {
 const SALT_LENGTH = 32;
 
 export function logonPreHash(input: LogonSignatureInput): Buffer {
-  return Buffer.from(`${input.sendingTime}\x01A\x01${input.msgSeqNum}\x01${input.senderCompId}\x01${input.targetCompId}`, 'utf8');
+  return Buffer.from(
+    `${input.sendingTime}\x01A\x01${input.msgSeqNum}\x01${input.senderCompId}\x01${input.targetCompId}`,
+    'utf8',
+  );
 }
 
 export function signLogon(privateKey: KeyObject, input: LogonSignatureInput): string {
@@ -40,7 +43,8 @@ export function verifyPss(publicKey: KeyObject, data: Buffer | string, signature
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   for (const saltLength of [SALT_LENGTH, constants.RSA_PSS_SALTLEN_AUTO]) {
     try {
-      if (verify('sha256', bytes, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature)) return true;
+      if (verify('sha256', bytes, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, signature))
+        return true;
     } catch {
       return false;
     }
@@ -59,10 +63,15 @@ export function loadRsaPrivateKey(pem: string | Buffer): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch (cause) {
-    throw new ListenerError('ERR_FIX_SIGNATURE', 'private key is not a readable PEM private key', { cause: stripKey(cause) });
+    throw new ListenerError('ERR_FIX_SIGNATURE', 'private key is not a readable PEM private key', {
+      cause: stripKey(cause),
+    });
   }
   if (key.asymmetricKeyType !== 'rsa') {
-    throw new ListenerError('ERR_FIX_SIGNATURE', `private key is ${key.asymmetricKeyType ?? 'unknown'}, Kalshi FIX needs an RSA key`);
+    throw new ListenerError(
+      'ERR_FIX_SIGNATURE',
+      `private key is ${key.asymmetricKeyType ?? 'unknown'}, Kalshi FIX needs an RSA key`,
+    );
   }
   return key;
 }

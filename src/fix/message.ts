@@ -22,7 +22,16 @@ export class FixMessage {
    * @param buffer holds the frame at [start, end); value offsets in the index are into `buffer`
    * @param index holds this message's triples from `base`; the decoder never rewrites them
    */
-  constructor(buffer: Buffer, start: number, end: number, msgType: string, seqNum: number, index: Int32Array, base: number, fieldCount: number) {
+  constructor(
+    buffer: Buffer,
+    start: number,
+    end: number,
+    msgType: string,
+    seqNum: number,
+    index: Int32Array,
+    base: number,
+    fieldCount: number,
+  ) {
     this.#buffer = buffer;
     this.#start = start;
     this.#end = end;
@@ -93,7 +102,8 @@ export class FixMessage {
     // It runs once per report: one native copy, then `|` written only where the index says a
     // field ends, instead of testing every byte (less than half the time of a byte loop).
     const length = this.#end - this.#start;
-    if (displayScratch.length < length) displayScratch = Buffer.allocUnsafe(Math.max(length, 2 * displayScratch.length));
+    if (displayScratch.length < length)
+      displayScratch = Buffer.allocUnsafe(Math.max(length, 2 * displayScratch.length));
     const out = displayScratch;
     const start = this.#start;
     this.#buffer.copy(out, 0, start, this.#end);
@@ -106,7 +116,8 @@ export class FixMessage {
       const valueEnd = index[at + 2]! - start;
       out[valueEnd] = BAR;
       // A data field (RawData and the like) may hold SOH inside its value.
-      if (isDataTag(index[at]!)) for (let i = index[at + 1]! - start; i < valueEnd; i++) if (out[i] === SOH) out[i] = BAR;
+      if (isDataTag(index[at]!))
+        for (let i = index[at + 1]! - start; i < valueEnd; i++) if (out[i] === SOH) out[i] = BAR;
     }
     out[length - 1] = BAR; // the CheckSum field's SOH
     const text = out.subarray(0, length);

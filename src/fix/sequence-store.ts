@@ -44,7 +44,12 @@ export class FileSequenceStore implements SequenceStore {
       throw new ListenerError('ERR_STORE', `cannot read sequence store ${this.path}`, { cause: error });
     }
     const parsed = JSON.parse(text) as Partial<SequenceState>;
-    if (!Number.isSafeInteger(parsed.nextInbound) || !Number.isSafeInteger(parsed.nextOutbound) || parsed.nextInbound! < 1 || parsed.nextOutbound! < 1) {
+    if (
+      !Number.isSafeInteger(parsed.nextInbound) ||
+      !Number.isSafeInteger(parsed.nextOutbound) ||
+      parsed.nextInbound! < 1 ||
+      parsed.nextOutbound! < 1
+    ) {
       throw new ListenerError('ERR_STORE', `sequence store ${this.path} holds no valid sequence numbers`);
     }
     return { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound! };

@@ -47,7 +47,15 @@ export type SessionEvent =
   | { kind: 'connected'; host: string; port: number }
   | { kind: 'logon'; heartbeatIntervalS: number; reset: boolean; nextInbound: number; nextOutbound: number }
   | { kind: 'logout'; initiator: 'exchange' | 'listener'; text: string | undefined }
-  | { kind: 'reject'; msgType: string; refSeqNum: number | undefined; refTagId: number | undefined; refMsgType: string | undefined; reason: number | undefined; text: string | undefined }
+  | {
+      kind: 'reject';
+      msgType: string;
+      refSeqNum: number | undefined;
+      refTagId: number | undefined;
+      refMsgType: string | undefined;
+      reason: number | undefined;
+      text: string | undefined;
+    }
   | { kind: 'gap'; from: number; to: number; action: 'resend_request' | 'reconnect' }
   | { kind: 'gap_filled'; from: number; to: number }
   | { kind: 'sequence_reset'; newSeqNo: number; gapFill: boolean }
@@ -160,7 +168,10 @@ const CLOCK_SKEW_WARNING_MS = 10_000;
  * order. It can only ever send session-level messages: its encoder refuses the rest.
  */
 export class ListenerSession {
-  readonly #o: Required<Pick<ListenerSessionOptions, 'host' | 'port' | 'senderCompId' | 'targetCompId' | 'privateKey'>> & ListenerSessionOptions;
+  readonly #o: Required<
+    Pick<ListenerSessionOptions, 'host' | 'port' | 'senderCompId' | 'targetCompId' | 'privateKey'>
+  > &
+    ListenerSessionOptions;
   readonly #encoder: ListenerGuardEncoder;
   readonly #decoder: FixDecoder;
   readonly #heartbeatS: number;
@@ -223,13 +234,20 @@ export class ListenerSession {
     }
     this.#heartbeatS = options.heartbeatIntervalS ?? 30;
     if (!Number.isInteger(this.#heartbeatS) || this.#heartbeatS < 1) {
-      throw new ListenerError('ERR_CONFIG', `heartbeat interval must be a whole number of seconds ≥ 1, got ${this.#heartbeatS}`);
+      throw new ListenerError(
+        'ERR_CONFIG',
+        `heartbeat interval must be a whole number of seconds ≥ 1, got ${this.#heartbeatS}`,
+      );
     }
     this.#resumable = options.targetCompId === RT && options.resetOnLogon !== true;
     this.#reconnectPolicy = { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#encoder = new ListenerGuardEncoder(options.permittedMsgTypes === undefined ? undefined : new Set([...options.permittedMsgTypes, '0', '1', '2', '3', '4', '5', 'A']));
+    this.#encoder = new ListenerGuardEncoder(
+      options.permittedMsgTypes === undefined
+        ? undefined
+        : new Set([...options.permittedMsgTypes, '0', '1', '2', '3', '4', '5', 'A']),
+    );
     this.#decoder = new FixDecoder({
       onMessage: (message) => this.#onMessage(message),
       onError: (error) => {
@@ -259,7 +277,13 @@ export class ListenerSession {
    * way or the session is stopped, so a second call does not cause a second reconnect.
    */
   reconnect(): boolean {
-    if (this.#state === 'stopped' || this.#state === 'logout_sent' || this.#state === 'connecting' || this.#state === 'logon_sent') return false;
+    if (
+      this.#state === 'stopped' ||
+      this.#state === 'logout_sent' ||
+      this.#state === 'connecting' ||
+      this.#state === 'logon_sent'
+    )
+      return false;
     if (this.#state === 'disconnected') {
       if (this.#socket !== undefined) return false;
       clearTimeout(this.#reconnectTimer);
@@ -296,7 +320,8 @@ export class ListenerSession {
    * `permittedMsgTypes` has it). Anything else — every order message — throws ERR_FIX_LISTENER_GUARD.
    */
   request(msgType: string, fields: readonly Field[]): void {
-    if (this.#state !== 'active') throw new ListenerError('ERR_SESSION_STATE', `cannot send 35=${msgType} while ${this.#state}`);
+    if (this.#state !== 'active')
+      throw new ListenerError('ERR_SESSION_STATE', `cannot send 35=${msgType} while ${this.#state}`);
     this.#send(msgType, fields);
   }
 
@@ -349,13 +374,20 @@ export class ListenerSession {
     this.#decoder.reset();
     this.#disconnectReason = undefined;
     const connect = this.#o.connect ?? (connectTls as Connect);
-    const target = { host: this.#o.host, port: this.#o.port, ...(this.#o.extraCa === undefined ? {} : { extraCa: this.#o.extraCa }), ...(this.#o.servername === undefined ? {} : { servername: this.#o.servername }) };
+    const target = {
+      host: this.#o.host,
+      port: this.#o.port,
+      ...(this.#o.extraCa === undefined ? {} : { extraCa: this.#o.extraCa }),
+      ...(this.#o.servername === undefined ? {} : { servername: this.#o.servername }),
+    };
     let socket: Duplex;
     try {
       socket = connect(target);
     } catch (cause) {
       this.#socket = undefined;
-      this.#fail(new ListenerError('ERR_FIX_TRANSPORT', `cannot connect to ${this.#o.host}:${this.#o.port}`, { cause }));
+      this.#fail(
+        new ListenerError('ERR_FIX_TRANSPORT', `cannot connect to ${this.#o.host}:${this.#o.port}`, { cause }),
+      );
       this.#afterClose();
       return;
     }
@@ -373,7 +405,13 @@ export class ListenerSession {
     });
     socket.on('error', (cause: Error) => {
       if (this.#socket !== socket) return;
-      this.#fail(new ListenerError('ERR_FIX_TRANSPORT', `connection to ${this.#o.host}:${this.#o.port} failed: ${cause.message}`, { cause }));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_TRANSPORT',
+          `connection to ${this.#o.host}:${this.#o.port} failed: ${cause.message}`,
+          { cause },
+        ),
+      );
     });
     socket.on('close', () => {
       if (this.#socket !== socket) return;
@@ -410,7 +448,10 @@ export class ListenerSession {
 
   #scheduleReconnect(): void {
     const attempt = this.#reconnectAttempts++;
-    const ceiling = Math.min(this.#reconnectPolicy.maxDelayMs, this.#reconnectPolicy.initialDelayMs * 2 ** Math.min(attempt, 30));
+    const ceiling = Math.min(
+      this.#reconnectPolicy.maxDelayMs,
+      this.#reconnectPolicy.initialDelayMs * 2 ** Math.min(attempt, 30),
+    );
     // Full jitter (AWS architecture blog): spreads reconnect storms; the floor honours "already exists".
     const delayMs = Math.max(this.#minNextDelayMs, Math.floor(this.#random() * ceiling));
     this.#minNextDelayMs = 0;
@@ -444,7 +485,12 @@ export class ListenerSession {
   #drop(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    if (this.#state === 'active' || this.#state === 'logon_sent' || this.#state === 'connecting' || this.#state === 'logout_sent') {
+    if (
+      this.#state === 'active' ||
+      this.#state === 'logon_sent' ||
+      this.#state === 'connecting' ||
+      this.#state === 'logout_sent'
+    ) {
       this.#transition(this.#stopWaiters.length > 0 ? 'stopped' : 'disconnected');
     }
     socket.destroy();
@@ -454,7 +500,9 @@ export class ListenerSession {
     const from = this.#state;
     if (from === to) return;
     if (!canTransition(from, to)) {
-      throw new ListenerError('ERR_SESSION_STATE', `session cannot go from ${from} to ${to}`, { details: { from, to } });
+      throw new ListenerError('ERR_SESSION_STATE', `session cannot go from ${from} to ${to}`, {
+        details: { from, to },
+      });
     }
     this.#state = to;
     this.#emit({ kind: 'state', from, to });
@@ -473,7 +521,16 @@ export class ListenerSession {
   #send(msgType: string, body: readonly Field[], sendingTime = formatUtcTimestamp(this.#now())): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    const frame = this.#encoder.encode(msgType, { senderCompId: this.#o.senderCompId, targetCompId: this.#o.targetCompId, msgSeqNum: this.#nextOutbound, sendingTime }, body);
+    const frame = this.#encoder.encode(
+      msgType,
+      {
+        senderCompId: this.#o.senderCompId,
+        targetCompId: this.#o.targetCompId,
+        msgSeqNum: this.#nextOutbound,
+        sendingTime,
+      },
+      body,
+    );
     this.#nextOutbound++;
     this.#lastSentAt = this.#now();
     this.#counters.messagesOut++;
@@ -489,7 +546,12 @@ export class ListenerSession {
       this.#resetAcks();
     }
     const sendingTime = formatUtcTimestamp(this.#now());
-    const signature = signLogon(this.#o.privateKey, { sendingTime, msgSeqNum: this.#nextOutbound, senderCompId: this.#o.senderCompId, targetCompId: this.#o.targetCompId });
+    const signature = signLogon(this.#o.privateKey, {
+      sendingTime,
+      msgSeqNum: this.#nextOutbound,
+      senderCompId: this.#o.senderCompId,
+      targetCompId: this.#o.targetCompId,
+    });
     const fields: Field[] = [
       [Tag.EncryptMethod, 0],
       [Tag.HeartBtInt, this.#heartbeatS],
@@ -497,13 +559,19 @@ export class ListenerSession {
     if (reset) fields.push([Tag.ResetSeqNumFlag, 'Y']);
     fields.push([Tag.DefaultApplVerID, 9], [Tag.RawDataLength, signature.length], [Tag.RawData, signature]);
     if (this.#o.listener !== false) fields.push([Tag.ListenerSession, 'Y'], [Tag.SkipPendingExecReports, 'Y']);
-    if (this.#o.targetCompId === RT && this.#o.messageRetentionHours !== undefined) fields.push([Tag.MessageRetentionPeriod, this.#o.messageRetentionHours]);
+    if (this.#o.targetCompId === RT && this.#o.messageRetentionHours !== undefined)
+      fields.push([Tag.MessageRetentionPeriod, this.#o.messageRetentionHours]);
     fields.push(...(this.#o.extraLogonFields ?? []));
     this.#transition('logon_sent');
     this.#send(MsgType.Logon, fields, sendingTime);
     this.#logonTimer = setTimeout(() => {
       if (this.#state !== 'logon_sent') return;
-      this.#fail(new ListenerError('ERR_FIX_LOGON_TIMEOUT', `no Logon reply from ${this.#o.targetCompId} within ${this.#o.logonTimeoutMs ?? 10_000} ms`));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_LOGON_TIMEOUT',
+          `no Logon reply from ${this.#o.targetCompId} within ${this.#o.logonTimeoutMs ?? 10_000} ms`,
+        ),
+      );
     }, this.#o.logonTimeoutMs ?? 10_000);
   }
 
@@ -535,7 +603,13 @@ export class ListenerSession {
       // Kalshi keeps a dead connection for ~2 × HeartBtInt before it frees the key.
       if (text !== undefined && /already exists/i.test(text)) this.#minNextDelayMs = 2 * this.#heartbeatS * 1000;
       this.#emit({ kind: 'logout', initiator: 'exchange', text });
-      this.#fail(new ListenerError('ERR_FIX_LOGON_REJECTED', `${this.#o.targetCompId} rejected the Logon: ${text ?? '(no Text)'}`, { details: { text } }));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_LOGON_REJECTED',
+          `${this.#o.targetCompId} rejected the Logon: ${text ?? '(no Text)'}`,
+          { details: { text } },
+        ),
+      );
       return;
     }
     if (message.msgType !== MsgType.Logon) {
@@ -556,9 +630,13 @@ export class ListenerSession {
       // cannot work; log on fresh (141=Y) next time and report the hole it may leave.
       this.#forceReset = true;
       this.#fail(
-        new ListenerError('ERR_FIX_SEQ_TOO_LOW', `Logon reply MsgSeqNum ${message.seqNum} is below expected ${this.#nextInbound}; reconnecting with ResetSeqNumFlag=Y`, {
-          details: { received: message.seqNum, expected: this.#nextInbound },
-        }),
+        new ListenerError(
+          'ERR_FIX_SEQ_TOO_LOW',
+          `Logon reply MsgSeqNum ${message.seqNum} is below expected ${this.#nextInbound}; reconnecting with ResetSeqNumFlag=Y`,
+          {
+            details: { received: message.seqNum, expected: this.#nextInbound },
+          },
+        ),
       );
       return;
     }
@@ -568,7 +646,13 @@ export class ListenerSession {
     this.#checkClock(message);
     this.#reconnectAttempts = 0;
     this.#counters.logons++;
-    this.#emit({ kind: 'logon', heartbeatIntervalS: this.#heartbeatS, reset, nextInbound: this.#nextInbound, nextOutbound: this.#nextOutbound });
+    this.#emit({
+      kind: 'logon',
+      heartbeatIntervalS: this.#heartbeatS,
+      reset,
+      nextInbound: this.#nextInbound,
+      nextOutbound: this.#nextOutbound,
+    });
     this.#startHeartbeat();
     this.#sequence(message, this.#chunkReceivedAt);
   }
@@ -593,7 +677,11 @@ export class ListenerSession {
         return;
       }
       this.#fail(
-        new ListenerError('ERR_FIX_SEQ_TOO_LOW', `MsgSeqNum ${seq} is lower than expected ${this.#nextInbound} and not a PossDup`, { details: { received: seq, expected: this.#nextInbound } }),
+        new ListenerError(
+          'ERR_FIX_SEQ_TOO_LOW',
+          `MsgSeqNum ${seq} is lower than expected ${this.#nextInbound} and not a PossDup`,
+          { details: { received: seq, expected: this.#nextInbound } },
+        ),
       );
       return;
     }
@@ -616,11 +704,22 @@ export class ListenerSession {
       this.#counters.gaps++;
       this.#emit({ kind: 'gap', from: this.#nextInbound, to: seq - 1, action: 'reconnect' });
       this.#process(message, receivedAt);
-      this.#fail(new ListenerError('ERR_FIX_SEQ_GAP', `sequence gap ${this.#nextInbound}..${seq - 1} on ${this.#o.targetCompId}, which cannot retransmit; reconnecting`, { details: { from: this.#nextInbound, to: seq - 1 } }));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_SEQ_GAP',
+          `sequence gap ${this.#nextInbound}..${seq - 1} on ${this.#o.targetCompId}, which cannot retransmit; reconnecting`,
+          { details: { from: this.#nextInbound, to: seq - 1 } },
+        ),
+      );
       return;
     }
     if (this.#held.size >= (this.#o.maxHeldMessages ?? 100_000)) {
-      this.#fail(new ListenerError('ERR_FIX_SEQ_GAP', `gap recovery holds ${this.#held.size} messages; reconnecting to resume from ${this.#nextInbound}`));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_SEQ_GAP',
+          `gap recovery holds ${this.#held.size} messages; reconnecting to resume from ${this.#nextInbound}`,
+        ),
+      );
       return;
     }
     // A probe is answered even while a gap is open (as QuickFIX does), or the exchange drops us.
@@ -633,7 +732,10 @@ export class ListenerSession {
       this.#recoveryStartedAt = this.#now();
       this.#emit({ kind: 'gap', from: this.#nextInbound, to: seq - 1, action: 'resend_request' });
       // EndSeqNo 0 = "through the latest": one request also covers whatever arrives meanwhile.
-      this.#send(MsgType.ResendRequest, [[Tag.BeginSeqNo, this.#nextInbound], [Tag.EndSeqNo, 0]]);
+      this.#send(MsgType.ResendRequest, [
+        [Tag.BeginSeqNo, this.#nextInbound],
+        [Tag.EndSeqNo, 0],
+      ]);
     } else if (seq > this.#recoveryTarget) {
       this.#recoveryTarget = seq;
     }
@@ -668,7 +770,8 @@ export class ListenerSession {
     const seq = message.seqNum;
     switch (message.msgType) {
       case MsgType.Heartbeat:
-        if (this.#testRequestPending !== undefined && message.get(Tag.TestReqID) === this.#testRequestPending) this.#testRequestPending = undefined;
+        if (this.#testRequestPending !== undefined && message.get(Tag.TestReqID) === this.#testRequestPending)
+          this.#testRequestPending = undefined;
         this.#nextInbound = seq + 1;
         return;
       case MsgType.TestRequest:
@@ -699,7 +802,9 @@ export class ListenerSession {
           refSeqNum: message.getInt(Tag.RefSeqNum),
           refTagId: message.getInt(Tag.RefTagID),
           refMsgType: message.get(Tag.RefMsgType),
-          reason: message.getInt(message.msgType === MsgType.Reject ? Tag.SessionRejectReason : Tag.BusinessRejectReason),
+          reason: message.getInt(
+            message.msgType === MsgType.Reject ? Tag.SessionRejectReason : Tag.BusinessRejectReason,
+          ),
           text: message.get(Tag.Text),
         });
         return;
@@ -708,7 +813,10 @@ export class ListenerSession {
         this.#counters.applicationMessages++;
         if (this.#o.manualAck === true) this.#unacked.push(seq);
         else this.#scheduleSave();
-        this.#o.onApplicationMessage?.(message, { receivedAt, source: message.getFlag(Tag.PossDupFlag) ? 'resend' : 'live' });
+        this.#o.onApplicationMessage?.(message, {
+          receivedAt,
+          source: message.getFlag(Tag.PossDupFlag) ? 'resend' : 'live',
+        });
     }
   }
 
@@ -720,7 +828,13 @@ export class ListenerSession {
     }
     if (newSeqNo < this.#nextInbound) {
       // Never move backwards: that would re-deliver, or worse, hide a real reset problem.
-      this.#fail(new ListenerError('ERR_FIX_SEQ_TOO_LOW', `SequenceReset to ${newSeqNo} would move below expected ${this.#nextInbound}`, { details: { newSeqNo, expected: this.#nextInbound } }));
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_SEQ_TOO_LOW',
+          `SequenceReset to ${newSeqNo} would move below expected ${this.#nextInbound}`,
+          { details: { newSeqNo, expected: this.#nextInbound } },
+        ),
+      );
       return;
     }
     this.#emit({ kind: 'sequence_reset', newSeqNo, gapFill });
@@ -744,7 +858,11 @@ export class ListenerSession {
     this.#emit({ kind: 'logout', initiator: 'exchange', text });
     if (text !== undefined && /already exists/i.test(text)) this.#minNextDelayMs = 2 * this.#heartbeatS * 1000;
     this.#send(MsgType.Logout, []);
-    this.#fail(new ListenerError('ERR_FIX_LOGOUT', `${this.#o.targetCompId} logged the session out: ${text ?? '(no Text)'}`, { details: { text } }));
+    this.#fail(
+      new ListenerError('ERR_FIX_LOGOUT', `${this.#o.targetCompId} logged the session out: ${text ?? '(no Text)'}`, {
+        details: { text },
+      }),
+    );
   }
 
   /**
@@ -773,8 +891,18 @@ export class ListenerSession {
     if (socket === undefined) return;
     const frame = this.#encoder.encode(
       MsgType.SequenceReset,
-      { senderCompId: this.#o.senderCompId, targetCompId: this.#o.targetCompId, msgSeqNum: Math.min(begin, this.#nextOutbound), sendingTime, possDup: true, origSendingTime: sendingTime },
-      [[Tag.GapFillFlag, 'Y'], [Tag.NewSeqNo, this.#nextOutbound]],
+      {
+        senderCompId: this.#o.senderCompId,
+        targetCompId: this.#o.targetCompId,
+        msgSeqNum: Math.min(begin, this.#nextOutbound),
+        sendingTime,
+        possDup: true,
+        origSendingTime: sendingTime,
+      },
+      [
+        [Tag.GapFillFlag, 'Y'],
+        [Tag.NewSeqNo, this.#nextOutbound],
+      ],
     );
     this.#lastSentAt = this.#now();
     this.#counters.messagesOut++;
@@ -792,7 +920,12 @@ export class ListenerSession {
       const now = this.#now();
       const silentFor = now - (this.#lastReceivedAt ?? now);
       if (silentFor >= 2 * intervalMs) {
-        this.#fail(new ListenerError('ERR_FIX_HEARTBEAT_TIMEOUT', `nothing received from ${this.#o.targetCompId} for ${silentFor} ms (HeartBtInt ${this.#heartbeatS} s)`));
+        this.#fail(
+          new ListenerError(
+            'ERR_FIX_HEARTBEAT_TIMEOUT',
+            `nothing received from ${this.#o.targetCompId} for ${silentFor} ms (HeartBtInt ${this.#heartbeatS} s)`,
+          ),
+        );
         return;
       }
       if (silentFor >= intervalMs * 1.2 && this.#testRequestPending === undefined) {
@@ -801,8 +934,16 @@ export class ListenerSession {
       } else if (now - (this.#lastSentAt ?? 0) >= intervalMs) {
         this.#send(MsgType.Heartbeat, []);
       }
-      if (this.#recoveryTarget > 0 && now - this.#recoveryStartedAt > (this.#o.resendTimeoutMs ?? Math.max(10_000, 4 * intervalMs))) {
-        this.#fail(new ListenerError('ERR_FIX_SEQ_GAP', `resend for ${this.#nextInbound}..${this.#recoveryTarget - 1} did not arrive; reconnecting to resume`));
+      if (
+        this.#recoveryTarget > 0 &&
+        now - this.#recoveryStartedAt > (this.#o.resendTimeoutMs ?? Math.max(10_000, 4 * intervalMs))
+      ) {
+        this.#fail(
+          new ListenerError(
+            'ERR_FIX_SEQ_GAP',
+            `resend for ${this.#nextInbound}..${this.#recoveryTarget - 1} did not arrive; reconnecting to resume`,
+          ),
+        );
       }
     }, tick);
     this.#heartbeatTimer.unref?.();

@@ -37,7 +37,16 @@ export function fixTimestampToIso(value: string): string | undefined {
   }
   const month = twoDigits(value, 4);
   const day = twoDigits(value, 6);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || twoDigits(value, 9) > 23 || twoDigits(value, 12) > 59 || twoDigits(value, 15) > 60) return undefined;
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 31 ||
+    twoDigits(value, 9) > 23 ||
+    twoDigits(value, 12) > 59 ||
+    twoDigits(value, 15) > 60
+  )
+    return undefined;
   // After the date, FIX's `HH:MM:SS[.fff]` is already ISO's time part.
   return `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}T${value.slice(9)}Z`;
 }

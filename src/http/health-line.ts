@@ -44,12 +44,22 @@ export function healthFigures(status: ServiceStatus, limits?: ReadinessLimits): 
  * CloudWatch Logs agent of ECS (awslogs) turns each figure into a metric, no SDK call and no extra
  * IAM permission needed. https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export function healthLine(figures: HealthFigures, namespace: string | undefined, nowMs: number): Record<string, unknown> {
+export function healthLine(
+  figures: HealthFigures,
+  namespace: string | undefined,
+  nowMs: number,
+): Record<string, unknown> {
   if (namespace === undefined) return { ...figures };
   return {
     _aws: {
       Timestamp: nowMs,
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [[]], Metrics: Object.keys(figures).map((name) => ({ Name: name, Unit: UNITS[name as keyof HealthFigures] })) }],
+      CloudWatchMetrics: [
+        {
+          Namespace: namespace,
+          Dimensions: [[]],
+          Metrics: Object.keys(figures).map((name) => ({ Name: name, Unit: UNITS[name as keyof HealthFigures] })),
+        },
+      ],
     },
     ...figures,
   };

@@ -2,7 +2,14 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { SessionState } from '../fix/session.js';
 import type { ServiceStatus } from '../service.js';
 
-const STATES: readonly SessionState[] = ['disconnected', 'connecting', 'logon_sent', 'active', 'logout_sent', 'stopped'];
+const STATES: readonly SessionState[] = [
+  'disconnected',
+  'connecting',
+  'logon_sent',
+  'active',
+  'logout_sent',
+  'stopped',
+];
 
 /**
  * Prometheus metrics read from the service's status at scrape time: nothing on the hot path.
@@ -34,17 +41,40 @@ export function createMetrics(status: () => ServiceStatus): Registry {
   const simpleCounters: Array<[string, string, (s: ServiceStatus) => number]> = [
     ['kfl_execution_reports_total', 'ExecutionReports received.', (s) => s.counters.executionReports],
     ['kfl_fills_published_total', 'Fills accepted by the queue.', (s) => s.counters.fillsPublished],
-    ['kfl_duplicates_dropped_total', 'Reports dropped as duplicates (PossDup below the expected seq, or an ExecID already journaled).', (s) => s.session.counters.duplicatesDropped + s.journal.duplicatesDropped],
+    [
+      'kfl_duplicates_dropped_total',
+      'Reports dropped as duplicates (PossDup below the expected seq, or an ExecID already journaled).',
+      (s) => s.session.counters.duplicatesDropped + s.journal.duplicatesDropped,
+    ],
     ['kfl_reconnects_total', 'Session reconnects.', (s) => s.session.counters.reconnects],
     ['kfl_sequence_gaps_total', 'Inbound sequence gaps seen.', (s) => s.session.counters.gaps],
-    ['kfl_decode_errors_total', 'Frames dropped by the decoder (checksum, length, garbage).', (s) => s.session.counters.decodeErrors],
+    [
+      'kfl_decode_errors_total',
+      'Frames dropped by the decoder (checksum, length, garbage).',
+      (s) => s.session.counters.decodeErrors,
+    ],
     ['kfl_rejects_total', 'Reject and BusinessMessageReject messages received.', (s) => s.session.counters.rejects],
-    ['kfl_holes_total', 'Gaps that could not be backfilled (see /status backfill.holes).', (s) => s.backfill.holes.length],
+    [
+      'kfl_holes_total',
+      'Gaps that could not be backfilled (see /status backfill.holes).',
+      (s) => s.backfill.holes.length,
+    ],
     ['kfl_backfill_recovered_total', 'Reports recovered by drop-copy backfill.', (s) => s.backfill.recovered],
-    ['kfl_backfill_duplicates_total', 'Replayed reports dropped as already journaled.', (s) => s.backfill.duplicatesDropped],
+    [
+      'kfl_backfill_duplicates_total',
+      'Replayed reports dropped as already journaled.',
+      (s) => s.backfill.duplicatesDropped,
+    ],
   ];
   for (const [name, help, read] of simpleCounters) {
-    new Counter({ name, help, registers: [registry], collect() { mirror(this, read(current())); } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        mirror(this, read(current()));
+      },
+    });
   }
   new Gauge({
     name: 'kfl_session_state',
@@ -57,11 +87,34 @@ export function createMetrics(status: () => ServiceStatus): Registry {
     },
   });
   const sinkGauges: Array<[string, string, (s: ServiceStatus, sink: string) => number | undefined]> = [
-    ['kfl_journal_backlog_records', 'Journaled records a sink has not handled yet.', (s, sink) => s.journal.backlog[sink]?.records],
-    ['kfl_journal_backlog_bytes', 'Journal bytes a sink has not handled yet.', (s, sink) => s.journal.backlog[sink]?.bytes],
-    ['kfl_sink_lag_seconds', 'How long the oldest overdue record has waited in a sink.', (s, sink) => s.sinks.find((x) => x.name === sink)?.lagSeconds],
-    ['kfl_sink_last_success_timestamp_seconds', 'Last successful upload/send (Unix seconds).', (s, sink) => { const at = s.sinks.find((x) => x.name === sink)?.lastSuccessAt; return at === undefined ? undefined : at / 1000; }],
-    ['kfl_sink_consecutive_failures', 'Failed attempts since the last success.', (s, sink) => s.sinks.find((x) => x.name === sink)?.consecutiveFailures],
+    [
+      'kfl_journal_backlog_records',
+      'Journaled records a sink has not handled yet.',
+      (s, sink) => s.journal.backlog[sink]?.records,
+    ],
+    [
+      'kfl_journal_backlog_bytes',
+      'Journal bytes a sink has not handled yet.',
+      (s, sink) => s.journal.backlog[sink]?.bytes,
+    ],
+    [
+      'kfl_sink_lag_seconds',
+      'How long the oldest overdue record has waited in a sink.',
+      (s, sink) => s.sinks.find((x) => x.name === sink)?.lagSeconds,
+    ],
+    [
+      'kfl_sink_last_success_timestamp_seconds',
+      'Last successful upload/send (Unix seconds).',
+      (s, sink) => {
+        const at = s.sinks.find((x) => x.name === sink)?.lastSuccessAt;
+        return at === undefined ? undefined : at / 1000;
+      },
+    ],
+    [
+      'kfl_sink_consecutive_failures',
+      'Failed attempts since the last success.',
+      (s, sink) => s.sinks.find((x) => x.name === sink)?.consecutiveFailures,
+    ],
   ];
   for (const [name, help, read] of sinkGauges) {
     new Gauge({
@@ -77,6 +130,13 @@ export function createMetrics(status: () => ServiceStatus): Registry {
       },
     });
   }
-  new Gauge({ name: 'kfl_journal_bytes', help: 'Journal bytes on disk.', registers: [registry], collect() { this.set(current().journal.bytesOnDisk); } });
+  new Gauge({
+    name: 'kfl_journal_bytes',
+    help: 'Journal bytes on disk.',
+    registers: [registry],
+    collect() {
+      this.set(current().journal.bytesOnDisk);
+    },
+  });
   return registry;
 }

@@ -10,14 +10,24 @@ export interface ReadinessLimits {
 export const DEFAULT_READINESS: ReadinessLimits = { maxFillLagSeconds: 60, maxArchiveLagSeconds: 900 };
 
 /** Ready = logged on, journal writing, and every sink keeping up. Reasons say what is not. */
-export function readiness(status: ServiceStatus, limits: ReadinessLimits = DEFAULT_READINESS): { ready: boolean; reasons: string[] } {
+export function readiness(
+  status: ServiceStatus,
+  limits: ReadinessLimits = DEFAULT_READINESS,
+): { ready: boolean; reasons: string[] } {
   const reasons: string[] = [];
   if (status.fatal !== undefined) reasons.push(`fatal: ${status.fatal}`);
-  if (status.session.state !== 'active') reasons.push(`session is ${status.session.state}${status.session.lastError ? ` (${status.session.lastError.code}: ${status.session.lastError.message})` : ''}`);
-  if (status.session.recovering !== undefined) reasons.push(`recovering sequence gap ${status.session.recovering.from}..${status.session.recovering.to - 1}`);
+  if (status.session.state !== 'active')
+    reasons.push(
+      `session is ${status.session.state}${status.session.lastError ? ` (${status.session.lastError.code}: ${status.session.lastError.message})` : ''}`,
+    );
+  if (status.session.recovering !== undefined)
+    reasons.push(`recovering sequence gap ${status.session.recovering.from}..${status.session.recovering.to - 1}`);
   for (const sink of status.sinks) {
     const limit = sink.name === 'fills' ? limits.maxFillLagSeconds : limits.maxArchiveLagSeconds;
-    if (sink.lagSeconds > limit) reasons.push(`${sink.name} is ${Math.round(sink.lagSeconds)} s behind (limit ${limit} s)${sink.lastError ? `: ${sink.lastError.message}` : ''}`);
+    if (sink.lagSeconds > limit)
+      reasons.push(
+        `${sink.name} is ${Math.round(sink.lagSeconds)} s behind (limit ${limit} s)${sink.lastError ? `: ${sink.lastError.message}` : ''}`,
+      );
   }
   return { ready: reasons.length === 0, reasons };
 }

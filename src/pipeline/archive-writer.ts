@@ -93,12 +93,25 @@ export class ArchiveWriter {
     this.#gzip = options.gzip ?? true;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff(options.retry?.initialMs ?? 1000, options.retry?.maxMs ?? 60_000);
-    this.#status = { name: SINK, location: options.store.location, lastSuccessAt: undefined, lastError: undefined, consecutiveFailures: 0, lagSeconds: 0, pendingRecords: 0 };
+    this.#status = {
+      name: SINK,
+      location: options.store.location,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      consecutiveFailures: 0,
+      lagSeconds: 0,
+      pendingRecords: 0,
+    };
   }
 
   async start(): Promise<void> {
     const saved = await this.#o.journal.loadCursor<ArchiveCursor>(SINK);
-    if (saved !== undefined) this.#cursor = { through: saved.through, uploaded: saved.uploaded ?? [], ...(saved.intent ? { intent: saved.intent } : {}) };
+    if (saved !== undefined)
+      this.#cursor = {
+        through: saved.through,
+        uploaded: saved.uploaded ?? [],
+        ...(saved.intent ? { intent: saved.intent } : {}),
+      };
     else this.#cursor.through = this.#o.journal.firstLsn - 1;
     this.#readLsn = this.#cursor.through;
     this.#running = true;
@@ -134,7 +147,8 @@ export class ArchiveWriter {
       if (due < now && (overdueSince === undefined || due < overdueSince)) overdueSince = due;
     }
     // An object S3 keeps refusing was due when its first attempt failed, even if its hour is open.
-    if (this.#stalledSince !== undefined && (overdueSince === undefined || this.#stalledSince < overdueSince)) overdueSince = this.#stalledSince;
+    if (this.#stalledSince !== undefined && (overdueSince === undefined || this.#stalledSince < overdueSince))
+      overdueSince = this.#stalledSince;
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
@@ -191,7 +205,8 @@ export class ArchiveWriter {
   }
 
   #add(entry: JournalEntry): Bucket | undefined {
-    if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b)) return undefined;
+    if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b))
+      return undefined;
     const { hourKey, hourEndMs } = partitionOf(entry.record);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
@@ -279,7 +294,11 @@ export class ArchiveWriter {
       let after = a - 1;
       while (after < b) {
         const entries = await this.#o.journal.read(after, Math.min(READ_BATCH, b - after));
-        if (entries.length === 0) throw new ListenerError('ERR_STORE', `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`);
+        if (entries.length === 0)
+          throw new ListenerError(
+            'ERR_STORE',
+            `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`,
+          );
         for (const entry of entries) lines.push(entry.line);
         after = entries.at(-1)!.lsn;
       }
@@ -295,7 +314,10 @@ export class ArchiveWriter {
 
   async #put(key: string, data: Buffer, records: number): Promise<boolean> {
     try {
-      const result = await this.#o.store.putIfAbsent(key, data, { contentType: 'application/x-ndjson', ...(this.#gzip ? { contentEncoding: 'gzip' } : {}) });
+      const result = await this.#o.store.putIfAbsent(key, data, {
+        contentType: 'application/x-ndjson',
+        ...(this.#gzip ? { contentEncoding: 'gzip' } : {}),
+      });
       this.#status.lastSuccessAt = this.#now();
       this.#status.consecutiveFailures = 0;
       this.#backoff.reset();

@@ -84,7 +84,15 @@ export class FillPublisher {
     this.#maxWaiting = options.maxWaiting ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff(options.retry?.initialMs ?? 200, options.retry?.maxMs ?? 30_000);
-    this.#status = { name: SINK, location: options.queue.location, lastSuccessAt: undefined, lastError: undefined, consecutiveFailures: 0, lagSeconds: 0, pendingRecords: 0 };
+    this.#status = {
+      name: SINK,
+      location: options.queue.location,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      consecutiveFailures: 0,
+      lagSeconds: 0,
+      pendingRecords: 0,
+    };
   }
 
   get sent(): number {
@@ -104,7 +112,10 @@ export class FillPublisher {
   /** Sends what is already journaled (one attempt per batch), saves the cursor and stops. */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     const deadline = this.#now() + (options.drainMs ?? 5000);
-    while (this.#now() < deadline && (this.#readLsn < this.#o.journal.durableLsn || this.#waitingCount > 0 || this.#inFlight > 0)) {
+    while (
+      this.#now() < deadline &&
+      (this.#readLsn < this.#o.journal.durableLsn || this.#waitingCount > 0 || this.#inFlight > 0)
+    ) {
       this.#wake?.();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -135,7 +146,10 @@ export class FillPublisher {
       if (!this.#running) break;
       if (!progressed) {
         const nextDue = this.#nextUnlocked();
-        const waitMs = nextDue === undefined ? undefined : Math.max(1, nextDue.notBefore - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
+        const waitMs =
+          nextDue === undefined
+            ? undefined
+            : Math.max(1, nextDue.notBefore - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
           if (waitMs !== undefined) setTimeout(resolve, waitMs);
@@ -265,7 +279,10 @@ export class FillPublisher {
 
   #retry(entries: Pending[], error: Error | QueueSendFailure): void {
     this.#status.consecutiveFailures++;
-    this.#status.lastError = { message: error instanceof Error ? error.message : `${error.code}: ${error.message}`, at: this.#now() };
+    this.#status.lastError = {
+      message: error instanceof Error ? error.message : `${error.code}: ${error.message}`,
+      at: this.#now(),
+    };
     const retryInMs = this.#backoff.next();
     const notBefore = this.#now() + retryInMs;
     // Back in LSN order, ahead of anything newer. The retried entries are still in the list,
@@ -320,5 +337,7 @@ export class FillPublisher {
 
 /** SQS allows 128 characters of alphanumerics and punctuation; longer or odder ids are hashed. */
 export function deduplicationId(execId: string): string {
-  return execId.length <= 128 && /^[\x21-\x7e]+$/.test(execId) ? execId : createHash('sha256').update(execId).digest('hex');
+  return execId.length <= 128 && /^[\x21-\x7e]+$/.test(execId)
+    ? execId
+    : createHash('sha256').update(execId).digest('hex');
 }

@@ -25,13 +25,16 @@ export class HoleLog {
     const log = new HoleLog(path);
     try {
       const text = await readFile(path, 'utf8');
-      log.#holes = text.split('\n').filter((l) => l.length > 0).flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Hole];
-        } catch {
-          return []; // a torn last line
-        }
-      });
+      log.#holes = text
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Hole];
+          } catch {
+            return []; // a torn last line
+          }
+        });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }

@@ -224,7 +224,8 @@ export class Journal {
     try {
       state = JSON.parse(await readFile(this.#cursorPath(sink), 'utf8')) as T;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ListenerError('ERR_STORE', `cannot read cursor of ${sink}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new ListenerError('ERR_STORE', `cannot read cursor of ${sink}`, { cause: error });
     }
     this.#cursors.set(sink, state?.through ?? this.#firstLsn() - 1);
     return state;
@@ -293,7 +294,8 @@ export class Journal {
       let i = 0;
       while (i < batch.length) {
         let segment = this.#segments.at(-1)!;
-        if (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn) segment = await this.#roll(batch[i]!.entry.lsn);
+        if (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn)
+          segment = await this.#roll(batch[i]!.entry.lsn);
         // Fill this segment up to its size (at least one record), then roll for the rest.
         let bytes = segment.bytes;
         const first = i;
@@ -312,14 +314,17 @@ export class Journal {
           at += size;
         }
         // A regular-file write may in principle stop short: finish it.
-        for (let written = 0; written < data.length; ) written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
+        for (let written = 0; written < data.length;)
+          written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
         await this.#active!.datasync();
         segment.bytes = bytes;
         segment.lastLsn = batch[i - 1]!.entry.lsn;
       }
     } catch (cause) {
       // A write that may or may not have landed cannot be retried in place: stop taking appends.
-      this.#flushError = new ListenerError('ERR_STORE', 'journal write or fsync failed; refusing further appends', { cause });
+      this.#flushError = new ListenerError('ERR_STORE', 'journal write or fsync failed; refusing further appends', {
+        cause,
+      });
       throw this.#flushError;
     }
     const last = batch.at(-1)!.entry.lsn;
@@ -329,7 +334,11 @@ export class Journal {
     this.#dedupeChain = this.#dedupeChain
       .then(() => (this.#flushError === undefined ? this.#appendDedupe(batch) : undefined))
       .catch((cause: unknown) => {
-        this.#flushError ??= new ListenerError('ERR_STORE', 'journal dedupe log write or fsync failed; refusing further appends', { cause });
+        this.#flushError ??= new ListenerError(
+          'ERR_STORE',
+          'journal dedupe log write or fsync failed; refusing further appends',
+          { cause },
+        );
       });
   }
 
@@ -349,7 +358,13 @@ export class Journal {
 
   async #roll(firstLsn: number): Promise<Segment> {
     await this.#active?.close();
-    const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path: join(this.#dir, segmentName(firstLsn)), bytes: 0, offsets: [] };
+    const segment: Segment = {
+      firstLsn,
+      lastLsn: firstLsn - 1,
+      path: join(this.#dir, segmentName(firstLsn)),
+      bytes: 0,
+      offsets: [],
+    };
     this.#active = await open(segment.path, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND, 0o644);
     await fsyncDir(this.#dir);
     this.#segments.push(segment);
@@ -361,7 +376,8 @@ export class Journal {
   async #appendDedupe(batch: Array<{ entry: JournalEntry }>): Promise<void> {
     const now = this.#now();
     let text = '';
-    for (const { entry } of batch) text += `${msOfStamp(this.#seen.get(entry.record.exec_id) ?? stampOf(now))}\t${entry.lsn}\t${entry.record.exec_id}\n`;
+    for (const { entry } of batch)
+      text += `${msOfStamp(this.#seen.get(entry.record.exec_id) ?? stampOf(now))}\t${entry.lsn}\t${entry.record.exec_id}\n`;
     await this.#dedupeLog!.write(text);
     await this.#dedupeLog!.datasync();
     this.#dedupeLogEntries += batch.length;
@@ -392,7 +408,10 @@ export class Journal {
 
   async #recover(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
-    const names = (await readdir(this.#dir, { withFileTypes: true })).filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name)).map((d) => d.name).sort();
+    const names = (await readdir(this.#dir, { withFileTypes: true }))
+      .filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name))
+      .map((d) => d.name)
+      .sort();
     // 1. ExecIDs remembered from earlier runs.
     const now = this.#now();
     const horizon = now - this.#windowMs;
@@ -400,7 +419,8 @@ export class Journal {
     try {
       dedupeText = await readFile(join(this.#dir, 'dedupe.log'), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ListenerError('ERR_STORE', 'cannot read dedupe.log', { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new ListenerError('ERR_STORE', 'cannot read dedupe.log', { cause: error });
     }
     const remembered: Array<{ at: number; lsn: number; execId: string }> = [];
     for (const line of dedupeText.split('\n')) {
@@ -409,7 +429,8 @@ export class Journal {
       if (tab1 <= 0 || tab2 < 0) continue; // includes a torn last line
       const at = Number(line.slice(0, tab1));
       const lsn = Number(line.slice(tab1 + 1, tab2));
-      if (Number.isFinite(at) && at >= horizon && Number.isFinite(lsn)) remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
+      if (Number.isFinite(at) && at >= horizon && Number.isFinite(lsn))
+        remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
       this.#dedupeLogEntries++;
     }
     // 2. Segments: verify every record; cut a torn tail on the last one.
@@ -431,7 +452,11 @@ export class Journal {
       }
       if (offset < data.length) {
         if (s !== names.length - 1) {
-          throw new ListenerError('ERR_STORE', `journal segment ${name} is corrupt at byte ${offset} and is not the last one; refusing to start`, { details: { segment: name, offset } });
+          throw new ListenerError(
+            'ERR_STORE',
+            `journal segment ${name} is corrupt at byte ${offset} and is not the last one; refusing to start`,
+            { details: { segment: name, offset } },
+          );
         }
         const handle = await open(path, 'r+');
         await handle.truncate(offset);
@@ -441,7 +466,9 @@ export class Journal {
       }
       segment.bytes = offset;
       if (s > 0 && firstLsn !== this.#segments.at(-1)!.lastLsn + 1) {
-        throw new ListenerError('ERR_STORE', `journal segment ${name} does not follow the previous one`, { details: { segment: name } });
+        throw new ListenerError('ERR_STORE', `journal segment ${name} does not follow the previous one`, {
+          details: { segment: name },
+        });
       }
       this.#segments.push(segment);
     }
@@ -513,15 +540,22 @@ export class Journal {
         while (lsn <= last) {
           let valid = recordAt(window, offset);
           if (valid === undefined) {
-            const need = offset + HEADER_BYTES <= window.length ? HEADER_BYTES + window.readUInt32LE(offset) : HEADER_BYTES;
+            const need =
+              offset + HEADER_BYTES <= window.length ? HEADER_BYTES + window.readUInt32LE(offset) : HEADER_BYTES;
             const size = Math.min(segment.bytes - position, Math.max(READ_WINDOW, need));
-            if (size < need) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+            if (size < need)
+              throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
             window = Buffer.allocUnsafe(size);
             const { bytesRead } = await handle.read(window, 0, size, position);
-            if (bytesRead < size) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} is shorter than recorded at LSN ${lsn}`);
+            if (bytesRead < size)
+              throw new ListenerError(
+                'ERR_STORE',
+                `journal segment ${segment.path} is shorter than recorded at LSN ${lsn}`,
+              );
             offset = 0;
             valid = recordAt(window, offset);
-            if (valid === undefined) throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+            if (valid === undefined)
+              throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
           }
           if (lsn >= from) out.push(new StoredEntry(lsn, valid.line));
           position += valid.next - offset;

@@ -18,7 +18,11 @@ export class Backoff {
   #attempt = 0;
   #current = 0;
 
-  constructor(initialMs: number, maxMs: number, readonly random: () => number = Math.random) {
+  constructor(
+    initialMs: number,
+    maxMs: number,
+    readonly random: () => number = Math.random,
+  ) {
     this.#initialMs = initialMs;
     this.#maxMs = maxMs;
   }

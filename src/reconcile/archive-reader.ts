@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ExecutionReportRecord } from '../record.js';
 
-export type ArchiveSource = { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };
+export type ArchiveSource =
+  { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };
 
 /** Every archived record whose hour partition overlaps [from, to], read hour by hour. */
 export async function readArchive(source: ArchiveSource, from: Date, to: Date): Promise<ExecutionReportRecord[]> {
@@ -27,12 +28,22 @@ async function objectsIn(source: ArchiveSource, partition: string): Promise<stri
     } catch {
       return [];
     }
-    return Promise.all(names.filter((n) => /\.jsonl(\.gz)?$/.test(n)).map(async (n) => decode(n, await readFile(join(source.dir, partition, n)))));
+    return Promise.all(
+      names
+        .filter((n) => /\.jsonl(\.gz)?$/.test(n))
+        .map(async (n) => decode(n, await readFile(join(source.dir, partition, n)))),
+    );
   }
   const bodies: string[] = [];
   let token: string | undefined;
   do {
-    const page = await source.client.send(new ListObjectsV2Command({ Bucket: source.bucket, Prefix: `${source.prefix}${partition}`, ContinuationToken: token }));
+    const page = await source.client.send(
+      new ListObjectsV2Command({
+        Bucket: source.bucket,
+        Prefix: `${source.prefix}${partition}`,
+        ContinuationToken: token,
+      }),
+    );
     for (const object of page.Contents ?? []) {
       const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: object.Key! }));
       bodies.push(decode(object.Key!, Buffer.from(await got.Body!.transformToByteArray())));

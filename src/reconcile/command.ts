@@ -17,15 +17,23 @@ export interface ReconcileInput {
 }
 
 /** Archive fills vs Kalshi REST fills over [from, to]. */
-export async function reconcile(input: ReconcileInput): Promise<ReconcileReport & { subaccounts: number[]; archivedFills: number; restFills: number }> {
+export async function reconcile(
+  input: ReconcileInput,
+): Promise<ReconcileReport & { subaccounts: number[]; archivedFills: number; restFills: number }> {
   const archived = (await readArchive(input.archive, input.from, input.to)).filter((r) => {
     const at = Date.parse(r.transact_time ?? r.received_at);
     return r.exec_type === 'F' && at >= input.from.getTime() && at <= input.to.getTime();
   });
-  const subaccounts = input.subaccounts ?? [...new Set([0, ...archived.map((r) => r.alloc_account ?? 0)])].sort((a, b) => a - b);
+  const subaccounts =
+    input.subaccounts ?? [...new Set([0, ...archived.map((r) => r.alloc_account ?? 0)])].sort((a, b) => a - b);
   const rest: RestFill[] = [];
   for (const subaccount of subaccounts) {
-    for await (const fill of input.rest.fills({ minTs: Math.floor(input.from.getTime() / 1000), maxTs: Math.ceil(input.to.getTime() / 1000), subaccount })) rest.push(fill);
+    for await (const fill of input.rest.fills({
+      minTs: Math.floor(input.from.getTime() / 1000),
+      maxTs: Math.ceil(input.to.getTime() / 1000),
+      subaccount,
+    }))
+      rest.push(fill);
   }
   return { ...reconcileFills(archived, rest), subaccounts, archivedFills: archived.length, restFills: rest.length };
 }
@@ -35,8 +43,20 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport 
  * ARCHIVE_URL, FIX_API_KEY and FIX_PRIVATE_KEY(_FILE) from the environment. Prints a JSON report;
  * exit 0 when both sides agree, 1 when something is missing, 2 on bad input.
  */
-export async function reconcileCommand(args: string[], env: NodeJS.ProcessEnv, out: (text: string) => void): Promise<number> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, to: { type: 'string' }, subaccounts: { type: 'string' }, 'rest-url': { type: 'string' } } });
+export async function reconcileCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: (text: string) => void,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      subaccounts: { type: 'string' },
+      'rest-url': { type: 'string' },
+    },
+  });
   const problems: string[] = [];
   const from = new Date(values.from ?? '');
   const to = new Date(values.to ?? '');
@@ -55,10 +75,26 @@ export async function reconcileCommand(args: string[], env: NodeJS.ProcessEnv, o
     out(`reconcile: ${problems.join('; ')}\n`);
     return 2;
   }
-  const archive: ArchiveSource = archiveUrl.kind === 'file' ? archiveUrl : { ...archiveUrl, client: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }) };
+  const archive: ArchiveSource =
+    archiveUrl.kind === 'file'
+      ? archiveUrl
+      : { ...archiveUrl, client: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }) };
   const extraCa = env['FIX_TLS_CA_FILE'] === undefined ? undefined : readFileSync(env['FIX_TLS_CA_FILE'], 'utf8');
-  const rest = new KalshiRest({ baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? 'https://external-api.kalshi.com', apiKey: env['FIX_API_KEY']!, privateKey, ...(extraCa === undefined ? {} : { extraCa }) });
-  const report = await reconcile({ from, to, archive, rest, ...(values.subaccounts === undefined ? {} : { subaccounts: values.subaccounts.split(',').map(Number) }) });
-  out(`${JSON.stringify({ from: from.toISOString(), to: to.toISOString(), ...report, missingAtKalshi: report.missingAtKalshi.map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, symbol: r.symbol, last_qty: r.last_qty, last_px: r.last_px, transact_time: r.transact_time })) }, null, 2)}\n`);
+  const rest = new KalshiRest({
+    baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? 'https://external-api.kalshi.com',
+    apiKey: env['FIX_API_KEY']!,
+    privateKey,
+    ...(extraCa === undefined ? {} : { extraCa }),
+  });
+  const report = await reconcile({
+    from,
+    to,
+    archive,
+    rest,
+    ...(values.subaccounts === undefined ? {} : { subaccounts: values.subaccounts.split(',').map(Number) }),
+  });
+  out(
+    `${JSON.stringify({ from: from.toISOString(), to: to.toISOString(), ...report, missingAtKalshi: report.missingAtKalshi.map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, symbol: r.symbol, last_qty: r.last_qty, last_px: r.last_px, transact_time: r.transact_time })) }, null, 2)}\n`,
+  );
   return report.missingInArchive.length === 0 && report.missingAtKalshi.length === 0 ? 0 : 1;
 }

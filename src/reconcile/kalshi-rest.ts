@@ -43,7 +43,12 @@ export class KalshiRest {
   async *fills(query: { minTs: number; maxTs: number; subaccount: number }): AsyncGenerator<RestFill> {
     let cursor: string | undefined;
     do {
-      const params = new URLSearchParams({ min_ts: String(query.minTs), max_ts: String(query.maxTs), subaccount: String(query.subaccount), limit: '1000' });
+      const params = new URLSearchParams({
+        min_ts: String(query.minTs),
+        max_ts: String(query.maxTs),
+        subaccount: String(query.subaccount),
+        limit: '1000',
+      });
       if (cursor) params.set('cursor', cursor);
       const page = (await this.#get(FILLS_PATH, params)) as { fills?: RestFill[]; cursor?: string };
       for (const fill of page.fills ?? []) yield fill;
@@ -61,23 +66,44 @@ export class KalshiRest {
       accept: 'application/json',
     };
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: 'GET', headers, ...(this.#o.extraCa === undefined ? {} : { ca: [...rootCertificates, this.#o.extraCa] }) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) {
-            reject(new ListenerError('ERR_FIX_TRANSPORT', `Kalshi REST ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`));
-            return;
-          }
-          try {
-            resolve(JSON.parse(body));
-          } catch (cause) {
-            reject(new ListenerError('ERR_FIX_PROTOCOL', `Kalshi REST ${url.pathname} answered with invalid JSON`, { cause }));
-          }
-        });
-      });
-      req.on('error', (cause) => reject(new ListenerError('ERR_FIX_TRANSPORT', `Kalshi REST ${url.host} unreachable: ${cause.message}`, { cause })));
+      const req = request(
+        url,
+        {
+          method: 'GET',
+          headers,
+          ...(this.#o.extraCa === undefined ? {} : { ca: [...rootCertificates, this.#o.extraCa] }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const body = Buffer.concat(chunks).toString('utf8');
+            if (res.statusCode !== 200) {
+              reject(
+                new ListenerError(
+                  'ERR_FIX_TRANSPORT',
+                  `Kalshi REST ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`,
+                ),
+              );
+              return;
+            }
+            try {
+              resolve(JSON.parse(body));
+            } catch (cause) {
+              reject(
+                new ListenerError('ERR_FIX_PROTOCOL', `Kalshi REST ${url.pathname} answered with invalid JSON`, {
+                  cause,
+                }),
+              );
+            }
+          });
+        },
+      );
+      req.on('error', (cause) =>
+        reject(
+          new ListenerError('ERR_FIX_TRANSPORT', `Kalshi REST ${url.host} unreachable: ${cause.message}`, { cause }),
+        ),
+      );
       req.end();
     });
   }

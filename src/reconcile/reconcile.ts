@@ -31,7 +31,9 @@ export function reconcileFills(archived: readonly ExecutionReportRecord[], rest:
   for (const fill of rest) {
     const candidates = byKey.get(`${fill.order_id}|${decimal(fill.count)}|${decimal(fill.price)}`) ?? [];
     const at = Date.parse(fill.created_time);
-    const index = candidates.findIndex((r) => Math.abs(Date.parse(r.transact_time ?? r.received_at) - at) <= TIME_TOLERANCE_MS);
+    const index = candidates.findIndex(
+      (r) => Math.abs(Date.parse(r.transact_time ?? r.received_at) - at) <= TIME_TOLERANCE_MS,
+    );
     if (index === -1) {
       missingInArchive.push(fill);
       continue;

@@ -25,7 +25,11 @@ export interface AcceptorSessionOptions {
   maxStoredMessages: number;
   publicKeyOf(apiKey: string): KeyObject | undefined;
   /** KalshiDC: answers an EventResendRequest (U1) with the reports to replay, or a U3 reason. */
-  eventResend?(apiKey: string, beginExecId: string, endExecId: string | undefined): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string };
+  eventResend?(
+    apiKey: string,
+    beginExecId: string,
+    endExecId: string | undefined,
+  ): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string };
   isTaken(apiKey: string, target: Role, self: AcceptorSession): boolean;
   book(apiKey: string, reset: boolean): SessionBook;
   log(line: string): void;
@@ -129,7 +133,14 @@ export class AcceptorSession {
     }
     if (seq > book.nextInbound) {
       if (this.role === 'KalshiRT') {
-        this.#send(MsgType.ResendRequest, [[Tag.BeginSeqNo, book.nextInbound], [Tag.EndSeqNo, 0]], false);
+        this.#send(
+          MsgType.ResendRequest,
+          [
+            [Tag.BeginSeqNo, book.nextInbound],
+            [Tag.EndSeqNo, 0],
+          ],
+          false,
+        );
       } else {
         this.#reject(`MsgSeqNum too high, expecting ${book.nextInbound} but received ${seq}`);
         return;
@@ -141,7 +152,8 @@ export class AcceptorSession {
         this.#testRequestOut = false;
         return;
       case MsgType.TestRequest:
-        if (!this.#o.faults.heartbeatsStopped) this.#send(MsgType.Heartbeat, [[Tag.TestReqID, message.get(Tag.TestReqID) ?? '']], false);
+        if (!this.#o.faults.heartbeatsStopped)
+          this.#send(MsgType.Heartbeat, [[Tag.TestReqID, message.get(Tag.TestReqID) ?? '']], false);
         return;
       case MsgType.ResendRequest:
         this.#onResendRequest(message);
@@ -181,7 +193,13 @@ export class AcceptorSession {
     const book = this.#book;
     const clientSeq = message.seqNum;
     if (!reset && clientSeq < book.nextInbound) {
-      this.#write(MsgType.Logout, book.nextOutbound, [[Tag.Text, `MsgSeqNum too low, expecting ${book.nextInbound} but received ${clientSeq}`]], {}, apiKey);
+      this.#write(
+        MsgType.Logout,
+        book.nextOutbound,
+        [[Tag.Text, `MsgSeqNum too low, expecting ${book.nextInbound} but received ${clientSeq}`]],
+        {},
+        apiKey,
+      );
       setTimeout(() => this.destroy(), 100).unref();
       return;
     }
@@ -198,8 +216,18 @@ export class AcceptorSession {
     if (reset) reply.push([Tag.ResetSeqNumFlag, 'Y']);
     reply.push([Tag.DefaultApplVerID, 9]);
     this.#send(MsgType.Logon, reply, false);
-    if (clientGap) this.#send(MsgType.ResendRequest, [[Tag.BeginSeqNo, gapFrom], [Tag.EndSeqNo, 0]], false);
-    this.#o.log(`${this.role} ${apiKey} logged on (listener=${this.isListening}, reset=${reset}, next out ${book.nextOutbound})`);
+    if (clientGap)
+      this.#send(
+        MsgType.ResendRequest,
+        [
+          [Tag.BeginSeqNo, gapFrom],
+          [Tag.EndSeqNo, 0],
+        ],
+        false,
+      );
+    this.#o.log(
+      `${this.role} ${apiKey} logged on (listener=${this.isListening}, reset=${reset}, next out ${book.nextOutbound})`,
+    );
     this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, (this.#heartbeatS * 1000) / 4)));
   }
 
@@ -207,7 +235,8 @@ export class AcceptorSession {
   #checkLogon(m: FixMessage): string | undefined {
     const apiKey = m.get(Tag.SenderCompID) ?? '';
     const target = m.get(Tag.TargetCompID) ?? '';
-    if (!m.bytes.toString('latin1', 2, 2 + BEGIN_STRING.length).startsWith(BEGIN_STRING)) return 'Unsupported BeginString';
+    if (!m.bytes.toString('latin1', 2, 2 + BEGIN_STRING.length).startsWith(BEGIN_STRING))
+      return 'Unsupported BeginString';
     if (target !== this.role) return 'Invalid TargetCompID';
     const publicKey = this.#o.publicKeyOf(apiKey);
     if (publicKey === undefined) return 'Unknown API key';
@@ -217,16 +246,27 @@ export class AcceptorSession {
     if (heartbeat < this.#o.minHeartbeatS) return `HeartBtInt must be at least ${this.#o.minHeartbeatS}`;
     const sendingTime = m.get(Tag.SendingTime) ?? '';
     const sentAt = fixTimestampToEpochMs(sendingTime);
-    if (sentAt === undefined || Math.abs(sentAt - Date.now()) > this.#o.maxClockSkewMs) return 'SendingTime accuracy problem';
+    if (sentAt === undefined || Math.abs(sentAt - Date.now()) > this.#o.maxClockSkewMs)
+      return 'SendingTime accuracy problem';
     const signature = m.get(Tag.RawData) ?? '';
-    if (!verifyLogon(publicKey, { sendingTime, msgSeqNum: m.seqNum, senderCompId: apiKey, targetCompId: target }, signature)) return 'Signature error: RawData does not verify';
+    if (
+      !verifyLogon(
+        publicKey,
+        { sendingTime, msgSeqNum: m.seqNum, senderCompId: apiKey, targetCompId: target },
+        signature,
+      )
+    )
+      return 'Signature error: RawData does not verify';
     if (m.has(Tag.SenderSubID)) return 'SenderSubID is not allowed on Logon';
     const reset = m.getFlag(Tag.ResetSeqNumFlag);
-    if ((this.role === 'KalshiNR' || this.role === 'KalshiDC') && !reset) return `ResetSeqNumFlag must be Y on ${this.role}`;
+    if ((this.role === 'KalshiNR' || this.role === 'KalshiDC') && !reset)
+      return `ResetSeqNumFlag must be Y on ${this.role}`;
     const listener = m.getFlag(Tag.ListenerSession);
     if (listener && this.role === 'KalshiDC') return 'ListenerSession is not supported on KalshiDC';
-    if (listener && !m.getFlag(Tag.SkipPendingExecReports)) return 'ListenerSession requires SkipPendingExecReports=Y: flags not compatible';
-    if (listener && m.getFlag(Tag.CancelOrdersOnDisconnect)) return 'ListenerSession is not compatible with CancelOrdersOnDisconnect=Y';
+    if (listener && !m.getFlag(Tag.SkipPendingExecReports))
+      return 'ListenerSession requires SkipPendingExecReports=Y: flags not compatible';
+    if (listener && m.getFlag(Tag.CancelOrdersOnDisconnect))
+      return 'ListenerSession is not compatible with CancelOrdersOnDisconnect=Y';
     if (this.#o.isTaken(apiKey, this.role, this)) return 'Session already exists';
     return undefined;
   }
@@ -234,7 +274,16 @@ export class AcceptorSession {
   #onResendRequest(message: FixMessage): void {
     const book = this.#book!;
     if (this.role !== 'KalshiRT') {
-      this.#send(MsgType.Reject, [[Tag.RefSeqNum, message.seqNum], [Tag.RefMsgType, MsgType.ResendRequest], [Tag.SessionRejectReason, 11], [Tag.Text, `ResendRequest is not supported on ${this.role}`]], false);
+      this.#send(
+        MsgType.Reject,
+        [
+          [Tag.RefSeqNum, message.seqNum],
+          [Tag.RefMsgType, MsgType.ResendRequest],
+          [Tag.SessionRejectReason, 11],
+          [Tag.Text, `ResendRequest is not supported on ${this.role}`],
+        ],
+        false,
+      );
       return;
     }
     const begin = Math.max(1, message.getInt(Tag.BeginSeqNo) ?? 1);
@@ -245,7 +294,15 @@ export class AcceptorSession {
     let gapStart = 0;
     const flushGap = (upTo: number): void => {
       if (gapStart === 0) return;
-      this.#write(MsgType.SequenceReset, gapStart, [[Tag.GapFillFlag, 'Y'], [Tag.NewSeqNo, upTo]], { possDup: true, origSendingTime: this.#sendingTime() });
+      this.#write(
+        MsgType.SequenceReset,
+        gapStart,
+        [
+          [Tag.GapFillFlag, 'Y'],
+          [Tag.NewSeqNo, upTo],
+        ],
+        { possDup: true, origSendingTime: this.#sendingTime() },
+      );
       gapStart = 0;
     };
     for (let seq = begin; seq <= end; seq++) {
@@ -278,19 +335,46 @@ export class AcceptorSession {
       );
       return;
     }
-    this.#send(MsgType.BusinessMessageReject, [[Tag.RefSeqNum, message.seqNum], [Tag.RefMsgType, message.msgType], [Tag.BusinessRejectReason, 3], [Tag.Text, 'Unsupported message type']], false);
+    this.#send(
+      MsgType.BusinessMessageReject,
+      [
+        [Tag.RefSeqNum, message.seqNum],
+        [Tag.RefMsgType, message.msgType],
+        [Tag.BusinessRejectReason, 3],
+        [Tag.Text, 'Unsupported message type'],
+      ],
+      false,
+    );
   }
 
   /** Drop copy: replay with new sequence numbers, then U2 with the count — or U3 with a reason. */
   #onEventResendRequest(message: FixMessage): void {
     const begin = message.get(21001);
-    const answer = begin === undefined ? { reject: 2, text: 'BeginExecID(21001) is required' } : this.#o.eventResend?.(this.apiKey, begin, message.get(21002));
+    const answer =
+      begin === undefined
+        ? { reject: 2, text: 'BeginExecID(21001) is required' }
+        : this.#o.eventResend?.(this.apiKey, begin, message.get(21002));
     if (answer === undefined || 'reject' in answer) {
-      this.#send('U3', [[Tag.RefSeqNum, message.seqNum], [21004, answer?.reject ?? 2], [Tag.Text, answer?.text ?? 'drop copy unavailable']], false);
+      this.#send(
+        'U3',
+        [
+          [Tag.RefSeqNum, message.seqNum],
+          [21004, answer?.reject ?? 2],
+          [Tag.Text, answer?.text ?? 'drop copy unavailable'],
+        ],
+        false,
+      );
       return;
     }
     for (const fields of answer.reports) this.#send(MsgType.ExecutionReport, fields, true);
-    this.#send('U2', [[Tag.RefSeqNum, message.seqNum], [21003, answer.reports.length]], false);
+    this.#send(
+      'U2',
+      [
+        [Tag.RefSeqNum, message.seqNum],
+        [21003, answer.reports.length],
+      ],
+      false,
+    );
   }
 
   #reject(text: string): void {
@@ -321,9 +405,20 @@ export class AcceptorSession {
     this.#write(msgType, seq, fields, {}, undefined, sendingTime);
   }
 
-  #write(msgType: string, seq: number, fields: readonly Field[], extra: { possDup?: boolean; origSendingTime?: string }, to = this.apiKey, sendingTime = this.#sendingTime()): void {
+  #write(
+    msgType: string,
+    seq: number,
+    fields: readonly Field[],
+    extra: { possDup?: boolean; origSendingTime?: string },
+    to = this.apiKey,
+    sendingTime = this.#sendingTime(),
+  ): void {
     if (this.#closed) return;
-    const frame = encodeMessage(msgType, { senderCompId: this.role, targetCompId: to, msgSeqNum: seq, sendingTime, ...extra }, fields);
+    const frame = encodeMessage(
+      msgType,
+      { senderCompId: this.role, targetCompId: to, msgSeqNum: seq, sendingTime, ...extra },
+      fields,
+    );
     if (this.#o.faults.corruptNext > 0) {
       this.#o.faults.corruptNext--;
       // Flip the last CheckSum digit: framing stays intact, the sum is wrong.

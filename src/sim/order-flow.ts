@@ -40,8 +40,19 @@ interface Order {
 
 const DEFAULT_SYMBOLS = ['BTC-PERP', 'ETH-PERP', 'SOL-PERP', 'XRP-PERP', 'DOGE-PERP'];
 // Mid prices in 1e-4 dollars.
-const MID: Record<string, number> = { 'BTC-PERP': 900_000_000, 'ETH-PERP': 32_000_000, 'SOL-PERP': 1_800_000, 'XRP-PERP': 6_000, 'DOGE-PERP': 1_500 };
-const KILL_TEXTS = ['IMMEDIATE_OR_CANCELLED', 'POST_ONLY_CROSS', 'TAKER_CANCEL_FOR_SELF_TRADE_PREVENTION', 'MAKER_CANCEL_FOR_SELF_TRADE_PREVENTION'];
+const MID: Record<string, number> = {
+  'BTC-PERP': 900_000_000,
+  'ETH-PERP': 32_000_000,
+  'SOL-PERP': 1_800_000,
+  'XRP-PERP': 6_000,
+  'DOGE-PERP': 1_500,
+};
+const KILL_TEXTS = [
+  'IMMEDIATE_OR_CANCELLED',
+  'POST_ONLY_CROSS',
+  'TAKER_CANCEL_FOR_SELF_TRADE_PREVENTION',
+  'MAKER_CANCEL_FOR_SELF_TRADE_PREVENTION',
+];
 const REJECTS: ReadonlyArray<readonly [number, string]> = [
   [2, 'EXCHANGE_PAUSED'],
   [3, 'INSUFFICIENT_BALANCE'],
@@ -159,7 +170,10 @@ export class OrderFlow {
     order.price = Math.max(1, order.price + (this.#random() < 0.5 ? -1 : 1) * Math.round(order.price * 0.001));
     order.qty = Math.max(order.cum + 100, order.qty + (this.#random() < 0.5 ? -100 : 100));
     const gtd = this.#random() < 0.5;
-    const extra: Field[] = [[41, previous], [59, gtd ? '6' : '1']];
+    const extra: Field[] = [
+      [41, previous],
+      [59, gtd ? '6' : '1'],
+    ];
     if (gtd) extra.push([126, formatUtcTimestamp(new Date(now.getTime() + 6 * 3600_000))]);
     return this.#report(order, now, '5', '5', extra);
   }
@@ -172,13 +186,41 @@ export class OrderFlow {
   #reject(now: Date): GeneratedReport {
     const symbol = this.#pick(this.#symbols);
     const [reason, text] = this.#pick(REJECTS);
-    const order: Order = { orderId: this.#uuid(), clOrdId: this.#uuid(), symbol, side: this.#random() < 0.5 ? '1' : '2', price: MID[symbol] ?? 10_000, qty: 100, cum: 0, notional: 0, account: this.#pick(this.#subaccounts), acked: false };
-    return this.#report(order, now, '8', '8', [[103, String(reason)], [58, text]], 0);
+    const order: Order = {
+      orderId: this.#uuid(),
+      clOrdId: this.#uuid(),
+      symbol,
+      side: this.#random() < 0.5 ? '1' : '2',
+      price: MID[symbol] ?? 10_000,
+      qty: 100,
+      cum: 0,
+      notional: 0,
+      account: this.#pick(this.#subaccounts),
+      acked: false,
+    };
+    return this.#report(
+      order,
+      now,
+      '8',
+      '8',
+      [
+        [103, String(reason)],
+        [58, text],
+      ],
+      0,
+    );
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────
 
-  #report(order: Order, now: Date, execType: string, ordStatus: string, extra: Field[], leavesOverride?: number): GeneratedReport {
+  #report(
+    order: Order,
+    now: Date,
+    execType: string,
+    ordStatus: string,
+    extra: Field[],
+    leavesOverride?: number,
+  ): GeneratedReport {
     const execId = this.#nextExecId();
     const leaves = leavesOverride ?? order.qty - order.cum;
     const avg = order.cum === 0 ? 0 : Math.round(order.notional / order.cum);
@@ -226,7 +268,10 @@ export class OrderFlow {
   }
 
   #uuid(): string {
-    const hex = (n: number) => Math.floor(this.#random() * 16 ** n).toString(16).padStart(n, '0');
+    const hex = (n: number) =>
+      Math.floor(this.#random() * 16 ** n)
+        .toString(16)
+        .padStart(n, '0');
     return `${hex(8)}-${hex(4)}-4${hex(3)}-${((8 + Math.floor(this.#random() * 4)) >>> 0).toString(16)}${hex(3)}-${hex(6)}${hex(6)}`;
   }
 

@@ -38,7 +38,11 @@ export async function startRestFills(options: {
     const timestamp = String(req.headers['kalshi-access-timestamp'] ?? '');
     const signature = String(req.headers['kalshi-access-signature'] ?? '');
     const publicKey = options.publicKeyOf(apiKey);
-    if (publicKey === undefined || Math.abs(Number(timestamp) - Date.now()) > 30_000 || !verifyPss(publicKey, `${timestamp}GET${url.pathname}`, signature)) {
+    if (
+      publicKey === undefined ||
+      Math.abs(Number(timestamp) - Date.now()) > 30_000 ||
+      !verifyPss(publicKey, `${timestamp}GET${url.pathname}`, signature)
+    ) {
       return send(401, { error: { code: 'authentication_error', message: 'invalid signature' } });
     }
     const subaccount = Number(url.searchParams.get('subaccount') ?? '0');
@@ -46,7 +50,11 @@ export async function startRestFills(options: {
     const max = Number(url.searchParams.get('max_ts') ?? String(2 ** 40)) * 1000;
     const limit = Math.min(options.pageSize(), Math.max(1, Number(url.searchParams.get('limit') ?? '100')));
     const offset = Number(url.searchParams.get('cursor') || '0');
-    const all = options.fillsOf(apiKey).filter((f) => f.subaccount === subaccount && Date.parse(f.created_time) >= min && Date.parse(f.created_time) <= max);
+    const all = options
+      .fillsOf(apiKey)
+      .filter(
+        (f) => f.subaccount === subaccount && Date.parse(f.created_time) >= min && Date.parse(f.created_time) <= max,
+      );
     const page = all.slice(offset, offset + limit);
     send(200, { fills: page, cursor: offset + limit < all.length ? String(offset + limit) : '' });
   });

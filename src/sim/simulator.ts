@@ -93,7 +93,15 @@ export class KalshiSimulator {
     this.#options = options;
     this.#rate = options.reportsPerSecond ?? 0;
     for (const account of options.accounts) {
-      this.#flows.set(account.apiKey, new OrderFlow({ ...(options.symbols ? { symbols: options.symbols } : {}), seed: options.seed ?? 1, ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }), ...(options.subaccounts === undefined ? {} : { subaccounts: options.subaccounts }) }));
+      this.#flows.set(
+        account.apiKey,
+        new OrderFlow({
+          ...(options.symbols ? { symbols: options.symbols } : {}),
+          seed: options.seed ?? 1,
+          ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }),
+          ...(options.subaccounts === undefined ? {} : { subaccounts: options.subaccounts }),
+        }),
+      );
       this.#generated.set(account.apiKey, []);
       this.#generatedAt.set(account.apiKey, []);
     }
@@ -102,9 +110,12 @@ export class KalshiSimulator {
   async start(): Promise<SimulatorAddress> {
     this.#certificate = this.#options.certificate ?? (await generateLoopbackCertificate());
     const host = this.#options.host ?? '127.0.0.1';
-    const roles = (Object.keys(this.#options.ports ?? { KalshiNR: 0, KalshiRT: 0 }) as Role[]);
+    const roles = Object.keys(this.#options.ports ?? { KalshiNR: 0, KalshiRT: 0 }) as Role[];
     for (const role of roles) {
-      const server = createServer({ key: this.#certificate.key, cert: this.#certificate.cert, minVersion: 'TLSv1.2' }, (socket) => this.#accept(role, socket));
+      const server = createServer(
+        { key: this.#certificate.key, cert: this.#certificate.cert, minVersion: 'TLSv1.2' },
+        (socket) => this.#accept(role, socket),
+      );
       server.on('tlsClientError', () => undefined); // a client that fails the handshake is its own problem
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -159,7 +170,9 @@ export class KalshiSimulator {
     this.#rest?.close();
     this.setRate(0);
     for (const session of this.#sessions) session.destroy();
-    await Promise.all([...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await Promise.all(
+      [...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    );
     this.#servers.clear();
   }
 
@@ -299,9 +312,14 @@ export class KalshiSimulator {
    * KalshiDC replay (kalshi-fix-margin.md §6.1): ExecutionReports of the last `dropCopyWindowMs`
    * from BeginExecID (inclusive) to EndExecID or the latest, never rejects.
    */
-  #eventResend(apiKey: string, begin: string, end: string | undefined): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string } {
+  #eventResend(
+    apiKey: string,
+    begin: string,
+    end: string | undefined,
+  ): { reports: ReadonlyArray<readonly Field[]> } | { reject: number; text: string } {
     this.dropCopy.requests++;
-    if (!this.dropCopy.enabled) return { reject: 5, text: 'NOT_ENABLED: drop copy replay is not enabled for this account' };
+    if (!this.dropCopy.enabled)
+      return { reject: 5, text: 'NOT_ENABLED: drop copy replay is not enabled for this account' };
     if (this.dropCopy.rateLimitNext > 0) {
       this.dropCopy.rateLimitNext--;
       return { reject: 1, text: 'Too many resend requests' };
@@ -317,11 +335,17 @@ export class KalshiSimulator {
     while (first < reports.length && times[first]! < horizon) first++;
     const inWindow = reports.slice(first).filter((r) => r.execType !== '8');
     const oldest = inWindow[0];
-    if (oldest === undefined || compareExecIds(begin, oldest.execId) < 0) return { reject: 3, text: 'BeginExecID is too small: outside the drop copy window' };
+    if (oldest === undefined || compareExecIds(begin, oldest.execId) < 0)
+      return { reject: 3, text: 'BeginExecID is too small: outside the drop copy window' };
     const latest = inWindow.at(-1)!;
-    if (end !== undefined && compareExecIds(end, latest.execId) > 0) return { reject: 4, text: 'EndExecID is too large' };
+    if (end !== undefined && compareExecIds(end, latest.execId) > 0)
+      return { reject: 4, text: 'EndExecID is too large' };
     const last = end ?? latest.execId;
-    return { reports: inWindow.filter((r) => compareExecIds(r.execId, begin) >= 0 && compareExecIds(r.execId, last) <= 0).map((r) => r.fields) };
+    return {
+      reports: inWindow
+        .filter((r) => compareExecIds(r.execId, begin) >= 0 && compareExecIds(r.execId, last) <= 0)
+        .map((r) => r.fields),
+    };
   }
 
   #accept(role: Role, socket: TLSSocket): void {
@@ -337,7 +361,14 @@ export class KalshiSimulator {
       maxClockSkewMs: this.#options.maxClockSkewMs ?? 30_000,
       maxStoredMessages: this.#options.maxStoredMessages ?? 1_000_000,
       publicKeyOf: (apiKey) => this.#options.accounts.find((a) => a.apiKey === apiKey)?.publicKey,
-      isTaken: (apiKey, target, self) => [...this.#sessions].some((s) => s !== self && s.isLoggedOn && s.apiKey === apiKey && (this.#options.oneSessionPer === 'key' || s.role === target)),
+      isTaken: (apiKey, target, self) =>
+        [...this.#sessions].some(
+          (s) =>
+            s !== self &&
+            s.isLoggedOn &&
+            s.apiKey === apiKey &&
+            (this.#options.oneSessionPer === 'key' || s.role === target),
+        ),
       book: (apiKey, reset) => {
         const id = `${apiKey}/${role}`;
         let book = this.#books.get(id);

@@ -17,10 +17,16 @@ export class S3Store implements ObjectStore {
     this.#prefix = options.prefix;
     this.location = `s3://${options.bucket}/${options.prefix}`;
     // Path-style only when an endpoint override is set (S3-compatible servers on loopback).
-    this.#client = options.client ?? new S3Client({ forcePathStyle: process.env['AWS_ENDPOINT_URL_S3'] !== undefined, ...options.clientConfig });
+    this.#client =
+      options.client ??
+      new S3Client({ forcePathStyle: process.env['AWS_ENDPOINT_URL_S3'] !== undefined, ...options.clientConfig });
   }
 
-  async putIfAbsent(key: string, body: Buffer, options: { contentType: string; contentEncoding?: string }): Promise<'created' | 'exists'> {
+  async putIfAbsent(
+    key: string,
+    body: Buffer,
+    options: { contentType: string; contentEncoding?: string },
+  ): Promise<'created' | 'exists'> {
     try {
       await this.#client.send(
         new PutObjectCommand({
@@ -34,7 +40,11 @@ export class S3Store implements ObjectStore {
       );
       return 'created';
     } catch (error) {
-      if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')) return 'exists';
+      if (
+        error instanceof S3ServiceException &&
+        (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')
+      )
+        return 'exists';
       throw error;
     }
   }

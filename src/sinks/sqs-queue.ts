@@ -10,7 +10,12 @@ export class SqsQueue implements FillQueue {
   readonly #client: SQSClient;
   readonly #queueUrl: string;
 
-  constructor(options: { queueUrl: string; maxBatchBytes?: number; client?: SQSClient; clientConfig?: SQSClientConfig }) {
+  constructor(options: {
+    queueUrl: string;
+    maxBatchBytes?: number;
+    client?: SQSClient;
+    clientConfig?: SQSClientConfig;
+  }) {
     this.#queueUrl = options.queueUrl;
     this.location = options.queueUrl;
     this.fifo = options.queueUrl.endsWith('.fifo');
@@ -18,7 +23,12 @@ export class SqsQueue implements FillQueue {
     // With an endpoint override the SDK would otherwise send to the queue URL's own host, which
     // S3/SQS-compatible servers on loopback often make unresolvable.
     const endpoint = process.env['AWS_ENDPOINT_URL_SQS'];
-    this.#client = options.client ?? new SQSClient({ ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }), ...options.clientConfig });
+    this.#client =
+      options.client ??
+      new SQSClient({
+        ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }),
+        ...options.clientConfig,
+      });
   }
 
   async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
@@ -30,11 +40,18 @@ export class SqsQueue implements FillQueue {
           MessageBody: m.body,
           ...(m.groupId === undefined ? {} : { MessageGroupId: m.groupId }),
           ...(m.deduplicationId === undefined ? {} : { MessageDeduplicationId: m.deduplicationId }),
-          MessageAttributes: Object.fromEntries(Object.entries(m.attributes).map(([name, a]) => [name, { DataType: a.type, StringValue: a.value }])),
+          MessageAttributes: Object.fromEntries(
+            Object.entries(m.attributes).map(([name, a]) => [name, { DataType: a.type, StringValue: a.value }]),
+          ),
         })),
       }),
     );
-    return (result.Failed ?? []).map((f) => ({ id: f.Id ?? '', code: f.Code ?? 'Unknown', message: f.Message ?? '', senderFault: f.SenderFault === true }));
+    return (result.Failed ?? []).map((f) => ({
+      id: f.Id ?? '',
+      code: f.Code ?? 'Unknown',
+      message: f.Message ?? '',
+      senderFault: f.SenderFault === true,
+    }));
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,11 @@ export interface ObjectStore {
    * Writes the object unless the key already exists. Keys are deterministic for their content, so
    * an existing key means the same bytes already landed (a retry after a crash): `exists`.
    */
-  putIfAbsent(key: string, body: Buffer, options: { contentType: string; contentEncoding?: string }): Promise<'created' | 'exists'>;
+  putIfAbsent(
+    key: string,
+    body: Buffer,
+    options: { contentType: string; contentEncoding?: string },
+  ): Promise<'created' | 'exists'>;
 }
 
 export interface QueueMessage {

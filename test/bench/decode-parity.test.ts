@@ -30,7 +30,14 @@ beforeAll(async () => {
     onMessage: (m) => {
       ours.push({
         fields: m.fields(),
-        keys: [m.get(KEY_TAGS.ExecID) ?? null, m.get(KEY_TAGS.ExecType) ?? null, m.get(KEY_TAGS.Symbol) ?? null, m.get(KEY_TAGS.LastQty) ?? null, m.get(KEY_TAGS.LastPx) ?? null, m.getInt(KEY_TAGS.MsgSeqNum) ?? null],
+        keys: [
+          m.get(KEY_TAGS.ExecID) ?? null,
+          m.get(KEY_TAGS.ExecType) ?? null,
+          m.get(KEY_TAGS.Symbol) ?? null,
+          m.get(KEY_TAGS.LastQty) ?? null,
+          m.get(KEY_TAGS.LastPx) ?? null,
+          m.getInt(KEY_TAGS.MsgSeqNum) ?? null,
+        ],
         groups: { fees: [], collateral: [], parties: [] },
       });
       records.push(decodeExecutionReport(m, { receivedAt: 0, source: 'live' }));
@@ -45,8 +52,19 @@ beforeAll(async () => {
     const seq = view.getTyped(KEY_TAGS.MsgSeqNum);
     reference.push({
       fields: viewFields(view),
-      keys: [view.getString(KEY_TAGS.ExecID), view.getString(KEY_TAGS.ExecType), view.getString(KEY_TAGS.Symbol), view.getString(KEY_TAGS.LastQty), view.getString(KEY_TAGS.LastPx), typeof seq === 'number' ? seq : null],
-      groups: { fees: view.getStrings(137) ?? [], collateral: view.getStrings(1704) ?? [], parties: view.getStrings(448) ?? [] },
+      keys: [
+        view.getString(KEY_TAGS.ExecID),
+        view.getString(KEY_TAGS.ExecType),
+        view.getString(KEY_TAGS.Symbol),
+        view.getString(KEY_TAGS.LastQty),
+        view.getString(KEY_TAGS.LastPx),
+        typeof seq === 'number' ? seq : null,
+      ],
+      groups: {
+        fees: view.getStrings(137) ?? [],
+        collateral: view.getStrings(1704) ?? [],
+        parties: view.getStrings(448) ?? [],
+      },
     });
   });
   for (const chunk of corpus.chunks) parser.push(chunk);
@@ -84,7 +102,14 @@ describe('decode benchmark parity: FixDecoder and jspurefix on the same bytes', 
     for (let i = 0; i < corpus.count; i++) {
       const record = records[i]!;
       const [execId, execType, symbol, lastQty, lastPx, seq] = reference[i]!.keys;
-      expect([record.exec_id, record.exec_type, record.symbol, record.last_qty, record.last_px, record.msg_seq_num]).toEqual([execId, execType, symbol, lastQty, lastPx, seq]);
+      expect([
+        record.exec_id,
+        record.exec_type,
+        record.symbol,
+        record.last_qty,
+        record.last_px,
+        record.msg_seq_num,
+      ]).toEqual([execId, execType, symbol, lastQty, lastPx, seq]);
       expect(record.fees.map((f) => f.amount)).toEqual(reference[i]!.groups.fees);
       expect(record.collateral_changes.map((c) => c.amount)).toEqual(reference[i]!.groups.collateral);
       expect(record.parties.map((p) => p.id)).toEqual(reference[i]!.groups.parties);

@@ -47,7 +47,12 @@ describe('FixDecoder', () => {
       // Prepare: 20 KB frames (a long UTF-8 Text) cut into 16 KiB chunks, so every frame spans
       // two or three chunks and the straddling part exceeds what one join copies.
       const text = 'é'.repeat(5_000) + 'x'.repeat(10_000);
-      const frames = [1, 2, 3, 4].map((n) => encodeMessage('8', { ...header, msgSeqNum: n }, [[17, `exec-${n}`], [58, text]]));
+      const frames = [1, 2, 3, 4].map((n) =>
+        encodeMessage('8', { ...header, msgSeqNum: n }, [
+          [17, `exec-${n}`],
+          [58, text],
+        ]),
+      );
       const stream = Buffer.concat([fix(SAMPLE_ER), ...frames, fix(SAMPLE_ER)]);
       const chunks: Buffer[] = [];
       for (let at = 0; at < stream.length; at += 16_384) chunks.push(stream.subarray(at, at + 16_384));
@@ -65,7 +70,12 @@ describe('FixDecoder', () => {
     it('reads RawData(96) by RawDataLength(95) even when it contains SOH', () => {
       // Prepare
       const raw = 'ab\x01cd=\x01';
-      const frame = encodeMessage('A', header, [[98, 0], [95, raw.length], [96, raw], [108, 30]]);
+      const frame = encodeMessage('A', header, [
+        [98, 0],
+        [95, raw.length],
+        [96, raw],
+        [108, 30],
+      ]);
       // Act
       const { messages, errors } = decodeAll([frame]);
       // Assess
@@ -132,7 +142,11 @@ describe('FixDecoder', () => {
 
     it('never shows a logon signature in an error preview', () => {
       // Prepare
-      const frame = encodeMessage('A', header, [[95, 4], [96, 'SEcr'], [108, 30]]);
+      const frame = encodeMessage('A', header, [
+        [95, 4],
+        [96, 'SEcr'],
+        [108, 30],
+      ]);
       const corrupted = Buffer.from(frame.toString('latin1').replace(/10=\d{3}/, '10=000'), 'latin1');
       // Act
       const { errors } = decodeAll([corrupted]);
@@ -144,31 +158,43 @@ describe('FixDecoder', () => {
 });
 
 const valueArb = fc.string({ unit: fc.constantFrom(...'abcXYZ019;.-_ =:/'.split('')), minLength: 1, maxLength: 40 });
-const fieldsArb = fc.array(fc.tuple(fc.integer({ min: 1, max: 30000 }).filter((t) => ![8, 9, 10, 35, 95, 96, 90, 91, 93, 89, 212, 213].includes(t)), valueArb), { maxLength: 40 });
+const fieldsArb = fc.array(
+  fc.tuple(
+    fc.integer({ min: 1, max: 30000 }).filter((t) => ![8, 9, 10, 35, 95, 96, 90, 91, 93, 89, 212, 213].includes(t)),
+    valueArb,
+  ),
+  { maxLength: 40 },
+);
 
 describe('FixDecoder properties', () => {
   it('any valid message survives encode → decode for any split of the byte stream', () => {
     fc.assert(
-      fc.property(fc.array(fieldsArb, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 12 }), (bodies, cuts) => {
-        // Prepare
-        const frames = bodies.map((body, i) => encodeMessage('8', { ...header, msgSeqNum: i + 1 }, body as Field[]));
-        const stream = Buffer.concat(frames);
-        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(stream.subarray(last, p));
-          last = p;
-        }
-        chunks.push(stream.subarray(last));
-        // Act
-        const { messages, errors } = decodeAll(chunks);
-        // Assess
-        expect(errors).toEqual([]);
-        expect(messages.map((m) => m.fields().slice(5))).toEqual(bodies.map((b) => b.map(([t, v]) => [t, v])));
-        expect(messages.map((m) => m.seqNum)).toEqual(bodies.map((_, i) => i + 1));
-        expect(messages.map((m) => m.toString())).toEqual(frames.map((f) => f.toString('utf8').replaceAll('\x01', '|')));
-      }),
+      fc.property(
+        fc.array(fieldsArb, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (bodies, cuts) => {
+          // Prepare
+          const frames = bodies.map((body, i) => encodeMessage('8', { ...header, msgSeqNum: i + 1 }, body as Field[]));
+          const stream = Buffer.concat(frames);
+          const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let last = 0;
+          for (const p of points) {
+            chunks.push(stream.subarray(last, p));
+            last = p;
+          }
+          chunks.push(stream.subarray(last));
+          // Act
+          const { messages, errors } = decodeAll(chunks);
+          // Assess
+          expect(errors).toEqual([]);
+          expect(messages.map((m) => m.fields().slice(5))).toEqual(bodies.map((b) => b.map(([t, v]) => [t, v])));
+          expect(messages.map((m) => m.seqNum)).toEqual(bodies.map((_, i) => i + 1));
+          expect(messages.map((m) => m.toString())).toEqual(
+            frames.map((f) => f.toString('utf8').replaceAll('\x01', '|')),
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -199,7 +225,17 @@ describe('FixDecoder properties', () => {
   it('fuzz: arbitrary byte streams, in arbitrary chunks, never throw and never hold more than one frame', () => {
     const frameish = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
-      fc.constantFrom(...[fix('8=FIXT.1.1|9=5|35=0|10=000|'), fix('8=FIXT.1.1|9=99999999|'), fix('8=FIX'), fix('|10=123|'), fix('8=FIXT.1.1|9=|35=A|')]).map((b) => new Uint8Array(b)),
+      fc
+        .constantFrom(
+          ...[
+            fix('8=FIXT.1.1|9=5|35=0|10=000|'),
+            fix('8=FIXT.1.1|9=99999999|'),
+            fix('8=FIX'),
+            fix('|10=123|'),
+            fix('8=FIXT.1.1|9=|35=A|'),
+          ],
+        )
+        .map((b) => new Uint8Array(b)),
     );
     fc.assert(
       fc.property(fc.array(frameish, { maxLength: 20 }), (chunks) => {
@@ -211,4 +247,3 @@ describe('FixDecoder properties', () => {
     );
   });
 });
-

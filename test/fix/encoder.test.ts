@@ -8,8 +8,13 @@ const header = { senderCompId: 'key', targetCompId: 'KalshiNR', msgSeqNum: 9, se
 
 describe('encodeMessage', () => {
   it('writes PossDup and OrigSendingTime after the standard header', () => {
-    const text = encodeMessage('4', { ...header, possDup: true, origSendingTime: '20260822-13:00:00.000' }, [[123, 'Y'], [36, 12]]).toString('latin1');
-    expect(text).toContain('\x0134=9\x0152=20260822-14:00:00.000\x0143=Y\x01122=20260822-13:00:00.000\x01123=Y\x0136=12\x0110=');
+    const text = encodeMessage('4', { ...header, possDup: true, origSendingTime: '20260822-13:00:00.000' }, [
+      [123, 'Y'],
+      [36, 12],
+    ]).toString('latin1');
+    expect(text).toContain(
+      '\x0134=9\x0152=20260822-14:00:00.000\x0143=Y\x01122=20260822-13:00:00.000\x01123=Y\x0136=12\x0110=',
+    );
     expect(decodeAll([Buffer.from(text, 'latin1')]).errors).toEqual([]);
   });
 
@@ -30,19 +35,27 @@ describe('ListenerGuardEncoder', () => {
     expect(new ListenerGuardEncoder().encode(msgType, header, []).length).toBeGreaterThan(0);
   });
 
-  it.each(['D', 'F', 'G', 'q', '8', 'AB', 'U1', 'UOG', 'j', 'R'])('refuses application message 35=%s with ERR_FIX_LISTENER_GUARD', (msgType) => {
-    // Prepare
-    const encoder = new ListenerGuardEncoder();
-    // Act
-    let thrown: unknown;
-    try {
-      encoder.encode(msgType, header, [[11, 'c1'], [55, 'BTC-PERP'], [54, 1], [38, '1.00']]);
-    } catch (error) {
-      thrown = error;
-    }
-    // Assess
-    expect(isListenerError(thrown, 'ERR_FIX_LISTENER_GUARD')).toBe(true);
-  });
+  it.each(['D', 'F', 'G', 'q', '8', 'AB', 'U1', 'UOG', 'j', 'R'])(
+    'refuses application message 35=%s with ERR_FIX_LISTENER_GUARD',
+    (msgType) => {
+      // Prepare
+      const encoder = new ListenerGuardEncoder();
+      // Act
+      let thrown: unknown;
+      try {
+        encoder.encode(msgType, header, [
+          [11, 'c1'],
+          [55, 'BTC-PERP'],
+          [54, 1],
+          [38, '1.00'],
+        ]);
+      } catch (error) {
+        thrown = error;
+      }
+      // Assess
+      expect(isListenerError(thrown, 'ERR_FIX_LISTENER_GUARD')).toBe(true);
+    },
+  );
 
   it('allows an explicitly permitted read-only request such as a drop-copy U1', () => {
     const encoder = new ListenerGuardEncoder(new Set([...ADMIN_MSG_TYPES, 'U1']));

@@ -17,7 +17,10 @@ function decodeOne(bytes: Buffer) {
 describe('decodeExecutionReport', () => {
   it('maps the documented partial fill to the archive record, decimals as exact strings', () => {
     // Act
-    const record = decodeExecutionReport(decodeOne(fix(SAMPLE_ER)), { receivedAt: Date.parse('2026-08-22T14:03:07.450Z'), source: 'live' });
+    const record = decodeExecutionReport(decodeOne(fix(SAMPLE_ER)), {
+      receivedAt: Date.parse('2026-08-22T14:03:07.450Z'),
+      source: 'live',
+    });
     // Assess
     expect(record).toMatchObject({
       schema_version: 1,
@@ -62,28 +65,101 @@ describe('decodeExecutionReport', () => {
 
   it('reads a reject with parties, subaccount, clearing date and microsecond time', () => {
     // Prepare
-    const frame = encodeMessage('8', { senderCompId: 'KalshiRT', targetCompId: 'k', msgSeqNum: 12, sendingTime: '20260822-14:03:07.412', possDup: true, origSendingTime: '20260822-14:03:07.000' }, [
-      [37, 'o1'], [11, 'c2'], [41, 'c1'], [17, '9;1'], [150, '8'], [39, '8'], [55, 'ETH-PERP'], [54, 2], [38, '3.00'], [14, '0.00'], [151, '0.00'], [6, '0.0000'],
-      [60, '20260822-14:03:07.401123'], [103, 2], [58, 'EXCHANGE_PAUSED'], [79, 5], [715, '20260822'],
-      [453, 2], [448, 'acct-1'], [447, 'D'], [452, 24], [448, 'op-9'], [452, 12],
-      [136, 2], [137, '0.0100'], [138, 'USD'], [139, 4], [891, 0], [137, '0.025'], [138, 'USD'], [139, 4], [891, 0],
-    ]);
+    const frame = encodeMessage(
+      '8',
+      {
+        senderCompId: 'KalshiRT',
+        targetCompId: 'k',
+        msgSeqNum: 12,
+        sendingTime: '20260822-14:03:07.412',
+        possDup: true,
+        origSendingTime: '20260822-14:03:07.000',
+      },
+      [
+        [37, 'o1'],
+        [11, 'c2'],
+        [41, 'c1'],
+        [17, '9;1'],
+        [150, '8'],
+        [39, '8'],
+        [55, 'ETH-PERP'],
+        [54, 2],
+        [38, '3.00'],
+        [14, '0.00'],
+        [151, '0.00'],
+        [6, '0.0000'],
+        [60, '20260822-14:03:07.401123'],
+        [103, 2],
+        [58, 'EXCHANGE_PAUSED'],
+        [79, 5],
+        [715, '20260822'],
+        [453, 2],
+        [448, 'acct-1'],
+        [447, 'D'],
+        [452, 24],
+        [448, 'op-9'],
+        [452, 12],
+        [136, 2],
+        [137, '0.0100'],
+        [138, 'USD'],
+        [139, 4],
+        [891, 0],
+        [137, '0.025'],
+        [138, 'USD'],
+        [139, 4],
+        [891, 0],
+      ],
+    );
     // Act
     const record = decodeExecutionReport(decodeOne(frame), { receivedAt: 0, source: 'resend' });
     // Assess
     expect(record).toMatchObject({
-      exec_type: '8', orig_cl_ord_id: 'c1', ord_rej_reason: 2, text: 'EXCHANGE_PAUSED', alloc_account: 5, clearing_business_date: '2026-08-22',
-      transact_time: '2026-08-22T14:03:07.401123Z', poss_dup: true, source: 'resend', party_id: 'acct-1', fee_total: '0.0350',
-      parties: [{ id: 'acct-1', id_source: 'D', party_role: '24' }, { id: 'op-9', id_source: null, party_role: '12' }],
-      aggressor: null, last_px: null, long_qty: null,
+      exec_type: '8',
+      orig_cl_ord_id: 'c1',
+      ord_rej_reason: 2,
+      text: 'EXCHANGE_PAUSED',
+      alloc_account: 5,
+      clearing_business_date: '2026-08-22',
+      transact_time: '2026-08-22T14:03:07.401123Z',
+      poss_dup: true,
+      source: 'resend',
+      party_id: 'acct-1',
+      fee_total: '0.0350',
+      parties: [
+        { id: 'acct-1', id_source: 'D', party_role: '24' },
+        { id: 'op-9', id_source: null, party_role: '12' },
+      ],
+      aggressor: null,
+      last_px: null,
+      long_qty: null,
     });
   });
 
   it('gives a report without ExecID a surrogate id that survives a PossDup resend', () => {
     // Prepare
-    const body: Array<[number, string]> = [[37, 'o1'], [150, '0'], [39, '0'], [55, 'X']];
-    const live = encodeMessage('8', { senderCompId: 'KalshiRT', targetCompId: 'k', msgSeqNum: 3, sendingTime: '20260822-14:03:07.412' }, body);
-    const resent = encodeMessage('8', { senderCompId: 'KalshiRT', targetCompId: 'k', msgSeqNum: 3, sendingTime: '20260822-15:00:00.000', possDup: true, origSendingTime: '20260822-14:03:07.412' }, body);
+    const body: Array<[number, string]> = [
+      [37, 'o1'],
+      [150, '0'],
+      [39, '0'],
+      [55, 'X'],
+    ];
+    const live = encodeMessage(
+      '8',
+      { senderCompId: 'KalshiRT', targetCompId: 'k', msgSeqNum: 3, sendingTime: '20260822-14:03:07.412' },
+      body,
+    );
+    const resent = encodeMessage(
+      '8',
+      {
+        senderCompId: 'KalshiRT',
+        targetCompId: 'k',
+        msgSeqNum: 3,
+        sendingTime: '20260822-15:00:00.000',
+        possDup: true,
+        origSendingTime: '20260822-14:03:07.412',
+      },
+      body,
+    );
     // Act
     const a = decodeExecutionReport(decodeOne(live), { receivedAt: 0, source: 'live' });
     const b = decodeExecutionReport(decodeOne(resent), { receivedAt: 0, source: 'resend' });
@@ -93,7 +169,14 @@ describe('decodeExecutionReport', () => {
   });
 
   it('keeps an unparsable timestamp out of the ISO column (raw still has it)', () => {
-    const frame = encodeMessage('8', { senderCompId: 'S', targetCompId: 'T', msgSeqNum: 1, sendingTime: 'not-a-time' }, [[17, '1;1'], [60, '2026-08-22']]);
+    const frame = encodeMessage(
+      '8',
+      { senderCompId: 'S', targetCompId: 'T', msgSeqNum: 1, sendingTime: 'not-a-time' },
+      [
+        [17, '1;1'],
+        [60, '2026-08-22'],
+      ],
+    );
     const record = decodeExecutionReport(decodeOne(frame), { receivedAt: 0, source: 'live' });
     expect(record.transact_time).toBeNull();
     expect(record.sending_time).toBeNull();
@@ -108,12 +191,19 @@ describe('sumDecimals', () => {
     [['1', '2'], '3'],
     [['0.1', '0.2'], '0.3'],
   ])('adds %j exactly to %s', (amounts, expected) => {
-    expect(sumDecimals(amounts.map((amount) => ({ amount, currency: null, fee_type: null, basis: null })))).toBe(expected);
+    expect(sumDecimals(amounts.map((amount) => ({ amount, currency: null, fee_type: null, basis: null })))).toBe(
+      expected,
+    );
   });
 
   it('returns null for no fees or a non-decimal amount', () => {
     expect(sumDecimals([])).toBeNull();
-    expect(sumDecimals([{ amount: 'x', currency: null, fee_type: null, basis: null }, { amount: '1', currency: null, fee_type: null, basis: null }])).toBeNull();
+    expect(
+      sumDecimals([
+        { amount: 'x', currency: null, fee_type: null, basis: null },
+        { amount: '1', currency: null, fee_type: null, basis: null },
+      ]),
+    ).toBeNull();
   });
 });
 
@@ -125,7 +215,18 @@ describe('fixTimestampToIso', () => {
     ['20260822-14:03:07.401123456', '2026-08-22T14:03:07.401123456Z'],
   ])('keeps the precision of %s', (fixTime, iso) => expect(fixTimestampToIso(fixTime)).toBe(iso));
 
-  it.each(['20261322-14:03:07', '20260822-24:00:00', '20260822-14:03:07.4', '2026-08-22T14:03:07Z', '', '20260822-14:03:07.40a', '20260822 14:03:07', '20260822-14:03:07.', '20260822-14:60:07', '2026082a-14:03:07'])('refuses %s', (value) => expect(fixTimestampToIso(value)).toBeUndefined());
+  it.each([
+    '20261322-14:03:07',
+    '20260822-24:00:00',
+    '20260822-14:03:07.4',
+    '2026-08-22T14:03:07Z',
+    '',
+    '20260822-14:03:07.40a',
+    '20260822 14:03:07',
+    '20260822-14:03:07.',
+    '20260822-14:60:07',
+    '2026082a-14:03:07',
+  ])('refuses %s', (value) => expect(fixTimestampToIso(value)).toBeUndefined());
 
   it('round-trips formatUtcTimestamp through fixTimestampToEpochMs', () => {
     const ms = Date.parse('2026-11-24T01:02:03.004Z');

@@ -76,12 +76,19 @@ describe('signLogon', () => {
 
 describe('loadRsaPrivateKey', () => {
   it('loads a PKCS#8 RSA key', () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     expect(loadRsaPrivateKey(privateKey).asymmetricKeyType).toBe('rsa');
   });
 
   it('refuses a non-RSA key and garbage with ERR_FIX_SIGNATURE, never echoing the input', () => {
-    const { privateKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     expect(() => loadRsaPrivateKey(privateKey)).toThrow(/ed25519/);
     try {
       loadRsaPrivateKey('-----BEGIN PRIVATE KEY-----\nTOPSECRET\n-----END PRIVATE KEY-----');

@@ -62,7 +62,17 @@ describe('canTransition', () => {
 describe('ListenerSession', () => {
   describe('constructor', () => {
     it('refuses CancelOrdersOnDisconnect(8013) among the extra Logon fields', () => {
-      expect(() => new ListenerSession({ host: 'h', port: 1, senderCompId: API_KEY, targetCompId: 'KalshiNR', privateKey: testKeys().privateKey, extraLogonFields: [[8013, 'Y']] })).toThrow(/8013/);
+      expect(
+        () =>
+          new ListenerSession({
+            host: 'h',
+            port: 1,
+            senderCompId: API_KEY,
+            targetCompId: 'KalshiNR',
+            privateKey: testKeys().privateKey,
+            extraLogonFields: [[8013, 'Y']],
+          }),
+      ).toThrow(/8013/);
     });
   });
 
@@ -84,7 +94,12 @@ describe('ListenerSession', () => {
       const logonEvent = await h.waitForEvent('logon');
       expect(logonEvent.reset).toBe(true);
       const status = h.session.status();
-      expect(status).toMatchObject({ state: 'active', targetCompId: 'KalshiNR', senderCompId: API_KEY, heartbeatIntervalS: 1 });
+      expect(status).toMatchObject({
+        state: 'active',
+        targetCompId: 'KalshiNR',
+        senderCompId: API_KEY,
+        heartbeatIntervalS: 1,
+      });
       expect(status.counters.applicationMessages).toBe(25);
       expect(sim!.sessions()[0]!.isListening).toBe(true);
     });
@@ -92,7 +107,9 @@ describe('ListenerSession', () => {
     it('surfaces a rejected Logon (bad signature) with the exchange Text and retries with back-off', async () => {
       // Prepare
       const address = await setUp();
-      const { privateKey: wrongKey } = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const { privateKey: wrongKey } = (await import('node:crypto')).generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+      });
       // Act
       const h = open(address, { privateKey: wrongKey });
       const error = await h.waitForEvent('error', 5000, (e) => e.error.code === 'ERR_FIX_LOGON_REJECTED');
@@ -101,7 +118,11 @@ describe('ListenerSession', () => {
       expect(error.error.message).toMatch(/Signature error/);
       expect(h.session.status().lastError?.code).toBe('ERR_FIX_LOGON_REJECTED');
       expect(retry.delayMs).toBeLessThanOrEqual(50);
-      await h.waitFor(() => h.events.filter((e) => e.kind === 'reconnect_scheduled').length >= 3, 5000, 'three retries');
+      await h.waitFor(
+        () => h.events.filter((e) => e.kind === 'reconnect_scheduled').length >= 3,
+        5000,
+        'three retries',
+      );
       expect(h.session.status().reconnectAttempts).toBeGreaterThanOrEqual(3);
     });
 
@@ -142,7 +163,10 @@ describe('ListenerSession', () => {
       await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
       const port = (silent.address() as { port: number }).port;
       // Act
-      const h = open({ host: '127.0.0.1', ports: { KalshiNR: port }, ca: cert.cert }, { logonTimeoutMs: 300, autoReconnect: false });
+      const h = open(
+        { host: '127.0.0.1', ports: { KalshiNR: port }, ca: cert.cert },
+        { logonTimeoutMs: 300, autoReconnect: false },
+      );
       const error = await h.waitForEvent('error', 5000);
       // Assess
       expect(error.error.code).toBe('ERR_FIX_LOGON_TIMEOUT');
@@ -278,7 +302,9 @@ describe('ListenerSession', () => {
       const gap = await h.waitForEvent('gap');
       expect(gap).toMatchObject({ action: 'resend_request', from: 5, to: 6 });
       await h.waitForEvent('gap_filled');
-      expect(h.messages.filter((m) => m.info.source === 'resend').map((m) => m.message.get(17))).toEqual(generatedIds().slice(3, 5));
+      expect(h.messages.filter((m) => m.info.source === 'resend').map((m) => m.message.get(17))).toEqual(
+        generatedIds().slice(3, 5),
+      );
       const seqs = h.messages.map((m) => m.message.seqNum);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       expect(h.session.state).toBe('active');
@@ -299,7 +325,12 @@ describe('ListenerSession', () => {
       // Prepare
       const address = await setUp();
       const store = new FileSequenceStore(join(mkdtempSync(join(tmpdir(), 'seq-')), 'rt.json'));
-      const first = open(address, { targetCompId: 'KalshiRT', store, manualAck: true, onApplicationMessage: (m) => first.session.acknowledge(m.seqNum) });
+      const first = open(address, {
+        targetCompId: 'KalshiRT',
+        store,
+        manualAck: true,
+        onApplicationMessage: (m) => first.session.acknowledge(m.seqNum),
+      });
       await first.waitForEvent('logon');
       sim!.emitReports(API_KEY, 5);
       await first.waitFor(() => first.execIds().length === 5);
@@ -348,12 +379,36 @@ describe('ListenerSession', () => {
       const address = await setUp();
       const h = open(address);
       await h.waitForEvent('logon');
-      sim!.sendToAll('3', [[45, 7], [371, 20126], [372, 'A'], [373, 5], [58, 'Value is incorrect (out of range) for this tag']]);
-      sim!.sendToAll('j', [[45, 9], [372, 'D'], [380, 6], [58, 'Listener session may not send 35=D']]);
+      sim!.sendToAll('3', [
+        [45, 7],
+        [371, 20126],
+        [372, 'A'],
+        [373, 5],
+        [58, 'Value is incorrect (out of range) for this tag'],
+      ]);
+      sim!.sendToAll('j', [
+        [45, 9],
+        [372, 'D'],
+        [380, 6],
+        [58, 'Listener session may not send 35=D'],
+      ]);
       await h.waitFor(() => h.events.filter((e) => e.kind === 'reject').length === 2, 5000, 'two rejects');
       const rejects = h.events.filter((e) => e.kind === 'reject');
-      expect(rejects[0]).toMatchObject({ msgType: '3', refSeqNum: 7, refTagId: 20126, refMsgType: 'A', reason: 5, text: 'Value is incorrect (out of range) for this tag' });
-      expect(rejects[1]).toMatchObject({ msgType: 'j', refSeqNum: 9, refMsgType: 'D', reason: 6, text: 'Listener session may not send 35=D' });
+      expect(rejects[0]).toMatchObject({
+        msgType: '3',
+        refSeqNum: 7,
+        refTagId: 20126,
+        refMsgType: 'A',
+        reason: 5,
+        text: 'Value is incorrect (out of range) for this tag',
+      });
+      expect(rejects[1]).toMatchObject({
+        msgType: 'j',
+        refSeqNum: 9,
+        refMsgType: 'D',
+        reason: 6,
+        text: 'Listener session may not send 35=D',
+      });
       expect(h.session.status().counters.rejects).toBe(2);
       expect(h.session.state).toBe('active');
     });
@@ -377,7 +432,13 @@ describe('ListenerSession', () => {
       await h.session.stop();
       expect(h.session.state).toBe('stopped');
       expect(h.events.map((e) => e.kind)).toContain('logout');
-      expect(h.events.filter((e) => e.kind === 'state').map((e) => (e as { to: string }).to)).toEqual(['connecting', 'logon_sent', 'active', 'logout_sent', 'stopped']);
+      expect(h.events.filter((e) => e.kind === 'state').map((e) => (e as { to: string }).to)).toEqual([
+        'connecting',
+        'logon_sent',
+        'active',
+        'logout_sent',
+        'stopped',
+      ]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(h.events.filter((e) => e.kind === 'logon')).toHaveLength(1);
     });

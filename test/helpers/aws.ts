@@ -1,10 +1,19 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import { gunzipSync } from 'node:zlib';
 import { startFauxqs } from 'fauxqs';
 
-export const AWS_TEST_CREDENTIALS = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+export const AWS_TEST_CREDENTIALS = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+};
 
 export type Fauxqs = Awaited<ReturnType<typeof startFauxqs>>;
 
@@ -41,7 +50,12 @@ export async function startAws(): Promise<AwsPeer> {
         return bucket;
       },
       newFifoQueue: async () => {
-        const created = await sqs.send(new CreateQueueCommand({ QueueName: `${unique('fills')}.fifo`, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }));
+        const created = await sqs.send(
+          new CreateQueueCommand({
+            QueueName: `${unique('fills')}.fifo`,
+            Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
+          }),
+        );
         return created.QueueUrl!;
       },
       stop: async () => {
@@ -56,7 +70,10 @@ export async function startAws(): Promise<AwsPeer> {
     port: server.port,
     origin: 'in-process',
     newBucket: async () => server.createBucket(unique('archive')).bucketName,
-    newFifoQueue: async () => server.createQueue(`${unique('fills')}.fifo`, { attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' } }).queueUrl,
+    newFifoQueue: async () =>
+      server.createQueue(`${unique('fills')}.fifo`, {
+        attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
+      }).queueUrl,
     stop: () => server.stop(),
   };
 }
@@ -75,7 +92,9 @@ export async function readArchive(endpoint: string, bucket: string, prefix = '')
   const out = new Map<string, string>();
   let token: string | undefined;
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const object of page.Contents ?? []) {
       const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key! }));
       const bytes = Buffer.from(await got.Body!.transformToByteArray());
@@ -88,13 +107,26 @@ export async function readArchive(endpoint: string, bucket: string, prefix = '')
 }
 
 /** Drains the queue: receives and deletes until it stays empty. */
-export async function drainQueue(endpoint: string, queueUrl: string, expected?: number, timeoutMs = 10_000): Promise<Message[]> {
+export async function drainQueue(
+  endpoint: string,
+  queueUrl: string,
+  expected?: number,
+  timeoutMs = 10_000,
+): Promise<Message[]> {
   const client = sqsClient(endpoint);
   const out: Message[] = [];
   const deadline = Date.now() + timeoutMs;
   let emptyRounds = 0;
   while (Date.now() < deadline) {
-    const got = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+    const got = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
     const messages = got.Messages ?? [];
     if (messages.length === 0) {
       if (expected !== undefined ? out.length >= expected : ++emptyRounds > 3) break;
@@ -103,7 +135,12 @@ export async function drainQueue(endpoint: string, queueUrl: string, expected?: 
     }
     emptyRounds = 0;
     out.push(...messages);
-    await client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle! })) }));
+    await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle! })),
+      }),
+    );
   }
   client.destroy();
   return out;

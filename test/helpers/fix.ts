@@ -8,10 +8,17 @@ export function fix(text: string): Buffer {
 }
 
 /** Decodes chunks and collects what came out. */
-export function decodeAll(chunks: readonly Uint8Array[], maxMessageBytes?: number): { messages: FixMessage[]; errors: ListenerError[]; decoder: FixDecoder } {
+export function decodeAll(
+  chunks: readonly Uint8Array[],
+  maxMessageBytes?: number,
+): { messages: FixMessage[]; errors: ListenerError[]; decoder: FixDecoder } {
   const messages: FixMessage[] = [];
   const errors: ListenerError[] = [];
-  const decoder = new FixDecoder({ onMessage: (m) => messages.push(m), onError: (e) => errors.push(e), ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }) });
+  const decoder = new FixDecoder({
+    onMessage: (m) => messages.push(m),
+    onError: (e) => errors.push(e),
+    ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
+  });
   for (const chunk of chunks) decoder.push(chunk);
   return { messages, errors, decoder };
 }

@@ -1,5 +1,10 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ListenerSession, type DeliveryInfo, type ListenerSessionOptions, type SessionEvent } from '../../src/fix/session.js';
+import {
+  ListenerSession,
+  type DeliveryInfo,
+  type ListenerSessionOptions,
+  type SessionEvent,
+} from '../../src/fix/session.js';
 import type { FixMessage } from '../../src/fix/message.js';
 import { KalshiSimulator, type SimulatorAddress, type SimulatorOptions } from '../../src/sim/simulator.js';
 import { generateLoopbackCertificate, type LoopbackCertificate } from '../../src/sim/certificate.js';
@@ -16,7 +21,9 @@ export function testKeys(): { privateKey: KeyObject; publicKey: KeyObject; certi
   return { ...keyPair, certificate };
 }
 
-export async function startSimulator(options: Partial<SimulatorOptions> = {}): Promise<{ sim: KalshiSimulator; address: SimulatorAddress }> {
+export async function startSimulator(
+  options: Partial<SimulatorOptions> = {},
+): Promise<{ sim: KalshiSimulator; address: SimulatorAddress }> {
   const keys = testKeys();
   const sim = new KalshiSimulator({
     accounts: [{ apiKey: API_KEY, publicKey: keys.publicKey }],
@@ -36,10 +43,17 @@ export interface Harness {
   events: SessionEvent[];
   execIds(): string[];
   waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
-  waitForEvent<K extends SessionEvent['kind']>(kind: K, timeoutMs?: number, match?: (e: Extract<SessionEvent, { kind: K }>) => boolean): Promise<Extract<SessionEvent, { kind: K }>>;
+  waitForEvent<K extends SessionEvent['kind']>(
+    kind: K,
+    timeoutMs?: number,
+    match?: (e: Extract<SessionEvent, { kind: K }>) => boolean,
+  ): Promise<Extract<SessionEvent, { kind: K }>>;
 }
 
-export function createSession(address: SimulatorAddress, options: Partial<ListenerSessionOptions> & { targetCompId?: string } = {}): Harness {
+export function createSession(
+  address: SimulatorAddress,
+  options: Partial<ListenerSessionOptions> & { targetCompId?: string } = {},
+): Harness {
   const target = options.targetCompId ?? 'KalshiNR';
   const port = address.ports[target as 'KalshiNR'];
   const messages: Harness['messages'] = [];
@@ -66,7 +80,13 @@ export function createSession(address: SimulatorAddress, options: Partial<Listen
   const waitFor: Harness['waitFor'] = async (predicate, timeoutMs = 10_000, what = 'condition') => {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${events.slice(-15).map((e) => JSON.stringify(e, errorReplacer)).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}; events: ${events
+            .slice(-15)
+            .map((e) => JSON.stringify(e, errorReplacer))
+            .join('\n')}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
@@ -78,7 +98,11 @@ export function createSession(address: SimulatorAddress, options: Partial<Listen
     waitFor,
     waitForEvent: async (kind, timeoutMs = 10_000, match = () => true) => {
       let found: SessionEvent | undefined;
-      await waitFor(() => (found = events.find((e) => e.kind === kind && match(e as never))) !== undefined, timeoutMs, `event ${kind}`);
+      await waitFor(
+        () => (found = events.find((e) => e.kind === kind && match(e as never))) !== undefined,
+        timeoutMs,
+        `event ${kind}`,
+      );
       return found as never;
     },
   };

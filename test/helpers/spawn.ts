@@ -6,8 +6,21 @@ export const REPO = join(import.meta.dirname, '../..');
 const TSX = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 
 /** Runs a TypeScript entry point of the repo in a child process, from any working directory. */
-export function spawnTs(entry: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null>; waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray> } {
-  const child = spawn(process.execPath, ['--import', TSX, join(REPO, entry), ...args], { cwd: options.cwd ?? REPO, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnTs(
+  entry: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+} {
+  const child = spawn(process.execPath, ['--import', TSX, join(REPO, entry), ...args], {
+    cwd: options.cwd ?? REPO,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

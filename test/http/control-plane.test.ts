@@ -19,7 +19,16 @@ beforeAll(async () => {
   sim = started.sim;
   const data = tempDir('http-');
   const config: Config = {
-    fix: { host: started.address.host, port: started.address.ports.KalshiRT!, targetCompId: 'KalshiRT', apiKey: API_KEY, privateKey: testKeys().privateKey, heartbeatS: 1, extraCa: started.address.ca, messageRetentionHours: 72 },
+    fix: {
+      host: started.address.host,
+      port: started.address.ports.KalshiRT!,
+      targetCompId: 'KalshiRT',
+      apiKey: API_KEY,
+      privateKey: testKeys().privateKey,
+      heartbeatS: 1,
+      extraCa: started.address.ca,
+      messageRetentionHours: 72,
+    },
     dropCopy: undefined,
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 300_000,
@@ -46,7 +55,6 @@ afterAll(async () => {
   await sim.stop();
 });
 
-
 describe('control plane', () => {
   describe('GET /healthz', () => {
     it('answers 200 while the process is alive', async () => {
@@ -70,13 +78,23 @@ describe('control plane', () => {
       sim.emitReports(API_KEY, 20);
       await until(() => running.service.status().counters.executionReports === 20);
       // Durable in the journal, and handled by the fill publisher.
-      await until(() => running.service.journal.durableLsn === 20 && running.service.status().journal.backlog['fills']!.records === 0);
+      await until(
+        () =>
+          running.service.journal.durableLsn === 20 && running.service.status().journal.backlog['fills']!.records === 0,
+      );
       // Act
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON body checked field by field below
       const status = (await (await fetch(`${base}/status`)).json()) as Record<string, any>;
       // Assess
       expect(status['version']).toBe('0.1.0');
-      expect(status['session']).toMatchObject({ state: 'active', targetCompId: 'KalshiRT', senderCompId: API_KEY, heartbeatIntervalS: 1, reconnectAttempts: 0, lastError: null });
+      expect(status['session']).toMatchObject({
+        state: 'active',
+        targetCompId: 'KalshiRT',
+        senderCompId: API_KEY,
+        heartbeatIntervalS: 1,
+        reconnectAttempts: 0,
+        lastError: null,
+      });
       expect(status['session'].endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(status['session'].seqIn.next).toBeGreaterThan(20);
       expect(status['session'].seqIn.processedThrough).toBe(status['session'].seqIn.next - 1);
@@ -112,7 +130,10 @@ describe('control plane', () => {
   describe('POST /reconnect', () => {
     it('answers 401 without the bearer token, and with a wrong one', async () => {
       const none = await fetch(`${base}/reconnect`, { method: 'POST' });
-      const wrong = await fetch(`${base}/reconnect`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}x` } });
+      const wrong = await fetch(`${base}/reconnect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}x` },
+      });
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(wrong.status).toBe(401);
@@ -124,10 +145,17 @@ describe('control plane', () => {
       const logonsBefore = running.service.session.status().counters.logons;
       const headers = { authorization: `Bearer ${TOKEN}` };
       // Act
-      const [first, second] = await Promise.all([fetch(`${base}/reconnect`, { method: 'POST', headers }), fetch(`${base}/reconnect`, { method: 'POST', headers })]);
+      const [first, second] = await Promise.all([
+        fetch(`${base}/reconnect`, { method: 'POST', headers }),
+        fetch(`${base}/reconnect`, { method: 'POST', headers }),
+      ]);
       const bodies = [await first.json(), await second.json()];
       sim.emitReports(API_KEY, 5); // some while the session is down: recovered on RT
-      await until(() => running.service.session.status().counters.logons === logonsBefore + 1 && running.service.session.state === 'active');
+      await until(
+        () =>
+          running.service.session.status().counters.logons === logonsBefore + 1 &&
+          running.service.session.state === 'active',
+      );
       await until(() => running.service.status().counters.executionReports === 25);
       // Assess
       expect([first.status, second.status]).toEqual([202, 202]);
@@ -153,7 +181,10 @@ describe('logs of a session run', () => {
     const all = logLines.join('');
     const pem = testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const keyLines = pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
-    const signatures = sim.sessions().map((s) => s.logonSignature).filter((s): s is string => s !== undefined);
+    const signatures = sim
+      .sessions()
+      .map((s) => s.logonSignature)
+      .filter((s): s is string => s !== undefined);
     // Assess
     expect(logLines.length).toBeGreaterThan(5);
     expect(all).toMatch(/"msg":"logged on"/);
@@ -170,11 +201,21 @@ describe('logs of a session run', () => {
 describe('the health log line', () => {
   it('says what /readyz says, with an Embedded Metric Format block CloudWatch turns into metrics', async () => {
     // Prepare: logged on, sinks idle and keeping up; the line comes every 200 ms in this run.
-    const health = () => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'health');
+    const health = () =>
+      logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'health');
     await until(() => health().some((l) => l['Ready'] === 1));
     // Act
-    const line = health().filter((l) => l['Ready'] === 1).at(-1)!;
-    const emf = line['_aws'] as { Timestamp: number; CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+    const line = health()
+      .filter((l) => l['Ready'] === 1)
+      .at(-1)!;
+    const emf = line['_aws'] as {
+      Timestamp: number;
+      CloudWatchMetrics: Array<{
+        Namespace: string;
+        Dimensions: string[][];
+        Metrics: Array<{ Name: string; Unit: string }>;
+      }>;
+    };
     // Assess
     expect(line).toMatchObject({ component: 'health', Ready: 1, SessionActive: 1, Holes: 0 });
     expect(line['ArchiveLagSeconds']).toBeTypeOf('number');
@@ -185,7 +226,14 @@ describe('the health log line', () => {
     expect(emf.CloudWatchMetrics[0]!.Dimensions).toEqual([[]]);
     // Every declared metric is a number at the top level, as the EMF specification requires.
     for (const metric of emf.CloudWatchMetrics[0]!.Metrics) expect(line[metric.Name], metric.Name).toBeTypeOf('number');
-    expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual(['ArchiveLagSeconds', 'FillsLagSeconds', 'Holes', 'JournalBacklogRecords', 'Ready', 'SessionActive']);
+    expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual([
+      'ArchiveLagSeconds',
+      'FillsLagSeconds',
+      'Holes',
+      'JournalBacklogRecords',
+      'Ready',
+      'SessionActive',
+    ]);
     expect(Math.abs(emf.Timestamp - Date.now())).toBeLessThan(60_000);
   });
 });

@@ -3,13 +3,32 @@ import { healthFigures, healthLine } from '../../src/http/health-line.js';
 import type { ServiceStatus } from '../../src/service.js';
 
 /** The parts of /status the health figures read; the rest of ServiceStatus plays no part. */
-function status(overrides: { state?: string; archiveLag?: number; fillsLag?: number; backlog?: number[]; holes?: number; fatal?: string }): ServiceStatus {
-  const sink = (name: string, lagSeconds: number) => ({ name, location: 'file:///x', lastSuccessAt: undefined, lastError: undefined, consecutiveFailures: 0, lagSeconds, pendingRecords: 0 });
+function status(overrides: {
+  state?: string;
+  archiveLag?: number;
+  fillsLag?: number;
+  backlog?: number[];
+  holes?: number;
+  fatal?: string;
+}): ServiceStatus {
+  const sink = (name: string, lagSeconds: number) => ({
+    name,
+    location: 'file:///x',
+    lastSuccessAt: undefined,
+    lastError: undefined,
+    consecutiveFailures: 0,
+    lagSeconds,
+    pendingRecords: 0,
+  });
   return {
     fatal: overrides.fatal,
     session: { state: overrides.state ?? 'active', recovering: undefined, lastError: undefined },
     sinks: [sink('archive', overrides.archiveLag ?? 0), sink('fills', overrides.fillsLag ?? 0)],
-    journal: { backlog: Object.fromEntries((overrides.backlog ?? [0, 0]).map((records, i) => [`sink${i}`, { records, bytes: records * 1000 }])) },
+    journal: {
+      backlog: Object.fromEntries(
+        (overrides.backlog ?? [0, 0]).map((records, i) => [`sink${i}`, { records, bytes: records * 1000 }]),
+      ),
+    },
     backfill: { holes: Array.from({ length: overrides.holes ?? 0 }, () => ({})) },
   } as unknown as ServiceStatus;
 }
@@ -19,14 +38,28 @@ describe('healthFigures', () => {
     // Act
     const figures = healthFigures(status({}));
     // Assess
-    expect(figures).toEqual({ Ready: 1, SessionActive: 1, ArchiveLagSeconds: 0, FillsLagSeconds: 0, JournalBacklogRecords: 0, Holes: 0 });
+    expect(figures).toEqual({
+      Ready: 1,
+      SessionActive: 1,
+      ArchiveLagSeconds: 0,
+      FillsLagSeconds: 0,
+      JournalBacklogRecords: 0,
+      Holes: 0,
+    });
   });
 
   it('reports not ready with the lag, the slowest backlog and the holes when the archive falls behind', () => {
     // Act
     const figures = healthFigures(status({ archiveLag: 1800.4, fillsLag: 2.6, backlog: [120, 48_000], holes: 2 }));
     // Assess
-    expect(figures).toEqual({ Ready: 0, SessionActive: 1, ArchiveLagSeconds: 1800, FillsLagSeconds: 3, JournalBacklogRecords: 48_000, Holes: 2 });
+    expect(figures).toEqual({
+      Ready: 0,
+      SessionActive: 1,
+      ArchiveLagSeconds: 1800,
+      FillsLagSeconds: 3,
+      JournalBacklogRecords: 48_000,
+      Holes: 2,
+    });
   });
 
   it('reports not ready and the session down while reconnecting', () => {
@@ -50,7 +83,12 @@ describe('healthLine', () => {
 
   it('declares every figure as a metric with its unit under the namespace', () => {
     // Act
-    const line = healthLine(healthFigures(status({ archiveLag: 5 })), 'Kfl/prod', 1_700_000_000_000) as { _aws: { Timestamp: number; CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string; Unit: string }> }> } };
+    const line = healthLine(healthFigures(status({ archiveLag: 5 })), 'Kfl/prod', 1_700_000_000_000) as {
+      _aws: {
+        Timestamp: number;
+        CloudWatchMetrics: Array<{ Namespace: string; Metrics: Array<{ Name: string; Unit: string }> }>;
+      };
+    };
     // Assess
     expect(line._aws.Timestamp).toBe(1_700_000_000_000);
     expect(line._aws.CloudWatchMetrics[0]!.Namespace).toBe('Kfl/prod');

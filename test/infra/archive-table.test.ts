@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JSON_SERDE, PARTITION_KEYS, projectionParameters, tableColumns, TABLE_NAME } from '../../infra/archive-table.js';
+import {
+  JSON_SERDE,
+  PARTITION_KEYS,
+  projectionParameters,
+  tableColumns,
+  TABLE_NAME,
+} from '../../infra/archive-table.js';
 import { namedQueries } from '../../infra/athena-queries.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { objectKey, partitionOf } from '../../src/pipeline/archive-writer.js';
@@ -13,11 +19,12 @@ const LOCATION = 's3://archive-bucket/kalshi-fix-listener/exec_reports/';
 
 /** What Athena's projection puts in the template for a partition (date as formatted, hour with 2 digits). */
 function projectedPrefix(dt: string, hour: number): string {
-  return projectionParameters(LOCATION, '2026-01-01')['storage.location.template']!.replace('${dt}', dt).replace('${hour}', String(hour).padStart(2, '0'));
+  const template = projectionParameters(LOCATION, '2026-01-01')['storage.location.template']!;
+  return template.replace('${dt}', dt).replace('${hour}', String(hour).padStart(2, '0'));
 }
 
-describe('Glue table over the archive writer\'s keys', () => {
-  it('projects onto the very prefix the writer puts an hour\'s objects under', () => {
+describe("Glue table over the archive writer's keys", () => {
+  it("projects onto the very prefix the writer puts an hour's objects under", () => {
     // Prepare: a report of 07:05 UTC, keyed as the archive writer keys it (hour 07, two digits).
     const record = makeRecord(1, { transact_time: '2026-11-23T07:05:07.401Z' });
     const { hourKey } = partitionOf(record);
@@ -28,7 +35,7 @@ describe('Glue table over the archive writer\'s keys', () => {
     expect(key).not.toMatch(/dt=[^/]*:/); // no ':' in a partition value (DESIGN.md §3)
   });
 
-  it('has the record\'s columns, in order, with their comments', () => {
+  it("has the record's columns, in order, with their comments", () => {
     // Assess
     expect(tableColumns()).toEqual(RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.glueType, comment: c.comment })));
   });
@@ -49,7 +56,9 @@ describe('saved Athena queries', () => {
     // Act
     const queries = Object.fromEntries(namedQueries(TABLE_NAME).map((q) => [q.name, q.sql]));
     // Assess
-    expect(queries['fills-per-symbol-per-hour']).toMatch(/SELECT symbol, dt, hour, count\(\*\)[\s\S]*WHERE exec_type = 'F'/);
+    expect(queries['fills-per-symbol-per-hour']).toMatch(
+      /SELECT symbol, dt, hour, count\(\*\)[\s\S]*WHERE exec_type = 'F'/,
+    );
     expect(queries['order-life-by-order-id']).toMatch(/WHERE order_id = '[^']+'[\s\S]*ORDER BY transact_time/);
     expect(queries['duplicate-exec-ids']).toMatch(/GROUP BY exec_id\s+HAVING count\(\*\) > 1/);
     for (const sql of Object.values(queries)) expect(sql).toContain(`FROM ${TABLE_NAME}\n`);

@@ -13,20 +13,47 @@ describe('settings from CDK context', () => {
     const settings = from({});
     // Assess
     expect(settings).toEqual(DEFAULT_SETTINGS);
-    expect(settings.fix).toMatchObject({ host: 'margin-mm.fix.elections.kalshi.com', port: 8228, targetCompId: 'KalshiNR' });
+    expect(settings.fix).toMatchObject({
+      host: 'margin-mm.fix.elections.kalshi.com',
+      port: 8228,
+      targetCompId: 'KalshiNR',
+    });
   });
 
   it('reads `-c key=value` strings and cdk.json values alike, and pairs the port with the TargetCompID', () => {
     // Act
-    const settings = from({ fixTargetCompId: 'KalshiRT', cpu: '1024', memoryMiB: 2048, infrequentAccessAfterDays: '60', archivePrefix: 'fix', dropCopy: 'true', desiredCount: '0' });
+    const settings = from({
+      fixTargetCompId: 'KalshiRT',
+      cpu: '1024',
+      memoryMiB: 2048,
+      infrequentAccessAfterDays: '60',
+      archivePrefix: 'fix',
+      dropCopy: 'true',
+      desiredCount: '0',
+    });
     // Assess
     expect(settings.fix).toMatchObject({ targetCompId: 'KalshiRT', port: 8230, dropCopy: true });
-    expect(settings).toMatchObject({ cpu: 1024, memoryMiB: 2048, infrequentAccessAfterDays: 60, archivePrefix: 'fix/', desiredCount: 0 });
+    expect(settings).toMatchObject({
+      cpu: 1024,
+      memoryMiB: 2048,
+      infrequentAccessAfterDays: 60,
+      archivePrefix: 'fix/',
+      desiredCount: 0,
+    });
   });
 
   it('lists every bad value in one error, and never allows a second task', () => {
     // Act
-    const attempt = () => from({ desiredCount: '2', fixTargetCompId: 'KalshiDC', logRetentionDays: '42', fixSecretArn: 'my-secret', vpcId: 'vpc-1', infrequentAccessAfterDays: '7', controlPlaneCidr: '0.0.0.0' });
+    const attempt = () =>
+      from({
+        desiredCount: '2',
+        fixTargetCompId: 'KalshiDC',
+        logRetentionDays: '42',
+        fixSecretArn: 'my-secret',
+        vpcId: 'vpc-1',
+        infrequentAccessAfterDays: '7',
+        controlPlaneCidr: '0.0.0.0',
+      });
     // Assess
     expect(attempt).toThrow(/desiredCount must be a whole number from 0 to 1/);
     expect(attempt).toThrow(/fixTargetCompId must be one of KalshiNR, KalshiRT/);
@@ -39,7 +66,7 @@ describe('settings from CDK context', () => {
 });
 
 // An existing VPC is given by ids and zones rather than looked up, so this path synthesizes offline too.
-describe('stack in an existing VPC, with an existing secret, drop-copy backfill and an operators\' network', () => {
+describe("stack in an existing VPC, with an existing secret, drop-copy backfill and an operators' network", () => {
   const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/fix-AbCdEf';
   let template: Template;
 
@@ -60,31 +87,58 @@ describe('stack in an existing VPC, with an existing secret, drop-copy backfill 
     // Assess
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    template.hasResourceProperties('AWS::ECS::Service', { NetworkConfiguration: { AwsvpcConfiguration: { Subnets: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'] } } });
-    expect(Object.values(template.findResources('AWS::EFS::MountTarget')).map((r) => (r as { Properties: { SubnetId: string } }).Properties.SubnetId).sort()).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
+    template.hasResourceProperties('AWS::ECS::Service', {
+      NetworkConfiguration: {
+        AwsvpcConfiguration: { Subnets: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'] },
+      },
+    });
+    expect(
+      Object.values(template.findResources('AWS::EFS::MountTarget'))
+        .map((r) => (r as { Properties: { SubnetId: string } }).Properties.SubnetId)
+        .sort(),
+    ).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
   });
 
   it('reads the given secret, including the drop-copy key, and creates only the control token', () => {
     // Prepare
-    const container = (only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<{ Secrets: Array<{ Name: string; ValueFrom: unknown }> }>)[0]!;
+    const container = (
+      only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<{
+        Secrets: Array<{ Name: string; ValueFrom: unknown }>;
+      }>
+    )[0]!;
     const byName = Object.fromEntries(container.Secrets.map((s) => [s.Name, s.ValueFrom]));
     // Assess
     template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    expect(byName).toMatchObject({ FIX_API_KEY: `${secretArn}:apiKey::`, FIX_PRIVATE_KEY: `${secretArn}:privateKey::`, FIX_DC_API_KEY: `${secretArn}:dcApiKey::`, FIX_DC_PRIVATE_KEY: `${secretArn}:dcPrivateKey::` });
+    expect(byName).toMatchObject({
+      FIX_API_KEY: `${secretArn}:apiKey::`,
+      FIX_PRIVATE_KEY: `${secretArn}:privateKey::`,
+      FIX_DC_API_KEY: `${secretArn}:dcApiKey::`,
+      FIX_DC_PRIVATE_KEY: `${secretArn}:dcPrivateKey::`,
+    });
   });
 
   it('connects to KalshiRT on 8230 and may reach the drop copy on 8229', () => {
     // Assess
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'FIX_PORT', Value: '8230' }, { Name: 'FIX_TARGET_COMP_ID', Value: 'KalshiRT' }]) })],
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'FIX_PORT', Value: '8230' },
+            { Name: 'FIX_TARGET_COMP_ID', Value: 'KalshiRT' },
+          ]),
+        }),
+      ],
     });
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'kalshi-fix-listener task',
-      SecurityGroupEgress: Match.arrayWith([Match.objectLike({ FromPort: 8230 }), Match.objectLike({ FromPort: 8229 })]),
+      SecurityGroupEgress: Match.arrayWith([
+        Match.objectLike({ FromPort: 8230 }),
+        Match.objectLike({ FromPort: 8229 }),
+      ]),
     });
   });
 
-  it('lets the operators\' network, and only it, reach the control plane', () => {
+  it("lets the operators' network, and only it, reach the control plane", () => {
     // Assess
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       GroupDescription: 'kalshi-fix-listener task',

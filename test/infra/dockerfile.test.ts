@@ -1,11 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUN_COMMAND, RUNTIME_INSTALL, RUNTIME_USER, SPOOL_DIR } from '../../infra/image-contract.js';
+import {
+  HEALTH_CHECK_SCRIPT,
+  HTTP_PORT,
+  RUN_COMMAND,
+  RUNTIME_INSTALL,
+  RUNTIME_USER,
+  SPOOL_DIR,
+} from '../../infra/image-contract.js';
 import { execForm, instruction, readDockerfile, stageEnv } from './dockerfile.js';
 import { REPO } from './synth.js';
 
-const packageJson = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string>; engines: { node: string } };
+const packageJson = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  bin: Record<string, string>;
+  engines: { node: string };
+};
 
 // The stack (EFS owner, mount path, health check, command) depends on these lines of the Dockerfile.
 describe('Dockerfile', () => {
@@ -27,7 +37,9 @@ describe('Dockerfile', () => {
     // Assess
     expect(buildRuns).toContain('npm ci --ignore-scripts --no-audit --no-fund');
     expect(buildRuns).toContain('npm run build');
-    expect(runtimeRuns.some((r) => r.startsWith(`${RUNTIME_INSTALL.join(' ')} `) || r === RUNTIME_INSTALL.join(' '))).toBe(true);
+    expect(
+      runtimeRuns.some((r) => r.startsWith(`${RUNTIME_INSTALL.join(' ')} `) || r === RUNTIME_INSTALL.join(' ')),
+    ).toBe(true);
     expect(instruction(runtime, 'COPY').map((i) => i.args)).toContain('--from=build /app/dist/src ./dist/src');
   });
 
@@ -48,7 +60,9 @@ describe('Dockerfile', () => {
     // Assess
     expect(env).toMatchObject({ NODE_ENV: 'production', SPOOL_DIR, HTTP_PORT: String(HTTP_PORT) });
     expect(execForm(instruction(runtime, 'VOLUME').at(-1)!.args)).toEqual([SPOOL_DIR]);
-    expect(instruction(runtime, 'RUN').map((i) => i.args)).toContain(`mkdir -p ${SPOOL_DIR} && chown ${RUNTIME_USER.name}:${RUNTIME_USER.name} ${SPOOL_DIR}`);
+    expect(instruction(runtime, 'RUN').map((i) => i.args)).toContain(
+      `mkdir -p ${SPOOL_DIR} && chown ${RUNTIME_USER.name}:${RUNTIME_USER.name} ${SPOOL_DIR}`,
+    );
     expect(instruction(runtime, 'EXPOSE').at(-1)!.args).toBe(String(HTTP_PORT));
   });
 
@@ -71,6 +85,12 @@ describe('.dockerignore', () => {
       .filter((l) => l !== '' && !l.startsWith('#'));
     // Assess: everything is excluded first, then the allow-list.
     expect(patterns[0]).toBe('*');
-    expect(patterns.slice(1).sort()).toEqual(['!package-lock.json', '!package.json', '!src', '!tsconfig.build.json', '!tsconfig.json']);
+    expect(patterns.slice(1).sort()).toEqual([
+      '!package-lock.json',
+      '!package.json',
+      '!src',
+      '!tsconfig.build.json',
+      '!tsconfig.json',
+    ]);
   });
 });

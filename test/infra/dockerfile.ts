@@ -52,7 +52,8 @@ export function readDockerfile(repo: string): Stage[] {
 /** Exec form (`["a", "b"]`) of CMD/ENTRYPOINT/HEALTHCHECK CMD as an array. */
 export function execForm(args: string): string[] {
   const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error(`not an exec-form array: ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
+    throw new Error(`not an exec-form array: ${args}`);
   return parsed as string[];
 }
 

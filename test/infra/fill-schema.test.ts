@@ -22,7 +22,16 @@ function realRecords(count: number): ExecutionReportRecord[] {
   for (let seq = 1; seq <= count; seq++) {
     const now = new Date(Date.UTC(2026, 10, 23, 22, 0, 0) + seq * 137);
     const report = flow.next(now);
-    const bytes = encodeMessage('8', { senderCompId: 'KalshiNR', targetCompId: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d', msgSeqNum: seq, sendingTime: formatUtcTimestamp(now) }, report.fields);
+    const bytes = encodeMessage(
+      '8',
+      {
+        senderCompId: 'KalshiNR',
+        targetCompId: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d',
+        msgSeqNum: seq,
+        sendingTime: formatUtcTimestamp(now),
+      },
+      report.fields,
+    );
     const { messages } = decodeAll([bytes]);
     const record = decodeExecutionReport(messages[0]!, { receivedAt: now.getTime() + 3, source: 'live' });
     records.push(JSON.parse(JSON.stringify(record)) as ExecutionReportRecord);
@@ -31,7 +40,7 @@ function realRecords(count: number): ExecutionReportRecord[] {
 }
 
 describe('fill message JSON Schema (docs/fill-message.schema.json)', () => {
-  it('is draft 2020-12 with exactly the record\'s keys, all required, in archive order', () => {
+  it("is draft 2020-12 with exactly the record's keys, all required, in archive order", () => {
     // Assess
     expect(FILL_SCHEMA['$schema']).toBe('https://json-schema.org/draft/2020-12/schema');
     expect(Object.keys(FILL_SCHEMA.properties)).toEqual(RECORD_COLUMNS.map((c) => c.name));
@@ -44,14 +53,17 @@ describe('fill message JSON Schema (docs/fill-message.schema.json)', () => {
     // Assess
     for (const column of RECORD_COLUMNS) {
       const property = FILL_SCHEMA.properties[column.name]!;
-      const ref = typeof property['$ref'] === 'string' ? (FILL_SCHEMA['$defs'] as Record<string, Schema>)[property['$ref'].split('/').at(-1)!]! : {};
+      const ref =
+        typeof property['$ref'] === 'string'
+          ? (FILL_SCHEMA['$defs'] as Record<string, Schema>)[property['$ref'].split('/').at(-1)!]!
+          : {};
       const types = [property['type'] ?? ref['type']].flat();
       expect(property['x-glue-type'], column.name).toBe(column.glueType);
       expect(types, column.name).toContain(jsonTypeOf(column.glueType));
     }
   });
 
-  it('accepts every record the decoder makes from the simulator\'s order flow, fills and the rest', () => {
+  it("accepts every record the decoder makes from the simulator's order flow, fills and the rest", () => {
     // Prepare
     const records = realRecords(400);
     // Act
@@ -68,7 +80,11 @@ describe('fill message JSON Schema (docs/fill-message.schema.json)', () => {
     const [record] = realRecords(1);
     const { exec_type: _dropped, ...missing } = record!;
     // Act
-    const results = [validate(FILL_SCHEMA, { ...record, price: 19.5 }), validate(FILL_SCHEMA, missing), validate(FILL_SCHEMA, { ...record, extra: 1 })];
+    const results = [
+      validate(FILL_SCHEMA, { ...record, price: 19.5 }),
+      validate(FILL_SCHEMA, missing),
+      validate(FILL_SCHEMA, { ...record, extra: 1 }),
+    ];
     // Assess
     expect(results.map((r) => r.length > 0)).toEqual([true, true, true]);
     expect(results[1]).toContain('$: missing exec_type');

@@ -8,10 +8,24 @@ import { join } from 'node:path';
 export type Schema = Record<string, unknown>;
 
 /** The documented fill message schema, as consumers get it. */
-export const FILL_SCHEMA = JSON.parse(readFileSync(join(import.meta.dirname, '../../docs/fill-message.schema.json'), 'utf8')) as Schema & { properties: Record<string, Schema>; required: string[] };
+export const FILL_SCHEMA = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../docs/fill-message.schema.json'), 'utf8'),
+) as Schema & { properties: Record<string, Schema>; required: string[] };
 
 const ANNOTATIONS = new Set(['$schema', '$id', '$defs', 'title', 'description', 'examples', 'x-glue-type']);
-const ASSERTIONS = new Set(['$ref', 'type', 'const', 'enum', 'pattern', 'minLength', 'minimum', 'required', 'properties', 'additionalProperties', 'items']);
+const ASSERTIONS = new Set([
+  '$ref',
+  'type',
+  'const',
+  'enum',
+  'pattern',
+  'minLength',
+  'minimum',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+]);
 
 function typeOf(value: unknown): string {
   if (value === null) return 'null';
@@ -35,25 +49,33 @@ export function validate(root: Schema, value: unknown): string[] {
     const actual = typeOf(v);
     if (schema['type'] !== undefined) {
       const allowed = Array.isArray(schema['type']) ? (schema['type'] as string[]) : [schema['type'] as string];
-      if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number'))) errors.push(`${path}: ${actual} is not ${allowed.join(' or ')}`);
+      if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number')))
+        errors.push(`${path}: ${actual} is not ${allowed.join(' or ')}`);
     }
-    if ('const' in schema && v !== schema['const']) errors.push(`${path}: ${JSON.stringify(v)} is not ${JSON.stringify(schema['const'])}`);
-    if (Array.isArray(schema['enum']) && !schema['enum'].includes(v)) errors.push(`${path}: ${JSON.stringify(v)} is not one of ${JSON.stringify(schema['enum'])}`);
+    if ('const' in schema && v !== schema['const'])
+      errors.push(`${path}: ${JSON.stringify(v)} is not ${JSON.stringify(schema['const'])}`);
+    if (Array.isArray(schema['enum']) && !schema['enum'].includes(v))
+      errors.push(`${path}: ${JSON.stringify(v)} is not one of ${JSON.stringify(schema['enum'])}`);
     if (typeof v === 'string') {
-      if (typeof schema['pattern'] === 'string' && !new RegExp(schema['pattern'], 'u').test(v)) errors.push(`${path}: ${JSON.stringify(v)} does not match ${schema['pattern']}`);
-      if (typeof schema['minLength'] === 'number' && [...v].length < schema['minLength']) errors.push(`${path}: shorter than ${schema['minLength']}`);
+      if (typeof schema['pattern'] === 'string' && !new RegExp(schema['pattern'], 'u').test(v))
+        errors.push(`${path}: ${JSON.stringify(v)} does not match ${schema['pattern']}`);
+      if (typeof schema['minLength'] === 'number' && [...v].length < schema['minLength'])
+        errors.push(`${path}: shorter than ${schema['minLength']}`);
     }
-    if (typeof v === 'number' && typeof schema['minimum'] === 'number' && v < schema['minimum']) errors.push(`${path}: ${v} < ${schema['minimum']}`);
+    if (typeof v === 'number' && typeof schema['minimum'] === 'number' && v < schema['minimum'])
+      errors.push(`${path}: ${v} < ${schema['minimum']}`);
     if (actual === 'object') {
       const object = v as Record<string, unknown>;
-      for (const key of (schema['required'] as string[] | undefined) ?? []) if (!(key in object)) errors.push(`${path}: missing ${key}`);
+      for (const key of (schema['required'] as string[] | undefined) ?? [])
+        if (!(key in object)) errors.push(`${path}: missing ${key}`);
       const properties = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
       for (const [key, child] of Object.entries(object)) {
         if (properties[key] !== undefined) visit(properties[key], child, `${path}.${key}`);
         else if (schema['additionalProperties'] === false) errors.push(`${path}: unexpected key ${key}`);
       }
     }
-    if (actual === 'array' && schema['items'] !== undefined) (v as unknown[]).forEach((item, i) => visit(schema['items'] as Schema, item, `${path}[${i}]`));
+    if (actual === 'array' && schema['items'] !== undefined)
+      (v as unknown[]).forEach((item, i) => visit(schema['items'] as Schema, item, `${path}[${i}]`));
   };
   visit(root, value, '$');
   return errors;

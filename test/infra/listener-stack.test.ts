@@ -29,7 +29,8 @@ const AWS_SDK_VARIABLES = ['AWS_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_UR
 // Read by Node itself.
 const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
 
-const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const asList = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 let template: Template;
 let resources: Resources;
@@ -40,7 +41,9 @@ afterAll(removeSynthOutputs);
 beforeAll(() => {
   ({ template } = synthesize());
   resources = template.toJSON()['Resources'] as Resources;
-  container = (only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<Record<string, unknown>>)[0]!;
+  container = (
+    only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<Record<string, unknown>>
+  )[0]!;
 });
 
 function idsOf(type: string, predicate: (properties: Record<string, unknown>) => boolean = () => true): string[] {
@@ -58,13 +61,23 @@ function idOf(type: string, predicate?: (properties: Record<string, unknown>) =>
 const archiveBucketId = () => idOf('AWS::S3::Bucket', (p) => p['VersioningConfiguration'] !== undefined);
 const fillsQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] !== undefined);
 const deadLetterQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] === undefined);
-const taskRoleId = () => ((only(template, 'AWS::ECS::TaskDefinition').properties['TaskRoleArn'] as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!);
-const executionRoleId = () => ((only(template, 'AWS::ECS::TaskDefinition').properties['ExecutionRoleArn'] as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!);
+const taskRoleId = () =>
+  (only(template, 'AWS::ECS::TaskDefinition').properties['TaskRoleArn'] as { 'Fn::GetAtt': string[] })[
+    'Fn::GetAtt'
+  ][0]!;
+const executionRoleId = () =>
+  (only(template, 'AWS::ECS::TaskDefinition').properties['ExecutionRoleArn'] as { 'Fn::GetAtt': string[] })[
+    'Fn::GetAtt'
+  ][0]!;
 
 /** Every statement of the identity policies attached to a role. */
 function roleStatements(roleId: string): Statement[] {
   return Object.values(resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && asList(r.Properties!['Roles'] as Array<{ Ref: string }>).some((ref) => ref.Ref === roleId))
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        asList(r.Properties!['Roles'] as Array<{ Ref: string }>).some((ref) => ref.Ref === roleId),
+    )
     .flatMap((r) => (r.Properties!['PolicyDocument'] as { Statement: Statement[] }).Statement);
 }
 
@@ -75,7 +88,11 @@ describe('Fargate service: one task, never two', () => {
     template.hasResourceProperties('AWS::ECS::Service', {
       DesiredCount: 1,
       LaunchType: 'FARGATE',
-      DeploymentConfiguration: { MinimumHealthyPercent: 0, MaximumPercent: 100, DeploymentCircuitBreaker: { Enable: true, Rollback: true } },
+      DeploymentConfiguration: {
+        MinimumHealthyPercent: 0,
+        MaximumPercent: 100,
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      },
       AvailabilityZoneRebalancing: 'DISABLED',
       DeploymentController: { Type: 'ECS' },
       EnableExecuteCommand: false,
@@ -85,12 +102,18 @@ describe('Fargate service: one task, never two', () => {
   it('places the task in the private subnets without a public address, and starts it once EFS is mountable', () => {
     // Prepare
     const service = only(template, 'AWS::ECS::Service');
-    const network = (service.properties['NetworkConfiguration'] as { AwsvpcConfiguration: { Subnets: Array<{ Ref: string }>; AssignPublicIp: string } }).AwsvpcConfiguration;
+    const network = (
+      service.properties['NetworkConfiguration'] as {
+        AwsvpcConfiguration: { Subnets: Array<{ Ref: string }>; AssignPublicIp: string };
+      }
+    ).AwsvpcConfiguration;
     // Assess
     expect(network.AssignPublicIp).toBe('DISABLED');
     expect(network.Subnets).toHaveLength(2);
     expect(network.Subnets.every((s) => /private/i.test(s.Ref))).toBe(true);
-    expect(asList(service.resource.DependsOn).filter((id) => resources[id]?.Type === 'AWS::EFS::MountTarget')).toHaveLength(2);
+    expect(
+      asList(service.resource.DependsOn).filter((id) => resources[id]?.Type === 'AWS::EFS::MountTarget'),
+    ).toHaveLength(2);
   });
 
   it('is an ARM64 Fargate task of the configured size, from the Dockerfile asset, on a cluster with Container Insights', () => {
@@ -101,7 +124,9 @@ describe('Fargate service: one task, never two', () => {
       RequiresCompatibilities: ['FARGATE'],
       RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
     });
-    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
     expect(JSON.stringify(container['Image'])).toMatch(/container-assets.*:[0-9a-f]{64}/);
   });
 
@@ -116,13 +141,22 @@ describe('Fargate service: one task, never two', () => {
   it('logs to its own log group with retention, without blocking the event loop on CloudWatch', () => {
     // Assess
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULT_SETTINGS.logRetentionDays });
-    expect(container['LogConfiguration']).toMatchObject({ LogDriver: 'awslogs', Options: { 'awslogs-group': { Ref: idOf('AWS::Logs::LogGroup') }, mode: 'non-blocking' } });
+    expect(container['LogConfiguration']).toMatchObject({
+      LogDriver: 'awslogs',
+      Options: { 'awslogs-group': { Ref: idOf('AWS::Logs::LogGroup') }, mode: 'non-blocking' },
+    });
   });
 
   it('sends only to AWS APIs (443), the Kalshi FIX port and the spool file system, and accepts nothing by default', () => {
     // Prepare
     const taskGroup = idOf('AWS::EC2::SecurityGroup', (p) => p['GroupDescription'] === 'kalshi-fix-listener task');
-    const egress = (resources[taskGroup]!.Properties!['SecurityGroupEgress'] as Array<{ FromPort: number; ToPort: number; CidrIp: string }>).map((e) => [e.FromPort, e.ToPort]);
+    const egress = (
+      resources[taskGroup]!.Properties!['SecurityGroupEgress'] as Array<{
+        FromPort: number;
+        ToPort: number;
+        CidrIp: string;
+      }>
+    ).map((e) => [e.FromPort, e.ToPort]);
     const toSpool = idsOf('AWS::EC2::SecurityGroupEgress', (p) => JSON.stringify(p['GroupId']).includes(taskGroup));
     // Assess
     expect(egress).toEqual([
@@ -135,21 +169,26 @@ describe('Fargate service: one task, never two', () => {
 });
 
 describe('task environment and secrets (DESIGN.md §6)', () => {
-  const environment = () => Object.fromEntries((container['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+  const environment = () =>
+    Object.fromEntries(
+      (container['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]),
+    );
   const secrets = () => container['Secrets'] as Array<{ Name: string; ValueFrom: unknown }>;
 
   it('sets only variables the service or the AWS SDK reads', () => {
     // Prepare
     const known = new Set([...ENVIRONMENT.map((v) => v.name), ...AWS_SDK_VARIABLES, ...RUNTIME_VARIABLES]);
     // Assess
-    for (const name of [...Object.keys(environment()), ...secrets().map((s) => s.Name)]) expect(known, name).toContain(name);
+    for (const name of [...Object.keys(environment()), ...secrets().map((s) => s.Name)])
+      expect(known, name).toContain(name);
   });
 
   it('sets every required variable, the private key among them, and keeps secrets out of the plain environment', () => {
     // Prepare
     const set = new Set([...Object.keys(environment()), ...secrets().map((s) => s.Name)]);
     // Assess
-    for (const variable of ENVIRONMENT.filter((v) => v.required === 'yes')) expect(set, variable.name).toContain(variable.name);
+    for (const variable of ENVIRONMENT.filter((v) => v.required === 'yes'))
+      expect(set, variable.name).toContain(variable.name);
     expect(set).toContain('FIX_PRIVATE_KEY');
     expect(Object.keys(environment()).filter((n) => /KEY|TOKEN/.test(n))).toEqual([]);
     expect(environment()).toMatchObject({ SPOOL_DIR, HTTP_PORT: String(HTTP_PORT) });
@@ -174,17 +213,34 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
     expect(byName['FIX_API_KEY']).toMatch(new RegExp(`:${FIX_SECRET_KEYS.apiKey}::`));
     expect(byName['FIX_PRIVATE_KEY']).toMatch(new RegExp(`:${FIX_SECRET_KEYS.privateKey}::`));
     expect(byName['CONTROL_TOKEN']).toBeDefined();
-    template.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ PasswordLength: 40, ExcludePunctuation: true }) });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ PasswordLength: 40, ExcludePunctuation: true }),
+    });
   });
 
-  it('is accepted by the service\'s own configuration check once the secrets are filled in', () => {
+  it("is accepted by the service's own configuration check once the secrets are filled in", () => {
     // Prepare: resolve the template's references as ECS would at task start.
-    const plain = resolveIntrinsics(environment(), resources, (id, type) => (type === 'AWS::SQS::Queue' ? `https://sqs.us-east-1.amazonaws.com/123456789012/${id}.fifo` : id.toLowerCase())) as Record<string, string>;
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const plain = resolveIntrinsics(environment(), resources, (id, type) =>
+      type === 'AWS::SQS::Queue' ? `https://sqs.us-east-1.amazonaws.com/123456789012/${id}.fifo` : id.toLowerCase(),
+    ) as Record<string, string>;
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     // Act
-    const config = loadConfig({ ...plain, FIX_API_KEY: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d', FIX_PRIVATE_KEY: privateKey, CONTROL_TOKEN: 'x'.repeat(40) });
+    const config = loadConfig({
+      ...plain,
+      FIX_API_KEY: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d',
+      FIX_PRIVATE_KEY: privateKey,
+      CONTROL_TOKEN: 'x'.repeat(40),
+    });
     // Assess
-    expect(config.archive).toEqual({ kind: 's3', bucket: archiveBucketId().toLowerCase(), prefix: DEFAULT_SETTINGS.archivePrefix });
+    expect(config.archive).toEqual({
+      kind: 's3',
+      bucket: archiveBucketId().toLowerCase(),
+      prefix: DEFAULT_SETTINGS.archivePrefix,
+    });
     expect(config.fills).toEqual({ kind: 'sqs', queueUrl: expect.stringContaining(`${fillsQueueId()}.fifo`) });
     expect(config.fix).toMatchObject({ host: DEFAULT_SETTINGS.fix.host, port: 8228, targetCompId: 'KalshiNR' });
     expect(config.spoolDir).toBe(SPOOL_DIR);
@@ -195,27 +251,42 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
 describe('spool on EFS', () => {
   it('is encrypted, has a mount target in each private subnet and survives the stack', () => {
     // Assess
-    template.hasResource('AWS::EFS::FileSystem', { Properties: Match.objectLike({ Encrypted: true }), DeletionPolicy: 'Retain' });
-    const subnets = idsOf('AWS::EFS::MountTarget').map((id) => (resources[id]!.Properties!['SubnetId'] as { Ref: string }).Ref);
+    template.hasResource('AWS::EFS::FileSystem', {
+      Properties: Match.objectLike({ Encrypted: true }),
+      DeletionPolicy: 'Retain',
+    });
+    const subnets = idsOf('AWS::EFS::MountTarget').map(
+      (id) => (resources[id]!.Properties!['SubnetId'] as { Ref: string }).Ref,
+    );
     expect(subnets).toHaveLength(2);
     expect(subnets.every((s) => /private/i.test(s))).toBe(true);
   });
 
-  it('is mounted at SPOOL_DIR through an access point owned by the image\'s runtime user, with TLS and IAM', () => {
+  it("is mounted at SPOOL_DIR through an access point owned by the image's runtime user, with TLS and IAM", () => {
     // Prepare
     const accessPoint = idOf('AWS::EFS::AccessPoint');
     // Assess
     template.hasResourceProperties('AWS::EFS::AccessPoint', {
       PosixUser: { Uid: String(RUNTIME_USER.uid), Gid: String(RUNTIME_USER.gid) },
-      RootDirectory: { CreationInfo: { OwnerUid: String(RUNTIME_USER.uid), OwnerGid: String(RUNTIME_USER.gid), Permissions: '750' } },
+      RootDirectory: {
+        CreationInfo: { OwnerUid: String(RUNTIME_USER.uid), OwnerGid: String(RUNTIME_USER.gid), Permissions: '750' },
+      },
     });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      Volumes: [{ Name: 'spool', EFSVolumeConfiguration: { TransitEncryption: 'ENABLED', AuthorizationConfig: { AccessPointId: { Ref: accessPoint }, IAM: 'ENABLED' } } }],
+      Volumes: [
+        {
+          Name: 'spool',
+          EFSVolumeConfiguration: {
+            TransitEncryption: 'ENABLED',
+            AuthorizationConfig: { AccessPointId: { Ref: accessPoint }, IAM: 'ENABLED' },
+          },
+        },
+      ],
     });
     expect(container['MountPoints']).toEqual([{ ContainerPath: SPOOL_DIR, SourceVolume: 'spool', ReadOnly: false }]);
   });
 
-  it('admits the task role only, over TLS, and NFS only from the task\'s security group', () => {
+  it("admits the task role only, over TLS, and NFS only from the task's security group", () => {
     // Prepare
     const policy = only(template, 'AWS::EFS::FileSystem').properties['FileSystemPolicy'] as { Statement: Statement[] };
     const allows = policy.Statement.filter((s) => s.Effect === 'Allow');
@@ -224,8 +295,12 @@ describe('spool on EFS', () => {
     expect(allows).toHaveLength(1);
     expect(allows[0]!.Principal).toEqual({ AWS: { 'Fn::GetAtt': [taskRoleId(), 'Arn'] } });
     expect(asList(allows[0]!.Action)).not.toContain('elasticfilesystem:ClientRootAccess');
-    expect(policy.Statement.filter((s) => s.Effect === 'Deny')).toEqual([expect.objectContaining({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
-    expect(ingress).toEqual([expect.objectContaining({ FromPort: 2049, ToPort: 2049, SourceSecurityGroupId: expect.anything() })]);
+    expect(policy.Statement.filter((s) => s.Effect === 'Deny')).toEqual([
+      expect.objectContaining({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
+    expect(ingress).toEqual([
+      expect.objectContaining({ FromPort: 2049, ToPort: 2049, SourceSecurityGroupId: expect.anything() }),
+    ]);
   });
 });
 
@@ -236,46 +311,77 @@ describe('archive bucket', () => {
     // Assess
     template.hasResource('AWS::S3::Bucket', {
       Properties: Match.objectLike({
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
         VersioningConfiguration: { Status: 'Enabled' },
       }),
       DeletionPolicy: 'Retain',
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: bucket },
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 
   it('moves the archive prefix to Standard-IA after the configured days (30 by default)', () => {
     // Assess
     template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: DEFAULT_SETTINGS.archivePrefix, Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }] })]) },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Prefix: DEFAULT_SETTINGS.archivePrefix,
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }],
+          }),
+        ]),
+      },
     });
   });
 });
 
 describe('Glue table and Athena workgroup', () => {
-  const table = () => only(template, 'AWS::Glue::Table').properties['TableInput'] as {
-    Name: string;
-    Parameters: Record<string, unknown>;
-    PartitionKeys: Array<{ Name: string; Type: string }>;
-    StorageDescriptor: { Columns: Array<{ Name: string; Type: string }>; Location: unknown; InputFormat: string; OutputFormat: string; SerdeInfo: { SerializationLibrary: string } };
-  };
+  const table = () =>
+    only(template, 'AWS::Glue::Table').properties['TableInput'] as {
+      Name: string;
+      Parameters: Record<string, unknown>;
+      PartitionKeys: Array<{ Name: string; Type: string }>;
+      StorageDescriptor: {
+        Columns: Array<{ Name: string; Type: string }>;
+        Location: unknown;
+        InputFormat: string;
+        OutputFormat: string;
+        SerdeInfo: { SerializationLibrary: string };
+      };
+    };
   const resolve = (value: unknown) => resolveIntrinsics(value, resources, (id) => id.toLowerCase());
 
-  it('has exactly the archive record\'s columns and types, in order (one source: src/record.ts)', () => {
+  it("has exactly the archive record's columns and types, in order (one source: src/record.ts)", () => {
     // Assess
-    expect(table().StorageDescriptor.Columns.map((c) => [c.Name, c.Type])).toEqual(RECORD_COLUMNS.map((c) => [c.name, c.glueType]));
+    expect(table().StorageDescriptor.Columns.map((c) => [c.Name, c.Type])).toEqual(
+      RECORD_COLUMNS.map((c) => [c.name, c.glueType]),
+    );
   });
 
-  it('reads the writer\'s prefix with the Hive JSON SerDe, gzip or not, partitioned by dt and hour', () => {
+  it("reads the writer's prefix with the Hive JSON SerDe, gzip or not, partitioned by dt and hour", () => {
     // Prepare
-    const environment = Object.fromEntries((container['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]));
+    const environment = Object.fromEntries(
+      (container['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]),
+    );
     // Assess
     expect(table().Name).toBe(TABLE_NAME);
-    expect(resolve(table().StorageDescriptor.Location)).toBe(`${resolve(environment['ARCHIVE_URL']) as string}exec_reports/`);
+    expect(resolve(table().StorageDescriptor.Location)).toBe(
+      `${resolve(environment['ARCHIVE_URL']) as string}exec_reports/`,
+    );
     expect(table().StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(JSON_SERDE);
     expect(table().StorageDescriptor.InputFormat).toBe('org.apache.hadoop.mapred.TextInputFormat');
     expect(table().StorageDescriptor.OutputFormat).toBe('org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat');
@@ -295,28 +401,45 @@ describe('Glue table and Athena workgroup', () => {
       'projection.hour.range': '0,23',
       'projection.hour.digits': '2',
     });
-    expect(parameters['storage.location.template']).toBe(`${resolve(table().StorageDescriptor.Location) as string}dt=\${dt}/hour=\${hour}/`);
+    expect(parameters['storage.location.template']).toBe(
+      `${resolve(table().StorageDescriptor.Location) as string}dt=\${dt}/hour=\${hour}/`,
+    );
   });
 
   it('has a workgroup that enforces its own encrypted results location, outside the archive bucket', () => {
     // Prepare
-    const workGroup = only(template, 'AWS::Athena::WorkGroup').properties as { WorkGroupConfiguration: { EnforceWorkGroupConfiguration: boolean; ResultConfiguration: { OutputLocation: unknown; EncryptionConfiguration: unknown } } };
+    const workGroup = only(template, 'AWS::Athena::WorkGroup').properties as {
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: boolean;
+        ResultConfiguration: { OutputLocation: unknown; EncryptionConfiguration: unknown };
+      };
+    };
     const output = JSON.stringify(workGroup.WorkGroupConfiguration.ResultConfiguration.OutputLocation);
     // Assess
     expect(workGroup.WorkGroupConfiguration.EnforceWorkGroupConfiguration).toBe(true);
-    expect(workGroup.WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration).toEqual({ EncryptionOption: 'SSE_S3' });
+    expect(workGroup.WorkGroupConfiguration.ResultConfiguration.EncryptionConfiguration).toEqual({
+      EncryptionOption: 'SSE_S3',
+    });
     expect(output).not.toContain(archiveBucketId());
     expect(idsOf('AWS::S3::Bucket').some((id) => id !== archiveBucketId() && output.includes(id))).toBe(true);
   });
 
   it('saves the three operator queries on the table, in the workgroup', () => {
     // Prepare
-    const queries = idsOf('AWS::Athena::NamedQuery').map((id) => resources[id]!.Properties as { Name: string; QueryString: string; Database: string; WorkGroup: unknown });
+    const queries = idsOf('AWS::Athena::NamedQuery').map(
+      (id) => resources[id]!.Properties as { Name: string; QueryString: string; Database: string; WorkGroup: unknown },
+    );
     // Assess
-    expect(queries.map((q) => q.Name).sort()).toEqual(['duplicate-exec-ids', 'fills-per-symbol-per-hour', 'order-life-by-order-id']);
+    expect(queries.map((q) => q.Name).sort()).toEqual([
+      'duplicate-exec-ids',
+      'fills-per-symbol-per-hour',
+      'order-life-by-order-id',
+    ]);
     for (const query of queries) {
       expect(query.QueryString).toContain(`FROM ${TABLE_NAME}`);
-      expect(query.Database).toBe((only(template, 'AWS::Glue::Database').properties['DatabaseInput'] as { Name: string }).Name);
+      expect(query.Database).toBe(
+        (only(template, 'AWS::Glue::Database').properties['DatabaseInput'] as { Name: string }).Name,
+      );
       expect(query.WorkGroup).toEqual({ Ref: idOf('AWS::Athena::WorkGroup') });
     }
   });
@@ -330,17 +453,32 @@ describe('fills queue', () => {
       FifoQueue: true,
       ContentBasedDeduplication: false,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueueId(), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueueId(), 'Arn'] },
+        maxReceiveCount: MAX_RECEIVE_COUNT,
+      },
     });
-    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, SqsManagedSseEnabled: true, RedrivePolicy: Match.absent() });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: Match.absent(),
+    });
   });
 
   it('refuses plain HTTP on both queues', () => {
     // Prepare
-    const policies = idsOf('AWS::SQS::QueuePolicy').map((id) => resources[id]!.Properties as { Queues: Array<{ Ref: string }>; PolicyDocument: { Statement: Statement[] } });
+    const policies = idsOf('AWS::SQS::QueuePolicy').map(
+      (id) =>
+        resources[id]!.Properties as { Queues: Array<{ Ref: string }>; PolicyDocument: { Statement: Statement[] } },
+    );
     // Assess
-    expect(policies.flatMap((p) => p.Queues.map((q) => q.Ref)).sort()).toEqual([fillsQueueId(), deadLetterQueueId()].sort());
-    for (const policy of policies) expect(policy.PolicyDocument.Statement).toEqual([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]);
+    expect(policies.flatMap((p) => p.Queues.map((q) => q.Ref)).sort()).toEqual(
+      [fillsQueueId(), deadLetterQueueId()].sort(),
+    );
+    for (const policy of policies)
+      expect(policy.PolicyDocument.Statement).toEqual([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      ]);
   });
 });
 
@@ -354,7 +492,8 @@ describe('least-privilege IAM', () => {
     // Assess
     for (const statement of allStatements()) {
       for (const action of asList(statement.Action)) expect(action, JSON.stringify(statement)).not.toContain('*');
-      if (asList(statement.Resource).includes('*')) expect(asList(statement.Action)).toEqual(['ecr:GetAuthorizationToken']);
+      if (asList(statement.Resource).includes('*'))
+        expect(asList(statement.Action)).toEqual(['ecr:GetAuthorizationToken']);
     }
   });
 
@@ -364,27 +503,59 @@ describe('least-privilege IAM', () => {
     const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
     const bucketArn = { 'Fn::GetAtt': [archiveBucketId(), 'Arn'] };
     // Assess
-    expect(Object.keys(bySid).sort()).toEqual(['ArchiveObjects', 'ListArchivePrefix', 'MountSpoolAccessPoint', 'SendFills']);
-    expect(bySid['ArchiveObjects']).toMatchObject({ Action: ['s3:PutObject', 's3:GetObject'], Resource: { 'Fn::Join': ['', [bucketArn, `/${DEFAULT_SETTINGS.archivePrefix}*`]] } });
-    expect(bySid['ListArchivePrefix']).toMatchObject({ Action: 's3:ListBucket', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${DEFAULT_SETTINGS.archivePrefix}*`] } } });
-    expect(bySid['SendFills']).toMatchObject({ Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [fillsQueueId(), 'Arn'] } });
-    expect(bySid['MountSpoolAccessPoint']).toMatchObject({ Resource: { 'Fn::GetAtt': [idOf('AWS::EFS::FileSystem'), 'Arn'] }, Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() } } });
+    expect(Object.keys(bySid).sort()).toEqual([
+      'ArchiveObjects',
+      'ListArchivePrefix',
+      'MountSpoolAccessPoint',
+      'SendFills',
+    ]);
+    expect(bySid['ArchiveObjects']).toMatchObject({
+      Action: ['s3:PutObject', 's3:GetObject'],
+      Resource: { 'Fn::Join': ['', [bucketArn, `/${DEFAULT_SETTINGS.archivePrefix}*`]] },
+    });
+    expect(bySid['ListArchivePrefix']).toMatchObject({
+      Action: 's3:ListBucket',
+      Resource: bucketArn,
+      Condition: { StringLike: { 's3:prefix': [`${DEFAULT_SETTINGS.archivePrefix}*`] } },
+    });
+    expect(bySid['SendFills']).toMatchObject({
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': [fillsQueueId(), 'Arn'] },
+    });
+    expect(bySid['MountSpoolAccessPoint']).toMatchObject({
+      Resource: { 'Fn::GetAtt': [idOf('AWS::EFS::FileSystem'), 'Arn'] },
+      Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() } },
+    });
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
   });
 
   it('lets the execution role read exactly the two secrets, write its log group and pull the image', () => {
     // Prepare
     const statements = roleStatements(executionRoleId());
-    const secretResources = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:'))).map((s) => s.Resource);
+    const secretResources = statements
+      .filter((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:')))
+      .map((s) => s.Resource);
     // Assess
-    expect(secretResources.sort()).toEqual(idsOf('AWS::SecretsManager::Secret').map((id) => ({ Ref: id })).sort());
-    expect(statements.find((s) => asList(s.Action).includes('logs:PutLogEvents'))?.Resource).toEqual({ 'Fn::GetAtt': [idOf('AWS::Logs::LogGroup'), 'Arn'] });
-    expect(statements.flatMap((s) => asList(s.Action)).filter((a) => !/^(secretsmanager|logs|ecr):/.test(a))).toEqual([]);
+    expect(secretResources.sort()).toEqual(
+      idsOf('AWS::SecretsManager::Secret')
+        .map((id) => ({ Ref: id }))
+        .sort(),
+    );
+    expect(statements.find((s) => asList(s.Action).includes('logs:PutLogEvents'))?.Resource).toEqual({
+      'Fn::GetAtt': [idOf('AWS::Logs::LogGroup'), 'Arn'],
+    });
+    expect(statements.flatMap((s) => asList(s.Action)).filter((a) => !/^(secretsmanager|logs|ecr):/.test(a))).toEqual(
+      [],
+    );
   });
 });
 
 describe('alarms', () => {
-  const alarms = () => idsOf('AWS::CloudWatch::Alarm').map((id): Record<string, unknown> & { id: string } => ({ id, ...resources[id]!.Properties }));
+  const alarms = () =>
+    idsOf('AWS::CloudWatch::Alarm').map((id): Record<string, unknown> & { id: string } => ({
+      id,
+      ...resources[id]!.Properties,
+    }));
   const alarm = (name: string) => alarms().find((a) => a.id.includes(name))!;
 
   it('notifies one SNS topic of every alarm and every recovery', () => {
@@ -397,21 +568,59 @@ describe('alarms', () => {
 
   it('fires when the service runs fewer tasks than desired (Container Insights), and when it reports nothing', () => {
     // Prepare
-    const taskAlarm = alarm('TaskNotRunning') as unknown as { Metrics: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string } } }>; TreatMissingData: string };
+    const taskAlarm = alarm('TaskNotRunning') as unknown as {
+      Metrics: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string } } }>;
+      TreatMissingData: string;
+    };
     // Assess
-    expect(taskAlarm.Metrics.flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : [])).sort()).toEqual(['ECS/ContainerInsights/DesiredTaskCount', 'ECS/ContainerInsights/RunningTaskCount']);
+    expect(
+      taskAlarm.Metrics.flatMap((m) =>
+        m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : [],
+      ).sort(),
+    ).toEqual(['ECS/ContainerInsights/DesiredTaskCount', 'ECS/ContainerInsights/RunningTaskCount']);
     expect(taskAlarm.TreatMissingData).toBe('breaching');
   });
 
   it('fires when the health line says not ready, or the archive late past what /readyz tolerates, and when a hole is logged', () => {
     // Prepare
-    const namespace = (container['Environment'] as Array<{ Name: string; Value: unknown }>).find((e) => e.Name === 'METRICS_NAMESPACE')?.Value;
-    const filters = idsOf('AWS::Logs::MetricFilter').map((id) => resources[id]!.Properties as { LogGroupName: unknown; FilterPattern: string; MetricTransformations: Array<{ MetricName: string; MetricNamespace: string }> });
+    const namespace = (container['Environment'] as Array<{ Name: string; Value: unknown }>).find(
+      (e) => e.Name === 'METRICS_NAMESPACE',
+    )?.Value;
+    const filters = idsOf('AWS::Logs::MetricFilter').map(
+      (id) =>
+        resources[id]!.Properties as {
+          LogGroupName: unknown;
+          FilterPattern: string;
+          MetricTransformations: Array<{ MetricName: string; MetricNamespace: string }>;
+        },
+    );
     // Assess: the alarms read the metrics the task's health line publishes, in the namespace it is given.
     expect(namespace).toMatch(/^KalshiFixListener\//);
-    expect(alarm('ReadinessFailing')).toMatchObject({ Namespace: namespace, MetricName: 'Ready', Statistic: 'Maximum', ComparisonOperator: 'LessThanThreshold', Threshold: 1, EvaluationPeriods: NOT_READY_PERIODS });
-    expect(alarm('ArchiveLagging')).toMatchObject({ Namespace: namespace, MetricName: 'ArchiveLagSeconds', Statistic: 'Minimum', ComparisonOperator: 'GreaterThanThreshold', Threshold: DEFAULT_READINESS.maxArchiveLagSeconds, EvaluationPeriods: ARCHIVE_LAG_PERIODS });
-    const metricNames = Object.keys(healthFigures({ fatal: undefined, session: { state: 'active' }, sinks: [], journal: { backlog: {} }, backfill: { holes: [] } } as unknown as ServiceStatus));
+    expect(alarm('ReadinessFailing')).toMatchObject({
+      Namespace: namespace,
+      MetricName: 'Ready',
+      Statistic: 'Maximum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      EvaluationPeriods: NOT_READY_PERIODS,
+    });
+    expect(alarm('ArchiveLagging')).toMatchObject({
+      Namespace: namespace,
+      MetricName: 'ArchiveLagSeconds',
+      Statistic: 'Minimum',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
+      EvaluationPeriods: ARCHIVE_LAG_PERIODS,
+    });
+    const metricNames = Object.keys(
+      healthFigures({
+        fatal: undefined,
+        session: { state: 'active' },
+        sinks: [],
+        journal: { backlog: {} },
+        backfill: { holes: [] },
+      } as unknown as ServiceStatus),
+    );
     expect(metricNames).toContain('Ready');
     expect(metricNames).toContain('ArchiveLagSeconds');
     expect(filters).toHaveLength(1);

@@ -24,7 +24,18 @@ describe('log signals the alarms count', () => {
 
   it('match the line written when reports are missed for good', () => {
     // Act
-    const [line] = linesOf((log) => logBackfillEvent(log, { kind: 'hole', hole: { lastGoodExecId: '1523;88', from: '2026-11-23T22:00:00Z', to: '2026-11-23T22:10:00Z', reason: 'drop copy unavailable', recordedAt: '2026-11-23T22:10:01Z' } }));
+    const [line] = linesOf((log) =>
+      logBackfillEvent(log, {
+        kind: 'hole',
+        hole: {
+          lastGoodExecId: '1523;88',
+          from: '2026-11-23T22:00:00Z',
+          to: '2026-11-23T22:10:00Z',
+          reason: 'drop copy unavailable',
+          recordedAt: '2026-11-23T22:10:01Z',
+        },
+      }),
+    );
     // Assess
     expect(line!['msg']).toBe(LOG_MESSAGES.hole);
     expect(matches(hole, line!)).toBe(true);
@@ -35,7 +46,13 @@ describe('log signals the alarms count', () => {
     const lines = linesOf((log) => {
       logSessionEvent(log, { kind: 'logon', heartbeatIntervalS: 30, reset: false, nextInbound: 2, nextOutbound: 2 });
       logSessionEvent(log, { kind: 'disconnected', reason: undefined });
-      logArchiveEvent(log, { kind: 'upload_failed', key: 'exec_reports/dt=2026-11-23/hour=22/x.jsonl.gz', attempt: 4, retryInMs: 8000, error: new Error('SlowDown') });
+      logArchiveEvent(log, {
+        kind: 'upload_failed',
+        key: 'exec_reports/dt=2026-11-23/hour=22/x.jsonl.gz',
+        attempt: 4,
+        retryInMs: 8000,
+        error: new Error('SlowDown'),
+      });
       logArchiveEvent(log, { kind: 'uploaded', key: 'k', records: 10, bytes: 100, result: 'created' });
       logFillEvent(log, { kind: 'sent', count: 3, lastLsn: 9 });
     });

@@ -9,16 +9,24 @@ import { ListenerStack } from '../../infra/listener-stack.js';
 export const REPO = join(import.meta.dirname, '../..');
 
 /** cdk.json's feature flags, so tests synthesize as `cdk synth` does (template validation included). */
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
 
 const outdirs: string[] = [];
 
 /** The stack as `cdk synth -c key=value ...` builds it: context in, template out. */
-export function synthesize(context: Partial<Record<ContextKey, string>> = {}): { stack: ListenerStack; template: Template } {
+export function synthesize(context: Partial<Record<ContextKey, string>> = {}): {
+  stack: ListenerStack;
+  template: Template;
+} {
   const outdir = mkdtempSync(join(tmpdir(), 'kfl-cdk-'));
   outdirs.push(outdir);
   const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, ...context } });
-  const stack = new ListenerStack(app, 'KalshiFixListener', { settings: settingsFromContext((key) => app.node.tryGetContext(key)), imageDirectory: REPO });
+  const stack = new ListenerStack(app, 'KalshiFixListener', {
+    settings: settingsFromContext((key) => app.node.tryGetContext(key)),
+    imageDirectory: REPO,
+  });
   const template = Template.fromStack(stack);
   // Template.fromStack does not fail on a context look-up error: make sure there was none.
   Annotations.fromStack(stack).hasNoError('*', Match.anyValue());
@@ -30,10 +38,22 @@ export function removeSynthOutputs(): void {
   for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[] | string; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
+export type Resources = Record<
+  string,
+  {
+    Type: string;
+    Properties?: Record<string, unknown>;
+    DependsOn?: string[] | string;
+    DeletionPolicy?: string;
+    UpdateReplacePolicy?: string;
+  }
+>;
 
 /** The one resource of a type (fails when there are more or none). */
-export function only(template: Template, type: string): { id: string; properties: Record<string, unknown>; resource: Resources[string] } {
+export function only(
+  template: Template,
+  type: string,
+): { id: string; properties: Record<string, unknown>; resource: Resources[string] } {
   const found = Object.entries(template.findResources(type) as Resources);
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   const [id, resource] = found[0]!;
@@ -44,7 +64,11 @@ export function only(template: Template, type: string): { id: string; properties
  * CloudFormation intrinsics → plain strings, for checking values the way a task would see them:
  * `Ref`s become what `name(logicalId, type)` says, joins are joined.
  */
-export function resolveIntrinsics(value: unknown, resources: Resources, name: (logicalId: string, type: string) => string): unknown {
+export function resolveIntrinsics(
+  value: unknown,
+  resources: Resources,
+  name: (logicalId: string, type: string) => string,
+): unknown {
   if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, resources, name));
   if (value === null || typeof value !== 'object') return value;
   const object = value as Record<string, unknown>;

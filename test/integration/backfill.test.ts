@@ -19,79 +19,113 @@ afterEach(async () => {
   sim = undefined;
 });
 
-
 function archivedIds(dir: string): string[] {
-  const walk = (d: string): string[] => (existsSync(d) ? readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)])) : []);
+  const walk = (d: string): string[] =>
+    existsSync(d)
+      ? readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]))
+      : [];
   return walk(dir)
     .filter((p) => p.endsWith('.jsonl.gz'))
-    .flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id));
+    .flatMap((p) =>
+      gunzipSync(readFileSync(p))
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id),
+    );
 }
 
 function dropCopyOf(address: SimulatorAddress) {
-  return { host: address.host, port: address.ports.KalshiDC!, apiKey: API_KEY, privateKey: testKeys().privateKey, extraCa: address.ca, timeoutMs: 10_000 };
+  return {
+    host: address.host,
+    port: address.ports.KalshiDC!,
+    apiKey: API_KEY,
+    privateKey: testKeys().privateKey,
+    extraCa: address.ca,
+    timeoutMs: 10_000,
+  };
 }
 
 describe('ListenerService on KalshiNR with drop-copy backfill', () => {
-  it('after the connection is cut while reports keep coming, backfills every missed report: each ExecID archived exactly once', { timeout: 60_000 }, async () => {
-    // Prepare
-    const started = await startSimulator({ ports: { KalshiNR: 0, KalshiDC: 0 } });
-    sim = started.sim;
-    const root = tempDir('backfill-');
-    const events: BackfillEvent[] = [];
-    const service = await ListenerService.start({
-      fix: { host: started.address.host, port: started.address.ports.KalshiNR!, targetCompId: 'KalshiNR', apiKey: API_KEY, privateKey: testKeys().privateKey, heartbeatS: 1, extraCa: started.address.ca, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } },
-      dropCopy: dropCopyOf(started.address),
-      spoolDir: join(root, 'spool'),
-      store: new LocalFolderStore(join(root, 'archive')),
-      queue: new LocalFileQueue(join(root, 'fills.jsonl')),
-      archive: { graceMs: 0 },
-      onBackfillEvent: (e) => events.push(e),
-    });
-    await until(() => service.session.state === 'active', 10_000, 'logon');
-    sim.setRate(200);
-    await until(() => service.status().counters.executionReports > 50, 10_000, 'live reports');
-    // Act: the exchange becomes unreachable for 1.5 s; reports keep being generated.
-    sim.pauseAccepting(true);
-    sim.dropConnections();
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const generatedWhileAway = sim.generated(API_KEY).length;
-    sim.pauseAccepting(false);
-    await until(() => events.some((e) => e.kind === 'finished'), 20_000, 'the backfill');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    sim.setRate(0);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // A second replay over reports the journal already holds (from early in the run): every one
-    // comes back and every one must be dropped and counted, none journaled again.
-    const early = sim.generated(API_KEY).filter((r) => r.execType !== '8')[10]!.execId;
-    service.backfill.request({ lastGoodExecId: early, since: Date.now() - 5000 });
-    await service.backfill.idle();
-    await service.stop();
-    // Assess
-    const generated = sim.generated(API_KEY).filter((r) => r.execType !== '8').map((r) => r.execId);
-    const rejects = sim.generated(API_KEY).filter((r) => r.execType === '8').map((r) => r.execId);
-    const archived = archivedIds(join(root, 'archive'));
-    expect(archived.length).toBe(new Set(archived).size);
-    // Every report, rejects included when the live stream carried them; rejects are never replayed.
-    for (const id of generated) expect(archived).toContain(id);
-    expect(archived.filter((id) => !rejects.includes(id)).length).toBe(generated.length);
-    const finished = events.find((e) => e.kind === 'finished') as Extract<BackfillEvent, { kind: 'finished' }>;
-    expect(finished.recovered).toBeGreaterThan(50);
-    expect(finished.replayed).toBe(finished.announced);
-    // The replay starts at the last journaled ExecID, inclusive: that report comes again and is
-    // dropped as a duplicate — unless it was a reject, which drop copy never replays.
-    expect(finished.recovered + finished.duplicates).toBe(finished.replayed);
-    const lastGood = sim.generated(API_KEY).find((r) => r.execId === finished.from);
-    expect(lastGood).toBeDefined();
-    if (lastGood!.execType !== '8') expect(finished.duplicates).toBeGreaterThanOrEqual(1);
-    expect(service.status().backfill).toMatchObject({ configured: true, disabled: null, holes: [] });
-    const again = events.filter((e) => e.kind === 'finished').at(-1) as Extract<BackfillEvent, { kind: 'finished' }>;
-    expect(again).not.toBe(finished);
-    expect(again.replayed).toBeGreaterThan(100);
-    expect(again.recovered).toBe(0);
-    expect(again.duplicates).toBe(again.replayed);
-    expect(service.status().backfill.duplicatesDropped).toBe(finished.duplicates + again.duplicates);
-    expect(generatedWhileAway).toBeGreaterThan(100);
-  });
+  it(
+    'after the connection is cut while reports keep coming, backfills every missed report: each ExecID archived exactly once',
+    { timeout: 60_000 },
+    async () => {
+      // Prepare
+      const started = await startSimulator({ ports: { KalshiNR: 0, KalshiDC: 0 } });
+      sim = started.sim;
+      const root = tempDir('backfill-');
+      const events: BackfillEvent[] = [];
+      const service = await ListenerService.start({
+        fix: {
+          host: started.address.host,
+          port: started.address.ports.KalshiNR!,
+          targetCompId: 'KalshiNR',
+          apiKey: API_KEY,
+          privateKey: testKeys().privateKey,
+          heartbeatS: 1,
+          extraCa: started.address.ca,
+          reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+        },
+        dropCopy: dropCopyOf(started.address),
+        spoolDir: join(root, 'spool'),
+        store: new LocalFolderStore(join(root, 'archive')),
+        queue: new LocalFileQueue(join(root, 'fills.jsonl')),
+        archive: { graceMs: 0 },
+        onBackfillEvent: (e) => events.push(e),
+      });
+      await until(() => service.session.state === 'active', 10_000, 'logon');
+      sim.setRate(200);
+      await until(() => service.status().counters.executionReports > 50, 10_000, 'live reports');
+      // Act: the exchange becomes unreachable for 1.5 s; reports keep being generated.
+      sim.pauseAccepting(true);
+      sim.dropConnections();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const generatedWhileAway = sim.generated(API_KEY).length;
+      sim.pauseAccepting(false);
+      await until(() => events.some((e) => e.kind === 'finished'), 20_000, 'the backfill');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      sim.setRate(0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A second replay over reports the journal already holds (from early in the run): every one
+      // comes back and every one must be dropped and counted, none journaled again.
+      const early = sim.generated(API_KEY).filter((r) => r.execType !== '8')[10]!.execId;
+      service.backfill.request({ lastGoodExecId: early, since: Date.now() - 5000 });
+      await service.backfill.idle();
+      await service.stop();
+      // Assess
+      const generated = sim
+        .generated(API_KEY)
+        .filter((r) => r.execType !== '8')
+        .map((r) => r.execId);
+      const rejects = sim
+        .generated(API_KEY)
+        .filter((r) => r.execType === '8')
+        .map((r) => r.execId);
+      const archived = archivedIds(join(root, 'archive'));
+      expect(archived.length).toBe(new Set(archived).size);
+      // Every report, rejects included when the live stream carried them; rejects are never replayed.
+      for (const id of generated) expect(archived).toContain(id);
+      expect(archived.filter((id) => !rejects.includes(id)).length).toBe(generated.length);
+      const finished = events.find((e) => e.kind === 'finished') as Extract<BackfillEvent, { kind: 'finished' }>;
+      expect(finished.recovered).toBeGreaterThan(50);
+      expect(finished.replayed).toBe(finished.announced);
+      // The replay starts at the last journaled ExecID, inclusive: that report comes again and is
+      // dropped as a duplicate — unless it was a reject, which drop copy never replays.
+      expect(finished.recovered + finished.duplicates).toBe(finished.replayed);
+      const lastGood = sim.generated(API_KEY).find((r) => r.execId === finished.from);
+      expect(lastGood).toBeDefined();
+      if (lastGood!.execType !== '8') expect(finished.duplicates).toBeGreaterThanOrEqual(1);
+      expect(service.status().backfill).toMatchObject({ configured: true, disabled: null, holes: [] });
+      const again = events.filter((e) => e.kind === 'finished').at(-1) as Extract<BackfillEvent, { kind: 'finished' }>;
+      expect(again).not.toBe(finished);
+      expect(again.replayed).toBeGreaterThan(100);
+      expect(again.recovered).toBe(0);
+      expect(again.duplicates).toBe(again.replayed);
+      expect(service.status().backfill.duplicatesDropped).toBe(finished.duplicates + again.duplicates);
+      expect(generatedWhileAway).toBeGreaterThan(100);
+    },
+  );
 });
 
 describe('Backfiller', () => {
@@ -102,7 +136,13 @@ describe('Backfiller', () => {
     const journal = await Journal.open({ dir: join(dir, 'journal') });
     const holes = await HoleLog.open(join(dir, 'holes.jsonl'));
     const events: BackfillEvent[] = [];
-    const backfiller = new Backfiller({ dropCopy: dropCopyOf(started.address), journal, holes, retry: { initialMs: 20, maxMs: 50, attempts: 3 }, onEvent: (e) => events.push(e) });
+    const backfiller = new Backfiller({
+      dropCopy: dropCopyOf(started.address),
+      journal,
+      holes,
+      retry: { initialMs: 20, maxMs: 50, attempts: 3 },
+      onEvent: (e) => events.push(e),
+    });
     return { backfiller, journal, holes, events, dir };
   }
 
@@ -175,7 +215,11 @@ describe('Backfiller', () => {
     it('records every gap as a hole', async () => {
       const dir = tempDir('bf-');
       const holes = await HoleLog.open(join(dir, 'holes.jsonl'));
-      const backfiller = new Backfiller({ dropCopy: undefined, journal: await Journal.open({ dir: join(dir, 'journal') }), holes });
+      const backfiller = new Backfiller({
+        dropCopy: undefined,
+        journal: await Journal.open({ dir: join(dir, 'journal') }),
+        holes,
+      });
       backfiller.request({ lastGoodExecId: '5;1', since: Date.now() });
       await backfiller.idle();
       expect(holes.holes[0]!.reason).toMatch(/no drop-copy session configured/);

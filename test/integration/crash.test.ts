@@ -12,8 +12,15 @@ const CHILD = join(import.meta.dirname, '../fixtures/listener-child.ts');
 let sim: KalshiSimulator | undefined;
 afterAll(async () => sim?.stop());
 
-function spawnChild(config: object): { child: ChildProcess; loggedOn: Promise<void>; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnChild(config: object): {
+  child: ChildProcess;
+  loggedOn: Promise<void>;
+  exited: Promise<number | null>;
+  output: () => string;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let markLoggedOn: () => void = () => undefined;
   const loggedOn = new Promise<void>((resolve) => (markLoggedOn = resolve));
@@ -69,69 +76,85 @@ async function killRepeatedly(config: object, kills: number, seed: number): Prom
 }
 
 describe('ListenerService under SIGKILL', () => {
-  it('holds every ExecID exactly once in the archive and the fill log after 24 kills while the simulator streams', { timeout: 240_000 }, async () => {
-    // Prepare
-    const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 7 });
-    sim = started.sim;
-    const root = tempDir('crash-');
-    const config = {
-      host: started.address.host,
-      port: started.address.ports.KalshiRT!,
-      ca: started.address.ca,
-      apiKey: API_KEY,
-      privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
-      spoolDir: join(root, 'spool'),
-      archiveDir: join(root, 'archive'),
-      fillsFile: join(root, 'fills.jsonl'),
-    };
-    // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
-    // Reports start once the first run has logged on: before that no session exists to hold them.
-    await killRepeatedly(config, 24, 42);
-    const generated = sim.generated(API_KEY);
-    // Assess: compare sets, and that nothing appears twice.
-    const archived = idsIn(walk(config.archiveDir).filter((p) => p.endsWith('.jsonl.gz')).flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n')));
-    const fills = idsIn(readFileSync(config.fillsFile, 'utf8').split('\n'));
-    const expectedAll = generated.map((r) => r.execId);
-    const expectedFills = generated.filter((r) => r.execType === 'F').map((r) => r.execId);
-    expect(generated.length).toBeGreaterThan(500);
-    expect(archived.length).toBe(new Set(archived).size);
-    expect(fills.length).toBe(new Set(fills).size);
-    expect(new Set(archived)).toEqual(new Set(expectedAll));
-    expect(new Set(fills)).toEqual(new Set(expectedFills));
-    expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
-  });
+  it(
+    'holds every ExecID exactly once in the archive and the fill log after 24 kills while the simulator streams',
+    { timeout: 240_000 },
+    async () => {
+      // Prepare
+      const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 7 });
+      sim = started.sim;
+      const root = tempDir('crash-');
+      const config = {
+        host: started.address.host,
+        port: started.address.ports.KalshiRT!,
+        ca: started.address.ca,
+        apiKey: API_KEY,
+        privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        spoolDir: join(root, 'spool'),
+        archiveDir: join(root, 'archive'),
+        fillsFile: join(root, 'fills.jsonl'),
+      };
+      // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
+      // Reports start once the first run has logged on: before that no session exists to hold them.
+      await killRepeatedly(config, 24, 42);
+      const generated = sim.generated(API_KEY);
+      // Assess: compare sets, and that nothing appears twice.
+      const archived = idsIn(
+        walk(config.archiveDir)
+          .filter((p) => p.endsWith('.jsonl.gz'))
+          .flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n')),
+      );
+      const fills = idsIn(readFileSync(config.fillsFile, 'utf8').split('\n'));
+      const expectedAll = generated.map((r) => r.execId);
+      const expectedFills = generated.filter((r) => r.execType === 'F').map((r) => r.execId);
+      expect(generated.length).toBeGreaterThan(500);
+      expect(archived.length).toBe(new Set(archived).size);
+      expect(fills.length).toBe(new Set(fills).size);
+      expect(new Set(archived)).toEqual(new Set(expectedAll));
+      expect(new Set(fills)).toEqual(new Set(expectedFills));
+      expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
+    },
+  );
 
-  it('holds every ExecID exactly once in S3 and every fill once on SQS FIFO after 10 kills', { timeout: 180_000 }, async () => {
-    // Prepare
-    await sim?.stop();
-    const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 11 });
-    sim = started.sim;
-    const peer = await startAws();
-    const bucket = await peer.newBucket();
-    const queueUrl = await peer.newFifoQueue();
-    const root = tempDir('crash-aws-');
-    const config = {
-      host: started.address.host,
-      port: started.address.ports.KalshiRT!,
-      ca: started.address.ca,
-      apiKey: API_KEY,
-      privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
-      spoolDir: join(root, 'spool'),
-      archiveDir: join(root, 'unused'),
-      fillsFile: join(root, 'unused.jsonl'),
-      aws: { endpoint: peer.endpoint, bucket, queueUrl },
-    };
-    // Act
-    await killRepeatedly(config, 10, 99);
-    // Assess
-    const generated = sim.generated(API_KEY);
-    const archived = idsIn([...(await readArchive(peer.endpoint, bucket)).values()].flatMap((text) => text.split('\n')));
-    const fills = (await drainQueue(peer.endpoint, queueUrl, generated.filter((r) => r.execType === 'F').length, 20_000)).map((m) => (JSON.parse(m.Body!) as { exec_id: string }).exec_id);
-    await peer.stop();
-    expect(generated.length).toBeGreaterThan(200);
-    expect(archived.length).toBe(new Set(archived).size);
-    expect(fills.length).toBe(new Set(fills).size);
-    expect(new Set(archived)).toEqual(new Set(generated.map((r) => r.execId)));
-    expect(new Set(fills)).toEqual(new Set(generated.filter((r) => r.execType === 'F').map((r) => r.execId)));
-  });
+  it(
+    'holds every ExecID exactly once in S3 and every fill once on SQS FIFO after 10 kills',
+    { timeout: 180_000 },
+    async () => {
+      // Prepare
+      await sim?.stop();
+      const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 11 });
+      sim = started.sim;
+      const peer = await startAws();
+      const bucket = await peer.newBucket();
+      const queueUrl = await peer.newFifoQueue();
+      const root = tempDir('crash-aws-');
+      const config = {
+        host: started.address.host,
+        port: started.address.ports.KalshiRT!,
+        ca: started.address.ca,
+        apiKey: API_KEY,
+        privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        spoolDir: join(root, 'spool'),
+        archiveDir: join(root, 'unused'),
+        fillsFile: join(root, 'unused.jsonl'),
+        aws: { endpoint: peer.endpoint, bucket, queueUrl },
+      };
+      // Act
+      await killRepeatedly(config, 10, 99);
+      // Assess
+      const generated = sim.generated(API_KEY);
+      const archived = idsIn(
+        [...(await readArchive(peer.endpoint, bucket)).values()].flatMap((text) => text.split('\n')),
+      );
+      const fills = (
+        await drainQueue(peer.endpoint, queueUrl, generated.filter((r) => r.execType === 'F').length, 20_000)
+      ).map((m) => (JSON.parse(m.Body!) as { exec_id: string }).exec_id);
+      await peer.stop();
+      expect(generated.length).toBeGreaterThan(200);
+      expect(archived.length).toBe(new Set(archived).size);
+      expect(fills.length).toBe(new Set(fills).size);
+      expect(new Set(archived)).toEqual(new Set(generated.map((r) => r.execId)));
+      expect(new Set(fills)).toEqual(new Set(generated.filter((r) => r.execType === 'F').map((r) => r.execId)));
+    },
+  );
 });

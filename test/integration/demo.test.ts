@@ -7,38 +7,56 @@ import { spawnTs } from '../helpers/spawn.js';
 
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : [join(dir, name)]));
+  return readdirSync(dir).flatMap((name) =>
+    statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : [join(dir, name)],
+  );
 }
 
 describe('kalshi-fix-listener demo', () => {
-  it('streams fills into ./data, reports status, and on SIGTERM exits 0 with the open hour flushed', { timeout: 60_000 }, async () => {
-    // Prepare: a fresh working directory, as a new user would have.
-    const cwd = tempDir('demo-');
-    const demo = spawnTs('src/cli.ts', ['demo'], { cwd, env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' } });
-    const port = Number((await demo.waitForOutput(/"httpPort":(\d+)/))[1]);
-    // Act: wait for fills to land.
-    const fillsFile = join(cwd, 'data', 'fills.jsonl');
-    const deadline = Date.now() + 20_000;
-    while (!(existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3)) {
-      if (Date.now() > deadline) throw new Error(`no fills; output:\n${demo.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { session: { state: string }; counters: { executionReports: number } };
-    demo.child.kill('SIGTERM');
-    const code = await demo.exited;
-    // Assess
-    expect(status.session.state).toBe('active');
-    expect(status.counters.executionReports).toBeGreaterThan(0);
-    expect(code).toBe(0);
-    expect(demo.output()).toMatch(/stopped cleanly/);
-    const fills = readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { exec_type: string; exec_id: string });
-    expect(fills.every((f) => f.exec_type === 'F')).toBe(true);
-    // The current hour was still open: SIGTERM wrote it as a partial object holding every report.
-    const objects = files(join(cwd, 'data', 'archive')).filter((p) => p.endsWith('.jsonl.gz'));
-    expect(objects.length).toBeGreaterThan(0);
-    expect(objects[0]).toMatch(/exec_reports\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
-    const archived = objects.flatMap((p) => gunzipSync(readFileSync(p)).toString('utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id));
-    for (const fill of fills) expect(archived).toContain(fill.exec_id);
-    expect(archived.length).toBeGreaterThanOrEqual(status.counters.executionReports);
-  });
+  it(
+    'streams fills into ./data, reports status, and on SIGTERM exits 0 with the open hour flushed',
+    { timeout: 60_000 },
+    async () => {
+      // Prepare: a fresh working directory, as a new user would have.
+      const cwd = tempDir('demo-');
+      const demo = spawnTs('src/cli.ts', ['demo'], { cwd, env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' } });
+      const port = Number((await demo.waitForOutput(/"httpPort":(\d+)/))[1]);
+      // Act: wait for fills to land.
+      const fillsFile = join(cwd, 'data', 'fills.jsonl');
+      const deadline = Date.now() + 20_000;
+      while (!(existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3)) {
+        if (Date.now() > deadline) throw new Error(`no fills; output:\n${demo.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
+        session: { state: string };
+        counters: { executionReports: number };
+      };
+      demo.child.kill('SIGTERM');
+      const code = await demo.exited;
+      // Assess
+      expect(status.session.state).toBe('active');
+      expect(status.counters.executionReports).toBeGreaterThan(0);
+      expect(code).toBe(0);
+      expect(demo.output()).toMatch(/stopped cleanly/);
+      const fills = readFileSync(fillsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { exec_type: string; exec_id: string });
+      expect(fills.every((f) => f.exec_type === 'F')).toBe(true);
+      // The current hour was still open: SIGTERM wrote it as a partial object holding every report.
+      const objects = files(join(cwd, 'data', 'archive')).filter((p) => p.endsWith('.jsonl.gz'));
+      expect(objects.length).toBeGreaterThan(0);
+      expect(objects[0]).toMatch(/exec_reports\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
+      const archived = objects.flatMap((p) =>
+        gunzipSync(readFileSync(p))
+          .toString('utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id),
+      );
+      for (const fill of fills) expect(archived).toContain(fill.exec_id);
+      expect(archived.length).toBeGreaterThanOrEqual(status.counters.executionReports);
+    },
+  );
 });

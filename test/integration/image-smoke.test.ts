@@ -30,7 +30,10 @@ let address: SimulatorAddress;
 
 function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): void {
   const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout: 170_000 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`,
+    );
 }
 
 beforeAll(async () => {
@@ -39,7 +42,19 @@ beforeAll(async () => {
   mkdirSync(app);
   // Build stage: the compiler over src/ only (the image's build context holds nothing else).
   const tsconfig = join(root, 'tsconfig.json');
-  writeFileSync(tsconfig, JSON.stringify({ extends: join(REPO, 'tsconfig.build.json'), compilerOptions: { rootDir: REPO, outDir: join(app, 'dist'), typeRoots: [join(REPO, 'node_modules/@types')], sourceMap: false }, include: [join(REPO, 'src')] }));
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.build.json'),
+      compilerOptions: {
+        rootDir: REPO,
+        outDir: join(app, 'dist'),
+        typeRoots: [join(REPO, 'node_modules/@types')],
+        sourceMap: false,
+      },
+      include: [join(REPO, 'src')],
+    }),
+  );
   run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], REPO);
   // Runtime stage: manifests, then the production install, exactly as the Dockerfile runs it.
   for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, file), join(app, file));
@@ -54,7 +69,7 @@ afterAll(async () => {
 });
 
 describe('the image, without Docker', () => {
-  it('uses the Dockerfile\'s own install and start commands', () => {
+  it("uses the Dockerfile's own install and start commands", () => {
     // Assess: what this suite runs is read from the Dockerfile, and equals what the stack expects.
     expect(installCommand.split(' ')).toEqual([...RUNTIME_INSTALL]);
     expect(startCommand).toEqual([...RUN_COMMAND]);
@@ -63,65 +78,95 @@ describe('the image, without Docker', () => {
   it('installs production dependencies only', () => {
     // Assess
     const installed = (name: string) => existsSync(join(app, 'node_modules', name, 'package.json'));
-    expect(['hono', '@hono/node-server', 'pino', 'zod', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'].filter((name) => !installed(name))).toEqual([]);
-    expect(['vitest', 'typescript', 'aws-cdk-lib', 'aws-cdk', 'jspurefix', 'tsx', 'fauxqs'].filter(installed)).toEqual([]);
+    expect(
+      ['hono', '@hono/node-server', 'pino', 'zod', '@aws-sdk/client-s3', '@aws-sdk/client-sqs'].filter(
+        (name) => !installed(name),
+      ),
+    ).toEqual([]);
+    expect(['vitest', 'typescript', 'aws-cdk-lib', 'aws-cdk', 'jspurefix', 'tsx', 'fauxqs'].filter(installed)).toEqual(
+      [],
+    );
     expect(existsSync(join(app, 'dist/src/cli.js'))).toBe(true);
   });
 
-  it('starts with the image CMD, answers /healthz, logs on, publishes fills in the documented schema, and exits 0 on SIGTERM', { timeout: 60_000 }, async () => {
-    // Prepare: the Dockerfile's environment, with local paths and what ECS would inject.
-    const data = join(root, 'data');
-    mkdirSync(data);
-    const caFile = join(root, 'ca.pem');
-    writeFileSync(caFile, address.ca);
-    const pem = testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env['PATH'],
-      ...stageEnv(runtime),
-      SPOOL_DIR: join(data, 'spool'),
-      HTTP_PORT: '0',
-      FIX_HOST: address.host,
-      FIX_PORT: String(address.ports.KalshiNR),
-      FIX_TARGET_COMP_ID: 'KalshiNR',
-      FIX_API_KEY: API_KEY,
-      FIX_PRIVATE_KEY: pem,
-      FIX_TLS_CA_FILE: caFile,
-      ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
-      FILLS_QUEUE_URL: pathToFileURL(join(data, 'fills.jsonl')).href,
-      CONTROL_TOKEN: 'smoke-test-control-token-0123456789',
-      LOG_LEVEL: 'info',
-    };
-    const [command, ...args] = startCommand;
-    const child: ChildProcess = spawn(command === 'node' ? process.execPath : command!, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      // Act
-      await until(() => /"httpPort":(\d+)/.test(output) || child.exitCode !== null, 20_000, 'the control plane to listen');
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
-      const port = Number(/"httpPort":(\d+)/.exec(output)?.[1]);
-      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-      let state = '';
-      await until(async () => {
-        state = ((await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { session: { state: string } }).session.state;
-        return state === 'active';
-      }, 20_000, 'the session to log on');
-      const fillsFile = join(data, 'fills.jsonl');
-      await until(() => existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3, 20_000, 'fills');
-      child.kill('SIGTERM');
-      const code = await exited;
-      // Assess
-      expect(health.status).toBe(200);
-      expect(state).toBe('active');
-      const fills = readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as unknown);
-      expect(fills.flatMap((fill) => validate(FILL_SCHEMA, fill))).toEqual([]);
-      expect(code, output.slice(-2000)).toBe(0);
-      expect(output).toMatch(/stopped cleanly/);
-      expect(output).not.toContain('BEGIN PRIVATE KEY');
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  });
+  it(
+    'starts with the image CMD, answers /healthz, logs on, publishes fills in the documented schema, and exits 0 on SIGTERM',
+    { timeout: 60_000 },
+    async () => {
+      // Prepare: the Dockerfile's environment, with local paths and what ECS would inject.
+      const data = join(root, 'data');
+      mkdirSync(data);
+      const caFile = join(root, 'ca.pem');
+      writeFileSync(caFile, address.ca);
+      const pem = testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env['PATH'],
+        ...stageEnv(runtime),
+        SPOOL_DIR: join(data, 'spool'),
+        HTTP_PORT: '0',
+        FIX_HOST: address.host,
+        FIX_PORT: String(address.ports.KalshiNR),
+        FIX_TARGET_COMP_ID: 'KalshiNR',
+        FIX_API_KEY: API_KEY,
+        FIX_PRIVATE_KEY: pem,
+        FIX_TLS_CA_FILE: caFile,
+        ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
+        FILLS_QUEUE_URL: pathToFileURL(join(data, 'fills.jsonl')).href,
+        CONTROL_TOKEN: 'smoke-test-control-token-0123456789',
+        LOG_LEVEL: 'info',
+      };
+      const [command, ...args] = startCommand;
+      const child: ChildProcess = spawn(command === 'node' ? process.execPath : command!, args, {
+        cwd: app,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        // Act
+        await until(
+          () => /"httpPort":(\d+)/.test(output) || child.exitCode !== null,
+          20_000,
+          'the control plane to listen',
+        );
+        if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
+        const port = Number(/"httpPort":(\d+)/.exec(output)?.[1]);
+        const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+        let state = '';
+        await until(
+          async () => {
+            state = ((await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { session: { state: string } })
+              .session.state;
+            return state === 'active';
+          },
+          20_000,
+          'the session to log on',
+        );
+        const fillsFile = join(data, 'fills.jsonl');
+        await until(
+          () => existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3,
+          20_000,
+          'fills',
+        );
+        child.kill('SIGTERM');
+        const code = await exited;
+        // Assess
+        expect(health.status).toBe(200);
+        expect(state).toBe('active');
+        const fills = readFileSync(fillsFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as unknown);
+        expect(fills.flatMap((fill) => validate(FILL_SCHEMA, fill))).toEqual([]);
+        expect(code, output.slice(-2000)).toBe(0);
+        expect(output).toMatch(/stopped cleanly/);
+        expect(output).not.toContain('BEGIN PRIVATE KEY');
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+  );
 });

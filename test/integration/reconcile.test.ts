@@ -29,15 +29,25 @@ beforeAll(async () => {
   archiveDir = join(root, 'archive');
   from = new Date(Date.now() - 60_000);
   const service = await ListenerService.start({
-    fix: { host: started.address.host, port: started.address.ports.KalshiNR!, targetCompId: 'KalshiNR', apiKey: API_KEY, privateKey: testKeys().privateKey, heartbeatS: 5, extraCa: ca },
+    fix: {
+      host: started.address.host,
+      port: started.address.ports.KalshiNR!,
+      targetCompId: 'KalshiNR',
+      apiKey: API_KEY,
+      privateKey: testKeys().privateKey,
+      heartbeatS: 5,
+      extraCa: ca,
+    },
     spoolDir: join(root, 'spool'),
     store: new LocalFolderStore(archiveDir),
     queue: new LocalFileQueue(join(root, 'fills.jsonl')),
   });
   const deadline = Date.now() + 10_000;
-  while (service.session.state !== 'active' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (service.session.state !== 'active' && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   sim.emitReports(API_KEY, 60);
-  while (service.status().counters.executionReports < 60 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (service.status().counters.executionReports < 60 && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   await service.stop();
   to = new Date(Date.now() + 60_000);
 });
@@ -64,7 +74,18 @@ describe('reconcile', () => {
     const fills = sim.generated(API_KEY).filter((r) => r.execType === 'F');
     const hidden = fills[0]!.execId;
     sim.restHidden.add(hidden);
-    sim.restPlanted.push({ fill_id: 'planted-1', order_id: 'ord-not-in-fix', ticker: 'BTC-PERP', side: 'bid', count: '2.00', price: '95000.0000', created_time: new Date().toISOString(), is_taker: true, subaccount: 0, trade_id: 't-x' });
+    sim.restPlanted.push({
+      fill_id: 'planted-1',
+      order_id: 'ord-not-in-fix',
+      ticker: 'BTC-PERP',
+      side: 'bid',
+      count: '2.00',
+      price: '95000.0000',
+      created_time: new Date().toISOString(),
+      is_taker: true,
+      subaccount: 0,
+      trade_id: 't-x',
+    });
     // Act
     const report = await reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: rest() });
     // Assess
@@ -76,8 +97,15 @@ describe('reconcile', () => {
 
   it('is refused by Kalshi REST without a valid signature', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
-    const wrong = new KalshiRest({ baseUrl: restUrl, apiKey: API_KEY, privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, extraCa: ca });
-    await expect(reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: wrong })).rejects.toThrow(/answered 401/);
+    const wrong = new KalshiRest({
+      baseUrl: restUrl,
+      apiKey: API_KEY,
+      privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+      extraCa: ca,
+    });
+    await expect(reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: wrong })).rejects.toThrow(
+      /answered 401/,
+    );
   });
 });
 
@@ -87,10 +115,31 @@ describe('reconcileCommand', () => {
     writeFileSync(keyFile, testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const caFile = join(tempDir('ca-'), 'ca.pem');
     writeFileSync(caFile, ca);
-    const env = { ARCHIVE_URL: `file://${archiveDir}`, FIX_API_KEY: API_KEY, FIX_PRIVATE_KEY_FILE: keyFile, FIX_TLS_CA_FILE: caFile, KALSHI_REST_URL: restUrl };
-    sim.restPlanted.push({ fill_id: 'planted-2', order_id: 'o', ticker: 'ETH-PERP', side: 'ask', count: '1.00', price: '3200.0000', created_time: new Date().toISOString(), is_taker: false, subaccount: 0, trade_id: 't' });
+    const env = {
+      ARCHIVE_URL: `file://${archiveDir}`,
+      FIX_API_KEY: API_KEY,
+      FIX_PRIVATE_KEY_FILE: keyFile,
+      FIX_TLS_CA_FILE: caFile,
+      KALSHI_REST_URL: restUrl,
+    };
+    sim.restPlanted.push({
+      fill_id: 'planted-2',
+      order_id: 'o',
+      ticker: 'ETH-PERP',
+      side: 'ask',
+      count: '1.00',
+      price: '3200.0000',
+      created_time: new Date().toISOString(),
+      is_taker: false,
+      subaccount: 0,
+      trade_id: 't',
+    });
     let printed = '';
-    const code = await reconcileCommand(['--from', from.toISOString(), '--to', to.toISOString()], env, (t) => (printed += t));
+    const code = await reconcileCommand(
+      ['--from', from.toISOString(), '--to', to.toISOString()],
+      env,
+      (t) => (printed += t),
+    );
     sim.restPlanted.length = 0;
     expect(code).toBe(1);
     expect(JSON.parse(printed).missingInArchive.map((f: { fill_id: string }) => f.fill_id)).toEqual(['planted-2']);
@@ -102,9 +151,40 @@ describe('reconcileCommand', () => {
 
 describe('reconcileFills', () => {
   it('pairs fills on order, quantity, price and time, whatever the decimal scale', () => {
-    const record = makeRecord(2, { order_id: 'o1', last_qty: '4.00', last_px: '19.5000', transact_time: '2026-11-23T10:00:00.000Z' });
-    const match = reconcileFills([record], [{ fill_id: 'f', order_id: 'o1', ticker: 'X', side: 'bid', count: '4', price: '19.50', created_time: '2026-11-23T10:00:01.000Z' }]);
-    const late = reconcileFills([record], [{ fill_id: 'f', order_id: 'o1', ticker: 'X', side: 'bid', count: '4', price: '19.50', created_time: '2026-11-23T10:00:05.000Z' }]);
+    const record = makeRecord(2, {
+      order_id: 'o1',
+      last_qty: '4.00',
+      last_px: '19.5000',
+      transact_time: '2026-11-23T10:00:00.000Z',
+    });
+    const match = reconcileFills(
+      [record],
+      [
+        {
+          fill_id: 'f',
+          order_id: 'o1',
+          ticker: 'X',
+          side: 'bid',
+          count: '4',
+          price: '19.50',
+          created_time: '2026-11-23T10:00:01.000Z',
+        },
+      ],
+    );
+    const late = reconcileFills(
+      [record],
+      [
+        {
+          fill_id: 'f',
+          order_id: 'o1',
+          ticker: 'X',
+          side: 'bid',
+          count: '4',
+          price: '19.50',
+          created_time: '2026-11-23T10:00:05.000Z',
+        },
+      ],
+    );
     expect(match).toMatchObject({ matched: 1, missingInArchive: [], missingAtKalshi: [] });
     expect(late.matched).toBe(0);
   });

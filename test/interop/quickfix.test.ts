@@ -32,8 +32,18 @@ function connect(a: QuickFixAcceptor, options: Parameters<typeof createSession>[
 describe('ListenerSession against QuickFIX C++', () => {
   it('KalshiRT mode: listener logon, reports, heartbeats, TestRequest, a gap closed by PossDup replay and GapFill, logout both ways', async () => {
     // Prepare
-    acceptor = await startQuickFixAcceptor({ senderCompId: 'KalshiRT', targetCompId: API_KEY, resetOnLogon: false, storeDir: mkdtempSync(join(tmpdir(), 'qf-')) });
-    harness = connect(acceptor, { targetCompId: 'KalshiRT', store: new MemorySequenceStore(), messageRetentionHours: 72, heartbeatIntervalS: 1 });
+    acceptor = await startQuickFixAcceptor({
+      senderCompId: 'KalshiRT',
+      targetCompId: API_KEY,
+      resetOnLogon: false,
+      storeDir: mkdtempSync(join(tmpdir(), 'qf-')),
+    });
+    harness = connect(acceptor, {
+      targetCompId: 'KalshiRT',
+      store: new MemorySequenceStore(),
+      messageRetentionHours: 72,
+      heartbeatIntervalS: 1,
+    });
     const h = harness;
 
     // Logon with the Kalshi listener tags, accepted by QuickFIX's own checks plus the acceptor's.
@@ -51,7 +61,15 @@ describe('ListenerSession against QuickFIX C++', () => {
     acceptor.command(`exec ${ER('1')}`);
     await h.waitFor(() => h.execIds().length === 1, 5000, 'first report');
     const record = decodeExecutionReport(h.messages[0]!.message, h.messages[0]!.info);
-    expect(record).toMatchObject({ exec_id: '1;1', exec_type: 'F', symbol: 'BTC-PERP', price: null, last_px: '19.5000', fee_total: '0.0700', session_id: `KalshiRT/${API_KEY}` });
+    expect(record).toMatchObject({
+      exec_id: '1;1',
+      exec_type: 'F',
+      symbol: 'BTC-PERP',
+      price: null,
+      last_px: '19.5000',
+      fee_total: '0.0700',
+      session_id: `KalshiRT/${API_KEY}`,
+    });
 
     // Heartbeats both ways at HeartBtInt = 1 s.
     await acceptor.waitFor(/^admin .*\|35=0\|/, 4000);

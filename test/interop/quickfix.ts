@@ -61,27 +61,40 @@ export function buildQuickFixAcceptor(): Promise<string> {
     const source = await readFile(sourcePath);
     const dir = join(cacheRoot, createHash('sha256').update(source).digest('hex').slice(0, 16));
     const binary = join(dir, 'qf_acceptor');
-    if (await access(binary).then(() => true, () => false)) return binary;
+    if (
+      await access(binary).then(
+        () => true,
+        () => false,
+      )
+    )
+      return binary;
     await mkdir(dir, { recursive: true });
     const partial = `${binary}.${process.pid}.tmp`;
     const args = ['-std=gnu++14', '-O1', '-o', partial, sourcePath, '-lquickfix', '-lpthread'];
     await new Promise<void>((resolve, reject) => {
       execFile('g++', args, { maxBuffer: 16 << 20 }, (error, _stdout, stderr) => {
         if (!error) return resolve();
-        const missing = (error as NodeJS.ErrnoException).code === 'ENOENT'
-          ? 'g++ is not installed'
-          : /quickfix\/\w+\.h|-lquickfix/.test(stderr) ? 'libquickfix-dev is not installed' : 'compile failed';
-        reject(new Error(
-          `Cannot build the QuickFIX acceptor (${missing}). Run .ci/run, or ` +
-            `apt-get install -y --no-install-recommends libquickfix-dev g++\n${stderr}`,
-        ));
+        const missing =
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'g++ is not installed'
+            : /quickfix\/\w+\.h|-lquickfix/.test(stderr)
+              ? 'libquickfix-dev is not installed'
+              : 'compile failed';
+        reject(
+          new Error(
+            `Cannot build the QuickFIX acceptor (${missing}). Run .ci/run, or ` +
+              `apt-get install -y --no-install-recommends libquickfix-dev g++\n${stderr}`,
+          ),
+        );
       });
     });
     await rename(partial, binary);
     return binary;
   })();
   // A failed build is retried by the next caller instead of caching the rejection.
-  build.catch(() => { build = undefined; });
+  build.catch(() => {
+    build = undefined;
+  });
   return build;
 }
 
@@ -98,7 +111,13 @@ function loopbackCertificate(): Promise<{ key: string; cert: string }> {
       { name: 'basicConstraints', cA: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
     ],
   }).then((pems) => ({ key: pems.private, cert: pems.cert }));
   return certificate;
@@ -111,7 +130,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -134,12 +155,18 @@ export async function startQuickFixAcceptor(opts: QuickFixAcceptorOptions): Prom
     ServerCertificateKeyFile: join(work, 'key.pem'),
     ...opts.settings,
   };
-  const child = spawn(binary, Object.entries(settings).map(([k, v]) => `${k}=${v}`), { stdio: 'pipe' });
+  const child = spawn(
+    binary,
+    Object.entries(settings).map(([k, v]) => `${k}=${v}`),
+    { stdio: 'pipe' },
+  );
   running.add(child);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     // A crashed or aborted test run must not leave acceptors holding ports.
-    process.once('exit', () => { for (const c of running) c.kill('SIGKILL'); });
+    process.once('exit', () => {
+      for (const c of running) c.kill('SIGKILL');
+    });
   }
 
   const lines: string[] = [];
@@ -147,8 +174,13 @@ export async function startQuickFixAcceptor(opts: QuickFixAcceptorOptions): Prom
   let cursor = 0;
   let exited: string | undefined;
   const wakeups = new Set<() => void>();
-  const wake = () => { for (const w of [...wakeups]) w(); };
-  createInterface({ input: child.stdout }).on('line', (line) => { lines.push(line); wake(); });
+  const wake = () => {
+    for (const w of [...wakeups]) w();
+  };
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(line);
+    wake();
+  });
   createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const exit = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -179,14 +211,17 @@ export async function startQuickFixAcceptor(opts: QuickFixAcceptorOptions): Prom
         reject(new Error(`waitFor ${pattern}: ${why}; last output:\n  ${tail}`));
       };
       const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutMs);
-      const done = () => { clearTimeout(timer); wakeups.delete(check); };
+      const done = () => {
+        clearTimeout(timer);
+        wakeups.delete(check);
+      };
       wakeups.add(check);
       check();
     });
 
   const stop = async (): Promise<void> => {
     if (exited === undefined) {
-      child.stdin.end('quit\n');  // graceful: Logout if logged on, then exit
+      child.stdin.end('quit\n'); // graceful: Logout if logged on, then exit
       const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exit;
       clearTimeout(killer);

@@ -91,7 +91,10 @@ describe('Journal', () => {
       const journal = await Journal.open({ dir });
       await appendAll(journal, 1, 10);
       await journal.close();
-      const segment = join(dir, readdirSync(dir).find((n) => n.startsWith('seg-'))!);
+      const segment = join(
+        dir,
+        readdirSync(dir).find((n) => n.startsWith('seg-'))!,
+      );
       const size = statSync(segment).size;
       truncateSync(segment, size - 7); // half of the last record
       // Act
@@ -100,7 +103,9 @@ describe('Journal', () => {
       expect(reopened.lastLsn).toBe(9);
       expect(reopened.stats().truncatedTailBytes).toBeGreaterThan(0);
       const entries = await reopened.read(0, 100);
-      expect(entries.map((e) => e.record.exec_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => makeRecord(n).exec_id));
+      expect(entries.map((e) => e.record.exec_id)).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => makeRecord(n).exec_id),
+      );
       // The record whose tail was cut can be journaled again (the resend brings it back).
       expect(reopened.append(makeRecord(10)).duplicate).toBe(false);
       await reopened.close();
@@ -111,7 +116,10 @@ describe('Journal', () => {
       const journal = await Journal.open({ dir });
       await appendAll(journal, 1, 3);
       await journal.close();
-      const segment = join(dir, readdirSync(dir).find((n) => n.startsWith('seg-'))!);
+      const segment = join(
+        dir,
+        readdirSync(dir).find((n) => n.startsWith('seg-'))!,
+      );
       appendFileSync(segment, Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 123, 34]));
       const reopened = await Journal.open({ dir });
       expect(reopened.lastLsn).toBe(3);
@@ -124,7 +132,12 @@ describe('Journal', () => {
       const journal = await Journal.open({ dir, segmentBytes: 2000 });
       await appendAll(journal, 1, 20);
       await journal.close();
-      const first = join(dir, readdirSync(dir).filter((n) => n.startsWith('seg-')).sort()[0]!);
+      const first = join(
+        dir,
+        readdirSync(dir)
+          .filter((n) => n.startsWith('seg-'))
+          .sort()[0]!,
+      );
       const bytes = readFileSync(first);
       bytes[20] = bytes[20]! ^ 0xff;
       writeFileSync(first, bytes);
@@ -146,7 +159,9 @@ describe('Journal', () => {
       expect(fromDisk.map((e) => e.lsn)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
       expect(middle.map((e) => e.record.exec_id)).toEqual([300, 301, 302, 303, 304].map((n) => makeRecord(n).exec_id));
       // Lines come back byte for byte; a record, parsed on first use, equals the one appended.
-      expect(fromDisk.map((e) => e.line)).toEqual(Array.from({ length: 600 }, (_, i) => JSON.stringify(makeRecord(i + 1))));
+      expect(fromDisk.map((e) => e.line)).toEqual(
+        Array.from({ length: 600 }, (_, i) => JSON.stringify(makeRecord(i + 1))),
+      );
       expect(fromDisk[42]!.record).toEqual(makeRecord(43));
       expect(fromDisk[42]!.record).toBe(fromDisk[42]!.record);
       await journal.close();

@@ -37,15 +37,21 @@ async function journalWith(records: ExecutionReportRecord[]): Promise<Journal> {
 }
 
 function linesOf(archive: Map<string, string>): ExecutionReportRecord[] {
-  return [...archive.values()].flatMap((text) => text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as ExecutionReportRecord));
+  return [...archive.values()].flatMap((text) =>
+    text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as ExecutionReportRecord),
+  );
 }
-
 
 describe('ArchiveWriter', () => {
   describe('with S3 (fauxqs)', () => {
     it('writes closed hours as gzip JSONL under the Hive layout, every record once, every key present', async () => {
       // Prepare
-      const records = Array.from({ length: 30 }, (_, n) => makeRecord(n, { transact_time: n < 20 ? HOUR_10 : HOUR_11 }));
+      const records = Array.from({ length: 30 }, (_, n) =>
+        makeRecord(n, { transact_time: n < 20 ? HOUR_10 : HOUR_11 }),
+      );
       const journal = await journalWith(records);
       const events: ArchiveEvent[] = [];
       const writer = new ArchiveWriter({
@@ -73,8 +79,15 @@ describe('ArchiveWriter', () => {
     });
 
     it('keeps the current hour open, then writes it as a partial object on graceful stop', async () => {
-      const journal = await journalWith([makeRecord(1, { transact_time: HOUR_11 }), makeRecord(2, { transact_time: HOUR_11 })]);
-      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), now: () => Date.parse('2026-11-23T11:30:00Z') });
+      const journal = await journalWith([
+        makeRecord(1, { transact_time: HOUR_11 }),
+        makeRecord(2, { transact_time: HOUR_11 }),
+      ]);
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }),
+        now: () => Date.parse('2026-11-23T11:30:00Z'),
+      });
       await writer.start();
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect((await readArchive(aws.endpoint, aws.bucket)).size).toBe(0);
@@ -85,14 +98,23 @@ describe('ArchiveWriter', () => {
     });
 
     it('writes a bucket early when it passes the size cap', async () => {
-      const journal = await journalWith(Array.from({ length: 40 }, (_, n) => makeRecord(n, { transact_time: HOUR_11 })));
-      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), maxObjectBytes: 10_000, now: () => Date.parse('2026-11-23T11:30:00Z') });
+      const journal = await journalWith(
+        Array.from({ length: 40 }, (_, n) => makeRecord(n, { transact_time: HOUR_11 })),
+      );
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }),
+        maxObjectBytes: 10_000,
+        now: () => Date.parse('2026-11-23T11:30:00Z'),
+      });
       await writer.start();
       await until(async () => (await readArchive(aws.endpoint, aws.bucket)).size >= 2);
       await writer.stop({ flush: true });
       const archive = await readArchive(aws.endpoint, aws.bucket);
       expect(archive.size).toBeGreaterThanOrEqual(3);
-      expect(linesOf(archive).map((r) => r.exec_id)).toEqual(Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id));
+      expect(linesOf(archive).map((r) => r.exec_id)).toEqual(
+        Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id),
+      );
       await journal.close();
     });
 
@@ -120,7 +142,8 @@ describe('ArchiveWriter', () => {
       let n = 0;
       let maxBuffered = 0;
       for (const hour of ['10', '11', '12']) {
-        for (let i = 0; i < 150; i++) journal.append(makeRecord(n++, { transact_time: `2026-11-23T${hour}:10:00.000Z` }));
+        for (let i = 0; i < 150; i++)
+          journal.append(makeRecord(n++, { transact_time: `2026-11-23T${hour}:10:00.000Z` }));
         await journal.flush();
         now = Date.parse(`2026-11-23T${hour}:59:59Z`) + 2000;
         for (let t = 0; t < 10; t++) {
@@ -155,8 +178,19 @@ describe('ArchiveWriter', () => {
       for (let n = 0; n < 5; n++) journal.append(makeRecord(n, { transact_time: HOUR_10 }));
       await journal.flush();
       let calls = 0;
-      const failing = { location: 's3://x/', putIfAbsent: async () => { calls++; throw new Error('connection reset'); } };
-      const first = new ArchiveWriter({ journal, store: failing, now: () => Date.parse('2026-11-23T12:00:00Z'), retry: { initialMs: 10, maxMs: 10 } });
+      const failing = {
+        location: 's3://x/',
+        putIfAbsent: async () => {
+          calls++;
+          throw new Error('connection reset');
+        },
+      };
+      const first = new ArchiveWriter({
+        journal,
+        store: failing,
+        now: () => Date.parse('2026-11-23T12:00:00Z'),
+        retry: { initialMs: 10, maxMs: 10 },
+      });
       await first.start();
       await until(() => calls > 0);
       await first.stop({ flush: false });
@@ -164,7 +198,12 @@ describe('ArchiveWriter', () => {
       // Act
       const reopened = await Journal.open({ dir });
       const events: ArchiveEvent[] = [];
-      const second = new ArchiveWriter({ journal: reopened, store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }), now: () => Date.parse('2026-11-23T12:00:00Z'), onEvent: (e) => events.push(e) });
+      const second = new ArchiveWriter({
+        journal: reopened,
+        store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }),
+        now: () => Date.parse('2026-11-23T12:00:00Z'),
+        onEvent: (e) => events.push(e),
+      });
       await second.start();
       await until(() => events.some((e) => e.kind === 'uploaded'));
       await second.stop();
@@ -184,7 +223,10 @@ describe('FillPublisher', () => {
       // Prepare
       const records = Array.from({ length: 60 }, (_, n) => makeRecord(n));
       const journal = await journalWith(records);
-      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      const publisher = new FillPublisher({
+        journal,
+        queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
+      });
       // Act
       await publisher.start();
       await until(() => publisher.sent === 30);
@@ -202,7 +244,9 @@ describe('FillPublisher', () => {
         expect(m.MessageAttributes?.schema_version?.StringValue).toBe('1');
       }
       for (const symbol of ['BTC-PERP', 'ETH-PERP', 'SOL-PERP']) {
-        const received = messages.filter((m) => m.Attributes?.MessageGroupId === symbol).map((m) => JSON.parse(m.Body!).msg_seq_num as number);
+        const received = messages
+          .filter((m) => m.Attributes?.MessageGroupId === symbol)
+          .map((m) => JSON.parse(m.Body!).msg_seq_num as number);
         expect(received).toEqual([...received].sort((a, b) => a - b));
       }
       expect((await journal.loadCursor<{ through: number }>('fills'))?.through).toBe(60);
@@ -214,7 +258,12 @@ describe('FillPublisher', () => {
       const proxy = new OutageProxy(aws.port);
       const endpoint = await proxy.start();
       const journal = await Journal.open({ dir: tempDir() });
-      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(endpoint) }), retry: { initialMs: 20, maxMs: 100 }, maxWaiting: 50 });
+      const publisher = new FillPublisher({
+        journal,
+        queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(endpoint) }),
+        retry: { initialMs: 20, maxMs: 100 },
+        maxWaiting: 50,
+      });
       await publisher.start();
       // Act
       proxy.down();
@@ -240,13 +289,19 @@ describe('FillPublisher', () => {
       const journal = await Journal.open({ dir });
       for (let n = 0; n < 20; n++) journal.append(makeRecord(n));
       await journal.flush();
-      const first = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      const first = new FillPublisher({
+        journal,
+        queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
+      });
       await first.start();
       await until(() => first.sent === 10);
       await first.stop();
       // A restart that lost its cursor save resends everything.
       await journal.saveCursor('fills', { through: 0 });
-      const second = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }) });
+      const second = new FillPublisher({
+        journal,
+        queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
+      });
       await second.start();
       await until(() => second.sent === 10);
       await second.stop();

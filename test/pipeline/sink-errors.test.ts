@@ -19,9 +19,17 @@ afterEach(() => {
   sqs.reset();
 });
 
-
-function serviceError(Ctor: typeof S3ServiceException | typeof SQSServiceException, name: string, status: number): Error {
-  return new Ctor({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+function serviceError(
+  Ctor: typeof S3ServiceException | typeof SQSServiceException,
+  name: string,
+  status: number,
+): Error {
+  return new Ctor({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+    message: name,
+  });
 }
 
 describe('S3Store', () => {
@@ -31,7 +39,10 @@ describe('S3Store', () => {
       s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'PreconditionFailed', 412));
       const store = new S3Store({ bucket: 'b', prefix: 'p/', client: new S3Client({ region: 'us-east-1' }) });
       // Act
-      const result = await store.putIfAbsent('k.jsonl.gz', Buffer.from('x'), { contentType: 'application/x-ndjson', contentEncoding: 'gzip' });
+      const result = await store.putIfAbsent('k.jsonl.gz', Buffer.from('x'), {
+        contentType: 'application/x-ndjson',
+        contentEncoding: 'gzip',
+      });
       // Assess
       expect(result).toBe('exists');
       const input = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
@@ -52,13 +63,22 @@ describe('ArchiveWriter', () => {
       for (let n = 0; n < 10; n++) journal.append(makeRecord(n));
       await journal.flush();
       const events: ArchiveEvent[] = [];
-      const writer = new ArchiveWriter({ journal, store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }), now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }),
+        now: () => Date.parse('2026-11-24T00:00:00Z'),
+        retry: { initialMs: 5, maxMs: 20 },
+        onEvent: (e) => events.push(e),
+      });
       // Act
       await writer.start();
       await until(() => events.some((e) => e.kind === 'uploaded'));
       await writer.stop();
       // Assess
-      expect(events.filter((e) => e.kind === 'upload_failed').map((e) => (e as { error: Error }).error.name)).toEqual(['InternalError', 'SlowDown']);
+      expect(events.filter((e) => e.kind === 'upload_failed').map((e) => (e as { error: Error }).error.name)).toEqual([
+        'InternalError',
+        'SlowDown',
+      ]);
       const calls = s3.commandCalls(PutObjectCommand);
       expect(calls).toHaveLength(3);
       // Every attempt carried the same key and the same bytes.
@@ -99,7 +119,9 @@ describe('ArchiveWriter', () => {
       const bufferedDuring = writer.bufferedBytes;
       const backlogDuring = journal.backlog('archive').records;
       const failedKeys = new Set(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key));
-      const failedBodies = new Set(s3.commandCalls(PutObjectCommand).map((c) => Buffer.from(c.args[0].input.Body as Buffer).toString('base64')));
+      const failedBodies = new Set(
+        s3.commandCalls(PutObjectCommand).map((c) => Buffer.from(c.args[0].input.Body as Buffer).toString('base64')),
+      );
       s3.reset();
       s3.on(PutObjectCommand).resolves({});
       await until(() => writer.status().consecutiveFailures === 0);
@@ -115,45 +137,80 @@ describe('ArchiveWriter', () => {
       expect(writer.status().lagSeconds).toBe(0);
       const puts = s3.commandCalls(PutObjectCommand);
       expect(puts[0]!.args[0].input.Key).toBe([...failedKeys][0]);
-      const ids = puts.flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').split('\n').filter(Boolean)).map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
+      const ids = puts
+        .flatMap((c) =>
+          gunzipSync(c.args[0].input.Body as Buffer)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean),
+        )
+        .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
       expect(ids).toEqual(Array.from({ length: 60 }, (_, n) => makeRecord(n).exec_id));
       await journal.close();
     });
   });
 
   describe('stop during an S3 outage', () => {
-    it('ends its back-off pause, leaves the backlog in the journal without trying S3 again, and the next start archives all of it once', { timeout: 20_000 }, async () => {
-      // Prepare: S3 answers 503 to everything; records in two closed hours.
-      s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'ServiceUnavailable', 503));
-      const journal = await Journal.open({ dir: tempDir() });
-      for (let n = 0; n < 40; n++) journal.append(makeRecord(n, { transact_time: `2026-11-23T${n % 2 === 0 ? '21' : '22'}:00:0${n % 10}.000Z` }));
-      await journal.flush();
-      const client = new S3Client({ region: 'us-east-1', maxAttempts: 1 });
-      const events: ArchiveEvent[] = [];
-      // A minute between retries, as late in a long outage: the stop must not wait it out.
-      const options = { journal, store: new S3Store({ bucket: 'b', prefix: '', client }), graceMs: 0, now: () => Date.parse('2026-11-24T00:00:00Z'), retry: { initialMs: 60_000, maxMs: 60_000 } };
-      const writer = new ArchiveWriter({ ...options, onEvent: (e) => events.push(e) });
-      await writer.start();
-      await until(() => events.some((e) => e.kind === 'upload_failed'));
-      // Act
-      const callsBeforeStop = s3.commandCalls(PutObjectCommand).length;
-      await writer.stop({ flush: true });
-      const callsAtStop = s3.commandCalls(PutObjectCommand).length;
-      s3.reset();
-      s3.on(PutObjectCommand).resolves({});
-      const next = new ArchiveWriter(options);
-      await next.start();
-      await until(() => s3.commandCalls(PutObjectCommand).length === 2);
-      await next.stop();
-      // Assess: the stop tried no bucket again (at most the write already under way finished); the
-      // restart wrote both hours, every record once.
-      expect(callsAtStop - callsBeforeStop).toBeLessThanOrEqual(1);
-      expect(events.filter((e) => e.kind === 'upload_failed')).toHaveLength(callsAtStop);
-      const lines = s3.commandCalls(PutObjectCommand).flatMap((c) => gunzipSync(c.args[0].input.Body as Buffer).toString('utf8').split('\n').filter(Boolean));
-      expect(lines.map((l) => (JSON.parse(l) as { exec_id: string }).exec_id).sort()).toEqual(Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id).sort());
-      expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).sort()).toEqual([expect.stringContaining('dt=2026-11-23/hour=21/'), expect.stringContaining('dt=2026-11-23/hour=22/')]);
-      await journal.close();
-    });
+    it(
+      'ends its back-off pause, leaves the backlog in the journal without trying S3 again, and the next start archives all of it once',
+      { timeout: 20_000 },
+      async () => {
+        // Prepare: S3 answers 503 to everything; records in two closed hours.
+        s3.on(PutObjectCommand).rejects(serviceError(S3ServiceException, 'ServiceUnavailable', 503));
+        const journal = await Journal.open({ dir: tempDir() });
+        for (let n = 0; n < 40; n++)
+          journal.append(
+            makeRecord(n, { transact_time: `2026-11-23T${n % 2 === 0 ? '21' : '22'}:00:0${n % 10}.000Z` }),
+          );
+        await journal.flush();
+        const client = new S3Client({ region: 'us-east-1', maxAttempts: 1 });
+        const events: ArchiveEvent[] = [];
+        // A minute between retries, as late in a long outage: the stop must not wait it out.
+        const options = {
+          journal,
+          store: new S3Store({ bucket: 'b', prefix: '', client }),
+          graceMs: 0,
+          now: () => Date.parse('2026-11-24T00:00:00Z'),
+          retry: { initialMs: 60_000, maxMs: 60_000 },
+        };
+        const writer = new ArchiveWriter({ ...options, onEvent: (e) => events.push(e) });
+        await writer.start();
+        await until(() => events.some((e) => e.kind === 'upload_failed'));
+        // Act
+        const callsBeforeStop = s3.commandCalls(PutObjectCommand).length;
+        await writer.stop({ flush: true });
+        const callsAtStop = s3.commandCalls(PutObjectCommand).length;
+        s3.reset();
+        s3.on(PutObjectCommand).resolves({});
+        const next = new ArchiveWriter(options);
+        await next.start();
+        await until(() => s3.commandCalls(PutObjectCommand).length === 2);
+        await next.stop();
+        // Assess: the stop tried no bucket again (at most the write already under way finished); the
+        // restart wrote both hours, every record once.
+        expect(callsAtStop - callsBeforeStop).toBeLessThanOrEqual(1);
+        expect(events.filter((e) => e.kind === 'upload_failed')).toHaveLength(callsAtStop);
+        const lines = s3.commandCalls(PutObjectCommand).flatMap((c) =>
+          gunzipSync(c.args[0].input.Body as Buffer)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean),
+        );
+        expect(lines.map((l) => (JSON.parse(l) as { exec_id: string }).exec_id).sort()).toEqual(
+          Array.from({ length: 40 }, (_, n) => makeRecord(n).exec_id).sort(),
+        );
+        expect(
+          s3
+            .commandCalls(PutObjectCommand)
+            .map((c) => c.args[0].input.Key)
+            .sort(),
+        ).toEqual([
+          expect.stringContaining('dt=2026-11-23/hour=21/'),
+          expect.stringContaining('dt=2026-11-23/hour=22/'),
+        ]);
+        await journal.close();
+      },
+    );
   });
 });
 
@@ -161,12 +218,23 @@ describe('FillPublisher', () => {
   describe('on SQS throttling', () => {
     it('retries a throttled batch until it lands', async () => {
       // Prepare
-      sqs.on(SendMessageBatchCommand).rejectsOnce(serviceError(SQSServiceException, 'ThrottlingException', 400)).resolves({ Successful: [], Failed: [] });
+      sqs
+        .on(SendMessageBatchCommand)
+        .rejectsOnce(serviceError(SQSServiceException, 'ThrottlingException', 400))
+        .resolves({ Successful: [], Failed: [] });
       const journal = await Journal.open({ dir: tempDir() });
       for (let n = 0; n < 6; n++) journal.append(makeRecord(n * 2));
       await journal.flush();
       const events: FillEvent[] = [];
-      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo', client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }) }), retry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+      const publisher = new FillPublisher({
+        journal,
+        queue: new SqsQueue({
+          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
+          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
+        }),
+        retry: { initialMs: 5, maxMs: 20 },
+        onEvent: (e) => events.push(e),
+      });
       // Act
       await publisher.start();
       await until(() => publisher.sent === 6);
@@ -186,7 +254,10 @@ describe('FillPublisher', () => {
         call++;
         if (call === 1) {
           const eth = input.Entries.find((e) => e.MessageGroupId === 'ETH-PERP')!;
-          return { Successful: [], Failed: [{ Id: eth.Id, Code: 'InternalError', SenderFault: false, Message: 'try again' }] };
+          return {
+            Successful: [],
+            Failed: [{ Id: eth.Id, Code: 'InternalError', SenderFault: false, Message: 'try again' }],
+          };
         }
         return { Successful: [], Failed: [] };
       });
@@ -194,13 +265,22 @@ describe('FillPublisher', () => {
       // makeRecord: even n are fills; symbol cycles by n % 3.
       for (const n of [0, 2, 4, 6, 8, 10]) journal.append(makeRecord(n));
       await journal.flush();
-      const publisher = new FillPublisher({ journal, queue: new SqsQueue({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo', client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }) }), retry: { initialMs: 5, maxMs: 5 } });
+      const publisher = new FillPublisher({
+        journal,
+        queue: new SqsQueue({
+          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
+          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
+        }),
+        retry: { initialMs: 5, maxMs: 5 },
+      });
       // Act
       await publisher.start();
       await until(() => publisher.sent === 6);
       await publisher.stop();
       // Assess
-      const batches = sqs.commandCalls(SendMessageBatchCommand).map((c) => c.args[0].input.Entries!.map((e) => `${e.MessageGroupId}:${JSON.parse(e.MessageBody!).exec_id}`));
+      const batches = sqs
+        .commandCalls(SendMessageBatchCommand)
+        .map((c) => c.args[0].input.Entries!.map((e) => `${e.MessageGroupId}:${JSON.parse(e.MessageBody!).exec_id}`));
       expect(batches).toHaveLength(2);
       const ethInFirst = batches[0]!.filter((e) => e.startsWith('ETH-PERP'));
       expect(batches[1]).toEqual(ethInFirst);

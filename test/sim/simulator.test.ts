@@ -23,15 +23,51 @@ class RawClient {
     this.socket.on('error', () => undefined);
   }
 
-  send(msgType: string, fields: readonly Field[], target = 'KalshiNR', sendingTime = formatUtcTimestamp(Date.now())): void {
-    this.socket.write(encodeMessage(msgType, { senderCompId: API_KEY, targetCompId: target, msgSeqNum: this.seq++, sendingTime }, fields));
+  send(
+    msgType: string,
+    fields: readonly Field[],
+    target = 'KalshiNR',
+    sendingTime = formatUtcTimestamp(Date.now()),
+  ): void {
+    this.socket.write(
+      encodeMessage(
+        msgType,
+        { senderCompId: API_KEY, targetCompId: target, msgSeqNum: this.seq++, sendingTime },
+        fields,
+      ),
+    );
   }
 
-  logon(options: { target?: string; fields?: Field[]; omit?: number[]; sendingTime?: string; signWith?: 'good' | 'garbage' } = {}): void {
+  logon(
+    options: {
+      target?: string;
+      fields?: Field[];
+      omit?: number[];
+      sendingTime?: string;
+      signWith?: 'good' | 'garbage';
+    } = {},
+  ): void {
     const target = options.target ?? 'KalshiNR';
     const sendingTime = options.sendingTime ?? formatUtcTimestamp(Date.now());
-    const signature = options.signWith === 'garbage' ? 'AAAA' : signLogon(testKeys().privateKey, { sendingTime, msgSeqNum: this.seq, senderCompId: API_KEY, targetCompId: target });
-    const base: Field[] = [[98, 0], [108, 1], [141, 'Y'], [1137, 9], [95, signature.length], [96, signature], [20126, 'Y'], [21011, 'Y']];
+    const signature =
+      options.signWith === 'garbage'
+        ? 'AAAA'
+        : signLogon(testKeys().privateKey, {
+            sendingTime,
+            msgSeqNum: this.seq,
+            senderCompId: API_KEY,
+            targetCompId: target,
+          });
+    const base: Field[] = [
+      [98, 0],
+      [108, 1],
+      [141, 'Y'],
+      [1137, 9],
+      [95, signature.length],
+      [96, signature],
+      [20126, 'Y'],
+      [21011, 'Y'],
+    ];
     const fields = base.filter(([tag]) => !(options.omit ?? []).includes(tag)).concat(options.fields ?? []);
     this.send('A', fields, target, sendingTime);
   }
@@ -41,7 +77,8 @@ class RawClient {
     for (;;) {
       const found = this.received.find((m) => m.msgType === msgType);
       if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`no 35=${msgType}; got ${this.received.map((m) => m.msgType).join(',')}`);
+      if (Date.now() > deadline)
+        throw new Error(`no 35=${msgType}; got ${this.received.map((m) => m.msgType).join(',')}`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
@@ -152,7 +189,14 @@ describe('KalshiSimulator', () => {
       c.logon();
       await c.next('A');
       // Act
-      c.send(msgType, [[11, 'c1'], [55, 'BTC-PERP'], [54, 1], [38, '1.00'], [40, 2], [44, '1.0000']]);
+      c.send(msgType, [
+        [11, 'c1'],
+        [55, 'BTC-PERP'],
+        [54, 1],
+        [38, '1.00'],
+        [40, 2],
+        [44, '1.0000'],
+      ]);
       const reject = await c.next('j');
       // Assess
       expect(reject.get(372)).toBe(msgType);
@@ -175,10 +219,19 @@ describe('KalshiSimulator', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       c.received.length = 0;
       // Act
-      c.send('2', [[7, 1], [16, 0]], 'KalshiRT');
+      c.send(
+        '2',
+        [
+          [7, 1],
+          [16, 0],
+        ],
+        'KalshiRT',
+      );
       await new Promise((resolve) => setTimeout(resolve, 300));
       // Assess: seq 1 Logon → GapFill, 2-3 reports, 4 TestRequest → GapFill, 5 report.
-      const shapes = c.received.map((m) => `${m.seqNum}:${m.msgType}${m.get(123) === 'Y' ? `→${m.get(36)}` : ''}${m.get(43) === 'Y' ? '*' : ''}`);
+      const shapes = c.received.map(
+        (m) => `${m.seqNum}:${m.msgType}${m.get(123) === 'Y' ? `→${m.get(36)}` : ''}${m.get(43) === 'Y' ? '*' : ''}`,
+      );
       expect(shapes).toEqual(['1:4→2*', '2:8*', '3:8*', '4:4→5*', '5:8*']);
       expect(c.received.filter((m) => m.msgType === '8').every((m) => m.has(122))).toBe(true);
     });
