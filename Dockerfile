@@ -35,4 +35,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM: Logout, flush the open archive hour and the fill batches, exit 0 (SHUTDOWN_TIMEOUT_S).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/cli.js", "run"]
+CMD ["node", "dist/src/app/cli.js", "run"]

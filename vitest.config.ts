@@ -10,7 +10,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
-      exclude: ['src/cli.ts'],
+      exclude: ['src/app/cli.ts'],
       reporter: ['text-summary', 'json-summary'],
       thresholds: { lines: 80, functions: 80, branches: 70, statements: 80 },
     },

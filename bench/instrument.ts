@@ -20,7 +20,7 @@ import { devNull } from 'node:os';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { FixDecoder } from '../src/fix/decoder.js';
 import { Journal } from '../src/pipeline/journal.js';
-import type { ExecutionReportRecord } from '../src/record.js';
+import type { ExecutionReportRecord } from '../src/core/record.js';
 
 export interface IoStats {
   calls: number;
@@ -122,7 +122,7 @@ function ioOf(kind: string): StageStats['io'][string] {
 
 function byteLength(value: unknown): number {
   if (typeof value === 'string') return Buffer.byteLength(value);
-  if (Array.isArray(value)) return value.reduce((n: number, b: Uint8Array) => n + b.byteLength, 0);
+  if (Array.isArray(value)) return (value as Uint8Array[]).reduce((n, b) => n + b.byteLength, 0);
   return value instanceof Uint8Array ? value.byteLength : 0;
 }
 
@@ -138,6 +138,7 @@ export async function installStageTiming(): Promise<void> {
     }
   }).observe({ entryTypes: ['gc'] });
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped and re-bound with .call(this)
   const push = FixDecoder.prototype.push;
   FixDecoder.prototype.push = function (this: FixDecoder, chunk: Uint8Array): void {
     const start = (currentChunkAt = performance.now());
@@ -147,6 +148,7 @@ export async function installStageTiming(): Promise<void> {
     stats.chunkBytes += chunk.byteLength;
   };
 
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- wrapped and re-bound with .call(this)
   const append = Journal.prototype.append;
   Journal.prototype.append = function (this: Journal, record: ExecutionReportRecord) {
     const start = performance.now();

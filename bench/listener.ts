@@ -1,5 +1,5 @@
 /**
- * The service under test, wired as src/main.ts wires it but in the benchmark's process, so the
+ * The service under test, wired as src/app/main.ts wires it but in the benchmark's process, so the
  * harness can watch it: the real ListenerService (session → journal with fsync → archive writer +
  * fill publisher) against the peers process, with the sinks a run asks for.
  */
@@ -11,7 +11,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ArchiveEvent } from '../src/pipeline/archive-writer.js';
 import type { FillEvent } from '../src/pipeline/fill-publisher.js';
-import { ListenerService } from '../src/service.js';
+import { ListenerService } from '../src/app/service.js';
 import { LocalFileQueue } from '../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../src/sinks/local-folder-store.js';
 import { S3Store } from '../src/sinks/s3-store.js';

@@ -63,8 +63,10 @@ const STOP_BOUND_MS = 20_000;
 class FailingStore implements ObjectStore {
   readonly location = 's3://bench-outage/';
 
-  async putIfAbsent(): Promise<'created' | 'exists'> {
-    throw Object.assign(new Error('ServiceUnavailable: simulated S3 outage'), { name: 'ServiceUnavailable' });
+  putIfAbsent(): Promise<'created' | 'exists'> {
+    return Promise.reject(
+      Object.assign(new Error('ServiceUnavailable: simulated S3 outage'), { name: 'ServiceUnavailable' }),
+    );
   }
 }
 

@@ -147,7 +147,7 @@ export function memoryTable(m: MemoryResult, s: StartupResult | undefined): stri
       `${s.demo.logonSentMs} ms (incl. RSA key, certificate, simulator; runs ${s.demo.samples.join(', ')})`,
     ]);
     rows.push([
-      'start-up: importing dist/src/main.js / the two AWS SDK clients',
+      'start-up: importing dist/src/app/main.js / the two AWS SDK clients',
       `${s.importMainMs} ms / ${s.importAwsSdkMs} ms`,
     ]);
     rows.push(['start-up: `node -e 0` (runtime floor)', `${s.nodeBareMs} ms`]);

@@ -1,10 +1,10 @@
 /**
  * Section 4b — start-up: process spawn → Logon sent, for the real entry point.
  *
- *   run    `node dist/src/cli.js run` configured from the environment (as in production) against
+ *   run    `node dist/src/app/cli.js run` configured from the environment (as in production) against
  *          the simulator in the peers process, local sinks: a first start, then restarts on the
  *          same SPOOL_DIR (KalshiRT resumes its sequence numbers, as a restarted task does)
- *   demo   `node dist/src/cli.js demo`: also generates an RSA key, a TLS certificate and starts the
+ *   demo   `node dist/src/app/cli.js demo`: also generates an RSA key, a TLS certificate and starts the
  *          simulator in-process before logging on
  *   node   `node -e 0`: the runtime's own spawn-to-exit floor, for scale
  *
@@ -35,12 +35,12 @@ export interface StartupResult {
   run: { logonSentMs: number; loggedOnMs: number; samples: number[] };
   demo: { logonSentMs: number; loggedOnMs: number; samples: number[] };
   nodeBareMs: number;
-  /** Time to import dist/src/main.js (everything the service loads) and the S3 + SQS SDK clients alone. */
+  /** Time to import dist/src/app/main.js (everything the service loads) and the S3 + SQS SDK clients alone. */
   importMainMs: number;
   importAwsSdkMs: number;
 }
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/app/cli.js', import.meta.url));
 const LOOPBACK_ONLY = new URL('./loopback-only.js', import.meta.url).href;
 
 /** Spawns the CLI and resolves with the times (ms since spawn) of the two log lines, then stops it. */
@@ -132,7 +132,7 @@ export async function runStartup(options: StartupOptions = DEFAULT_STARTUP_OPTIO
     const sdk = ['@aws-sdk/client-s3', '@aws-sdk/client-sqs'].map((p) => import.meta.resolve(p));
     for (let i = 0; i < options.runs; i++) {
       bare.push(await timeBareNode());
-      importMain.push(await timeImport([new URL('../src/main.js', import.meta.url).href]));
+      importMain.push(await timeImport([new URL('../src/app/main.js', import.meta.url).href]));
       importSdk.push(await timeImport(sdk));
     }
 

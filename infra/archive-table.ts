@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
-import { RECORD_COLUMNS } from '../src/record.js';
+import { RECORD_COLUMNS } from '../src/core/record.js';
 
 /** Hive partitions of the archive key `exec_reports/dt=YYYY-MM-DD/hour=HH/` (DESIGN.md §3). */
 export const PARTITION_KEYS = [
@@ -16,7 +16,7 @@ export const TABLE_NAME = 'kalshi_exec_reports';
 /** DESIGN.md §3: the Hive JSON SerDe (AWS warns OpenX results can be non-deterministic). */
 export const JSON_SERDE = 'org.apache.hive.hcatalog.data.JsonSerDe';
 
-/** Glue columns: the archive record's own, in archive order — one source of truth (src/record.ts). */
+/** Glue columns: the archive record's own, in archive order — one source of truth (src/core/record.ts). */
 export function tableColumns(): glue.CfnTable.ColumnProperty[] {
   return RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.glueType, comment: c.comment }));
 }

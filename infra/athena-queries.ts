@@ -1,4 +1,4 @@
-import type { ColumnName } from '../src/record.js';
+import type { ColumnName } from '../src/core/record.js';
 import type { PartitionKey } from './archive-table.js';
 
 /** A column of the archive table; the compiler rejects a name the record does not have. */

@@ -15,7 +15,7 @@ export const HTTP_PORT = 8080;
 export const RUNTIME_USER = { name: 'node', uid: 1000, gid: 1000 } as const;
 
 /** The package `bin` run with its `run` subcommand, from the image's working directory. */
-export const RUN_COMMAND = ['node', 'dist/src/cli.js', 'run'] as const;
+export const RUN_COMMAND = ['node', 'dist/src/app/cli.js', 'run'] as const;
 
 /** Production-only install of the runtime stage; the smoke test runs exactly this. */
 export const RUNTIME_INSTALL = ['npm', 'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'] as const;

@@ -99,7 +99,7 @@ export class ListenerStack extends Stack {
 
 /**
  * The container's plain environment (DESIGN.md §6); the secrets come from ListenerSecrets. Every
- * name is one src/config.ts reads, or the AWS SDK's own (test/infra/listener-stack.test.ts).
+ * name is one src/app/config.ts reads, or the AWS SDK's own (test/infra/listener-stack.test.ts).
  */
 export function taskEnvironment(
   settings: ListenerStackSettings,

@@ -2,8 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { isListenerError, type ListenerError } from '../src/errors.js';
+import { loadConfig } from '../src/app/config.js';
+import { isListenerError, type ListenerError } from '../src/core/errors.js';
 import { tempDir } from './helpers/records.js';
 import { spawnTs } from './helpers/spawn.js';
 
@@ -168,7 +168,7 @@ describe('loadConfig', () => {
 
 describe('kalshi-fix-listener run', () => {
   it('exits 2 with every problem listed when the environment is wrong', async () => {
-    const run = spawnTs('src/cli.ts', ['run'], { env: { PATH: process.env['PATH'], FIX_PORT: '0' } });
+    const run = spawnTs('src/app/cli.ts', ['run'], { env: { PATH: process.env['PATH'], FIX_PORT: '0' } });
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(/invalid configuration:/);
     expect(run.output()).toMatch(/FIX_HOST is required/);

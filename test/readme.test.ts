@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ENVIRONMENT } from '../src/config.js';
-import { RECORD_COLUMNS } from '../src/record.js';
+import { ENVIRONMENT } from '../src/app/config.js';
+import { RECORD_COLUMNS } from '../src/core/record.js';
 
 const README = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
 

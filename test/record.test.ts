@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isFillLine, type ExecutionReportRecord } from '../src/record.js';
+import { isFillLine, type ExecutionReportRecord } from '../src/core/record.js';
 import { makeRecord } from './helpers/records.js';
 
 // Text a hostile or odd report could carry in any string field, the fill key among it.

@@ -1,15 +1,15 @@
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 import { FixMessage } from './message.js';
 import { dataTagFor, Tag } from './tags.js';
 
 export interface FixDecoderOptions {
   /** Called once per valid frame, in stream order. */
-  onMessage(message: FixMessage): void;
+  onMessage: (message: FixMessage) => void;
   /**
    * Called for every frame or byte run that is dropped. The decoder has already resynchronised;
    * the stream goes on. `raw` is the dropped text (SOH as `|`, capped) for the log line.
    */
-  onError(error: ListenerError): void;
+  onError: (error: ListenerError) => void;
   /** Frames whose BodyLength exceeds this are treated as garbage (default 1 MiB). */
   maxMessageBytes?: number;
 }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 import type { FixMessage } from './message.js';
 import { ListenerSession, type SessionEvent } from './session.js';
 import { ADMIN_MSG_TYPES, Tag } from './tags.js';

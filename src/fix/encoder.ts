@@ -1,4 +1,4 @@
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 import { ADMIN_MSG_TYPES, BEGIN_STRING, Tag } from './tags.js';
 
 /** One body field as it goes on the wire: tag and value (numbers are written in decimal). */

@@ -6,7 +6,7 @@ import {
   type FeeEntry,
   type Party,
   type RecordSource,
-} from '../record.js';
+} from '../core/record.js';
 import type { FixMessage } from './message.js';
 import { fixTimestampToIso } from './time.js';
 import { Tag } from './tags.js';

@@ -1,5 +1,5 @@
 import { constants, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 
 /**
  * Kalshi's logon signature: RSASSA-PSS, SHA-256, MGF1(SHA-256), salt = 32 bytes, over

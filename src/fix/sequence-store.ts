@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 
 /** Where a resumable (KalshiRT) session keeps its sequence numbers across connections and restarts. */
 export interface SequenceState {

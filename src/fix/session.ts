@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 import { FixDecoder } from './decoder.js';
 import { ListenerGuardEncoder, type Field } from './encoder.js';
 import { signLogon } from './logon-signature.js';
@@ -8,7 +8,7 @@ import type { FixMessage } from './message.js';
 import type { SequenceState, SequenceStore } from './sequence-store.js';
 import { MsgType, Tag } from './tags.js';
 import { fixTimestampToEpochMs, formatUtcTimestamp } from './time.js';
-import { connectTls, type Connect } from './transport.js';
+import { connectTls } from './transport.js';
 
 /**
  * The session's life, one state at a time (kalshi-fix-margin.md §3–4):
@@ -373,7 +373,7 @@ export class ListenerSession {
     this.#transition('connecting');
     this.#decoder.reset();
     this.#disconnectReason = undefined;
-    const connect = this.#o.connect ?? (connectTls as Connect);
+    const connect = this.#o.connect ?? connectTls;
     const target = {
       host: this.#o.host,
       port: this.#o.port,

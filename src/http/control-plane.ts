@@ -1,14 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { ServiceStatus } from '../service.js';
+import type { ControlTarget } from './status.js';
 import { DEFAULT_READINESS, readiness, type ReadinessLimits } from './readiness.js';
-
-export interface ControlTarget {
-  status(): ServiceStatus;
-  /** False when a reconnect is already under way. */
-  reconnect(): boolean;
-}
 
 export interface ControlPlaneOptions {
   target: ControlTarget;

@@ -1,4 +1,4 @@
-import type { ServiceStatus } from '../service.js';
+import type { ListenerStatus } from './status.js';
 import { readiness, type ReadinessLimits } from './readiness.js';
 
 /**
@@ -27,7 +27,7 @@ const UNITS: Record<keyof HealthFigures, string> = {
   Holes: 'Count',
 };
 
-export function healthFigures(status: ServiceStatus, limits?: ReadinessLimits): HealthFigures {
+export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits): HealthFigures {
   const lag = (name: string) => Math.round(status.sinks.find((s) => s.name === name)?.lagSeconds ?? 0);
   return {
     Ready: readiness(status, limits).ready ? 1 : 0,

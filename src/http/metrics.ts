@@ -1,21 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { SessionState } from '../fix/session.js';
-import type { ServiceStatus } from '../service.js';
-
-const STATES: readonly SessionState[] = [
-  'disconnected',
-  'connecting',
-  'logon_sent',
-  'active',
-  'logout_sent',
-  'stopped',
-];
+import { SESSION_STATES, type ListenerStatus } from './status.js';
 
 /**
  * Prometheus metrics read from the service's status at scrape time: nothing on the hot path.
  * A registry of its own (no global default registry).
  */
-export function createMetrics(status: () => ServiceStatus): Registry {
+export function createMetrics(status: () => ListenerStatus): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kfl_' });
   // status() is cheap (counters and a few sums); each collector reads it at scrape time.
@@ -38,7 +28,7 @@ export function createMetrics(status: () => ServiceStatus): Registry {
       for (const [type, n] of Object.entries(current().session.messagesInByType)) mirror(this, n, { msg_type: type });
     },
   });
-  const simpleCounters: Array<[string, string, (s: ServiceStatus) => number]> = [
+  const simpleCounters: Array<[string, string, (s: ListenerStatus) => number]> = [
     ['kfl_execution_reports_total', 'ExecutionReports received.', (s) => s.counters.executionReports],
     ['kfl_fills_published_total', 'Fills accepted by the queue.', (s) => s.counters.fillsPublished],
     [
@@ -83,10 +73,10 @@ export function createMetrics(status: () => ServiceStatus): Registry {
     registers: [registry],
     collect() {
       const state = current().session.state;
-      for (const s of STATES) this.set({ state: s }, s === state ? 1 : 0);
+      for (const s of SESSION_STATES) this.set({ state: s }, s === state ? 1 : 0);
     },
   });
-  const sinkGauges: Array<[string, string, (s: ServiceStatus, sink: string) => number | undefined]> = [
+  const sinkGauges: Array<[string, string, (s: ListenerStatus, sink: string) => number | undefined]> = [
     [
       'kfl_journal_backlog_records',
       'Journaled records a sink has not handled yet.',

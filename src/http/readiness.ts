@@ -1,4 +1,4 @@
-import type { ServiceStatus } from '../service.js';
+import type { ListenerStatus } from './status.js';
 
 export interface ReadinessLimits {
   /** Fills older than this on their way to the queue make the service not ready (default 60 s). */
@@ -11,7 +11,7 @@ export const DEFAULT_READINESS: ReadinessLimits = { maxFillLagSeconds: 60, maxAr
 
 /** Ready = logged on, journal writing, and every sink keeping up. Reasons say what is not. */
 export function readiness(
-  status: ServiceStatus,
+  status: ListenerStatus,
   limits: ReadinessLimits = DEFAULT_READINESS,
 ): { ready: boolean; reasons: string[] } {
   const reasons: string[] = [];

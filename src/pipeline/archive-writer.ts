@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
-import { ListenerError } from '../errors.js';
-import type { ExecutionReportRecord } from '../record.js';
+import { ListenerError } from '../core/errors.js';
+import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { Backoff, type SinkStatus } from './sink-status.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isFillLine } from '../record.js';
+import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
 import type { Journal, JournalEntry } from './journal.js';
 import { Backoff, type SinkStatus } from './sink-status.js';

@@ -2,10 +2,10 @@ import { constants, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rm, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncDir, writeFileAtomic as writeAtomic } from '../atomic-file.js';
-import { ListenerError } from '../errors.js';
-import { compareExecIds } from '../exec-id.js';
-import type { ExecutionReportRecord } from '../record.js';
+import { fsyncDir, writeFileAtomic as writeAtomic } from '../core/atomic-file.js';
+import { ListenerError } from '../core/errors.js';
+import { compareExecIds } from '../core/exec-id.js';
+import type { ExecutionReportRecord } from '../core/record.js';
 
 /** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
 export interface JournalEntry {

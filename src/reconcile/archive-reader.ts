@@ -2,7 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { ExecutionReportRecord } from '../record.js';
+import type { ExecutionReportRecord } from '../core/record.js';
 
 export type ArchiveSource =
   { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };

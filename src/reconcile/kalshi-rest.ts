@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { ListenerError } from '../errors.js';
+import { ListenerError } from '../core/errors.js';
 import { signPss } from '../fix/logon-signature.js';
 
 /** One fill as Kalshi's margin REST API lists it (kalshi-fix-margin.md §6.3). */
@@ -57,7 +57,7 @@ export class KalshiRest {
   }
 
   #get(path: string, params: URLSearchParams): Promise<unknown> {
-    const url = new URL(`${path}?${params}`, this.#o.baseUrl);
+    const url = new URL(`${path}?${params.toString()}`, this.#o.baseUrl);
     const timestamp = String(Date.now());
     const headers = {
       'KALSHI-ACCESS-KEY': this.#o.apiKey,

@@ -1,4 +1,4 @@
-import type { ExecutionReportRecord } from '../record.js';
+import type { ExecutionReportRecord } from '../core/record.js';
 import type { RestFill } from './kalshi-rest.js';
 
 export interface ReconcileReport {

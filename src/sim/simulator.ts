@@ -5,7 +5,7 @@ import { AcceptorSession, type FaultState } from './acceptor-session.js';
 import { generateLoopbackCertificate, type LoopbackCertificate } from './certificate.js';
 import type { Field } from '../fix/encoder.js';
 import { formatUtcTimestamp } from '../fix/time.js';
-import { compareExecIds } from '../exec-id.js';
+import { compareExecIds } from '../core/exec-id.js';
 import { OrderFlow, type GeneratedReport } from './order-flow.js';
 import { startRestFills, type SimRestFill } from './rest-fills.js';
 import type { Server as HttpsServer } from 'node:https';

@@ -1,5 +1,5 @@
 import { mkdir, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { dirname, join, resolve } from 'node:path';
 import type { ObjectStore } from './types.js';
 

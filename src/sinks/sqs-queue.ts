@@ -54,7 +54,8 @@ export class SqsQueue implements FillQueue {
     }));
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#client.destroy();
+    return Promise.resolve();
   }
 }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FixDecoder } from '../../src/fix/decoder.js';
 import { decodeExecutionReport } from '../../src/fix/execution-report.js';
-import type { ExecutionReportRecord } from '../../src/record.js';
+import type { ExecutionReportRecord } from '../../src/core/record.js';
 import { buildCorpus, KEY_TAGS, type Corpus } from '../../bench/fixtures.js';
 import { createReferenceParser, viewFields } from '../../bench/jspurefix-reference.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeMessage, ListenerGuardEncoder } from '../../src/fix/encoder.js';
 import { ADMIN_MSG_TYPES } from '../../src/fix/tags.js';
-import { isListenerError } from '../../src/errors.js';
+import { isListenerError } from '../../src/core/errors.js';
 import { decodeAll } from '../helpers/fix.js';
 
 const header = { senderCompId: 'key', targetCompId: 'KalshiNR', msgSeqNum: 9, sendingTime: '20260822-14:00:00.000' };

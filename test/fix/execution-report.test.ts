@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeExecutionReport, sumDecimals } from '../../src/fix/execution-report.js';
 import { encodeMessage } from '../../src/fix/encoder.js';
 import { fixTimestampToEpochMs, fixTimestampToIso, formatUtcTimestamp } from '../../src/fix/time.js';
-import { RECORD_COLUMNS } from '../../src/record.js';
+import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { decodeAll, fix } from '../helpers/fix.js';
 
 const SAMPLE_ER =

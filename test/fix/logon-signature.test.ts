@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/fix/encoder.js';
 import { loadRsaPrivateKey, logonPreHash, publicKeyOf, signLogon, verifyLogon } from '../../src/fix/logon-signature.js';
-import { isListenerError } from '../../src/errors.js';
+import { isListenerError } from '../../src/core/errors.js';
 
 // Test vector from kalshi-fix-margin.md §2.5 (a throwaway key, not Kalshi's).
 const VECTOR = {

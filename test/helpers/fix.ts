@@ -1,6 +1,6 @@
 import { FixDecoder } from '../../src/fix/decoder.js';
 import type { FixMessage } from '../../src/fix/message.js';
-import type { ListenerError } from '../../src/errors.js';
+import type { ListenerError } from '../../src/core/errors.js';
 
 /** `a|b|c|` text with `|` as SOH → bytes. */
 export function fix(text: string): Buffer {

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SCHEMA_VERSION, type ExecutionReportRecord } from '../../src/record.js';
+import { SCHEMA_VERSION, type ExecutionReportRecord } from '../../src/core/record.js';
 
 export function tempDir(prefix = 'kfl-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { startListener, type RunningService } from '../../src/main.js';
+import type { Config } from '../../src/app/config.js';
+import { createLogger } from '../../src/app/log.js';
+import { startListener, type RunningService } from '../../src/app/main.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';

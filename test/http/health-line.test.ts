@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { healthFigures, healthLine } from '../../src/http/health-line.js';
-import type { ServiceStatus } from '../../src/service.js';
+import type { ListenerStatus } from '../../src/http/status.js';
 
-/** The parts of /status the health figures read; the rest of ServiceStatus plays no part. */
+/** The parts of /status the health figures read; the rest of ListenerStatus plays no part. */
 function status(overrides: {
   state?: string;
   archiveLag?: number;
@@ -10,7 +10,7 @@ function status(overrides: {
   backlog?: number[];
   holes?: number;
   fatal?: string;
-}): ServiceStatus {
+}): ListenerStatus {
   const sink = (name: string, lagSeconds: number) => ({
     name,
     location: 'file:///x',
@@ -30,7 +30,7 @@ function status(overrides: {
       ),
     },
     backfill: { holes: Array.from({ length: overrides.holes ?? 0 }, () => ({})) },
-  } as unknown as ServiceStatus;
+  } as unknown as ListenerStatus;
 }
 
 describe('healthFigures', () => {

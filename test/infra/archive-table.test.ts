@@ -11,7 +11,7 @@ import {
 import { namedQueries } from '../../infra/athena-queries.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { objectKey, partitionOf } from '../../src/pipeline/archive-writer.js';
-import { RECORD_COLUMNS } from '../../src/record.js';
+import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { makeRecord } from '../helpers/records.js';
 import { REPO } from './synth.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/fix/encoder.js';
 import { decodeExecutionReport } from '../../src/fix/execution-report.js';
-import { RECORD_COLUMNS, SCHEMA_VERSION, type ExecutionReportRecord } from '../../src/record.js';
+import { RECORD_COLUMNS, SCHEMA_VERSION, type ExecutionReportRecord } from '../../src/core/record.js';
 import { OrderFlow, formatUtcTimestamp } from '../../src/sim/order-flow.js';
 import { decodeAll } from '../helpers/fix.js';
 import { FILL_SCHEMA, validate, type Schema } from './json-schema.js';

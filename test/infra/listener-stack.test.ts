@@ -8,11 +8,11 @@ import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUNTIME_USER, SPOOL_DIR } from '../../i
 import { LOG_MESSAGES } from '../../infra/log-signals.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { FIX_SECRET_KEYS } from '../../infra/secrets.js';
-import { ENVIRONMENT, loadConfig } from '../../src/config.js';
+import { ENVIRONMENT, loadConfig } from '../../src/app/config.js';
 import { healthFigures } from '../../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../../src/http/readiness.js';
-import type { ServiceStatus } from '../../src/service.js';
-import { RECORD_COLUMNS } from '../../src/record.js';
+import type { ServiceStatus } from '../../src/app/service.js';
+import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { only, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
 interface Statement {
@@ -365,7 +365,7 @@ describe('Glue table and Athena workgroup', () => {
     };
   const resolve = (value: unknown) => resolveIntrinsics(value, resources, (id) => id.toLowerCase());
 
-  it("has exactly the archive record's columns and types, in order (one source: src/record.ts)", () => {
+  it("has exactly the archive record's columns and types, in order (one source: src/core/record.ts)", () => {
     // Assess
     expect(table().StorageDescriptor.Columns.map((c) => [c.Name, c.Type])).toEqual(
       RECORD_COLUMNS.map((c) => [c.name, c.glueType]),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { anyMessagePattern, LOG_MESSAGES } from '../../infra/log-signals.js';
-import { createLogger, logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from '../../src/log.js';
+import { createLogger, logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from '../../src/app/log.js';
 
 /** The log lines the service's own logging functions write, as CloudWatch receives them. */
 function linesOf(write: (log: ReturnType<typeof createLogger>) => void): Array<Record<string, unknown>> {

@@ -19,7 +19,10 @@ describe('kalshi-fix-listener demo', () => {
     async () => {
       // Prepare: a fresh working directory, as a new user would have.
       const cwd = tempDir('demo-');
-      const demo = spawnTs('src/cli.ts', ['demo'], { cwd, env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' } });
+      const demo = spawnTs('src/app/cli.ts', ['demo'], {
+        cwd,
+        env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' },
+      });
       const port = Number((await demo.waitForOutput(/"httpPort":(\d+)/))[1]);
       // Act: wait for fills to land.
       const fillsFile = join(cwd, 'data', 'fills.jsonl');

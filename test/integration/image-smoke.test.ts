@@ -86,7 +86,7 @@ describe('the image, without Docker', () => {
     expect(['vitest', 'typescript', 'aws-cdk-lib', 'aws-cdk', 'jspurefix', 'tsx', 'fauxqs'].filter(installed)).toEqual(
       [],
     );
-    expect(existsSync(join(app, 'dist/src/cli.js'))).toBe(true);
+    expect(existsSync(join(app, 'dist/src/app/cli.js'))).toBe(true);
   });
 
   it(

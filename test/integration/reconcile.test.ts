@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reconcile, reconcileCommand } from '../../src/reconcile/command.js';
+import { reconcile, reconcileCommand } from '../../src/app/reconcile-command.js';
 import { KalshiRest } from '../../src/reconcile/kalshi-rest.js';
 import { reconcileFills } from '../../src/reconcile/reconcile.js';
-import { ListenerService } from '../../src/service.js';
+import { ListenerService } from '../../src/app/service.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';

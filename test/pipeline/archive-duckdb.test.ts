@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArchiveWriter } from '../../src/pipeline/archive-writer.js';
 import { Journal } from '../../src/pipeline/journal.js';
-import { RECORD_COLUMNS } from '../../src/record.js';
+import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 

@@ -4,7 +4,7 @@ import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
 import { SqsQueue } from '../../src/sinks/sqs-queue.js';
-import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/record.js';
+import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/core/record.js';
 import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 import { until } from '../helpers/wait.js';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { parseArchiveUrl } from '../config.js';
+import { parseArchiveUrl } from './config.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
-import { readArchive, type ArchiveSource } from './archive-reader.js';
-import { KalshiRest, type RestFill } from './kalshi-rest.js';
-import { reconcileFills, type ReconcileReport } from './reconcile.js';
+import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { KalshiRest, type RestFill } from '../reconcile/kalshi-rest.js';
+import { reconcileFills, type ReconcileReport } from '../reconcile/reconcile.js';
 
 export interface ReconcileInput {
   from: Date;

@@ -1,7 +1,7 @@
-import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from './fix/drop-copy.js';
-import { decodeExecutionReport } from './fix/execution-report.js';
-import type { HoleLog, Hole } from './pipeline/hole-log.js';
-import type { Journal } from './pipeline/journal.js';
+import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from '../fix/drop-copy.js';
+import { decodeExecutionReport } from '../fix/execution-report.js';
+import type { HoleLog, Hole } from '../pipeline/hole-log.js';
+import type { Journal } from '../pipeline/journal.js';
 
 export interface BackfillOptions {
   /** The KalshiDC session to replay from; undefined when not configured (every gap is a hole). */

@@ -1,16 +1,16 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { Backfiller, type BackfillEvent, type BackfillStatus, type GapMark } from './backfill.js';
-import { ListenerError } from './errors.js';
-import { decodeExecutionReport } from './fix/execution-report.js';
-import { FileSequenceStore } from './fix/sequence-store.js';
-import { ListenerSession, type SessionEvent, type SessionStatus } from './fix/session.js';
-import { ArchiveWriter, type ArchiveEvent } from './pipeline/archive-writer.js';
-import { FillPublisher, type FillEvent } from './pipeline/fill-publisher.js';
-import { HoleLog } from './pipeline/hole-log.js';
-import { Journal, type JournalStats } from './pipeline/journal.js';
-import type { SinkStatus } from './pipeline/sink-status.js';
-import type { FillQueue, ObjectStore } from './sinks/types.js';
+import { ListenerError } from '../core/errors.js';
+import { decodeExecutionReport } from '../fix/execution-report.js';
+import { FileSequenceStore } from '../fix/sequence-store.js';
+import { ListenerSession, type SessionEvent, type SessionStatus } from '../fix/session.js';
+import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
+import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
+import { HoleLog } from '../pipeline/hole-log.js';
+import { Journal, type JournalStats } from '../pipeline/journal.js';
+import type { SinkStatus } from '../pipeline/sink-status.js';
+import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
 /** Everything the service needs, already validated (config.ts turns the environment into this). */
 export interface ServiceOptions {

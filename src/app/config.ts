@@ -2,8 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ListenerError } from './errors.js';
-import { loadRsaPrivateKey } from './fix/logon-signature.js';
+import { ListenerError } from '../core/errors.js';
+import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 
 /** The validated configuration (DESIGN.md §6). Secrets are parsed into objects, never kept as text. */
 export interface Config {

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config.js';
-import { isListenerError } from './errors.js';
+import { isListenerError } from '../core/errors.js';
 import { createLogger } from './log.js';
 import { installLifecycle, startListener, type RunningService } from './main.js';
 
@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number | undefined> {
     case 'keygen':
       return keygen(rest);
     case 'reconcile':
-      return (await import('./reconcile/command.js')).reconcileCommand(rest, process.env, (text) =>
+      return (await import('./reconcile-command.js')).reconcileCommand(rest, process.env, (text) =>
         process.stdout.write(text),
       );
     case 'help':
@@ -55,7 +55,7 @@ async function run(): Promise<number | undefined> {
     }
     throw error;
   }
-  return serveUntilSignal(config, async () => undefined);
+  return serveUntilSignal(config, () => Promise.resolve());
 }
 
 async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<undefined> {
@@ -94,7 +94,7 @@ async function demo(args: string[]): Promise<number | undefined> {
   const data = resolve(values.data);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const apiKey = randomUUID();
-  const { KalshiSimulator } = await import('./sim/simulator.js');
+  const { KalshiSimulator } = await import('../sim/simulator.js');
   const simulator = new KalshiSimulator({
     accounts: [{ apiKey, publicKey }],
     ports: { KalshiNR: 0, KalshiRT: 0, KalshiDC: 0 },
@@ -150,7 +150,7 @@ async function sim(args: string[]): Promise<number | undefined> {
   mkdirSync(dir, { recursive: true });
   const apiKey = randomUUID();
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const { KalshiSimulator } = await import('./sim/simulator.js');
+  const { KalshiSimulator } = await import('../sim/simulator.js');
   const simulator = new KalshiSimulator({
     accounts: [{ apiKey, publicKey }],
     ports: { KalshiNR: Number(values['nr-port']), KalshiRT: Number(values['rt-port']) },

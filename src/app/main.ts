@@ -3,14 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { createControlPlane } from './http/control-plane.js';
-import { healthFigures, healthLine } from './http/health-line.js';
-import { createMetrics } from './http/metrics.js';
+import { createControlPlane } from '../http/control-plane.js';
+import { healthFigures, healthLine } from '../http/health-line.js';
+import { createMetrics } from '../http/metrics.js';
 import { logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from './log.js';
 import { ListenerService } from './service.js';
-import { LocalFileQueue } from './sinks/local-file-queue.js';
-import { LocalFolderStore } from './sinks/local-folder-store.js';
-import type { FillQueue, ObjectStore } from './sinks/types.js';
+import { LocalFileQueue } from '../sinks/local-file-queue.js';
+import { LocalFolderStore } from '../sinks/local-folder-store.js';
+import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
 export interface RunningService {
   service: ListenerService;
@@ -25,14 +25,14 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
   const store: ObjectStore =
     config.archive.kind === 's3'
-      ? new (await import('./sinks/s3-store.js')).S3Store({
+      ? new (await import('../sinks/s3-store.js')).S3Store({
           bucket: config.archive.bucket,
           prefix: config.archive.prefix,
         })
       : new LocalFolderStore(config.archive.dir);
   const queue: FillQueue =
     config.fills.kind === 'sqs'
-      ? new (await import('./sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl })
+      ? new (await import('../sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl })
       : new LocalFileQueue(config.fills.path);
   const sessionLog = log.child({ component: 'session' });
   const archiveLog = log.child({ component: 'archive' });
@@ -175,11 +175,11 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number): Prom
 }
 
 export function packageVersion(): string {
-  for (const candidate of ['../package.json', '../../package.json']) {
+  for (const candidate of ['../../package.json', '../../../package.json']) {
     try {
       return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
     } catch {
-      // try the next layout (src/ under tsx, dist/src/ when built)
+      // try the next layout (src/app/ under tsx, dist/src/app/ when built)
     }
   }
   return 'unknown';

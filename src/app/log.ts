@@ -1,8 +1,8 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { BackfillEvent } from './backfill.js';
-import type { SessionEvent } from './fix/session.js';
-import type { ArchiveEvent } from './pipeline/archive-writer.js';
-import type { FillEvent } from './pipeline/fill-publisher.js';
+import type { SessionEvent } from '../fix/session.js';
+import type { ArchiveEvent } from '../pipeline/archive-writer.js';
+import type { FillEvent } from '../pipeline/fill-publisher.js';
 
 /**
  * JSON logs (pino). Secrets never reach a line: the private key and token are never passed to the
