@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
 import { DEFAULT_SETTINGS, FIX_PORTS, type ListenerStackSettings } from './props.js';
 
 /** Context keys `cdk deploy -c key=value` (or cdk.json "context") understands. */
@@ -31,112 +33,123 @@ const LOG_RETENTION_DAYS: readonly number[] = [
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
+/** `-c` values arrive as text, cdk.json values as JSON: numbers and booleans count as their text. */
+function normalized(get: (key: ContextKey) => unknown): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) {
+    const value = get(key);
+    if (value === undefined || value === null || value === '') continue;
+    values[key] = typeof value === 'number' || typeof value === 'boolean' ? String(value) : value;
+  }
+  return values;
+}
+
+const text = (key: ContextKey) => z.string({ error: `${key} must be a string` });
+/** A comma-separated list, or a JSON array. */
+const list = (key: ContextKey) =>
+  z.union([z.array(z.coerce.string()), text(key)]).transform((v) =>
+    Array.isArray(v)
+      ? v
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+  );
+
+const d = DEFAULT_SETTINGS;
+const schema = z.object({
+  fixHost: text('fixHost').default(d.fix.host),
+  fixTargetCompId: oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT']).default(d.fix.targetCompId),
+  fixPort: wholeNumber('fixPort', 1, 65535).optional(),
+  fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).default(d.fix.heartbeatS),
+  dropCopy: oneOf('dropCopy', ['true', 'false']).default(d.fix.dropCopy ? 'true' : 'false'),
+  fixSecretArn: text('fixSecretArn')
+    .regex(
+      /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
+      'fixSecretArn must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)',
+    )
+    .optional(),
+  archivePrefix: text('archivePrefix')
+    .transform((p) => (p.endsWith('/') ? p : `${p}/`))
+    .refine((p) => !p.startsWith('/') && !p.includes('*'), {
+      error: (issue) => `archivePrefix must be a relative key prefix without *, got ${String(issue.input)}`,
+    })
+    .default(d.archivePrefix),
+  infrequentAccessAfterDays: wholeNumber('infrequentAccessAfterDays', 30, 3650).default(d.infrequentAccessAfterDays),
+  archiveStartDate: text('archiveStartDate')
+    .regex(/^\d{4}-\d{2}-\d{2}$/, {
+      error: (issue) => `archiveStartDate must be YYYY-MM-DD, got ${String(issue.input)}`,
+    })
+    .default(d.archiveStartDate),
+  cpu: wholeNumber('cpu', 256, 16384).default(d.cpu),
+  memoryMiB: wholeNumber('memoryMiB', 512, 122880).default(d.memoryMiB),
+  desiredCount: wholeNumber('desiredCount', 0, 1).default(d.desiredCount),
+  logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default(d.logLevel),
+  logRetentionDays: wholeNumber('logRetentionDays', 1, 3653)
+    .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+      error: (issue) =>
+        `logRetentionDays must be one of CloudWatch's values (${LOG_RETENTION_DAYS.join(', ')}), got ${String(issue.input)}`,
+    })
+    .default(d.logRetentionDays),
+  shutdownTimeoutS: wholeNumber('shutdownTimeoutS', 1, 100).default(d.shutdownTimeoutS),
+  vpcId: text('vpcId').optional(),
+  availabilityZones: list('availabilityZones').optional(),
+  privateSubnetIds: list('privateSubnetIds').optional(),
+  alarmEmail: text('alarmEmail').optional(),
+  controlPlaneCidr: text('controlPlaneCidr')
+    .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, {
+      error: (issue) => `controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${String(issue.input)}`,
+    })
+    .optional(),
+});
+
 /**
- * Settings from CDK context. `-c` values arrive as strings, cdk.json values as JSON: both are
- * accepted. Every problem is reported at once, before anything is synthesized.
+ * An existing VPC is given, not looked up (a look-up needs credentials at synth time), so its
+ * subnets and zones must come with it. Checked on the raw values, so it is reported beside any
+ * other problem.
+ */
+function vpcProblems(values: Record<string, unknown>): string[] {
+  if (values['vpcId'] === undefined) return [];
+  const count = (key: ContextKey) => list(key).safeParse(values[key] ?? '').data?.length ?? 0;
+  const subnets = count('privateSubnetIds');
+  return subnets > 0 && subnets === count('availabilityZones')
+    ? []
+    : ['vpcId needs privateSubnetIds and availabilityZones, comma-separated, one zone per subnet'];
+}
+
+/**
+ * Settings from CDK context. Every problem is reported at once, before anything is synthesized.
  */
 export function settingsFromContext(get: (key: ContextKey) => unknown): ListenerStackSettings {
-  const problems: string[] = [];
-  const text = (key: ContextKey): string | undefined => {
-    const value = get(key);
-    if (value === undefined || value === null || value === '') return undefined;
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-    problems.push(`${key} must be a string`);
-    return undefined;
-  };
-  const int = (key: ContextKey, fallback: number, min: number, max: number): number => {
-    const raw = text(key);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${key} must be a whole number from ${min} to ${max}, got ${raw}`);
-      return fallback;
-    }
-    return value;
-  };
-  const oneOf = <T extends string>(key: ContextKey, allowed: readonly T[], fallback: T): T => {
-    const raw = text(key);
-    if (raw === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(raw)) return raw as T;
-    problems.push(`${key} must be one of ${allowed.join(', ')}, got ${raw}`);
-    return fallback;
-  };
-  const list = (key: ContextKey): string[] | undefined => {
-    const value = get(key);
-    if (Array.isArray(value)) return value.map(String);
-    return text(key)
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  };
-
-  const retention = (): number => {
-    const days = int('logRetentionDays', DEFAULT_SETTINGS.logRetentionDays, 1, 3653);
-    if (LOG_RETENTION_DAYS.includes(days)) return days;
-    problems.push(
-      `logRetentionDays must be one of CloudWatch's values (${LOG_RETENTION_DAYS.join(', ')}), got ${days}`,
-    );
-    return DEFAULT_SETTINGS.logRetentionDays;
-  };
-
-  const d = DEFAULT_SETTINGS;
-  const targetCompId = oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT'] as const, d.fix.targetCompId);
-  let archivePrefix = text('archivePrefix') ?? d.archivePrefix;
-  if (!archivePrefix.endsWith('/')) archivePrefix += '/';
-  if (archivePrefix.startsWith('/') || archivePrefix.includes('*'))
-    problems.push(`archivePrefix must be a relative key prefix without *, got ${archivePrefix}`);
-  const archiveStartDate = text('archiveStartDate') ?? d.archiveStartDate;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(archiveStartDate))
-    problems.push(`archiveStartDate must be YYYY-MM-DD, got ${archiveStartDate}`);
-  const fixSecretArn = text('fixSecretArn');
-  if (
-    fixSecretArn !== undefined &&
-    !/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(fixSecretArn)
-  ) {
-    problems.push(
-      'fixSecretArn must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)',
-    );
-  }
-
-  const vpcId = text('vpcId');
-  let existingVpc: ListenerStackSettings['existingVpc'];
-  if (vpcId !== undefined) {
-    const availabilityZones = list('availabilityZones') ?? [];
-    const privateSubnetIds = list('privateSubnetIds') ?? [];
-    // Given, not looked up: a look-up needs credentials at synth time.
-    if (privateSubnetIds.length === 0 || privateSubnetIds.length !== availabilityZones.length) {
-      problems.push('vpcId needs privateSubnetIds and availabilityZones, comma-separated, one zone per subnet');
-    }
-    existingVpc = { vpcId, availabilityZones, privateSubnetIds };
-  }
-
-  const controlPlaneCidr = text('controlPlaneCidr');
-  if (controlPlaneCidr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(controlPlaneCidr))
-    problems.push(`controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${controlPlaneCidr}`);
-
-  const settings: ListenerStackSettings = {
+  const values = normalized(get);
+  const parsed = schema.safeParse(values);
+  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...vpcProblems(values)];
+  if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
+  const c = parsed.data;
+  return {
     fix: {
-      host: text('fixHost') ?? d.fix.host,
-      targetCompId,
-      port: int('fixPort', FIX_PORTS[targetCompId], 1, 65535),
-      heartbeatS: int('fixHeartbeatS', d.fix.heartbeatS, 3, 300),
-      dropCopy: oneOf('dropCopy', ['true', 'false'] as const, String(d.fix.dropCopy) as 'true' | 'false') === 'true',
+      host: c.fixHost,
+      targetCompId: c.fixTargetCompId,
+      port: c.fixPort ?? FIX_PORTS[c.fixTargetCompId],
+      heartbeatS: c.fixHeartbeatS,
+      dropCopy: c.dropCopy === 'true',
       dropCopyPort: d.fix.dropCopyPort,
     },
-    fixSecretArn,
-    archivePrefix,
-    infrequentAccessAfterDays: int('infrequentAccessAfterDays', d.infrequentAccessAfterDays, 30, 3650),
-    archiveStartDate,
-    cpu: int('cpu', d.cpu, 256, 16384),
-    memoryMiB: int('memoryMiB', d.memoryMiB, 512, 122880),
-    desiredCount: int('desiredCount', d.desiredCount, 0, 1) as 0 | 1,
-    logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, d.logLevel),
-    logRetentionDays: retention(),
-    shutdownTimeoutS: int('shutdownTimeoutS', d.shutdownTimeoutS, 1, 100),
-    existingVpc,
-    alarmEmail: text('alarmEmail'),
-    controlPlaneCidr,
+    fixSecretArn: c.fixSecretArn,
+    archivePrefix: c.archivePrefix,
+    infrequentAccessAfterDays: c.infrequentAccessAfterDays,
+    archiveStartDate: c.archiveStartDate,
+    cpu: c.cpu,
+    memoryMiB: c.memoryMiB,
+    desiredCount: c.desiredCount as 0 | 1,
+    logLevel: c.logLevel,
+    logRetentionDays: c.logRetentionDays,
+    shutdownTimeoutS: c.shutdownTimeoutS,
+    existingVpc:
+      c.vpcId === undefined
+        ? undefined
+        : { vpcId: c.vpcId, availabilityZones: c.availabilityZones ?? [], privateSubnetIds: c.privateSubnetIds ?? [] },
+    alarmEmail: c.alarmEmail,
+    controlPlaneCidr: c.controlPlaneCidr,
   };
-  if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
-  return settings;
 }

@@ -107,13 +107,17 @@ describe('loadConfig', () => {
     [
       'a TargetCompID other than NR or RT',
       { ...VALID, FIX_TARGET_COMP_ID: 'KalshiDC' },
-      /FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT/,
+      /FIX_TARGET_COMP_ID must be one of KalshiNR, KalshiRT, got KalshiDC/,
     ],
-    ['a port out of range', { ...VALID, FIX_PORT: '70000' }, /FIX_PORT must be between 1 and 65535/],
+    [
+      'a port out of range',
+      { ...VALID, FIX_PORT: '70000' },
+      /FIX_PORT must be a whole number from 1 to 65535, got 70000/,
+    ],
     [
       'a heartbeat below Kalshi’s minimum',
       { ...VALID, FIX_HEARTBEAT_S: '2' },
-      /FIX_HEARTBEAT_S must be between 3 and 300/,
+      /FIX_HEARTBEAT_S must be a whole number from 3 to 300/,
     ],
     ['both key variables', { ...VALID, FIX_PRIVATE_KEY: rsa.privateKey }, /not both/],
     ['an unknown log level', { ...VALID, LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
@@ -127,7 +131,7 @@ describe('loadConfig', () => {
     [
       'a health interval out of range',
       { ...VALID, HEALTH_LOG_INTERVAL_S: '1' },
-      /HEALTH_LOG_INTERVAL_S must be between 5 and 3600/,
+      /HEALTH_LOG_INTERVAL_S must be a whole number from 5 to 3600/,
     ],
     [
       'a metrics namespace CloudWatch refuses',
@@ -172,6 +176,6 @@ describe('kalshi-fix-listener run', () => {
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(/invalid configuration:/);
     expect(run.output()).toMatch(/FIX_HOST is required/);
-    expect(run.output()).toMatch(/FIX_PORT must be between 1 and 65535/);
+    expect(run.output()).toMatch(/FIX_PORT must be a whole number from 1 to 65535, got 0/);
   });
 });

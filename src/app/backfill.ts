@@ -1,6 +1,8 @@
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from '../fix/drop-copy.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
-import type { HoleLog, Hole } from '../pipeline/hole-log.js';
+import type { BackfillStatus, Hole } from '../core/status.js';
+import type { HoleLog } from '../pipeline/hole-log.js';
 import type { Journal } from '../pipeline/journal.js';
 
 export interface BackfillOptions {
@@ -9,7 +11,7 @@ export interface BackfillOptions {
   journal: Journal;
   holes: HoleLog;
   /** Retries for U3 1 (rate limited), U3 2 (server error) and connection failures. */
-  retry?: { initialMs: number; maxMs: number; attempts: number };
+  retry?: BackfillRetry;
   now?: () => number;
   onEvent?: (event: BackfillEvent) => void;
 }
@@ -21,17 +23,10 @@ export type BackfillEvent =
   | { kind: 'hole'; hole: Hole }
   | { kind: 'disabled'; why: string };
 
-export interface BackfillStatus {
-  configured: boolean;
-  running: boolean;
-  /** Set after U3 5 (not enabled): the listener stops asking until restart. */
-  disabled: string | null;
-  runs: number;
-  recovered: number;
-  duplicatesDropped: number;
-  lastRun: { at: string; from: string; outcome: string; replayed: number; recovered: number } | null;
-  holes: readonly Hole[];
-}
+/** Drop-copy retries: a jittered back-off, and a hole after this many failed runs. */
+export type BackfillRetry = BackoffPolicy & { attempts: number };
+
+const DEFAULT_RETRY: BackfillRetry = { initialMs: 1000, maxMs: 30_000, attempts: 5 };
 
 /** What the listener knew when the stream broke: where to replay from, and since when. */
 export interface GapMark {
@@ -103,7 +98,8 @@ export class Backfiller {
     if (this.#o.dropCopy === undefined)
       return this.#hole(mark, until, 'no drop-copy session configured (FIX_DC_API_KEY)');
     if (this.#disabled !== undefined) return this.#hole(mark, until, `drop copy disabled: ${this.#disabled}`);
-    const retry = this.#o.retry ?? { initialMs: 1000, maxMs: 30_000, attempts: 5 };
+    const retry = this.#o.retry ?? DEFAULT_RETRY;
+    const backoff = new Backoff(retry);
     for (let attempt = 1; ; attempt++) {
       this.#o.onEvent?.({ kind: 'started', from });
       this.#runs++;
@@ -155,7 +151,7 @@ export class Backfiller {
           ? `U3 ${result.reason}: ${result.text ?? ''}`
           : `${result.error.code}: ${result.error.message}`;
       if (attempt >= retry.attempts) return this.#hole(mark, until, `drop copy failed ${attempt} times (last: ${why})`);
-      const delayMs = Math.min(retry.maxMs, retry.initialMs * 2 ** (attempt - 1));
+      const delayMs = backoff.next();
       this.#o.onEvent?.({ kind: 'retrying', from, attempt, delayMs, why });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

@@ -2,8 +2,9 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, type Config } from './config.js';
+import { DEFAULTS, loadConfig, type Config } from './config.js';
 import { isListenerError } from '../core/errors.js';
 import { createLogger } from './log.js';
 import { installLifecycle, startListener, type RunningService } from './main.js';
@@ -43,11 +44,16 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
 }
 
-/** The service from the environment. A bad environment exits 2 with every problem listed. */
+/** The service from the environment. */
 async function run(): Promise<number | undefined> {
-  let config: Config;
+  const config = configFrom(process.env);
+  return typeof config === 'number' ? config : serveUntilSignal(config, () => Promise.resolve());
+}
+
+/** The validated configuration, or exit code 2 after listing every problem. */
+function configFrom(env: Record<string, string | undefined>): Config | number {
   try {
-    config = loadConfig(process.env);
+    return loadConfig(env);
   } catch (error) {
     if (isListenerError(error, 'ERR_CONFIG')) {
       process.stderr.write(`kalshi-fix-listener: ${error.message}\n`);
@@ -55,7 +61,6 @@ async function run(): Promise<number | undefined> {
     }
     throw error;
   }
-  return serveUntilSignal(config, () => Promise.resolve());
 }
 
 async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<undefined> {
@@ -104,32 +109,33 @@ async function demo(args: string[]): Promise<number | undefined> {
     seed: Date.now() % 2 ** 31,
   });
   const address = await simulator.start();
-  const env = process.env;
-  const config: Config = {
-    fix: {
-      host: address.host,
-      port: address.ports.KalshiRT!,
-      targetCompId: 'KalshiRT',
-      apiKey,
-      privateKey,
-      heartbeatS: 30,
-      extraCa: address.ca,
-      messageRetentionHours: 72,
-    },
-    dropCopy: { host: address.host, port: address.ports.KalshiDC!, apiKey, privateKey },
-    archive: { kind: 'file', dir: join(data, 'archive') },
-    archiveGraceMs: 5 * 60_000,
-    archiveMaxObjectBytes: 64 * 1024 * 1024,
-    archiveGzip: true,
-    fills: { kind: 'file', path: join(data, 'fills.jsonl') },
-    spoolDir: join(data, 'spool'),
-    httpPort: env['HTTP_PORT'] === undefined ? 8080 : Number(env['HTTP_PORT']),
-    controlToken: env['CONTROL_TOKEN'],
-    logLevel: (env['LOG_LEVEL'] as Config['logLevel'] | undefined) ?? 'info',
-    shutdownTimeoutMs: 20_000,
-    healthLogIntervalMs: 60_000,
-    metricsNamespace: undefined,
-  };
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  // The demo's own settings point the service at the simulator and at ./data; everything else
+  // (HTTP_PORT, LOG_LEVEL, ARCHIVE_GRACE_S, …) comes from the environment with run's defaults.
+  const loaded = configFrom({
+    ...process.env,
+    FIX_HOST: address.host,
+    FIX_PORT: String(address.ports.KalshiRT),
+    FIX_TARGET_COMP_ID: 'KalshiRT',
+    FIX_API_KEY: apiKey,
+    FIX_PRIVATE_KEY: pem,
+    FIX_PRIVATE_KEY_FILE: undefined,
+    FIX_TLS_CA_FILE: undefined,
+    FIX_MESSAGE_RETENTION_H: undefined,
+    FIX_DC_API_KEY: apiKey,
+    FIX_DC_HOST: address.host,
+    FIX_DC_PORT: String(address.ports.KalshiDC),
+    FIX_DC_PRIVATE_KEY: pem,
+    FIX_DC_PRIVATE_KEY_FILE: undefined,
+    ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
+    FILLS_QUEUE_URL: pathToFileURL(join(data, 'fills.jsonl')).href,
+    SPOOL_DIR: join(data, 'spool'),
+  });
+  if (typeof loaded === 'number') {
+    await simulator.stop();
+    return loaded;
+  }
+  const config: Config = { ...loaded, fix: { ...loaded.fix, extraCa: address.ca } };
   process.stdout.write(
     `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`,
   );
@@ -140,8 +146,8 @@ async function sim(args: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
     args,
     options: {
-      'nr-port': { type: 'string', default: '8228' },
-      'rt-port': { type: 'string', default: '8230' },
+      'nr-port': { type: 'string', default: String(DEFAULTS.FIX_PORT.KalshiNR) },
+      'rt-port': { type: 'string', default: String(DEFAULTS.FIX_PORT.KalshiRT) },
       rate: { type: 'string', default: '5' },
       dir: { type: 'string', default: 'data/sim' },
     },

@@ -2,8 +2,11 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { flag, oneOf, port, problemsOf, wholeNumber } from '../core/settings-schema.js';
 import { ListenerError } from '../core/errors.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The validated configuration (DESIGN.md §6). Secrets are parsed into objects, never kept as text. */
 export interface Config {
@@ -27,13 +30,34 @@ export interface Config {
   spoolDir: string;
   httpPort: number;
   controlToken: string | undefined;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
   /** How often the `health` log line is written. */
   healthLogIntervalMs: number;
   /** CloudWatch namespace the health line's figures are published under (EMF), or none. */
   metricsNamespace: string | undefined;
 }
+
+/**
+ * Every default, in one place: the schema applies them, the README's table (ENVIRONMENT) shows
+ * them, and `demo` gets them by running its settings through loadConfig like `run` does.
+ */
+export const DEFAULTS = {
+  FIX_TARGET_COMP_ID: 'KalshiNR',
+  FIX_PORT: { KalshiNR: 8228, KalshiRT: 8230 },
+  /** Asked for on KalshiRT only. */
+  FIX_MESSAGE_RETENTION_H: 72,
+  FIX_HEARTBEAT_S: 30,
+  FIX_DC_PORT: 8229,
+  ARCHIVE_GRACE_S: 300,
+  ARCHIVE_MAX_OBJECT_MB: 64,
+  ARCHIVE_GZIP: true,
+  SPOOL_DIR: './data/spool',
+  HTTP_PORT: 8080,
+  LOG_LEVEL: 'info',
+  SHUTDOWN_TIMEOUT_S: 20,
+  HEALTH_LOG_INTERVAL_S: 60,
+} as const;
 
 /** One documented row per variable: the README's configuration table is generated from this. */
 export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; default: string; meaning: string }> = [
@@ -46,13 +70,13 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   {
     name: 'FIX_PORT',
     required: 'no',
-    default: '8228 (NR) / 8230 (RT)',
+    default: `${DEFAULTS.FIX_PORT.KalshiNR} (NR) / ${DEFAULTS.FIX_PORT.KalshiRT} (RT)`,
     meaning: 'TLS port; must match the TargetCompID',
   },
   {
     name: 'FIX_TARGET_COMP_ID',
     required: 'no',
-    default: 'KalshiNR',
+    default: DEFAULTS.FIX_TARGET_COMP_ID,
     meaning: 'KalshiNR (no retransmission) or KalshiRT (retransmission, resumable)',
   },
   {
@@ -68,11 +92,16 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning: 'RSA private key, PEM text (Secrets Manager injects it)',
   },
   { name: 'FIX_PRIVATE_KEY_FILE', required: 'one of', default: '', meaning: 'path to the RSA private key PEM' },
-  { name: 'FIX_HEARTBEAT_S', required: 'no', default: '30', meaning: 'HeartBtInt in seconds (3–300)' },
+  {
+    name: 'FIX_HEARTBEAT_S',
+    required: 'no',
+    default: String(DEFAULTS.FIX_HEARTBEAT_S),
+    meaning: 'HeartBtInt in seconds (3–300)',
+  },
   {
     name: 'FIX_MESSAGE_RETENTION_H',
     required: 'no',
-    default: '72 on RT',
+    default: `${DEFAULTS.FIX_MESSAGE_RETENTION_H} on RT`,
     meaning: 'MessageRetentionPeriod(20200) asked for on KalshiRT, hours (1–72)',
   },
   {
@@ -90,7 +119,7 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   },
   { name: 'FIX_DC_PRIVATE_KEY_FILE', required: 'no', default: '', meaning: 'path to that key' },
   { name: 'FIX_DC_HOST', required: 'no', default: 'FIX_HOST', meaning: 'drop-copy host' },
-  { name: 'FIX_DC_PORT', required: 'no', default: '8229', meaning: 'drop-copy port (KalshiDC)' },
+  { name: 'FIX_DC_PORT', required: 'no', default: String(DEFAULTS.FIX_DC_PORT), meaning: 'drop-copy port (KalshiDC)' },
   {
     name: 'FIX_TLS_CA_FILE',
     required: 'no',
@@ -98,17 +127,22 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning: 'extra CA certificates (PEM) to trust on top of the system roots',
   },
   { name: 'ARCHIVE_URL', required: 'yes', default: '', meaning: 's3://bucket/prefix/ or file:///dir' },
-  { name: 'ARCHIVE_GRACE_S', required: 'no', default: '300', meaning: 'an hour is written this long after it ends' },
+  {
+    name: 'ARCHIVE_GRACE_S',
+    required: 'no',
+    default: String(DEFAULTS.ARCHIVE_GRACE_S),
+    meaning: 'an hour is written this long after it ends',
+  },
   {
     name: 'ARCHIVE_MAX_OBJECT_MB',
     required: 'no',
-    default: '64',
+    default: String(DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
     meaning: 'an hour is written early past this size (uncompressed)',
   },
   {
     name: 'ARCHIVE_GZIP',
     required: 'no',
-    default: 'true',
+    default: String(DEFAULTS.ARCHIVE_GZIP),
     meaning: 'gzip archive objects (.jsonl.gz) or not (.jsonl)',
   },
   {
@@ -120,27 +154,32 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   {
     name: 'SPOOL_DIR',
     required: 'no',
-    default: './data/spool',
+    default: DEFAULTS.SPOOL_DIR,
     meaning: 'journal and session state; must survive restarts (EFS on Fargate)',
   },
-  { name: 'HTTP_PORT', required: 'no', default: '8080', meaning: 'control plane port' },
+  { name: 'HTTP_PORT', required: 'no', default: String(DEFAULTS.HTTP_PORT), meaning: 'control plane port' },
   {
     name: 'CONTROL_TOKEN',
     required: 'no',
     default: '',
     meaning: 'bearer token POST /reconnect requires (open when unset)',
   },
-  { name: 'LOG_LEVEL', required: 'no', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent' },
+  {
+    name: 'LOG_LEVEL',
+    required: 'no',
+    default: DEFAULTS.LOG_LEVEL,
+    meaning: 'fatal, error, warn, info, debug, trace or silent',
+  },
   {
     name: 'SHUTDOWN_TIMEOUT_S',
     required: 'no',
-    default: '20',
+    default: String(DEFAULTS.SHUTDOWN_TIMEOUT_S),
     meaning: 'SIGTERM flushes within this bound, then exits',
   },
   {
     name: 'HEALTH_LOG_INTERVAL_S',
     required: 'no',
-    default: '60',
+    default: String(DEFAULTS.HEALTH_LOG_INTERVAL_S),
     meaning: 'how often the `health` log line (readiness, sink lags, backlog) is written (5–3600)',
   },
   {
@@ -152,60 +191,32 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   },
 ];
 
-const PORT = (name: string) =>
-  z.coerce
-    .number({ error: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(1, `${name} must be between 1 and 65535`)
-    .max(65535, `${name} must be between 1 and 65535`);
-const BOUNDED = (name: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be between ${min} and ${max}`)
-    .max(max, `${name} must be between ${min} and ${max}`);
-const BOOL = (name: string) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: `${name} must be true or false` })
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 const schema = z.object({
   FIX_HOST: z.string({ error: 'FIX_HOST is required' }).min(1, 'FIX_HOST is required'),
-  FIX_PORT: PORT('FIX_PORT').optional(),
-  FIX_TARGET_COMP_ID: z
-    .enum(['KalshiNR', 'KalshiRT'], { error: 'FIX_TARGET_COMP_ID must be KalshiNR or KalshiRT' })
-    .default('KalshiNR'),
+  FIX_PORT: port('FIX_PORT').optional(),
+  FIX_TARGET_COMP_ID: oneOf('FIX_TARGET_COMP_ID', ['KalshiNR', 'KalshiRT']).default(DEFAULTS.FIX_TARGET_COMP_ID),
   FIX_API_KEY: z.string({ error: 'FIX_API_KEY is required' }).min(1, 'FIX_API_KEY is required'),
   FIX_PRIVATE_KEY: z.string().optional(),
   FIX_PRIVATE_KEY_FILE: z.string().optional(),
-  FIX_HEARTBEAT_S: BOUNDED('FIX_HEARTBEAT_S', 3, 300).default(30),
-  FIX_MESSAGE_RETENTION_H: BOUNDED('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
+  FIX_HEARTBEAT_S: wholeNumber('FIX_HEARTBEAT_S', 3, 300).default(DEFAULTS.FIX_HEARTBEAT_S),
+  FIX_MESSAGE_RETENTION_H: wholeNumber('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
   FIX_TLS_CA_FILE: z.string().optional(),
   FIX_DC_API_KEY: z.string().optional(),
   FIX_DC_HOST: z.string().optional(),
-  FIX_DC_PORT: PORT('FIX_DC_PORT').default(8229),
+  FIX_DC_PORT: port('FIX_DC_PORT').default(DEFAULTS.FIX_DC_PORT),
   FIX_DC_PRIVATE_KEY: z.string().optional(),
   FIX_DC_PRIVATE_KEY_FILE: z.string().optional(),
   ARCHIVE_URL: z.string({ error: 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)' }),
-  ARCHIVE_GRACE_S: BOUNDED('ARCHIVE_GRACE_S', 0, 86_400).default(300),
-  ARCHIVE_MAX_OBJECT_MB: BOUNDED('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(64),
-  ARCHIVE_GZIP: BOOL('ARCHIVE_GZIP').default(true),
+  ARCHIVE_GRACE_S: wholeNumber('ARCHIVE_GRACE_S', 0, 86_400).default(DEFAULTS.ARCHIVE_GRACE_S),
+  ARCHIVE_MAX_OBJECT_MB: wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
+  ARCHIVE_GZIP: flag('ARCHIVE_GZIP').default(DEFAULTS.ARCHIVE_GZIP),
   FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
-  SPOOL_DIR: z.string().min(1).default('./data/spool'),
-  HTTP_PORT: z.coerce
-    .number({ error: 'HTTP_PORT must be a number' })
-    .int()
-    .min(0, 'HTTP_PORT must be between 0 and 65535')
-    .max(65535, 'HTTP_PORT must be between 0 and 65535')
-    .default(8080),
+  SPOOL_DIR: z.string().min(1).default(DEFAULTS.SPOOL_DIR),
+  HTTP_PORT: port('HTTP_PORT', true).default(DEFAULTS.HTTP_PORT),
   CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    })
-    .default('info'),
-  SHUTDOWN_TIMEOUT_S: BOUNDED('SHUTDOWN_TIMEOUT_S', 1, 600).default(20),
-  HEALTH_LOG_INTERVAL_S: BOUNDED('HEALTH_LOG_INTERVAL_S', 5, 3600).default(60),
+  LOG_LEVEL: oneOf('LOG_LEVEL', LOG_LEVELS).default(DEFAULTS.LOG_LEVEL),
+  SHUTDOWN_TIMEOUT_S: wholeNumber('SHUTDOWN_TIMEOUT_S', 1, 600).default(DEFAULTS.SHUTDOWN_TIMEOUT_S),
+  HEALTH_LOG_INTERVAL_S: wholeNumber('HEALTH_LOG_INTERVAL_S', 5, 3600).default(DEFAULTS.HEALTH_LOG_INTERVAL_S),
   METRICS_NAMESPACE: z
     .string()
     .max(255, 'METRICS_NAMESPACE must be at most 255 characters')
@@ -222,7 +233,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const problems: string[] = [];
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(issue.message);
+  if (!parsed.success) problems.push(...problemsOf(parsed.error));
   const raw = parsed.success ? parsed.data : undefined;
 
   const archive = parseArchiveUrl(cleaned['ARCHIVE_URL'], problems);
@@ -259,13 +270,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     fix: {
       host: raw.FIX_HOST,
-      port: raw.FIX_PORT ?? (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? 8230 : 8228),
+      port: raw.FIX_PORT ?? DEFAULTS.FIX_PORT[raw.FIX_TARGET_COMP_ID],
       targetCompId: raw.FIX_TARGET_COMP_ID,
       apiKey: raw.FIX_API_KEY,
       privateKey,
       heartbeatS: raw.FIX_HEARTBEAT_S,
       extraCa,
-      messageRetentionHours: raw.FIX_MESSAGE_RETENTION_H ?? (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? 72 : undefined),
+      messageRetentionHours:
+        raw.FIX_MESSAGE_RETENTION_H ??
+        (raw.FIX_TARGET_COMP_ID === 'KalshiRT' ? DEFAULTS.FIX_MESSAGE_RETENTION_H : undefined),
     },
     dropCopy:
       cleaned['FIX_DC_API_KEY'] === undefined

@@ -1,15 +1,17 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
-import { Backfiller, type BackfillEvent, type BackfillStatus, type GapMark } from './backfill.js';
+import type { BackoffPolicy } from '../core/backoff.js';
+import { Backfiller, type BackfillEvent, type BackfillRetry, type GapMark } from './backfill.js';
 import { ListenerError } from '../core/errors.js';
+import { HeadQueue } from '../core/head-queue.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
 import { FileSequenceStore } from '../fix/sequence-store.js';
-import { ListenerSession, type SessionEvent, type SessionStatus } from '../fix/session.js';
+import { ListenerSession, type SessionEvent } from '../fix/session.js';
 import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { HoleLog } from '../pipeline/hole-log.js';
-import { Journal, type JournalStats } from '../pipeline/journal.js';
-import type { SinkStatus } from '../pipeline/sink-status.js';
+import { Journal } from '../pipeline/journal.js';
+import type { ControlTarget, ListenerStatus } from '../http/status.js';
 import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
 /** Everything the service needs, already validated (config.ts turns the environment into this). */
@@ -23,7 +25,7 @@ export interface ServiceOptions {
     heartbeatS: number;
     extraCa?: string | Buffer;
     messageRetentionHours?: number;
-    reconnect?: { initialDelayMs: number; maxDelayMs: number };
+    reconnect?: BackoffPolicy;
   };
   /** KalshiDC replay for gaps the live session cannot recover (KalshiNR, or a reset KalshiRT). */
   dropCopy?: {
@@ -34,12 +36,12 @@ export interface ServiceOptions {
     extraCa?: string | Buffer;
     timeoutMs?: number;
   };
-  backfillRetry?: { initialMs: number; maxMs: number; attempts: number };
+  backfillRetry?: BackfillRetry;
   spoolDir: string;
   store: ObjectStore;
   queue: FillQueue;
-  archive?: { graceMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: { initialMs: number; maxMs: number } };
-  fills?: { lingerMs?: number; retry?: { initialMs: number; maxMs: number } };
+  archive?: { graceMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
+  fills?: { lingerMs?: number; retry?: BackoffPolicy };
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;
   onFillEvent?: (event: FillEvent) => void;
@@ -48,27 +50,12 @@ export interface ServiceOptions {
   onFatal?: (error: Error) => void;
 }
 
-export interface ServiceStatus {
-  session: SessionStatus;
-  journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
-  sinks: SinkStatus[];
-  backfill: BackfillStatus;
-  counters: {
-    executionReports: number;
-    duplicatesDropped: number;
-    otherApplicationMessages: number;
-    fillsPublished: number;
-  };
-  /** Set when the process must exit (the journal cannot write). */
-  fatal: string | undefined;
-}
-
 /**
  * The wiring of DESIGN.md §1: session → ExecutionReport record → journal (durable, deduplicated)
  * → archive writer and fill publisher, each on its own cursor. The session's sequence number of a
  * report counts as processed only once the journal has made the report durable.
  */
-export class ListenerService {
+export class ListenerService implements ControlTarget {
   readonly session: ListenerSession;
   readonly journal: Journal;
   readonly archive: ArchiveWriter;
@@ -76,8 +63,7 @@ export class ListenerService {
   readonly backfill: Backfiller;
   readonly #counters = { executionReports: 0, duplicatesDropped: 0, otherApplicationMessages: 0 };
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
-  #acks: Array<[number, number]> = [];
-  #ackHead = 0;
+  readonly #acks = new HeadQueue<[lsn: number, seq: number]>();
   #fatal: Error | undefined;
   // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
   #gapMark: GapMark | undefined;
@@ -153,7 +139,7 @@ export class ListenerService {
     return service;
   }
 
-  status(): ServiceStatus {
+  status(): ListenerStatus {
     return {
       session: this.session.status(),
       journal: {
@@ -209,12 +195,7 @@ export class ListenerService {
 
   #acknowledge(durableLsn: number): void {
     let seq = -1;
-    while (this.#ackHead < this.#acks.length && this.#acks[this.#ackHead]![0] <= durableLsn)
-      seq = this.#acks[this.#ackHead++]![1];
-    if (this.#ackHead > 4096) {
-      this.#acks = this.#acks.slice(this.#ackHead);
-      this.#ackHead = 0;
-    }
+    while (this.#acks.length > 0 && this.#acks.peek()![0] <= durableLsn) seq = this.#acks.shift()![1];
     if (seq >= 0) this.session.acknowledge(seq);
   }
 

@@ -1,5 +1,6 @@
 import { ListenerError } from '../core/errors.js';
 import { FixMessage } from './message.js';
+import { parseDigits } from './digits.js';
 import { dataTagFor, Tag } from './tags.js';
 
 export interface FixDecoderOptions {
@@ -318,18 +319,6 @@ function startsWithPrefix(buf: Buffer, start: number): boolean {
 function tailMatch(buf: Buffer, from: number): number {
   for (let p = Math.max(0, from); p < buf.length; p++) if (startsWithPrefix(buf, p)) return p;
   return buf.length;
-}
-
-/** Decimal digits in [start, end) → number, or -1. */
-function parseDigits(buf: Uint8Array, start: number, end: number): number {
-  if (end <= start || end - start > 15) return -1;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const digit = buf[i]! - 0x30;
-    if (digit < 0 || digit > 9) return -1;
-    n = n * 10 + digit;
-  }
-  return n;
 }
 
 // Interned one-character MsgTypes: the common case costs no string allocation.

@@ -1,5 +1,5 @@
 import { ListenerError } from '../core/errors.js';
-import { ADMIN_MSG_TYPES, BEGIN_STRING, Tag } from './tags.js';
+import { ADMIN_MSG_TYPES, BEGIN_STRING, isDataTag } from './tags.js';
 
 /** One body field as it goes on the wire: tag and value (numbers are written in decimal). */
 export type Field = readonly [tag: number, value: string | number];
@@ -13,8 +13,6 @@ export interface OutboundHeader {
   possDup?: boolean;
   origSendingTime?: string;
 }
-
-const DATA_TAGS: ReadonlySet<number> = new Set([Tag.RawData, 91, 89, 213]);
 
 /**
  * Encodes one FIX message, computing BodyLength(9) and CheckSum(10). Header order is
@@ -34,7 +32,7 @@ export function encodeMessage(
   }
   for (const [tag, value] of body) {
     const str = typeof value === 'number' ? String(value) : value;
-    if (!DATA_TAGS.has(tag) && str.includes('\x01')) {
+    if (!isDataTag(tag) && str.includes('\x01')) {
       throw new ListenerError('ERR_FIX_PROTOCOL', `value of tag ${tag} contains SOH and cannot be encoded`, {
         details: { tag },
       });

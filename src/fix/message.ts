@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { parseDigits } from './digits.js';
 import { isDataTag, SOH } from './tags.js';
 
 /**
@@ -78,7 +79,8 @@ export class FixMessage {
     const position = this.indexOf(tag);
     if (position === -1) return undefined;
     const at = this.#base + position * 3;
-    return parseIntAt(this.#buffer, this.#index[at + 1]!, this.#index[at + 2]!);
+    const n = parseDigits(this.#buffer, this.#index[at + 1]!, this.#index[at + 2]!);
+    return n < 0 ? undefined : n;
   }
 
   /** True when the field is present and is exactly `Y`. */
@@ -127,18 +129,6 @@ export class FixMessage {
 }
 
 const BAR = 0x7c; // '|'
-
-/** Parses an unsigned decimal integer in bytes[start, end); undefined if empty or not digits. */
-export function parseIntAt(bytes: Uint8Array, start: number, end: number): number | undefined {
-  if (end <= start || end - start > 15) return undefined;
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const digit = bytes[i]! - 0x30;
-    if (digit < 0 || digit > 9) return undefined;
-    n = n * 10 + digit;
-  }
-  return n;
-}
 
 const SHORT_VALUE = 16;
 // Reused by every toString(): its contents never outlive the call.

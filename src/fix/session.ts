@@ -1,12 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { ListenerError } from '../core/errors.js';
+import { HeadQueue } from '../core/head-queue.js';
+import type { SessionCounters, SessionState, SessionStatus } from '../core/status.js';
 import { FixDecoder } from './decoder.js';
 import { ListenerGuardEncoder, type Field } from './encoder.js';
 import { signLogon } from './logon-signature.js';
 import type { FixMessage } from './message.js';
 import type { SequenceState, SequenceStore } from './sequence-store.js';
-import { MsgType, Tag } from './tags.js';
+import { ADMIN_MSG_TYPES, MsgType, Tag } from './tags.js';
 import { fixTimestampToEpochMs, formatUtcTimestamp } from './time.js';
 import { connectTls } from './transport.js';
 
@@ -20,7 +23,7 @@ import { connectTls } from './transport.js';
  *                                                                         ▼
  *   stopped ◀── stop() ── (any state)                                 logout_sent
  */
-export type SessionState = 'disconnected' | 'connecting' | 'logon_sent' | 'active' | 'logout_sent' | 'stopped';
+export type { SessionState, SessionStatus } from '../core/status.js';
 
 const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
   disconnected: ['connecting', 'stopped'],
@@ -67,12 +70,6 @@ export type SessionEvent =
   | { kind: 'disconnected'; reason: ListenerError | undefined }
   | { kind: 'reconnect_scheduled'; delayMs: number; attempt: number };
 
-export interface ReconnectPolicy {
-  /** First back-off ceiling (default 1 s); doubles per failed attempt up to maxDelayMs. */
-  initialDelayMs: number;
-  maxDelayMs: number;
-}
-
 export interface ListenerSessionOptions {
   host: string;
   port: number;
@@ -100,7 +97,8 @@ export interface ListenerSessionOptions {
   logonTimeoutMs?: number;
   /** How long stop()/reconnect() waits for the exchange's Logout reply (default 2 s). */
   logoutTimeoutMs?: number;
-  reconnect?: Partial<ReconnectPolicy>;
+  /** Reconnect back-off (default: 1 s doubling to 60 s, full jitter). */
+  reconnect?: Partial<BackoffPolicy>;
   /** Reconnect automatically after a drop (default true). */
   autoReconnect?: boolean;
   /** Gap recovery gives up and reconnects when a resend has not closed the gap in this time. */
@@ -121,43 +119,7 @@ export interface ListenerSessionOptions {
   random?: () => number;
 }
 
-export interface SessionCounters {
-  messagesIn: number;
-  messagesOut: number;
-  applicationMessages: number;
-  duplicatesDropped: number;
-  gaps: number;
-  resendRequests: number;
-  rejects: number;
-  decodeErrors: number;
-  reconnects: number;
-  logons: number;
-}
-
-export interface SessionStatus {
-  state: SessionState;
-  host: string;
-  port: number;
-  senderCompId: string;
-  targetCompId: string;
-  heartbeatIntervalS: number;
-  nextInbound: number;
-  nextOutbound: number;
-  /** Inbound seq up to which every application message is acknowledged durable. */
-  processedThrough: number;
-  lastReceivedAt: number | undefined;
-  lastSentAt: number | undefined;
-  loggedOnAt: number | undefined;
-  recovering: { from: number; to: number } | undefined;
-  reconnectAttempts: number;
-  lastError: { code: string; message: string; at: number } | undefined;
-  /** Exchange SendingTime minus our clock at the last Logon (ms). */
-  clockSkewMs: number | undefined;
-  messagesInByType: Record<string, number>;
-  counters: SessionCounters;
-}
-
-const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 1000, maxDelayMs: 60_000 };
+const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 1000, maxMs: 60_000 };
 const RT = 'KalshiRT';
 const CLOCK_SKEW_WARNING_MS = 10_000;
 
@@ -176,9 +138,8 @@ export class ListenerSession {
   readonly #decoder: FixDecoder;
   readonly #heartbeatS: number;
   readonly #resumable: boolean;
-  readonly #reconnectPolicy: ReconnectPolicy;
+  readonly #reconnectBackoff: Backoff;
   readonly #now: () => number;
-  readonly #random: () => number;
 
   #state: SessionState = 'disconnected';
   #socket: Duplex | undefined;
@@ -194,7 +155,6 @@ export class ListenerSession {
   #logonTimer: NodeJS.Timeout | undefined;
   #logoutTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  #reconnectAttempts = 0;
   #minNextDelayMs = 0;
   #reconnectAfterLogout = false;
   #lastError: SessionStatus['lastError'];
@@ -204,8 +164,7 @@ export class ListenerSession {
   #recoveryTarget = 0;
   #recoveryStartedAt = 0;
   // Application seqs delivered but not yet acknowledged durable (manualAck), in order.
-  #unacked: number[] = [];
-  #unackedHead = 0;
+  readonly #unacked = new HeadQueue<number>();
   // Set when a resumed KalshiRT logon proved the exchange restarted its numbering.
   #forceReset = false;
   #clockSkewMs: number | undefined;
@@ -240,13 +199,10 @@ export class ListenerSession {
       );
     }
     this.#resumable = options.targetCompId === RT && options.resetOnLogon !== true;
-    this.#reconnectPolicy = { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.#now = options.now ?? Date.now;
-    this.#random = options.random ?? Math.random;
+    this.#reconnectBackoff = new Backoff({ ...DEFAULT_RECONNECT, ...options.reconnect }, options.random);
     this.#encoder = new ListenerGuardEncoder(
-      options.permittedMsgTypes === undefined
-        ? undefined
-        : new Set([...options.permittedMsgTypes, '0', '1', '2', '3', '4', '5', 'A']),
+      options.permittedMsgTypes === undefined ? undefined : new Set([...options.permittedMsgTypes, ...ADMIN_MSG_TYPES]),
     );
     this.#decoder = new FixDecoder({
       onMessage: (message) => this.#onMessage(message),
@@ -335,12 +291,7 @@ export class ListenerSession {
    * sequence number advances only past acknowledged messages.
    */
   acknowledge(seqNum: number): void {
-    const queue = this.#unacked;
-    while (this.#unackedHead < queue.length && queue[this.#unackedHead]! <= seqNum) this.#unackedHead++;
-    if (this.#unackedHead > 1024 && this.#unackedHead * 2 > queue.length) {
-      queue.splice(0, this.#unackedHead);
-      this.#unackedHead = 0;
-    }
+    while (this.#unacked.length > 0 && this.#unacked.peek()! <= seqNum) this.#unacked.shift();
     this.#scheduleSave();
   }
 
@@ -359,7 +310,7 @@ export class ListenerSession {
       lastSentAt: this.#lastSentAt,
       loggedOnAt: this.#loggedOnAt,
       recovering: this.#recoveryTarget > 0 ? { from: this.#nextInbound, to: this.#recoveryTarget } : undefined,
-      reconnectAttempts: this.#reconnectAttempts,
+      reconnectAttempts: this.#reconnectBackoff.attempts,
       lastError: this.#lastError,
       clockSkewMs: this.#clockSkewMs,
       messagesInByType: Object.fromEntries(this.#byType),
@@ -447,15 +398,10 @@ export class ListenerSession {
   }
 
   #scheduleReconnect(): void {
-    const attempt = this.#reconnectAttempts++;
-    const ceiling = Math.min(
-      this.#reconnectPolicy.maxDelayMs,
-      this.#reconnectPolicy.initialDelayMs * 2 ** Math.min(attempt, 30),
-    );
-    // Full jitter (AWS architecture blog): spreads reconnect storms; the floor honours "already exists".
-    const delayMs = Math.max(this.#minNextDelayMs, Math.floor(this.#random() * ceiling));
+    // Jitter spreads reconnect storms; the floor honours "already exists".
+    const delayMs = this.#reconnectBackoff.next(this.#minNextDelayMs);
     this.#minNextDelayMs = 0;
-    this.#emit({ kind: 'reconnect_scheduled', delayMs, attempt: attempt + 1 });
+    this.#emit({ kind: 'reconnect_scheduled', delayMs, attempt: this.#reconnectBackoff.attempts });
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state !== 'disconnected') return;
@@ -644,7 +590,7 @@ export class ListenerSession {
     this.#transition('active');
     this.#loggedOnAt = this.#now();
     this.#checkClock(message);
-    this.#reconnectAttempts = 0;
+    this.#reconnectBackoff.reset();
     this.#counters.logons++;
     this.#emit({
       kind: 'logon',
@@ -952,12 +898,11 @@ export class ListenerSession {
   // ── persistence (resumable sessions) ────────────────────────────────────────────────────────
 
   #safeInbound(): number {
-    return this.#unackedHead < this.#unacked.length ? this.#unacked[this.#unackedHead]! : this.#nextInbound;
+    return this.#unacked.peek() ?? this.#nextInbound;
   }
 
   #resetAcks(): void {
-    this.#unacked = [];
-    this.#unackedHead = 0;
+    this.#unacked.clear();
   }
 
   #scheduleSave(): void {

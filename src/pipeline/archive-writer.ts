@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
+import { ConsumerLoop } from './consumer-loop.js';
 import type { Journal, JournalEntry } from './journal.js';
-import { Backoff, type SinkStatus } from './sink-status.js';
+import type { SinkStatus } from '../core/status.js';
 import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
 
 export interface ArchiveWriterOptions {
@@ -20,7 +22,7 @@ export interface ArchiveWriterOptions {
   gzip?: boolean;
   now?: () => number;
   /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
-  retry?: { initialMs: number; maxMs: number };
+  retry?: BackoffPolicy;
   onEvent?: (event: ArchiveEvent) => void;
 }
 
@@ -72,14 +74,8 @@ export class ArchiveWriter {
   #cursor: ArchiveCursor = { through: 0, uploaded: [] };
   #readLsn = 0;
   #buffered = 0;
-  #running = false;
-  #wake: (() => void) | undefined;
-  #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => void) | undefined;
+  readonly #loop: ConsumerLoop;
   #flushAllRequested = false;
-  /** Ends a back-off pause early: a stop must not wait out a retry delay of up to a minute. */
-  #interruptPause: (() => void) | undefined;
   /** A built object whose upload failed: retried before anything is read, so it never changes. */
   #stalled: Bucket | undefined;
   /** When the stalled object's first attempt failed: it has been overdue since then. */
@@ -92,7 +88,8 @@ export class ArchiveWriter {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
     this.#gzip = options.gzip ?? true;
     this.#now = options.now ?? Date.now;
-    this.#backoff = new Backoff(options.retry?.initialMs ?? 1000, options.retry?.maxMs ?? 60_000);
+    this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, floorMs: 50, ...options.retry });
+    this.#loop = new ConsumerLoop({ journal: options.journal, tickMs: 1000, body: () => this.#run() });
     this.#status = {
       name: SINK,
       location: options.store.location,
@@ -114,22 +111,14 @@ export class ArchiveWriter {
       };
     else this.#cursor.through = this.#o.journal.firstLsn - 1;
     this.#readLsn = this.#cursor.through;
-    this.#running = true;
-    this.#unsubscribe = this.#o.journal.onDurable(() => this.#wake?.());
-    this.#timer = setInterval(() => this.#wake?.(), 1000);
-    this.#timer.unref();
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Writes every open bucket now as a partial object (shutdown), then stops. */
   async stop(options: { flush: boolean } = { flush: true }): Promise<void> {
     this.#flushAllRequested = options.flush;
-    this.#running = false;
-    this.#interruptPause?.();
-    this.#wake?.();
-    await this.#loop;
-    clearInterval(this.#timer);
-    this.#unsubscribe?.();
+    // A stop ends a back-off pause at once: it must not wait out a retry delay of up to a minute.
+    await this.#loop.stop();
   }
 
   /** JSONL bytes held in open buckets: bounded by maxBufferedBytes (+ one read batch). */
@@ -162,14 +151,13 @@ export class ArchiveWriter {
     // Nothing else may be written before an interrupted object is redone byte for byte (or a
     // record could land in two objects); a stop during that leaves it for the next start.
     if (this.#cursor.intent !== undefined && !(await this.#replayIntent(this.#cursor.intent))) return;
-    while (this.#running || this.#flushAllRequested) {
+    while (this.#loop.running || this.#flushAllRequested) {
       const progressed = await this.#step();
-      if (!this.#running) {
+      if (!this.#loop.running) {
         if (this.#flushAllRequested) await this.#flushAll();
         return;
       }
-      if (!progressed) await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = undefined;
+      if (!progressed) await this.#loop.sleep();
     }
   }
 
@@ -305,7 +293,7 @@ export class ArchiveWriter {
     }
     const data = await encodeObject(lines, this.#gzip);
     while (!(await this.#put(intent.key, data, lines.length))) {
-      if (!this.#running) return false;
+      if (!this.#loop.running) return false;
     }
     this.#complete(intent.ranges);
     await this.#o.journal.saveCursor(SINK, this.#cursor);
@@ -329,20 +317,9 @@ export class ArchiveWriter {
       this.#status.lastError = { message: error.message, at: this.#now() };
       const retryInMs = this.#backoff.next();
       this.#o.onEvent?.({ kind: 'upload_failed', key, attempt: this.#status.consecutiveFailures, retryInMs, error });
-      if (this.#running) await this.#pause(retryInMs);
+      await this.#loop.pause(retryInMs);
       return false;
     }
-  }
-
-  async #pause(ms: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#interruptPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#interruptPause = undefined;
   }
 
   #complete(ranges: LsnRange[]): void {

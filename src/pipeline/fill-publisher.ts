@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { HeadQueue } from '../core/head-queue.js';
 import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
+import { ConsumerLoop } from './consumer-loop.js';
 import type { Journal, JournalEntry } from './journal.js';
-import { Backoff, type SinkStatus } from './sink-status.js';
+import type { SinkStatus } from '../core/status.js';
 
 export interface FillPublisherOptions {
   journal: Journal;
@@ -17,7 +20,7 @@ export interface FillPublisherOptions {
   lingerMs?: number;
   /** Fills read ahead of the queue before reading from the journal pauses (memory bound). */
   maxWaiting?: number;
-  retry?: { initialMs: number; maxMs: number };
+  retry?: BackoffPolicy;
   now?: () => number;
   onEvent?: (event: FillEvent) => void;
 }
@@ -55,11 +58,10 @@ export class FillPublisher {
   readonly #backoff: Backoff;
   readonly #status: SinkStatus;
   /**
-   * Fills not yet sent, in LSN order, from #head on. Entries taken into a batch are flagged and
+   * Fills not yet sent, in LSN order. Entries taken into a batch are flagged and
    * dropped when the head passes them, so a batch costs its own size, not the length of the list.
    */
-  #waiting: Pending[] = [];
-  #head = 0;
+  #waiting = new HeadQueue<Pending>();
   #waitingCount = 0;
   readonly #lockedGroups = new Set<string>();
   /** LSNs above `through` already handled, waiting for the ones below them. */
@@ -68,11 +70,7 @@ export class FillPublisher {
   #readLsn = 0;
   #inFlight = 0;
   #inFlightBatches = new Set<Promise<void>>();
-  #running = false;
-  #wake: (() => void) | undefined;
-  #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => void) | undefined;
+  readonly #loop: ConsumerLoop;
   #lastSavedThrough = 0;
   #lastSaveAt = 0;
   #sent = 0;
@@ -83,7 +81,8 @@ export class FillPublisher {
     this.#lingerMs = options.lingerMs ?? 0;
     this.#maxWaiting = options.maxWaiting ?? 10_000;
     this.#now = options.now ?? Date.now;
-    this.#backoff = new Backoff(options.retry?.initialMs ?? 200, options.retry?.maxMs ?? 30_000);
+    this.#backoff = new Backoff({ initialMs: 200, maxMs: 30_000, floorMs: 50, ...options.retry });
+    this.#loop = new ConsumerLoop({ journal: options.journal, tickMs: 250, body: () => this.#run() });
     this.#status = {
       name: SINK,
       location: options.queue.location,
@@ -102,11 +101,7 @@ export class FillPublisher {
   async start(): Promise<void> {
     const saved = await this.#o.journal.loadCursor<{ through: number }>(SINK);
     this.#through = this.#readLsn = this.#lastSavedThrough = saved?.through ?? this.#o.journal.firstLsn - 1;
-    this.#running = true;
-    this.#unsubscribe = this.#o.journal.onDurable(() => this.#wake?.());
-    this.#timer = setInterval(() => this.#wake?.(), 250);
-    this.#timer.unref();
-    this.#loop = this.#run();
+    this.#loop.start();
   }
 
   /** Sends what is already journaled (one attempt per batch), saves the cursor and stops. */
@@ -116,20 +111,16 @@ export class FillPublisher {
       this.#now() < deadline &&
       (this.#readLsn < this.#o.journal.durableLsn || this.#waitingCount > 0 || this.#inFlight > 0)
     ) {
-      this.#wake?.();
+      this.#loop.wake();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
+    await this.#loop.stop();
     await Promise.all(this.#inFlightBatches);
-    clearInterval(this.#timer);
-    this.#unsubscribe?.();
     await this.#saveCursor(true);
   }
 
   status(): SinkStatus {
-    const oldest = this.#waitingCount > 0 ? this.#waiting[this.#head] : undefined;
+    const oldest = this.#waitingCount > 0 ? this.#waiting.peek() : undefined;
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
@@ -139,22 +130,18 @@ export class FillPublisher {
   }
 
   async #run(): Promise<void> {
-    while (this.#running) {
+    while (this.#loop.running) {
       let progressed = await this.#read();
       progressed = this.#dispatch() || progressed;
       await this.#saveCursor(false);
-      if (!this.#running) break;
+      if (!this.#loop.running) break;
       if (!progressed) {
         const nextDue = this.#nextUnlocked();
         const waitMs =
           nextDue === undefined
             ? undefined
             : Math.max(1, nextDue.notBefore - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          if (waitMs !== undefined) setTimeout(resolve, waitMs);
-        });
-        this.#wake = undefined;
+        await this.#loop.sleep(waitMs);
       }
     }
   }
@@ -209,8 +196,8 @@ export class FillPublisher {
       const batch: Pending[] = [];
       const blocked = new Set<string>();
       let bytes = 0;
-      for (let i = this.#head; i < this.#waiting.length; i++) {
-        const pending = this.#waiting[i]!;
+      for (let i = 0; i < this.#waiting.length; i++) {
+        const pending = this.#waiting.at(i)!;
         if (pending.taken) continue;
         if (batch.length === maxBatch) break;
         // A group stays in order: once one of its messages cannot go, none after it may.
@@ -236,7 +223,7 @@ export class FillPublisher {
         this.#inFlight--;
         this.#inFlightBatches.delete(flight);
         for (const p of batch) this.#lockedGroups.delete(p.group);
-        this.#wake?.();
+        this.#loop.wake();
       });
       this.#inFlightBatches.add(flight);
       started = true;
@@ -288,29 +275,26 @@ export class FillPublisher {
     // Back in LSN order, ahead of anything newer. The retried entries are still in the list,
     // flagged as taken: collect the rest before clearing their flags.
     const rest: Pending[] = [];
-    for (let i = this.#head; i < this.#waiting.length; i++) if (!this.#waiting[i]!.taken) rest.push(this.#waiting[i]!);
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const pending = this.#waiting.at(i)!;
+      if (!pending.taken) rest.push(pending);
+    }
     for (const p of entries) {
       p.notBefore = notBefore;
       p.taken = false;
     }
-    this.#waiting = [...entries, ...rest].sort((a, b) => a.lsn - b.lsn);
-    this.#head = 0;
+    this.#waiting = new HeadQueue([...entries, ...rest].sort((a, b) => a.lsn - b.lsn));
     this.#waitingCount = this.#waiting.length;
     this.#o.onEvent?.({ kind: 'send_failed', count: entries.length, retryInMs, error });
   }
 
   #advanceHead(): void {
-    while (this.#head < this.#waiting.length && this.#waiting[this.#head]!.taken) this.#head++;
-    // Drop the passed prefix now and then, not per batch.
-    if (this.#head > 4096 && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
-    }
+    while (this.#waiting.length > 0 && this.#waiting.peek()!.taken) this.#waiting.shift();
   }
 
   #nextUnlocked(): Pending | undefined {
-    for (let i = this.#head; i < this.#waiting.length; i++) {
-      const p = this.#waiting[i]!;
+    for (let i = 0; i < this.#waiting.length; i++) {
+      const p = this.#waiting.at(i)!;
       if (!p.taken && !this.#lockedGroups.has(p.group)) return p;
     }
     return undefined;

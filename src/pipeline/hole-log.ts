@@ -1,16 +1,6 @@
+import type { Hole } from '../core/status.js';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-
-/** A stretch of reports the listener missed and could not recover: never silent. */
-export interface Hole {
-  /** Last ExecID journaled before the gap (the backfill asked to replay from it). */
-  lastGoodExecId: string | null;
-  /** When the gap opened (last report or disconnect) and when the listener was back. */
-  from: string;
-  to: string;
-  reason: string;
-  recordedAt: string;
-}
 
 /** Holes appended to a JSONL file in the spool, so they survive restarts and show on /status. */
 export class HoleLog {

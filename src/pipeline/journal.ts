@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { fsyncDir, writeFileAtomic as writeAtomic } from '../core/atomic-file.js';
 import { ListenerError } from '../core/errors.js';
+import { HeadQueue } from '../core/head-queue.js';
+import type { JournalStats } from '../core/status.js';
 import { compareExecIds } from '../core/exec-id.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 
@@ -49,16 +51,6 @@ export interface AppendResult {
   /** The entry's LSN, or the LSN it will be durable behind when it was a duplicate. */
   lsn: number;
   duplicate: boolean;
-}
-
-export interface JournalStats {
-  lastLsn: number;
-  durableLsn: number;
-  segments: number;
-  bytesOnDisk: number;
-  dedupeEntries: number;
-  duplicatesDropped: number;
-  truncatedTailBytes: number;
 }
 
 interface PendingEntry {
@@ -110,10 +102,8 @@ export class Journal {
   // two. Safe because recovery also rebuilds the ids from the segments, and no segment is deleted
   // before the dedupe log covers it.
   #dedupeChain: Promise<void> = Promise.resolve();
-  // Entries before #cacheHead are evicted. Their slots are cleared at once (the array is only
-  // compacted now and then), so the cache never holds more than its budget.
-  #cache: Array<JournalEntry | undefined> = [];
-  #cacheHead = 0;
+  // Evicted entries' slots are cleared at once, so the cache never holds more than its budget.
+  readonly #cache = new HeadQueue<JournalEntry>();
   #cachedBytes = 0;
   #duplicates = 0;
   #truncated = 0;
@@ -208,11 +198,8 @@ export class Journal {
     const from = afterLsn + 1;
     const to = Math.min(this.#durableLsn, afterLsn + max);
     if (to < from) return [];
-    const cacheFirst = this.#cache[this.#cacheHead]?.lsn ?? Infinity;
-    if (from >= cacheFirst) {
-      const start = this.#cacheHead + (from - cacheFirst);
-      return this.#cache.slice(start, start + (to - from + 1)) as JournalEntry[];
-    }
+    const cacheFirst = this.#cache.peek()?.lsn ?? Infinity;
+    if (from >= cacheFirst) return this.#cache.slice(from - cacheFirst, to - cacheFirst + 1);
     return this.#readFromDisk(from, to);
   }
 
@@ -345,15 +332,8 @@ export class Journal {
   #cacheAdd(entry: JournalEntry): void {
     this.#cache.push(entry);
     this.#cachedBytes += entry.line.length;
-    while (this.#cachedBytes > this.#cacheBytes && this.#cacheHead < this.#cache.length - 1) {
-      this.#cachedBytes -= this.#cache[this.#cacheHead]!.line.length;
-      this.#cache[this.#cacheHead] = undefined;
-      this.#cacheHead++;
-    }
-    if (this.#cacheHead > 4096 && this.#cacheHead * 2 > this.#cache.length) {
-      this.#cache = this.#cache.slice(this.#cacheHead);
-      this.#cacheHead = 0;
-    }
+    while (this.#cachedBytes > this.#cacheBytes && this.#cache.length > 1)
+      this.#cachedBytes -= this.#cache.shift()!.line.length;
   }
 
   async #roll(firstLsn: number): Promise<Segment> {

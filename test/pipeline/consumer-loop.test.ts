@@ -1,0 +1,177 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
+
+/** A journal that announces durable LSNs when the test says so. */
+function fakeJournal() {
+  const listeners = new Set<(lsn: number) => void>();
+  return {
+    onDurable(listener: (lsn: number) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    durable(lsn: number) {
+      for (const listener of listeners) listener(lsn);
+    },
+    get listeners() {
+      return listeners.size;
+    },
+  };
+}
+
+/** A loop whose body records each wake-up and sleeps with `sleep` until stopped. */
+function recordingLoop(sleep: (loop: ConsumerLoop) => Promise<void>, tickMs = 1000) {
+  const journal = fakeJournal();
+  const rounds: number[] = [];
+  const loop: ConsumerLoop = new ConsumerLoop({
+    journal,
+    tickMs,
+    body: async () => {
+      while (loop.running) {
+        rounds.push(Date.now());
+        await sleep(loop);
+      }
+    },
+  });
+  return { journal, loop, rounds };
+}
+
+describe('ConsumerLoop', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 0 });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  describe('start', () => {
+    it('runs the body at once and marks the loop running', async () => {
+      // Prepare
+      const { loop, rounds } = recordingLoop((l) => l.sleep());
+
+      // Act
+      loop.start();
+      await vi.advanceTimersByTimeAsync(0);
+
+      // Assess
+      expect(loop.running).toBe(true);
+      expect(rounds).toEqual([0]);
+      await loop.stop();
+    });
+  });
+
+  describe('sleep', () => {
+    it('ends when the journal makes a record durable', async () => {
+      // Prepare
+      const { journal, loop, rounds } = recordingLoop((l) => l.sleep());
+      loop.start();
+      await vi.advanceTimersByTimeAsync(10);
+
+      // Act
+      journal.durable(1);
+      await vi.advanceTimersByTimeAsync(0);
+
+      // Assess: a second round at once, not at the next tick.
+      expect(rounds).toEqual([0, 10]);
+      await loop.stop();
+    });
+
+    it('ends at the tick when nothing else happens', async () => {
+      // Prepare
+      const { loop, rounds } = recordingLoop((l) => l.sleep(), 250);
+      loop.start();
+
+      // Act
+      await vi.advanceTimersByTimeAsync(600);
+
+      // Assess
+      expect(rounds).toEqual([0, 250, 500]);
+      await loop.stop();
+    });
+
+    it('ends after the given time when one is given', async () => {
+      // Prepare
+      const { loop, rounds } = recordingLoop((l) => l.sleep(30), 10_000);
+      loop.start();
+
+      // Act
+      await vi.advanceTimersByTimeAsync(100);
+
+      // Assess
+      expect(rounds).toEqual([0, 30, 60, 90]);
+      await loop.stop();
+    });
+  });
+
+  describe('pause', () => {
+    it('is not ended by new records or ticks: a retry waits its back-off', async () => {
+      // Prepare
+      const { journal, loop, rounds } = recordingLoop((l) => l.pause(5000), 100);
+      loop.start();
+      await vi.advanceTimersByTimeAsync(1000);
+
+      // Act
+      journal.durable(1);
+      await vi.advanceTimersByTimeAsync(3000);
+
+      // Assess: still in the first pause after 4 s of ticks and a durable record.
+      expect(rounds).toEqual([0]);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(rounds).toEqual([0, 5000]);
+      await loop.stop();
+    });
+
+    it('returns at once once stopped', async () => {
+      // Prepare
+      const { loop } = recordingLoop((l) => l.sleep());
+      loop.start();
+      const stopped = loop.stop();
+
+      // Act
+      const paused = loop.pause(60_000).then(() => 'returned');
+
+      // Assess
+      await expect(paused).resolves.toBe('returned');
+      await stopped;
+    });
+  });
+
+  describe('stop', () => {
+    it('ends a back-off pause at once and waits for the body to return', async () => {
+      // Prepare
+      const { journal, loop, rounds } = recordingLoop((l) => l.pause(60_000));
+      loop.start();
+      await vi.advanceTimersByTimeAsync(10);
+
+      // Act
+      await loop.stop();
+
+      // Assess: stopped without waiting out the minute; timer and subscription gone.
+      expect(Date.now()).toBe(10);
+      expect(loop.running).toBe(false);
+      expect(rounds).toEqual([0]);
+      expect(journal.listeners).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('ends a sleep and lets the body finish its round', async () => {
+      // Prepare
+      const journal = fakeJournal();
+      const steps: string[] = [];
+      const loop: ConsumerLoop = new ConsumerLoop({
+        journal,
+        tickMs: 1000,
+        body: async () => {
+          while (loop.running) await loop.sleep();
+          steps.push('flushed');
+        },
+      });
+      loop.start();
+
+      // Act
+      await loop.stop();
+
+      // Assess
+      expect(steps).toEqual(['flushed']);
+    });
+  });
+});
