@@ -203,7 +203,7 @@ describe('FixDecoder properties', () => {
     fc.assert(
       fc.property(fieldsArb, fc.uint8Array({ maxLength: 200 }), fc.nat(), (body, noise, at) => {
         // Prepare
-        const frame = encodeMessage('8', header, body as Field[]);
+        const frame = encodeMessage('8', header, body);
         const damaged = Buffer.from(frame);
         const position = at % damaged.length;
         damaged[position] = (damaged[position]! + 1 + (at % 200)) & 0xff;

@@ -190,13 +190,15 @@ describe('ListenerSession', () => {
       const address = await setUp();
       const h = open(address);
       await h.waitForEvent('logon');
-      // Act
-      await new Promise((resolve) => setTimeout(resolve, 2300));
+      // Act: idle until two Heartbeats have gone out after the Logon (HeartBtInt 1 s), then probe.
+      await h.waitFor(() => h.session.status().counters.messagesOut >= 3, 5000, 'Logon + two Heartbeats');
+      const sentBeforeProbe = h.session.status().counters.messagesOut;
       sim!.testRequest('PROBE-1');
       const probe = await h.waitForEvent('test_request');
       // Assess
       expect(probe.id).toBe('PROBE-1');
-      expect(h.session.status().counters.messagesOut).toBeGreaterThanOrEqual(3); // Logon + ≥2 heartbeats + answer
+      expect(h.session.status().counters.messagesOut).toBeGreaterThan(sentBeforeProbe); // the answer
+      expect(h.session.status().counters.messagesOut).toBeGreaterThanOrEqual(4); // Logon + ≥2 heartbeats + answer
       expect(h.session.state).toBe('active');
     });
 
@@ -439,8 +441,16 @@ describe('ListenerSession', () => {
         'logout_sent',
         'stopped',
       ]);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A reconnect would come within 200 ms (the harness's longest back-off). Another session of
+      // the same key logs on and gets the exchange's first Heartbeat (HeartBtInt 1 s): by then the
+      // stopped one has had its chance to come back, and the exchange would have let it.
+      const next = open(address);
+      await next.waitForEvent('logon');
+      await next.waitFor(() => (next.session.status().messagesInByType['0'] ?? 0) >= 1, 5000, 'a Heartbeat');
+      expect(h.events.filter((e) => e.kind === 'connected')).toHaveLength(1);
       expect(h.events.filter((e) => e.kind === 'logon')).toHaveLength(1);
+      expect(h.session.state).toBe('stopped');
+      expect(sim!.sessions().filter((s) => s.isLoggedOn)).toHaveLength(1); // the other session's
     });
   });
 
@@ -456,11 +466,19 @@ describe('ListenerSession', () => {
       // Assess
       expect([first, second]).toEqual([true, false]);
       await h.waitFor(() => h.events.filter((e) => e.kind === 'logon').length === 2, 5000, 'second logon');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(h.events.filter((e) => e.kind === 'logon')).toHaveLength(2);
-      expect(h.session.status().counters.reconnects).toBe(1);
+      // A second reconnect would follow at once (no back-off): the new connection carries a report
+      // and the exchange's next Heartbeat (HeartBtInt 1 s) first, so it had its chance.
+      const heartbeatsAtLogon = h.session.status().messagesInByType['0'] ?? 0;
       sim!.emitReports(API_KEY, 1);
       await h.waitFor(() => h.execIds().length === 1);
+      await h.waitFor(
+        () => (h.session.status().messagesInByType['0'] ?? 0) > heartbeatsAtLogon,
+        5000,
+        'a Heartbeat on the new connection',
+      );
+      expect(h.events.filter((e) => e.kind === 'logon')).toHaveLength(2);
+      expect(h.session.status().counters.reconnects).toBe(1);
+      expect(h.session.state).toBe('active');
     });
   });
 });

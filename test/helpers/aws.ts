@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { gunzipSync } from 'node:zlib';
 import { startFauxqs } from 'fauxqs';
+import { vi } from 'vitest';
 
 export const AWS_TEST_CREDENTIALS = {
   region: 'us-east-1',
@@ -58,9 +59,10 @@ export async function startAws(): Promise<AwsPeer> {
         );
         return created.QueueUrl!;
       },
-      stop: async () => {
+      stop: () => {
         s3.destroy();
         sqs.destroy();
+        return Promise.resolve();
       },
     };
   }
@@ -69,11 +71,13 @@ export async function startAws(): Promise<AwsPeer> {
     endpoint: `http://127.0.0.1:${server.port}`,
     port: server.port,
     origin: 'in-process',
-    newBucket: async () => server.createBucket(unique('archive')).bucketName,
-    newFifoQueue: async () =>
-      server.createQueue(`${unique('fills')}.fifo`, {
-        attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
-      }).queueUrl,
+    newBucket: () => Promise.resolve(server.createBucket(unique('archive')).bucketName),
+    newFifoQueue: () =>
+      Promise.resolve(
+        server.createQueue(`${unique('fills')}.fifo`, {
+          attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false' },
+        }).queueUrl,
+      ),
     stop: () => server.stop(),
   };
 }
@@ -106,7 +110,11 @@ export async function readArchive(endpoint: string, bucket: string, prefix = '')
   return out;
 }
 
-/** Drains the queue: receives and deletes until it stays empty. */
+/**
+ * Drains the queue: receives and deletes until it answers empty once `expected` messages are out
+ * (so a duplicate past that count is drained too), or, with no count, four times running.
+ * Throws, saying how many it got, when that takes longer than `timeoutMs`.
+ */
 export async function drainQueue(
   endpoint: string,
   queueUrl: string,
@@ -115,34 +123,40 @@ export async function drainQueue(
 ): Promise<Message[]> {
   const client = sqsClient(endpoint);
   const out: Message[] = [];
-  const deadline = Date.now() + timeoutMs;
   let emptyRounds = 0;
-  while (Date.now() < deadline) {
-    const got = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['All'],
-        WaitTimeSeconds: 0,
-      }),
+  try {
+    await vi.waitFor(
+      async () => {
+        const got = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['All'],
+            WaitTimeSeconds: 0,
+          }),
+        );
+        const messages = got.Messages ?? [];
+        if (messages.length > 0) {
+          emptyRounds = 0;
+          out.push(...messages);
+          await client.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle! })),
+            }),
+          );
+          throw new Error(`still receiving: ${out.length} messages so far`);
+        }
+        emptyRounds++;
+        if (expected !== undefined ? out.length < expected : emptyRounds <= 3)
+          throw new Error(`drained ${out.length}${expected === undefined ? '' : ` of ${expected}`} messages`);
+      },
+      { timeout: timeoutMs, interval: expected === undefined ? 50 : 10 },
     );
-    const messages = got.Messages ?? [];
-    if (messages.length === 0) {
-      if (expected !== undefined ? out.length >= expected : ++emptyRounds > 3) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      continue;
-    }
-    emptyRounds = 0;
-    out.push(...messages);
-    await client.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: messages.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle! })),
-      }),
-    );
+  } finally {
+    client.destroy();
   }
-  client.destroy();
   return out;
 }
 

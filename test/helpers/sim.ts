@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { vi } from 'vitest';
 import {
   ListenerSession,
   type DeliveryInfo,
@@ -66,7 +67,7 @@ export function createSession(
     privateKey: testKeys().privateKey,
     heartbeatIntervalS: 1,
     extraCa: address.ca,
-    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    reconnect: { initialMs: 50, maxMs: 200 },
     ...options,
     onApplicationMessage: (message, info) => {
       messages.push({ message, info });
@@ -78,17 +79,18 @@ export function createSession(
     },
   });
   const waitFor: Harness['waitFor'] = async (predicate, timeoutMs = 10_000, what = 'condition') => {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `timed out waiting for ${what}; events: ${events
-            .slice(-15)
-            .map((e) => JSON.stringify(e, errorReplacer))
-            .join('\n')}`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await vi.waitFor(
+      () => {
+        if (!predicate())
+          throw new Error(
+            `timed out waiting for ${what}; events: ${events
+              .slice(-15)
+              .map((e) => JSON.stringify(e, errorReplacer))
+              .join('\n')}`,
+          );
+      },
+      { timeout: timeoutMs, interval: 10 },
+    );
   };
   return {
     session,

@@ -1,32 +1,61 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Config } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
 import { startListener, type RunningService } from '../../src/app/main.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
-import { until } from '../helpers/wait.js';
+
+/**
+ * The control plane end to end: the real service behind it, logged on to the simulator over TLS.
+ * Each test starts a run of its own, so none depends on what another did or in which order.
+ * (Every route against a status of the test's own: control-plane-routes.test.ts.)
+ */
 
 const TOKEN = 'test-control-token-0123456789';
-let sim: KalshiSimulator;
-let running: RunningService;
-let base: string;
-const logLines: string[] = [];
 
-beforeAll(async () => {
-  const started = await startSimulator({ ports: { KalshiRT: 0 } });
-  sim = started.sim;
+/** The fields of GET /status this file reads. */
+interface StatusJson {
+  version: string;
+  uptimeSeconds: number;
+  session: {
+    state: string;
+    endpoint: string;
+    senderCompId: string;
+    targetCompId: string;
+    heartbeatIntervalS: number;
+    reconnectAttempts: number;
+    lastError: unknown;
+    seqIn: { next: number; processedThrough: number };
+    lastReceivedAt: string | null;
+  };
+  counters: { executionReports: number; duplicatesDropped: number; fillsPublished: number };
+  journal: { lastLsn: number; durableLsn: number };
+  sinks: Array<{ name: string; lagSeconds: number; pendingRecords: number; lastError: unknown }>;
+}
+
+interface Run {
+  sim: KalshiSimulator;
+  running: RunningService;
+  base: string;
+  /** Every log line of the run, at trace level. */
+  logLines: string[];
+}
+
+/** A simulator and a listener (KalshiRT, local sinks, control token) for one test, stopped after it. */
+async function startRun(): Promise<Run> {
+  const { sim, address } = await startSimulator({ ports: { KalshiRT: 0 } });
   const data = tempDir('http-');
   const config: Config = {
     fix: {
-      host: started.address.host,
-      port: started.address.ports.KalshiRT!,
+      host: address.host,
+      port: address.ports.KalshiRT!,
       targetCompId: 'KalshiRT',
       apiKey: API_KEY,
       privateKey: testKeys().privateKey,
       heartbeatS: 1,
-      extraCa: started.address.ca,
+      extraCa: address.ca,
       messageRetentionHours: 72,
     },
     dropCopy: undefined,
@@ -43,22 +72,55 @@ beforeAll(async () => {
     healthLogIntervalMs: 200,
     metricsNamespace: 'KalshiFixListener/test',
   };
-  // Every log line of the run, at trace level, for the secrets check below.
+  const logLines: string[] = [];
   const log = createLogger('trace', { write: (line: string) => void logLines.push(line) });
-  running = await startListener(config, log);
-  base = `http://127.0.0.1:${running.httpPort}`;
-  await until(async () => (await fetch(`${base}/readyz`)).status === 200);
-});
+  const running = await startListener(config, log);
+  onTestFinished(async () => {
+    await running.stop();
+    await sim.stop();
+  });
+  const base = `http://127.0.0.1:${running.httpPort}`;
+  await vi.waitFor(
+    async () => {
+      const response = await fetch(`${base}/readyz`);
+      await response.body?.cancel();
+      expect(response.status).toBe(200);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
+  return { sim, running, base, logLines };
+}
 
-afterAll(async () => {
-  await running.stop();
-  await sim.stop();
-});
+/** Emits `count` reports and waits until the journal holds them and the fill publisher has handled them. */
+async function streamReports({ sim, running }: Run, count: number): Promise<void> {
+  const before = running.service.status().counters.executionReports;
+  sim.emitReports(API_KEY, count);
+  await vi.waitFor(
+    () => {
+      const status = running.service.status();
+      expect(status.counters.executionReports).toBe(before + count);
+      expect(running.service.journal.durableLsn).toBe(status.journal.lastLsn);
+      expect(status.journal.backlog['fills']!.records).toBe(0);
+    },
+    { timeout: 10_000, interval: 20 },
+  );
+}
+
+/** Waits for a Heartbeat from the exchange after this call: the connection has been up a while. */
+async function nextHeartbeat({ running }: Run): Promise<void> {
+  const heartbeats = () => running.service.session.status().messagesInByType['0'] ?? 0;
+  const before = heartbeats();
+  await expect.poll(heartbeats, { timeout: 5000 }).toBeGreaterThan(before);
+}
 
 describe('control plane', () => {
   describe('GET /healthz', () => {
     it('answers 200 while the process is alive', async () => {
+      // Prepare
+      const { base } = await startRun();
+      // Act
       const response = await fetch(`${base}/healthz`);
+      // Assess
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ status: 'ok' });
     });
@@ -66,28 +128,27 @@ describe('control plane', () => {
 
   describe('GET /readyz', () => {
     it('answers 200 when logged on and the sinks keep up', async () => {
+      // Prepare
+      const { base, running } = await startRun();
+      // Act
       const response = await fetch(`${base}/readyz`);
+      // Assess
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ ready: true });
+      expect(running.service.session.state).toBe('active');
     });
   });
 
   describe('GET /status', () => {
     it('tells the session, sequence numbers, counters, journal and each sink', async () => {
-      // Prepare
-      sim.emitReports(API_KEY, 20);
-      await until(() => running.service.status().counters.executionReports === 20);
-      // Durable in the journal, and handled by the fill publisher.
-      await until(
-        () =>
-          running.service.journal.durableLsn === 20 && running.service.status().journal.backlog['fills']!.records === 0,
-      );
+      // Prepare: 20 reports durable in the journal, and handled by the fill publisher.
+      const run = await startRun();
+      await streamReports(run, 20);
       // Act
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON body checked field by field below
-      const status = (await (await fetch(`${base}/status`)).json()) as Record<string, any>;
+      const status = (await (await fetch(`${run.base}/status`)).json()) as StatusJson;
       // Assess
-      expect(status['version']).toBe('0.1.0');
-      expect(status['session']).toMatchObject({
+      expect(status.version).toBe('0.1.0');
+      expect(status.session).toMatchObject({
         state: 'active',
         targetCompId: 'KalshiRT',
         senderCompId: API_KEY,
@@ -95,25 +156,30 @@ describe('control plane', () => {
         reconnectAttempts: 0,
         lastError: null,
       });
-      expect(status['session'].endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
-      expect(status['session'].seqIn.next).toBeGreaterThan(20);
-      expect(status['session'].seqIn.processedThrough).toBe(status['session'].seqIn.next - 1);
-      expect(status['session'].lastReceivedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-      expect(status['counters']).toMatchObject({ executionReports: 20, duplicatesDropped: 0 });
-      expect(status['counters'].fillsPublished).toBe(sim.generated(API_KEY).filter((r) => r.execType === 'F').length);
-      expect(status['journal']).toMatchObject({ lastLsn: 20, durableLsn: 20 });
-      expect(status['sinks'].map((s: { name: string }) => s.name)).toEqual(['archive', 'fills']);
-      expect(status['sinks'][0]).toMatchObject({ lagSeconds: 0, pendingRecords: 20, lastError: null });
-      expect(status['uptimeSeconds']).toBeGreaterThanOrEqual(0);
+      expect(status.session.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(status.session.seqIn.next).toBeGreaterThan(20);
+      expect(status.session.seqIn.processedThrough).toBe(status.session.seqIn.next - 1);
+      expect(status.session.lastReceivedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(status.counters).toMatchObject({ executionReports: 20, duplicatesDropped: 0 });
+      expect(status.counters.fillsPublished).toBe(run.sim.generated(API_KEY).filter((r) => r.execType === 'F').length);
+      expect(status.journal).toMatchObject({ lastLsn: 20, durableLsn: 20 });
+      expect(status.sinks.map((s) => s.name)).toEqual(['archive', 'fills']);
+      expect(status.sinks[0]).toMatchObject({ lagSeconds: 0, pendingRecords: 20, lastError: null });
+      expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
     });
   });
 
   describe('GET /metrics', () => {
     it('serves Prometheus text with the session, report, fill, journal and sink metrics', async () => {
-      const response = await fetch(`${base}/metrics`);
+      // Prepare: reports received and fills published, so every metric below has a value.
+      const run = await startRun();
+      await streamReports(run, 20);
+      // Act
+      const response = await fetch(`${run.base}/metrics`);
       const text = await response.text();
+      // Assess
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(text).toMatch(/^kfl_execution_reports_total \d+$/m);
+      expect(text).toMatch(/^kfl_execution_reports_total 20$/m);
       expect(text).toMatch(/^kfl_fills_published_total \d+$/m);
       expect(text).toMatch(/^kfl_messages_in_total\{msg_type="8"\} \d+$/m);
       expect(text).toMatch(/^kfl_session_state\{state="active"\} 1$/m);
@@ -128,69 +194,107 @@ describe('control plane', () => {
   });
 
   describe('POST /reconnect', () => {
-    it('answers 401 without the bearer token, and with a wrong one', async () => {
-      const none = await fetch(`${base}/reconnect`, { method: 'POST' });
-      const wrong = await fetch(`${base}/reconnect`, {
+    it('answers 401 without the bearer token, and with a wrong one, and leaves the session alone', async () => {
+      // Prepare
+      const run = await startRun();
+      const { session } = run.running.service;
+      // Act
+      const none = await fetch(`${run.base}/reconnect`, { method: 'POST' });
+      const wrong = await fetch(`${run.base}/reconnect`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}x` },
       });
+      // A reconnect starts with a Logout at once; the session still carrying a report and the
+      // exchange's next Heartbeat afterwards shows none began.
+      await streamReports(run, 1);
+      await nextHeartbeat(run);
+      // Assess
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(wrong.status).toBe(401);
-      expect(running.service.session.status().counters.reconnects).toBe(0);
+      expect(session.state).toBe('active');
+      expect(session.status().counters.reconnects).toBe(0);
+      expect(session.status().counters.logons).toBe(1);
     });
 
     it('answers 202, drops and re-establishes the session once even when called twice, and loses nothing', async () => {
       // Prepare
-      const logonsBefore = running.service.session.status().counters.logons;
+      const run = await startRun();
+      const { service } = run.running;
+      await streamReports(run, 20);
+      const logonsBefore = service.session.status().counters.logons;
       const headers = { authorization: `Bearer ${TOKEN}` };
       // Act
       const [first, second] = await Promise.all([
-        fetch(`${base}/reconnect`, { method: 'POST', headers }),
-        fetch(`${base}/reconnect`, { method: 'POST', headers }),
+        fetch(`${run.base}/reconnect`, { method: 'POST', headers }),
+        fetch(`${run.base}/reconnect`, { method: 'POST', headers }),
       ]);
-      const bodies = [await first.json(), await second.json()];
-      sim.emitReports(API_KEY, 5); // some while the session is down: recovered on RT
-      await until(
-        () =>
-          running.service.session.status().counters.logons === logonsBefore + 1 &&
-          running.service.session.state === 'active',
+      const bodies = [await first.json(), await second.json()] as unknown[];
+      run.sim.emitReports(API_KEY, 5); // some while the session is down: recovered on RT
+      await vi.waitFor(
+        () => {
+          expect(service.session.status().counters.logons).toBe(logonsBefore + 1);
+          expect(service.session.state).toBe('active');
+        },
+        { timeout: 10_000, interval: 20 },
       );
-      await until(() => running.service.status().counters.executionReports === 25);
+      await expect.poll(() => service.status().counters.executionReports, { timeout: 10_000 }).toBe(25);
+      // A second reconnect would follow at once: the new connection's first Heartbeat comes after it.
+      await nextHeartbeat(run);
       // Assess
       expect([first.status, second.status]).toEqual([202, 202]);
       expect(bodies).toContainEqual({ reconnecting: true });
       expect(bodies).toContainEqual({ reconnecting: true, alreadyInProgress: true });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(running.service.session.status().counters.reconnects).toBe(1);
-      expect(running.service.session.status().counters.logons).toBe(logonsBefore + 1);
-      expect(running.service.status().journal.lastLsn).toBe(25);
+      expect(service.session.status().counters.reconnects).toBe(1);
+      expect(service.session.status().counters.logons).toBe(logonsBefore + 1);
+      expect(service.status().journal.lastLsn).toBe(25);
     });
   });
 
   describe('unknown routes', () => {
     it('answer 404', async () => {
-      expect((await fetch(`${base}/nope`)).status).toBe(404);
+      // Prepare
+      const { base } = await startRun();
+      // Act
+      const response = await fetch(`${base}/nope`);
+      // Assess
+      expect(response.status).toBe(404);
     });
   });
 });
 
 describe('logs of a session run', () => {
   it('never contain the private key, the logon signature or the control token', async () => {
-    // Prepare: the run above logged on twice (start + reconnect) at trace level.
-    const all = logLines.join('');
+    // Prepare: a run at trace level that logs on, streams, is reconnected with the token, logs on again.
+    const run = await startRun();
+    const { session } = run.running.service;
+    await streamReports(run, 10);
+    const signatures = run.sim.sessions().map((s) => s.logonSignature);
+    const reconnect = await fetch(`${run.base}/reconnect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    await vi.waitFor(
+      () => {
+        expect(session.status().counters.logons).toBe(2);
+        expect(session.state).toBe('active');
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    await streamReports(run, 10);
+    signatures.push(...run.sim.sessions().map((s) => s.logonSignature));
+    // Act
+    const all = run.logLines.join('');
     const pem = testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const keyLines = pem.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
-    const signatures = sim
-      .sessions()
-      .map((s) => s.logonSignature)
-      .filter((s): s is string => s !== undefined);
+    const logonSignatures = signatures.filter((s): s is string => s !== undefined);
     // Assess
-    expect(logLines.length).toBeGreaterThan(5);
+    expect(reconnect.status).toBe(202);
+    expect(run.logLines.length).toBeGreaterThan(5);
     expect(all).toMatch(/"msg":"logged on"/);
-    expect(signatures.length).toBeGreaterThan(0);
+    expect(new Set(logonSignatures).size).toBe(2);
     for (const line of keyLines) expect(all).not.toContain(line);
-    for (const signature of signatures) {
+    for (const signature of logonSignatures) {
       expect(all).not.toContain(signature);
       expect(all).not.toContain(signature.slice(0, 40));
     }
@@ -201,9 +305,10 @@ describe('logs of a session run', () => {
 describe('the health log line', () => {
   it('says what /readyz says, with an Embedded Metric Format block CloudWatch turns into metrics', async () => {
     // Prepare: logged on, sinks idle and keeping up; the line comes every 200 ms in this run.
+    const run = await startRun();
     const health = () =>
-      logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'health');
-    await until(() => health().some((l) => l['Ready'] === 1));
+      run.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === 'health');
+    await expect.poll(() => health().some((l) => l['Ready'] === 1), { timeout: 10_000 }).toBe(true);
     // Act
     const line = health()
       .filter((l) => l['Ready'] === 1)

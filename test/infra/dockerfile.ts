@@ -54,7 +54,7 @@ export function execForm(args: string): string[] {
   const parsed: unknown = JSON.parse(args);
   if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
     throw new Error(`not an exec-form array: ${args}`);
-  return parsed as string[];
+  return parsed;
 }
 
 /** `ENV A=1 B=2` lines of a stage, merged. Values here are unquoted words. */

@@ -11,7 +11,7 @@ import { FIX_SECRET_KEYS } from '../../infra/secrets.js';
 import { ENVIRONMENT, loadConfig } from '../../src/app/config.js';
 import { healthFigures } from '../../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../../src/http/readiness.js';
-import type { ServiceStatus } from '../../src/app/service.js';
+import type { ListenerStatus } from '../../src/http/status.js';
 import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { only, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
@@ -241,7 +241,10 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
       bucket: archiveBucketId().toLowerCase(),
       prefix: DEFAULT_SETTINGS.archivePrefix,
     });
-    expect(config.fills).toEqual({ kind: 'sqs', queueUrl: expect.stringContaining(`${fillsQueueId()}.fifo`) });
+    expect(config.fills).toEqual({
+      kind: 'sqs',
+      queueUrl: expect.stringContaining(`${fillsQueueId()}.fifo`) as unknown,
+    });
     expect(config.fix).toMatchObject({ host: DEFAULT_SETTINGS.fix.host, port: 8228, targetCompId: 'KalshiNR' });
     expect(config.spoolDir).toBe(SPOOL_DIR);
     expect(config.httpPort).toBe(HTTP_PORT);
@@ -299,7 +302,7 @@ describe('spool on EFS', () => {
       expect.objectContaining({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
     ]);
     expect(ingress).toEqual([
-      expect.objectContaining({ FromPort: 2049, ToPort: 2049, SourceSecurityGroupId: expect.anything() }),
+      expect.objectContaining({ FromPort: 2049, ToPort: 2049, SourceSecurityGroupId: expect.anything() as unknown }),
     ]);
   });
 });
@@ -500,7 +503,7 @@ describe('least-privilege IAM', () => {
   it('lets the task role put and read its own archive prefix, list that prefix, and send fills — nothing else', () => {
     // Prepare
     const statements = roleStatements(taskRoleId());
-    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+    const bySid = Object.fromEntries(statements.map((s): [string, Statement] => [s.Sid ?? '(no Sid)', s]));
     const bucketArn = { 'Fn::GetAtt': [archiveBucketId(), 'Arn'] };
     // Assess
     expect(Object.keys(bySid).sort()).toEqual([
@@ -524,7 +527,7 @@ describe('least-privilege IAM', () => {
     });
     expect(bySid['MountSpoolAccessPoint']).toMatchObject({
       Resource: { 'Fn::GetAtt': [idOf('AWS::EFS::FileSystem'), 'Arn'] },
-      Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() } },
+      Condition: { StringEquals: { 'elasticfilesystem:AccessPointArn': expect.anything() as unknown } },
     });
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
   });
@@ -619,7 +622,7 @@ describe('alarms', () => {
         sinks: [],
         journal: { backlog: {} },
         backfill: { holes: [] },
-      } as unknown as ServiceStatus),
+      } as unknown as ListenerStatus),
     );
     expect(metricNames).toContain('Ready');
     expect(metricNames).toContain('ArchiveLagSeconds');

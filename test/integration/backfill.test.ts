@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backfiller, type BackfillEvent } from '../../src/app/backfill.js';
 import { HoleLog } from '../../src/pipeline/hole-log.js';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -11,7 +11,6 @@ import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
-import { until } from '../helpers/wait.js';
 
 let sim: KalshiSimulator | undefined;
 afterEach(async () => {
@@ -65,7 +64,7 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
           privateKey: testKeys().privateKey,
           heartbeatS: 1,
           extraCa: started.address.ca,
-          reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+          reconnect: { initialMs: 50, maxMs: 200 },
         },
         dropCopy: dropCopyOf(started.address),
         spoolDir: join(root, 'spool'),
@@ -74,19 +73,35 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
         archive: { graceMs: 0 },
         onBackfillEvent: (e) => events.push(e),
       });
-      await until(() => service.session.state === 'active', 10_000, 'logon');
+      await expect.poll(() => service.session.state, { timeout: 10_000 }).toBe('active');
       sim.setRate(200);
-      await until(() => service.status().counters.executionReports > 50, 10_000, 'live reports');
-      // Act: the exchange becomes unreachable for 1.5 s; reports keep being generated.
+      await expect.poll(() => service.status().counters.executionReports, { timeout: 10_000 }).toBeGreaterThan(50);
+      // Act: the exchange becomes unreachable; reports keep being generated. It stays away until
+      // the listener has been refused at least once and over 150 reports went by without it.
+      const generatedAtCut = sim.generated(API_KEY).length;
+      const reconnectsAtCut = service.session.status().counters.reconnects;
       sim.pauseAccepting(true);
       sim.dropConnections();
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await vi.waitFor(
+        () => {
+          expect(service.session.status().counters.reconnects).toBeGreaterThan(reconnectsAtCut);
+          expect(sim!.generated(API_KEY).length - generatedAtCut).toBeGreaterThan(150);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      expect(service.session.state).not.toBe('active');
       const generatedWhileAway = sim.generated(API_KEY).length;
       sim.pauseAccepting(false);
-      await until(() => events.some((e) => e.kind === 'finished'), 20_000, 'the backfill');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect.poll(() => events.some((e) => e.kind === 'finished'), { timeout: 20_000 }).toBe(true);
+      // Live reports keep coming after the backfill; then the exchange goes quiet, and a last
+      // report journaled proves every live report before it is in (NR delivers in order).
+      const reportsAtFinish = service.status().counters.executionReports;
+      await expect
+        .poll(() => service.status().counters.executionReports, { timeout: 10_000 })
+        .toBeGreaterThan(reportsAtFinish + 20);
       sim.setRate(0);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [last] = sim.emitReports(API_KEY, 1);
+      await expect.poll(() => service.journal.maxExecId, { timeout: 10_000 }).toBe(last!.execId);
       // A second replay over reports the journal already holds (from early in the run): every one
       // comes back and every one must be dropped and counted, none journaled again.
       const early = sim.generated(API_KEY).filter((r) => r.execType !== '8')[10]!.execId;
@@ -177,6 +192,7 @@ describe('Backfiller', () => {
       // Prepare: a window of 300 ms stands in for Kalshi's 3 hours.
       const { backfiller, holes, events, dir } = await setUp({ dropCopyWindowMs: 300 });
       const old = sim!.emitReports(API_KEY, 3);
+      // Wall-clock time must pass here: the window is measured in it.
       await new Promise((resolve) => setTimeout(resolve, 500));
       sim!.emitReports(API_KEY, 3);
       const since = Date.now() - 4 * 3600_000;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { drainQueue, readArchive, startAws } from '../helpers/aws.js';
 import { tempDir } from '../helpers/records.js';
@@ -24,11 +24,11 @@ function spawnChild(config: object): {
   let output = '';
   let markLoggedOn: () => void = () => undefined;
   const loggedOn = new Promise<void>((resolve) => (markLoggedOn = resolve));
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
     if (output.includes('logon')) markLoggedOn();
   });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, loggedOn, exited, output: () => output };
 }
@@ -70,7 +70,9 @@ async function killRepeatedly(config: object, kills: number, seed: number): Prom
   const last = spawnChild(config);
   await last.loggedOn;
   sim!.setRate(0);
-  await new Promise((resolve) => setTimeout(resolve, 2500));
+  // The session delivers in sequence order: once the last report generated is durable, every one is.
+  const lastExecId = sim!.generated(API_KEY).at(-1)!.execId;
+  await vi.waitFor(() => expect(last.output()).toContain(`durable ${lastExecId}\n`), { timeout: 30_000, interval: 50 });
   last.child.kill('SIGTERM');
   expect(await last.exited).toBe(0);
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../helpers/records.js';
 import { spawnTs } from '../helpers/spawn.js';
 
@@ -26,11 +26,13 @@ describe('kalshi-fix-listener demo', () => {
       const port = Number((await demo.waitForOutput(/"httpPort":(\d+)/))[1]);
       // Act: wait for fills to land.
       const fillsFile = join(cwd, 'data', 'fills.jsonl');
-      const deadline = Date.now() + 20_000;
-      while (!(existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3)) {
-        if (Date.now() > deadline) throw new Error(`no fills; output:\n${demo.output()}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await vi.waitFor(
+        () => {
+          const fills = existsSync(fillsFile) ? readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean) : [];
+          if (fills.length < 3) throw new Error(`${fills.length} fills; output:\n${demo.output()}`);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
       const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as {
         session: { state: string };
         counters: { executionReports: number };

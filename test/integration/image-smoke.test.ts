@@ -1,16 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RUN_COMMAND, RUNTIME_INSTALL } from '../../infra/image-contract.js';
 import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
 import { execForm, instruction, readDockerfile, stageEnv } from '../infra/dockerfile.js';
 import { FILL_SCHEMA, validate } from '../infra/json-schema.js';
 import { tempDir } from '../helpers/records.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
-import { REPO } from '../helpers/spawn.js';
-import { until } from '../helpers/wait.js';
+import { captureOutput, REPO } from '../helpers/spawn.js';
 
 /**
  * What the Dockerfile's runtime stage does, without Docker: compile src/ as the build stage does,
@@ -116,43 +115,36 @@ describe('the image, without Docker', () => {
         LOG_LEVEL: 'info',
       };
       const [command, ...args] = startCommand;
-      const child: ChildProcess = spawn(command === 'node' ? process.execPath : command!, args, {
+      const child = spawn(command === 'node' ? process.execPath : command!, args, {
         cwd: app,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const { output: printed, exited, waitForOutput } = captureOutput(child);
       try {
         // Act
-        await until(
-          () => /"httpPort":(\d+)/.test(output) || child.exitCode !== null,
-          20_000,
-          'the control plane to listen',
-        );
-        if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
-        const port = Number(/"httpPort":(\d+)/.exec(output)?.[1]);
+        const port = Number((await waitForOutput(/"httpPort":(\d+)/))[1]);
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         let state = '';
-        await until(
+        await vi.waitFor(
           async () => {
-            state = ((await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { session: { state: string } })
-              .session.state;
-            return state === 'active';
+            const response = await fetch(`http://127.0.0.1:${port}/status`);
+            state = ((await response.json()) as { session: { state: string } }).session.state;
+            expect(state, 'the session to log on').toBe('active');
           },
-          20_000,
-          'the session to log on',
+          { timeout: 20_000, interval: 50 },
         );
         const fillsFile = join(data, 'fills.jsonl');
-        await until(
-          () => existsSync(fillsFile) && readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean).length >= 3,
-          20_000,
-          'fills',
+        await vi.waitFor(
+          () => {
+            const lines = existsSync(fillsFile) ? readFileSync(fillsFile, 'utf8').split('\n').filter(Boolean) : [];
+            expect(lines.length, 'fills').toBeGreaterThanOrEqual(3);
+          },
+          { timeout: 20_000, interval: 50 },
         );
         child.kill('SIGTERM');
         const code = await exited;
+        const output = printed();
         // Assess
         expect(health.status).toBe(200);
         expect(state).toBe('active');

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { reconcile, reconcileCommand } from '../../src/app/reconcile-command.js';
 import { KalshiRest } from '../../src/reconcile/kalshi-rest.js';
 import { reconcileFills } from '../../src/reconcile/reconcile.js';
@@ -42,12 +42,12 @@ beforeAll(async () => {
     store: new LocalFolderStore(archiveDir),
     queue: new LocalFileQueue(join(root, 'fills.jsonl')),
   });
-  const deadline = Date.now() + 10_000;
-  while (service.session.state !== 'active' && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  await vi.waitFor(() => expect(service.session.state).toBe('active'), { timeout: 10_000, interval: 20 });
   sim.emitReports(API_KEY, 60);
-  while (service.status().counters.executionReports < 60 && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  await vi.waitFor(() => expect(service.status().counters.executionReports).toBe(60), {
+    timeout: 10_000,
+    interval: 20,
+  });
   await service.stop();
   to = new Date(Date.now() + 60_000);
 });
@@ -142,7 +142,8 @@ describe('reconcileCommand', () => {
     );
     sim.restPlanted.length = 0;
     expect(code).toBe(1);
-    expect(JSON.parse(printed).missingInArchive.map((f: { fill_id: string }) => f.fill_id)).toEqual(['planted-2']);
+    const printedReport = JSON.parse(printed) as { missingInArchive: Array<{ fill_id: string }> };
+    expect(printedReport.missingInArchive.map((f) => f.fill_id)).toEqual(['planted-2']);
     let error = '';
     expect(await reconcileCommand(['--from', 'yesterday'], {}, (t) => (error += t))).toBe(2);
     expect(error).toMatch(/--from must be an ISO-8601 time/);

@@ -84,7 +84,9 @@ describe('archive read as Athena would (DuckDB)', () => {
     expect(fills[0]).toMatchObject({ fee: '0.0700', price: '19.5000', aggressor: true });
     expect(quoted).toEqual([{ text: 'quote " and \\ and ünïcode' }]);
     expect(parquetCount).toEqual({ n: 40n });
-    const types = Object.fromEntries(schema.map((r) => [r['column_name'], r['column_type']]));
+    const types = Object.fromEntries(
+      schema.map((r): [string, unknown] => [r['column_name'] as string, r['column_type']]),
+    );
     for (const column of RECORD_COLUMNS) expect(types[column.name]).toBe(duckType(column.glueType));
     db.closeSync();
     instance.closeSync();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -7,7 +7,6 @@ import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { RECORD_COLUMNS, type ExecutionReportRecord } from '../../src/core/record.js';
 import { drainQueue, OutageProxy, readArchive, s3Client, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
-import { until } from '../helpers/wait.js';
 
 let peer: AwsPeer;
 // Fresh bucket and FIFO queue per test: the deduplication window outlives a test, and ExecIDs repeat.
@@ -63,7 +62,7 @@ describe('ArchiveWriter', () => {
       });
       // Act
       await writer.start();
-      await until(() => events.filter((e) => e.kind === 'uploaded').length === 2);
+      await expect.poll(() => events.filter((e) => e.kind === 'uploaded').length, { timeout: 10_000 }).toBe(2);
       await writer.stop();
       // Assess
       const archive = await readArchive(aws.endpoint, aws.bucket, 'prod/');
@@ -79,21 +78,33 @@ describe('ArchiveWriter', () => {
     });
 
     it('keeps the current hour open, then writes it as a partial object on graceful stop', async () => {
+      // Prepare: two records of the open hour 11, then one of hour 10, closed since 11:05 (grace 5 min).
       const journal = await journalWith([
         makeRecord(1, { transact_time: HOUR_11 }),
         makeRecord(2, { transact_time: HOUR_11 }),
+        makeRecord(3, { transact_time: HOUR_10 }),
       ]);
+      const events: ArchiveEvent[] = [];
       const writer = new ArchiveWriter({
         journal,
         store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(aws.endpoint) }),
         now: () => Date.parse('2026-11-23T11:30:00Z'),
+        onEvent: (e) => events.push(e),
       });
+      // Act: the closed hour going out proves the writer read all three and weighed every bucket.
       await writer.start();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect((await readArchive(aws.endpoint, aws.bucket)).size).toBe(0);
+      await expect.poll(() => events.filter((e) => e.kind === 'uploaded').length, { timeout: 10_000 }).toBe(1);
+      const whileRunning = await readArchive(aws.endpoint, aws.bucket);
+      const bufferedWhileRunning = writer.bufferedBytes;
       await writer.stop({ flush: true });
+      // Assess: hour 11 stayed open while running, and the stop wrote it.
+      expect([...whileRunning.keys()]).toEqual([expect.stringMatching(/^exec_reports\/dt=2026-11-23\/hour=10\//)]);
+      expect(linesOf(whileRunning).map((r) => r.exec_id)).toEqual([makeRecord(3).exec_id]);
+      expect(bufferedWhileRunning).toBeGreaterThan(0);
       const archive = await readArchive(aws.endpoint, aws.bucket);
-      expect(linesOf(archive).map((r) => r.exec_id)).toEqual([makeRecord(1).exec_id, makeRecord(2).exec_id]);
+      const hour11 = new Map([...archive].filter(([key]) => key.includes('/hour=11/')));
+      expect(archive.size).toBe(2);
+      expect(linesOf(hour11).map((r) => r.exec_id)).toEqual([makeRecord(1).exec_id, makeRecord(2).exec_id]);
       await journal.close();
     });
 
@@ -108,7 +119,9 @@ describe('ArchiveWriter', () => {
         now: () => Date.parse('2026-11-23T11:30:00Z'),
       });
       await writer.start();
-      await until(async () => (await readArchive(aws.endpoint, aws.bucket)).size >= 2);
+      await expect
+        .poll(async () => (await readArchive(aws.endpoint, aws.bucket)).size, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(2);
       await writer.stop({ flush: true });
       const archive = await readArchive(aws.endpoint, aws.bucket);
       expect(archive.size).toBeGreaterThanOrEqual(3);
@@ -126,6 +139,7 @@ describe('ArchiveWriter', () => {
       await journal.loadCursor('fills'); // a second sink that never advances keeps segments for inspection
       let now = Date.parse('2026-11-23T10:00:00Z');
       const events: ArchiveEvent[] = [];
+      let maxBuffered = 0;
       const writer = new ArchiveWriter({
         journal,
         store: new S3Store({ bucket: aws.bucket, prefix: '', client: s3Client(endpoint) }),
@@ -134,27 +148,44 @@ describe('ArchiveWriter', () => {
         maxBufferedBytes: 40_000,
         retry: { initialMs: 20, maxMs: 100 },
         now: () => now,
-        onEvent: (e) => events.push(e),
+        onEvent: (e) => {
+          // Memory held at every attempt, and at every poll below.
+          maxBuffered = Math.max(maxBuffered, writer.bufferedBytes);
+          events.push(e);
+        },
       });
+      const failures = () => events.filter((e) => e.kind === 'upload_failed').length;
       await writer.start();
-      // Act: S3 goes away while three hours of reports arrive.
+      // Act: S3 goes away while three hours of reports arrive; after each, wait for the writer to
+      // try (and fail) again, so it has worked on that hour during the outage.
       proxy.down();
       let n = 0;
-      let maxBuffered = 0;
       for (const hour of ['10', '11', '12']) {
         for (let i = 0; i < 150; i++)
           journal.append(makeRecord(n++, { transact_time: `2026-11-23T${hour}:10:00.000Z` }));
         await journal.flush();
         now = Date.parse(`2026-11-23T${hour}:59:59Z`) + 2000;
-        for (let t = 0; t < 10; t++) {
-          maxBuffered = Math.max(maxBuffered, writer.bufferedBytes);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        const failedBefore = failures();
+        await expect
+          .poll(
+            () => {
+              maxBuffered = Math.max(maxBuffered, writer.bufferedBytes);
+              return failures();
+            },
+            { timeout: 10_000, interval: 20 },
+          )
+          .toBeGreaterThan(failedBefore);
       }
       const during = writer.status();
       const backlogDuring = journal.backlog('archive');
       proxy.up();
-      await until(() => writer.status().pendingRecords === 0 && journal.backlog('archive').records === 0, 15_000);
+      await vi.waitFor(
+        () => {
+          expect(writer.status().pendingRecords).toBe(0);
+          expect(journal.backlog('archive').records).toBe(0);
+        },
+        { timeout: 15_000, interval: 20 },
+      );
       await writer.stop();
       await proxy.stop();
       // Assess
@@ -180,9 +211,9 @@ describe('ArchiveWriter', () => {
       let calls = 0;
       const failing = {
         location: 's3://x/',
-        putIfAbsent: async () => {
+        putIfAbsent: () => {
           calls++;
-          throw new Error('connection reset');
+          return Promise.reject(new Error('connection reset'));
         },
       };
       const first = new ArchiveWriter({
@@ -192,7 +223,7 @@ describe('ArchiveWriter', () => {
         retry: { initialMs: 10, maxMs: 10 },
       });
       await first.start();
-      await until(() => calls > 0);
+      await expect.poll(() => calls, { timeout: 10_000 }).toBeGreaterThan(0);
       await first.stop({ flush: false });
       await journal.close();
       // Act
@@ -205,7 +236,7 @@ describe('ArchiveWriter', () => {
         onEvent: (e) => events.push(e),
       });
       await second.start();
-      await until(() => events.some((e) => e.kind === 'uploaded'));
+      await expect.poll(() => events.some((e) => e.kind === 'uploaded'), { timeout: 10_000 }).toBe(true);
       await second.stop();
       // Assess
       expect(events[0]).toMatchObject({ kind: 'replayed_intent' });
@@ -229,14 +260,15 @@ describe('FillPublisher', () => {
       });
       // Act
       await publisher.start();
-      await until(() => publisher.sent === 30);
+      await expect.poll(() => publisher.sent, { timeout: 10_000 }).toBe(30);
       await publisher.stop();
       const messages = await drainQueue(aws.endpoint, aws.queueUrl, 30);
       // Assess
       const fills = records.filter((r) => r.exec_type === 'F');
-      expect(messages.map((m) => JSON.parse(m.Body!).exec_id).sort()).toEqual(fills.map((r) => r.exec_id).sort());
+      const bodyOf = (m: (typeof messages)[number]) => JSON.parse(m.Body!) as ExecutionReportRecord;
+      expect(messages.map((m) => bodyOf(m).exec_id).sort()).toEqual(fills.map((r) => r.exec_id).sort());
       for (const m of messages) {
-        const body = JSON.parse(m.Body!) as ExecutionReportRecord;
+        const body = bodyOf(m);
         expect(m.Attributes?.MessageGroupId).toBe(body.symbol);
         expect(m.Attributes?.MessageDeduplicationId).toBe(body.exec_id);
         expect(m.MessageAttributes?.exec_id?.StringValue).toBe(body.exec_id);
@@ -246,7 +278,7 @@ describe('FillPublisher', () => {
       for (const symbol of ['BTC-PERP', 'ETH-PERP', 'SOL-PERP']) {
         const received = messages
           .filter((m) => m.Attributes?.MessageGroupId === symbol)
-          .map((m) => JSON.parse(m.Body!).msg_seq_num as number);
+          .map((m) => bodyOf(m).msg_seq_num);
         expect(received).toEqual([...received].sort((a, b) => a - b));
       }
       expect((await journal.loadCursor<{ through: number }>('fills'))?.through).toBe(60);
@@ -269,16 +301,21 @@ describe('FillPublisher', () => {
       proxy.down();
       for (let n = 0; n < 400; n++) journal.append(makeRecord(n));
       await journal.flush();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Wait for the publisher to have tried the queue, and failed, more than once.
+      await expect.poll(() => publisher.status().consecutiveFailures, { timeout: 10_000 }).toBeGreaterThan(1);
       const during = publisher.status();
+      const sentDuring = publisher.sent;
       proxy.up();
-      await until(() => publisher.sent === 200, 15_000);
+      await expect.poll(() => publisher.sent, { timeout: 15_000 }).toBe(200);
       await publisher.stop();
       await proxy.stop();
       // Assess
+      expect(sentDuring).toBe(0);
       expect(during.consecutiveFailures).toBeGreaterThan(0);
       expect(during.pendingRecords).toBeGreaterThan(150);
-      const ids = (await drainQueue(aws.endpoint, aws.queueUrl, 200)).map((m) => JSON.parse(m.Body!).exec_id as string);
+      const ids = (await drainQueue(aws.endpoint, aws.queueUrl, 200)).map(
+        (m) => (JSON.parse(m.Body!) as ExecutionReportRecord).exec_id,
+      );
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids.length).toBe(200);
       await journal.close();
@@ -294,7 +331,7 @@ describe('FillPublisher', () => {
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
       });
       await first.start();
-      await until(() => first.sent === 10);
+      await expect.poll(() => first.sent, { timeout: 10_000 }).toBe(10);
       await first.stop();
       // A restart that lost its cursor save resends everything.
       await journal.saveCursor('fills', { through: 0 });
@@ -303,7 +340,7 @@ describe('FillPublisher', () => {
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
       });
       await second.start();
-      await until(() => second.sent === 10);
+      await expect.poll(() => second.sent, { timeout: 10_000 }).toBe(10);
       await second.stop();
       expect(await drainQueue(aws.endpoint, aws.queueUrl)).toHaveLength(10);
       await journal.close();

@@ -9,7 +9,6 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
 import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
-import { until } from '../helpers/wait.js';
 
 // Error paths a real S3/SQS-compatible server cannot be made to produce on demand.
 const s3 = mockClient(S3Client);
@@ -72,7 +71,7 @@ describe('ArchiveWriter', () => {
       });
       // Act
       await writer.start();
-      await until(() => events.some((e) => e.kind === 'uploaded'));
+      await expect.poll(() => events.some((e) => e.kind === 'uploaded'), { timeout: 10_000 }).toBe(true);
       await writer.stop();
       // Assess
       expect(events.filter((e) => e.kind === 'upload_failed').map((e) => (e as { error: Error }).error.name)).toEqual([
@@ -109,11 +108,15 @@ describe('ArchiveWriter', () => {
         onEvent: (e) => events.push(e),
       });
       await writer.start();
-      await until(() => events.filter((e) => e.kind === 'upload_failed').length >= 2);
+      await expect
+        .poll(() => events.filter((e) => e.kind === 'upload_failed').length, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(2);
       // Act: more reports arrive during the outage, then S3 comes back.
       for (let n = 30; n < 60; n++) journal.append(makeRecord(n));
       await journal.flush();
-      await until(() => events.filter((e) => e.kind === 'upload_failed').length >= 6);
+      await expect
+        .poll(() => events.filter((e) => e.kind === 'upload_failed').length, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(6);
       clock += 120_000;
       const statusDuring = writer.status();
       const bufferedDuring = writer.bufferedBytes;
@@ -124,7 +127,7 @@ describe('ArchiveWriter', () => {
       );
       s3.reset();
       s3.on(PutObjectCommand).resolves({});
-      await until(() => writer.status().consecutiveFailures === 0);
+      await expect.poll(() => writer.status().consecutiveFailures, { timeout: 10_000 }).toBe(0);
       await writer.stop({ flush: true });
       // Assess
       expect(failedKeys.size).toBe(1);
@@ -175,7 +178,7 @@ describe('ArchiveWriter', () => {
         };
         const writer = new ArchiveWriter({ ...options, onEvent: (e) => events.push(e) });
         await writer.start();
-        await until(() => events.some((e) => e.kind === 'upload_failed'));
+        await expect.poll(() => events.some((e) => e.kind === 'upload_failed'), { timeout: 10_000 }).toBe(true);
         // Act
         const callsBeforeStop = s3.commandCalls(PutObjectCommand).length;
         await writer.stop({ flush: true });
@@ -184,7 +187,7 @@ describe('ArchiveWriter', () => {
         s3.on(PutObjectCommand).resolves({});
         const next = new ArchiveWriter(options);
         await next.start();
-        await until(() => s3.commandCalls(PutObjectCommand).length === 2);
+        await expect.poll(() => s3.commandCalls(PutObjectCommand).length, { timeout: 10_000 }).toBe(2);
         await next.stop();
         // Assess: the stop tried no bucket again (at most the write already under way finished); the
         // restart wrote both hours, every record once.
@@ -237,7 +240,7 @@ describe('FillPublisher', () => {
       });
       // Act
       await publisher.start();
-      await until(() => publisher.sent === 6);
+      await expect.poll(() => publisher.sent, { timeout: 10_000 }).toBe(6);
       await publisher.stop();
       // Assess
       expect(events[0]).toMatchObject({ kind: 'send_failed', count: 6 });
@@ -275,12 +278,16 @@ describe('FillPublisher', () => {
       });
       // Act
       await publisher.start();
-      await until(() => publisher.sent === 6);
+      await expect.poll(() => publisher.sent, { timeout: 10_000 }).toBe(6);
       await publisher.stop();
       // Assess
       const batches = sqs
         .commandCalls(SendMessageBatchCommand)
-        .map((c) => c.args[0].input.Entries!.map((e) => `${e.MessageGroupId}:${JSON.parse(e.MessageBody!).exec_id}`));
+        .map((c) =>
+          c.args[0].input.Entries!.map(
+            (e) => `${e.MessageGroupId}:${(JSON.parse(e.MessageBody!) as { exec_id: string }).exec_id}`,
+          ),
+        );
       expect(batches).toHaveLength(2);
       const ethInFirst = batches[0]!.filter((e) => e.startsWith('ETH-PERP'));
       expect(batches[1]).toEqual(ethInFirst);

@@ -1,5 +1,5 @@
 import { connect, type TLSSocket } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FixDecoder } from '../../src/fix/decoder.js';
 import { encodeMessage, type Field } from '../../src/fix/encoder.js';
 import { signLogon } from '../../src/fix/logon-signature.js';
@@ -72,23 +72,39 @@ class RawClient {
     this.send('A', fields, target, sendingTime);
   }
 
-  async next(msgType: string, timeoutMs = 3000): Promise<FixMessage> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.find((m) => m.msgType === msgType);
-      if (found !== undefined) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no 35=${msgType}; got ${this.received.map((m) => m.msgType).join(',')}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  /** The first received message matching `match` (a MsgType, or a predicate). */
+  async next(match: string | ((m: FixMessage) => boolean), timeoutMs = 3000): Promise<FixMessage> {
+    const matches = typeof match === 'string' ? (m: FixMessage) => m.msgType === match : match;
+    return vi.waitFor(
+      () => {
+        const found = this.received.find(matches);
+        if (found === undefined)
+          throw new Error(
+            `no ${typeof match === 'string' ? `35=${match}` : 'matching message'}; got ${this.received.map((m) => m.msgType).join(',')}`,
+          );
+        return found;
+      },
+      { timeout: timeoutMs, interval: 10 },
+    );
   }
 
   async waitClosed(timeoutMs = 3000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('connection still open');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await vi.waitFor(
+      () => {
+        if (!this.closed) throw new Error('connection still open');
+      },
+      { timeout: timeoutMs, interval: 10 },
+    );
+  }
+
+  /**
+   * Sends a TestRequest and waits for the Heartbeat that answers it: everything the exchange wrote
+   * before has arrived by then. Returns that Heartbeat's index in `received`.
+   */
+  async sync(target: string, id = `SYNC-${this.seq}`): Promise<number> {
+    this.send('1', [[112, id]], target);
+    const answer = await this.next((m) => m.msgType === '0' && m.get(112) === id);
+    return this.received.indexOf(answer);
   }
 }
 
@@ -216,7 +232,7 @@ describe('KalshiSimulator', () => {
       sim!.emitReports(API_KEY, 2);
       sim!.testRequest('T1');
       sim!.emitReports(API_KEY, 1);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await c.next((m) => m.msgType === '8' && m.seqNum === 5); // the last of them, live
       c.received.length = 0;
       // Act
       c.send(
@@ -227,11 +243,14 @@ describe('KalshiSimulator', () => {
         ],
         'KalshiRT',
       );
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The exchange answers a TestRequest after the resend it already wrote: all of it has arrived.
+      const answered = await c.sync('KalshiRT');
       // Assess: seq 1 Logon → GapFill, 2-3 reports, 4 TestRequest → GapFill, 5 report.
-      const shapes = c.received.map(
-        (m) => `${m.seqNum}:${m.msgType}${m.get(123) === 'Y' ? `→${m.get(36)}` : ''}${m.get(43) === 'Y' ? '*' : ''}`,
-      );
+      const shapes = c.received
+        .slice(0, answered)
+        .map(
+          (m) => `${m.seqNum}:${m.msgType}${m.get(123) === 'Y' ? `→${m.get(36)}` : ''}${m.get(43) === 'Y' ? '*' : ''}`,
+        );
       expect(shapes).toEqual(['1:4→2*', '2:8*', '3:8*', '4:4→5*', '5:8*']);
       expect(c.received.filter((m) => m.msgType === '8').every((m) => m.has(122))).toBe(true);
     });

@@ -1,0 +1,545 @@
+import { Counter, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { createControlPlane, type ControlPlaneOptions } from '../../src/http/control-plane.js';
+import { createMetrics } from '../../src/http/metrics.js';
+import type { ControlTarget, ListenerStatus, SessionView, SinkView } from '../../src/http/status.js';
+
+/**
+ * Every route of createControlPlane, through Hono's app.request(), against a status of the test's
+ * own: no socket, no session, no clock. Each test builds its own app and target.
+ */
+
+const NOW = Date.parse('2026-11-24T12:00:00.000Z');
+const TOKEN = 'routes-control-token-0123456789';
+
+function sessionView(overrides: Partial<SessionView> = {}): SessionView {
+  return {
+    state: 'active',
+    host: 'fix.example.test',
+    port: 8230,
+    senderCompId: 'key-1',
+    targetCompId: 'KalshiRT',
+    heartbeatIntervalS: 30,
+    nextInbound: 42,
+    nextOutbound: 17,
+    processedThrough: 40,
+    lastReceivedAt: NOW - 1500,
+    lastSentAt: NOW - 2500,
+    loggedOnAt: NOW - 600_000,
+    recovering: undefined,
+    reconnectAttempts: 0,
+    lastError: undefined,
+    clockSkewMs: undefined,
+    messagesInByType: { '0': 20, '8': 21 },
+    counters: {
+      messagesIn: 41,
+      messagesOut: 16,
+      applicationMessages: 21,
+      duplicatesDropped: 0,
+      gaps: 0,
+      resendRequests: 0,
+      rejects: 0,
+      decodeErrors: 0,
+      reconnects: 0,
+      logons: 1,
+    },
+    ...overrides,
+  };
+}
+
+function sinkView(name: 'archive' | 'fills', overrides: Partial<SinkView> = {}): SinkView {
+  return {
+    name,
+    location: name === 'archive' ? 's3://bucket/prod/' : 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
+    lastSuccessAt: NOW - 5000,
+    lastError: undefined,
+    consecutiveFailures: 0,
+    lagSeconds: 0,
+    pendingRecords: 0,
+    ...overrides,
+  };
+}
+
+/** A logged-on listener whose sinks keep up, with parts replaced. */
+function listenerStatus(
+  overrides: {
+    session?: Partial<SessionView>;
+    archive?: Partial<SinkView>;
+    fills?: Partial<SinkView>;
+    fatal?: string;
+  } = {},
+): ListenerStatus {
+  return {
+    session: sessionView(overrides.session),
+    journal: {
+      lastLsn: 21,
+      durableLsn: 21,
+      segments: 1,
+      bytesOnDisk: 31_337,
+      dedupeEntries: 21,
+      duplicatesDropped: 0,
+      truncatedTailBytes: 0,
+      backlog: { archive: { records: 21, bytes: 30_000 }, fills: { records: 0, bytes: 0 } },
+    },
+    sinks: [sinkView('archive', overrides.archive), sinkView('fills', overrides.fills)],
+    backfill: {
+      configured: false,
+      running: false,
+      disabled: null,
+      runs: 0,
+      recovered: 0,
+      duplicatesDropped: 0,
+      lastRun: null,
+      holes: [],
+    },
+    counters: { executionReports: 21, duplicatesDropped: 0, otherApplicationMessages: 0, fillsPublished: 9 },
+    fatal: overrides.fatal,
+  };
+}
+
+/** A ControlTarget answering with `current` (a test may replace it) and counting reconnect calls. */
+interface FakeTarget extends ControlTarget {
+  current: ListenerStatus;
+  reconnectCalls: number;
+}
+
+function fakeTarget(status: ListenerStatus, reconnectStarts = true): FakeTarget {
+  const target: FakeTarget = {
+    current: status,
+    reconnectCalls: 0,
+    status: () => target.current,
+    reconnect: () => {
+      target.reconnectCalls++;
+      return reconnectStarts;
+    },
+  };
+  return target;
+}
+
+/** An app over a target and a registry of its own; options override the defaults. */
+function controlPlane(options: Partial<Omit<ControlPlaneOptions, 'target'>> & { target?: FakeTarget } = {}) {
+  const target = options.target ?? fakeTarget(listenerStatus());
+  const app = createControlPlane({
+    metrics: new Registry(),
+    version: '9.8.7',
+    startedAt: NOW - 90_500,
+    now: () => NOW,
+    ...options,
+    target,
+  });
+  return { app, target };
+}
+
+interface ReadyJson {
+  ready: boolean;
+  reasons?: string[];
+}
+
+interface StatusJson {
+  version: string;
+  uptimeSeconds: number;
+  ready: { ready: boolean; reasons: string[] };
+  session: {
+    state: string;
+    endpoint: string;
+    senderCompId: string;
+    targetCompId: string;
+    heartbeatIntervalS: number;
+    seqIn: { next: number; processedThrough: number };
+    seqOut: { next: number };
+    lastReceivedAt: string | null;
+    lastSentAt: string | null;
+    loggedOnAt: string | null;
+    recovering: { from: number; to: number } | null;
+    reconnectAttempts: number;
+    lastError: { code: string; message: string; at: string } | null;
+    clockSkewMs: number | null;
+    messagesInByType: Record<string, number>;
+    counters: Record<string, number>;
+  };
+  counters: Record<string, number>;
+  journal: Record<string, unknown>;
+  sinks: Array<{
+    name: string;
+    location: string;
+    lastSuccessAt: string | null;
+    lastError: { message: string; at: string; code?: string } | null;
+    consecutiveFailures: number;
+    lagSeconds: number;
+    pendingRecords: number;
+  }>;
+  backfill: Record<string, unknown>;
+  fatal: string | null;
+}
+
+async function readyz(target: FakeTarget, limits?: ControlPlaneOptions['limits']) {
+  const { app } = controlPlane({ target, ...(limits === undefined ? {} : { limits }) });
+  const response = await app.request('/readyz');
+  return { status: response.status, body: (await response.json()) as ReadyJson };
+}
+
+describe('createControlPlane', () => {
+  describe('GET /healthz', () => {
+    it('answers 200 {status: ok}', async () => {
+      // Prepare
+      const { app } = controlPlane();
+      // Act
+      const response = await app.request('/healthz');
+      // Assess
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: 'ok' });
+    });
+
+    it('answers 200 even when the listener is not ready: liveness is not readiness', async () => {
+      // Prepare
+      const { app } = controlPlane({
+        target: fakeTarget(listenerStatus({ session: { state: 'disconnected' }, fatal: 'journal write failed' })),
+      });
+      // Act
+      const response = await app.request('/healthz');
+      // Assess
+      expect(response.status).toBe(200);
+    });
+  });
+
+  describe('GET /readyz', () => {
+    it('answers 200 {ready: true} when the session is active and the sinks keep up', async () => {
+      // Act
+      const { status, body } = await readyz(fakeTarget(listenerStatus()));
+      // Assess
+      expect(status).toBe(200);
+      expect(body).toEqual({ ready: true });
+    });
+
+    it('answers 503 when the session is not active, with the last error code and message', async () => {
+      // Prepare
+      const target = fakeTarget(
+        listenerStatus({
+          session: {
+            state: 'disconnected',
+            lastError: { code: 'ERR_FIX_LOGON_REJECTED', message: 'Signature error', at: NOW - 1000 },
+          },
+        }),
+      );
+      // Act
+      const { status, body } = await readyz(target);
+      // Assess
+      expect(status).toBe(503);
+      expect(body).toEqual({
+        ready: false,
+        reasons: ['session is disconnected (ERR_FIX_LOGON_REJECTED: Signature error)'],
+      });
+    });
+
+    it('answers 503 while a sequence gap is being recovered', async () => {
+      // Prepare: seqs 42..44 asked for again.
+      const target = fakeTarget(listenerStatus({ session: { recovering: { from: 42, to: 45 } } }));
+      // Act
+      const { status, body } = await readyz(target);
+      // Assess
+      expect(status).toBe(503);
+      expect(body).toEqual({ ready: false, reasons: ['recovering sequence gap 42..44'] });
+    });
+
+    it('answers 503 when fills lag past their limit (60 s by default), with the sink error', async () => {
+      // Prepare
+      const target = fakeTarget(
+        listenerStatus({ fills: { lagSeconds: 61.4, lastError: { message: 'ThrottlingException', at: NOW } } }),
+      );
+      // Act
+      const { status, body } = await readyz(target);
+      // Assess
+      expect(status).toBe(503);
+      expect(body).toEqual({ ready: false, reasons: ['fills is 61 s behind (limit 60 s): ThrottlingException'] });
+    });
+
+    it('stays 200 with fills exactly at the limit', async () => {
+      // Act
+      const { status } = await readyz(fakeTarget(listenerStatus({ fills: { lagSeconds: 60 } })));
+      // Assess
+      expect(status).toBe(200);
+    });
+
+    it('answers 503 when the archive lags past its limit (15 min by default)', async () => {
+      // Prepare: 60 s would be far behind for fills, but is nothing for the archive.
+      const target = fakeTarget(listenerStatus({ archive: { lagSeconds: 901 } }));
+      const within = fakeTarget(listenerStatus({ archive: { lagSeconds: 600 } }));
+      // Act
+      const { status, body } = await readyz(target);
+      const { status: withinStatus } = await readyz(within);
+      // Assess
+      expect(status).toBe(503);
+      expect(body).toEqual({ ready: false, reasons: ['archive is 901 s behind (limit 900 s)'] });
+      expect(withinStatus).toBe(200);
+    });
+
+    it('applies the limits it is given', async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus({ fills: { lagSeconds: 6 }, archive: { lagSeconds: 31 } }));
+      // Act
+      const { status, body } = await readyz(target, { maxFillLagSeconds: 5, maxArchiveLagSeconds: 30 });
+      // Assess
+      expect(status).toBe(503);
+      expect(body.reasons).toEqual(['archive is 31 s behind (limit 30 s)', 'fills is 6 s behind (limit 5 s)']);
+    });
+
+    it('answers 503 when the listener is fatal', async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus({ fatal: 'journal write failed: ENOSPC' }));
+      // Act
+      const { status, body } = await readyz(target);
+      // Assess
+      expect(status).toBe(503);
+      expect(body).toEqual({ ready: false, reasons: ['fatal: journal write failed: ENOSPC'] });
+    });
+
+    it('lists every reason at once', async () => {
+      // Prepare
+      const target = fakeTarget(
+        listenerStatus({
+          session: { state: 'connecting', recovering: { from: 7, to: 8 } },
+          fills: { lagSeconds: 120 },
+          fatal: 'disk full',
+        }),
+      );
+      // Act
+      const { status, body } = await readyz(target);
+      // Assess
+      expect(status).toBe(503);
+      expect(body.reasons).toEqual([
+        'fatal: disk full',
+        'session is connecting',
+        'recovering sequence gap 7..7',
+        'fills is 120 s behind (limit 60 s)',
+      ]);
+    });
+  });
+
+  describe('GET /status', () => {
+    it('tells version, uptime, readiness, the session with ISO times, counters, journal, sinks and backfill', async () => {
+      // Prepare
+      const status = listenerStatus({
+        session: { clockSkewMs: -12 },
+        archive: {
+          lastError: { message: 'SlowDown', at: NOW - 30_000, code: 'SlowDown' },
+          consecutiveFailures: 2,
+          lagSeconds: 12,
+          pendingRecords: 21,
+        },
+      });
+      const { app } = controlPlane({ target: fakeTarget(status) });
+      // Act
+      const response = await app.request('/status');
+      const body = (await response.json()) as StatusJson;
+      // Assess
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(body.version).toBe('9.8.7');
+      expect(body.uptimeSeconds).toBe(91);
+      expect(body.ready).toEqual({ ready: true, reasons: [] });
+      expect(body.session).toEqual({
+        state: 'active',
+        endpoint: 'fix.example.test:8230',
+        senderCompId: 'key-1',
+        targetCompId: 'KalshiRT',
+        heartbeatIntervalS: 30,
+        seqIn: { next: 42, processedThrough: 40 },
+        seqOut: { next: 17 },
+        lastReceivedAt: '2026-11-24T11:59:58.500Z',
+        lastSentAt: '2026-11-24T11:59:57.500Z',
+        loggedOnAt: '2026-11-24T11:50:00.000Z',
+        recovering: null,
+        reconnectAttempts: 0,
+        lastError: null,
+        clockSkewMs: -12,
+        messagesInByType: { '0': 20, '8': 21 },
+        counters: status.session.counters,
+      });
+      expect(body.counters).toEqual(status.counters);
+      expect(body.journal).toEqual(status.journal);
+      expect(body.sinks).toEqual([
+        {
+          name: 'archive',
+          location: 's3://bucket/prod/',
+          lastSuccessAt: '2026-11-24T11:59:55.000Z',
+          lastError: { message: 'SlowDown', at: '2026-11-24T11:59:30.000Z', code: 'SlowDown' },
+          consecutiveFailures: 2,
+          lagSeconds: 12,
+          pendingRecords: 21,
+        },
+        {
+          name: 'fills',
+          location: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
+          lastSuccessAt: '2026-11-24T11:59:55.000Z',
+          lastError: null,
+          consecutiveFailures: 0,
+          lagSeconds: 0,
+          pendingRecords: 0,
+        },
+      ]);
+      expect(body.backfill).toEqual(status.backfill);
+      expect(body.fatal).toBeNull();
+    });
+
+    it('gives null for what has not happened yet, and tells a gap, an error and a fatal condition', async () => {
+      // Prepare: never logged on, a gap open, a session error, the journal failed.
+      const status = listenerStatus({
+        session: {
+          state: 'disconnected',
+          lastReceivedAt: undefined,
+          lastSentAt: undefined,
+          loggedOnAt: undefined,
+          recovering: { from: 5, to: 9 },
+          reconnectAttempts: 3,
+          lastError: { code: 'ERR_FIX_TRANSPORT', message: 'ECONNREFUSED', at: NOW - 250 },
+        },
+        fills: { lastSuccessAt: undefined },
+        fatal: 'journal write failed',
+      });
+      const { app } = controlPlane({ target: fakeTarget(status) });
+      // Act
+      const body = (await (await app.request('/status')).json()) as StatusJson;
+      // Assess
+      expect(body.session).toMatchObject({
+        state: 'disconnected',
+        lastReceivedAt: null,
+        lastSentAt: null,
+        loggedOnAt: null,
+        recovering: { from: 5, to: 9 },
+        reconnectAttempts: 3,
+        lastError: { code: 'ERR_FIX_TRANSPORT', message: 'ECONNREFUSED', at: '2026-11-24T11:59:59.750Z' },
+        clockSkewMs: null,
+      });
+      expect(body.sinks[1]!.lastSuccessAt).toBeNull();
+      expect(body.fatal).toBe('journal write failed');
+      expect(body.ready.ready).toBe(false);
+      expect(body.ready.reasons).toHaveLength(3);
+    });
+  });
+
+  describe('POST /reconnect', () => {
+    it('answers 202 {reconnecting: true} and asks the target once, with no token configured', async () => {
+      // Prepare
+      const { app, target } = controlPlane();
+      // Act
+      const response = await app.request('/reconnect', { method: 'POST' });
+      // Assess
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ reconnecting: true });
+      expect(target.reconnectCalls).toBe(1);
+    });
+
+    it('answers 202 with alreadyInProgress when the target says a reconnect is under way', async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus(), false);
+      const { app } = controlPlane({ target });
+      // Act
+      const response = await app.request('/reconnect', { method: 'POST' });
+      // Assess
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ reconnecting: true, alreadyInProgress: true });
+      expect(target.reconnectCalls).toBe(1);
+    });
+
+    it.each([
+      ['no Authorization header', undefined],
+      ['a wrong token', `Bearer ${TOKEN}x`],
+      ['a shorter token', `Bearer ${TOKEN.slice(0, 10)}`],
+      ['an empty bearer', 'Bearer '],
+      ['the token under another scheme', `Basic ${TOKEN}`],
+    ])('answers 401 with WWW-Authenticate to %s when a token is configured, and asks nothing', async (_, header) => {
+      // Prepare
+      const target = fakeTarget(listenerStatus());
+      const { app } = controlPlane({ target, controlToken: TOKEN });
+      // Act
+      const response = await app.request('/reconnect', {
+        method: 'POST',
+        ...(header === undefined ? {} : { headers: { authorization: header } }),
+      });
+      // Assess
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="kalshi-fix-listener"');
+      expect(await response.json()).toEqual({ error: 'unauthorized' });
+      expect(target.reconnectCalls).toBe(0);
+    });
+
+    it('answers 202 to the right bearer token', async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus());
+      const { app } = controlPlane({ target, controlToken: TOKEN });
+      // Act
+      const response = await app.request('/reconnect', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      // Assess
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ reconnecting: true });
+      expect(target.reconnectCalls).toBe(1);
+    });
+  });
+
+  describe('GET /metrics', () => {
+    it("serves the registry's text with the registry's content type", async () => {
+      // Prepare: a registry of the test's own, with one counter.
+      const registry = new Registry();
+      const counter = new Counter({
+        name: 'routes_test_total',
+        help: 'A counter of this test.',
+        registers: [registry],
+      });
+      counter.inc(3);
+      const { app } = controlPlane({ metrics: registry });
+      // Act
+      const response = await app.request('/metrics');
+      const text = await response.text();
+      // Assess
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe(registry.contentType);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      expect(text).toMatch(/^# TYPE routes_test_total counter$/m);
+      expect(text).toMatch(/^routes_test_total 3$/m);
+    });
+
+    it("reads the listener's status at scrape time through createMetrics", async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus({ fills: { lagSeconds: 3 } }));
+      const { app } = controlPlane({ target, metrics: createMetrics(() => target.status()) });
+      const first = await (await app.request('/metrics')).text();
+      // Act: the status moves on between two scrapes.
+      target.current = listenerStatus({ session: { state: 'disconnected' }, fills: { lagSeconds: 0 } });
+      target.current.counters.executionReports = 25;
+      const second = await (await app.request('/metrics')).text();
+      // Assess
+      expect(first).toMatch(/^kfl_execution_reports_total 21$/m);
+      expect(first).toMatch(/^kfl_fills_published_total 9$/m);
+      expect(first).toMatch(/^kfl_messages_in_total\{msg_type="8"\} 21$/m);
+      expect(first).toMatch(/^kfl_session_state\{state="active"\} 1$/m);
+      expect(first).toMatch(/^kfl_sink_lag_seconds\{sink="fills"\} 3$/m);
+      expect(first).toMatch(/^kfl_journal_backlog_records\{sink="archive"\} 21$/m);
+      expect(first).toMatch(/^kfl_journal_bytes 31337$/m);
+      expect(second).toMatch(/^kfl_execution_reports_total 25$/m);
+      expect(second).toMatch(/^kfl_session_state\{state="active"\} 0$/m);
+      expect(second).toMatch(/^kfl_session_state\{state="disconnected"\} 1$/m);
+      expect(second).toMatch(/^kfl_sink_lag_seconds\{sink="fills"\} 0$/m);
+    });
+  });
+
+  describe('unknown routes', () => {
+    it.each([
+      ['GET', '/nope'],
+      ['GET', '/reconnect'],
+      ['POST', '/healthz'],
+      ['DELETE', '/status'],
+    ])('answer %s %s with 404 {error: not found}', async (method, path) => {
+      // Prepare
+      const { app, target } = controlPlane();
+      // Act
+      const response = await app.request(path, { method });
+      // Assess
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({ error: 'not found' });
+      expect(target.reconnectCalls).toBe(0);
+    });
+  });
+});
