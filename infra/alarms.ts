@@ -48,6 +48,7 @@ export class ListenerAlarms extends Construct {
   readonly deadLettersWaiting: cloudwatch.Alarm;
   readonly archiveLagging: cloudwatch.Alarm;
   readonly reportsMissed: cloudwatch.Alarm;
+  readonly fillsParked: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ListenerAlarmsProps) {
     super(scope, id);
@@ -121,6 +122,22 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    // The health line carries the spool's running total; an increase is what pages, so the alarm
+    // clears after an interval in which nothing more was parked.
+    this.fillsParked = new cloudwatch.MathExpression({
+      expression: 'DIFF(parked)',
+      usingMetrics: { parked: health('DeadLetters', 'Maximum') },
+      period: SIGNAL_PERIOD,
+      label: 'records parked in the dead letters',
+    }).createAlarm(this, 'RecordsParked', {
+      alarmDescription:
+        'A record a sink can never deliver (a fill SQS refuses for its content) was parked in the spool dead letters (dead-letters.jsonl, with a copy under dead_letters/ in the archive bucket). The flow goes on; the log line names its exec_id. Fix the cause, then republish it from the archive.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     this.deadLettersWaiting = props.deadLetterQueue
       .metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) })
       .createAlarm(this, 'DeadLettersWaiting', {
@@ -138,6 +155,7 @@ export class ListenerAlarms extends Construct {
       this.readinessFailing,
       this.archiveLagging,
       this.reportsMissed,
+      this.fillsParked,
       this.deadLettersWaiting,
     ]) {
       alarm.addAlarmAction(notify);

@@ -32,6 +32,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Code, message, details, stack and the whole cause chain of every error logged as `err`.
+      serializers: { err: pino.stdSerializers.errWithCause },
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,
@@ -132,16 +134,40 @@ export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
 }
 
 export function logFillEvent(log: Logger, event: FillEvent): void {
-  if (event.kind === 'sent') log.debug({ count: event.count, lastLsn: event.lastLsn }, 'fills sent');
-  else
-    log.error(
-      {
-        count: event.count,
-        retryInMs: event.retryInMs,
-        err: event.error instanceof Error ? { name: event.error.name, message: event.error.message } : event.error,
-      },
-      'fill send failed; retrying',
-    );
+  switch (event.kind) {
+    case 'sent':
+      log.debug({ count: event.count, lastLsn: event.lastLsn }, 'fills sent');
+      return;
+    case 'send_failed':
+      log.error(
+        {
+          code: event.error instanceof Error ? ((event.error as { code?: string }).code ?? null) : 'ERR_SQS_SEND',
+          count: event.count,
+          retryInMs: event.retryInMs,
+          err: event.error,
+        },
+        'fill send failed; retrying',
+      );
+      return;
+    case 'shrunk':
+      log.warn(
+        { exec_id: event.execId, lsn: event.lsn, shrunk: event.shrunk, bytes: event.bytes },
+        'fill too large for the queue: sent without raw (and with Text cut when that was not enough)',
+      );
+      return;
+    case 'dead_lettered':
+      log.error(
+        { code: event.code, exec_id: event.execId, lsn: event.lsn, reason: event.reason, deadLetters: event.path },
+        'fill the queue can never accept parked in the dead letters; its message group goes on',
+      );
+      return;
+    case 'dead_letter_copy_failed':
+      log.warn(
+        { exec_id: event.execId, err: event.error },
+        'dead letter kept in the spool only: its archive copy failed',
+      );
+      return;
+  }
 }
 
 export function logBackfillEvent(log: Logger, event: BackfillEvent): void {

@@ -9,6 +9,7 @@ import { FileSequenceStore } from '../fix/sequence-store.js';
 import { ListenerSession, type SessionEvent } from '../fix/session.js';
 import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
+import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
 import { Journal } from '../pipeline/journal.js';
 import type { ControlTarget, ListenerStatus } from '../http/status.js';
@@ -61,6 +62,7 @@ export class ListenerService implements ControlTarget {
   readonly archive: ArchiveWriter;
   readonly fills: FillPublisher;
   readonly backfill: Backfiller;
+  readonly deadLetters: DeadLetterBox;
   readonly #counters = { executionReports: 0, duplicatesDropped: 0, otherApplicationMessages: 0 };
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
   readonly #acks = new HeadQueue<[lsn: number, seq: number]>();
@@ -68,7 +70,7 @@ export class ListenerService implements ControlTarget {
   // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
   #gapMark: GapMark | undefined;
 
-  private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog) {
+  private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
     this.backfill = new Backfiller({
       dropCopy: options.dropCopy,
@@ -85,9 +87,11 @@ export class ListenerService implements ControlTarget {
       ...options.archive,
       ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
     });
+    this.deadLetters = deadLetters;
     this.fills = new FillPublisher({
       journal,
       queue: options.queue,
+      deadLetters,
       ...options.fills,
       ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}),
     });
@@ -132,7 +136,17 @@ export class ListenerService implements ControlTarget {
   static async start(options: ServiceOptions): Promise<ListenerService> {
     const journal = await Journal.open({ dir: join(options.spoolDir, 'journal') });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
-    const service = new ListenerService(options, journal, holes);
+    const deadLetters = await DeadLetterBox.open({
+      dir: options.spoolDir,
+      store: options.store,
+      onCopyFailed: (letter, cause) =>
+        options.onFillEvent?.({
+          kind: 'dead_letter_copy_failed',
+          execId: letter.execId,
+          error: cause instanceof Error ? cause : new Error(String(cause)),
+        }),
+    });
+    const service = new ListenerService(options, journal, holes, deadLetters);
     await service.archive.start();
     await service.fills.start();
     service.session.start();
@@ -167,6 +181,7 @@ export class ListenerService implements ControlTarget {
     await this.backfill.idle();
     await this.journal.flush().catch(() => undefined);
     await Promise.all([this.archive.stop({ flush: true }), this.fills.stop()]);
+    await this.deadLetters.close();
     await this.journal.close();
   }
 

@@ -21,6 +21,10 @@ export type ErrorCode =
   | 'ERR_FIX_PROTOCOL'
   | 'ERR_FIX_SIGNATURE'
   | 'ERR_SESSION_STATE'
+  // the fills queue
+  | 'ERR_SQS_SEND'
+  | 'ERR_SQS_MESSAGE_REFUSED'
+  | 'ERR_SQS_MESSAGE_TOO_LARGE'
   // everything outside FIX
   | 'ERR_CONFIG'
   | 'ERR_STORE';

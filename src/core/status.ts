@@ -90,4 +90,6 @@ export interface SinkStatus {
   lagSeconds: number;
   /** Records journaled but not yet handed to the sink. */
   pendingRecords: number;
+  /** Records this sink could never deliver, parked in the dead letters (ever, from the file). */
+  deadLetters: number;
 }

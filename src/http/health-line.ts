@@ -16,6 +16,8 @@ export interface HealthFigures {
   JournalBacklogRecords: number;
   /** Unrecoverable gaps recorded (reports that may be missing). */
   Holes: number;
+  /** Records parked in the dead letters (every sink, all in the spool file). */
+  DeadLetters: number;
 }
 
 const UNITS: Record<keyof HealthFigures, string> = {
@@ -25,6 +27,7 @@ const UNITS: Record<keyof HealthFigures, string> = {
   FillsLagSeconds: 'Seconds',
   JournalBacklogRecords: 'Count',
   Holes: 'Count',
+  DeadLetters: 'Count',
 };
 
 export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits): HealthFigures {
@@ -36,6 +39,7 @@ export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits):
     FillsLagSeconds: lag('fills'),
     JournalBacklogRecords: Math.max(0, ...Object.values(status.journal.backlog).map((b) => b.records)),
     Holes: status.backfill.holes.length,
+    DeadLetters: status.sinks.reduce((sum, sink) => sum + sink.deadLetters, 0),
   };
 }
 

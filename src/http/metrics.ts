@@ -101,6 +101,11 @@ export function createMetrics(status: () => ListenerStatus): Registry {
       },
     ],
     [
+      'kfl_sink_dead_letters',
+      'Records the sink could never deliver, parked in the dead letters (all in the spool file).',
+      (s, sink) => s.sinks.find((x) => x.name === sink)?.deadLetters,
+    ],
+    [
       'kfl_sink_consecutive_failures',
       'Failed attempts since the last success.',
       (s, sink) => s.sinks.find((x) => x.name === sink)?.consecutiveFailures,

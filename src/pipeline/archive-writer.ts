@@ -98,6 +98,7 @@ export class ArchiveWriter {
       consecutiveFailures: 0,
       lagSeconds: 0,
       pendingRecords: 0,
+      deadLetters: 0,
     };
   }
 

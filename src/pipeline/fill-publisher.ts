@@ -1,15 +1,20 @@
 import { createHash } from 'node:crypto';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { HeadQueue } from '../core/head-queue.js';
+import { isListenerError, ListenerError } from '../core/errors.js';
 import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
 import { ConsumerLoop } from './consumer-loop.js';
+import type { DeadLetterBox } from './dead-letters.js';
+import { fillBody } from './fill-message.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
 
 export interface FillPublisherOptions {
   journal: Journal;
   queue: FillQueue;
+  /** Where a fill the queue can never accept is parked, so its message group moves on. */
+  deadLetters: DeadLetterBox;
   /** Batches in flight at once (default 4); a message group is never in two of them. */
   maxInFlight?: number;
   /**
@@ -27,10 +32,14 @@ export interface FillPublisherOptions {
 
 export type FillEvent =
   | { kind: 'sent'; count: number; lastLsn: number }
-  | { kind: 'send_failed'; count: number; retryInMs: number; error: Error | QueueSendFailure };
+  | { kind: 'send_failed'; count: number; retryInMs: number; error: Error | QueueSendFailure }
+  | { kind: 'shrunk'; execId: string; lsn: number; shrunk: string; bytes: number }
+  | { kind: 'dead_lettered'; execId: string; lsn: number; code: string; reason: string; path: string }
+  | { kind: 'dead_letter_copy_failed'; execId: string; error: Error };
 
 interface Pending {
   lsn: number;
+  execId: string;
   group: string;
   message: QueueMessage;
   bytes: number;
@@ -38,6 +47,10 @@ interface Pending {
   readAt: number;
   /** In a batch in flight or done; skipped until the head passes it. */
   taken: boolean;
+  /** Goes in a batch of its own: the queue refused a batch holding it without saying which entry. */
+  solo: boolean;
+  /** Refused before sending (too large even shrunk): parked instead. */
+  refusal: ListenerError | undefined;
 }
 
 const SINK = 'fills';
@@ -91,6 +104,7 @@ export class FillPublisher {
       consecutiveFailures: 0,
       lagSeconds: 0,
       pendingRecords: 0,
+      deadLetters: 0,
     };
   }
 
@@ -125,6 +139,7 @@ export class FillPublisher {
     return {
       ...this.#status,
       pendingRecords: this.#waitingCount + unread,
+      deadLetters: this.#o.deadLetters.count(SINK),
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.#now() - oldest.readAt) / 1000),
     };
   }
@@ -164,27 +179,52 @@ export class FillPublisher {
   #toPending(entry: JournalEntry, now: number): Pending {
     const record = entry.record;
     const group = record.symbol ?? 'UNKNOWN';
-    let body = entry.line;
-    let bytes = Buffer.byteLength(body);
-    // A fill message too big for the queue keeps every key but `raw`; the archive still has it.
-    if (bytes > this.#o.queue.maxBatchBytes - 1024) {
-      body = JSON.stringify({ ...record, raw: null });
-      bytes = Buffer.byteLength(body);
-    }
+    // Room for the attributes beside the body.
+    const limit = this.#o.queue.maxBatchBytes - 1024;
+    const fitted = fillBody(record, entry.line, limit);
     const message: QueueMessage = {
       id: `e${entry.lsn}`,
-      body,
+      body: fitted?.body ?? entry.line,
       attributes: {
         exec_id: { type: 'String', value: record.exec_id },
         symbol: { type: 'String', value: group },
         schema_version: { type: 'Number', value: String(record.schema_version) },
       },
     };
+    if (fitted?.shrunk !== undefined) {
+      message.attributes['shrunk'] = { type: 'String', value: fitted.shrunk };
+      this.#o.onEvent?.({
+        kind: 'shrunk',
+        execId: record.exec_id,
+        lsn: entry.lsn,
+        shrunk: fitted.shrunk,
+        bytes: fitted.bytes,
+      });
+    }
     if (this.#o.queue.fifo) {
       message.groupId = group;
       message.deduplicationId = deduplicationId(record.exec_id);
     }
-    return { lsn: entry.lsn, group, message, bytes: bytes + 256, notBefore: 0, readAt: now, taken: false };
+    const refusal =
+      fitted === undefined
+        ? new ListenerError(
+            'ERR_SQS_MESSAGE_TOO_LARGE',
+            `fill is over the queue's ${limit} bytes even without raw and with Text cut`,
+            { details: { execId: record.exec_id, bytes: Buffer.byteLength(entry.line) } },
+          )
+        : undefined;
+    return {
+      lsn: entry.lsn,
+      execId: record.exec_id,
+      group,
+      message,
+      bytes: (fitted?.bytes ?? limit) + 256,
+      notBefore: 0,
+      readAt: now,
+      taken: false,
+      solo: false,
+      refusal,
+    };
   }
 
   /** Starts as many batches as slots allow. True when one started. */
@@ -205,9 +245,16 @@ export class FillPublisher {
           blocked.add(pending.group);
           continue;
         }
+        // A suspect fill travels alone, so a refusal names it; its group waits behind it.
+        const alone = pending.solo || pending.refusal !== undefined;
+        if (alone && batch.length > 0) {
+          blocked.add(pending.group);
+          continue;
+        }
         if (bytes + pending.bytes > this.#o.queue.maxBatchBytes && batch.length > 0) break;
         batch.push(pending);
         bytes += pending.bytes;
+        if (alone) break;
       }
       if (batch.length === 0) break;
       const lingering = batch.length < maxBatch && this.#inFlight > 0 && now - batch[0]!.readAt < this.#lingerMs;
@@ -232,44 +279,79 @@ export class FillPublisher {
   }
 
   async #send(batch: Pending[]): Promise<void> {
+    const refusal = batch[0]!.refusal;
+    if (refusal !== undefined) return this.#deadLetter(batch[0]!, refusal.code, refusal.message);
     let failures: QueueSendFailure[];
     try {
       failures = await this.#o.queue.sendBatch(batch.map((p) => p.message));
     } catch (cause) {
-      this.#retry(batch, cause instanceof Error ? cause : new Error(String(cause)));
-      return;
+      const error = cause instanceof Error ? cause : new Error(String(cause));
+      if (!isListenerError(error, 'ERR_SQS_MESSAGE_REFUSED')) return this.#retry(batch, error);
+      // The queue refused the request for its content without naming an entry: alone, each is
+      // either sent or named.
+      if (batch.length === 1) return this.#deadLetter(batch[0]!, error.code, error.message);
+      for (const p of batch) p.solo = true;
+      return this.#retry(batch, error);
     }
-    const failedIds = new Set(failures.map((f) => f.id));
+    const byId = new Map(failures.map((f) => [f.id, f]));
     // Later messages of a group whose earlier message failed go back with it, to keep the order.
+    // A message the queue can never take (sender fault) is parked instead: nothing waits for it.
     const failedGroups = new Set<string>();
     const retry: Pending[] = [];
+    const refused: Array<[Pending, QueueSendFailure]> = [];
+    let transient: QueueSendFailure | undefined;
     for (const p of batch) {
-      if (failedIds.has(p.message.id) || failedGroups.has(p.group)) {
+      const failure = byId.get(p.message.id);
+      if (failure?.senderFault === true) refused.push([p, failure]);
+      else if (failure !== undefined || failedGroups.has(p.group)) {
         failedGroups.add(p.group);
         retry.push(p);
+        transient ??= failure;
       } else {
         this.#markDone(p.lsn);
       }
     }
-    const succeeded = batch.length - retry.length;
+    const succeeded = batch.length - retry.length - refused.length;
     if (succeeded > 0) {
       this.#sent += succeeded;
       this.#status.lastSuccessAt = this.#now();
       this.#o.onEvent?.({ kind: 'sent', count: succeeded, lastLsn: batch.at(-1)!.lsn });
     }
-    if (retry.length > 0) this.#retry(retry, failures[0]!);
-    else {
+    for (const [p, f] of refused) await this.#deadLetter(p, 'ERR_SQS_MESSAGE_REFUSED', `${f.code}: ${f.message}`);
+    if (retry.length > 0) this.#retry(retry, transient!);
+    else if (refused.length === 0) {
       this.#status.consecutiveFailures = 0;
       this.#backoff.reset();
     }
   }
 
+  /** Parks a fill the queue can never accept, and moves past it. */
+  async #deadLetter(p: Pending, code: string, reason: string): Promise<void> {
+    try {
+      await this.#o.deadLetters.park({ sink: SINK, lsn: p.lsn, execId: p.execId, code, reason, body: p.message.body });
+    } catch (cause) {
+      // Not parked, so not passed: it is retried (and refused, and parked) once the spool takes writes.
+      this.#retry([p], new ListenerError('ERR_STORE', `cannot park fill ${p.execId} in the dead letters`, { cause }));
+      return;
+    }
+    this.#status.lastError = { code, message: `${p.execId} parked in dead letters: ${reason}`, at: this.#now() };
+    this.#markDone(p.lsn);
+    this.#o.onEvent?.({
+      kind: 'dead_lettered',
+      execId: p.execId,
+      lsn: p.lsn,
+      code,
+      reason,
+      path: this.#o.deadLetters.path,
+    });
+  }
+
   #retry(entries: Pending[], error: Error | QueueSendFailure): void {
     this.#status.consecutiveFailures++;
-    this.#status.lastError = {
-      message: error instanceof Error ? error.message : `${error.code}: ${error.message}`,
-      at: this.#now(),
-    };
+    this.#status.lastError =
+      error instanceof Error
+        ? { code: isListenerError(error) ? error.code : 'ERR_SQS_SEND', message: error.message, at: this.#now() }
+        : { code: 'ERR_SQS_SEND', message: `${error.code}: ${error.message}`, at: this.#now() };
     const retryInMs = this.#backoff.next();
     const notBefore = this.#now() + retryInMs;
     // Back in LSN order, ahead of anything newer. The retried entries are still in the list,

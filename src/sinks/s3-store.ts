@@ -12,14 +12,30 @@ export class S3Store implements ObjectStore {
   readonly #bucket: string;
   readonly #prefix: string;
 
-  constructor(options: { bucket: string; prefix: string; client?: S3Client; clientConfig?: S3ClientConfig }) {
+  constructor(options: {
+    bucket: string;
+    prefix: string;
+    client?: S3Client;
+    clientConfig?: S3ClientConfig;
+    /** Connect and socket-idle limits (default 5 s and 60 s). */
+    timeouts?: { connectMs?: number; idleMs?: number };
+  }) {
     this.#bucket = options.bucket;
     this.#prefix = options.prefix;
     this.location = `s3://${options.bucket}/${options.prefix}`;
     // Path-style only when an endpoint override is set (S3-compatible servers on loopback).
     this.#client =
       options.client ??
-      new S3Client({ forcePathStyle: process.env['AWS_ENDPOINT_URL_S3'] !== undefined, ...options.clientConfig });
+      new S3Client({
+        forcePathStyle: process.env['AWS_ENDPOINT_URL_S3'] !== undefined,
+        // A hung PUT must fail and be retried, not stall the archive: the socket may idle this long
+        // (an idle limit, not a total one: a 64 MiB object on a slow link may take longer).
+        requestHandler: {
+          connectionTimeout: options.timeouts?.connectMs ?? 5_000,
+          socketTimeout: options.timeouts?.idleMs ?? 60_000,
+        },
+        ...options.clientConfig,
+      });
   }
 
   async putIfAbsent(

@@ -1,5 +1,23 @@
-import { SendMessageBatchCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  SQSClient,
+  type SendMessageBatchCommandOutput,
+  type SQSClientConfig,
+} from '@aws-sdk/client-sqs';
+import { ListenerError } from '../core/errors.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
+
+/**
+ * Refusals of a request for what it carries: the same batch is refused again however often it is
+ * sent. Throttling, network and server errors, and credentials, are not among them (they pass).
+ */
+const CONTENT_REFUSALS = new Set([
+  'BatchRequestTooLong',
+  'InvalidMessageContents',
+  'MessageTooLong',
+  'InvalidParameterValue',
+  'InvalidParameterValueException',
+]);
 
 /** Fills on SQS: `SendMessageBatch`, FIFO when the queue URL ends in `.fifo`. */
 export class SqsQueue implements FillQueue {
@@ -15,6 +33,8 @@ export class SqsQueue implements FillQueue {
     maxBatchBytes?: number;
     client?: SQSClient;
     clientConfig?: SQSClientConfig;
+    /** Connect and whole-request limits (default 3 s and 15 s). */
+    timeouts?: { connectMs?: number; requestMs?: number };
   }) {
     this.#queueUrl = options.queueUrl;
     this.location = options.queueUrl;
@@ -27,12 +47,41 @@ export class SqsQueue implements FillQueue {
       options.client ??
       new SQSClient({
         ...(endpoint === undefined ? {} : { endpoint, useQueueUrlAsEndpoint: false }),
+        // A hung send fails and is retried rather than holding its message groups.
+        requestHandler: {
+          connectionTimeout: options.timeouts?.connectMs ?? 3_000,
+          requestTimeout: options.timeouts?.requestMs ?? 15_000,
+          throwOnRequestTimeout: true,
+        },
         ...options.clientConfig,
       });
   }
 
+  /** Entries the queue refused; throws ERR_SQS_MESSAGE_REFUSED or ERR_SQS_SEND when the request fails. */
   async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
-    const result = await this.#client.send(
+    let result: SendMessageBatchCommandOutput;
+    try {
+      result = await this.#send(messages);
+    } catch (cause) {
+      const name = ((cause as { name?: string }).name ?? 'Error').replace(/^AWS\.SimpleQueueService\./, '');
+      const refused = CONTENT_REFUSALS.has(name);
+      throw new ListenerError(
+        refused ? 'ERR_SQS_MESSAGE_REFUSED' : 'ERR_SQS_SEND',
+        `SQS SendMessageBatch ${refused ? 'refused' : 'failed'}: ${name}: ${(cause as Error).message}`,
+        { cause, details: { awsCode: name, entries: messages.length } },
+      );
+    }
+    return (result.Failed ?? []).map((f) => ({
+      id: f.Id ?? '',
+      code: f.Code ?? 'Unknown',
+      message: f.Message ?? '',
+      senderFault: f.SenderFault === true,
+    }));
+  }
+
+  // async: a mocked client may answer without a promise.
+  async #send(messages: readonly QueueMessage[]): Promise<SendMessageBatchCommandOutput> {
+    return this.#client.send(
       new SendMessageBatchCommand({
         QueueUrl: this.#queueUrl,
         Entries: messages.map((m) => ({
@@ -46,12 +95,6 @@ export class SqsQueue implements FillQueue {
         })),
       }),
     );
-    return (result.Failed ?? []).map((f) => ({
-      id: f.Id ?? '',
-      code: f.Code ?? 'Unknown',
-      message: f.Message ?? '',
-      senderFault: f.SenderFault === true,
-    }));
   }
 
   close(): Promise<void> {

@@ -56,6 +56,7 @@ function sinkView(name: 'archive' | 'fills', overrides: Partial<SinkView> = {}):
     consecutiveFailures: 0,
     lagSeconds: 0,
     pendingRecords: 0,
+    deadLetters: 0,
     ...overrides,
   };
 }
@@ -366,6 +367,7 @@ describe('createControlPlane', () => {
           consecutiveFailures: 2,
           lagSeconds: 12,
           pendingRecords: 21,
+          deadLetters: 0,
         },
         {
           name: 'fills',
@@ -375,6 +377,7 @@ describe('createControlPlane', () => {
           consecutiveFailures: 0,
           lagSeconds: 0,
           pendingRecords: 0,
+          deadLetters: 0,
         },
       ]);
       expect(body.backfill).toEqual(status.backfill);

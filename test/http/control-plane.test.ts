@@ -322,7 +322,7 @@ describe('the health log line', () => {
       }>;
     };
     // Assess
-    expect(line).toMatchObject({ component: 'health', Ready: 1, SessionActive: 1, Holes: 0 });
+    expect(line).toMatchObject({ component: 'health', Ready: 1, SessionActive: 1, Holes: 0, DeadLetters: 0 });
     expect(line['ArchiveLagSeconds']).toBeTypeOf('number');
     expect(line['FillsLagSeconds']).toBeTypeOf('number');
     expect(line['JournalBacklogRecords']).toBeGreaterThanOrEqual(0);
@@ -333,6 +333,7 @@ describe('the health log line', () => {
     for (const metric of emf.CloudWatchMetrics[0]!.Metrics) expect(line[metric.Name], metric.Name).toBeTypeOf('number');
     expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual([
       'ArchiveLagSeconds',
+      'DeadLetters',
       'FillsLagSeconds',
       'Holes',
       'JournalBacklogRecords',

@@ -9,9 +9,10 @@ function status(overrides: {
   fillsLag?: number;
   backlog?: number[];
   holes?: number;
+  deadLetters?: number;
   fatal?: string;
 }): ListenerStatus {
-  const sink = (name: string, lagSeconds: number) => ({
+  const sink = (name: string, lagSeconds: number, deadLetters = 0) => ({
     name,
     location: 'file:///x',
     lastSuccessAt: undefined,
@@ -19,11 +20,12 @@ function status(overrides: {
     consecutiveFailures: 0,
     lagSeconds,
     pendingRecords: 0,
+    deadLetters,
   });
   return {
     fatal: overrides.fatal,
     session: { state: overrides.state ?? 'active', recovering: undefined, lastError: undefined },
-    sinks: [sink('archive', overrides.archiveLag ?? 0), sink('fills', overrides.fillsLag ?? 0)],
+    sinks: [sink('archive', overrides.archiveLag ?? 0), sink('fills', overrides.fillsLag ?? 0, overrides.deadLetters)],
     journal: {
       backlog: Object.fromEntries(
         (overrides.backlog ?? [0, 0]).map((records, i) => [`sink${i}`, { records, bytes: records * 1000 }]),
@@ -45,12 +47,15 @@ describe('healthFigures', () => {
       FillsLagSeconds: 0,
       JournalBacklogRecords: 0,
       Holes: 0,
+      DeadLetters: 0,
     });
   });
 
   it('reports not ready with the lag, the slowest backlog and the holes when the archive falls behind', () => {
     // Act
-    const figures = healthFigures(status({ archiveLag: 1800.4, fillsLag: 2.6, backlog: [120, 48_000], holes: 2 }));
+    const figures = healthFigures(
+      status({ archiveLag: 1800.4, fillsLag: 2.6, backlog: [120, 48_000], holes: 2, deadLetters: 3 }),
+    );
     // Assess
     expect(figures).toEqual({
       Ready: 0,
@@ -59,6 +64,7 @@ describe('healthFigures', () => {
       FillsLagSeconds: 3,
       JournalBacklogRecords: 48_000,
       Holes: 2,
+      DeadLetters: 3,
     });
   });
 

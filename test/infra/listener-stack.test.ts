@@ -565,8 +565,28 @@ describe('alarms', () => {
     // Prepare
     const topic = { Ref: idOf('AWS::SNS::Topic') };
     // Assess
-    expect(alarms()).toHaveLength(5);
+    expect(alarms()).toHaveLength(6);
     for (const a of alarms()) expect([a['AlarmActions'], a['OKActions']]).toEqual([[topic], [topic]]);
+  });
+
+  it('fires when a record is parked in the dead letters, and clears once an interval parks none', () => {
+    // Prepare
+    const parked = alarm('RecordsParked') as unknown as {
+      Metrics: Array<{
+        Id: string;
+        Expression?: string;
+        MetricStat?: { Metric: { MetricName: string }; Stat: string };
+      }>;
+      Threshold: number;
+      ComparisonOperator: string;
+    };
+    // Assess: the increase of the running total (DIFF), not the total, so it returns to OK.
+    expect(parked.Metrics.find((m) => m.Expression !== undefined)?.Expression).toBe('DIFF(parked)');
+    expect(parked.Metrics.find((m) => m.Id === 'parked')?.MetricStat).toMatchObject({
+      Metric: { MetricName: 'DeadLetters' },
+      Stat: 'Maximum',
+    });
+    expect([parked.ComparisonOperator, parked.Threshold]).toEqual(['GreaterThanThreshold', 0]);
   });
 
   it('fires when the service runs fewer tasks than desired (Container Insights), and when it reports nothing', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
+import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
@@ -256,6 +257,7 @@ describe('FillPublisher', () => {
       const journal = await journalWith(records);
       const publisher = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
       });
       // Act
@@ -292,6 +294,7 @@ describe('FillPublisher', () => {
       const journal = await Journal.open({ dir: tempDir() });
       const publisher = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(endpoint) }),
         retry: { initialMs: 20, maxMs: 100 },
         maxWaiting: 50,
@@ -328,6 +331,7 @@ describe('FillPublisher', () => {
       await journal.flush();
       const first = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
       });
       await first.start();
@@ -337,6 +341,7 @@ describe('FillPublisher', () => {
       await journal.saveCursor('fills', { through: 0 });
       const second = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({ queueUrl: aws.queueUrl, client: sqsClient(aws.endpoint) }),
       });
       await second.start();

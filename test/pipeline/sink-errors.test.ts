@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
+import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { deduplicationId, FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
@@ -231,6 +232,7 @@ describe('FillPublisher', () => {
       const events: FillEvent[] = [];
       const publisher = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({
           queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
           client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
@@ -270,6 +272,7 @@ describe('FillPublisher', () => {
       await journal.flush();
       const publisher = new FillPublisher({
         journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
         queue: new SqsQueue({
           queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
           client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),

@@ -1,0 +1,81 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CUT_MARK, fillBody } from '../../src/pipeline/fill-message.js';
+import { makeRecord } from '../helpers/records.js';
+
+describe('fillBody', () => {
+  it('is the archive line itself when it fits', () => {
+    // Prepare
+    const record = makeRecord(0);
+    const line = JSON.stringify(record);
+
+    // Act + Assess
+    expect(fillBody(record, line, 10_000)).toEqual({ body: line, bytes: Buffer.byteLength(line), shrunk: undefined });
+  });
+
+  it('drops raw first (the archive keeps it)', () => {
+    // Prepare
+    const record = makeRecord(0, { raw: 'x'.repeat(5000) });
+    const line = JSON.stringify(record);
+
+    // Act
+    const fitted = fillBody(record, line, 3000)!;
+
+    // Assess
+    expect(fitted.shrunk).toBe('raw');
+    expect(JSON.parse(fitted.body)).toEqual({ ...record, raw: null });
+  });
+
+  it('then cuts Text, marked, to fit', () => {
+    // Prepare: control characters take 6 bytes each as JSON.
+    const record = makeRecord(0, { raw: 'x'.repeat(5000), text: '\x02'.repeat(5000) });
+
+    // Act
+    const fitted = fillBody(record, JSON.stringify(record), 4000)!;
+
+    // Assess
+    expect(fitted.shrunk).toBe('raw,text');
+    expect(fitted.bytes).toBeLessThanOrEqual(4000);
+    const body = JSON.parse(fitted.body) as { text: string; raw: null };
+    expect(body.raw).toBeNull();
+    expect(body.text.endsWith(CUT_MARK)).toBe(true);
+    expect(body.text.length).toBeGreaterThan(400);
+  });
+
+  it('gives up when nothing it may cut makes it fit', () => {
+    // Prepare: the record is over the limit without raw and has no Text to cut.
+    const record = makeRecord(0, { raw: 'x', text: null, party_id: 'p'.repeat(5000) });
+
+    // Act + Assess
+    expect(fillBody(record, JSON.stringify(record), 2000)).toBeUndefined();
+  });
+
+  it('always fits the limit, keeps every key, and keeps the start of Text', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 3000 }),
+        fc.integer({ min: 900, max: 20_000 }),
+        (text, limit) => {
+          // Prepare
+          const record = makeRecord(0, { text, raw: 'r'.repeat(2000) });
+          const line = JSON.stringify(record);
+
+          // Act
+          const fitted = fillBody(record, line, limit);
+
+          // Assess
+          if (fitted === undefined) return;
+          expect(fitted.bytes).toBe(Buffer.byteLength(fitted.body));
+          expect(fitted.bytes).toBeLessThanOrEqual(limit);
+          const body = JSON.parse(fitted.body) as Record<string, unknown>;
+          expect(Object.keys(body)).toEqual(Object.keys(record));
+          if (fitted.shrunk === 'raw,text') {
+            const cut = (body['text'] as string).slice(0, -CUT_MARK.length);
+            expect(text.startsWith(cut)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
