@@ -1,3 +1,4 @@
+import { asListenerError, type ListenerError } from '../core/errors.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from '../fix/drop-copy.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
@@ -14,6 +15,8 @@ export interface BackfillOptions {
   retry?: BackfillRetry;
   now?: () => number;
   onEvent?: (event: BackfillEvent) => void;
+  /** A run failed outside the exchange's answers (the journal refused an append, the hole log a write). */
+  onFailure?: (error: ListenerError) => void;
 }
 
 export type BackfillEvent =
@@ -63,7 +66,11 @@ export class Backfiller {
     // Keep the earliest start: a second gap before the first is closed widens the range.
     if (this.#pending === undefined) this.#pending = { mark, until };
     else this.#pending.until = until;
-    this.#running ??= this.#drain().finally(() => (this.#running = undefined));
+    this.#running ??= this.#drain()
+      .catch((cause: unknown) =>
+        this.#o.onFailure?.(asListenerError(cause, 'ERR_LOOP_FAILED', 'drop-copy backfill failed')),
+      )
+      .finally(() => (this.#running = undefined));
   }
 
   /** Resolves when no backfill is running or queued. */

@@ -126,7 +126,8 @@ export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
         key: event.key,
         attempt: event.attempt,
         retryInMs: event.retryInMs,
-        err: { name: event.error.name, message: event.error.message },
+        code: (event.error as { code?: string }).code ?? null,
+        err: event.error,
       },
       'archive write failed; retrying',
     );

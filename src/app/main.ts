@@ -79,10 +79,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
     onFatal: (error) => {
-      log.fatal(
-        { err: { message: error.message, code: (error as { code?: string }).code } },
-        'fatal: exiting so the orchestrator restarts the task',
-      );
+      log.fatal({ code: error.code, err: error }, 'fatal: exiting so the orchestrator restarts the task');
       process.exitCode = 1;
       setImmediate(() => process.exit(1));
     },
@@ -150,7 +147,7 @@ export function installLifecycle(
         process.exit(0);
       },
       (error: unknown) => {
-        log.error({ err: { message: (error as Error).message } }, 'error during shutdown');
+        log.error({ code: (error as { code?: string }).code ?? null, err: error }, 'error during shutdown');
         process.exit(1);
       },
     );
@@ -158,11 +155,11 @@ export function installLifecycle(
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('uncaughtException', (error) => {
-    log.fatal({ err: { message: error.message, stack: error.stack } }, 'uncaught exception');
+    log.fatal({ code: (error as { code?: string }).code ?? null, err: error }, 'uncaught exception');
     process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
-    log.fatal({ err: { message: reason instanceof Error ? reason.message : String(reason) } }, 'unhandled rejection');
+    log.fatal({ code: (reason as { code?: string } | undefined)?.code ?? null, err: reason }, 'unhandled rejection');
     process.exit(1);
   });
 }

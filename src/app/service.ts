@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { BackoffPolicy } from '../core/backoff.js';
 import { Backfiller, type BackfillEvent, type BackfillRetry, type GapMark } from './backfill.js';
-import { ListenerError } from '../core/errors.js';
+import { asListenerError, type ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
 import { FileSequenceStore } from '../fix/sequence-store.js';
@@ -48,7 +48,7 @@ export interface ServiceOptions {
   onFillEvent?: (event: FillEvent) => void;
   onBackfillEvent?: (event: BackfillEvent) => void;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
-  onFatal?: (error: Error) => void;
+  onFatal?: (error: ListenerError) => void;
 }
 
 /**
@@ -66,7 +66,7 @@ export class ListenerService implements ControlTarget {
   readonly #counters = { executionReports: 0, duplicatesDropped: 0, otherApplicationMessages: 0 };
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
   readonly #acks = new HeadQueue<[lsn: number, seq: number]>();
-  #fatal: Error | undefined;
+  #fatal: ListenerError | undefined;
   // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
   #gapMark: GapMark | undefined;
 
@@ -78,6 +78,7 @@ export class ListenerService implements ControlTarget {
       holes,
       ...(options.backfillRetry === undefined ? {} : { retry: options.backfillRetry }),
       ...(options.onBackfillEvent === undefined ? {} : { onEvent: options.onBackfillEvent }),
+      onFailure: (error) => this.#die(error, options),
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
     if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
@@ -86,6 +87,7 @@ export class ListenerService implements ControlTarget {
       store: options.store,
       ...options.archive,
       ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
+      onFailure: (error) => this.#die(error, options),
     });
     this.deadLetters = deadLetters;
     this.fills = new FillPublisher({
@@ -94,6 +96,7 @@ export class ListenerService implements ControlTarget {
       deadLetters,
       ...options.fills,
       ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}),
+      onFailure: (error) => this.#die(error, options),
     });
     const f = options.fix;
     this.session = new ListenerSession({
@@ -122,7 +125,7 @@ export class ListenerService implements ControlTarget {
             this.#queueAck(journal.lastLsn, message.seqNum);
           }
         } catch (error) {
-          this.#die(error instanceof Error ? error : new Error(String(error)), options);
+          this.#die(error, options);
         }
       },
       onEvent: (event) => {
@@ -163,7 +166,7 @@ export class ListenerService implements ControlTarget {
       sinks: [this.archive.status(), this.fills.status()],
       backfill: this.backfill.status(),
       counters: { ...this.#counters, fillsPublished: this.fills.sent },
-      fatal: this.#fatal?.message,
+      fatal: this.#fatal === undefined ? undefined : `${this.#fatal.code}: ${this.#fatal.message}`,
     };
   }
 
@@ -179,10 +182,16 @@ export class ListenerService implements ControlTarget {
   async stop(): Promise<void> {
     await this.session.stop();
     await this.backfill.idle();
-    await this.journal.flush().catch(() => undefined);
+    // What could not be made durable is reported once the rest is stopped, never dropped: the
+    // exchange's resend (KalshiRT) or the drop copy covers it at the next start.
+    const unflushed = await this.journal.flush().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await Promise.all([this.archive.stop({ flush: true }), this.fills.stop()]);
     await this.deadLetters.close();
     await this.journal.close();
+    if (unflushed !== undefined) throw asListenerError(unflushed, 'ERR_JOURNAL_WRITE', 'journal flush failed at stop');
   }
 
   /**
@@ -214,9 +223,15 @@ export class ListenerService implements ControlTarget {
     if (seq >= 0) this.session.acknowledge(seq);
   }
 
-  #die(error: Error, options: ServiceOptions): void {
-    this.#fatal =
-      error instanceof ListenerError ? error : new ListenerError('ERR_STORE', error.message, { cause: error });
+  /**
+   * A failure the service cannot go on from (the journal cannot write, a sink loop stopped): no
+   * more acknowledgements, /readyz 503 with the code, and the caller told (it exits so the
+   * orchestrator restarts the task; the journal and the exchange's resend keep what was received).
+   * The first cause is the one reported.
+   */
+  #die(error: unknown, options: ServiceOptions): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal append failed');
     options.onFatal?.(this.#fatal);
   }
 }

@@ -25,9 +25,21 @@ export type ErrorCode =
   | 'ERR_SQS_SEND'
   | 'ERR_SQS_MESSAGE_REFUSED'
   | 'ERR_SQS_MESSAGE_TOO_LARGE'
+  // the journal (SPOOL_DIR)
+  | 'ERR_JOURNAL_WRITE'
+  | 'ERR_JOURNAL_DISK_FULL'
+  | 'ERR_JOURNAL_CORRUPT'
+  | 'ERR_JOURNAL_READ'
+  | 'ERR_JOURNAL_CURSOR'
+  | 'ERR_JOURNAL_CLOSED'
+  // the archive
+  | 'ERR_S3_PUT'
+  // the session's own files, the dead letters, and a background loop that failed
+  | 'ERR_SEQUENCE_STORE'
+  | 'ERR_DEAD_LETTER_WRITE'
+  | 'ERR_LOOP_FAILED'
   // everything outside FIX
-  | 'ERR_CONFIG'
-  | 'ERR_STORE';
+  | 'ERR_CONFIG';
 
 export class ListenerError extends Error {
   override readonly name = 'ListenerError';
@@ -40,6 +52,11 @@ export class ListenerError extends Error {
     this.code = code;
     this.details = options?.details;
   }
+}
+
+/** `cause` as it is when it already has a code, else wrapped with one (the cause kept). */
+export function asListenerError(cause: unknown, code: ErrorCode, message: string): ListenerError {
+  return cause instanceof ListenerError ? cause : new ListenerError(code, message, { cause });
 }
 
 export function isListenerError(value: unknown, code?: ErrorCode): value is ListenerError {

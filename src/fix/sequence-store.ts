@@ -41,7 +41,7 @@ export class FileSequenceStore implements SequenceStore {
       text = readFileSync(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ListenerError('ERR_STORE', `cannot read sequence store ${this.path}`, { cause: error });
+      throw new ListenerError('ERR_SEQUENCE_STORE', `cannot read sequence store ${this.path}`, { cause: error });
     }
     const parsed = JSON.parse(text) as Partial<SequenceState>;
     if (
@@ -50,7 +50,7 @@ export class FileSequenceStore implements SequenceStore {
       parsed.nextInbound! < 1 ||
       parsed.nextOutbound! < 1
     ) {
-      throw new ListenerError('ERR_STORE', `sequence store ${this.path} holds no valid sequence numbers`);
+      throw new ListenerError('ERR_SEQUENCE_STORE', `sequence store ${this.path} holds no valid sequence numbers`);
     }
     return { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound! };
   }

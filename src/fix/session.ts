@@ -921,7 +921,7 @@ export class ListenerSession {
     try {
       this.#o.store.save(state);
     } catch (cause) {
-      const error = new ListenerError('ERR_STORE', 'cannot persist session sequence numbers', { cause });
+      const error = new ListenerError('ERR_SEQUENCE_STORE', 'cannot persist session sequence numbers', { cause });
       this.#lastError = { code: error.code, message: error.message, at: this.#now() };
       this.#emit({ kind: 'error', error });
     }

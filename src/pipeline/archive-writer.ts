@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
-import { ListenerError } from '../core/errors.js';
+import { asListenerError, ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { ConsumerLoop } from './consumer-loop.js';
@@ -24,11 +24,13 @@ export interface ArchiveWriterOptions {
   /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
   retry?: BackoffPolicy;
   onEvent?: (event: ArchiveEvent) => void;
+  /** The writer's loop failed (a cursor it cannot save, a journal it cannot read): it has stopped. */
+  onFailure?: (error: ListenerError) => void;
 }
 
 export type ArchiveEvent =
   | { kind: 'uploaded'; key: string; records: number; bytes: number; result: 'created' | 'exists' }
-  | { kind: 'upload_failed'; key: string; attempt: number; retryInMs: number; error: Error }
+  | { kind: 'upload_failed'; key: string; attempt: number; retryInMs: number; error: ListenerError }
   | { kind: 'replayed_intent'; key: string };
 
 /** What the cursor file holds: everything ≤ through is archived; `uploaded` are ranges beyond it. */
@@ -89,7 +91,15 @@ export class ArchiveWriter {
     this.#gzip = options.gzip ?? true;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, floorMs: 50, ...options.retry });
-    this.#loop = new ConsumerLoop({ journal: options.journal, tickMs: 1000, body: () => this.#run() });
+    this.#loop = new ConsumerLoop({
+      journal: options.journal,
+      tickMs: 1000,
+      body: () => this.#run(),
+      onFailure: (error) => {
+        this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
+        this.#o.onFailure?.(error);
+      },
+    });
     this.#status = {
       name: SINK,
       location: options.store.location,
@@ -285,7 +295,7 @@ export class ArchiveWriter {
         const entries = await this.#o.journal.read(after, Math.min(READ_BATCH, b - after));
         if (entries.length === 0)
           throw new ListenerError(
-            'ERR_STORE',
+            'ERR_JOURNAL_READ',
             `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`,
           );
         for (const entry of entries) lines.push(entry.line);
@@ -313,9 +323,9 @@ export class ArchiveWriter {
       this.#o.onEvent?.({ kind: 'uploaded', key, records, bytes: data.length, result });
       return true;
     } catch (cause) {
-      const error = cause instanceof Error ? cause : new Error(String(cause));
+      const error = asListenerError(cause, 'ERR_S3_PUT', `archive object ${key} could not be written`);
       this.#status.consecutiveFailures++;
-      this.#status.lastError = { message: error.message, at: this.#now() };
+      this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
       const retryInMs = this.#backoff.next();
       this.#o.onEvent?.({ kind: 'upload_failed', key, attempt: this.#status.consecutiveFailures, retryInMs, error });
       await this.#loop.pause(retryInMs);

@@ -1,3 +1,4 @@
+import { asListenerError, type ListenerError } from '../core/errors.js';
 import type { Journal } from './journal.js';
 
 export interface ConsumerLoopOptions {
@@ -7,6 +8,8 @@ export interface ConsumerLoopOptions {
   tickMs: number;
   /** One run of the consumer: returns when `running` turns false. */
   body: () => Promise<void>;
+  /** The body threw: the loop has stopped, and whoever supervises it must know (never unobserved). */
+  onFailure: (error: ListenerError) => void;
 }
 
 /**
@@ -37,7 +40,10 @@ export class ConsumerLoop {
     this.#unsubscribe = this.#o.journal.onDurable(() => this.wake());
     this.#timer = setInterval(() => this.wake(), this.#o.tickMs);
     this.#timer.unref();
-    this.#loop = this.#o.body();
+    this.#loop = this.#o.body().catch((cause: unknown) => {
+      this.#running = false;
+      this.#o.onFailure(asListenerError(cause, 'ERR_LOOP_FAILED', 'a journal consumer loop failed'));
+    });
   }
 
   /** Ends a sleep now (new records, a slot free). */

@@ -28,6 +28,8 @@ export interface FillPublisherOptions {
   retry?: BackoffPolicy;
   now?: () => number;
   onEvent?: (event: FillEvent) => void;
+  /** The writer's loop failed (a cursor it cannot save, a journal it cannot read): it has stopped. */
+  onFailure?: (error: ListenerError) => void;
 }
 
 export type FillEvent =
@@ -95,7 +97,15 @@ export class FillPublisher {
     this.#maxWaiting = options.maxWaiting ?? 10_000;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 200, maxMs: 30_000, floorMs: 50, ...options.retry });
-    this.#loop = new ConsumerLoop({ journal: options.journal, tickMs: 250, body: () => this.#run() });
+    this.#loop = new ConsumerLoop({
+      journal: options.journal,
+      tickMs: 250,
+      body: () => this.#run(),
+      onFailure: (error) => {
+        this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
+        this.#o.onFailure?.(error);
+      },
+    });
     this.#status = {
       name: SINK,
       location: options.queue.location,
@@ -331,7 +341,10 @@ export class FillPublisher {
       await this.#o.deadLetters.park({ sink: SINK, lsn: p.lsn, execId: p.execId, code, reason, body: p.message.body });
     } catch (cause) {
       // Not parked, so not passed: it is retried (and refused, and parked) once the spool takes writes.
-      this.#retry([p], new ListenerError('ERR_STORE', `cannot park fill ${p.execId} in the dead letters`, { cause }));
+      this.#retry(
+        [p],
+        new ListenerError('ERR_DEAD_LETTER_WRITE', `cannot park fill ${p.execId} in the dead letters`, { cause }),
+      );
       return;
     }
     this.#status.lastError = { code, message: `${p.execId} parked in dead letters: ${reason}`, at: this.#now() };

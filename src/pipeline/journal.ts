@@ -1,5 +1,5 @@
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rm, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, readFile, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { fsyncDir, writeFileAtomic as writeAtomic } from '../core/atomic-file.js';
@@ -145,7 +145,7 @@ export class Journal {
    * durable when `onDurable` reports an LSN ≥ the returned one.
    */
   append(record: ExecutionReportRecord): AppendResult {
-    if (this.#closed) throw new ListenerError('ERR_STORE', 'journal is closed');
+    if (this.#closed) throw new ListenerError('ERR_JOURNAL_CLOSED', 'journal is closed');
     if (this.#flushError !== undefined) throw this.#flushError;
     if (this.#seen.has(record.exec_id)) {
       this.#duplicates++;
@@ -212,7 +212,7 @@ export class Journal {
       state = JSON.parse(await readFile(this.#cursorPath(sink), 'utf8')) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new ListenerError('ERR_STORE', `cannot read cursor of ${sink}`, { cause: error });
+        throw new ListenerError('ERR_JOURNAL_CURSOR', `cannot read cursor of ${sink}`, { cause: error });
     }
     this.#cursors.set(sink, state?.through ?? this.#firstLsn() - 1);
     return state;
@@ -309,9 +309,11 @@ export class Journal {
       }
     } catch (cause) {
       // A write that may or may not have landed cannot be retried in place: stop taking appends.
-      this.#flushError = new ListenerError('ERR_STORE', 'journal write or fsync failed; refusing further appends', {
+      this.#flushError = await writeFailure(
+        this.#dir,
+        'journal write or fsync failed; refusing further appends',
         cause,
-      });
+      );
       throw this.#flushError;
     }
     const last = batch.at(-1)!.entry.lsn;
@@ -322,7 +324,7 @@ export class Journal {
       .then(() => (this.#flushError === undefined ? this.#appendDedupe(batch) : undefined))
       .catch((cause: unknown) => {
         this.#flushError ??= new ListenerError(
-          'ERR_STORE',
+          'ERR_JOURNAL_WRITE',
           'journal dedupe log write or fsync failed; refusing further appends',
           { cause },
         );
@@ -400,7 +402,7 @@ export class Journal {
       dedupeText = await readFile(join(this.#dir, 'dedupe.log'), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-        throw new ListenerError('ERR_STORE', 'cannot read dedupe.log', { cause: error });
+        throw new ListenerError('ERR_JOURNAL_READ', 'cannot read dedupe.log', { cause: error });
     }
     const remembered: Array<{ at: number; lsn: number; execId: string }> = [];
     for (const line of dedupeText.split('\n')) {
@@ -433,7 +435,7 @@ export class Journal {
       if (offset < data.length) {
         if (s !== names.length - 1) {
           throw new ListenerError(
-            'ERR_STORE',
+            'ERR_JOURNAL_CORRUPT',
             `journal segment ${name} is corrupt at byte ${offset} and is not the last one; refusing to start`,
             { details: { segment: name, offset } },
           );
@@ -446,7 +448,7 @@ export class Journal {
       }
       segment.bytes = offset;
       if (s > 0 && firstLsn !== this.#segments.at(-1)!.lastLsn + 1) {
-        throw new ListenerError('ERR_STORE', `journal segment ${name} does not follow the previous one`, {
+        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} does not follow the previous one`, {
           details: { segment: name },
         });
       }
@@ -524,18 +526,18 @@ export class Journal {
               offset + HEADER_BYTES <= window.length ? HEADER_BYTES + window.readUInt32LE(offset) : HEADER_BYTES;
             const size = Math.min(segment.bytes - position, Math.max(READ_WINDOW, need));
             if (size < need)
-              throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+              throw new ListenerError('ERR_JOURNAL_READ', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
             window = Buffer.allocUnsafe(size);
             const { bytesRead } = await handle.read(window, 0, size, position);
             if (bytesRead < size)
               throw new ListenerError(
-                'ERR_STORE',
+                'ERR_JOURNAL_READ',
                 `journal segment ${segment.path} is shorter than recorded at LSN ${lsn}`,
               );
             offset = 0;
             valid = recordAt(window, offset);
             if (valid === undefined)
-              throw new ListenerError('ERR_STORE', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
+              throw new ListenerError('ERR_JOURNAL_READ', `journal segment ${segment.path} unreadable at LSN ${lsn}`);
           }
           if (lsn >= from) out.push(new StoredEntry(lsn, valid.line));
           position += valid.next - offset;
@@ -577,4 +579,21 @@ function stampOf(epochMs: number): number {
 
 function msOfStamp(stamp: number): number {
   return STAMP_EPOCH_MS + stamp * 1000;
+}
+
+/**
+ * A failed write, coded: a full disk is named as such, with the path and the bytes left, so an
+ * operator reads the cause in the first line rather than in a stack.
+ */
+async function writeFailure(dir: string, message: string, cause: unknown): Promise<ListenerError> {
+  if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC')
+    return new ListenerError('ERR_JOURNAL_WRITE', message, { cause });
+  const freeBytes = await statfs(dir).then(
+    (s) => s.bavail * s.bsize,
+    () => null,
+  );
+  return new ListenerError('ERR_JOURNAL_DISK_FULL', `no space left on the spool (${dir}): ${message}`, {
+    cause,
+    details: { path: dir, freeBytes },
+  });
 }

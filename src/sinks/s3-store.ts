@@ -1,4 +1,5 @@
 import { PutObjectCommand, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { ListenerError } from '../core/errors.js';
 import type { ObjectStore } from './types.js';
 
 /**
@@ -61,7 +62,16 @@ export class S3Store implements ObjectStore {
         (error.$metadata.httpStatusCode === 412 || error.name === 'PreconditionFailed')
       )
         return 'exists';
-      throw error;
+      const name = (error as { name?: string }).name ?? 'Error';
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      throw new ListenerError(
+        'ERR_S3_PUT',
+        `S3 PutObject ${this.#prefix}${key} failed: ${name}: ${(error as Error).message}`,
+        {
+          cause: error,
+          details: { awsCode: name, httpStatus: status ?? null, key: `${this.#prefix}${key}` },
+        },
+      );
     }
   }
 }

@@ -1,3 +1,4 @@
+import { ListenerError } from '../../src/core/errors.js';
 import { describe, expect, it } from 'vitest';
 import { anyMessagePattern, LOG_MESSAGES } from '../../infra/log-signals.js';
 import { createLogger, logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from '../../src/app/log.js';
@@ -51,7 +52,7 @@ describe('log signals the alarms count', () => {
         key: 'exec_reports/dt=2026-11-23/hour=22/x.jsonl.gz',
         attempt: 4,
         retryInMs: 8000,
-        error: new Error('SlowDown'),
+        error: new ListenerError('ERR_S3_PUT', 'S3 PutObject failed: SlowDown', { cause: new Error('SlowDown') }),
       });
       logArchiveEvent(log, { kind: 'uploaded', key: 'k', records: 10, bytes: 100, result: 'created' });
       logFillEvent(log, { kind: 'sent', count: 3, lastLsn: 9 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ListenerError } from '../../src/core/errors.js';
 import { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
 
 /** A journal that announces durable LSNs when the test says so. */
@@ -30,6 +31,9 @@ function recordingLoop(sleep: (loop: ConsumerLoop) => Promise<void>, tickMs = 10
         rounds.push(Date.now());
         await sleep(loop);
       }
+    },
+    onFailure: (error) => {
+      throw error;
     },
   });
   return { journal, loop, rounds };
@@ -164,6 +168,9 @@ describe('ConsumerLoop', () => {
           while (loop.running) await loop.sleep();
           steps.push('flushed');
         },
+        onFailure: (error) => {
+          throw error;
+        },
       });
       loop.start();
 
@@ -172,6 +179,50 @@ describe('ConsumerLoop', () => {
 
       // Assess
       expect(steps).toEqual(['flushed']);
+    });
+  });
+
+  describe('a body that throws', () => {
+    it('is caught, coded and handed to onFailure; the loop stops and stop() still resolves', async () => {
+      // Prepare: a cursor that cannot be saved, as a sink loop meets it.
+      const journal = fakeJournal();
+      const failures: ListenerError[] = [];
+      const loop = new ConsumerLoop({
+        journal,
+        tickMs: 1000,
+        body: () => Promise.reject(Object.assign(new Error('EIO: i/o error, rename cursor'), { code: 'EIO' })),
+        onFailure: (error) => failures.push(error),
+      });
+
+      // Act
+      loop.start();
+      await vi.advanceTimersByTimeAsync(0);
+
+      // Assess
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatchObject({ code: 'ERR_LOOP_FAILED', cause: { code: 'EIO' } });
+      expect(loop.running).toBe(false);
+      await loop.stop();
+      expect(journal.listeners).toBe(0);
+    });
+
+    it('keeps the code of a coded failure', async () => {
+      // Prepare
+      const failures: ListenerError[] = [];
+      const loop = new ConsumerLoop({
+        journal: fakeJournal(),
+        tickMs: 1000,
+        body: () => Promise.reject(new ListenerError('ERR_JOURNAL_CURSOR', 'cannot save cursor')),
+        onFailure: (error) => failures.push(error),
+      });
+
+      // Act
+      loop.start();
+      await vi.advanceTimersByTimeAsync(0);
+
+      // Assess
+      expect(failures.map((f) => f.code)).toEqual(['ERR_JOURNAL_CURSOR']);
+      await loop.stop();
     });
   });
 });

@@ -141,7 +141,7 @@ describe('Journal', () => {
       const bytes = readFileSync(first);
       bytes[20] = bytes[20]! ^ 0xff;
       writeFileSync(first, bytes);
-      await expect(Journal.open({ dir, segmentBytes: 2000 })).rejects.toMatchObject({ code: 'ERR_STORE' });
+      await expect(Journal.open({ dir, segmentBytes: 2000 })).rejects.toMatchObject({ code: 'ERR_JOURNAL_CORRUPT' });
     });
   });
 

@@ -3,6 +3,7 @@ import { SendMessageBatchCommand, SQSClient, SQSServiceException } from '@aws-sd
 import { mockClient } from 'aws-sdk-client-mock';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ListenerError } from '../../src/core/errors.js';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { deduplicationId, FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
@@ -75,9 +76,13 @@ describe('ArchiveWriter', () => {
       await expect.poll(() => events.some((e) => e.kind === 'uploaded'), { timeout: 10_000 }).toBe(true);
       await writer.stop();
       // Assess
-      expect(events.filter((e) => e.kind === 'upload_failed').map((e) => (e as { error: Error }).error.name)).toEqual([
-        'InternalError',
-        'SlowDown',
+      // Coded for the log and /status, with S3's own error kept as the cause.
+      const failures = events
+        .filter((e) => e.kind === 'upload_failed')
+        .map((e) => (e as { error: ListenerError }).error);
+      expect(failures.map((e) => [e.code, e.details?.['awsCode'], (e.cause as Error).name])).toEqual([
+        ['ERR_S3_PUT', 'InternalError', 'InternalError'],
+        ['ERR_S3_PUT', 'SlowDown', 'SlowDown'],
       ]);
       const calls = s3.commandCalls(PutObjectCommand);
       expect(calls).toHaveLength(3);
