@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { BackfillEvent } from './backfill.js';
+import type { JournalDamage } from '../core/status.js';
 import type { SessionEvent } from '../fix/session.js';
 import type { ArchiveEvent } from '../pipeline/archive-writer.js';
 import type { FillEvent } from '../pipeline/fill-publisher.js';
@@ -206,4 +207,23 @@ export function logBackfillEvent(log: Logger, event: BackfillEvent): void {
       log.error({ why: event.why }, 'drop-copy backfill disabled');
       return;
   }
+}
+
+/** Damage the journal found when it opened: a torn tail is routine after a crash, the rest is loss. */
+export function logJournalDamage(log: Logger, damage: JournalDamage): void {
+  const fields = {
+    segment: damage.segment,
+    offset: damage.offset,
+    bytes: damage.bytes ?? null,
+    lsns: damage.lsns,
+    execIds: damage.execIds?.slice(0, 20) ?? [],
+    execIdCount: damage.execIds?.length ?? 0,
+  };
+  if (damage.kind === 'torn_tail')
+    log.warn(fields, 'journal: cut a torn last record (a write the stop interrupted, never acknowledged)');
+  else
+    log.error(
+      { code: 'ERR_JOURNAL_CORRUPT', kind: damage.kind, ...fields },
+      'journal damaged: records lost (kept aside as .damaged-*; LSNs never reused; recorded as a hole)',
+    );
 }

@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import { createControlPlane } from '../http/control-plane.js';
 import { healthFigures, healthLine } from '../http/health-line.js';
 import { createMetrics } from '../http/metrics.js';
-import { logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from './log.js';
+import { logArchiveEvent, logBackfillEvent, logFillEvent, logJournalDamage, logSessionEvent } from './log.js';
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
@@ -78,6 +78,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
+    onJournalDamage: (damage) => logJournalDamage(log.child({ component: 'journal' }), damage),
     onFatal: (error) => {
       log.fatal({ code: error.code, err: error }, 'fatal: exiting so the orchestrator restarts the task');
       process.exitCode = 1;

@@ -11,7 +11,7 @@ import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js'
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
-import { Journal } from '../pipeline/journal.js';
+import { Journal, type JournalDamage } from '../pipeline/journal.js';
 import type { ControlTarget, ListenerStatus } from '../http/status.js';
 import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
@@ -47,6 +47,8 @@ export interface ServiceOptions {
   onArchiveEvent?: (event: ArchiveEvent) => void;
   onFillEvent?: (event: FillEvent) => void;
   onBackfillEvent?: (event: BackfillEvent) => void;
+  /** What the journal found damaged when it opened (a torn tail cut, or records lost). */
+  onJournalDamage?: (damage: JournalDamage) => void;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
   onFatal?: (error: ListenerError) => void;
 }
@@ -139,6 +141,7 @@ export class ListenerService implements ControlTarget {
   static async start(options: ServiceOptions): Promise<ListenerService> {
     const journal = await Journal.open({ dir: join(options.spoolDir, 'journal') });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
+    await reportDamage(journal, holes, options);
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
@@ -233,5 +236,33 @@ export class ListenerService implements ControlTarget {
     if (this.#fatal !== undefined) return;
     this.#fatal = asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal append failed');
     options.onFatal?.(this.#fatal);
+  }
+}
+
+/**
+ * Journal damage found at open is never silent: each range is logged, and what was durable and is
+ * gone (corrupt or missing, not a torn tail that was never acknowledged) becomes a recorded hole
+ * naming its LSNs and the ExecIDs the dedupe log knows, so the ReportsMissed alarm fires and
+ * `reconcile` can close it from Kalshi.
+ */
+async function reportDamage(journal: Journal, holes: HoleLog, options: ServiceOptions): Promise<void> {
+  for (const damage of journal.damage) {
+    options.onJournalDamage?.(damage);
+    if (damage.kind === 'torn_tail') continue;
+    const [first, last] = damage.lsns;
+    const ids = damage.execIds ?? [];
+    const now = new Date().toISOString();
+    const hole = {
+      lastGoodExecId: null,
+      from: now,
+      to: now,
+      reason:
+        `journal ${damage.kind}: LSNs ${first}..${last} lost` +
+        `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
+        `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`,
+      recordedAt: now,
+    };
+    await holes.record(hole);
+    options.onBackfillEvent?.({ kind: 'hole', hole });
   }
 }

@@ -45,6 +45,24 @@ export interface SessionStatus {
   counters: SessionCounters;
 }
 
+/** A stretch of the journal that recovery could not read back. */
+export interface JournalDamage {
+  /**
+   * `torn_tail`: an incomplete last record no sink or the dedupe log had seen (a crash mid-write;
+   * it was never acknowledged). `corrupt`: a record failing its checksum with data after it, or
+   * below a cursor. `missing`: a segment or its end gone.
+   */
+  kind: 'torn_tail' | 'corrupt' | 'missing';
+  segment: string | null;
+  /** Byte offset in the segment where the damage starts. */
+  offset: number;
+  /** The LSNs lost, inclusive; never given to a new record. */
+  lsns: [number, number];
+  bytes?: number;
+  /** ExecIDs of the lost records, where the dedupe log knows them. */
+  execIds?: string[];
+}
+
 export interface JournalStats {
   lastLsn: number;
   durableLsn: number;
@@ -53,6 +71,8 @@ export interface JournalStats {
   dedupeEntries: number;
   duplicatesDropped: number;
   truncatedTailBytes: number;
+  /** What the last start found damaged in the spool (each also a hole, or a torn tail cut). */
+  damage: readonly JournalDamage[];
 }
 
 /** A stretch of reports the listener missed and could not recover: never silent. */

@@ -81,6 +81,8 @@ export class FillPublisher {
   readonly #lockedGroups = new Set<string>();
   /** LSNs above `through` already handled, waiting for the ones below them. */
   readonly #done = new Set<number>();
+  /** Ranges with no entries (lost to journal damage), in order, waiting for `through` to reach them. */
+  readonly #gaps: Array<[number, number]> = [];
   #through = 0;
   #readLsn = 0;
   #inFlight = 0;
@@ -176,7 +178,11 @@ export class FillPublisher {
     const entries = await this.#o.journal.read(this.#readLsn, 1000);
     if (entries.length === 0) return false;
     const now = this.#now();
+    let expected = this.#readLsn + 1;
     for (const entry of entries) {
+      // LSNs the journal lost to damage (reported there) hold nothing to send: passed, not awaited.
+      if (entry.lsn > expected) this.#markGap(expected, entry.lsn - 1);
+      expected = entry.lsn + 1;
       if (isFillLine(entry.line)) {
         this.#waiting.push(this.#toPending(entry, now));
         this.#waitingCount++;
@@ -401,7 +407,21 @@ export class FillPublisher {
       return;
     }
     this.#through = lsn;
-    while (this.#done.delete(this.#through + 1)) this.#through++;
+    this.#advance();
+  }
+
+  #markGap(first: number, last: number): void {
+    this.#gaps.push([first, last]);
+    this.#advance();
+  }
+
+  /** Moves `through` over every handled LSN and every gap that now touches it. */
+  #advance(): void {
+    for (;;) {
+      if (this.#done.delete(this.#through + 1)) this.#through++;
+      else if (this.#gaps[0]?.[0] === this.#through + 1) this.#through = this.#gaps.shift()![1];
+      else return;
+    }
   }
 
   async #saveCursor(force: boolean): Promise<void> {

@@ -5,7 +5,9 @@ import { crc32 } from 'node:zlib';
 import { fsyncDir, writeFileAtomic as writeAtomic } from '../core/atomic-file.js';
 import { ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
-import type { JournalStats } from '../core/status.js';
+import type { JournalDamage, JournalStats } from '../core/status.js';
+
+export type { JournalDamage };
 import { compareExecIds } from '../core/exec-id.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 
@@ -107,6 +109,7 @@ export class Journal {
   #cachedBytes = 0;
   #duplicates = 0;
   #truncated = 0;
+  readonly #damage: JournalDamage[] = [];
   #maxExecId: string | undefined;
   #closed = false;
   readonly #durableListeners = new Set<(lsn: number) => void>();
@@ -133,6 +136,14 @@ export class Journal {
 
   get durableLsn(): number {
     return this.#durableLsn;
+  }
+
+  /**
+   * What the last open found damaged or cut: each entry names the LSN range and the ExecIDs the
+   * dedupe log can name. Torn tails were never durable; corrupt and missing ranges were.
+   */
+  get damage(): readonly JournalDamage[] {
+    return this.#damage;
   }
 
   /** Set when a write or fsync failed: the journal refuses further appends (the process must restart). */
@@ -195,8 +206,9 @@ export class Journal {
    * up, from the segment files otherwise (after a restart or a long outage).
    */
   async read(afterLsn: number, max: number): Promise<JournalEntry[]> {
-    const from = afterLsn + 1;
-    const to = Math.min(this.#durableLsn, afterLsn + max);
+    // LSNs lost to damage have no entries: a read that starts in such a gap starts after it.
+    const from = this.#nextStoredLsn(afterLsn + 1);
+    const to = Math.min(this.#durableLsn, from + max - 1);
     if (to < from) return [];
     const cacheFirst = this.#cache.peek()?.lsn ?? Infinity;
     if (from >= cacheFirst) return this.#cache.slice(from - cacheFirst, to - cacheFirst + 1);
@@ -251,6 +263,7 @@ export class Journal {
       dedupeEntries: this.#seen.size,
       duplicatesDropped: this.#duplicates,
       truncatedTailBytes: this.#truncated,
+      damage: this.#damage,
     };
   }
 
@@ -405,23 +418,37 @@ export class Journal {
         throw new ListenerError('ERR_JOURNAL_READ', 'cannot read dedupe.log', { cause: error });
     }
     const remembered: Array<{ at: number; lsn: number; execId: string }> = [];
+    let dedupeMaxLsn = 0;
     for (const line of dedupeText.split('\n')) {
       const tab1 = line.indexOf('\t');
       const tab2 = tab1 < 0 ? -1 : line.indexOf('\t', tab1 + 1);
       if (tab1 <= 0 || tab2 < 0) continue; // includes a torn last line
       const at = Number(line.slice(0, tab1));
       const lsn = Number(line.slice(tab1 + 1, tab2));
+      if (Number.isSafeInteger(lsn) && lsn > dedupeMaxLsn) dedupeMaxLsn = lsn;
       if (Number.isFinite(at) && at >= horizon && Number.isFinite(lsn))
         remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
       this.#dedupeLogEntries++;
     }
-    // 2. Segments: verify every record; cut a torn tail on the last one.
+    // 2. Segments: verify every record. An incomplete record at the very end of the last segment,
+    //    above every cursor, is a torn write (never durable, never acknowledged): cut it, with a
+    //    warning. Anything else that fails its checksum, or a segment missing between two, is
+    //    damage: the damaged file is kept aside, the lost LSN range reported, never reused.
+    const floor = Math.max(await this.#lsnBase(), await cursorFloor(this.#dir), dedupeMaxLsn);
     for (let s = 0; s < names.length; s++) {
       const name = names[s]!;
       const firstLsn = Number(name.slice(4, 20));
       const path = join(this.#dir, name);
       const data = await readFile(path);
       const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, offsets: [] };
+      const previous = this.#segments.at(-1);
+      const reported = this.#damage.at(-1)?.lsns[1] ?? 0;
+      if (previous !== undefined && firstLsn > Math.max(previous.lastLsn, reported) + 1)
+        this.#damage.push({ kind: 'missing', segment: name, offset: 0, lsns: [previous.lastLsn + 1, firstLsn - 1] });
+      else if (previous !== undefined && firstLsn <= previous.lastLsn)
+        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} overlaps the one before it`, {
+          details: { segment: name },
+        });
       let offset = 0;
       while (offset < data.length) {
         const valid = recordAt(data, offset);
@@ -433,37 +460,58 @@ export class Journal {
         offset = valid.next;
       }
       if (offset < data.length) {
-        if (s !== names.length - 1) {
-          throw new ListenerError(
-            'ERR_JOURNAL_CORRUPT',
-            `journal segment ${name} is corrupt at byte ${offset} and is not the last one; refusing to start`,
-            { details: { segment: name, offset } },
-          );
+        const last = s === names.length - 1;
+        const nextLsn = segment.lastLsn + 1;
+        if (last && isIncompleteTail(data, offset) && nextLsn > floor) {
+          this.#damage.push({
+            kind: 'torn_tail',
+            segment: name,
+            offset,
+            lsns: [nextLsn, nextLsn],
+            bytes: data.length - offset,
+          });
+          this.#truncated = data.length - offset;
+        } else {
+          // Kept as found, for whoever looks into the damage; the segment goes on from the last good record.
+          await writeAtomic(`${path}.damaged-${now}`, data);
+          const until = last ? Math.max(floor, nextLsn) : Number(names[s + 1]!.slice(4, 20)) - 1;
+          this.#damage.push({
+            kind: 'corrupt',
+            segment: name,
+            offset,
+            lsns: [nextLsn, until],
+            bytes: data.length - offset,
+          });
         }
         const handle = await open(path, 'r+');
         await handle.truncate(offset);
         await handle.sync();
         await handle.close();
-        this.#truncated = data.length - offset;
       }
       segment.bytes = offset;
-      if (s > 0 && firstLsn !== this.#segments.at(-1)!.lastLsn + 1) {
-        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} does not follow the previous one`, {
-          details: { segment: name },
-        });
-      }
       this.#segments.push(segment);
     }
+    const lastOnDisk = this.#segments.at(-1)?.lastLsn;
+    // Numbering never goes back below an LSN a sink or the dedupe log has seen, even when the
+    // segments lost it: a cursor past it would make the sink skip the new record given it.
+    if (lastOnDisk !== undefined && lastOnDisk < floor && !this.#damage.some((d) => d.lsns[1] >= floor))
+      this.#damage.push({ kind: 'missing', segment: null, offset: 0, lsns: [lastOnDisk + 1, floor] });
+    const lost = (lsn: number) => this.#damage.some((d) => lsn >= d.lsns[0] && lsn <= d.lsns[1]);
+    for (const d of this.#damage)
+      d.execIds = remembered.filter((r) => r.lsn >= d.lsns[0] && r.lsn <= d.lsns[1]).map((r) => r.execId);
     const lastSegment = this.#segments.at(-1);
-    this.#lastLsn = this.#durableLsn = this.#dedupeDurableLsn = lastSegment?.lastLsn ?? (await this.#lsnBase());
+    this.#lastLsn = this.#durableLsn = this.#dedupeDurableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor);
     // An id is remembered only if its record survived: one cut from a damaged tail must be
     // journaled again when the exchange resends it.
     const fromSegments = new Map(this.#seen);
     this.#seen.clear();
-    for (const { at, lsn, execId } of remembered) if (lsn <= this.#lastLsn) this.#seen.set(execId, stampOf(at));
+    // (An id whose record was lost to damage is forgotten too: a replay from the exchange must land.)
+    for (const { at, lsn, execId } of remembered)
+      if (lsn <= this.#lastLsn && !lost(lsn)) this.#seen.set(execId, stampOf(at));
     for (const [execId, at] of fromSegments) if (!this.#seen.has(execId)) this.#seen.set(execId, at);
     for (const execId of this.#seen.keys()) this.#noteExecId(execId);
-    if (lastSegment === undefined || lastSegment.bytes >= this.#segmentBytes) {
+    // A segment's LSNs are its position: after a gap, appends start a segment of their own.
+    if (lastSegment === undefined || lastSegment.bytes >= this.#segmentBytes || lastSegment.lastLsn < this.#lastLsn) {
       await this.#roll(this.#lastLsn + 1);
     } else {
       this.#active = await open(lastSegment.path, constants.O_WRONLY | constants.O_APPEND);
@@ -480,6 +528,15 @@ export class Journal {
     } catch {
       return 0;
     }
+  }
+
+  /** `lsn`, or the first LSN after it that has an entry when it falls in a gap between segments. */
+  #nextStoredLsn(lsn: number): number {
+    for (const segment of this.#segments) {
+      if (lsn > segment.lastLsn) continue;
+      return Math.max(lsn, segment.firstLsn);
+    }
+    return lsn;
   }
 
   /** The oldest LSN still on disk (or the next one when the journal is empty). */
@@ -596,4 +653,38 @@ async function writeFailure(dir: string, message: string, cause: unknown): Promi
     cause,
     details: { path: dir, freeBytes },
   });
+}
+
+/** The highest LSN any sink's cursor file has passed or holds (an archive's uploaded ranges and intent). */
+async function cursorFloor(dir: string): Promise<number> {
+  let floor = 0;
+  for (const name of await readdir(dir)) {
+    if (!/^cursor-.+\.json$/.test(name)) continue;
+    try {
+      const state = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+        through?: unknown;
+        uploaded?: Array<[number, number]>;
+        intent?: { ranges?: Array<[number, number]> };
+      };
+      const ranges = [...(state.uploaded ?? []), ...(state.intent?.ranges ?? [])];
+      const ends: unknown[] = [state.through, ...ranges.map((range) => range[1])];
+      for (const end of ends) if (typeof end === 'number' && Number.isSafeInteger(end) && end > floor) floor = end;
+    } catch {
+      // An unreadable cursor is the sink's to report when it loads it (ERR_JOURNAL_CURSOR).
+    }
+  }
+  return floor;
+}
+
+/**
+ * True for a record cut short by a crash mid-write: its header or its declared body runs past the
+ * end of the file, and no intact record follows (a flipped length would look the same, but then
+ * good records come after it).
+ */
+function isIncompleteTail(data: Buffer, offset: number): boolean {
+  const runsPastEnd =
+    offset + HEADER_BYTES > data.length || offset + HEADER_BYTES + data.readUInt32LE(offset) > data.length;
+  if (!runsPastEnd) return false;
+  for (let at = offset + 1; at + HEADER_BYTES < data.length; at++) if (recordAt(data, at) !== undefined) return false;
+  return true;
 }

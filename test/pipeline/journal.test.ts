@@ -4,6 +4,26 @@ import { describe, expect, it } from 'vitest';
 import { Journal } from '../../src/pipeline/journal.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
+function segmentPath(dir: string): string {
+  return join(
+    dir,
+    readdirSync(dir).find((n) => n.startsWith('seg-') && n.endsWith('.log'))!,
+  );
+}
+
+/** What a crash between a segment's fsync and the dedupe log's append leaves behind. */
+function dropLastDedupeLine(dir: string): void {
+  const path = join(dir, 'dedupe.log');
+  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  writeFileSync(
+    path,
+    lines
+      .slice(0, -1)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
+}
+
 async function appendAll(journal: Journal, from: number, to: number): Promise<void> {
   for (let n = from; n <= to; n++) journal.append(makeRecord(n));
   await journal.flush();
@@ -86,28 +106,51 @@ describe('Journal', () => {
 
   describe('open', () => {
     it('cuts a torn tail after a crash and keeps every complete record', async () => {
-      // Prepare
+      // Prepare: a crash in the middle of the last write: half a record on disk, and the dedupe
+      // log (written after the segment's fsync) never got to it.
       const dir = tempDir();
       const journal = await Journal.open({ dir });
       await appendAll(journal, 1, 10);
       await journal.close();
-      const segment = join(
-        dir,
-        readdirSync(dir).find((n) => n.startsWith('seg-'))!,
-      );
-      const size = statSync(segment).size;
-      truncateSync(segment, size - 7); // half of the last record
+      const segment = segmentPath(dir);
+      truncateSync(segment, statSync(segment).size - 7); // half of the last record
+      dropLastDedupeLine(dir);
       // Act
       const reopened = await Journal.open({ dir });
-      // Assess
+      // Assess: reported as a torn tail, and the unacknowledged LSN is free again.
       expect(reopened.lastLsn).toBe(9);
       expect(reopened.stats().truncatedTailBytes).toBeGreaterThan(0);
+      expect(reopened.damage).toEqual([expect.objectContaining({ kind: 'torn_tail', lsns: [10, 10] })]);
       const entries = await reopened.read(0, 100);
       expect(entries.map((e) => e.record.exec_id)).toEqual(
         [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => makeRecord(n).exec_id),
       );
       // The record whose tail was cut can be journaled again (the resend brings it back).
       expect(reopened.append(makeRecord(10)).duplicate).toBe(false);
+      await reopened.close();
+    });
+
+    it('reports a durable record cut from the end as lost, names it, and never reuses its LSN', async () => {
+      // Prepare: the probe's 5-byte truncation of a journal closed cleanly (every record durable).
+      const dir = tempDir();
+      const journal = await Journal.open({ dir });
+      await appendAll(journal, 1, 10);
+      await journal.close();
+      const segment = segmentPath(dir);
+      truncateSync(segment, statSync(segment).size - 5);
+      // Act
+      const reopened = await Journal.open({ dir });
+      // Assess
+      expect(reopened.damage).toEqual([
+        expect.objectContaining({ kind: 'corrupt', lsns: [10, 10], execIds: [makeRecord(10).exec_id] }),
+      ]);
+      expect(reopened.lastLsn).toBe(10);
+      expect(reopened.append(makeRecord(11)).lsn).toBe(11);
+      // Its ExecID is forgotten, so a replay from the exchange is journaled, under a new LSN.
+      expect(reopened.append(makeRecord(10))).toEqual({ lsn: 12, duplicate: false });
+      await reopened.flush();
+      expect((await reopened.read(9, 10)).map((e) => e.lsn)).toEqual([11, 12]);
+      expect(readdirSync(dir).some((n) => n.includes('.damaged-'))).toBe(true);
       await reopened.close();
     });
 
@@ -127,21 +170,37 @@ describe('Journal', () => {
       await reopened.close();
     });
 
-    it('refuses to start when a segment other than the last is corrupt', async () => {
+    it('starts past a corrupt segment that is not the last, reporting the lost range, the rest intact', async () => {
+      // Prepare: one flipped byte in the second record of the first of several segments.
       const dir = tempDir();
       const journal = await Journal.open({ dir, segmentBytes: 2000 });
       await appendAll(journal, 1, 20);
       await journal.close();
-      const first = join(
-        dir,
-        readdirSync(dir)
-          .filter((n) => n.startsWith('seg-'))
-          .sort()[0]!,
-      );
+      const names = readdirSync(dir)
+        .filter((n) => n.startsWith('seg-'))
+        .sort();
+      const first = join(dir, names[0]!);
       const bytes = readFileSync(first);
-      bytes[20] = bytes[20]! ^ 0xff;
+      const second = 8 + bytes.readUInt32LE(0); // offset of the second record
+      bytes[second + 20] = bytes[second + 20]! ^ 0xff;
       writeFileSync(first, bytes);
-      await expect(Journal.open({ dir, segmentBytes: 2000 })).rejects.toMatchObject({ code: 'ERR_JOURNAL_CORRUPT' });
+      const secondSegmentFirstLsn = Number(names[1]!.slice(4, 20));
+      // Act
+      const reopened = await Journal.open({ dir, segmentBytes: 2000 });
+      // Assess: LSN 2 up to the end of that segment lost and named; every later record readable.
+      expect(reopened.damage).toEqual([
+        expect.objectContaining({ kind: 'corrupt', segment: names[0], lsns: [2, secondSegmentFirstLsn - 1] }),
+      ]);
+      expect(reopened.damage[0]!.execIds).toEqual(
+        Array.from({ length: secondSegmentFirstLsn - 2 }, (_, i) => makeRecord(i + 2).exec_id),
+      );
+      const entries = await reopened.read(0, 100);
+      expect(entries.map((e) => e.lsn)).toEqual([
+        1,
+        ...Array.from({ length: 20 - secondSegmentFirstLsn + 1 }, (_, i) => secondSegmentFirstLsn + i),
+      ]);
+      expect(reopened.append(makeRecord(21)).lsn).toBe(21);
+      await reopened.close();
     });
   });
 
