@@ -95,21 +95,11 @@ export class ArchiveWriter {
       journal: options.journal,
       tickMs: 1000,
       body: () => this.#run(),
-      onFailure: (error) => {
-        this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
-        this.#o.onFailure?.(error);
-      },
+      sink: { name: SINK, location: options.store.location },
+      onFailure: options.onFailure,
+      now: this.#now,
     });
-    this.#status = {
-      name: SINK,
-      location: options.store.location,
-      lastSuccessAt: undefined,
-      lastError: undefined,
-      consecutiveFailures: 0,
-      lagSeconds: 0,
-      pendingRecords: 0,
-      deadLetters: 0,
-    };
+    this.#status = this.#loop.status;
   }
 
   async start(): Promise<void> {

@@ -1,4 +1,5 @@
 import { asListenerError, type ListenerError } from '../core/errors.js';
+import type { SinkStatus } from '../core/status.js';
 import type { Journal } from './journal.js';
 
 export interface ConsumerLoopOptions {
@@ -8,8 +9,11 @@ export interface ConsumerLoopOptions {
   tickMs: number;
   /** One run of the consumer: returns when `running` turns false. */
   body: () => Promise<void>;
+  /** The sink this loop runs, as /status names it. */
+  sink: { name: string; location: string };
   /** The body threw: the loop has stopped, and whoever supervises it must know (never unobserved). */
-  onFailure: (error: ListenerError) => void;
+  onFailure: ((error: ListenerError) => void) | undefined;
+  now?: () => number;
 }
 
 /**
@@ -26,8 +30,21 @@ export class ConsumerLoop {
   #wake: (() => void) | undefined;
   #interruptPause: (() => void) | undefined;
 
+  /** The sink's status, kept by the sink; the loop records its own failure in it. */
+  readonly status: SinkStatus;
+
   constructor(options: ConsumerLoopOptions) {
     this.#o = options;
+    this.status = {
+      name: options.sink.name,
+      location: options.sink.location,
+      lastSuccessAt: undefined,
+      lastError: undefined,
+      consecutiveFailures: 0,
+      lagSeconds: 0,
+      pendingRecords: 0,
+      deadLetters: 0,
+    };
   }
 
   /** True from start() until stop() is called. */
@@ -42,7 +59,9 @@ export class ConsumerLoop {
     this.#timer.unref();
     this.#loop = this.#o.body().catch((cause: unknown) => {
       this.#running = false;
-      this.#o.onFailure(asListenerError(cause, 'ERR_LOOP_FAILED', 'a journal consumer loop failed'));
+      const error = asListenerError(cause, 'ERR_LOOP_FAILED', `the ${this.status.name} loop failed`);
+      this.status.lastError = { code: error.code, message: error.message, at: (this.#o.now ?? Date.now)() };
+      this.#o.onFailure?.(error);
     });
   }
 

@@ -103,21 +103,11 @@ export class FillPublisher {
       journal: options.journal,
       tickMs: 250,
       body: () => this.#run(),
-      onFailure: (error) => {
-        this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
-        this.#o.onFailure?.(error);
-      },
+      sink: { name: SINK, location: options.queue.location },
+      onFailure: options.onFailure,
+      now: this.#now,
     });
-    this.#status = {
-      name: SINK,
-      location: options.queue.location,
-      lastSuccessAt: undefined,
-      lastError: undefined,
-      consecutiveFailures: 0,
-      lagSeconds: 0,
-      pendingRecords: 0,
-      deadLetters: 0,
-    };
+    this.#status = this.#loop.status;
   }
 
   get sent(): number {

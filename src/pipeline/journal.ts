@@ -462,27 +462,18 @@ export class Journal {
       if (offset < data.length) {
         const last = s === names.length - 1;
         const nextLsn = segment.lastLsn + 1;
-        if (last && isIncompleteTail(data, offset) && nextLsn > floor) {
-          this.#damage.push({
-            kind: 'torn_tail',
-            segment: name,
-            offset,
-            lsns: [nextLsn, nextLsn],
-            bytes: data.length - offset,
-          });
-          this.#truncated = data.length - offset;
-        } else {
-          // Kept as found, for whoever looks into the damage; the segment goes on from the last good record.
-          await writeAtomic(`${path}.damaged-${now}`, data);
-          const until = last ? Math.max(floor, nextLsn) : Number(names[s + 1]!.slice(4, 20)) - 1;
-          this.#damage.push({
-            kind: 'corrupt',
-            segment: name,
-            offset,
-            lsns: [nextLsn, until],
-            bytes: data.length - offset,
-          });
-        }
+        const torn = last && isIncompleteTail(data, offset) && nextLsn > floor;
+        // Damage is kept as found, for whoever looks into it; the segment goes on from the last good record.
+        if (torn) this.#truncated = data.length - offset;
+        else await writeAtomic(`${path}.damaged-${now}`, data);
+        const until = torn ? nextLsn : last ? Math.max(floor, nextLsn) : Number(names[s + 1]!.slice(4, 20)) - 1;
+        this.#damage.push({
+          kind: torn ? 'torn_tail' : 'corrupt',
+          segment: name,
+          offset,
+          lsns: [nextLsn, until],
+          bytes: data.length - offset,
+        });
         const handle = await open(path, 'r+');
         await handle.truncate(offset);
         await handle.sync();

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ListenerError } from '../../src/core/errors.js';
 import { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
 
+const SINK = { name: 'archive', location: 'file:///archive/' };
+
 /** A journal that announces durable LSNs when the test says so. */
 function fakeJournal() {
   const listeners = new Set<(lsn: number) => void>();
@@ -25,6 +27,7 @@ function recordingLoop(sleep: (loop: ConsumerLoop) => Promise<void>, tickMs = 10
   const rounds: number[] = [];
   const loop: ConsumerLoop = new ConsumerLoop({
     journal,
+    sink: SINK,
     tickMs,
     body: async () => {
       while (loop.running) {
@@ -163,6 +166,7 @@ describe('ConsumerLoop', () => {
       const steps: string[] = [];
       const loop: ConsumerLoop = new ConsumerLoop({
         journal,
+        sink: SINK,
         tickMs: 1000,
         body: async () => {
           while (loop.running) await loop.sleep();
@@ -189,6 +193,7 @@ describe('ConsumerLoop', () => {
       const failures: ListenerError[] = [];
       const loop = new ConsumerLoop({
         journal,
+        sink: SINK,
         tickMs: 1000,
         body: () => Promise.reject(Object.assign(new Error('EIO: i/o error, rename cursor'), { code: 'EIO' })),
         onFailure: (error) => failures.push(error),
@@ -202,6 +207,7 @@ describe('ConsumerLoop', () => {
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatchObject({ code: 'ERR_LOOP_FAILED', cause: { code: 'EIO' } });
       expect(loop.running).toBe(false);
+      expect(loop.status.lastError).toMatchObject({ code: 'ERR_LOOP_FAILED', message: 'the archive loop failed' });
       await loop.stop();
       expect(journal.listeners).toBe(0);
     });
@@ -211,6 +217,7 @@ describe('ConsumerLoop', () => {
       const failures: ListenerError[] = [];
       const loop = new ConsumerLoop({
         journal: fakeJournal(),
+        sink: SINK,
         tickMs: 1000,
         body: () => Promise.reject(new ListenerError('ERR_JOURNAL_CURSOR', 'cannot save cursor')),
         onFailure: (error) => failures.push(error),
