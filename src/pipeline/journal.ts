@@ -548,7 +548,7 @@ export class Journal {
     const through = Math.min(...this.#cursors.values(), this.#dedupeDurableLsn);
     while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= through) {
       const segment = this.#segments.shift()!;
-      await writeAtomic(join(this.#dir, 'lsn-base'), String(Math.max(this.#lastLsn, segment.lastLsn)));
+      await writeAtomic(join(this.#dir, 'lsn-base'), String(Math.max(this.#durableLsn, segment.lastLsn)));
       await rm(segment.path, { force: true });
     }
   }

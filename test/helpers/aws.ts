@@ -1,3 +1,4 @@
+import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import {
@@ -84,6 +85,14 @@ export async function startAws(): Promise<AwsPeer> {
 
 export function s3Client(endpoint: string): S3Client {
   return new S3Client({ ...AWS_TEST_CREDENTIALS, endpoint, forcePathStyle: true, maxAttempts: 1 });
+}
+
+/** An SqsQueue whose client aws-sdk-client-mock answers (mockClient(SQSClient) in the test). */
+export function mockedSqsQueue(): SqsQueue {
+  return new SqsQueue({
+    queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
+    client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
+  });
 }
 
 export function sqsClient(endpoint: string): SQSClient {

@@ -115,6 +115,13 @@ describe('ListenerService under SIGKILL', () => {
       expect(new Set(archived)).toEqual(new Set(expectedAll));
       expect(new Set(fills)).toEqual(new Set(expectedFills));
       expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
+      // A kill can only tear the last write, which was never acknowledged: never reported as damage.
+      const journalDir = join(config.spoolDir, 'journal');
+      expect(readdirSync(journalDir).filter((n) => n.includes('.damaged-'))).toEqual([]);
+      const holes = existsSync(join(config.spoolDir, 'holes.jsonl'))
+        ? readFileSync(join(config.spoolDir, 'holes.jsonl'), 'utf8')
+        : '';
+      expect(holes).not.toContain('journal ');
     },
   );
 

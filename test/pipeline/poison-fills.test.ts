@@ -9,7 +9,7 @@ import { CUT_MARK } from '../../src/pipeline/fill-message.js';
 import { FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { SqsQueue } from '../../src/sinks/sqs-queue.js';
-import { drainQueue, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
+import { drainQueue, sqsClient, startAws, type AwsPeer, mockedSqsQueue } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 /** Fills only (makeRecord: even n), BTC, ETH and SOL in turn. */
@@ -173,10 +173,7 @@ describe('FillPublisher with poison fills', () => {
       const publisher = new FillPublisher({
         journal,
         deadLetters: box,
-        queue: new SqsQueue({
-          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
-          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
-        }),
+        queue: mockedSqsQueue(),
         retry: { initialMs: 5, maxMs: 5 },
       });
 
@@ -211,10 +208,7 @@ describe('FillPublisher with poison fills', () => {
       const publisher = new FillPublisher({
         journal,
         deadLetters: box,
-        queue: new SqsQueue({
-          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
-          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
-        }),
+        queue: mockedSqsQueue(),
         retry: { initialMs: 5, maxMs: 5 },
         onEvent: (e) => events.push(e),
       });

@@ -9,8 +9,8 @@ import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { deduplicationId, FillPublisher, type FillEvent } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
-import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { mockedSqsQueue } from '../helpers/aws.js';
 
 // Error paths a real S3/SQS-compatible server cannot be made to produce on demand.
 const s3 = mockClient(S3Client);
@@ -238,10 +238,7 @@ describe('FillPublisher', () => {
       const publisher = new FillPublisher({
         journal,
         deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
-        queue: new SqsQueue({
-          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
-          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
-        }),
+        queue: mockedSqsQueue(),
         retry: { initialMs: 5, maxMs: 20 },
         onEvent: (e) => events.push(e),
       });
@@ -278,10 +275,7 @@ describe('FillPublisher', () => {
       const publisher = new FillPublisher({
         journal,
         deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
-        queue: new SqsQueue({
-          queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/fills.fifo',
-          client: new SQSClient({ region: 'us-east-1', maxAttempts: 1 }),
-        }),
+        queue: mockedSqsQueue(),
         retry: { initialMs: 5, maxMs: 5 },
       });
       // Act
