@@ -1,5 +1,5 @@
 /**
- * Log lines (pino `msg`, src/log.ts) an alarm counts with a metric filter. Readiness and lags come
+ * Log lines (pino `msg`, src/app/log.ts) an alarm counts with a metric filter. Readiness and lags come
  * as metrics from the health line (METRICS_NAMESPACE); a hole is an event, not a level, so it is
  * counted from its own line. test/infra/log-signals.test.ts produces the line with the service's
  * own logging function, so a reworded message fails a test instead of silencing the alarm.
