@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
-import type { ControlTarget } from './status.js';
+import type { ControlTarget, ListenerStatus } from './status.js';
 import { DEFAULT_READINESS, readiness, type ReadinessLimits } from './readiness.js';
 
 export interface ControlPlaneOptions {
@@ -28,42 +28,9 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
     return c.json(result.ready ? { ready: true } : { ready: false, reasons: result.reasons }, result.ready ? 200 : 503);
   });
 
-  app.get('/status', (c) => {
-    const status = options.target.status();
-    const s = status.session;
-    return c.json({
-      version: options.version,
-      uptimeSeconds: Math.round((now() - options.startedAt) / 1000),
-      ready: readiness(status, options.limits ?? DEFAULT_READINESS),
-      session: {
-        state: s.state,
-        endpoint: `${s.host}:${s.port}`,
-        senderCompId: s.senderCompId,
-        targetCompId: s.targetCompId,
-        heartbeatIntervalS: s.heartbeatIntervalS,
-        seqIn: { next: s.nextInbound, processedThrough: s.processedThrough },
-        seqOut: { next: s.nextOutbound },
-        lastReceivedAt: iso(s.lastReceivedAt),
-        lastSentAt: iso(s.lastSentAt),
-        loggedOnAt: iso(s.loggedOnAt),
-        recovering: s.recovering ?? null,
-        reconnectAttempts: s.reconnectAttempts,
-        lastError: s.lastError === undefined ? null : { ...s.lastError, at: iso(s.lastError.at) },
-        clockSkewMs: s.clockSkewMs ?? null,
-        messagesInByType: s.messagesInByType,
-        counters: s.counters,
-      },
-      counters: status.counters,
-      journal: status.journal,
-      sinks: status.sinks.map((sink) => ({
-        ...sink,
-        lastSuccessAt: iso(sink.lastSuccessAt),
-        lastError: sink.lastError === undefined ? null : { ...sink.lastError, at: iso(sink.lastError.at) },
-      })),
-      backfill: status.backfill,
-      fatal: status.fatal ?? null,
-    });
-  });
+  app.get('/status', (c) =>
+    c.json(statusBody(options.target.status(), options, Math.round((now() - options.startedAt) / 1000))),
+  );
 
   app.post('/reconnect', (c) => {
     if (tokenDigest !== undefined) {
@@ -94,4 +61,43 @@ function digest(value: string): Buffer {
 
 function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/** GET /status: the listener's status for a person or a script, times as ISO strings. */
+export type StatusBody = ReturnType<typeof statusBody>;
+
+function statusBody(status: ListenerStatus, options: ControlPlaneOptions, uptimeSeconds: number) {
+  const s = status.session;
+  return {
+    version: options.version,
+    uptimeSeconds,
+    ready: readiness(status, options.limits ?? DEFAULT_READINESS),
+    session: {
+      state: s.state,
+      endpoint: `${s.host}:${s.port}`,
+      senderCompId: s.senderCompId,
+      targetCompId: s.targetCompId,
+      heartbeatIntervalS: s.heartbeatIntervalS,
+      seqIn: { next: s.nextInbound, processedThrough: s.processedThrough },
+      seqOut: { next: s.nextOutbound },
+      lastReceivedAt: iso(s.lastReceivedAt),
+      lastSentAt: iso(s.lastSentAt),
+      loggedOnAt: iso(s.loggedOnAt),
+      recovering: s.recovering ?? null,
+      reconnectAttempts: s.reconnectAttempts,
+      lastError: s.lastError === undefined ? null : { ...s.lastError, at: iso(s.lastError.at) },
+      clockSkewMs: s.clockSkewMs ?? null,
+      messagesInByType: s.messagesInByType,
+      counters: s.counters,
+    },
+    counters: status.counters,
+    journal: status.journal,
+    sinks: status.sinks.map((sink) => ({
+      ...sink,
+      lastSuccessAt: iso(sink.lastSuccessAt),
+      lastError: sink.lastError === undefined ? null : { ...sink.lastError, at: iso(sink.lastError.at) },
+    })),
+    backfill: status.backfill,
+    fatal: status.fatal ?? null,
+  };
 }

@@ -1,6 +1,6 @@
 import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createControlPlane, type ControlPlaneOptions } from '../../src/http/control-plane.js';
+import { createControlPlane, type ControlPlaneOptions, type StatusBody } from '../../src/http/control-plane.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import type { ControlTarget, ListenerStatus, SessionView, SinkView } from '../../src/http/status.js';
 
@@ -135,43 +135,6 @@ function controlPlane(options: Partial<Omit<ControlPlaneOptions, 'target'>> & { 
 interface ReadyJson {
   ready: boolean;
   reasons?: string[];
-}
-
-interface StatusJson {
-  version: string;
-  uptimeSeconds: number;
-  ready: { ready: boolean; reasons: string[] };
-  session: {
-    state: string;
-    endpoint: string;
-    senderCompId: string;
-    targetCompId: string;
-    heartbeatIntervalS: number;
-    seqIn: { next: number; processedThrough: number };
-    seqOut: { next: number };
-    lastReceivedAt: string | null;
-    lastSentAt: string | null;
-    loggedOnAt: string | null;
-    recovering: { from: number; to: number } | null;
-    reconnectAttempts: number;
-    lastError: { code: string; message: string; at: string } | null;
-    clockSkewMs: number | null;
-    messagesInByType: Record<string, number>;
-    counters: Record<string, number>;
-  };
-  counters: Record<string, number>;
-  journal: Record<string, unknown>;
-  sinks: Array<{
-    name: string;
-    location: string;
-    lastSuccessAt: string | null;
-    lastError: { message: string; at: string; code?: string } | null;
-    consecutiveFailures: number;
-    lagSeconds: number;
-    pendingRecords: number;
-  }>;
-  backfill: Record<string, unknown>;
-  fatal: string | null;
 }
 
 async function readyz(target: FakeTarget, limits?: ControlPlaneOptions['limits']) {
@@ -332,7 +295,7 @@ describe('createControlPlane', () => {
       const { app } = controlPlane({ target: fakeTarget(status) });
       // Act
       const response = await app.request('/status');
-      const body = (await response.json()) as StatusJson;
+      const body = (await response.json()) as StatusBody;
       // Assess
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -402,7 +365,7 @@ describe('createControlPlane', () => {
       });
       const { app } = controlPlane({ target: fakeTarget(status) });
       // Act
-      const body = (await (await app.request('/status')).json()) as StatusJson;
+      const body = (await (await app.request('/status')).json()) as StatusBody;
       // Assess
       expect(body.session).toMatchObject({
         state: 'disconnected',

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { StatusBody } from '../../src/http/control-plane.js';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Config } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
@@ -14,26 +15,6 @@ import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
  */
 
 const TOKEN = 'test-control-token-0123456789';
-
-/** The fields of GET /status this file reads. */
-interface StatusJson {
-  version: string;
-  uptimeSeconds: number;
-  session: {
-    state: string;
-    endpoint: string;
-    senderCompId: string;
-    targetCompId: string;
-    heartbeatIntervalS: number;
-    reconnectAttempts: number;
-    lastError: unknown;
-    seqIn: { next: number; processedThrough: number };
-    lastReceivedAt: string | null;
-  };
-  counters: { executionReports: number; duplicatesDropped: number; fillsPublished: number };
-  journal: { lastLsn: number; durableLsn: number };
-  sinks: Array<{ name: string; lagSeconds: number; pendingRecords: number; lastError: unknown }>;
-}
 
 interface Run {
   sim: KalshiSimulator;
@@ -145,7 +126,7 @@ describe('control plane', () => {
       const run = await startRun();
       await streamReports(run, 20);
       // Act
-      const status = (await (await fetch(`${run.base}/status`)).json()) as StatusJson;
+      const status = (await (await fetch(`${run.base}/status`)).json()) as StatusBody;
       // Assess
       expect(status.version).toBe('0.1.0');
       expect(status.session).toMatchObject({

@@ -12,6 +12,20 @@ const CHILD = join(import.meta.dirname, '../fixtures/listener-child.ts');
 let sim: KalshiSimulator | undefined;
 afterAll(async () => sim?.stop());
 
+/** What test/fixtures/listener-child.ts runs with: the simulator's KalshiRT port and a spool under `root`. */
+function childConfig(address: Awaited<ReturnType<typeof startSimulator>>['address'], root: string) {
+  return {
+    host: address.host,
+    port: address.ports.KalshiRT!,
+    ca: address.ca,
+    apiKey: API_KEY,
+    privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    spoolDir: join(root, 'spool'),
+    archiveDir: join(root, 'archive'),
+    fillsFile: join(root, 'fills.jsonl'),
+  };
+}
+
 function spawnChild(config: object): {
   child: ChildProcess;
   loggedOn: Promise<void>;
@@ -86,16 +100,7 @@ describe('ListenerService under SIGKILL', () => {
       const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 7 });
       sim = started.sim;
       const root = tempDir('crash-');
-      const config = {
-        host: started.address.host,
-        port: started.address.ports.KalshiRT!,
-        ca: started.address.ca,
-        apiKey: API_KEY,
-        privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
-        spoolDir: join(root, 'spool'),
-        archiveDir: join(root, 'archive'),
-        fillsFile: join(root, 'fills.jsonl'),
-      };
+      const config = childConfig(started.address, root);
       // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
       // Reports start once the first run has logged on: before that no session exists to hold them.
       await killRepeatedly(config, 24, 42);
@@ -137,17 +142,7 @@ describe('ListenerService under SIGKILL', () => {
       const bucket = await peer.newBucket();
       const queueUrl = await peer.newFifoQueue();
       const root = tempDir('crash-aws-');
-      const config = {
-        host: started.address.host,
-        port: started.address.ports.KalshiRT!,
-        ca: started.address.ca,
-        apiKey: API_KEY,
-        privateKeyPem: testKeys().privateKey.export({ type: 'pkcs8', format: 'pem' }),
-        spoolDir: join(root, 'spool'),
-        archiveDir: join(root, 'unused'),
-        fillsFile: join(root, 'unused.jsonl'),
-        aws: { endpoint: peer.endpoint, bucket, queueUrl },
-      };
+      const config = { ...childConfig(started.address, root), aws: { endpoint: peer.endpoint, bucket, queueUrl } };
       // Act
       await killRepeatedly(config, 10, 99);
       // Assess

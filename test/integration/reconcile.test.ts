@@ -158,35 +158,22 @@ describe('reconcileFills', () => {
       last_px: '19.5000',
       transact_time: '2026-11-23T10:00:00.000Z',
     });
-    const match = reconcileFills(
-      [record],
-      [
-        {
-          fill_id: 'f',
-          order_id: 'o1',
-          ticker: 'X',
-          side: 'bid',
-          count: '4',
-          price: '19.50',
-          created_time: '2026-11-23T10:00:01.000Z',
-        },
-      ],
-    );
-    const late = reconcileFills(
-      [record],
-      [
-        {
-          fill_id: 'f',
-          order_id: 'o1',
-          ticker: 'X',
-          side: 'bid',
-          count: '4',
-          price: '19.50',
-          created_time: '2026-11-23T10:00:05.000Z',
-        },
-      ],
-    );
+    const match = reconcileFills([record], [restFill('2026-11-23T10:00:01.000Z')]);
+    const late = reconcileFills([record], [restFill('2026-11-23T10:00:05.000Z')]);
     expect(match).toMatchObject({ matched: 1, missingInArchive: [], missingAtKalshi: [] });
     expect(late.matched).toBe(0);
   });
 });
+
+/** Kalshi's REST fill for the record above, created at `createdTime`. */
+function restFill(createdTime: string) {
+  return {
+    fill_id: 'f',
+    order_id: 'o1',
+    ticker: 'X',
+    side: 'bid',
+    count: '4',
+    price: '19.50',
+    created_time: createdTime,
+  };
+}
