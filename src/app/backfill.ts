@@ -1,5 +1,6 @@
 import { asListenerError, type ListenerError } from '../core/errors.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { compareExecIds } from '../core/exec-id.js';
 import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from '../fix/drop-copy.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
 import type { BackfillStatus, Hole } from '../core/status.js';
@@ -35,7 +36,12 @@ const DEFAULT_RETRY: BackfillRetry = { initialMs: 1000, maxMs: 30_000, attempts:
 export interface GapMark {
   lastGoodExecId: string | undefined;
   since: number;
+  /** What is being replayed, when more than a gap in time (journal damage): leads a hole's reason. */
+  what?: string;
 }
+
+/** How a requested replay ended: replayed to the end, recorded as a hole, or the run failed. */
+export type BackfillOutcome = 'complete' | 'hole' | 'failed';
 
 /**
  * Closes gaps a KalshiNR listener cannot close itself (kalshi-fix-margin.md §6): after a reconnect
@@ -47,7 +53,7 @@ export interface GapMark {
 export class Backfiller {
   readonly #o: BackfillOptions;
   readonly #now: () => number;
-  #pending: { mark: GapMark; until: number } | undefined;
+  #pending: { mark: GapMark; until: number; waiters: Array<(outcome: BackfillOutcome) => void> } | undefined;
   #running: Promise<void> | undefined;
   #disabled: string | undefined;
   #runs = 0;
@@ -60,17 +66,26 @@ export class Backfiller {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The live stream is back after `mark`: replay what was missed (coalesces with a run under way). */
-  request(mark: GapMark): void {
+  /**
+   * The live stream is back after `mark`: replay what was missed. Coalesces with a request not yet
+   * started (the earliest start wins); resolves with the outcome of the run that covered it.
+   */
+  request(mark: GapMark): Promise<BackfillOutcome> {
     const until = this.#now();
-    // Keep the earliest start: a second gap before the first is closed widens the range.
-    if (this.#pending === undefined) this.#pending = { mark, until };
-    else this.#pending.until = until;
-    this.#running ??= this.#drain()
-      .catch((cause: unknown) =>
-        this.#o.onFailure?.(asListenerError(cause, 'ERR_LOOP_FAILED', 'drop-copy backfill failed')),
-      )
-      .finally(() => (this.#running = undefined));
+    const done = new Promise<BackfillOutcome>((resolve) => {
+      if (this.#pending === undefined) this.#pending = { mark, until, waiters: [resolve] };
+      else {
+        const pending = this.#pending;
+        pending.until = until;
+        pending.waiters.push(resolve);
+        if (startsEarlier(mark, pending.mark))
+          pending.mark = { ...mark, ...(pending.mark.what === undefined ? {} : { what: pending.mark.what }) };
+        if (mark.what !== undefined)
+          pending.mark.what = pending.mark.what === undefined ? mark.what : `${pending.mark.what}; ${mark.what}`;
+      }
+    });
+    this.#running ??= this.#drain();
+    return done;
   }
 
   /** Resolves when no backfill is running or queued. */
@@ -92,16 +107,31 @@ export class Backfiller {
   }
 
   async #drain(): Promise<void> {
-    while (this.#pending !== undefined) {
-      const { mark, until } = this.#pending;
+    try {
+      while (this.#pending !== undefined) {
+        const { mark, until, waiters } = this.#pending;
+        this.#pending = undefined;
+        let outcome: BackfillOutcome = 'failed';
+        try {
+          outcome = await this.#run(mark, until);
+        } finally {
+          for (const resolve of waiters) resolve(outcome);
+        }
+      }
+    } catch (cause) {
+      const queued = this.#pending;
       this.#pending = undefined;
-      await this.#run(mark, until);
+      for (const resolve of queued?.waiters ?? []) resolve('failed');
+      this.#o.onFailure?.(asListenerError(cause, 'ERR_LOOP_FAILED', 'drop-copy backfill failed'));
+    } finally {
+      // Cleared in the same turn the loop ends: a request made by a waiter starts a new run.
+      this.#running = undefined;
     }
   }
 
-  async #run(mark: GapMark, until: number): Promise<void> {
+  async #run(mark: GapMark, until: number): Promise<BackfillOutcome> {
     const from = mark.lastGoodExecId;
-    if (from === undefined) return; // nothing journaled yet: nothing this listener could have missed
+    if (from === undefined) return 'complete'; // nothing journaled yet: nothing this listener could have missed
     if (this.#o.dropCopy === undefined)
       return this.#hole(mark, until, 'no drop-copy session configured (FIX_DC_API_KEY)');
     if (this.#disabled !== undefined) return this.#hole(mark, until, `drop copy disabled: ${this.#disabled}`);
@@ -137,7 +167,7 @@ export class Backfiller {
           duplicates,
           announced: result.announced,
         });
-        return;
+        return 'complete';
       }
       if (result.outcome === 'rejected' && result.reason === 3)
         return this.#hole(
@@ -164,15 +194,21 @@ export class Backfiller {
     }
   }
 
-  async #hole(mark: GapMark, until: number, reason: string): Promise<void> {
+  async #hole(mark: GapMark, until: number, reason: string): Promise<'hole'> {
     const hole: Hole = {
       lastGoodExecId: mark.lastGoodExecId ?? null,
       from: new Date(mark.since).toISOString(),
       to: new Date(until).toISOString(),
-      reason,
+      reason: mark.what === undefined ? reason : `${mark.what}: ${reason}`,
       recordedAt: new Date(this.#now()).toISOString(),
     };
     await this.#o.holes.record(hole);
     this.#o.onEvent?.({ kind: 'hole', hole });
+    return 'hole';
   }
+}
+
+function startsEarlier(a: GapMark, b: GapMark): boolean {
+  if (a.lastGoodExecId === undefined || b.lastGoodExecId === undefined) return false;
+  return compareExecIds(a.lastGoodExecId, b.lastGoodExecId) < 0;
 }

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { BackfillEvent } from './backfill.js';
+import type { JournalEvent } from './service.js';
 import type { JournalDamage } from '../core/status.js';
 import type { SessionEvent } from '../fix/session.js';
 import type { ArchiveEvent } from '../pipeline/archive-writer.js';
@@ -209,21 +210,67 @@ export function logBackfillEvent(log: Logger, event: BackfillEvent): void {
   }
 }
 
-/** Damage the journal found when it opened: a torn tail is routine after a crash, the rest is loss. */
+/**
+ * Damage the journal found when it opened, and what became of it: a torn tail is routine after a
+ * crash (a warning), a damaged cursor restored from its copy is a warning, lost records are errors
+ * until replayed from the drop copy.
+ */
 export function logJournalDamage(log: Logger, damage: JournalDamage): void {
   const fields = {
-    segment: damage.segment,
+    kind: damage.kind,
+    state: damage.state ?? null,
+    file: damage.segment,
     offset: damage.offset,
     bytes: damage.bytes ?? null,
     lsns: damage.lsns,
     execIds: damage.execIds?.slice(0, 20) ?? [],
     execIdCount: damage.execIds?.length ?? 0,
+    ...(damage.note === undefined ? {} : { note: damage.note }),
   };
   if (damage.kind === 'torn_tail')
-    log.warn(fields, 'journal: cut a torn last record (a write the stop interrupted, never acknowledged)');
-  else
-    log.error(
-      { code: 'ERR_JOURNAL_CORRUPT', kind: damage.kind, ...fields },
-      'journal damaged: records lost (kept aside as .damaged-*; LSNs never reused; recorded as a hole)',
-    );
+    return log.warn(fields, 'journal: cut a torn last record (a write the stop interrupted, never acknowledged)');
+  if (damage.kind === 'cursor')
+    return damage.note?.includes('no good copy')
+      ? log.error({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor is lost; the sink starts over')
+      : log.warn({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor copy is damaged; using the other');
+  switch (damage.state) {
+    case 'recovered':
+      return log.info(fields, 'journal damage recovered: every lost record replayed from the drop copy');
+    case 'recovering':
+      return log.error(
+        { code: 'ERR_JOURNAL_CORRUPT', ...fields },
+        'journal damaged: records lost; replaying them from the drop copy (kept aside as .damaged-*; LSNs never reused)',
+      );
+    case 'reported':
+      return log.error(
+        { code: 'ERR_JOURNAL_CORRUPT', ...fields },
+        'journal damaged: bad bytes between records, no record lost (kept aside as .damaged-*)',
+      );
+    default:
+      return log.error(
+        { code: 'ERR_JOURNAL_CORRUPT', ...fields },
+        'journal damaged: records lost (kept aside as .damaged-*; LSNs never reused; recorded as a hole)',
+      );
+  }
+}
+
+/** The spool refusing writes, and taking them again: a full disk is the usual cause. */
+export function logJournalEvent(log: Logger, event: JournalEvent): void {
+  switch (event.kind) {
+    case 'stalled':
+      log.error(
+        { code: event.error.code, err: event.error, ...(event.error.details ?? {}) },
+        'journal cannot write: holding reports in memory, not acknowledging them, retrying (not ready)',
+      );
+      return;
+    case 'refusing':
+      log.error(
+        { code: 'ERR_JOURNAL_STALLED', seqNum: event.seqNum, cause: event.error.message },
+        'journal still not writing and its memory budget is used: refusing reports from this MsgSeqNum; they are asked for again once it writes',
+      );
+      return;
+    case 'resumed':
+      log.warn({ stalledMs: event.stalledMs, attempts: event.attempts }, 'journal writing again');
+      return;
+  }
 }

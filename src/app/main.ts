@@ -6,7 +6,14 @@ import type { Config } from './config.js';
 import { createControlPlane } from '../http/control-plane.js';
 import { healthFigures, healthLine } from '../http/health-line.js';
 import { createMetrics } from '../http/metrics.js';
-import { logArchiveEvent, logBackfillEvent, logFillEvent, logJournalDamage, logSessionEvent } from './log.js';
+import {
+  logArchiveEvent,
+  logBackfillEvent,
+  logFillEvent,
+  logJournalDamage,
+  logJournalEvent,
+  logSessionEvent,
+} from './log.js';
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
@@ -37,6 +44,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   const sessionLog = log.child({ component: 'session' });
   const archiveLog = log.child({ component: 'archive' });
   const fillLog = log.child({ component: 'fills' });
+  const journalLog = log.child({ component: 'journal' });
   log.info(
     {
       host: config.fix.host,
@@ -78,7 +86,8 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
-    onJournalDamage: (damage) => logJournalDamage(log.child({ component: 'journal' }), damage),
+    onJournalDamage: (damage) => logJournalDamage(journalLog, damage),
+    onJournalEvent: (event) => logJournalEvent(journalLog, event),
     onFatal: (error) => {
       log.fatal({ code: error.code, err: error }, 'fatal: exiting so the orchestrator restarts the task');
       process.exitCode = 1;

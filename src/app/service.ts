@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { BackoffPolicy } from '../core/backoff.js';
 import { Backfiller, type BackfillEvent, type BackfillRetry, type GapMark } from './backfill.js';
-import { asListenerError, type ListenerError } from '../core/errors.js';
+import { asListenerError, isListenerError, type ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
 import { FileSequenceStore } from '../fix/sequence-store.js';
@@ -39,6 +39,8 @@ export interface ServiceOptions {
   };
   backfillRetry?: BackfillRetry;
   spoolDir: string;
+  /** While the spool refuses writes: retry waits, and how much to hold in memory meanwhile. */
+  journal?: { retry?: BackoffPolicy; maxPendingBytes?: number };
   store: ObjectStore;
   queue: FillQueue;
   archive?: { graceMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
@@ -47,11 +49,21 @@ export interface ServiceOptions {
   onArchiveEvent?: (event: ArchiveEvent) => void;
   onFillEvent?: (event: FillEvent) => void;
   onBackfillEvent?: (event: BackfillEvent) => void;
-  /** What the journal found damaged when it opened (a torn tail cut, or records lost). */
+  /**
+   * What the journal found damaged when it opened (a torn tail cut, records lost), and again each
+   * time a damaged range is settled (replayed from the drop copy, or recorded as a hole).
+   */
   onJournalDamage?: (damage: JournalDamage) => void;
+  /** The spool stopped taking writes (a full disk), or took them again. */
+  onJournalEvent?: (event: JournalEvent) => void;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
   onFatal?: (error: ListenerError) => void;
 }
+
+export type JournalEvent =
+  | { kind: 'stalled'; error: ListenerError }
+  | { kind: 'resumed'; stalledMs: number; attempts: number }
+  | { kind: 'refusing'; seqNum: number; error: ListenerError };
 
 /**
  * The wiring of DESIGN.md §1: session → ExecutionReport record → journal (durable, deduplicated)
@@ -71,6 +83,9 @@ export class ListenerService implements ControlTarget {
   #fatal: ListenerError | undefined;
   // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
   #gapMark: GapMark | undefined;
+  // The first MsgSeqNum the journal refused while stalled: nothing from it on is acknowledged, and
+  // once the journal writes again the session logs on anew so the exchange sends it again.
+  #refusedFrom: number | undefined;
 
   private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
@@ -127,7 +142,8 @@ export class ListenerService implements ControlTarget {
             this.#queueAck(journal.lastLsn, message.seqNum);
           }
         } catch (error) {
-          this.#die(error, options);
+          if (isListenerError(error, 'ERR_JOURNAL_STALLED')) this.#refuse(message.seqNum, error, options);
+          else this.#die(error, options);
         }
       },
       onEvent: (event) => {
@@ -136,12 +152,30 @@ export class ListenerService implements ControlTarget {
       },
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
+    journal.onStall((stall, ended) => {
+      if (stall !== undefined) return options.onJournalEvent?.({ kind: 'stalled', error: stall.error });
+      if (ended !== undefined)
+        options.onJournalEvent?.({ kind: 'resumed', stalledMs: Date.now() - ended.since, attempts: ended.attempts });
+      if (this.#refusedFrom !== undefined) this.session.reconnect();
+    });
+  }
+
+  /** A report the stalled journal could not take: never acknowledged, asked for again once it writes. */
+  #refuse(seqNum: number, error: ListenerError, options: ServiceOptions): void {
+    if (this.#refusedFrom !== undefined) return;
+    this.#refusedFrom = seqNum;
+    const stall = this.journal.failure;
+    this.#gapMark ??= { lastGoodExecId: this.journal.maxExecId, since: Date.now() };
+    options.onJournalEvent?.({ kind: 'refusing', seqNum, error: stall ?? error });
   }
 
   static async start(options: ServiceOptions): Promise<ListenerService> {
-    const journal = await Journal.open({ dir: join(options.spoolDir, 'journal') });
+    const journal = await Journal.open({
+      dir: join(options.spoolDir, 'journal'),
+      ...(options.journal?.retry === undefined ? {} : { retry: options.journal.retry }),
+      ...(options.journal?.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.journal.maxPendingBytes }),
+    });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
-    await reportDamage(journal, holes, options);
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
@@ -153,10 +187,63 @@ export class ListenerService implements ControlTarget {
         }),
     });
     const service = new ListenerService(options, journal, holes, deadLetters);
+    await service.#settleDamage(holes, options);
     await service.archive.start();
     await service.fills.start();
     service.session.start();
     return service;
+  }
+
+  /**
+   * Journal damage found at open is never silent: each range is logged, and what was durable and
+   * is gone (corrupt or missing, not a torn tail that was never acknowledged) is replayed from the
+   * drop copy when one is configured (the service is not ready meanwhile), starting at the last
+   * ExecID journaled before it. What the replay does not bring back, or all of it without a drop
+   * copy, becomes a recorded hole naming its LSNs and ExecIDs, so the ReportsMissed alarm fires and
+   * `reconcile` can close it from Kalshi.
+   */
+  async #settleDamage(holes: HoleLog, options: ServiceOptions): Promise<void> {
+    for (const damage of this.journal.damage) {
+      if (damage.kind === 'torn_tail' || damage.kind === 'cursor' || damage.lsns === null) {
+        this.journal.settle(damage, 'reported');
+        options.onJournalDamage?.(damage);
+        continue;
+      }
+      const before = this.journal.execIdBefore(damage);
+      if (options.dropCopy !== undefined && before !== undefined) {
+        this.journal.settle(damage, 'recovering');
+        options.onJournalDamage?.(damage);
+        void this.backfill
+          .request({ lastGoodExecId: before, since: Date.now(), what: describeDamage(damage) })
+          .then(async (outcome) => {
+            if (outcome === 'failed') return; // the backfill's failure is fatal and reported as such
+            const missing = (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
+            if (outcome === 'complete' && missing.length > 0) await this.#damageHole(holes, damage, options, missing);
+            this.journal.settle(damage, outcome === 'complete' && missing.length === 0 ? 'recovered' : 'hole');
+            options.onJournalDamage?.(damage);
+          })
+          .catch((error: unknown) => this.#die(error, options));
+        continue;
+      }
+      this.journal.settle(damage, 'hole');
+      options.onJournalDamage?.(damage);
+      await this.#damageHole(holes, damage, options, damage.execIds ?? []);
+    }
+  }
+
+  async #damageHole(holes: HoleLog, damage: JournalDamage, options: ServiceOptions, ids: string[]): Promise<void> {
+    const now = new Date().toISOString();
+    const hole = {
+      lastGoodExecId: this.journal.execIdBefore(damage) ?? null,
+      from: now,
+      to: now,
+      reason:
+        describeDamage({ ...damage, execIds: ids }) +
+        (options.dropCopy === undefined ? ' (no drop copy configured to replay it)' : ' (not in the drop-copy replay)'),
+      recordedAt: now,
+    };
+    await holes.record(hole);
+    options.onBackfillEvent?.({ kind: 'hole', hole });
   }
 
   status(): ListenerStatus {
@@ -210,12 +297,15 @@ export class ListenerService implements ControlTarget {
     } else if (event.kind === 'logon') {
       const mark = this.#gapMark;
       this.#gapMark = undefined;
-      if (event.reset && mark !== undefined) this.backfill.request(mark);
+      // A resumed session resends from the first unacknowledged MsgSeqNum: the refused ones too.
+      this.#refusedFrom = undefined;
+      if (event.reset && mark !== undefined) void this.backfill.request(mark);
     }
   }
 
   /** A duplicate or a non-report is processed once everything before it is durable. */
   #queueAck(lsn: number, seq: number): void {
+    if (this.#refusedFrom !== undefined && seq >= this.#refusedFrom) return;
     this.#acks.push([lsn, seq]);
     if (lsn <= this.journal.durableLsn) this.#acknowledge(this.journal.durableLsn);
   }
@@ -239,30 +329,12 @@ export class ListenerService implements ControlTarget {
   }
 }
 
-/**
- * Journal damage found at open is never silent: each range is logged, and what was durable and is
- * gone (corrupt or missing, not a torn tail that was never acknowledged) becomes a recorded hole
- * naming its LSNs and the ExecIDs the dedupe log knows, so the ReportsMissed alarm fires and
- * `reconcile` can close it from Kalshi.
- */
-async function reportDamage(journal: Journal, holes: HoleLog, options: ServiceOptions): Promise<void> {
-  for (const damage of journal.damage) {
-    options.onJournalDamage?.(damage);
-    if (damage.kind === 'torn_tail') continue;
-    const [first, last] = damage.lsns;
-    const ids = damage.execIds ?? [];
-    const now = new Date().toISOString();
-    const hole = {
-      lastGoodExecId: null,
-      from: now,
-      to: now,
-      reason:
-        `journal ${damage.kind}: LSNs ${first}..${last} lost` +
-        `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
-        `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`,
-      recordedAt: now,
-    };
-    await holes.record(hole);
-    options.onBackfillEvent?.({ kind: 'hole', hole });
-  }
+/** `damage` in one line: its kind, LSN range and file. */
+function describeDamage(damage: JournalDamage): string {
+  const ids = damage.execIds ?? [];
+  return (
+    `journal ${damage.kind}: LSNs ${damage.lsns === null ? '(none)' : `${damage.lsns[0]}..${damage.lsns[1]}`} lost` +
+    `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
+    `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`
+  );
 }

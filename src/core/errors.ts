@@ -32,8 +32,10 @@ export type ErrorCode =
   | 'ERR_JOURNAL_READ'
   | 'ERR_JOURNAL_CURSOR'
   | 'ERR_JOURNAL_CLOSED'
+  | 'ERR_JOURNAL_STALLED'
   // the archive
   | 'ERR_S3_PUT'
+  | 'ERR_S3_OBJECT_REFUSED'
   // the session's own files, the dead letters, and a background loop that failed
   | 'ERR_SEQUENCE_STORE'
   | 'ERR_DEAD_LETTER_WRITE'

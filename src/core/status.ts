@@ -45,22 +45,53 @@ export interface SessionStatus {
   counters: SessionCounters;
 }
 
-/** A stretch of the journal that recovery could not read back. */
+/** Something the journal found wrong in the spool when it opened. */
 export interface JournalDamage {
   /**
-   * `torn_tail`: an incomplete last record no sink or the dedupe log had seen (a crash mid-write;
-   * it was never acknowledged). `corrupt`: a record failing its checksum with data after it, or
-   * below a cursor. `missing`: a segment or its end gone.
+   * `torn_tail`: an incomplete last record nothing outside the segments had seen (a crash
+   * mid-write; it was never acknowledged). `corrupt`: bytes failing their checksum with good
+   * records after them, or below a cursor. `missing`: a segment or its end gone. `cursor`: a sink's
+   * cursor file damaged or gone (the other copy is used when it is good).
    */
-  kind: 'torn_tail' | 'corrupt' | 'missing';
+  kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor';
+  /** The segment (or cursor) file, null when a whole segment is gone. */
   segment: string | null;
-  /** Byte offset in the segment where the damage starts. */
+  /** Byte offset in the file where the damage starts. */
   offset: number;
-  /** The LSNs lost, inclusive; never given to a new record. */
-  lsns: [number, number];
+  /** The LSNs lost, inclusive (never given to a new record); null when no record was lost. */
+  lsns: [number, number] | null;
   bytes?: number;
   /** ExecIDs of the lost records, where the dedupe log knows them. */
   execIds?: string[];
+  /** What it means for the sinks, in words (cursor damage). */
+  note?: string;
+  /**
+   * `recovering`: being replayed from the drop copy (the service is not ready meanwhile);
+   * `recovered`: replayed, every named ExecID back in the journal; `hole`: recorded as a hole
+   * (reconcile closes it from Kalshi); `reported`: nothing was lost that anyone acknowledged
+   * (a torn tail, bad bytes between records, a cursor restored from its copy).
+   */
+  state?: 'recovering' | 'recovered' | 'hole' | 'reported';
+}
+
+/** The journal's integrity: what open found, and whether writes are going through now. */
+export interface JournalIntegrity {
+  damage: readonly JournalDamage[];
+  /** Damage ranges still being replayed from the drop copy. */
+  recovering: number;
+  /** Set while the spool refuses writes (a full disk): the journal holds appends and retries. */
+  stalled: {
+    code: string;
+    message: string;
+    since: number;
+    attempts: number;
+    path?: string;
+    freeBytes?: number | null;
+  } | null;
+  /** Appended, not yet durable (grows while stalled). */
+  pendingBytes: number;
+  /** A cursor or dedupe.log write that failed and is retried with the next. */
+  lastWriteError: { code: string; message: string } | null;
 }
 
 export interface JournalStats {
@@ -71,8 +102,7 @@ export interface JournalStats {
   dedupeEntries: number;
   duplicatesDropped: number;
   truncatedTailBytes: number;
-  /** What the last start found damaged in the spool (each also a hole, or a torn tail cut). */
-  damage: readonly JournalDamage[];
+  integrity: JournalIntegrity;
 }
 
 /** A stretch of reports the listener missed and could not recover: never silent. */

@@ -18,6 +18,7 @@ export interface HealthFigures {
   Holes: number;
   /** Records parked in the dead letters (every sink, all in the spool file). */
   DeadLetters: number;
+  JournalStalled: number;
 }
 
 const UNITS: Record<keyof HealthFigures, string> = {
@@ -28,6 +29,7 @@ const UNITS: Record<keyof HealthFigures, string> = {
   JournalBacklogRecords: 'Count',
   Holes: 'Count',
   DeadLetters: 'Count',
+  JournalStalled: 'None',
 };
 
 export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits): HealthFigures {
@@ -40,6 +42,7 @@ export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits):
     JournalBacklogRecords: Math.max(0, ...Object.values(status.journal.backlog).map((b) => b.records)),
     Holes: status.backfill.holes.length,
     DeadLetters: status.sinks.reduce((sum, sink) => sum + sink.deadLetters, 0),
+    JournalStalled: status.journal.integrity.stalled === null ? 0 : 1,
   };
 }
 

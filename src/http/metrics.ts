@@ -51,6 +51,11 @@ export function createMetrics(status: () => ListenerStatus): Registry {
     ],
     ['kfl_backfill_recovered_total', 'Reports recovered by drop-copy backfill.', (s) => s.backfill.recovered],
     [
+      'kfl_journal_damage_total',
+      'Damaged or missing stretches of the spool found at the last start (see /status journal.integrity).',
+      (s) => s.journal.integrity.damage.length,
+    ],
+    [
       'kfl_backfill_duplicates_total',
       'Replayed reports dropped as already journaled.',
       (s) => s.backfill.duplicatesDropped,
@@ -66,6 +71,22 @@ export function createMetrics(status: () => ListenerStatus): Registry {
       },
     });
   }
+  new Gauge({
+    name: 'kfl_journal_stalled',
+    help: '1 while the spool refuses journal writes (a full disk): appends are held in memory and retried.',
+    registers: [registry],
+    collect() {
+      this.set(current().journal.integrity.stalled === null ? 0 : 1);
+    },
+  });
+  new Gauge({
+    name: 'kfl_journal_pending_bytes',
+    help: 'Journal appends held in memory, not yet durable (grows while stalled).',
+    registers: [registry],
+    collect() {
+      this.set(current().journal.integrity.pendingBytes);
+    },
+  });
   new Gauge({
     name: 'kfl_session_state',
     help: 'FIX session state (1 for the current state).',

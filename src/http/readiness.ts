@@ -20,6 +20,16 @@ export function readiness(
     reasons.push(
       `session is ${status.session.state}${status.session.lastError ? ` (${status.session.lastError.code}: ${status.session.lastError.message})` : ''}`,
     );
+  const integrity = status.journal.integrity;
+  if (integrity.stalled !== null)
+    reasons.push(
+      `journal not writing since ${new Date(integrity.stalled.since).toISOString()} (${integrity.stalled.code}: ${integrity.stalled.message})`,
+    );
+  for (const damage of integrity.damage)
+    if (damage.state === 'recovering' && damage.lsns !== null)
+      reasons.push(
+        `journal LSNs ${damage.lsns[0]}..${damage.lsns[1]} lost to damage, being replayed from the drop copy`,
+      );
   if (status.session.recovering !== undefined)
     reasons.push(`recovering sequence gap ${status.session.recovering.from}..${status.session.recovering.to - 1}`);
   for (const sink of status.sinks) {

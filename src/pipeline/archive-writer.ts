@@ -282,12 +282,15 @@ export class ArchiveWriter {
     for (const [a, b] of intent.ranges) {
       let after = a - 1;
       while (after < b) {
-        const entries = await this.#o.journal.read(after, Math.min(READ_BATCH, b - after));
-        if (entries.length === 0)
+        const entries = await this.#o.journal.read(after, READ_BATCH, b);
+        if (entries.length === 0) {
+          // The rest of the range was lost to damage the journal reported (and settles): write the rest.
+          if (this.#o.journal.isLost(after + 1)) break;
           throw new ListenerError(
             'ERR_JOURNAL_READ',
             `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`,
           );
+        }
         for (const entry of entries) lines.push(entry.line);
         after = entries.at(-1)!.lsn;
       }

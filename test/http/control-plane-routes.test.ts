@@ -80,7 +80,7 @@ function listenerStatus(
       dedupeEntries: 21,
       duplicatesDropped: 0,
       truncatedTailBytes: 0,
-      damage: [],
+      integrity: { damage: [], recovering: 0, stalled: null, pendingBytes: 0, lastWriteError: null },
       backlog: { archive: { records: 21, bytes: 30_000 }, fills: { records: 0, bytes: 0 } },
     },
     sinks: [sinkView('archive', overrides.archive), sinkView('fills', overrides.fills)],

@@ -318,6 +318,7 @@ describe('the health log line', () => {
       'FillsLagSeconds',
       'Holes',
       'JournalBacklogRecords',
+      'JournalStalled',
       'Ready',
       'SessionActive',
     ]);

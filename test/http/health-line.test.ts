@@ -11,6 +11,7 @@ function status(overrides: {
   holes?: number;
   deadLetters?: number;
   fatal?: string;
+  stalled?: boolean;
 }): ListenerStatus {
   const sink = (name: string, lagSeconds: number, deadLetters = 0) => ({
     name,
@@ -30,6 +31,12 @@ function status(overrides: {
       backlog: Object.fromEntries(
         (overrides.backlog ?? [0, 0]).map((records, i) => [`sink${i}`, { records, bytes: records * 1000 }]),
       ),
+      integrity: {
+        damage: [],
+        stalled: overrides.stalled
+          ? { code: 'ERR_JOURNAL_DISK_FULL', message: 'no space left on the spool', since: 0, attempts: 3 }
+          : null,
+      },
     },
     backfill: { holes: Array.from({ length: overrides.holes ?? 0 }, () => ({})) },
   } as unknown as ListenerStatus;
@@ -48,6 +55,7 @@ describe('healthFigures', () => {
       JournalBacklogRecords: 0,
       Holes: 0,
       DeadLetters: 0,
+      JournalStalled: 0,
     });
   });
 
@@ -65,7 +73,15 @@ describe('healthFigures', () => {
       JournalBacklogRecords: 48_000,
       Holes: 2,
       DeadLetters: 3,
+      JournalStalled: 0,
     });
+  });
+
+  it('reports not ready and the journal stalled while the spool refuses writes', () => {
+    // Act
+    const figures = healthFigures(status({ stalled: true }));
+    // Assess
+    expect(figures).toMatchObject({ Ready: 0, SessionActive: 1, JournalStalled: 1 });
   });
 
   it('reports not ready and the session down while reconnecting', () => {

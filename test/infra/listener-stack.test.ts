@@ -640,7 +640,7 @@ describe('alarms', () => {
         fatal: undefined,
         session: { state: 'active' },
         sinks: [],
-        journal: { backlog: {} },
+        journal: { backlog: {}, integrity: { damage: [], stalled: null } },
         backfill: { holes: [] },
       } as unknown as ListenerStatus),
     );

@@ -105,8 +105,7 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
       // A second replay over reports the journal already holds (from early in the run): every one
       // comes back and every one must be dropped and counted, none journaled again.
       const early = sim.generated(API_KEY).filter((r) => r.execType !== '8')[10]!.execId;
-      service.backfill.request({ lastGoodExecId: early, since: Date.now() - 5000 });
-      await service.backfill.idle();
+      expect(await service.backfill.request({ lastGoodExecId: early, since: Date.now() - 5000 })).toBe('complete');
       await service.stop();
       // Assess
       const generated = sim
@@ -166,8 +165,9 @@ describe('Backfiller', () => {
       const { backfiller, journal, events } = await setUp();
       const reports = sim!.emitReports(API_KEY, 10);
       sim!.dropCopy.rateLimitNext = 1;
-      backfiller.request({ lastGoodExecId: reports[2]!.execId, since: Date.now() - 1000 });
-      await backfiller.idle();
+      expect(await backfiller.request({ lastGoodExecId: reports[2]!.execId, since: Date.now() - 1000 })).toBe(
+        'complete',
+      );
       expect(events.map((e) => e.kind)).toEqual(['started', 'retrying', 'started', 'finished']);
       expect((events[1] as { why: string }).why).toMatch(/^U3 1/);
       expect(journal.lastLsn).toBe(reports.slice(2).filter((r) => r.execType !== '8').length);
@@ -179,8 +179,7 @@ describe('Backfiller', () => {
       const { backfiller, holes, events } = await setUp();
       const reports = sim!.emitReports(API_KEY, 5);
       sim!.dropCopy.serverErrorNext = 10;
-      backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() - 1000 });
-      await backfiller.idle();
+      expect(await backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() - 1000 })).toBe('hole');
       expect(events.filter((e) => e.kind === 'retrying')).toHaveLength(2);
       expect(holes.holes).toHaveLength(1);
       expect(holes.holes[0]!.reason).toMatch(/failed 3 times \(last: U3 2/);
@@ -197,9 +196,9 @@ describe('Backfiller', () => {
       sim!.emitReports(API_KEY, 3);
       const since = Date.now() - 4 * 3600_000;
       // Act
-      backfiller.request({ lastGoodExecId: old[0]!.execId, since });
-      await backfiller.idle();
+      const outcome = await backfiller.request({ lastGoodExecId: old[0]!.execId, since });
       // Assess
+      expect(outcome).toBe('hole');
       const hole = (events.find((e) => e.kind === 'hole') as Extract<BackfillEvent, { kind: 'hole' }>).hole;
       expect(hole).toMatchObject({ lastGoodExecId: old[0]!.execId, from: new Date(since).toISOString() });
       expect(hole.reason).toMatch(/outside the drop-copy window/);
@@ -215,11 +214,9 @@ describe('Backfiller', () => {
       const { backfiller, holes, events } = await setUp();
       const reports = sim!.emitReports(API_KEY, 3);
       sim!.dropCopy.enabled = false;
-      backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() });
-      await backfiller.idle();
+      expect(await backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() })).toBe('hole');
       const asked = sim!.dropCopy.requests;
-      backfiller.request({ lastGoodExecId: reports[1]!.execId, since: Date.now() });
-      await backfiller.idle();
+      expect(await backfiller.request({ lastGoodExecId: reports[1]!.execId, since: Date.now() })).toBe('hole');
       expect(events.some((e) => e.kind === 'disabled')).toBe(true);
       expect(sim!.dropCopy.requests).toBe(asked);
       expect(holes.holes).toHaveLength(2);
@@ -236,8 +233,7 @@ describe('Backfiller', () => {
         journal: await Journal.open({ dir: join(dir, 'journal') }),
         holes,
       });
-      backfiller.request({ lastGoodExecId: '5;1', since: Date.now() });
-      await backfiller.idle();
+      expect(await backfiller.request({ lastGoodExecId: '5;1', since: Date.now() })).toBe('hole');
       expect(holes.holes[0]!.reason).toMatch(/no drop-copy session configured/);
     });
   });

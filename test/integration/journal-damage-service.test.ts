@@ -51,9 +51,10 @@ describe('ListenerService', () => {
 
       // Assess
       expect(reported).toEqual([expect.objectContaining({ kind: 'corrupt' })]);
-      const [first, last] = reported[0]!.lsns;
+      const [first, last] = reported[0]!.lsns!;
       expect(last).toBe(40);
-      expect(status.journal.damage).toEqual(reported);
+      expect(status.journal.integrity.damage).toEqual(reported);
+      expect(reported[0]!.state).toBe('hole');
       expect(status.backfill.holes).toHaveLength(1);
       expect(status.backfill.holes[0]!.reason).toContain(`journal corrupt: LSNs ${first}..40 lost`);
       expect(status.backfill.holes[0]!.reason).toContain(makeRecord(40).exec_id);

@@ -27,10 +27,12 @@ const { Journal } = await import('../../src/pipeline/journal.js');
 
 describe('Journal', () => {
   describe('on a full disk', () => {
-    it('names the failure ERR_JOURNAL_DISK_FULL with the spool path and the free bytes, and refuses appends', async () => {
+    it('stalls: names ERR_JOURNAL_DISK_FULL with the path and free bytes, holds appends, reports nothing durable', async () => {
       // Prepare
       const dir = tempDir();
-      const journal = await Journal.open({ dir });
+      const journal = await Journal.open({ dir, retry: { initialMs: 20, maxMs: 20 } });
+      const stalls: Array<string | undefined> = [];
+      journal.onStall((stall) => stalls.push(stall?.error.code));
       journal.append(makeRecord(0));
       await journal.flush();
 
@@ -41,6 +43,7 @@ describe('Journal', () => {
         () => undefined,
         (error: unknown) => error,
       );
+      const held = journal.append(makeRecord(2));
 
       // Assess
       expect(flushed).toMatchObject({
@@ -51,10 +54,69 @@ describe('Journal', () => {
       expect((flushed as { details: { freeBytes: unknown } }).details.freeBytes).toBeTypeOf('number');
       expect((flushed as Error).message).toMatch(/no space left on the spool/);
       expect(journal.failure?.code).toBe('ERR_JOURNAL_DISK_FULL');
-      expect(() => journal.append(makeRecord(2))).toThrow(expect.objectContaining({ code: 'ERR_JOURNAL_DISK_FULL' }));
-      // What was durable before stays durable.
-      expect(journal.durableLsn).toBe(1);
+      expect(held).toEqual({ lsn: 3, duplicate: false });
+      expect(journal.durableLsn).toBe(1); // what was durable stays durable; nothing more is claimed
+      expect(journal.stats().integrity.stalled).toMatchObject({ code: 'ERR_JOURNAL_DISK_FULL', path: dir });
+      expect(journal.stats().integrity.pendingBytes).toBeGreaterThan(0);
+      expect(stalls).toEqual(['ERR_JOURNAL_DISK_FULL']);
       disk.full = false;
+      await journal.close();
+    });
+
+    it('resumes by itself when space returns: the held records become durable once, in order', async () => {
+      // Prepare: a stalled journal holding two records.
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, retry: { initialMs: 20, maxMs: 20 } });
+      const stalls: Array<string | undefined> = [];
+      journal.onStall((stall) => stalls.push(stall?.error.code));
+      journal.append(makeRecord(0));
+      await journal.flush();
+      disk.full = true;
+      journal.append(makeRecord(1));
+      journal.append(makeRecord(2));
+      await expect.poll(() => journal.failure?.code).toBe('ERR_JOURNAL_DISK_FULL');
+
+      // Act
+      disk.full = false;
+      await expect.poll(() => journal.durableLsn).toBe(3);
+      await journal.flush();
+      await journal.close();
+
+      // Assess: after a restart, each record is there exactly once, in LSN order.
+      const reopened = await Journal.open({ dir });
+      const entries = await reopened.read(0, 10);
+      expect(entries.map((e) => [e.lsn, e.record.exec_id])).toEqual([
+        [1, makeRecord(0).exec_id],
+        [2, makeRecord(1).exec_id],
+        [3, makeRecord(2).exec_id],
+      ]);
+      expect(reopened.damage).toEqual([]);
+      expect(stalls).toEqual(['ERR_JOURNAL_DISK_FULL', undefined]);
+      await reopened.close();
+    });
+
+    it('refuses appends with ERR_JOURNAL_STALLED once the memory budget is held, and takes them again after', async () => {
+      // Prepare
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, maxPendingBytes: 1, retry: { initialMs: 20, maxMs: 20 } });
+      disk.full = true;
+      journal.append(makeRecord(1));
+      await expect.poll(() => journal.failure?.code).toBe('ERR_JOURNAL_DISK_FULL');
+
+      // Act
+      const refused = (() => {
+        try {
+          journal.append(makeRecord(2));
+        } catch (error) {
+          return error;
+        }
+      })();
+      disk.full = false;
+      await expect.poll(() => journal.durableLsn).toBe(1);
+
+      // Assess: refused, not numbered, not remembered: the same report is taken when it comes again.
+      expect(refused).toMatchObject({ code: 'ERR_JOURNAL_STALLED', cause: { code: 'ERR_JOURNAL_DISK_FULL' } });
+      expect(journal.append(makeRecord(2))).toEqual({ lsn: 2, duplicate: false });
       await journal.close();
     });
   });

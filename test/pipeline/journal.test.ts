@@ -170,8 +170,8 @@ describe('Journal', () => {
       await reopened.close();
     });
 
-    it('starts past a corrupt segment that is not the last, reporting the lost range, the rest intact', async () => {
-      // Prepare: one flipped byte in the second record of the first of several segments.
+    it('steps over a damaged record in a segment that is not the last, losing that record only', async () => {
+      // Prepare: one flipped byte inside the second record of the first of several segments.
       const dir = tempDir();
       const journal = await Journal.open({ dir, segmentBytes: 2000 });
       await appendAll(journal, 1, 20);
@@ -181,24 +181,20 @@ describe('Journal', () => {
         .sort();
       const first = join(dir, names[0]!);
       const bytes = readFileSync(first);
-      const second = 8 + bytes.readUInt32LE(0); // offset of the second record
-      bytes[second + 20] = bytes[second + 20]! ^ 0xff;
+      // File header (8 bytes), then records of a 16-byte header (length, crc, LSN) and the line.
+      const second = 8 + 16 + bytes.readUInt32LE(8);
+      bytes[second + 30] = bytes[second + 30]! ^ 0xff;
       writeFileSync(first, bytes);
-      const secondSegmentFirstLsn = Number(names[1]!.slice(4, 20));
+
       // Act
       const reopened = await Journal.open({ dir, segmentBytes: 2000 });
-      // Assess: LSN 2 up to the end of that segment lost and named; every later record readable.
-      expect(reopened.damage).toEqual([
-        expect.objectContaining({ kind: 'corrupt', segment: names[0], lsns: [2, secondSegmentFirstLsn - 1] }),
-      ]);
-      expect(reopened.damage[0]!.execIds).toEqual(
-        Array.from({ length: secondSegmentFirstLsn - 2 }, (_, i) => makeRecord(i + 2).exec_id),
-      );
+
+      // Assess: LSN 2 lost and named; every other record readable; the damaged file kept aside.
+      expect(reopened.damage).toEqual([expect.objectContaining({ kind: 'corrupt', segment: names[0], lsns: [2, 2] })]);
+      expect(reopened.damage[0]!.execIds).toEqual([makeRecord(2).exec_id]);
       const entries = await reopened.read(0, 100);
-      expect(entries.map((e) => e.lsn)).toEqual([
-        1,
-        ...Array.from({ length: 20 - secondSegmentFirstLsn + 1 }, (_, i) => secondSegmentFirstLsn + i),
-      ]);
+      expect(entries.map((e) => e.lsn)).toEqual([1, ...Array.from({ length: 18 }, (_, i) => i + 3)]);
+      expect(readdirSync(dir).filter((n) => n.startsWith(`${names[0]}.damaged-`))).toHaveLength(1);
       expect(reopened.append(makeRecord(21)).lsn).toBe(21);
       await reopened.close();
     });

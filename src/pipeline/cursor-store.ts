@@ -1,0 +1,173 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { writeFileAtomic } from '../core/atomic-file.js';
+import { ListenerError } from '../core/errors.js';
+import type { JournalDamage } from '../core/status.js';
+
+/** What every sink's saved state has: the LSN through which it has handled every record. */
+export interface CursorState {
+  through: number;
+}
+
+interface Copy {
+  generation: number;
+  state: CursorState;
+}
+
+const NAME = /^cursor-(.+)\.json(\.mirror)?$/;
+
+/**
+ * Each sink's position in the journal, in two files written one after the other
+ * (`cursor-<sink>.json`, then `cursor-<sink>.json.mirror`), each atomically and with a checksum
+ * and a generation number. Any damage to one file leaves the other; a crash between the two
+ * leaves the newer generation in the first. A save that fails (a full disk) is kept in memory and
+ * written with the next one: the sink goes on, and segments are deleted only below what is on disk.
+ */
+export class CursorStore {
+  readonly #dir: string;
+  /** Each sink's state as on disk (loaded at open, replaced by every save that lands). */
+  readonly #loaded = new Map<string, Copy>();
+  readonly #damage: JournalDamage[] = [];
+  #failure: ListenerError | undefined;
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Reads every sink's cursor (both copies), noting damage to either. */
+  static async open(dir: string): Promise<CursorStore> {
+    const store = new CursorStore(dir);
+    const sinks = new Set<string>();
+    for (const name of await readdir(dir)) {
+      const match = NAME.exec(name);
+      if (match !== null) sinks.add(match[1]!);
+    }
+    for (const sink of [...sinks].sort()) await store.#read(sink);
+    return store;
+  }
+
+  /** What open found wrong with a cursor file, and which copy was used. */
+  get damage(): readonly JournalDamage[] {
+    return this.#damage;
+  }
+
+  /** The last save that could not be written (cleared by the next that could). */
+  get failure(): ListenerError | undefined {
+    return this.#failure;
+  }
+
+  /** The sink's saved state, or undefined on its first start (or when both copies are gone). */
+  load<T extends CursorState>(sink: string): T | undefined {
+    return this.#loaded.get(sink)?.state as T | undefined;
+  }
+
+  /**
+   * The highest LSN any cursor has passed or names (an archive's uploaded ranges and its intent):
+   * the journal never numbers a new record at or below it.
+   */
+  floor(): number {
+    let floor = 0;
+    for (const { state } of this.#loaded.values()) {
+      const s = state as CursorState & { uploaded?: unknown; intent?: { ranges?: unknown } };
+      const ranges = [...asRanges(s.uploaded), ...asRanges(s.intent?.ranges)];
+      for (const end of [s.through, ...ranges.map((r) => r[1])])
+        if (Number.isSafeInteger(end) && end > floor) floor = end;
+    }
+    return floor;
+  }
+
+  /** Writes both copies; false when the disk refused (the state is kept and written next time). */
+  async save(sink: string, state: CursorState): Promise<boolean> {
+    const generation = (this.#loaded.get(sink)?.generation ?? 0) + 1;
+    const json = JSON.stringify(state);
+    const body = `${generation} ${json}`;
+    const text = `kfl-cursor 2 ${crc32(body).toString(16).padStart(8, '0')} ${body}\n`;
+    const path = this.#path(sink);
+    try {
+      await writeFileAtomic(path, text);
+      await writeFileAtomic(`${path}.mirror`, text);
+    } catch (cause) {
+      this.#failure = new ListenerError(
+        (cause as NodeJS.ErrnoException).code === 'ENOSPC' ? 'ERR_JOURNAL_DISK_FULL' : 'ERR_JOURNAL_CURSOR',
+        `cannot save the ${sink} cursor (kept in memory, written with the next save)`,
+        { cause, details: { path } },
+      );
+      return false;
+    }
+    this.#loaded.set(sink, { generation, state: JSON.parse(json) as CursorState });
+    this.#failure = undefined;
+    return true;
+  }
+
+  #path(sink: string): string {
+    return join(this.#dir, `cursor-${sink}.json`);
+  }
+
+  async #read(sink: string): Promise<void> {
+    const path = this.#path(sink);
+    const primary = await readCopy(path);
+    const mirror = await readCopy(`${path}.mirror`);
+    const good = [primary, mirror].filter((c): c is Copy => c !== undefined && c !== 'damaged' && c !== 'absent');
+    const best = good.sort((a, b) => b.generation - a.generation)[0];
+    if (best !== undefined) this.#loaded.set(sink, best);
+    for (const [copy, file] of [
+      [primary, `cursor-${sink}.json`],
+      [mirror, `cursor-${sink}.json.mirror`],
+    ] as const) {
+      // The copy a crash between the two writes leaves behind is no damage: a first save's mirror.
+      const lost = copy === 'absent' && best !== undefined && (file.endsWith('.mirror') ? best.generation > 1 : true);
+      if (copy !== 'damaged' && !lost) continue;
+      this.#damage.push({
+        kind: 'cursor',
+        segment: file,
+        offset: 0,
+        lsns: null,
+        note:
+          best !== undefined
+            ? `${copy === 'damaged' ? 'damaged' : 'missing'}; the ${sink} sink resumes from the other copy (through LSN ${best.state.through})`
+            : `${copy === 'damaged' ? 'damaged' : 'missing'} and no good copy is left: the ${sink} sink resumes from the oldest record in the journal, so records it had handled may be delivered again`,
+      });
+    }
+  }
+}
+
+/** One copy: its state, 'damaged' when present but unreadable, 'absent' when there is no file. */
+async function readCopy(path: string): Promise<Copy | 'damaged' | 'absent'> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    return 'damaged';
+  }
+  if (text.startsWith('kfl-cursor 2 ')) {
+    const crc = text.slice(13, 21);
+    const body = text.slice(22, text.endsWith('\n') ? -1 : undefined);
+    if (text[21] !== ' ' || !text.endsWith('\n') || crc32(body).toString(16).padStart(8, '0') !== crc) return 'damaged';
+    const space = body.indexOf(' ');
+    const generation = Number(body.slice(0, space));
+    const state = parseState(body.slice(space + 1));
+    return state === undefined || !Number.isSafeInteger(generation) ? 'damaged' : { generation, state };
+  }
+  // A cursor from before the checksum (one plain JSON file): taken as written, generation 0.
+  const state = parseState(text);
+  return state === undefined ? 'damaged' : { generation: 0, state };
+}
+
+function parseState(json: string): CursorState | undefined {
+  try {
+    const state = JSON.parse(json) as Partial<CursorState> | null;
+    return state !== null && typeof state === 'object' && Number.isSafeInteger(state.through) && state.through! >= 0
+      ? (state as CursorState)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asRanges(value: unknown): Array<[number, number]> {
+  return Array.isArray(value)
+    ? value.filter((r): r is [number, number] => Array.isArray(r) && r.length === 2 && Number.isSafeInteger(r[1]))
+    : [];
+}

@@ -1,0 +1,721 @@
+import { constants, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { fsyncDir, writeFileAtomic } from '../core/atomic-file.js';
+import { ListenerError } from '../core/errors.js';
+import { HeadQueue } from '../core/head-queue.js';
+import type { JournalDamage } from '../core/status.js';
+import type { ExecutionReportRecord } from '../core/record.js';
+
+/** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
+export interface JournalEntry {
+  readonly lsn: number;
+  readonly record: ExecutionReportRecord;
+  /** The record serialised once, exactly as every sink writes it. */
+  readonly line: string;
+}
+
+/**
+ * An entry read back from a segment. Its record is parsed only when a sink asks for it: a sink
+ * catching up reads every line but, like the fill publisher, may need few of the records.
+ */
+class StoredEntry implements JournalEntry {
+  readonly lsn: number;
+  readonly line: string;
+  #record: ExecutionReportRecord | undefined;
+
+  constructor(lsn: number, line: string) {
+    this.lsn = lsn;
+    this.line = line;
+  }
+
+  get record(): ExecutionReportRecord {
+    return (this.#record ??= JSON.parse(this.line) as ExecutionReportRecord);
+  }
+}
+
+export interface SegmentLogOptions {
+  dir: string;
+  /** A new segment file starts past this size (default 64 MiB). */
+  segmentBytes?: number;
+  /** Durable entries kept in memory for sinks that are keeping up (default 32 MiB of lines). */
+  cacheBytes?: number;
+  /**
+   * The highest LSN anything outside the segments has seen (a cursor, the ExecID log): numbering
+   * continues above it, and a segment ending below it lost records rather than never had them.
+   */
+  floor: number;
+  /** Waits between attempts while a write fails (a full disk): default 250 ms doubling to 10 s. */
+  retry?: BackoffPolicy;
+  /** Called for every record found on open, in LSN order (the ExecID index is rebuilt from them). */
+  onRecovered?: (lsn: number, line: string) => void;
+  now?: () => number;
+}
+
+/** Told when writes start failing (`stall`) and when they go through again (`ended`). */
+export type StallListener = (stall: LogStall | undefined, ended: LogStall | undefined) => void;
+
+/** Why the log is not writing: the write's error, since when, and how many attempts failed. */
+export interface LogStall {
+  error: ListenerError;
+  since: number;
+  attempts: number;
+}
+
+interface Pending {
+  entry: JournalEntry;
+  /** Header + UTF-8 bytes of the line. */
+  size: number;
+}
+
+// Format 2: a file starts with MAGIC; each record is u32 length, u32 crc32 of everything after
+// it, the LSN as a float64 (exact to 2^53), then the JSON line. The LSN inside each record is what
+// lets recovery resynchronise after damaged bytes and know exactly which records they held.
+const MAGIC = Buffer.from('KFLJSEG2', 'latin1');
+const HEADER_BYTES = 16;
+// Format 1 (before 0.4): no file header, u32 length + u32 crc32, LSN by position. Read once and
+// rewritten as format 2 on open.
+const V1_HEADER_BYTES = 8;
+const INDEX_EVERY = 256;
+const READ_WINDOW = 1024 * 1024;
+
+interface Segment {
+  firstLsn: number;
+  lastLsn: number; // firstLsn - 1 while empty
+  path: string;
+  bytes: number;
+  /** [LSN, byte offset] of every INDEX_EVERY-th record, so a sink far behind reads without a full scan. */
+  index: Array<[number, number]>;
+  records: number;
+}
+
+/**
+ * The journal's storage: numbered, checksummed records in segment files, appended by group commit
+ * (every append made while a write+fsync is in flight goes out in the next one, so throughput does
+ * not collapse to one fsync per report). On open it verifies every record: a torn tail left by a
+ * crash is cut; damaged bytes anywhere else are kept aside, stepped over to the next good record,
+ * and reported as LSN ranges. A write that fails (a full disk) stalls the log instead of killing
+ * it: what was appended stays in memory, nothing more is reported durable, and the write is
+ * retried until it succeeds.
+ */
+export class SegmentLog {
+  readonly #dir: string;
+  readonly #segmentBytes: number;
+  readonly #cacheBytes: number;
+  readonly #floor: number;
+  readonly #now: () => number;
+  readonly #backoff: Backoff;
+  readonly #segments: Segment[] = [];
+  readonly #damage: JournalDamage[] = [];
+  // Evicted entries' slots are cleared at once, so the cache never holds more than its budget.
+  readonly #cache = new HeadQueue<JournalEntry>();
+  readonly #durableListeners = new Set<(lsn: number) => void>();
+  readonly #stallListeners = new Set<StallListener>();
+  #cachedBytes = 0;
+  #active: FileHandle | undefined;
+  #needsRoll = false;
+  #lastLsn = 0;
+  #durableLsn = 0;
+  #pending: Pending[] = [];
+  #pendingBytes = 0;
+  #flushing: Promise<void> | undefined;
+  #stall: LogStall | undefined;
+  #wakeRetry: (() => void) | undefined;
+  #changed = deferred();
+  #truncatedTailBytes = 0;
+  #closed = false;
+
+  private constructor(options: SegmentLogOptions) {
+    this.#dir = options.dir;
+    this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
+    this.#floor = options.floor;
+    this.#now = options.now ?? Date.now;
+    this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, floorMs: 50, ...options.retry });
+  }
+
+  static async open(options: SegmentLogOptions): Promise<SegmentLog> {
+    const log = new SegmentLog(options);
+    await log.#recover(options.onRecovered);
+    return log;
+  }
+
+  get lastLsn(): number {
+    return this.#lastLsn;
+  }
+
+  get durableLsn(): number {
+    return this.#durableLsn;
+  }
+
+  /** The oldest LSN still on disk (or the next one when the log is empty). */
+  get firstLsn(): number {
+    return this.#segments[0]?.firstLsn ?? this.#lastLsn + 1;
+  }
+
+  /** What open found damaged or cut. Torn tails were never durable; corrupt and missing ranges were. */
+  get damage(): readonly JournalDamage[] {
+    return this.#damage;
+  }
+
+  /** Set while writes fail; cleared by the first write that succeeds. */
+  get stall(): LogStall | undefined {
+    return this.#stall;
+  }
+
+  /** Bytes appended and not yet durable (they grow while the log is stalled). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  get truncatedTailBytes(): number {
+    return this.#truncatedTailBytes;
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  get bytesOnDisk(): number {
+    let sum = 0;
+    for (const segment of this.#segments) sum += segment.bytes;
+    return sum;
+  }
+
+  /** Numbers the record and queues it for the next group commit. */
+  append(record: ExecutionReportRecord, line: string): number {
+    const entry: JournalEntry = { lsn: ++this.#lastLsn, record, line };
+    // The bytes are written at commit time into one buffer for the whole group; a buffer per
+    // record cost more than encoding it.
+    const size = HEADER_BYTES + Buffer.byteLength(line, 'utf8');
+    this.#pending.push({ entry, size });
+    this.#pendingBytes += size;
+    if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
+    return entry.lsn;
+  }
+
+  /**
+   * Resolves when everything appended so far is durable; rejects with the stall's error when the
+   * log is stalled (it keeps retrying: a later flush may succeed).
+   */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#stall !== undefined) throw this.#stall.error;
+      if (this.#flushing === undefined) return;
+      await this.#changed.promise;
+    }
+  }
+
+  /** Called with the new durable LSN after every group commit. */
+  onDurable(listener: (lsn: number) => void): () => void {
+    this.#durableListeners.add(listener);
+    return () => this.#durableListeners.delete(listener);
+  }
+
+  /** Called when writes start failing and when they go through again. */
+  onStall(listener: StallListener): () => void {
+    this.#stallListeners.add(listener);
+    return () => this.#stallListeners.delete(listener);
+  }
+
+  /**
+   * Up to `max` durable entries after `afterLsn` and at most `throughLsn`, in LSN order. LSNs lost
+   * to damage have no entry: the result steps over them. Served from memory when the reader is
+   * keeping up, from the segment files otherwise.
+   */
+  async read(afterLsn: number, max: number, throughLsn = this.#durableLsn): Promise<JournalEntry[]> {
+    const to = Math.min(throughLsn, this.#durableLsn);
+    if (to <= afterLsn || max <= 0) return [];
+    const cacheFirst = this.#cache.peek()?.lsn ?? Infinity;
+    const from = afterLsn + 1;
+    if (from >= cacheFirst) return this.#cache.slice(from - cacheFirst, Math.min(to, from + max - 1) - cacheFirst + 1);
+    return this.#readFromDisk(from, to, max);
+  }
+
+  /** Deletes every segment whose records all lie at or below `lsn` (never the active one). */
+  async deleteThrough(lsn: number): Promise<void> {
+    while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= lsn) {
+      const segment = this.#segments.shift()!;
+      // Numbering survives even when every segment is gone.
+      await writeFileAtomic(join(this.#dir, 'lsn-base'), String(Math.max(this.#durableLsn, segment.lastLsn)));
+      await rm(segment.path, { force: true });
+    }
+  }
+
+  /** Records per segment span, for the backlog estimate: [first, last, bytes] of each segment. */
+  spans(): Array<[number, number, number]> {
+    return this.#segments.map((s) => [s.firstLsn, s.lastLsn, s.bytes]);
+  }
+
+  /**
+   * Makes what it can durable and closes. What a stalled log still holds is not written: it was
+   * never reported durable, so never acknowledged, and the exchange's resend or the drop copy
+   * brings it back.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush().catch(() => undefined);
+    this.#closed = true;
+    this.#wakeRetry?.();
+    await this.#flushing;
+    await this.#active?.close();
+  }
+
+  // ── group commit ────────────────────────────────────────────────────────────────────────────
+
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#pending.length > 0 && !this.#closed) {
+        const batch = this.#pending;
+        this.#pending = [];
+        let written = 0;
+        try {
+          while (written < batch.length) written = await this.#writeChunk(batch, written);
+          const ended = this.#stall;
+          if (ended !== undefined) {
+            this.#stall = undefined;
+            this.#backoff.reset();
+            for (const listener of this.#stallListeners) listener(undefined, ended);
+          }
+        } catch (cause) {
+          // Nothing of the failed chunk counts as written: the file goes back to its last good
+          // size and the entries wait, in order, for the next attempt.
+          this.#pending = batch.slice(written).concat(this.#pending);
+          await this.#onWriteFailure(cause);
+        }
+        this.#signal();
+      }
+    } finally {
+      this.#flushing = undefined;
+      this.#signal();
+    }
+  }
+
+  /** Writes one segment's share of the batch from `start`; returns the index after it. */
+  async #writeChunk(batch: Pending[], start: number): Promise<number> {
+    let segment = this.#segments.at(-1);
+    if (
+      this.#needsRoll ||
+      segment === undefined ||
+      (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn)
+    )
+      segment = await this.#roll(batch[start]!.entry.lsn);
+    // Fill this segment up to its size (at least one record), then roll for the rest.
+    const header = segment.bytes === 0 ? MAGIC.length : 0;
+    let bytes = segment.bytes + header;
+    let records = segment.records;
+    const index: Array<[number, number]> = [];
+    let i = start;
+    while (i < batch.length && (i === start || bytes + batch[i]!.size <= this.#segmentBytes)) {
+      const { entry, size } = batch[i]!;
+      if (records++ % INDEX_EVERY === 0) index.push([entry.lsn, bytes]);
+      bytes += size;
+      i++;
+    }
+    const data = Buffer.allocUnsafe(bytes - segment.bytes);
+    let at = 0;
+    if (header > 0) at += MAGIC.copy(data, 0);
+    for (let k = start; k < i; k++) {
+      const { entry, size } = batch[k]!;
+      writeRecord(data, at, entry.lsn, entry.line, size);
+      at += size;
+    }
+    // A regular-file write may in principle stop short: finish it.
+    for (let written = 0; written < data.length;)
+      written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
+    await this.#active!.datasync();
+    segment.bytes = bytes;
+    segment.records = records;
+    segment.lastLsn = batch[i - 1]!.entry.lsn;
+    for (const entry of index) segment.index.push(entry);
+    const last = segment.lastLsn;
+    this.#durableLsn = last;
+    for (let k = start; k < i; k++) {
+      this.#pendingBytes -= batch[k]!.size;
+      this.#cacheAdd(batch[k]!.entry);
+    }
+    for (const listener of this.#durableListeners) listener(last);
+    return i;
+  }
+
+  async #onWriteFailure(cause: unknown): Promise<void> {
+    const error = await writeFailure(this.#dir, 'journal write or fsync failed; holding appends and retrying', cause);
+    const first = this.#stall === undefined;
+    this.#stall = { error, since: this.#stall?.since ?? this.#now(), attempts: (this.#stall?.attempts ?? 0) + 1 };
+    if (first) for (const listener of this.#stallListeners) listener(this.#stall, undefined);
+    this.#signal();
+    const segment = this.#segments.at(-1);
+    if (segment !== undefined && this.#active !== undefined && !this.#needsRoll) {
+      // Bytes of the failed write may have landed: cut them so the retry does not follow them.
+      await this.#active.truncate(segment.bytes).catch(() => {
+        this.#needsRoll = true; // cannot cut: the retry starts a segment of its own
+      });
+    }
+    if (this.#closed) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#backoff.next());
+      this.#wakeRetry = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakeRetry = undefined;
+  }
+
+  #signal(): void {
+    const current = this.#changed;
+    this.#changed = deferred();
+    current.resolve();
+  }
+
+  #cacheAdd(entry: JournalEntry): void {
+    this.#cache.push(entry);
+    this.#cachedBytes += entry.line.length;
+    while (this.#cachedBytes > this.#cacheBytes && this.#cache.length > 1)
+      this.#cachedBytes -= this.#cache.shift()!.line.length;
+  }
+
+  async #roll(firstLsn: number): Promise<Segment> {
+    const previous = this.#segments.at(-1);
+    const path = join(this.#dir, segmentName(firstLsn));
+    const handle = await open(
+      path,
+      constants.O_CREAT | constants.O_TRUNC | constants.O_WRONLY | constants.O_APPEND,
+      0o644,
+    );
+    try {
+      await fsyncDir(this.#dir);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    await this.#active?.close().catch(() => undefined);
+    this.#active = handle;
+    this.#needsRoll = false;
+    const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
+    // An empty segment left by a roll that failed before its first record is replaced, not kept.
+    if (previous !== undefined && previous.firstLsn === firstLsn) this.#segments.pop();
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  // ── recovery ────────────────────────────────────────────────────────────────────────────────
+
+  async #recover(onRecovered: SegmentLogOptions['onRecovered']): Promise<void> {
+    await mkdir(this.#dir, { recursive: true });
+    const names = (await readdir(this.#dir, { withFileTypes: true }))
+      .filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name))
+      .map((d) => d.name)
+      .sort();
+    const floor = Math.max(this.#floor, await this.#lsnBase());
+    const now = this.#now();
+    for (let s = 0; s < names.length; s++) {
+      const name = names[s]!;
+      const firstLsn = Number(name.slice(4, 20));
+      const path = join(this.#dir, name);
+      const data = await readFile(path);
+      const previous = this.#segments.at(-1);
+      const lastSeen = Math.max(previous?.lastLsn ?? 0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
+      if (previous !== undefined && firstLsn > lastSeen + 1)
+        this.#damage.push({ kind: 'missing', segment: null, offset: 0, lsns: [lastSeen + 1, firstLsn - 1] });
+      else if (previous !== undefined && firstLsn <= previous.lastLsn)
+        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} overlaps the one before it`, {
+          details: { segment: name },
+        });
+      const isLast = s === names.length - 1;
+      const nextFirst = isLast ? undefined : Number(names[s + 1]!.slice(4, 20));
+      const scan = scanSegment(data, firstLsn);
+      // Where the records after the last good one would have ended: the next segment's start, or
+      // for the last segment the floor (something outside saw them), at least one record.
+      let tornAt: number | undefined;
+      let rewrite = scan.legacy;
+      for (const bad of scan.bad) {
+        const before = scan.records.filter((r) => r.offset < bad.offset).at(-1)?.lsn ?? firstLsn - 1;
+        const after = scan.records.find((r) => r.offset >= bad.end)?.lsn;
+        const atEnd = after === undefined;
+        const torn =
+          isLast && atEnd && bad.end === data.length && isIncompleteTail(data, bad.offset) && before + 1 > floor;
+        if (torn) {
+          // A header cut short goes too: the first write of the segment writes it again.
+          tornAt = scan.magic ? bad.offset : 0;
+          this.#truncatedTailBytes = data.length - bad.offset;
+          this.#damage.push({
+            kind: 'torn_tail',
+            segment: name,
+            offset: bad.offset,
+            lsns: [before + 1, before + 1],
+            bytes: data.length - bad.offset,
+          });
+          continue;
+        }
+        rewrite = true;
+        const until =
+          after !== undefined ? after - 1 : nextFirst !== undefined ? nextFirst - 1 : Math.max(floor, before + 1);
+        this.#damage.push({
+          kind: 'corrupt',
+          segment: name,
+          offset: bad.offset,
+          lsns: until >= before + 1 ? [before + 1, until] : null,
+          bytes: bad.end - bad.offset,
+        });
+      }
+      const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
+      const kept = rewrite ? encodeSegment(scan.records) : undefined;
+      if (rewrite && !scan.legacy) await writeFileAtomic(`${path}.damaged-${now}`, data);
+      if (kept !== undefined) await writeFileAtomic(path, kept);
+      else if (tornAt !== undefined) {
+        const handle = await open(path, 'r+');
+        await handle.truncate(tornAt);
+        await handle.sync();
+        await handle.close();
+      }
+      let offset = MAGIC.length;
+      for (const record of scan.records) {
+        if (segment.records++ % INDEX_EVERY === 0) segment.index.push([record.lsn, offset]);
+        offset += HEADER_BYTES + Buffer.byteLength(record.line, 'utf8');
+        segment.lastLsn = record.lsn;
+        onRecovered?.(record.lsn, record.line);
+      }
+      segment.bytes = kept?.length ?? tornAt ?? data.length;
+      if (segment.bytes > 0 && segment.bytes !== offset)
+        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} does not add up after recovery`);
+      this.#segments.push(segment);
+    }
+    // Numbering never goes back below an LSN something outside the segments has seen, even when
+    // the segments lost it: a cursor past it would make the sink skip the new record given it.
+    const lastOnDisk = this.#segments.at(-1)?.lastLsn;
+    const reported = Math.max(0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
+    if (lastOnDisk !== undefined && lastOnDisk < floor && reported < floor)
+      this.#damage.push({
+        kind: 'missing',
+        segment: null,
+        offset: 0,
+        lsns: [Math.max(lastOnDisk, reported) + 1, floor],
+      });
+    const lastSegment = this.#segments.at(-1);
+    this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor);
+    // A segment's first LSN is in its name: after a gap, appends start a segment of their own.
+    if (
+      lastSegment === undefined ||
+      lastSegment.bytes === 0 ||
+      lastSegment.bytes >= this.#segmentBytes ||
+      lastSegment.lastLsn < this.#lastLsn
+    ) {
+      // Rolled at the first write, where a failure (a full disk) stalls instead of failing the start.
+      this.#needsRoll = true;
+      if (lastSegment !== undefined && lastSegment.bytes === 0) {
+        this.#segments.pop();
+        await rm(lastSegment.path, { force: true });
+      }
+    } else {
+      this.#active = await open(lastSegment.path, constants.O_WRONLY | constants.O_APPEND);
+    }
+    // Where numbering stands, for when every segment is deleted. Refreshed at each deletion too;
+    // a full disk here must not stop the start.
+    await writeFileAtomic(join(this.#dir, 'lsn-base'), String(this.#lastLsn)).catch(() => undefined);
+  }
+
+  async #lsnBase(): Promise<number> {
+    try {
+      const value = Number(await readFile(join(this.#dir, 'lsn-base'), 'utf8'));
+      return Number.isSafeInteger(value) && value > 0 ? value : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  async #readFromDisk(from: number, to: number, max: number): Promise<JournalEntry[]> {
+    const out: JournalEntry[] = [];
+    for (const segment of this.#segments) {
+      if (segment.lastLsn < from || segment.firstLsn > to) continue;
+      let position = MAGIC.length;
+      for (const [lsn, offset] of segment.index) {
+        if (lsn > from) break;
+        position = offset;
+      }
+      const handle = await open(segment.path, 'r');
+      try {
+        // Read a window at a time, not the rest of the segment: a reader a few records behind
+        // must not pay for the megabytes after them.
+        let window = Buffer.allocUnsafe(0);
+        let offset = 0;
+        while (position < segment.bytes && out.length < max) {
+          let valid = recordAt(window, offset);
+          if (valid === undefined) {
+            const need =
+              offset + HEADER_BYTES <= window.length ? HEADER_BYTES + window.readUInt32LE(offset) : HEADER_BYTES;
+            const size = Math.min(segment.bytes - position, Math.max(READ_WINDOW, need));
+            if (size < need)
+              throw new ListenerError(
+                'ERR_JOURNAL_READ',
+                `journal segment ${segment.path} unreadable at byte ${position}`,
+              );
+            window = Buffer.allocUnsafe(size);
+            const { bytesRead } = await handle.read(window, 0, size, position);
+            if (bytesRead < size)
+              throw new ListenerError(
+                'ERR_JOURNAL_READ',
+                `journal segment ${segment.path} is shorter than recorded (byte ${position})`,
+              );
+            offset = 0;
+            valid = recordAt(window, offset);
+            if (valid === undefined)
+              throw new ListenerError(
+                'ERR_JOURNAL_READ',
+                `journal segment ${segment.path} failed its checksum at byte ${position} after recovery`,
+              );
+          }
+          if (valid.lsn > to) return out;
+          if (valid.lsn >= from) out.push(new StoredEntry(valid.lsn, valid.line));
+          position += valid.next - offset;
+          offset = valid.next;
+        }
+      } finally {
+        await handle.close();
+      }
+      if (out.length >= max) break;
+    }
+    return out;
+  }
+}
+
+function segmentName(firstLsn: number): string {
+  return `seg-${String(firstLsn).padStart(16, '0')}.log`;
+}
+
+function writeRecord(data: Buffer, at: number, lsn: number, line: string, size: number): void {
+  data.writeUInt32LE(size - HEADER_BYTES, at);
+  data.writeDoubleLE(lsn, at + 8);
+  data.write(line, at + HEADER_BYTES, 'utf8');
+  data.writeUInt32LE(crc32(data.subarray(at + 8, at + size)), at + 4);
+}
+
+/** The record at `offset` if its header and checksum hold, else undefined (torn or corrupt). */
+function recordAt(data: Buffer, offset: number): { lsn: number; line: string; next: number } | undefined {
+  if (offset + HEADER_BYTES > data.length) return undefined;
+  const length = data.readUInt32LE(offset);
+  const end = offset + HEADER_BYTES + length;
+  if (length === 0 || end > data.length) return undefined;
+  if (crc32(data.subarray(offset + 8, end)) !== data.readUInt32LE(offset + 4)) return undefined;
+  const lsn = data.readDoubleLE(offset + 8);
+  if (!Number.isSafeInteger(lsn) || lsn < 1) return undefined;
+  return { lsn, line: data.toString('utf8', offset + HEADER_BYTES, end), next: end };
+}
+
+function v1RecordAt(data: Buffer, offset: number): { line: string; next: number } | undefined {
+  if (offset + V1_HEADER_BYTES > data.length) return undefined;
+  const length = data.readUInt32LE(offset);
+  const end = offset + V1_HEADER_BYTES + length;
+  if (length === 0 || end > data.length) return undefined;
+  if (crc32(data.subarray(offset + V1_HEADER_BYTES, end)) !== data.readUInt32LE(offset + 4)) return undefined;
+  return { line: data.toString('utf8', offset + V1_HEADER_BYTES, end), next: end };
+}
+
+interface ScannedRecord {
+  lsn: number;
+  offset: number;
+  line: string;
+}
+
+interface SegmentScan {
+  /** The good records, in order. */
+  records: ScannedRecord[];
+  /** Byte ranges holding no good record: damage, or a torn tail at the very end. */
+  bad: Array<{ offset: number; end: number }>;
+  /** A format-1 segment (to be rewritten in format 2). */
+  legacy: boolean;
+  magic: boolean;
+}
+
+/**
+ * Every good record of a segment, and the ranges between them that are not: after damaged bytes
+ * the scan resynchronises on the next offset holding a record whose checksum holds and whose LSN
+ * follows the last good one.
+ */
+function scanSegment(data: Buffer, firstLsn: number): SegmentScan {
+  const records: ScannedRecord[] = [];
+  const bad: SegmentScan['bad'] = [];
+  const magic = data.length >= MAGIC.length && data.subarray(0, MAGIC.length).equals(MAGIC);
+  if (!magic && v1RecordAt(data, 0) !== undefined) return scanLegacy(data, firstLsn);
+  // A damaged or cut file header is bad bytes like any other: the records start after it.
+  let at = magic ? MAGIC.length : 0;
+  let last = firstLsn - 1;
+  while (at < data.length) {
+    const record = recordAt(data, at);
+    if (record !== undefined && record.lsn > last) {
+      records.push({ lsn: record.lsn, offset: at, line: record.line });
+      last = record.lsn;
+      at = record.next;
+      continue;
+    }
+    let next = at + 1;
+    for (; next + HEADER_BYTES < data.length; next++) {
+      const candidate = recordAt(data, next);
+      if (candidate !== undefined && candidate.lsn > last) break;
+    }
+    if (next + HEADER_BYTES >= data.length) next = data.length;
+    bad.push({ offset: at, end: next });
+    at = next;
+  }
+  return { records, bad, legacy: false, magic };
+}
+
+function scanLegacy(data: Buffer, firstLsn: number): SegmentScan {
+  const records: ScannedRecord[] = [];
+  let at = 0;
+  for (let record = v1RecordAt(data, 0); record !== undefined; record = v1RecordAt(data, at)) {
+    records.push({ lsn: firstLsn + records.length, offset: at, line: record.line });
+    at = record.next;
+  }
+  // Format 1 cannot resynchronise (positions are LSNs): whatever follows a bad record is lost.
+  const bad = at < data.length ? [{ offset: at, end: data.length }] : [];
+  return { records, bad, legacy: true, magic: false };
+}
+
+/** A format-2 segment holding `records` (a recovered or migrated segment, rewritten whole). */
+function encodeSegment(records: readonly ScannedRecord[]): Buffer {
+  let bytes = MAGIC.length;
+  for (const r of records) bytes += HEADER_BYTES + Buffer.byteLength(r.line, 'utf8');
+  const data = Buffer.allocUnsafe(bytes);
+  let at = MAGIC.copy(data, 0);
+  for (const r of records) {
+    const size = HEADER_BYTES + Buffer.byteLength(r.line, 'utf8');
+    writeRecord(data, at, r.lsn, r.line, size);
+    at += size;
+  }
+  return data;
+}
+
+/**
+ * True for a record cut short by a crash mid-write: its header or its declared body runs past the
+ * end of the file (a flipped length would look the same, but then good records come after it,
+ * and the caller only asks about a bad range with none after it).
+ */
+function isIncompleteTail(data: Buffer, offset: number): boolean {
+  return offset + HEADER_BYTES > data.length || offset + HEADER_BYTES + data.readUInt32LE(offset) > data.length;
+}
+
+/**
+ * A failed write, coded: a full disk is named as such, with the path and the bytes left, so an
+ * operator reads the cause in the first line rather than in a stack.
+ */
+export async function writeFailure(dir: string, message: string, cause: unknown): Promise<ListenerError> {
+  if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC')
+    return new ListenerError('ERR_JOURNAL_WRITE', message, { cause });
+  const freeBytes = await statfs(dir).then(
+    (s) => s.bavail * s.bsize,
+    () => null,
+  );
+  return new ListenerError('ERR_JOURNAL_DISK_FULL', `no space left on the spool (${dir}): ${message}`, {
+    cause,
+    details: { path: dir, freeBytes },
+  });
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
