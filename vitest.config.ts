@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The QuickFIX C++ suite needs g++ and libquickfix-dev: `npm run test:interop` (vitest.interop.config.js).
-    exclude: ['**/node_modules/**', '**/.git/**', 'test/interop/quickfix*.test.ts'],
+    // Suites that need the machine (g++ and libquickfix-dev; root for a tmpfs): `npm run test:system`
+    // (vitest.system.config.js), which .ci/run runs after this.
+    exclude: ['**/node_modules/**', '**/.git/**', 'test/interop/quickfix*.test.ts', 'test/system/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration suites bind real sockets and spawn real peers; two cores run two at a time.

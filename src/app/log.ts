@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { BackfillEvent } from './backfill.js';
+import type { ListenerError } from '../core/errors.js';
 import type { JournalEvent } from './service.js';
 import type { JournalDamage } from '../core/status.js';
 import type { SessionEvent } from '../fix/session.js';
@@ -133,7 +134,39 @@ export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
       },
       'archive write failed; retrying',
     );
+  else if (event.kind === 'spool_refused') logSpoolRefused(log, 'archive', event);
+  else if (event.kind === 'dead_lettered')
+    log.error(
+      {
+        code: event.code,
+        key: event.key,
+        records: event.records,
+        lsns: event.lsns,
+        reason: event.reason,
+        deadLetters: event.path,
+      },
+      'archive object the store can never accept parked in the dead letters; the archive goes on',
+    );
+  else if (event.kind === 'dead_letter_copy_failed')
+    log.warn(
+      { key: event.key, err: event.error },
+      'parked archive object kept in the spool only: its store copy failed',
+    );
   else log.warn({ key: event.key }, 'redoing an archive write interrupted by a crash');
+}
+
+/** A sink that could not save its cursor (a full spool): it delivers nothing more until it can. */
+function logSpoolRefused(
+  log: Logger,
+  sink: string,
+  event: { retryInMs: number; attempt: number; error: ListenerError },
+): void {
+  // The first refusal in full; then one line in ten, so a long outage does not flood the log.
+  if (event.attempt !== 1 && event.attempt % 10 !== 0) return;
+  log.error(
+    { sink, code: event.error.code, attempt: event.attempt, retryInMs: event.retryInMs, err: event.error },
+    `${sink}: cannot save its position on the spool; delivering nothing more until it can, retrying`,
+  );
 }
 
 export function logFillEvent(log: Logger, event: FillEvent): void {
@@ -169,6 +202,9 @@ export function logFillEvent(log: Logger, event: FillEvent): void {
         { exec_id: event.execId, err: event.error },
         'dead letter kept in the spool only: its archive copy failed',
       );
+      return;
+    case 'spool_refused':
+      logSpoolRefused(log, 'fills', event);
       return;
   }
 }

@@ -102,6 +102,7 @@ export class ListenerService implements ControlTarget {
     this.archive = new ArchiveWriter({
       journal,
       store: options.store,
+      deadLetters,
       ...options.archive,
       ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
       onFailure: (error) => this.#die(error, options),
@@ -179,6 +180,12 @@ export class ListenerService implements ControlTarget {
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
+      onObjectCopyFailed: (key, cause) =>
+        options.onArchiveEvent?.({
+          kind: 'dead_letter_copy_failed',
+          key,
+          error: cause instanceof Error ? cause : new Error(String(cause)),
+        }),
       onCopyFailed: (letter, cause) =>
         options.onFillEvent?.({
           kind: 'dead_letter_copy_failed',
@@ -278,10 +285,15 @@ export class ListenerService implements ControlTarget {
       () => undefined,
       (error: unknown) => error,
     );
-    await Promise.all([this.archive.stop({ flush: true }), this.fills.stop()]);
+    // Every part is stopped and closed even when one fails (a cursor the full disk refused):
+    // the first failure is reported after.
+    const stopped = await Promise.allSettled([this.archive.stop({ flush: true }), this.fills.stop()]);
     await this.deadLetters.close();
     await this.journal.close();
     if (unflushed !== undefined) throw asListenerError(unflushed, 'ERR_JOURNAL_WRITE', 'journal flush failed at stop');
+    for (const result of stopped)
+      if (result.status === 'rejected')
+        throw asListenerError(result.reason, 'ERR_LOOP_FAILED', 'a sink failed to stop cleanly');
   }
 
   /**

@@ -1,5 +1,7 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import { ListenerError } from '../core/errors.js';
 
 /** Where a resumable (KalshiRT) session keeps its sequence numbers across connections and restarts. */
@@ -11,8 +13,10 @@ export interface SequenceState {
 }
 
 export interface SequenceStore {
+  /** Read once, at construction of the session. */
   load(): SequenceState | undefined;
-  save(state: SequenceState): void;
+  /** Resolves when `state` (or a later one) is durable; rejects when the write failed. */
+  save(state: SequenceState): Promise<void>;
 }
 
 export class MemorySequenceStore implements SequenceStore {
@@ -23,14 +27,23 @@ export class MemorySequenceStore implements SequenceStore {
   load(): SequenceState | undefined {
     return this.#state === undefined ? undefined : { ...this.#state };
   }
-  save(state: SequenceState): void {
+  save(state: SequenceState): Promise<void> {
     this.#state = { ...state };
+    return Promise.resolve();
   }
 }
 
-/** JSON file written atomically (temp file, fsync, rename) so a crash leaves the old or the new state. */
+/**
+ * JSON file written atomically (temp file, fsync, rename, directory fsync) so a crash leaves the old
+ * or the new state, off the event loop: the session never waits on the disk (on EFS each write is
+ * a network round trip). Saves made while one is being written coalesce into the next write, so at
+ * most one is in flight and the file ends at the latest state.
+ */
 export class FileSequenceStore implements SequenceStore {
   readonly path: string;
+  #next: SequenceState | undefined;
+  #writing: Promise<void> | undefined;
+
   constructor(path: string) {
     this.path = path;
   }
@@ -43,7 +56,12 @@ export class FileSequenceStore implements SequenceStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new ListenerError('ERR_SEQUENCE_STORE', `cannot read sequence store ${this.path}`, { cause: error });
     }
-    const parsed = JSON.parse(text) as Partial<SequenceState>;
+    let parsed: Partial<SequenceState>;
+    try {
+      parsed = JSON.parse(text) as Partial<SequenceState>;
+    } catch (cause) {
+      throw new ListenerError('ERR_SEQUENCE_STORE', `sequence store ${this.path} is not JSON`, { cause });
+    }
     if (
       !Number.isSafeInteger(parsed.nextInbound) ||
       !Number.isSafeInteger(parsed.nextOutbound) ||
@@ -55,16 +73,24 @@ export class FileSequenceStore implements SequenceStore {
     return { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound! };
   }
 
-  save(state: SequenceState): void {
-    mkdirSync(dirname(this.path), { recursive: true });
-    const temp = `${this.path}.tmp`;
-    const fd = openSync(temp, 'w');
+  save(state: SequenceState): Promise<void> {
+    this.#next = { nextInbound: state.nextInbound, nextOutbound: state.nextOutbound };
+    this.#writing ??= this.#drain();
+    return this.#writing;
+  }
+
+  async #drain(): Promise<void> {
     try {
-      writeSync(fd, JSON.stringify({ nextInbound: state.nextInbound, nextOutbound: state.nextOutbound }));
-      fsyncSync(fd);
+      await mkdir(dirname(this.path), { recursive: true });
+      while (this.#next !== undefined) {
+        const state = this.#next;
+        this.#next = undefined;
+        await writeFileAtomic(this.path, JSON.stringify(state));
+      }
+    } catch (cause) {
+      throw new ListenerError('ERR_SEQUENCE_STORE', `cannot write sequence store ${this.path}`, { cause });
     } finally {
-      closeSync(fd);
+      this.#writing = undefined;
     }
-    renameSync(temp, this.path);
   }
 }

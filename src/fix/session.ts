@@ -165,6 +165,8 @@ export class ListenerSession {
   #recoveryStartedAt = 0;
   // Application seqs delivered but not yet acknowledged durable (manualAck), in order.
   readonly #unacked = new HeadQueue<number>();
+  /** The last sequence-store write, awaited by stop() so the final position is on disk. */
+  #saving: Promise<void> = Promise.resolve();
   // Set when a resumed KalshiRT logon proved the exchange restarted its numbering.
   #forceReset = false;
   #clockSkewMs: number | undefined;
@@ -269,6 +271,7 @@ export class ListenerSession {
       this.#finishStop();
     }
     await closed;
+    await this.#saving;
   }
 
   /**
@@ -489,6 +492,12 @@ export class ListenerSession {
     if (reset) {
       this.#nextInbound = 1;
       this.#nextOutbound = 1;
+      this.#resetAcks();
+    } else if (this.#o.manualAck === true) {
+      // Resume from the first message the application has not made durable, as a restart would:
+      // what it could not keep (a journal that stopped writing) is asked for again, and what it
+      // did keep comes back as a duplicate it drops.
+      this.#nextInbound = this.#safeInbound();
       this.#resetAcks();
     }
     const sendingTime = formatUtcTimestamp(this.#now());
@@ -918,13 +927,11 @@ export class ListenerSession {
   #saveNow(): void {
     if (!this.#resumable || this.#o.store === undefined) return;
     const state: SequenceState = { nextInbound: this.#safeInbound(), nextOutbound: this.#nextOutbound };
-    try {
-      this.#o.store.save(state);
-    } catch (cause) {
+    this.#saving = this.#o.store.save(state).catch((cause: unknown) => {
       const error = new ListenerError('ERR_SEQUENCE_STORE', 'cannot persist session sequence numbers', { cause });
       this.#lastError = { code: error.code, message: error.message, at: this.#now() };
       this.#emit({ kind: 'error', error });
-    }
+    });
   }
 
   #emit(event: SessionEvent): void {

@@ -6,6 +6,7 @@ import { asListenerError, ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { ConsumerLoop } from './consumer-loop.js';
+import type { DeadLetterBox } from './dead-letters.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
 import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
@@ -24,6 +25,11 @@ export interface ArchiveWriterOptions {
   /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
   retry?: BackoffPolicy;
   onEvent?: (event: ArchiveEvent) => void;
+  /**
+   * Where an object the store refuses for good (ERR_S3_OBJECT_REFUSED: too large, key too long)
+   * is parked so the archive goes on. Without it such an object is retried like any failure.
+   */
+  deadLetters?: DeadLetterBox;
   /** The writer's loop failed (a cursor it cannot save, a journal it cannot read): it has stopped. */
   onFailure?: (error: ListenerError) => void;
 }
@@ -31,7 +37,18 @@ export interface ArchiveWriterOptions {
 export type ArchiveEvent =
   | { kind: 'uploaded'; key: string; records: number; bytes: number; result: 'created' | 'exists' }
   | { kind: 'upload_failed'; key: string; attempt: number; retryInMs: number; error: ListenerError }
-  | { kind: 'replayed_intent'; key: string };
+  | { kind: 'replayed_intent'; key: string }
+  | { kind: 'spool_refused'; retryInMs: number; attempt: number; error: ListenerError }
+  | { kind: 'dead_letter_copy_failed'; key: string; error: Error }
+  | {
+      kind: 'dead_lettered';
+      key: string;
+      records: number;
+      lsns: LsnRange[];
+      code: string;
+      reason: string;
+      path: string;
+    };
 
 /** What the cursor file holds: everything ≤ through is archived; `uploaded` are ranges beyond it. */
 interface ArchiveCursor {
@@ -97,6 +114,7 @@ export class ArchiveWriter {
       body: () => this.#run(),
       sink: { name: SINK, location: options.store.location },
       onFailure: options.onFailure,
+      onRetry: (error, retryInMs, attempt) => options.onEvent?.({ kind: 'spool_refused', retryInMs, attempt, error }),
       now: this.#now,
     });
     this.#status = this.#loop.status;
@@ -142,6 +160,7 @@ export class ArchiveWriter {
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
+      deadLetters: this.#o.deadLetters?.count(SINK) ?? 0,
       pendingRecords: pending + unread,
       // Lag: how long the oldest record that should be in S3 by now has waited past that moment.
       lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
@@ -257,13 +276,17 @@ export class ArchiveWriter {
       const ranges = rangesOf(bucket.lsns);
       const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
       this.#cursor.intent = { key, ranges };
-      await this.#o.journal.saveCursor(SINK, this.#cursor);
+      // No object goes out before its intent is durable (a restart redoes it byte for byte).
+      await this.#o.journal.saveCursor(SINK, this.#cursor).catch((error: unknown) => {
+        delete this.#cursor.intent;
+        throw error;
+      });
       object = { key, ranges, data: await encodeObject(bucket.lines, this.#gzip) };
       bucket.object = object;
       bucket.lines = [];
       this.#buffered -= bucket.bytes;
     }
-    if (!(await this.#put(object.key, object.data, bucket.lsns.length))) {
+    if (!(await this.#put(object.key, object.data, bucket.lsns.length, object.ranges))) {
       this.#stalled = bucket;
       this.#stalledSince ??= this.#now();
       return false;
@@ -296,7 +319,7 @@ export class ArchiveWriter {
       }
     }
     const data = await encodeObject(lines, this.#gzip);
-    while (!(await this.#put(intent.key, data, lines.length))) {
+    while (!(await this.#put(intent.key, data, lines.length, intent.ranges))) {
       if (!this.#loop.running) return false;
     }
     this.#complete(intent.ranges);
@@ -304,7 +327,7 @@ export class ArchiveWriter {
     return true;
   }
 
-  async #put(key: string, data: Buffer, records: number): Promise<boolean> {
+  async #put(key: string, data: Buffer, records: number, ranges: LsnRange[]): Promise<boolean> {
     try {
       const result = await this.#o.store.putIfAbsent(key, data, {
         contentType: 'application/x-ndjson',
@@ -317,6 +340,7 @@ export class ArchiveWriter {
       return true;
     } catch (cause) {
       const error = asListenerError(cause, 'ERR_S3_PUT', `archive object ${key} could not be written`);
+      if (error.code === 'ERR_S3_OBJECT_REFUSED' && (await this.#park(key, data, ranges, records, error))) return true;
       this.#status.consecutiveFailures++;
       this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
       const retryInMs = this.#backoff.next();
@@ -324,6 +348,37 @@ export class ArchiveWriter {
       await this.#loop.pause(retryInMs);
       return false;
     }
+  }
+
+  /**
+   * An object the store will never take: kept whole in the dead letters (the spool, and a copy in
+   * the store where it takes one), named in the log, counted; the archive moves past it. False
+   * when even that failed (a full spool): the object is retried like any failed write.
+   */
+  async #park(key: string, data: Buffer, ranges: LsnRange[], records: number, error: ListenerError): Promise<boolean> {
+    const box = this.#o.deadLetters;
+    if (box === undefined) return false;
+    let path: string;
+    try {
+      path = await box.parkObject({ sink: SINK, key, ranges, records, code: error.code, reason: error.message, data });
+    } catch {
+      return false;
+    }
+    this.#status.lastError = {
+      code: error.code,
+      message: `${key} parked in dead letters: ${error.message}`,
+      at: this.#now(),
+    };
+    this.#o.onEvent?.({
+      kind: 'dead_lettered',
+      key,
+      records,
+      lsns: ranges,
+      code: error.code,
+      reason: error.message,
+      path,
+    });
+    return true;
   }
 
   #complete(ranges: LsnRange[]): void {

@@ -1,4 +1,5 @@
-import { asListenerError, type ListenerError } from '../core/errors.js';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { asListenerError, type ErrorCode, type ListenerError } from '../core/errors.js';
 import type { SinkStatus } from '../core/status.js';
 import type { Journal } from './journal.js';
 
@@ -13,8 +14,15 @@ export interface ConsumerLoopOptions {
   sink: { name: string; location: string };
   /** The body threw: the loop has stopped, and whoever supervises it must know (never unobserved). */
   onFailure: ((error: ListenerError) => void) | undefined;
+  /** The body threw for a full spool and runs again after `delayMs` (the `attempt`-th time in a row). */
+  onRetry?: ((error: ListenerError, delayMs: number, attempt: number) => void) | undefined;
+  /** Waits between runs of the body after a retried failure. */
+  retry?: BackoffPolicy;
   now?: () => number;
 }
+
+/** Failures a loop waits out rather than dies of: the spool refused a cursor or dead-letter write. */
+const RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_JOURNAL_DISK_FULL', 'ERR_JOURNAL_CURSOR']);
 
 /**
  * The life every journal consumer (archive writer, fill publisher) shares: a loop that sleeps
@@ -57,12 +65,39 @@ export class ConsumerLoop {
     this.#unsubscribe = this.#o.journal.onDurable(() => this.wake());
     this.#timer = setInterval(() => this.wake(), this.#o.tickMs);
     this.#timer.unref();
-    this.#loop = this.#o.body().catch((cause: unknown) => {
-      this.#running = false;
-      const error = asListenerError(cause, 'ERR_LOOP_FAILED', `the ${this.status.name} loop failed`);
-      this.status.lastError = { code: error.code, message: error.message, at: (this.#o.now ?? Date.now)() };
-      this.#o.onFailure?.(error);
-    });
+    this.#loop = this.#supervise();
+  }
+
+  /**
+   * Runs the body; when it throws, records the failure (code, message) in the sink's status. A
+   * spool that refused a write (a full disk) is waited out: the body runs again after a back-off,
+   * as often as it takes. Anything else stops the loop and goes to the supervisor.
+   */
+  async #supervise(): Promise<void> {
+    const backoff = new Backoff(this.#o.retry ?? { initialMs: 250, maxMs: 10_000, floorMs: 50 });
+    for (;;) {
+      const startedAt = Date.now();
+      try {
+        await this.#o.body();
+        return;
+      } catch (cause) {
+        // A body that ran a good while before failing starts its back-off afresh.
+        if (Date.now() - startedAt > 60_000) backoff.reset();
+        const error = asListenerError(cause, 'ERR_LOOP_FAILED', `the ${this.status.name} loop failed`);
+        this.status.lastError = { code: error.code, message: error.message, at: (this.#o.now ?? Date.now)() };
+        this.status.consecutiveFailures++;
+        if (this.#running && RETRIED.has(error.code)) {
+          const delayMs = backoff.next();
+          this.#o.onRetry?.(error, delayMs, backoff.attempts);
+          await this.pause(delayMs);
+          if (this.#running) continue;
+          return;
+        }
+        this.#running = false;
+        this.#o.onFailure?.(error);
+        return;
+      }
+    }
   }
 
   /** Ends a sleep now (new records, a slot free). */

@@ -21,8 +21,8 @@ const NAME = /^cursor-(.+)\.json(\.mirror)?$/;
  * Each sink's position in the journal, in two files written one after the other
  * (`cursor-<sink>.json`, then `cursor-<sink>.json.mirror`), each atomically and with a checksum
  * and a generation number. Any damage to one file leaves the other; a crash between the two
- * leaves the newer generation in the first. A save that fails (a full disk) is kept in memory and
- * written with the next one: the sink goes on, and segments are deleted only below what is on disk.
+ * leaves the newer generation in the first. A save that fails (a full disk) says so: the sink does
+ * not go past a position it could not save.
  */
 export class CursorStore {
   readonly #dir: string;
@@ -77,7 +77,7 @@ export class CursorStore {
     return floor;
   }
 
-  /** Writes both copies; false when the disk refused (the state is kept and written next time). */
+  /** Writes both copies; false when the disk refused (`failure` says why). */
   async save(sink: string, state: CursorState): Promise<boolean> {
     const generation = (this.#loaded.get(sink)?.generation ?? 0) + 1;
     const json = JSON.stringify(state);
@@ -90,7 +90,7 @@ export class CursorStore {
     } catch (cause) {
       this.#failure = new ListenerError(
         (cause as NodeJS.ErrnoException).code === 'ENOSPC' ? 'ERR_JOURNAL_DISK_FULL' : 'ERR_JOURNAL_CURSOR',
-        `cannot save the ${sink} cursor (kept in memory, written with the next save)`,
+        `cannot save the ${sink} cursor`,
         { cause, details: { path } },
       );
       return false;

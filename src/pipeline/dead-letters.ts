@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import type { ObjectStore } from '../sinks/types.js';
 
 /** A record a sink can never deliver, parked so the flow goes on (DESIGN.md §1). */
@@ -17,6 +18,18 @@ export interface DeadLetter {
   body: string;
 }
 
+/** An archive object the store refused for good: the object kept as built, the LSNs it holds. */
+export interface DeadObject {
+  sink: 'archive';
+  /** The key the archive wanted for it. */
+  key: string;
+  ranges: Array<[number, number]>;
+  records: number;
+  code: string;
+  reason: string;
+  data: Buffer;
+}
+
 export interface DeadLetterBoxOptions {
   /** Where the dead-letter file lives (under SPOOL_DIR). */
   dir: string;
@@ -25,6 +38,8 @@ export interface DeadLetterBoxOptions {
   now?: () => number;
   /** The object copy failed: the local file still holds the letter. */
   onCopyFailed?: (letter: DeadLetter, error: unknown) => void;
+  /** The store refused the copy of a parked archive object too: the spool holds it. */
+  onObjectCopyFailed?: (key: string, error: unknown) => void;
 }
 
 const FILE = 'dead-letters.jsonl';
@@ -88,6 +103,29 @@ export class DeadLetterBox {
     } catch (error) {
       this.#o.onCopyFailed?.(letter, error);
     }
+  }
+
+  /**
+   * Parks an archive object the store refused for good: its bytes in a file under
+   * `dead-letters/archive/` beside the list (fsynced first), a line in the list naming the key and
+   * the LSN ranges, and a copy under `dead_letters/archive/` in the store when it takes it.
+   * Resolves with the local file's path once both local writes are durable.
+   */
+  async parkObject(dead: DeadObject): Promise<string> {
+    const at = new Date((this.#o.now ?? Date.now)()).toISOString();
+    const file = join(dirname(this.#path), 'dead-letters', dead.sink, dead.key);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFileAtomic(file, dead.data);
+    const { data, ...rest } = dead;
+    const text = JSON.stringify({ ...rest, at, file, bytes: data.length });
+    await this.#file!.write(`${text}\n`);
+    await this.#file!.datasync();
+    this.#counts.set(dead.sink, this.count(dead.sink) + 1);
+    if (this.#o.store !== undefined)
+      await this.#o.store
+        .putIfAbsent(`dead_letters/${dead.sink}/${dead.key}`, data, { contentType: 'application/octet-stream' })
+        .catch((error: unknown) => this.#o.onObjectCopyFailed?.(dead.key, error));
+    return file;
   }
 
   async close(): Promise<void> {

@@ -59,6 +59,9 @@ export class ExecIdIndex {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
         throw new ListenerError('ERR_JOURNAL_READ', 'cannot read dedupe.log', { cause: error });
     }
+    // A last line without its newline was cut by a crash: not an id (its end may be missing), and
+    // cut from the file at restore so the next line does not run into it.
+    text = text.slice(0, text.lastIndexOf('\n') + 1);
     const horizon = (options.now ?? Date.now)() - (options.windowMs ?? 72 * 3600 * 1000);
     const remembered: RememberedId[] = [];
     let maxLsn = 0;
@@ -66,7 +69,7 @@ export class ExecIdIndex {
     for (const line of text.split('\n')) {
       const tab1 = line.indexOf('\t');
       const tab2 = tab1 < 0 ? -1 : line.indexOf('\t', tab1 + 1);
-      if (tab1 <= 0 || tab2 < 0 || tab2 === line.length - 1) continue; // includes a torn last line
+      if (tab1 <= 0 || tab2 < 0 || tab2 === line.length - 1) continue;
       const at = Number(line.slice(0, tab1));
       const lsn = Number(line.slice(tab1 + 1, tab2));
       if (!Number.isSafeInteger(lsn) || lsn < 0 || !Number.isFinite(at)) continue;
@@ -125,6 +128,7 @@ export class ExecIdIndex {
     for (const execId of this.#seen.keys()) this.#noteMax(execId);
     this.#loggedLsn = lastLsn;
     this.#log = await open(this.#path, 'a');
+    if ((await this.#log.stat()).size > this.#logBytes) await this.#log.truncate(this.#logBytes);
   }
 
   has(execId: string): boolean {
@@ -138,22 +142,28 @@ export class ExecIdIndex {
     this.#unlogged.push({ lsn, execId });
   }
 
-  /** Appends the ids added so far to the log (chained: one write at a time, in order). */
-  persist(): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#write());
+  /**
+   * Appends the ids added so far whose records are durable (LSN ≤ `durableLsn`) to the log,
+   * chained: one write at a time, in order. An id is never logged ahead of its record: the log's
+   * highest LSN is taken on open for one that was durable once.
+   */
+  persist(durableLsn: number): Promise<void> {
+    this.#chain = this.#chain.then(() => this.#write(durableLsn));
     return this.#chain;
   }
 
-  async close(): Promise<void> {
-    await this.persist();
+  async close(durableLsn: number): Promise<void> {
+    await this.persist(durableLsn);
     await this.#log?.close();
     this.#log = undefined;
   }
 
-  async #write(): Promise<void> {
-    if (this.#unlogged.length === 0 || this.#log === undefined) return;
-    const batch = this.#unlogged;
-    this.#unlogged = [];
+  async #write(durableLsn: number): Promise<void> {
+    let count = 0;
+    while (count < this.#unlogged.length && this.#unlogged[count]!.lsn <= durableLsn) count++;
+    if (count === 0 || this.#log === undefined) return;
+    const batch = count === this.#unlogged.length ? this.#unlogged : this.#unlogged.slice(0, count);
+    this.#unlogged = count === this.#unlogged.length ? [] : this.#unlogged.slice(count);
     const now = this.#now();
     let text = '';
     for (const { lsn, execId } of batch)

@@ -37,7 +37,8 @@ export type FillEvent =
   | { kind: 'send_failed'; count: number; retryInMs: number; error: Error | QueueSendFailure }
   | { kind: 'shrunk'; execId: string; lsn: number; shrunk: string; bytes: number }
   | { kind: 'dead_lettered'; execId: string; lsn: number; code: string; reason: string; path: string }
-  | { kind: 'dead_letter_copy_failed'; execId: string; error: Error };
+  | { kind: 'dead_letter_copy_failed'; execId: string; error: Error }
+  | { kind: 'spool_refused'; retryInMs: number; attempt: number; error: ListenerError };
 
 interface Pending {
   lsn: number;
@@ -89,6 +90,7 @@ export class FillPublisher {
   #inFlightBatches = new Set<Promise<void>>();
   readonly #loop: ConsumerLoop;
   #lastSavedThrough = 0;
+  #saveOwed = false;
   #lastSaveAt = 0;
   #sent = 0;
 
@@ -105,6 +107,7 @@ export class FillPublisher {
       body: () => this.#run(),
       sink: { name: SINK, location: options.queue.location },
       onFailure: options.onFailure,
+      onRetry: (error, retryInMs, attempt) => options.onEvent?.({ kind: 'spool_refused', retryInMs, attempt, error }),
       now: this.#now,
     });
     this.#status = this.#loop.status;
@@ -148,6 +151,9 @@ export class FillPublisher {
 
   async #run(): Promise<void> {
     while (this.#loop.running) {
+      // A cursor the disk refused is saved before anything more is sent: a restart must never
+      // resend more than one save interval (the FIFO deduplication window absorbs that much).
+      if (this.#saveOwed) await this.#saveCursor(true);
       let progressed = await this.#read();
       progressed = this.#dispatch() || progressed;
       await this.#saveCursor(false);
@@ -419,7 +425,9 @@ export class FillPublisher {
     if (!force && this.#now() - this.#lastSaveAt < CURSOR_SAVE_MS) return;
     this.#lastSaveAt = this.#now();
     const through = this.#through;
+    this.#saveOwed = true;
     await this.#o.journal.saveCursor(SINK, { through });
+    this.#saveOwed = false;
     this.#lastSavedThrough = through;
   }
 }

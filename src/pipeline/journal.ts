@@ -60,7 +60,7 @@ export class Journal {
     this.#cursors = cursors;
     this.#maxPendingBytes = maxPendingBytes;
     this.#damage = [...log.damage, ...cursors.damage];
-    log.onDurable(() => void index.persist());
+    log.onDurable((lsn) => void index.persist(lsn));
   }
 
   /** Opens (creating if needed) and recovers the journal in `dir`. */
@@ -178,7 +178,7 @@ export class Journal {
   /** Resolves when everything appended so far is durable; rejects while the spool refuses writes. */
   async flush(): Promise<void> {
     await this.#log.flush();
-    await this.#index.persist();
+    await this.#index.persist(this.#log.durableLsn);
   }
 
   /** Called when the spool starts refusing writes, and when it takes them again. */
@@ -216,13 +216,14 @@ export class Journal {
   }
 
   /**
-   * Saves a sink's state: `through` is the LSN through which it has handled every entry. A save
-   * the disk refuses is written with the next one (the cursor store shows the error); segments
-   * below every sink's saved position and the ExecID log's are deleted.
+   * Saves a sink's state: `through` is the LSN through which it has handled every entry. Throws
+   * (ERR_JOURNAL_DISK_FULL, ERR_JOURNAL_CURSOR) when the disk refuses: a sink must not deliver
+   * past a position it could not save (its loop waits and tries again). Segments below every
+   * sink's saved position and the ExecID log's are deleted.
    */
   async saveCursor(sink: string, state: CursorState): Promise<void> {
     this.#positions.set(sink, state.through);
-    if (!(await this.#cursors.save(sink, state))) return;
+    if (!(await this.#cursors.save(sink, state))) throw this.#cursors.failure!;
     this.#saved.set(sink, state.through);
     if (this.#saved.size === 0) return;
     const through = Math.min(...this.#saved.values(), this.#index.loggedLsn);
@@ -279,6 +280,6 @@ export class Journal {
     if (this.#closed) return;
     this.#closed = true;
     await this.#log.close();
-    await this.#index.close();
+    await this.#index.close(this.#log.durableLsn);
   }
 }

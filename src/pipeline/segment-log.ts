@@ -299,7 +299,7 @@ export class SegmentLog {
     if (
       this.#needsRoll ||
       segment === undefined ||
-      (segment.bytes >= this.#segmentBytes && segment.lastLsn >= segment.firstLsn)
+      (segment.lastLsn >= segment.firstLsn && segment.bytes + batch[start]!.size > this.#segmentBytes)
     )
       segment = await this.#roll(batch[start]!.entry.lsn);
     // Fill this segment up to its size (at least one record), then roll for the rest.
@@ -431,6 +431,7 @@ export class SegmentLog {
       // for the last segment the floor (something outside saw them), at least one record.
       let tornAt: number | undefined;
       let rewrite = scan.legacy;
+      let damaged = false;
       for (const bad of scan.bad) {
         const before = scan.records.filter((r) => r.offset < bad.offset).at(-1)?.lsn ?? firstLsn - 1;
         const after = scan.records.find((r) => r.offset >= bad.end)?.lsn;
@@ -450,7 +451,7 @@ export class SegmentLog {
           });
           continue;
         }
-        rewrite = true;
+        rewrite = damaged = true;
         const until =
           after !== undefined ? after - 1 : nextFirst !== undefined ? nextFirst - 1 : Math.max(floor, before + 1);
         this.#damage.push({
@@ -463,7 +464,7 @@ export class SegmentLog {
       }
       const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
       const kept = rewrite ? encodeSegment(scan.records) : undefined;
-      if (rewrite && !scan.legacy) await writeFileAtomic(`${path}.damaged-${now}`, data);
+      if (damaged) await writeFileAtomic(`${path}.damaged-${now}`, data);
       if (kept !== undefined) await writeFileAtomic(path, kept);
       else if (tornAt !== undefined) {
         const handle = await open(path, 'r+');
@@ -486,7 +487,7 @@ export class SegmentLog {
     // Numbering never goes back below an LSN something outside the segments has seen, even when
     // the segments lost it: a cursor past it would make the sink skip the new record given it.
     const lastOnDisk = this.#segments.at(-1)?.lastLsn;
-    const reported = Math.max(0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
+    const reported = reportedLoss(this.#damage);
     if (lastOnDisk !== undefined && lastOnDisk < floor && reported < floor)
       this.#damage.push({
         kind: 'missing',
@@ -495,7 +496,8 @@ export class SegmentLog {
         lsns: [Math.max(lastOnDisk, reported) + 1, floor],
       });
     const lastSegment = this.#segments.at(-1);
-    this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor);
+    // Never below an LSN reported lost either: a report names it, a new record must not take it.
+    this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor, reportedLoss(this.#damage));
     // A segment's first LSN is in its name: after a gap, appends start a segment of their own.
     if (
       lastSegment === undefined ||
@@ -579,6 +581,13 @@ export class SegmentLog {
     }
     return out;
   }
+}
+
+/** The highest LSN a report of lost records names (0 when none does; a torn tail was never durable). */
+function reportedLoss(damage: readonly JournalDamage[]): number {
+  let last = 0;
+  for (const d of damage) if (d.kind !== 'torn_tail' && d.lsns !== null && d.lsns[1] > last) last = d.lsns[1];
+  return last;
 }
 
 function segmentName(firstLsn: number): string {

@@ -3,6 +3,14 @@ import { ListenerError } from '../core/errors.js';
 import type { ObjectStore } from './types.js';
 
 /**
+ * Refusals about this object itself, which no retry can change: the archive writer parks the object
+ * in the dead letters and goes on. Everything else (throttling, 5xx, access denied, a KMS key or
+ * bucket policy problem) concerns every object alike and is retried until it is fixed, with the
+ * archive lagging and the alarm firing: parking on those would empty the archive into the spool.
+ */
+const REFUSES_THE_OBJECT: ReadonlySet<string> = new Set(['EntityTooLarge', 'KeyTooLongError', 'MetadataTooLarge']);
+
+/**
  * The archive in S3. Writes use `If-None-Match: *` (S3 conditional writes): a retry of an object
  * that already landed is answered 412 and counts as done. Stores that ignore the header simply
  * overwrite the same key with the same bytes.
@@ -65,7 +73,7 @@ export class S3Store implements ObjectStore {
       const name = (error as { name?: string }).name ?? 'Error';
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       throw new ListenerError(
-        'ERR_S3_PUT',
+        REFUSES_THE_OBJECT.has(name) ? 'ERR_S3_OBJECT_REFUSED' : 'ERR_S3_PUT',
         `S3 PutObject ${this.#prefix}${key} failed: ${name}: ${(error as Error).message}`,
         {
           cause: error,

@@ -353,7 +353,7 @@ describe('ListenerSession', () => {
       // Prepare
       const address = await setUp();
       const store = new FileSequenceStore(join(mkdtempSync(join(tmpdir(), 'seq-')), 'rt.json'));
-      store.save({ nextInbound: 50, nextOutbound: 1 });
+      await store.save({ nextInbound: 50, nextOutbound: 1 });
       // Act
       const h = open(address, { targetCompId: 'KalshiRT', store });
       const error = await h.waitForEvent('error', 5000, (e) => e.error.code === 'ERR_FIX_SEQ_TOO_LOW');

@@ -1,6 +1,6 @@
 // Harness for the independent exchange: QuickFIX C++ (qf_acceptor.cpp) built and driven from a test.
 //
-// Runs under `npm run test:interop` (vitest.interop.config.js), not `npm test`: it needs a compiler
+// Runs under `npm run test:system` (vitest.system.config.js), not `npm test`: it needs a compiler
 // and the Debian packages first (the main .ci/run installs them and runs both):
 //   apt-get update && apt-get install -y --no-install-recommends libquickfix-dev g++
 // libquickfix-dev pulls in libquickfix17 (1.15.1, built with OpenSSL) and libssl-dev.

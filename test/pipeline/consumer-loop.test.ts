@@ -219,7 +219,7 @@ describe('ConsumerLoop', () => {
         journal: fakeJournal(),
         sink: SINK,
         tickMs: 1000,
-        body: () => Promise.reject(new ListenerError('ERR_JOURNAL_CURSOR', 'cannot save cursor')),
+        body: () => Promise.reject(new ListenerError('ERR_JOURNAL_READ', 'segment unreadable')),
         onFailure: (error) => failures.push(error),
       });
 
@@ -228,7 +228,45 @@ describe('ConsumerLoop', () => {
       await vi.advanceTimersByTimeAsync(0);
 
       // Assess
-      expect(failures.map((f) => f.code)).toEqual(['ERR_JOURNAL_CURSOR']);
+      expect(failures.map((f) => f.code)).toEqual(['ERR_JOURNAL_READ']);
+      await loop.stop();
+    });
+
+    it('waits out a spool that refused a write and runs the body again, as often as it takes', async () => {
+      // Prepare: a body that fails twice for a full disk, then runs until stopped.
+      const failures: ListenerError[] = [];
+      const retries: Array<[string, number]> = [];
+      let runs = 0;
+      const loop: ConsumerLoop = new ConsumerLoop({
+        journal: fakeJournal(),
+        sink: SINK,
+        tickMs: 1000,
+        retry: { initialMs: 100, maxMs: 100, floorMs: 100 },
+        body: async () => {
+          runs++;
+          if (runs <= 2) throw new ListenerError('ERR_JOURNAL_DISK_FULL', 'no space left on the spool');
+          while (loop.running) await loop.sleep();
+        },
+        onFailure: (error) => failures.push(error),
+        onRetry: (error, delayMs) => retries.push([error.code, delayMs]),
+      });
+
+      // Act
+      loop.start();
+      await vi.advanceTimersByTimeAsync(0);
+      const afterFirst = runs;
+      await vi.advanceTimersByTimeAsync(250);
+
+      // Assess: retried after each back-off, never reported as fatal, the cause shown meanwhile.
+      expect(afterFirst).toBe(1);
+      expect(runs).toBe(3);
+      expect(retries).toEqual([
+        ['ERR_JOURNAL_DISK_FULL', 100],
+        ['ERR_JOURNAL_DISK_FULL', 100],
+      ]);
+      expect(failures).toEqual([]);
+      expect(loop.status.lastError?.code).toBe('ERR_JOURNAL_DISK_FULL');
+      expect(loop.running).toBe(true);
       await loop.stop();
     });
   });

@@ -1,6 +1,8 @@
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, SQSClient, SQSServiceException } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ListenerError } from '../../src/core/errors.js';
@@ -155,6 +157,105 @@ describe('ArchiveWriter', () => {
         )
         .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
       expect(ids).toEqual(Array.from({ length: 60 }, (_, n) => makeRecord(n).exec_id));
+      await journal.close();
+    });
+  });
+
+  describe('when S3 refuses an object for good (EntityTooLarge)', () => {
+    it('parks that object whole in the dead letters, names it, and archives everything after it', async () => {
+      // Prepare: two hours of reports; S3 refuses the first hour's object as too large, takes the rest.
+      const spool = tempDir();
+      const first = '2026-11-23T20:10:00.000Z';
+      const second = '2026-11-23T21:10:00.000Z';
+      s3.on(PutObjectCommand).callsFake((input: { Key: string }) => {
+        if (input.Key.includes('hour=20')) throw serviceError(S3ServiceException, 'EntityTooLarge', 400);
+        return {};
+      });
+      const journal = await Journal.open({ dir: join(spool, 'journal') });
+      for (let n = 0; n < 10; n++) journal.append(makeRecord(n, { transact_time: n < 4 ? first : second }));
+      await journal.flush();
+      const store = new S3Store({
+        bucket: 'b',
+        prefix: '',
+        client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }),
+      });
+      const copyFailures: string[] = [];
+      const box = await DeadLetterBox.open({ dir: spool, store, onObjectCopyFailed: (key) => copyFailures.push(key) });
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({
+        journal,
+        store,
+        deadLetters: box,
+        graceMs: 0,
+        now: () => Date.parse('2026-11-23T23:00:00Z'),
+        retry: { initialMs: 5, maxMs: 10 },
+        onEvent: (e) => events.push(e),
+      });
+
+      // Act
+      await writer.start();
+      await expect.poll(() => journal.backlog('archive').records, { timeout: 10_000 }).toBe(0);
+      await writer.stop({ flush: true });
+
+      // Assess: one refusal, parked with its key, LSNs and bytes; the second hour archived.
+      const parked = events.find((e) => e.kind === 'dead_lettered') as Extract<ArchiveEvent, { kind: 'dead_lettered' }>;
+      expect(parked).toMatchObject({ code: 'ERR_S3_OBJECT_REFUSED', records: 4, lsns: [[1, 4]] });
+      expect(parked.key).toContain('dt=2026-11-23/hour=20/');
+      const keptIds = gunzipSync(readFileSync(parked.path))
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
+      expect(keptIds).toEqual([0, 1, 2, 3].map((n) => makeRecord(n).exec_id));
+      const listed = readFileSync(box.path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(listed).toEqual([
+        expect.objectContaining({ sink: 'archive', key: parked.key, ranges: [[1, 4]], file: parked.path }),
+      ]);
+      expect(writer.status()).toMatchObject({ deadLetters: 1, lastError: { code: 'ERR_S3_OBJECT_REFUSED' } });
+      const archivedKeys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key!);
+      expect(archivedKeys.filter((k) => k.includes('hour=21/'))).toHaveLength(1);
+      // The store was offered a copy under dead_letters/ too (and, here, refused it: the spool keeps it).
+      expect(archivedKeys).toContain(`dead_letters/archive/${parked.key}`);
+      expect(copyFailures).toEqual([parked.key]);
+      expect(events.filter((e) => e.kind === 'upload_failed')).toHaveLength(0);
+      await box.close();
+      await journal.close();
+    });
+
+    it('still retries an object S3 refuses for a reason that concerns every object (AccessDenied)', async () => {
+      // Prepare
+      s3.on(PutObjectCommand)
+        .rejectsOnce(serviceError(S3ServiceException, 'AccessDenied', 403))
+        .resolves({});
+      const spool = tempDir();
+      const journal = await Journal.open({ dir: join(spool, 'journal') });
+      journal.append(makeRecord(1, { transact_time: '2026-11-23T20:10:00.000Z' }));
+      await journal.flush();
+      const box = await DeadLetterBox.open({ dir: spool });
+      const events: ArchiveEvent[] = [];
+      const writer = new ArchiveWriter({
+        journal,
+        store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }),
+        deadLetters: box,
+        graceMs: 0,
+        now: () => Date.parse('2026-11-23T23:00:00Z'),
+        retry: { initialMs: 5, maxMs: 10 },
+        onEvent: (e) => events.push(e),
+      });
+
+      // Act
+      await writer.start();
+      await expect.poll(() => journal.backlog('archive').records, { timeout: 10_000 }).toBe(0);
+      await writer.stop({ flush: true });
+
+      // Assess
+      expect(events.map((e) => e.kind)).toEqual(['upload_failed', 'uploaded']);
+      expect((events[0] as Extract<ArchiveEvent, { kind: 'upload_failed' }>).error.code).toBe('ERR_S3_PUT');
+      expect(box.count('archive')).toBe(0);
+      await box.close();
       await journal.close();
     });
   });

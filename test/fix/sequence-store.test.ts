@@ -1,0 +1,95 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FileSequenceStore, MemorySequenceStore } from '../../src/fix/sequence-store.js';
+import { tempDir } from '../helpers/records.js';
+
+describe('FileSequenceStore', () => {
+  describe('save', () => {
+    it('returns before the disk is touched and leaves the state on disk, atomically, once it resolves', async () => {
+      // Prepare
+      const dir = tempDir();
+      const store = new FileSequenceStore(join(dir, 'session.json'));
+
+      // Act
+      const saving = store.save({ nextInbound: 7, nextOutbound: 3 });
+      const onDiskAtReturn = readdirSync(dir);
+      await saving;
+
+      // Assess: nothing written synchronously; then the file, and no temp file left beside it.
+      expect(onDiskAtReturn).toEqual([]);
+      expect(JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8'))).toEqual({ nextInbound: 7, nextOutbound: 3 });
+      expect(readdirSync(dir)).toEqual(['session.json']);
+    });
+
+    it('coalesces saves made while one is being written: the file ends at the latest state', async () => {
+      // Prepare
+      const dir = tempDir();
+      const store = new FileSequenceStore(join(dir, 'session.json'));
+
+      // Act: three saves in one turn of the event loop.
+      const saves = [1, 2, 3].map((n) => store.save({ nextInbound: 10 * n, nextOutbound: n }));
+      await Promise.all(saves);
+
+      // Assess
+      expect(store.load()).toEqual({ nextInbound: 30, nextOutbound: 3 });
+    });
+
+    it('rejects with ERR_SEQUENCE_STORE when the file cannot be written, and writes again afterwards', async () => {
+      // Prepare: the store's path is taken by a directory.
+      const dir = tempDir();
+      const path = join(dir, 'session.json');
+      mkdirSync(path);
+      const store = new FileSequenceStore(path);
+
+      // Act
+      const failed = await store.save({ nextInbound: 5, nextOutbound: 2 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      rmSync(path, { recursive: true });
+      await store.save({ nextInbound: 6, nextOutbound: 2 });
+
+      // Assess
+      expect(failed).toMatchObject({ code: 'ERR_SEQUENCE_STORE', message: expect.stringContaining(path) as unknown });
+      expect(store.load()).toEqual({ nextInbound: 6, nextOutbound: 2 });
+    });
+  });
+
+  describe('load', () => {
+    it('is undefined when nothing was saved', () => {
+      // Act / Assess
+      expect(new FileSequenceStore(join(tempDir(), 'none.json')).load()).toBeUndefined();
+    });
+
+    it('refuses a file that is not JSON, or holds no valid sequence numbers, with ERR_SEQUENCE_STORE', () => {
+      // Prepare
+      const dir = tempDir();
+      writeFileSync(join(dir, 'garbled.json'), '{"nextInb');
+      writeFileSync(join(dir, 'zero.json'), JSON.stringify({ nextInbound: 0, nextOutbound: 1 }));
+
+      // Act / Assess
+      expect(() => new FileSequenceStore(join(dir, 'garbled.json')).load()).toThrow(
+        expect.objectContaining({ code: 'ERR_SEQUENCE_STORE', message: expect.stringMatching(/not JSON/) as unknown }),
+      );
+      expect(() => new FileSequenceStore(join(dir, 'zero.json')).load()).toThrow(
+        expect.objectContaining({ code: 'ERR_SEQUENCE_STORE' }),
+      );
+    });
+  });
+});
+
+describe('MemorySequenceStore', () => {
+  it('hands back a copy of what was saved', async () => {
+    // Prepare
+    const store = new MemorySequenceStore();
+    const state = { nextInbound: 4, nextOutbound: 9 };
+
+    // Act
+    await store.save(state);
+    state.nextInbound = 99;
+
+    // Assess
+    expect(store.load()).toEqual({ nextInbound: 4, nextOutbound: 9 });
+  });
+});

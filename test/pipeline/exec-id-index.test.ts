@@ -1,0 +1,351 @@
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExecIdIndex } from '../../src/pipeline/exec-id-index.js';
+import { tempDir } from '../helpers/records.js';
+
+const HOUR = 3600_000;
+/** A moment with milliseconds: dedupe.log keeps whole seconds. */
+const T0 = Date.parse('2026-11-24T00:00:00.750Z');
+const T0_SECOND = Date.parse('2026-11-24T00:00:00.000Z');
+const nothingLost = () => false;
+/** Every record added is durable (the tests of the log itself, not of its order with the segments). */
+const ALL_DURABLE = Number.MAX_SAFE_INTEGER;
+
+/** An index over `dir`, restored with no segments (nothing journaled beyond the log). */
+async function restoredIndex(
+  dir: string,
+  options: { now?: () => number; windowMs?: number; lastLsn?: number } = {},
+): Promise<ExecIdIndex> {
+  const index = await ExecIdIndex.open({ dir, now: options.now ?? (() => T0), windowMs: options.windowMs ?? HOUR });
+  await index.restore(new Map(), options.lastLsn ?? index.maxLsn, nothingLost);
+  return index;
+}
+
+/** Logs `ids` at LSNs 1, 2, … and closes the index. */
+async function logIds(dir: string, ids: string[], now: () => number = () => T0): Promise<void> {
+  const index = await restoredIndex(dir, { now });
+  ids.forEach((id, i) => index.add(id, i + 1));
+  await index.close(ALL_DURABLE);
+}
+
+describe('ExecIdIndex', () => {
+  describe('open', () => {
+    it('starts empty when there is no dedupe.log', async () => {
+      // Prepare
+      const dir = tempDir();
+      // Act
+      const index = await ExecIdIndex.open({ dir });
+      await index.restore(new Map(), 0, nothingLost);
+      // Assess
+      expect(index.remembered).toEqual([]);
+      expect(index.maxLsn).toBe(0);
+      expect(index.size).toBe(0);
+      expect(index.maxExecId).toBeUndefined();
+      expect(existsSync(join(dir, 'dedupe.log'))).toBe(true); // opened for appends
+      await index.close(ALL_DURABLE);
+    });
+
+    it('reads back each logged id with when (to the second) and at which LSN it was journaled', async () => {
+      // Prepare
+      const dir = tempDir();
+      await logIds(dir, ['1001;1', '1002;2', '1003;3']);
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      // Assess
+      expect(index.remembered).toEqual([
+        { at: T0_SECOND, lsn: 1, execId: '1001;1' },
+        { at: T0_SECOND, lsn: 2, execId: '1002;2' },
+        { at: T0_SECOND, lsn: 3, execId: '1003;3' },
+      ]);
+      expect(index.maxLsn).toBe(3);
+    });
+
+    it('ignores a torn last line', async () => {
+      // Prepare: a crash while writing the third line, cut right after its LSN.
+      const dir = tempDir();
+      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\t1002;2\n${T0_SECOND}\t3\t`);
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      // Assess
+      expect(index.remembered.map((r) => r.execId)).toEqual(['1001;1', '1002;2']);
+      expect(index.maxLsn).toBe(2);
+    });
+
+    it('does not take an ExecID cut short by a crash for a whole one', async () => {
+      // Prepare: '999;9' logged at LSN 2, the write cut after its first two characters.
+      const dir = tempDir();
+      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1005;5\n${T0_SECOND}\t2\t99`);
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      await index.restore(new Map([['999;9', 2]]), 2, nothingLost);
+      const known = ['999;9', '99'].map((id) => index.has(id));
+      await index.close(ALL_DURABLE);
+      // Assess: the id read from the segments is known; no id '99' was ever journaled, so it
+      // neither counts as seen nor becomes the highest ExecID (where a drop-copy backfill starts).
+      expect(index.maxExecId).toBe('1005;5');
+      expect(known).toEqual([true, false]);
+    });
+
+    it('remembers the id logged right after a torn last line at the next open', async () => {
+      // Prepare: a crash left the second line cut after its LSN; the index restarts and logs LSN 2 again.
+      const dir = tempDir();
+      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\t`);
+      const index = await restoredIndex(dir, { lastLsn: 1 });
+      index.add('1002;2', 2);
+      await index.close(ALL_DURABLE);
+      // Act
+      const reopened = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      // Assess
+      expect(reopened.remembered.map((r) => [r.lsn, r.execId])).toEqual([
+        [1, '1001;1'],
+        [2, '1002;2'],
+      ]);
+    });
+
+    it('knows the highest LSN logged even when every id has left the window', async () => {
+      // Prepare
+      const dir = tempDir();
+      await logIds(dir, ['1001;1', '1002;2', '1003;3']);
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0 + 2 * HOUR, windowMs: HOUR });
+      // Assess
+      expect(index.remembered).toEqual([]);
+      expect(index.maxLsn).toBe(3);
+    });
+  });
+
+  describe('restore', () => {
+    it('remembers the logged ids and those read from the segments', async () => {
+      // Prepare: ids 1..3 logged; the segments also hold LSN 4, which the log never got.
+      const dir = tempDir();
+      await logIds(dir, ['1001;1', '1002;2', '1003;3']);
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      // Act
+      await index.restore(new Map([['1004;4', 4]]), 4, nothingLost);
+      // Assess
+      expect(['1001;1', '1002;2', '1003;3', '1004;4'].map((id) => index.has(id))).toEqual([true, true, true, true]);
+      expect(index.size).toBe(4);
+      expect(index.loggedLsn).toBe(4);
+      expect(index.maxExecId).toBe('1004;4');
+      await index.close(ALL_DURABLE);
+    });
+
+    it('forgets an id whose record was lost, and one logged past the last LSN the segments hold', async () => {
+      // Prepare: ids at LSNs 1..5 logged; LSN 2 lost to damage, the segments end at 4.
+      const dir = tempDir();
+      const ids = ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'];
+      await logIds(dir, ids);
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      // Act
+      await index.restore(new Map(), 4, (lsn) => lsn === 2);
+      // Assess: the forgotten ids can be journaled again when the exchange resends them.
+      expect(ids.map((id) => index.has(id))).toEqual([true, false, true, true, false]);
+      expect(index.size).toBe(3);
+      expect(index.maxExecId).toBe('1004;4');
+      await index.close(ALL_DURABLE);
+    });
+  });
+
+  describe('add and has', () => {
+    it('knows an id as soon as it is added, before it is written', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await restoredIndex(dir);
+      // Act
+      index.add('1001;1', 1);
+      // Assess
+      expect(index.has('1001;1')).toBe(true);
+      expect(index.has('1002;2')).toBe(false);
+      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe('');
+      expect(index.loggedLsn).toBe(0);
+      await index.close(ALL_DURABLE);
+    });
+  });
+
+  describe('persist', () => {
+    it('logs no id ahead of its record: only those at or below the durable LSN', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await ExecIdIndex.open({ dir, now: () => T0 });
+      await index.restore(new Map(), 0, nothingLost);
+      index.add('1001;1', 1);
+      index.add('1002;2', 2);
+      index.add('1003;3', 3);
+
+      // Act
+      await index.persist(2);
+      const logged = readFileSync(join(dir, 'dedupe.log'), 'utf8');
+      await index.persist(3);
+
+      // Assess: a record still pending when the log was written is not taken for a durable one.
+      expect(
+        logged
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\t')[2]),
+      ).toEqual(['1001;1', '1002;2']);
+      expect(index.loggedLsn).toBe(3);
+      expect((await ExecIdIndex.open({ dir, now: () => T0 })).maxLsn).toBe(3);
+      await index.close(3);
+    });
+
+    it('appends one line per id: when (whole seconds, in ms), the LSN and the ExecID', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await restoredIndex(dir);
+      index.add('1001;1', 1);
+      index.add('noexecid:ab12', 2);
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess
+      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(
+        `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\tnoexecid:ab12\n`,
+      );
+      expect(index.loggedLsn).toBe(2);
+      expect(index.failure).toBeUndefined();
+      await index.close(ALL_DURABLE);
+    });
+
+    it('remembers every id across a reopen, and knows a resend as a duplicate', async () => {
+      // Prepare
+      const dir = tempDir();
+      await logIds(dir, ['1001;1', '1002;2']);
+      // Act
+      const index = await restoredIndex(dir);
+      // Assess
+      expect(index.has('1002;2')).toBe(true);
+      expect(index.has('1003;3')).toBe(false);
+      expect(index.size).toBe(2);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('writes the ids of several persists in order, one write at a time', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await restoredIndex(dir);
+      // Act: persists not awaited one by one, as the journal calls them after each group commit.
+      const writes = [1, 2, 3, 4].map((n) => {
+        index.add(`${1000 + n};${n}`, n);
+        return index.persist(ALL_DURABLE);
+      });
+      await Promise.all(writes);
+      // Assess
+      const lsns = readFileSync(join(dir, 'dedupe.log'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => Number(l.split('\t')[1]));
+      expect(lsns).toEqual([1, 2, 3, 4]);
+      expect(index.loggedLsn).toBe(4);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('sets failure when the log cannot be written, keeping the ids known and loggedLsn where it was', async () => {
+      // Prepare: dedupe.log is the full-disk device, so every write fails with ENOSPC.
+      const dir = tempDir();
+      const index = await ExecIdIndex.open({ dir, now: () => T0 });
+      symlinkSync('/dev/full', join(dir, 'dedupe.log'));
+      await index.restore(new Map(), 0, nothingLost);
+      index.add('1001;1', 1);
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess
+      expect(index.failure).toMatchObject({ code: 'ERR_JOURNAL_DISK_FULL', cause: { code: 'ENOSPC' } });
+      expect(index.has('1001;1')).toBe(true);
+      expect(index.loggedLsn).toBe(0);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('compacts the log to the ids still in the window once it holds over 100 000 lines', async () => {
+      // Prepare: 100 001 ids logged, then all of them out of the window.
+      const dir = tempDir();
+      let now = T0;
+      const index = await restoredIndex(dir, { now: () => now });
+      for (let n = 1; n <= 100_001; n++) index.add(`${n};${n}`, n);
+      await index.persist(ALL_DURABLE);
+      const before = readFileSync(join(dir, 'dedupe.log'), 'utf8').length;
+      now += 2 * HOUR;
+      index.add('200000;1', 100_002);
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess: one line left, whose LSN no longer matters (0); a reopen still knows the id.
+      const after = readFileSync(join(dir, 'dedupe.log'), 'utf8');
+      expect(before).toBeGreaterThan(100_000 * 10);
+      expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t0\t200000;1\n`);
+      expect(index.size).toBe(1);
+      await index.close(ALL_DURABLE);
+      const reopened = await restoredIndex(dir, { now: () => now, lastLsn: 100_002 });
+      expect(reopened.has('200000;1')).toBe(true);
+      expect(reopened.has('100001;100001')).toBe(false);
+      await reopened.close(ALL_DURABLE);
+    });
+  });
+
+  describe('window', () => {
+    it('forgets an id once the window has passed, at the next persist', async () => {
+      // Prepare
+      let now = T0;
+      const index = await restoredIndex(tempDir(), { now: () => now, windowMs: HOUR });
+      index.add('1001;1', 1);
+      await index.persist(ALL_DURABLE);
+      now = T0 + HOUR / 2;
+      index.add('1002;2', 2);
+      await index.persist(ALL_DURABLE);
+      const insideWindow = index.has('1001;1');
+      // Act
+      now = T0 + HOUR + 2000;
+      index.add('1003;3', 3);
+      await index.persist(ALL_DURABLE);
+      // Assess
+      expect(insideWindow).toBe(true);
+      expect(index.has('1001;1')).toBe(false);
+      expect(index.has('1002;2')).toBe(true);
+      expect(index.has('1003;3')).toBe(true);
+      expect(index.size).toBe(2);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('does not bring back at open an id logged before the window', async () => {
+      // Prepare: one id at T0, one two hours later.
+      const dir = tempDir();
+      let now = T0;
+      const first = await restoredIndex(dir, { now: () => now });
+      first.add('1001;1', 1);
+      await first.persist(ALL_DURABLE);
+      now = T0 + 2 * HOUR;
+      first.add('1002;2', 2);
+      await first.close(ALL_DURABLE);
+      // Act
+      const index = await restoredIndex(dir, { now: () => now + 1000, windowMs: HOUR });
+      // Assess
+      expect(index.remembered.map((r) => r.execId)).toEqual(['1002;2']);
+      expect(index.has('1001;1')).toBe(false);
+      expect(index.has('1002;2')).toBe(true);
+      expect(index.maxLsn).toBe(2);
+      await index.close(ALL_DURABLE);
+    });
+  });
+
+  describe('maxExecId', () => {
+    it('orders ExecIDs as clock;event integers, not as strings, and ignores noexecid: ids', async () => {
+      // Prepare
+      const index = await restoredIndex(tempDir());
+      // Act
+      ['999;9', '1005;5', 'noexecid:zzz', '1005;4', '1000;99'].forEach((id, i) => index.add(id, i + 1));
+      // Assess
+      expect(index.maxExecId).toBe('1005;5');
+      await index.close(ALL_DURABLE);
+    });
+
+    it('keeps the highest ExecID across a restart', async () => {
+      // Prepare
+      const dir = tempDir();
+      await logIds(dir, ['999;9', '1005;5', 'noexecid:zzz', '1001;1']);
+      // Act
+      const index = await restoredIndex(dir);
+      // Assess
+      expect(index.maxExecId).toBe('1005;5');
+      await index.close(ALL_DURABLE);
+    });
+  });
+});

@@ -1,0 +1,16 @@
+// @ts-check
+import { defineConfig } from 'vitest/config';
+
+// `npm run test:system`: suites that need the machine itself, kept out of `npm test` (which needs
+// Node and the npm registry only). The QuickFIX C++ suite compiles its acceptor with g++ against
+// Debian's libquickfix-dev (test/interop/quickfix.ts); the disk-full suite mounts a tmpfs (root).
+// .ci/run installs the packages and runs this as root. No coverage gate: `npm test` measures it.
+// (JavaScript, like eslint.config.js, so the type-aware lint needs no tsconfig entry for it.)
+export default defineConfig({
+  test: {
+    include: ['test/interop/quickfix*.test.ts', 'test/system/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    maxWorkers: 2,
+  },
+});
