@@ -86,6 +86,8 @@ export class ListenerService implements ControlTarget {
   // The first MsgSeqNum the journal refused while stalled: nothing from it on is acknowledged, and
   // once the journal writes again the session logs on anew so the exchange sends it again.
   #refusedFrom: number | undefined;
+  // Damaged ranges the exchange is resending (KalshiRT): settled once the session is past `target`.
+  #awaitingResend: { target: number; damages: JournalDamage[]; holes: HoleLog; options: ServiceOptions } | undefined;
 
   private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
@@ -127,7 +129,7 @@ export class ListenerService implements ControlTarget {
       ...(f.extraCa === undefined ? {} : { extraCa: f.extraCa }),
       ...(f.messageRetentionHours === undefined ? {} : { messageRetentionHours: f.messageRetentionHours }),
       ...(f.reconnect === undefined ? {} : { reconnect: f.reconnect }),
-      store: new FileSequenceStore(join(options.spoolDir, `session-${f.targetCompId}-${f.apiKey}.json`)),
+      store: new FileSequenceStore(sequenceStorePath(options)),
       manualAck: true,
       onApplicationMessage: (message, info) => {
         if (this.#fatal !== undefined) return;
@@ -150,6 +152,7 @@ export class ListenerService implements ControlTarget {
       onEvent: (event) => {
         this.#trackGaps(event);
         options.onSessionEvent?.(event);
+        this.#watchResend(event);
       },
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
@@ -177,6 +180,7 @@ export class ListenerService implements ControlTarget {
       ...(options.journal?.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.journal.maxPendingBytes }),
     });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
+    const resendTarget = await rewindForDamage(journal, options);
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
@@ -194,7 +198,7 @@ export class ListenerService implements ControlTarget {
         }),
     });
     const service = new ListenerService(options, journal, holes, deadLetters);
-    await service.#settleDamage(holes, options);
+    await service.#settleDamage(holes, options, resendTarget);
     await service.archive.start();
     await service.fills.start();
     service.session.start();
@@ -203,39 +207,79 @@ export class ListenerService implements ControlTarget {
 
   /**
    * Journal damage found at open is never silent: each range is logged, and what was durable and
-   * is gone (corrupt or missing, not a torn tail that was never acknowledged) is replayed from the
-   * drop copy when one is configured (the service is not ready meanwhile), starting at the last
-   * ExecID journaled before it. What the replay does not bring back, or all of it without a drop
-   * copy, becomes a recorded hole naming its LSNs and ExecIDs, so the ReportsMissed alarm fires and
-   * `reconcile` can close it from Kalshi.
+   * is gone (corrupt or missing, not a torn tail that was never acknowledged) is asked for again,
+   * the service not ready meanwhile: on KalshiRT from the exchange by MsgSeqNum (the session
+   * resumes from just before the range, within the retention period), else from the drop copy
+   * starting at the last ExecID journaled before it. What neither brings back becomes a recorded
+   * hole naming its LSNs and ExecIDs, so the ReportsMissed alarm fires and `reconcile` can close it.
    */
-  async #settleDamage(holes: HoleLog, options: ServiceOptions): Promise<void> {
+  async #settleDamage(holes: HoleLog, options: ServiceOptions, resendTarget: number | undefined): Promise<void> {
+    const awaiting: JournalDamage[] = [];
     for (const damage of this.journal.damage) {
       if (damage.kind === 'torn_tail' || damage.kind === 'cursor' || damage.lsns === null) {
         this.journal.settle(damage, 'reported');
         options.onJournalDamage?.(damage);
-        continue;
-      }
-      const before = this.journal.execIdBefore(damage);
-      if (options.dropCopy !== undefined && before !== undefined) {
+      } else if (resendTarget !== undefined && this.journal.resendFrom(damage) !== undefined) {
         this.journal.settle(damage, 'recovering');
         options.onJournalDamage?.(damage);
-        void this.backfill
-          .request({ lastGoodExecId: before, since: Date.now(), what: describeDamage(damage) })
-          .then(async (outcome) => {
-            if (outcome === 'failed') return; // the backfill's failure is fatal and reported as such
-            const missing = (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
-            if (outcome === 'complete' && missing.length > 0) await this.#damageHole(holes, damage, options, missing);
-            this.journal.settle(damage, outcome === 'complete' && missing.length === 0 ? 'recovered' : 'hole');
-            options.onJournalDamage?.(damage);
-          })
-          .catch((error: unknown) => this.#die(error, options));
-        continue;
-      }
-      this.journal.settle(damage, 'hole');
-      options.onJournalDamage?.(damage);
-      await this.#damageHole(holes, damage, options, damage.execIds ?? []);
+        awaiting.push(damage);
+      } else await this.#replayOrHole(holes, damage, options, damage.execIds ?? []);
     }
+    if (awaiting.length > 0) this.#awaitingResend = { target: resendTarget!, damages: awaiting, holes, options };
+  }
+
+  /**
+   * The exchange's resend after a rewound resume is over once the session is past where it stood
+   * before the start: what it brought back is in the journal; the rest goes to the drop copy or
+   * becomes a hole. A logon that reset the sequence numbers means no resend is coming.
+   */
+  #watchResend(event: SessionEvent): void {
+    const awaiting = this.#awaitingResend;
+    if (awaiting === undefined) return;
+    const status = this.session.status();
+    const reset = event.kind === 'logon' && event.reset;
+    if (
+      !reset &&
+      (status.state !== 'active' || status.recovering !== undefined || status.nextInbound <= awaiting.target)
+    )
+      return;
+    this.#awaitingResend = undefined;
+    for (const damage of awaiting.damages) {
+      const missing = (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
+      if (!reset && missing.length === 0) {
+        this.journal.settle(damage, 'recovered');
+        awaiting.options.onJournalDamage?.(damage);
+      } else
+        void this.#replayOrHole(
+          awaiting.holes,
+          damage,
+          awaiting.options,
+          reset ? (damage.execIds ?? []) : missing,
+        ).catch((error: unknown) => this.#die(error, awaiting.options));
+    }
+  }
+
+  /** A damaged range replayed from the drop copy when there is one, else (or for what it lacks) a hole. */
+  async #replayOrHole(holes: HoleLog, damage: JournalDamage, options: ServiceOptions, ids: string[]): Promise<void> {
+    const before = this.journal.execIdBefore(damage);
+    if (options.dropCopy !== undefined && before !== undefined) {
+      this.journal.settle(damage, 'recovering');
+      options.onJournalDamage?.(damage);
+      void this.backfill
+        .request({ lastGoodExecId: before, since: Date.now(), what: describeDamage(damage) })
+        .then(async (outcome) => {
+          if (outcome === 'failed') return; // the backfill's failure is fatal and reported as such
+          const missing = ids.filter((id) => !this.journal.knows(id));
+          if (outcome === 'complete' && missing.length > 0) await this.#damageHole(holes, damage, options, missing);
+          this.journal.settle(damage, outcome === 'complete' && missing.length === 0 ? 'recovered' : 'hole');
+          options.onJournalDamage?.(damage);
+        })
+        .catch((error: unknown) => this.#die(error, options));
+      return;
+    }
+    this.journal.settle(damage, 'hole');
+    options.onJournalDamage?.(damage);
+    await this.#damageHole(holes, damage, options, ids);
   }
 
   async #damageHole(holes: HoleLog, damage: JournalDamage, options: ServiceOptions, ids: string[]): Promise<void> {
@@ -349,4 +393,29 @@ function describeDamage(damage: JournalDamage): string {
     `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
     `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`
   );
+}
+
+function sequenceStorePath(options: ServiceOptions): string {
+  return join(options.spoolDir, `session-${options.fix.targetCompId}-${options.fix.apiKey}.json`);
+}
+
+/**
+ * On KalshiRT, records lost to journal damage can be asked for again by MsgSeqNum: the saved
+ * position is moved back to just before the earliest damaged range, so the resumed session's
+ * ResendRequest covers it (what is still journaled comes back as duplicates and is dropped).
+ * Returns the MsgSeqNum the session had reached (the resend is over past it), or undefined.
+ */
+async function rewindForDamage(journal: Journal, options: ServiceOptions): Promise<number | undefined> {
+  if (options.fix.targetCompId !== 'KalshiRT') return undefined;
+  const froms = journal.damage
+    .filter((d) => d.kind !== 'torn_tail' && d.lsns !== null)
+    .map((d) => journal.resendFrom(d))
+    .filter((from): from is number => from !== undefined);
+  if (froms.length === 0) return undefined;
+  const store = new FileSequenceStore(sequenceStorePath(options));
+  const state = store.load();
+  const from = Math.min(...froms);
+  if (state === undefined || state.nextInbound <= from) return undefined;
+  await store.save({ ...state, nextInbound: from });
+  return state.nextInbound - 1;
 }

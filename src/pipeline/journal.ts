@@ -48,6 +48,7 @@ export class Journal {
   readonly #maxPendingBytes: number;
   readonly #damage: JournalDamage[];
   readonly #before = new Map<JournalDamage, string | undefined>();
+  readonly #resendFrom = new Map<JournalDamage, number>();
   /** Each registered sink's latest position, and the one on disk (segments go below the latter only). */
   readonly #positions = new Map<string, number>();
   readonly #saved = new Map<string, number>();
@@ -73,10 +74,16 @@ export class Journal {
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
+    // Where each record came from, kept only while open looks for the neighbours of a damaged range.
+    const delivered: Array<{ lsn: number; seq: number; live: boolean }> = [];
     const log = await SegmentLog.open({
       dir: options.dir,
       floor: Math.max(cursors.floor(), index.maxLsn),
-      onRecovered: (lsn, line) => fromSegments.set((JSON.parse(line) as ExecutionReportRecord).exec_id, lsn),
+      onRecovered: (lsn, line) => {
+        const record = JSON.parse(line) as ExecutionReportRecord;
+        fromSegments.set(record.exec_id, lsn);
+        delivered.push({ lsn, seq: record.msg_seq_num, live: record.source !== 'backfill' });
+      },
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
@@ -98,6 +105,12 @@ export class Journal {
       for (const pair of byLsn)
         if (pair[0] > 0 && pair[0] < a && (before === undefined || pair[0] > before[0])) before = pair;
       journal.#before.set(d, before?.[1]);
+      // The session's MsgSeqNums around the range, when both came over the session itself (not a
+      // drop-copy replay) in increasing order: a resumable session can ask the exchange again.
+      const prior = delivered.findLast((r) => r.lsn < a);
+      const next = delivered.find((r) => r.lsn > b);
+      if (prior?.live === true && (next === undefined || (next.live && next.seq > prior.seq)))
+        journal.#resendFrom.set(d, prior.seq + 1);
     }
     await index.restore(fromSegments, log.lastLsn, lost);
     return journal;
@@ -132,6 +145,14 @@ export class Journal {
   /** The last ExecID journaled before a damaged range: where a drop-copy replay of it starts. */
   execIdBefore(damage: JournalDamage): string | undefined {
     return this.#before.get(damage);
+  }
+
+  /**
+   * The MsgSeqNum from which the session that delivered a damaged range would deliver it again
+   * (the one after the last record kept before it), when the records around it say so.
+   */
+  resendFrom(damage: JournalDamage): number | undefined {
+    return this.#resendFrom.get(damage);
   }
 
   /** Records what became of a damaged range (replayed, a hole). */

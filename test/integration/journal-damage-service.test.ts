@@ -1,13 +1,22 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ListenerService } from '../../src/app/service.js';
 import type { JournalDamage } from '../../src/core/status.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
+import { readiness } from '../../src/http/readiness.js';
+import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+
+let sim: KalshiSimulator | undefined;
+afterEach(async () => {
+  await sim?.stop();
+  sim = undefined;
+});
 
 describe('ListenerService', () => {
   describe('start on a damaged spool', () => {
@@ -62,5 +71,149 @@ describe('ListenerService', () => {
       expect(readFileSync(join(spool, 'holes.jsonl'), 'utf8')).toContain(`LSNs ${first}..40`);
       expect(status.journal.lastLsn).toBe(40);
     });
+
+    it(
+      'on KalshiRT asks the exchange again for the lost record: not ready until it is back, then recovered, no hole',
+      { timeout: 60_000 },
+      async () => {
+        // Prepare: a first run journals 30 reports from the simulator, then a byte flips in one of them.
+        const started = await startSimulator({ ports: { KalshiRT: 0 } });
+        sim = started.sim;
+        const spool = tempDir();
+        const options = {
+          fix: {
+            host: started.address.host,
+            port: started.address.ports.KalshiRT!,
+            targetCompId: 'KalshiRT',
+            apiKey: API_KEY,
+            privateKey: testKeys().privateKey,
+            heartbeatS: 1,
+            extraCa: started.address.ca,
+            reconnect: { initialMs: 50, maxMs: 200 },
+          },
+          spoolDir: spool,
+          store: new LocalFolderStore(join(spool, 'archive')),
+          queue: new LocalFileQueue(join(spool, 'fills.jsonl')),
+          archive: { graceMs: 0 },
+        };
+        const first = await ListenerService.start(options);
+        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
+        const generated = sim.emitReports(API_KEY, 30);
+        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
+        await first.stop();
+        const dir = join(spool, 'journal');
+        const segment = join(
+          dir,
+          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
+        );
+        const bytes = readFileSync(segment);
+        const middle = Math.floor(bytes.length / 2);
+        bytes[middle] = bytes[middle]! ^ 0x04;
+        writeFileSync(segment, bytes);
+        const reported: JournalDamage[] = [];
+
+        // Act
+        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        const atStart = readiness(second.status());
+        await expect
+          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
+          .toBe('recovered');
+        await expect.poll(() => readiness(second.status()).ready, { timeout: 10_000 }).toBe(true);
+        const status = second.status();
+        await second.stop();
+
+        // Assess: one record lost and named; asked for again by MsgSeqNum; back in the journal once.
+        expect(reported.map((d) => [d.kind, d.state])).toEqual([
+          ['corrupt', 'recovering'],
+          ['corrupt', 'recovered'],
+        ]);
+        const [lost] = reported[0]!.execIds!;
+        expect(reported[0]!.execIds).toHaveLength(1);
+        expect(atStart.ready).toBe(false);
+        expect(atStart.reasons.join('\n')).toMatch(/lost to damage, being replayed/);
+        expect(status.backfill.holes).toEqual([]);
+        expect(status.session.counters.resendRequests).toBeGreaterThan(0);
+        const reopened = await Journal.open({ dir });
+        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
+        await reopened.close();
+        expect(ids.filter((id) => id === lost)).toHaveLength(1);
+        expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
+        expect(ids).toHaveLength(30);
+      },
+    );
+
+    it(
+      'on KalshiNR replays the lost record from the drop copy: not ready until it is back, then recovered, no hole',
+      { timeout: 60_000 },
+      async () => {
+        // Prepare: as above, on a session that cannot resend, with a drop copy configured.
+        const started = await startSimulator({ ports: { KalshiNR: 0, KalshiDC: 0 } });
+        sim = started.sim;
+        const spool = tempDir();
+        const options = {
+          fix: {
+            host: started.address.host,
+            port: started.address.ports.KalshiNR!,
+            targetCompId: 'KalshiNR',
+            apiKey: API_KEY,
+            privateKey: testKeys().privateKey,
+            heartbeatS: 1,
+            extraCa: started.address.ca,
+            reconnect: { initialMs: 50, maxMs: 200 },
+          },
+          dropCopy: {
+            host: started.address.host,
+            port: started.address.ports.KalshiDC!,
+            apiKey: API_KEY,
+            privateKey: testKeys().privateKey,
+            extraCa: started.address.ca,
+            timeoutMs: 10_000,
+          },
+          spoolDir: spool,
+          store: new LocalFolderStore(join(spool, 'archive')),
+          queue: new LocalFileQueue(join(spool, 'fills.jsonl')),
+          archive: { graceMs: 0 },
+        };
+        const first = await ListenerService.start(options);
+        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
+        const generated = sim.emitReports(API_KEY, 30).filter((r) => r.execType !== '8');
+        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
+        await first.stop();
+        const dir = join(spool, 'journal');
+        const segment = join(
+          dir,
+          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
+        );
+        const bytes = readFileSync(segment);
+        const middle = Math.floor(bytes.length / 2);
+        bytes[middle] = bytes[middle]! ^ 0x04;
+        writeFileSync(segment, bytes);
+        const reported: JournalDamage[] = [];
+
+        // Act
+        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        const atStart = readiness(second.status());
+        await expect
+          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
+          .toBe('recovered');
+        const status = second.status();
+        await second.stop();
+
+        // Assess
+        expect(reported.map((d) => [d.kind, d.state])).toEqual([
+          ['corrupt', 'recovering'],
+          ['corrupt', 'recovered'],
+        ]);
+        expect(atStart.reasons.join('\n')).toMatch(/lost to damage, being replayed/);
+        expect(status.backfill.holes).toEqual([]);
+        expect(status.backfill.recovered).toBeGreaterThanOrEqual(1);
+        const [lost] = reported[0]!.execIds!;
+        const reopened = await Journal.open({ dir });
+        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
+        await reopened.close();
+        expect(ids.filter((id) => id === lost)).toHaveLength(1);
+        expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
+      },
+    );
   });
 });
