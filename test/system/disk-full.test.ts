@@ -43,20 +43,20 @@ function startListener(env: Record<string, string>): Listener {
   });
   let output = '';
   const httpPort = new Promise<number>((resolve) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const port = /"httpPort":(\d+)/.exec(output)?.[1];
       if (port !== undefined) resolve(Number(port));
     });
   });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, httpPort, output: () => output };
 }
 
 async function get(port: number, path: string): Promise<{ status: number; body: unknown }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: (await response.json()) as unknown };
+  return { status: response.status, body: await response.json() };
 }
 
 type Status = {
