@@ -259,6 +259,7 @@ export function logJournalDamage(log: Logger, damage: JournalDamage): void {
     offset: damage.offset,
     bytes: damage.bytes ?? null,
     lsns: damage.lsns,
+    msgSeqNums: damage.msgSeqNums ?? null,
     execIds: damage.execIds?.slice(0, 20) ?? [],
     execIdCount: damage.execIds?.length ?? 0,
     ...(damage.note === undefined ? {} : { note: damage.note }),

@@ -390,6 +390,7 @@ function describeDamage(damage: JournalDamage): string {
   const ids = damage.execIds ?? [];
   return (
     `journal ${damage.kind}: LSNs ${damage.lsns === null ? '(none)' : `${damage.lsns[0]}..${damage.lsns[1]}`} lost` +
+    `${damage.msgSeqNums === undefined ? '' : ` (MsgSeqNum ${damage.msgSeqNums[0]}..${damage.msgSeqNums[1] ?? ''})`}` +
     `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
     `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`
   );

@@ -40,6 +40,10 @@ export type ErrorCode =
   | 'ERR_SEQUENCE_STORE'
   | 'ERR_DEAD_LETTER_WRITE'
   | 'ERR_LOOP_FAILED'
+  // Kalshi's REST API (reconcile)
+  | 'ERR_REST_STATUS'
+  | 'ERR_REST_RESPONSE'
+  | 'ERR_REST_TRANSPORT'
   // everything outside FIX
   | 'ERR_CONFIG';
 

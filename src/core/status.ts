@@ -63,6 +63,11 @@ export interface JournalDamage {
   bytes?: number;
   /** ExecIDs of the lost records, where the dedupe log knows them. */
   execIds?: string[];
+  /**
+   * The MsgSeqNums the lost records came in on, from the records kept around the range (the last
+   * bound null when nothing after it is kept); absent when those came from a drop-copy replay.
+   */
+  msgSeqNums?: [number, number | null];
   /** What it means for the sinks, in words (cursor damage). */
   note?: string;
   /**

@@ -109,8 +109,10 @@ export class Journal {
       // drop-copy replay) in increasing order: a resumable session can ask the exchange again.
       const prior = delivered.findLast((r) => r.lsn < a);
       const next = delivered.find((r) => r.lsn > b);
-      if (prior?.live === true && (next === undefined || (next.live && next.seq > prior.seq)))
+      if (prior?.live === true && (next === undefined || (next.live && next.seq > prior.seq))) {
         journal.#resendFrom.set(d, prior.seq + 1);
+        d.msgSeqNums = [prior.seq + 1, next === undefined ? null : next.seq - 1];
+      }
     }
     await index.restore(fromSegments, log.lastLsn, lost);
     return journal;

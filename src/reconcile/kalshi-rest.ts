@@ -81,8 +81,9 @@ export class KalshiRest {
             if (res.statusCode !== 200) {
               reject(
                 new ListenerError(
-                  'ERR_FIX_TRANSPORT',
+                  'ERR_REST_STATUS',
                   `Kalshi REST ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`,
+                  { details: { httpStatus: res.statusCode ?? null, path: url.pathname } },
                 ),
               );
               return;
@@ -91,7 +92,7 @@ export class KalshiRest {
               resolve(JSON.parse(body));
             } catch (cause) {
               reject(
-                new ListenerError('ERR_FIX_PROTOCOL', `Kalshi REST ${url.pathname} answered with invalid JSON`, {
+                new ListenerError('ERR_REST_RESPONSE', `Kalshi REST ${url.pathname} answered with invalid JSON`, {
                   cause,
                 }),
               );
@@ -101,7 +102,7 @@ export class KalshiRest {
       );
       req.on('error', (cause) =>
         reject(
-          new ListenerError('ERR_FIX_TRANSPORT', `Kalshi REST ${url.host} unreachable: ${cause.message}`, { cause }),
+          new ListenerError('ERR_REST_TRANSPORT', `Kalshi REST ${url.host} unreachable: ${cause.message}`, { cause }),
         ),
       );
       req.end();

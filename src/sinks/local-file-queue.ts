@@ -21,6 +21,8 @@ export class LocalFileQueue implements FillQueue {
   #opening: Promise<FileHandle> | undefined;
   readonly #recent = new Set<string>();
   #order: string[] = [];
+  /** Bytes of whole lines in the file: what a failed write is cut back to. */
+  #size = 0;
 
   constructor(path: string) {
     this.#path = resolve(path);
@@ -37,8 +39,16 @@ export class LocalFileQueue implements FillQueue {
       text += `${m.body}\n`;
     }
     if (text.length > 0) {
-      await handle.write(text);
-      await handle.datasync();
+      try {
+        await handle.write(text);
+        await handle.datasync();
+      } catch (error) {
+        // Cut what may have landed: the retry writes the batch again, whole.
+        await handle.truncate(this.#size).catch(() => undefined);
+        for (const m of messages) this.#recent.delete(m.attributes['exec_id']?.value ?? m.deduplicationId ?? m.id);
+        throw error;
+      }
+      this.#size += Buffer.byteLength(text, 'utf8');
     }
     return [];
   }
@@ -60,10 +70,14 @@ export class LocalFileQueue implements FillQueue {
 
   async #openOnce(): Promise<FileHandle> {
     await mkdir(dirname(this.#path), { recursive: true });
-    // Ids already at the end of the file: what an unfinished cursor save may resend.
+    // Ids already at the end of the file: what an unfinished cursor save may resend. A last line
+    // without its newline is a write a crash cut short: it is cut from the file and not counted
+    // as sent, so the resend writes it whole instead of running the next line into it.
+    let whole = 0;
     try {
       const data = await readFile(this.#path);
-      const tail = data.subarray(Math.max(0, data.length - TAIL_BYTES)).toString('utf8');
+      whole = data.lastIndexOf(0x0a) + 1;
+      const tail = data.subarray(Math.max(0, data.length - TAIL_BYTES), whole).toString('utf8');
       const lines = tail.split('\n');
       if (data.length > TAIL_BYTES) lines.shift(); // possibly cut in the middle
       for (const line of lines) {
@@ -73,7 +87,10 @@ export class LocalFileQueue implements FillQueue {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    return open(this.#path, 'a');
+    const handle = await open(this.#path, 'a');
+    if ((await handle.stat()).size > whole) await handle.truncate(whole);
+    this.#size = whole;
+    return handle;
   }
 
   #remember(id: string): void {

@@ -129,6 +129,9 @@ describe('ListenerService', () => {
         ]);
         const [lost] = reported[0]!.execIds!;
         expect(reported[0]!.execIds).toHaveLength(1);
+        expect(reported[0]!.msgSeqNums).toEqual([expect.any(Number), expect.any(Number)]);
+        // One record lost between two kept: named by the MsgSeqNum it came in on.
+        expect(reported[0]!.msgSeqNums![0]).toBe(reported[0]!.msgSeqNums![1]);
         expect(atStart.ready).toBe(false);
         expect(atStart.reasons.join('\n')).toMatch(/lost to damage, being replayed/);
         expect(status.backfill.holes).toEqual([]);

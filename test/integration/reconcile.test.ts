@@ -106,6 +106,25 @@ describe('reconcile', () => {
     await expect(reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: wrong })).rejects.toThrow(
       /answered 401/,
     );
+    await expect(
+      reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: wrong }),
+    ).rejects.toMatchObject({
+      code: 'ERR_REST_STATUS',
+      details: { httpStatus: 401 },
+    });
+  });
+
+  it('names an unreachable REST endpoint ERR_REST_TRANSPORT, with the cause', async () => {
+    // Prepare: a port nothing listens on.
+    const unreachable = new KalshiRest({
+      baseUrl: 'https://127.0.0.1:9',
+      apiKey: API_KEY,
+      privateKey: testKeys().privateKey,
+    });
+    // Act / Assess
+    await expect(
+      reconcile({ from, to, archive: { kind: 'file', dir: archiveDir }, rest: unreachable }),
+    ).rejects.toMatchObject({ code: 'ERR_REST_TRANSPORT', cause: { code: 'ECONNREFUSED' } });
   });
 });
 
