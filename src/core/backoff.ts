@@ -9,6 +9,12 @@ export interface BackoffPolicy {
    * in a tight loop wants a floor; a reconnect does not.
    */
   floorMs?: number;
+  /**
+   * `full` (default): a uniform draw below the ceiling. `equal`: half the ceiling plus a uniform
+   * draw below the other half, so waits always grow: a peer that refuses every attempt gets at most
+   * one a second, then one every 2 s, 4 s, … whatever the draws.
+   */
+  jitter?: 'full' | 'equal';
 }
 
 /**
@@ -33,9 +39,13 @@ export class Backoff {
 
   /** The wait before the next attempt; `atLeastMs` raises it (a peer that asked for patience). */
   next(atLeastMs = 0): number {
-    const { initialMs, maxMs, floorMs = 0 } = this.#policy;
+    const { initialMs, maxMs, floorMs = 0, jitter = 'full' } = this.#policy;
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.#attempts++, 30));
-    this.#current = Math.max(atLeastMs, Math.min(floorMs, ceiling), Math.floor(this.#random() * ceiling));
+    const drawn =
+      jitter === 'equal'
+        ? Math.floor(ceiling / 2 + this.#random() * (ceiling / 2))
+        : Math.floor(this.#random() * ceiling);
+    this.#current = Math.max(atLeastMs, Math.min(floorMs, ceiling), drawn);
     return this.#current;
   }
 

@@ -119,7 +119,8 @@ export interface ListenerSessionOptions {
   random?: () => number;
 }
 
-const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 1000, maxMs: 60_000 };
+// Equal jitter: a peer that logs us out at once gets a Logon at most every 1, 2, 4, … s.
+const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, jitter: 'equal' };
 const RT = 'KalshiRT';
 const CLOCK_SKEW_WARNING_MS = 10_000;
 
@@ -165,6 +166,8 @@ export class ListenerSession {
   #recoveryStartedAt = 0;
   // Application seqs delivered but not yet acknowledged durable (manualAck), in order.
   readonly #unacked = new HeadQueue<number>();
+  /** The first MsgSeqNum of the gap being resent (for the gap_filled event). */
+  #recoveryFrom = 0;
   /** The last sequence-store write, awaited by stop() so the final position is on disk. */
   #saving: Promise<void> = Promise.resolve();
   // Set when a resumed KalshiRT logon proved the exchange restarted its numbering.
@@ -354,7 +357,9 @@ export class ListenerSession {
     });
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
-      this.#chunkReceivedAt = this.#lastReceivedAt = this.#now();
+      // Liveness counts complete messages (#onMessage), not bytes: a peer trickling one endless
+      // frame is as silent as one sending nothing.
+      this.#chunkReceivedAt = this.#now();
       this.#decoder.push(chunk);
     });
     socket.on('error', (cause: Error) => {
@@ -370,6 +375,19 @@ export class ListenerSession {
     socket.on('close', () => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
+      // Closed by the peer with no Logout and no error of ours: say so, with a code.
+      if (
+        this.#disconnectReason === undefined &&
+        this.#stopWaiters.length === 0 &&
+        (this.#state === 'connecting' || this.#state === 'logon_sent' || this.#state === 'active')
+      ) {
+        const error = new ListenerError(
+          'ERR_FIX_PEER_CLOSED',
+          `${this.#o.host}:${this.#o.port} closed the connection without a Logout`,
+        );
+        this.#disconnectReason = error;
+        this.#lastError = { code: error.code, message: error.message, at: this.#now() };
+      }
       this.#afterClose();
     });
   }
@@ -541,6 +559,7 @@ export class ListenerSession {
   // ── inbound ─────────────────────────────────────────────────────────────────────────────────
 
   #onMessage(message: FixMessage): void {
+    this.#lastReceivedAt = this.#chunkReceivedAt;
     this.#counters.messagesIn++;
     this.#byType.set(message.msgType, (this.#byType.get(message.msgType) ?? 0) + 1);
     if (this.#state === 'logon_sent') {
@@ -599,7 +618,8 @@ export class ListenerSession {
     this.#transition('active');
     this.#loggedOnAt = this.#now();
     this.#checkClock(message);
-    this.#reconnectBackoff.reset();
+    // The back-off is not reset here: a peer that logs us out right after every Logon must not get
+    // a Logon a second. It resets once the session proves healthy (#startHeartbeat, #process).
     this.#counters.logons++;
     this.#emit({
       kind: 'logon',
@@ -683,6 +703,7 @@ export class ListenerSession {
     if (this.#recoveryTarget === 0) {
       this.#counters.gaps++;
       this.#counters.resendRequests++;
+      this.#recoveryFrom = this.#nextInbound;
       this.#recoveryTarget = seq;
       this.#recoveryStartedAt = this.#now();
       this.#emit({ kind: 'gap', from: this.#nextInbound, to: seq - 1, action: 'resend_request' });
@@ -708,9 +729,11 @@ export class ListenerSession {
     // Anything older than the expected seq was superseded by its resend.
     for (const seq of this.#held.keys()) if (seq < this.#nextInbound) this.#held.delete(seq);
     if (this.#recoveryTarget > 0 && this.#held.size === 0 && this.#nextInbound > this.#recoveryTarget) {
-      const from = this.#recoveryTarget;
+      // The range that was missing (not what was held after it).
+      const from = this.#recoveryFrom;
+      const to = this.#recoveryTarget - 1;
       this.#recoveryTarget = 0;
-      this.#emit({ kind: 'gap_filled', from, to: this.#nextInbound - 1 });
+      this.#emit({ kind: 'gap_filled', from, to });
     }
   }
 
@@ -766,6 +789,7 @@ export class ListenerSession {
       default:
         this.#nextInbound = seq + 1;
         this.#counters.applicationMessages++;
+        if (this.#reconnectBackoff.attempts > 0) this.#reconnectBackoff.reset(); // a healthy session
         if (this.#o.manualAck === true) this.#unacked.push(seq);
         else this.#scheduleSave();
         this.#o.onApplicationMessage?.(message, {
@@ -873,6 +897,8 @@ export class ListenerSession {
     this.#heartbeatTimer = setInterval(() => {
       if (this.#state !== 'active') return;
       const now = this.#now();
+      if (this.#reconnectBackoff.attempts > 0 && now - (this.#loggedOnAt ?? now) >= 2 * intervalMs)
+        this.#reconnectBackoff.reset();
       const silentFor = now - (this.#lastReceivedAt ?? now);
       if (silentFor >= 2 * intervalMs) {
         this.#fail(

@@ -372,7 +372,7 @@ describe('ListenerSession', () => {
       sim!.dropConnections();
       const disconnected = await h.waitForEvent('disconnected');
       await h.waitFor(() => h.events.filter((e) => e.kind === 'logon').length === 2, 5000, 'second logon');
-      expect(disconnected.reason?.code).toBeUndefined(); // the peer closed: not our error
+      expect(disconnected.reason?.code).toBe('ERR_FIX_PEER_CLOSED'); // the peer closed, and says so
       sim!.emitReports(API_KEY, 2);
       await h.waitFor(() => h.execIds().length === 2);
     });

@@ -1,0 +1,169 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Backoff } from '../../src/core/backoff.js';
+import { encodeMessage } from '../../src/fix/encoder.js';
+import { formatUtcTimestamp } from '../../src/fix/time.js';
+import { API_KEY, createSession, testKeys } from '../helpers/sim.js';
+
+/**
+ * A counterparty that answers each Logon properly and then misbehaves as `after` says: the
+ * probes of issue 14, on a real TLS socket.
+ */
+interface BrokenPeer {
+  port: number;
+  ca: string;
+  logons: number;
+  /** Everything the listener sent, as text. */
+  received: string;
+  behave: 'logout' | 'trickle' | 'quiet';
+  server: Server;
+  /** The connections open now. */
+  sockets: Set<TLSSocket>;
+}
+
+async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer> {
+  const certificate = await testKeys().certificate;
+  const peer = { logons: 0, received: '', behave, sockets: new Set<TLSSocket>() } as BrokenPeer;
+  const timers = new Set<NodeJS.Timeout>();
+  peer.server = createServer({ key: certificate.key, cert: certificate.cert }, (socket: TLSSocket) => {
+    let seq = 1;
+    peer.sockets.add(socket);
+    socket.on('close', () => peer.sockets.delete(socket));
+    const send = (msgType: string, body: Array<[number, string | number]>) =>
+      socket.write(
+        encodeMessage(
+          msgType,
+          {
+            senderCompId: 'KalshiNR',
+            targetCompId: API_KEY,
+            msgSeqNum: seq++,
+            sendingTime: formatUtcTimestamp(Date.now()),
+          },
+          body,
+        ),
+      );
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      peer.received += text;
+      if (!text.includes('\x0135=A\x01')) return;
+      peer.logons++;
+      send('A', [
+        [98, 0],
+        [108, 3],
+      ]);
+      if (peer.behave === 'logout') {
+        send('5', [[58, 'go away']]);
+        socket.end();
+      } else if (peer.behave === 'trickle') {
+        // A frame that declares 900,000 bytes of body, then one byte every 100 ms.
+        socket.write('8=FIXT.1.1\x019=900000\x0135=8\x01');
+        const timer = setInterval(() => socket.writable && socket.write('1'), 100);
+        timers.add(timer);
+        socket.on('close', () => clearInterval(timer));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => peer.server.listen(0, '127.0.0.1', resolve));
+  peer.port = (peer.server.address() as AddressInfo).port;
+  peer.ca = certificate.cert;
+  const close = peer.server.close.bind(peer.server);
+  peer.server.close = (callback) => {
+    for (const timer of timers) clearInterval(timer);
+    return close(callback);
+  };
+  return peer;
+}
+
+let peer: BrokenPeer | undefined;
+afterEach(() => {
+  peer?.server.close();
+  peer = undefined;
+});
+
+describe('ListenerSession', () => {
+  describe('against a peer that trickles one endless frame', () => {
+    it(
+      'counts only complete messages as traffic: sends a TestRequest, then drops the connection within 2 × HeartBtInt',
+      { timeout: 20_000 },
+      async () => {
+        // Prepare: HeartBtInt 3 s, as in the probe.
+        peer = await startBrokenPeer('trickle');
+        const h = createSession(
+          { host: '127.0.0.1', ports: { KalshiNR: peer.port }, ca: peer.ca },
+          { heartbeatIntervalS: 3, autoReconnect: false },
+        );
+        h.session.start();
+        await h.waitForEvent('logon', 5000);
+        const loggedOnAt = Date.now();
+
+        // Act
+        const error = await h.waitForEvent('error', 12_000, (e) => e.error.code === 'ERR_FIX_HEARTBEAT_TIMEOUT');
+
+        // Assess: dropped well within 12 s, after probing with a TestRequest.
+        expect(Date.now() - loggedOnAt).toBeLessThan(8_000);
+        expect(error.error.message).toMatch(/nothing received/);
+        expect(peer.received).toContain('\x0135=1\x01');
+        await h.waitFor(() => h.session.state === 'disconnected', 2000);
+        await h.session.stop();
+      },
+    );
+  });
+
+  describe('against a peer that logs out right after every Logon', () => {
+    it('backs off further at each attempt instead of starting over at every Logon', { timeout: 20_000 }, async () => {
+      // Prepare: a fast policy so the test is short; the default's arithmetic is checked below.
+      peer = await startBrokenPeer('logout');
+      const h = createSession(
+        { host: '127.0.0.1', ports: { KalshiNR: peer.port }, ca: peer.ca },
+        { reconnect: { initialMs: 100, maxMs: 10_000 } },
+      );
+
+      // Act
+      h.session.start();
+      await h.waitFor(() => h.events.filter((e) => e.kind === 'reconnect_scheduled').length >= 5, 15_000);
+      await h.session.stop();
+
+      // Assess: attempts count up across Logons, each wait at least half its doubling ceiling.
+      const scheduled = h.events.flatMap((e) => (e.kind === 'reconnect_scheduled' ? [e] : [])).slice(0, 5);
+      expect(scheduled.map((e) => e.attempt)).toEqual([1, 2, 3, 4, 5]);
+      scheduled.forEach((e, i) => expect(e.delayMs).toBeGreaterThanOrEqual((100 * 2 ** i) / 2));
+      expect(peer.logons).toBeGreaterThanOrEqual(5);
+    });
+
+    it('allows at most 6 Logons after the first in 30 s with the default policy, whatever the draws', () => {
+      // Prepare: the least lucky draws (every random 0) of the default reconnect policy.
+      const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, jitter: 'equal' }, () => 0);
+
+      // Act
+      const waits = Array.from({ length: 7 }, () => backoff.next());
+
+      // Assess: seven waits take longer than 30 s.
+      expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThan(30_000);
+      expect(waits.slice(0, 3)).toEqual([500, 1000, 2000]);
+    });
+  });
+
+  describe('when the peer closes the connection without a Logout', () => {
+    it('says so with ERR_FIX_PEER_CLOSED in the disconnected event and lastError', { timeout: 10_000 }, async () => {
+      // Prepare
+      peer = await startBrokenPeer('quiet');
+      const h = createSession(
+        { host: '127.0.0.1', ports: { KalshiNR: peer.port }, ca: peer.ca },
+        { autoReconnect: false },
+      );
+      h.session.start();
+      await h.waitForEvent('logon', 5000);
+
+      // Act: the peer drops the connection.
+      for (const socket of peer.sockets) socket.destroy();
+      const disconnected = await h.waitForEvent('disconnected', 5000);
+
+      // Assess
+      expect(disconnected.reason?.code).toBe('ERR_FIX_PEER_CLOSED');
+      expect(h.session.status().lastError?.code).toBe('ERR_FIX_PEER_CLOSED');
+      await h.session.stop();
+    });
+  });
+});
