@@ -24,6 +24,8 @@ const VALID = {
   FILLS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/fills.fifo',
 };
 
+const DC_KEY = '9d2c1b4a-2222-4c3d-8e4f-0a1b2c3d4e5f';
+
 function problemsOf(env: Record<string, string | undefined>): string[] {
   try {
     loadConfig(env);
@@ -149,8 +151,8 @@ describe('loadConfig', () => {
   });
 
   it('configures the drop copy on the FIX host, port 8229, with the FIX key unless it has its own', () => {
-    const config = loadConfig({ ...VALID, FIX_DC_API_KEY: 'dc-key' });
-    expect(config.dropCopy).toMatchObject({ host: VALID.FIX_HOST, port: 8229, apiKey: 'dc-key' });
+    const config = loadConfig({ ...VALID, FIX_DC_API_KEY: DC_KEY });
+    expect(config.dropCopy).toMatchObject({ host: VALID.FIX_HOST, port: 8229, apiKey: DC_KEY });
     expect(config.dropCopy!.privateKey).toBe(config.fix.privateKey);
     expect(loadConfig(VALID).dropCopy).toBeUndefined();
   });
@@ -167,6 +169,61 @@ describe('loadConfig', () => {
       expect(text).toContain(name);
     expect(text).not.toContain(secret);
     expect(text).not.toContain('short');
+  });
+
+  describe('the operator mistakes of issue 14', () => {
+    it('refuses key material in FIX_API_KEY without echoing it, and any other non-UUID key ID', () => {
+      // Prepare: the PEM pasted into the wrong variable.
+      const secret = rsa.privateKey.split('\n')[3]!;
+      // Act
+      const swapped = problemsOf({ ...VALID, FIX_API_KEY: rsa.privateKey });
+      const nope = problemsOf({ ...VALID, FIX_API_KEY: 'nope', FIX_DC_API_KEY: 'dc-key' });
+      // Assess
+      expect(swapped).toEqual([expect.stringMatching(/^FIX_API_KEY holds key material.*value not shown/)]);
+      expect(swapped.join('\n')).not.toContain(secret);
+      expect(nope).toEqual([
+        expect.stringMatching(/^FIX_API_KEY must be the API key ID, a UUID/),
+        expect.stringMatching(/^FIX_DC_API_KEY must be the API key ID, a UUID/),
+      ]);
+      expect(nope.join('\n')).not.toContain('nope');
+    });
+
+    it('refuses an RSA key shorter than 2048 bits', () => {
+      // Prepare
+      const short = generateKeyPairSync('rsa', {
+        modulusLength: 1024,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
+      // Act / Assess
+      expect(problemsOf({ ...VALID, FIX_PRIVATE_KEY_FILE: undefined, FIX_PRIVATE_KEY: short.privateKey })).toEqual([
+        'FIX_PRIVATE_KEY: an RSA key of 1024 bits; Kalshi needs at least 2048',
+      ]);
+    });
+
+    it('refuses a URL where a host name goes', () => {
+      // Act
+      const problems = problemsOf({ ...VALID, FIX_HOST: 'https://fix.elections.kalshi.com', FIX_DC_HOST: 'host:8229' });
+      // Assess
+      expect(problems).toEqual([
+        expect.stringMatching(/^FIX_HOST must be a host name or an IP address \(no scheme, port or path\)/),
+        expect.stringMatching(/^FIX_DC_HOST must be a host name or an IP address/),
+      ]);
+    });
+
+    it('listens on loopback without CONTROL_TOKEN, everywhere with one, and refuses another address without one', () => {
+      // Act
+      const open = loadConfig(VALID);
+      const tokened = loadConfig({ ...VALID, CONTROL_TOKEN: 'a-long-enough-token' });
+      const refused = problemsOf({ ...VALID, HTTP_HOST: '0.0.0.0' });
+      // Assess
+      expect(open.httpHost).toBe('127.0.0.1');
+      expect(tokened.httpHost).toBe('0.0.0.0');
+      expect(loadConfig({ ...VALID, HTTP_HOST: '::1' }).httpHost).toBe('::1');
+      expect(refused).toEqual([
+        expect.stringMatching(/^HTTP_HOST 0\.0\.0\.0 is not a loopback address: set CONTROL_TOKEN/),
+      ]);
+    });
   });
 });
 

@@ -29,6 +29,8 @@ export interface Config {
   fills: { kind: 'sqs'; queueUrl: string } | { kind: 'file'; path: string };
   spoolDir: string;
   httpPort: number;
+  /** Where the control plane listens: loopback unless CONTROL_TOKEN is set. */
+  httpHost: string;
   controlToken: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
@@ -159,6 +161,12 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   },
   { name: 'HTTP_PORT', required: 'no', default: String(DEFAULTS.HTTP_PORT), meaning: 'control plane port' },
   {
+    name: 'HTTP_HOST',
+    required: 'no',
+    default: '127.0.0.1 (0.0.0.0 with CONTROL_TOKEN)',
+    meaning: 'control plane address; anything but loopback requires CONTROL_TOKEN',
+  },
+  {
     name: 'CONTROL_TOKEN',
     required: 'no',
     default: '',
@@ -192,17 +200,17 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
 ];
 
 const schema = z.object({
-  FIX_HOST: z.string({ error: 'FIX_HOST is required' }).min(1, 'FIX_HOST is required'),
+  FIX_HOST: hostName('FIX_HOST').optional(),
   FIX_PORT: port('FIX_PORT').optional(),
   FIX_TARGET_COMP_ID: oneOf('FIX_TARGET_COMP_ID', ['KalshiNR', 'KalshiRT']).default(DEFAULTS.FIX_TARGET_COMP_ID),
-  FIX_API_KEY: z.string({ error: 'FIX_API_KEY is required' }).min(1, 'FIX_API_KEY is required'),
+  FIX_API_KEY: apiKeyId('FIX_API_KEY').optional(),
   FIX_PRIVATE_KEY: z.string().optional(),
   FIX_PRIVATE_KEY_FILE: z.string().optional(),
   FIX_HEARTBEAT_S: wholeNumber('FIX_HEARTBEAT_S', 3, 300).default(DEFAULTS.FIX_HEARTBEAT_S),
   FIX_MESSAGE_RETENTION_H: wholeNumber('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
   FIX_TLS_CA_FILE: z.string().optional(),
-  FIX_DC_API_KEY: z.string().optional(),
-  FIX_DC_HOST: z.string().optional(),
+  FIX_DC_API_KEY: apiKeyId('FIX_DC_API_KEY').optional(),
+  FIX_DC_HOST: hostName('FIX_DC_HOST').optional(),
   FIX_DC_PORT: port('FIX_DC_PORT').default(DEFAULTS.FIX_DC_PORT),
   FIX_DC_PRIVATE_KEY: z.string().optional(),
   FIX_DC_PRIVATE_KEY_FILE: z.string().optional(),
@@ -213,6 +221,7 @@ const schema = z.object({
   FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
   SPOOL_DIR: z.string().min(1).default(DEFAULTS.SPOOL_DIR),
   HTTP_PORT: port('HTTP_PORT', true).default(DEFAULTS.HTTP_PORT),
+  HTTP_HOST: hostName('HTTP_HOST').optional(),
   CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
   LOG_LEVEL: oneOf('LOG_LEVEL', LOG_LEVELS).default(DEFAULTS.LOG_LEVEL),
   SHUTDOWN_TIMEOUT_S: wholeNumber('SHUTDOWN_TIMEOUT_S', 1, 600).default(DEFAULTS.SHUTDOWN_TIMEOUT_S),
@@ -253,12 +262,30 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`FIX_TLS_CA_FILE ${cleaned['FIX_TLS_CA_FILE']} cannot be read`);
     }
   }
+  if (cleaned['FIX_HOST'] === undefined) problems.push('FIX_HOST is required');
+  if (cleaned['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
+  for (const [name, key] of [
+    ['FIX_PRIVATE_KEY', privateKey],
+    ['FIX_DC_PRIVATE_KEY', dcKey],
+  ] as const) {
+    const bits = key?.asymmetricKeyDetails?.modulusLength;
+    if (bits !== undefined && bits < 2048)
+      problems.push(`${name}: an RSA key of ${bits} bits; Kalshi needs at least 2048`);
+  }
+  const controlToken = raw?.CONTROL_TOKEN;
+  const httpHost = raw?.HTTP_HOST ?? (controlToken === undefined ? '127.0.0.1' : '0.0.0.0');
+  if (controlToken === undefined && !isLoopback(httpHost))
+    problems.push(
+      `HTTP_HOST ${httpHost} is not a loopback address: set CONTROL_TOKEN to listen beyond this machine (POST /reconnect would be open to anyone who reaches it)`,
+    );
   if (raw !== undefined && raw.FIX_MESSAGE_RETENTION_H !== undefined && raw.FIX_TARGET_COMP_ID !== 'KalshiRT') {
     problems.push('FIX_MESSAGE_RETENTION_H applies to KalshiRT only');
   }
   if (
     problems.length > 0 ||
     raw === undefined ||
+    raw.FIX_HOST === undefined ||
+    raw.FIX_API_KEY === undefined ||
     archive === undefined ||
     fills === undefined ||
     privateKey === undefined
@@ -296,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     fills,
     spoolDir: raw.SPOOL_DIR,
     httpPort: raw.HTTP_PORT,
+    httpHost,
     controlToken: raw.CONTROL_TOKEN,
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_S * 1000,
@@ -375,4 +403,37 @@ function readPrivateKey(
     problems.push(`${source}: ${(error as Error).message}`);
     return undefined;
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A Kalshi API key ID: a UUID. Anything else is refused without being echoed — a key ID is not a
+ * secret, but a PEM pasted into the wrong variable is, and it would otherwise reach the log and
+ * the wire as SenderCompID.
+ */
+function apiKeyId(name: string) {
+  return z.string().superRefine((value, context) => {
+    if (UUID.test(value)) return;
+    context.addIssue({
+      code: 'custom',
+      message: /PRIVATE KEY|-----BEGIN|^MII/.test(value)
+        ? `${name} holds key material, not an API key ID (a UUID): did you swap it with FIX_PRIVATE_KEY? (value not shown)`
+        : `${name} must be the API key ID, a UUID like 0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d (value not shown)`,
+    });
+  });
+}
+
+/** A host name or an IP address: not a URL, no port, no path. */
+function hostName(name: string) {
+  return z
+    .string()
+    .regex(
+      /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:]+$/,
+      `${name} must be a host name or an IP address (no scheme, port or path), e.g. fix.elections.kalshi.com`,
+    );
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

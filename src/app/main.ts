@@ -45,6 +45,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   const archiveLog = log.child({ component: 'archive' });
   const fillLog = log.child({ component: 'fills' });
   const journalLog = log.child({ component: 'journal' });
+  const controlLog = log.child({ component: 'control' });
   log.info(
     {
       host: config.fix.host,
@@ -100,10 +101,14 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
     version: packageVersion(),
     startedAt: Date.now(),
+    onReconnectRequest: ({ caller, outcome }) =>
+      outcome === 'unauthorized'
+        ? controlLog.warn({ caller, outcome }, 'POST /reconnect refused: no valid bearer token')
+        : controlLog.info({ caller, outcome }, 'POST /reconnect'),
   });
-  const server = await listen(app.fetch, config.httpPort);
+  const server = await listen(app.fetch, config.httpPort, config.httpHost);
   const httpPort = (server.address() as AddressInfo).port;
-  log.info({ httpPort }, 'control plane listening');
+  log.info({ httpHost: config.httpHost, httpPort }, 'control plane listening');
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
   // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
   const healthLog = log.child({ component: 'health' });
@@ -174,9 +179,9 @@ export function installLifecycle(
   });
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number): Promise<ServerType> {
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string): Promise<ServerType> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname: '0.0.0.0' }, () => resolve(server));
+    const server = serve({ fetch, port, hostname }, () => resolve(server));
     server.once('error', reject);
   });
 }

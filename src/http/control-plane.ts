@@ -13,6 +13,15 @@ export interface ControlPlaneOptions {
   startedAt: number;
   limits?: ReadinessLimits;
   now?: () => number;
+  /** Every POST /reconnect, accepted or refused, with the caller's address (the caller logs it). */
+  onReconnectRequest?: (request: ReconnectRequest) => void;
+}
+
+/** Who asked for a reconnect, and what came of it. */
+export interface ReconnectRequest {
+  /** The peer address of the HTTP connection (null when the server does not say). */
+  caller: string | null;
+  outcome: 'accepted' | 'already_in_progress' | 'unauthorized';
 }
 
 /** The Hono app of DESIGN.md §5: health, readiness, status, reconnect, metrics. */
@@ -33,16 +42,21 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
   );
 
   app.post('/reconnect', (c) => {
+    // @hono/node-server passes the Node request as `incoming`; app.request() in tests passes none.
+    const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+    const caller = env?.incoming?.socket?.remoteAddress ?? null;
     if (tokenDigest !== undefined) {
       const header = c.req.header('authorization') ?? '';
       const presented = /^Bearer (.+)$/i.exec(header)?.[1];
       // Compare digests: constant time, and equal lengths whatever was sent.
       if (presented === undefined || !timingSafeEqual(digest(presented), tokenDigest)) {
+        options.onReconnectRequest?.({ caller, outcome: 'unauthorized' });
         c.header('WWW-Authenticate', 'Bearer realm="kalshi-fix-listener"');
         return c.json({ error: 'unauthorized' }, 401);
       }
     }
     const started = options.target.reconnect();
+    options.onReconnectRequest?.({ caller, outcome: started ? 'accepted' : 'already_in_progress' });
     return c.json(started ? { reconnecting: true } : { reconnecting: true, alreadyInProgress: true }, 202);
   });
 

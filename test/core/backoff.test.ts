@@ -29,6 +29,17 @@ describe('Backoff', () => {
       expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([0, 250, 500]);
     });
 
+    it('keeps every wait in the upper half of its ceiling with equal jitter, so waits always grow', () => {
+      // Prepare
+      const backoff = new Backoff({ initialMs: 1000, maxMs: 8000, jitter: 'equal' }, draws(0, 0.999_999, 0, 0.5, 0));
+
+      // Act
+      const waits = Array.from({ length: 5 }, () => backoff.next());
+
+      // Assess: ceilings 1, 2, 4, 8, 8 s; each wait between half its ceiling and the ceiling.
+      expect(waits).toEqual([500, 1999, 2000, 6000, 4000]);
+    });
+
     it('never waits less than the floor, nor less than the ceiling when that is lower', () => {
       // Prepare: a draw of 0 would retry at once.
       const sink = new Backoff({ initialMs: 20, maxMs: 1000, floorMs: 50 }, () => 0);

@@ -47,6 +47,7 @@ async function startRun(): Promise<Run> {
     fills: { kind: 'file', path: join(data, 'fills.jsonl') },
     spoolDir: join(data, 'spool'),
     httpPort: 0,
+    httpHost: '127.0.0.1',
     controlToken: TOKEN,
     logLevel: 'trace',
     shutdownTimeoutMs: 20_000,
@@ -196,6 +197,16 @@ describe('control plane', () => {
       expect(session.state).toBe('active');
       expect(session.status().counters.reconnects).toBe(0);
       expect(session.status().counters.logons).toBe(1);
+      // Each refusal is logged with the caller's address.
+      const refusals = run.logLines
+        .map((l) => JSON.parse(l) as { msg: string; caller?: string; outcome?: string })
+        .filter((l) => l.msg.startsWith('POST /reconnect'));
+      expect(refusals).toHaveLength(2);
+      for (const line of refusals)
+        expect(line).toMatchObject({
+          outcome: 'unauthorized',
+          caller: expect.stringMatching(/127\.0\.0\.1$/) as unknown,
+        });
     });
 
     it('answers 202, drops and re-establishes the session once even when called twice, and loses nothing', async () => {
@@ -229,6 +240,11 @@ describe('control plane', () => {
       expect(service.session.status().counters.reconnects).toBe(1);
       expect(service.session.status().counters.logons).toBe(logonsBefore + 1);
       expect(service.status().journal.lastLsn).toBe(25);
+      const logged = run.logLines
+        .map((l) => JSON.parse(l) as { msg: string; outcome?: string; caller?: string })
+        .filter((l) => l.msg === 'POST /reconnect');
+      expect(logged.map((l) => l.outcome).sort()).toEqual(['accepted', 'already_in_progress']);
+      expect(logged.every((l) => /127\.0\.0\.1$/.test(l.caller ?? ''))).toBe(true);
     });
   });
 
