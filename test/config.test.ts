@@ -235,4 +235,46 @@ describe('kalshi-fix-listener run', () => {
     expect(run.output()).toMatch(/FIX_HOST is required/);
     expect(run.output()).toMatch(/FIX_PORT must be a whole number from 1 to 65535, got 0/);
   });
+
+  it('exits 2 in the same form when SPOOL_DIR is not a writable directory', async () => {
+    // Prepare: a file where the spool should be.
+    const notADir = join(tempDir(), 'spool');
+    writeFileSync(notADir, 'x');
+    // Act
+    const run = spawnTs('src/app/cli.ts', ['run'], {
+      env: { PATH: process.env['PATH'], ...VALID, SPOOL_DIR: notADir },
+    });
+    // Assess
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(
+      /invalid configuration:\n  - SPOOL_DIR .* is not a writable directory \((EEXIST|ENOTDIR)\)/,
+    );
+  });
+
+  it('exits 2 in the same form when HTTP_PORT is in use', async () => {
+    // Prepare: the port taken; an unreachable exchange (the session just retries meanwhile).
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    // Act
+    const run = spawnTs('src/app/cli.ts', ['run'], {
+      env: {
+        PATH: process.env['PATH'],
+        ...VALID,
+        FIX_HOST: '127.0.0.1',
+        FIX_PORT: '9',
+        ARCHIVE_URL: `file://${join(tempDir(), 'archive')}`,
+        FILLS_QUEUE_URL: `file://${join(tempDir(), 'fills.jsonl')}`,
+        SPOOL_DIR: join(tempDir(), 'spool'),
+        HTTP_PORT: String(port),
+      },
+    });
+    // Assess
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(
+      new RegExp(`invalid configuration:\\n  - HTTP_PORT ${port} on 127\\.0\\.0\\.1 cannot be used \\(EADDRINUSE\\)`),
+    );
+    taken.close();
+  });
 });

@@ -63,7 +63,7 @@ function configFrom(env: Record<string, string | undefined>): Config | number {
   }
 }
 
-async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<undefined> {
+async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<number | undefined> {
   const log = createLogger(config.logLevel);
   // Signals may arrive while the service is still starting: the holder is filled once it runs.
   const holder: { running?: RunningService } = {};
@@ -83,7 +83,16 @@ async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): P
     log,
     config.shutdownTimeoutMs,
   );
-  holder.running = await startListener(config, log);
+  try {
+    holder.running = await startListener(config, log);
+  } catch (error) {
+    // A spool or a port that cannot be used: reported like an environment problem.
+    if (isListenerError(error, 'ERR_CONFIG')) {
+      process.stderr.write(`kalshi-fix-listener: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
   return undefined; // the process lives until a signal
 }
 

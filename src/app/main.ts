@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { ListenerError } from '../core/errors.js';
 import { createControlPlane } from '../http/control-plane.js';
 import { healthFigures, healthLine } from '../http/health-line.js';
 import { createMetrics } from '../http/metrics.js';
@@ -29,6 +31,7 @@ export interface RunningService {
 
 /** Wiring only: config → sinks → service → control plane. */
 export async function startListener(config: Config, log: Logger): Promise<RunningService> {
+  await assertUsableSpool(config.spoolDir);
   // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
   const store: ObjectStore =
     config.archive.kind === 's3'
@@ -106,7 +109,15 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
         ? controlLog.warn({ caller, outcome }, 'POST /reconnect refused: no valid bearer token')
         : controlLog.info({ caller, outcome }, 'POST /reconnect'),
   });
-  const server = await listen(app.fetch, config.httpPort, config.httpHost);
+  let server: ServerType;
+  try {
+    server = await listen(app.fetch, config.httpPort, config.httpHost);
+  } catch (cause) {
+    // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
+    await service.stop().catch(() => undefined);
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    throw configProblem(`HTTP_PORT ${config.httpPort} on ${config.httpHost} cannot be used (${code})`, cause);
+  }
   const httpPort = (server.address() as AddressInfo).port;
   log.info({ httpHost: config.httpHost, httpPort }, 'control plane listening');
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
@@ -195,4 +206,23 @@ export function packageVersion(): string {
     }
   }
   return 'unknown';
+}
+
+/** A start problem in the same one-message form as the environment's (ERR_CONFIG, exit 2). */
+function configProblem(problem: string, cause?: unknown): ListenerError {
+  return new ListenerError('ERR_CONFIG', `invalid configuration:\n  - ${problem}`, {
+    cause,
+    details: { problems: [problem] },
+  });
+}
+
+/** SPOOL_DIR must exist (or be creatable) and be writable before anything is started on it. */
+async function assertUsableSpool(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    throw configProblem(`SPOOL_DIR ${dir} is not a writable directory (${code})`, cause);
+  }
 }

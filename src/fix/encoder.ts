@@ -52,19 +52,27 @@ export function encodeMessage(
 }
 
 /**
+ * Everything any session of this service may ever send: the session-level (admin) types and the
+ * drop copy's EventResendRequest (35=U1). Fixed here, not an option: no configuration, caller or
+ * bug can widen it to an order-entry message (D, F, G, q, …).
+ */
+const EVER_SENDABLE: ReadonlySet<string> = new Set([...ADMIN_MSG_TYPES, 'U1']);
+
+/**
  * The only encoder the listener's session holds. It refuses, before any byte is produced, every
- * MsgType outside its permitted set — by default the session-level (admin) types — so no bug can
- * place, cancel or amend an order through a listener session.
+ * MsgType outside its permitted set — by default the session-level (admin) types — and, whatever
+ * that set says, everything outside EVER_SENDABLE, so no bug can place, cancel or amend an order
+ * through a listener session.
  */
 export class ListenerGuardEncoder {
   readonly #permitted: ReadonlySet<string>;
 
   constructor(permitted: ReadonlySet<string> = ADMIN_MSG_TYPES) {
-    this.#permitted = permitted;
+    this.#permitted = new Set([...permitted].filter((msgType) => EVER_SENDABLE.has(msgType)));
   }
 
   encode(msgType: string, header: OutboundHeader, body: readonly Field[]): Buffer {
-    if (!this.#permitted.has(msgType)) {
+    if (!this.#permitted.has(msgType) || !EVER_SENDABLE.has(msgType)) {
       throw new ListenerError(
         'ERR_FIX_LISTENER_GUARD',
         `listener session refuses to send application message 35=${msgType}`,

@@ -62,4 +62,17 @@ describe('ListenerGuardEncoder', () => {
     expect(encoder.encode('U1', header, [[21001, '1;1']]).toString('latin1')).toContain('35=U1');
     expect(() => encoder.encode('D', header, [])).toThrow(/refuses/);
   });
+
+  it.each(['D', 'F', 'G', 'q', 'AB', 'j'])(
+    'refuses 35=%s even when the permitted set names it: the guard has a ceiling no option lifts',
+    (msgType) => {
+      // Prepare: a caller that asks for an order-entry type.
+      const encoder = new ListenerGuardEncoder(new Set([...ADMIN_MSG_TYPES, msgType]));
+      // Act / Assess
+      expect(() => encoder.encode(msgType, header, [[11, 'c1']])).toThrow(
+        expect.objectContaining({ code: 'ERR_FIX_LISTENER_GUARD' }),
+      );
+      expect(encoder.encode('0', header, []).length).toBeGreaterThan(0);
+    },
+  );
 });
