@@ -247,7 +247,7 @@ describe('kalshi-fix-listener run', () => {
     // Assess
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(
-      /invalid configuration:\n  - SPOOL_DIR .* is not a writable directory \((EEXIST|ENOTDIR)\)/,
+      /invalid configuration:\n {2}- SPOOL_DIR .* is not a writable directory \((EEXIST|ENOTDIR)\)/,
     );
   });
 
