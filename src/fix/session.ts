@@ -172,6 +172,8 @@ export class ListenerSession {
   #saving: Promise<void> = Promise.resolve();
   // Set when a resumed KalshiRT logon proved the exchange restarted its numbering.
   #forceReset = false;
+  /** Set once the exchange's expected outbound MsgSeqNum was adopted; cleared by a Logon. */
+  #adoptedOutbound = false;
   #clockSkewMs: number | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
   #stopWaiters: Array<() => void> = [];
@@ -570,6 +572,39 @@ export class ListenerSession {
     this.#sequence(message, this.#chunkReceivedAt);
   }
 
+  /**
+   * The exchange refused a resumed Logon because our MsgSeqNum is below what it expects: our
+   * saved numbers are older than its (a lost or new SPOOL_DIR, a restored backup). The first time,
+   * adopt its number and resume (what we missed is then resent). If that is refused too, log on
+   * afresh with ResetSeqNumFlag=Y: the drop copy replays the window and a hole is recorded for
+   * what it cannot. Each step is an error event with the numbers.
+   */
+  #onOutboundTooLow(expected: number, text: string): void {
+    if (!this.#adoptedOutbound) {
+      this.#adoptedOutbound = true;
+      const received = this.#nextOutbound - 1;
+      this.#nextOutbound = expected;
+      this.#minNextDelayMs = 0;
+      this.#fail(
+        new ListenerError(
+          'ERR_FIX_SEQ_TOO_LOW',
+          `${this.#o.targetCompId} expects our MsgSeqNum ${expected}, we sent ${received} (${text}); adopting ${expected} and resuming`,
+          { details: { expected, received, step: 'adopt' } },
+        ),
+      );
+      return;
+    }
+    this.#adoptedOutbound = false;
+    this.#forceReset = true;
+    this.#fail(
+      new ListenerError(
+        'ERR_FIX_SEQ_TOO_LOW',
+        `${this.#o.targetCompId} refused our MsgSeqNum again (${text}); logging on afresh with ResetSeqNumFlag=Y (the drop copy replays the window)`,
+        { details: { expected, step: 'reset' } },
+      ),
+    );
+  }
+
   #onLogonReply(message: FixMessage): void {
     clearTimeout(this.#logonTimer);
     if (message.msgType === MsgType.Logout) {
@@ -577,6 +612,11 @@ export class ListenerSession {
       // Kalshi keeps a dead connection for ~2 × HeartBtInt before it frees the key.
       if (text !== undefined && /already exists/i.test(text)) this.#minNextDelayMs = 2 * this.#heartbeatS * 1000;
       this.#emit({ kind: 'logout', initiator: 'exchange', text });
+      const expected = this.#resumable ? expectedOutbound(text) : undefined;
+      if (expected !== undefined && expected > this.#nextOutbound) {
+        this.#onOutboundTooLow(expected, text!);
+        return;
+      }
       this.#fail(
         new ListenerError(
           'ERR_FIX_LOGON_REJECTED',
@@ -615,6 +655,7 @@ export class ListenerSession {
       return;
     }
     this.#forceReset = false;
+    this.#adoptedOutbound = false;
     this.#transition('active');
     this.#loggedOnAt = this.#now();
     this.#checkClock(message);
@@ -963,4 +1004,11 @@ export class ListenerSession {
   #emit(event: SessionEvent): void {
     this.#o.onEvent?.(event);
   }
+}
+
+/** The MsgSeqNum a Logout's Text says the exchange expects ("… expecting 39 but received 1"). */
+function expectedOutbound(text: string | undefined): number | undefined {
+  const match = text === undefined ? null : /MsgSeqNum too low, expecting (\d+)/i.exec(text);
+  const value = match === null ? undefined : Number(match[1]);
+  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }

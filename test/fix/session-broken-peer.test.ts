@@ -3,6 +3,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backoff } from '../../src/core/backoff.js';
 import { encodeMessage } from '../../src/fix/encoder.js';
+import { MemorySequenceStore } from '../../src/fix/sequence-store.js';
 import { formatUtcTimestamp } from '../../src/fix/time.js';
 import { API_KEY, createSession, testKeys } from '../helpers/sim.js';
 
@@ -16,7 +17,9 @@ interface BrokenPeer {
   logons: number;
   /** Everything the listener sent, as text. */
   received: string;
-  behave: 'logout' | 'trickle' | 'quiet';
+  behave: 'logout' | 'trickle' | 'quiet' | 'expects39' | 'refusesResume';
+  /** The Logons received, as text. */
+  logonTexts: string[];
   server: Server;
   /** The connections open now. */
   sockets: Set<TLSSocket>;
@@ -24,7 +27,16 @@ interface BrokenPeer {
 
 async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer> {
   const certificate = await testKeys().certificate;
-  const peer = { logons: 0, received: '', behave, sockets: new Set<TLSSocket>() } as BrokenPeer;
+  const peer: BrokenPeer = {
+    port: 0,
+    ca: certificate.cert,
+    logons: 0,
+    received: '',
+    behave,
+    sockets: new Set<TLSSocket>(),
+    logonTexts: [],
+    server: undefined as unknown as Server, // set below, before anyone reads it
+  };
   const timers = new Set<NodeJS.Timeout>();
   peer.server = createServer({ key: certificate.key, cert: certificate.cert }, (socket: TLSSocket) => {
     let seq = 1;
@@ -49,6 +61,17 @@ async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer
       peer.received += text;
       if (!text.includes('\x0135=A\x01')) return;
       peer.logons++;
+      peer.logonTexts.push(text);
+      const theirSeq = Number(text.split('\x01').find((field) => field.startsWith('34='))?.slice(3));
+      const reset = text.includes('\x01141=Y\x01');
+      const refuse =
+        (peer.behave === 'expects39' && theirSeq < 39 && !reset) || (peer.behave === 'refusesResume' && !reset);
+      if (refuse) {
+        const expecting = peer.behave === 'expects39' ? 39 : theirSeq + 11;
+        send('5', [[58, `MsgSeqNum too low, expecting ${expecting} but received ${theirSeq}`]]);
+        socket.end();
+        return;
+      }
       send('A', [
         [98, 0],
         [108, 3],
@@ -165,5 +188,59 @@ describe('ListenerSession', () => {
       expect(h.session.status().lastError?.code).toBe('ERR_FIX_PEER_CLOSED');
       await h.session.stop();
     });
+  });
+
+  describe('on KalshiRT when the exchange refuses the Logon as MsgSeqNum too low', () => {
+    it(
+      'adopts the number the exchange expects once and resumes, without ResetSeqNumFlag',
+      { timeout: 15_000 },
+      async () => {
+        // Prepare: our saved numbers are behind the exchange's (a new SPOOL_DIR).
+        peer = await startBrokenPeer('expects39');
+        const h = createSession(
+          { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
+          { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+        );
+
+        // Act
+        h.session.start();
+        const logon = await h.waitForEvent('logon', 10_000);
+
+        // Assess: refused once with the numbers named, then a resumed Logon at 39.
+        const refusal = h.events.find((e) => e.kind === 'error' && e.error.code === 'ERR_FIX_SEQ_TOO_LOW');
+        expect(refusal).toMatchObject({ error: { details: { expected: 39, received: 1, step: 'adopt' } } });
+        expect(logon.reset).toBe(false);
+        expect(peer.logonTexts).toHaveLength(2);
+        expect(peer.logonTexts[1]).toContain('\x0134=39\x01');
+        expect(peer.logonTexts[1]).not.toContain('\x01141=Y\x01');
+        await h.session.stop();
+      },
+    );
+
+    it(
+      'logs on afresh with ResetSeqNumFlag=Y when the adopted number is refused too',
+      { timeout: 15_000 },
+      async () => {
+        // Prepare: an exchange that refuses every resume.
+        peer = await startBrokenPeer('refusesResume');
+        const h = createSession(
+          { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
+          { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+        );
+
+        // Act
+        h.session.start();
+        const logon = await h.waitForEvent('logon', 10_000);
+
+        // Assess: adopt, refused again, then a reset Logon (the service backfills from the drop copy).
+        const steps = h.events.flatMap((e) =>
+          e.kind === 'error' && e.error.code === 'ERR_FIX_SEQ_TOO_LOW' ? [e.error.details?.['step']] : [],
+        );
+        expect(steps).toEqual(['adopt', 'reset']);
+        expect(logon.reset).toBe(true);
+        expect(peer.logonTexts.at(-1)).toContain('\x01141=Y\x01');
+        await h.session.stop();
+      },
+    );
   });
 });
