@@ -62,7 +62,12 @@ async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer
       if (!text.includes('\x0135=A\x01')) return;
       peer.logons++;
       peer.logonTexts.push(text);
-      const theirSeq = Number(text.split('\x01').find((field) => field.startsWith('34='))?.slice(3));
+      const theirSeq = Number(
+        text
+          .split('\x01')
+          .find((field) => field.startsWith('34='))
+          ?.slice(3),
+      );
       const reset = text.includes('\x01141=Y\x01');
       const refuse =
         (peer.behave === 'expects39' && theirSeq < 39 && !reset) || (peer.behave === 'refusesResume' && !reset);
