@@ -859,9 +859,19 @@ export class ListenerSession {
     }
     this.#emit({ kind: 'sequence_reset', newSeqNo, gapFill });
     const skippedFrom = this.#nextInbound;
+    // Messages held below the new number reached us live, and the peer will not send them again
+    // (some engines gap-fill through the message that revealed the gap): deliver them, in order,
+    // rather than drop them. Only session-level ones are let go.
+    const covered = [...this.#held.keys()].filter((seq) => seq < newSeqNo).sort((a, b) => a - b);
+    for (const seq of covered) {
+      const held = this.#held.get(seq)!;
+      this.#held.delete(seq);
+      if (ADMIN_MSG_TYPES.has(held.message.msgType)) continue;
+      this.#nextInbound = seq;
+      this.#process(held.message, held.receivedAt);
+      if (this.#state !== 'active') return;
+    }
     this.#nextInbound = newSeqNo;
-    // Anything we were holding below the new number was covered by the reset.
-    for (const seq of this.#held.keys()) if (seq < newSeqNo) this.#held.delete(seq);
     if (!gapFill && this.#recoveryTarget > 0 && newSeqNo > this.#recoveryTarget) this.#recoveryTarget = newSeqNo - 1;
     if (skippedFrom !== newSeqNo) this.#scheduleSave();
     if (this.#held.size > 0 || this.#recoveryTarget > 0) this.#drainHeld();

@@ -17,7 +17,7 @@ interface BrokenPeer {
   logons: number;
   /** Everything the listener sent, as text. */
   received: string;
-  behave: 'logout' | 'trickle' | 'quiet' | 'expects39' | 'refusesResume';
+  behave: 'logout' | 'trickle' | 'quiet' | 'expects39' | 'refusesResume' | 'gapFillsOverLive';
   /** The Logons received, as text. */
   logonTexts: string[];
   server: Server;
@@ -59,6 +59,26 @@ async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer
     socket.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
       peer.received += text;
+      if (peer.behave === 'gapFillsOverLive' && text.includes('\x0135=2\x01')) {
+        // Asked to resend 2..: a GapFill through 6, covering the live report at 5 it already sent.
+        socket.write(
+          encodeMessage(
+            '4',
+            {
+              senderCompId: 'KalshiRT',
+              targetCompId: API_KEY,
+              msgSeqNum: 2,
+              sendingTime: formatUtcTimestamp(Date.now()),
+              possDup: true,
+            },
+            [
+              [123, 'Y'],
+              [36, 6],
+            ],
+          ),
+        );
+        return;
+      }
       if (!text.includes('\x0135=A\x01')) return;
       peer.logons++;
       peer.logonTexts.push(text);
@@ -84,6 +104,13 @@ async function startBrokenPeer(behave: BrokenPeer['behave']): Promise<BrokenPeer
       if (peer.behave === 'logout') {
         send('5', [[58, 'go away']]);
         socket.end();
+      } else if (peer.behave === 'gapFillsOverLive') {
+        // A live report at 5 right after the Logon (1): 2..4 are missing.
+        seq = 5;
+        send('8', [
+          [17, '1;5'],
+          [150, 'F'],
+        ]);
       } else if (peer.behave === 'trickle') {
         // A frame that declares 900,000 bytes of body, then one byte every 100 ms.
         socket.write('8=FIXT.1.1\x019=900000\x0135=8\x01');
@@ -247,5 +274,26 @@ describe('ListenerSession', () => {
         await h.session.stop();
       },
     );
+  });
+
+  describe('on KalshiRT when the peer gap-fills over a report it sent live', () => {
+    it('delivers the held report once instead of dropping it with the range', { timeout: 10_000 }, async () => {
+      // Prepare
+      peer = await startBrokenPeer('gapFillsOverLive');
+      const h = createSession(
+        { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
+        { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+      );
+
+      // Act
+      h.session.start();
+      await h.waitForEvent('sequence_reset', 5000);
+
+      // Assess
+      expect(h.messages.map((m) => [m.message.seqNum, m.message.get(17)])).toEqual([[5, '1;5']]);
+      expect(h.session.status().nextInbound).toBe(6);
+      expect(h.events.filter((e) => e.kind === 'error')).toEqual([]);
+      await h.session.stop();
+    });
   });
 });

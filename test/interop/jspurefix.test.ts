@@ -250,19 +250,21 @@ describe('ListenerSession against jspurefix', () => {
   });
 
   describe('Sequence gaps', () => {
-    it('sends a ResendRequest for a gap, takes the GapFill jspurefix answers with, and delivers what follows in order', async () => {
+    it('sends a ResendRequest for a gap, takes the GapFill jspurefix answers with, and delivers the report that revealed the gap and what follows, in order', async () => {
       // Prepare
       const { h, apiKey } = connect();
       const peer = await loggedOn(h, apiKey);
       peer.sendApplication('8', executionReport(1));
       await vi.waitFor(() => expect(h.execIds()).toEqual(['1;1']), { timeout: 5_000, interval: 20 });
 
-      // Act: two numbers never sent; the next message (an admin one) reveals the gap.
+      // Act: two numbers never sent; the next report reveals the gap. jspurefix answers the
+      // ResendRequest (EndSeqNo 0) with one GapFill through its latest number, covering that
+      // report too: the session must deliver the report it holds, not drop it with the range.
       peer.skipSequenceNumbers(2);
-      peer.testRequest('AFTER-GAP');
+      peer.sendApplication('8', executionReport(2));
       const gap = await event(h, 'gap');
       await event(h, 'gap_filled');
-      peer.sendApplication('8', executionReport(2));
+      peer.sendApplication('8', executionReport(3));
 
       // Assess
       expect(gap.action).toBe('resend_request');
@@ -273,7 +275,7 @@ describe('ListenerSession against jspurefix', () => {
       expect(gapFill).toMatch(/\|43=Y\|/);
       expect(gapFill).toMatch(/\|123=Y\|/);
       expect(h.events.some((e) => e.kind === 'sequence_reset' && e.gapFill)).toBe(true);
-      await vi.waitFor(() => expect(h.execIds()).toEqual(['1;1', '2;1']), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(h.execIds()).toEqual(['1;1', '2;1', '3;1']), { timeout: 5_000, interval: 20 });
       expect(h.session.state).toBe('active');
       expect(h.session.status().recovering).toBeUndefined();
     });
