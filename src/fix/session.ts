@@ -717,14 +717,16 @@ export class ListenerSession {
     }
     if (this.#o.targetCompId !== RT) {
       // KalshiNR cannot retransmit: keep what we have, record the hole, start clean (141=Y).
+      // (The range is taken before the message moves the expected number past it.)
+      const from = this.#nextInbound;
       this.#counters.gaps++;
-      this.#emit({ kind: 'gap', from: this.#nextInbound, to: seq - 1, action: 'reconnect' });
+      this.#emit({ kind: 'gap', from, to: seq - 1, action: 'reconnect' });
       this.#process(message, receivedAt);
       this.#fail(
         new ListenerError(
           'ERR_FIX_SEQ_GAP',
-          `sequence gap ${this.#nextInbound}..${seq - 1} on ${this.#o.targetCompId}, which cannot retransmit; reconnecting`,
-          { details: { from: this.#nextInbound, to: seq - 1 } },
+          `sequence gap ${from}..${seq - 1} on ${this.#o.targetCompId}, which cannot retransmit; reconnecting`,
+          { details: { from, to: seq - 1 } },
         ),
       );
       return;

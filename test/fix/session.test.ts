@@ -232,6 +232,10 @@ describe('ListenerSession', () => {
       const gap = await h.waitForEvent('gap');
       // Assess
       expect(gap).toMatchObject({ from: 5, to: 5, action: 'reconnect' });
+      // The error names the same range (it once printed 7..5: taken after the message moved on).
+      const error = await h.waitForEvent('error', 5000, (e) => e.error.code === 'ERR_FIX_SEQ_GAP');
+      expect(error.error.message).toMatch(/^sequence gap 5\.\.5 on KalshiNR/);
+      expect(error.error.details).toEqual({ from: 5, to: 5 });
       await h.waitFor(() => h.events.filter((e) => e.kind === 'logon').length === 2, 5000, 'second logon');
       const ids = generatedIds();
       expect(h.execIds()).toEqual([...ids.slice(0, 3), ids[4]]); // the skipped report is the hole a backfill closes
