@@ -113,7 +113,9 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.reportsMissed = signal('Holes', 'Holes', [LOG_MESSAGES.hole]).createAlarm(this, 'ReportsMissed', {
+    // One per hole log line, 0 otherwise: the alarm clears after an interval without a new hole.
+    // Not `Holes`: the health line publishes that name as the running total (never back to 0).
+    this.reportsMissed = signal('Holes', 'HolesRecorded', [LOG_MESSAGES.hole]).createAlarm(this, 'ReportsMissed', {
       alarmDescription:
         'A sequence gap could not be recovered: reports may be missing. GET /status backfill.holes lists them; run `reconcile` for the window.',
       threshold: 1,

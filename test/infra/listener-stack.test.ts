@@ -604,8 +604,8 @@ describe('alarms', () => {
     expect(taskAlarm.TreatMissingData).toBe('breaching');
   });
 
-  it('fires when the health line says not ready, or the archive late past what /readyz tolerates, and when a hole is logged', () => {
-    // Prepare
+  /** The task's METRICS_NAMESPACE and the stack's log metric filters. */
+  function signals() {
     const namespace = (container['Environment'] as Array<{ Name: string; Value: unknown }>).find(
       (e) => e.Name === 'METRICS_NAMESPACE',
     )?.Value;
@@ -614,9 +614,20 @@ describe('alarms', () => {
         resources[id]!.Properties as {
           LogGroupName: unknown;
           FilterPattern: string;
-          MetricTransformations: Array<{ MetricName: string; MetricNamespace: string }>;
+          MetricTransformations: Array<{
+            MetricName: string;
+            MetricNamespace: string;
+            MetricValue: string;
+            DefaultValue: number;
+          }>;
         },
     );
+    return { namespace, filters };
+  }
+
+  it('fires when the health line says not ready, or the archive late past what /readyz tolerates, and when a hole is logged', () => {
+    // Prepare
+    const { namespace, filters } = signals();
     // Assess: the alarms read the metrics the task's health line publishes, in the namespace it is given.
     expect(namespace).toMatch(/^KalshiFixListener\//);
     expect(alarm('ReadinessFailing')).toMatchObject({
@@ -650,7 +661,37 @@ describe('alarms', () => {
     expect(JSON.stringify(filters[0]!.LogGroupName)).toBe(JSON.stringify({ Ref: idOf('AWS::Logs::LogGroup') }));
     expect(filters[0]!.FilterPattern).toContain(`"${LOG_MESSAGES.hole}"`);
     expect(filters[0]!.MetricTransformations[0]!.MetricNamespace).toBe(namespace);
-    expect(alarm('ReportsMissed')).toMatchObject({ MetricName: 'Holes', EvaluationPeriods: 1 });
+    expect(alarm('ReportsMissed')).toMatchObject({ MetricName: 'HolesRecorded', EvaluationPeriods: 1 });
+  });
+
+  it('lets the holes alarm return to OK after an interval without a hole (its metric counts events, not a total)', () => {
+    // Prepare
+    const { namespace, filters } = signals();
+    // Assess: the alarm sums a 1 per hole log line with 0 otherwise, so a period without a hole
+    // reads 0 and the alarm clears; and no health-line figure (the running totals published
+    // through EMF in the same namespace and dimensions) shares its name and could keep it above 0.
+    const holes = alarm('ReportsMissed');
+    const filter = filters.find((f) => f.MetricTransformations[0]!.MetricName === holes['MetricName'])!;
+    expect(filter.MetricTransformations[0]).toMatchObject({
+      MetricValue: '1',
+      DefaultValue: 0,
+      MetricNamespace: namespace,
+    });
+    expect(holes).toMatchObject({
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    const healthNames = Object.keys(
+      healthFigures({
+        fatal: undefined,
+        session: { state: 'active' },
+        sinks: [],
+        journal: { backlog: {}, integrity: { damage: [], stalled: null } },
+        backfill: { holes: [] },
+      } as unknown as ListenerStatus),
+    );
+    for (const f of filters) expect(healthNames).not.toContain(f.MetricTransformations[0]!.MetricName);
   });
 
   it('fires as soon as one fill sits in the dead-letter queue', () => {
