@@ -114,7 +114,14 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     server = await listen(app.fetch, config.httpPort, config.httpHost);
   } catch (cause) {
     // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
-    await service.stop().catch(() => undefined);
+    await service
+      .stop()
+      .catch((error: unknown) =>
+        log.error(
+          { code: (error as { code?: string }).code ?? null, err: error },
+          'stop after the control plane could not listen failed',
+        ),
+      );
     const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
     throw configProblem(`HTTP_PORT ${config.httpPort} on ${config.httpHost} cannot be used (${code})`, cause);
   }

@@ -333,8 +333,13 @@ export class ListenerService implements ControlTarget {
     // the first failure is reported after.
     const stopped = await Promise.allSettled([this.archive.stop({ flush: true }), this.fills.stop()]);
     await this.deadLetters.close();
-    await this.journal.close();
-    if (unflushed !== undefined) throw asListenerError(unflushed, 'ERR_JOURNAL_WRITE', 'journal flush failed at stop');
+    // Rejects with the same stall as the flush above: reported once, below.
+    const unclosed = await this.journal.close().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const unwritten = unflushed ?? unclosed;
+    if (unwritten !== undefined) throw asListenerError(unwritten, 'ERR_JOURNAL_WRITE', 'journal flush failed at stop');
     for (const result of stopped)
       if (result.status === 'rejected')
         throw asListenerError(result.reason, 'ERR_LOOP_FAILED', 'a sink failed to stop cleanly');

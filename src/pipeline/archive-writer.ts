@@ -339,8 +339,12 @@ export class ArchiveWriter {
       this.#o.onEvent?.({ kind: 'uploaded', key, records, bytes: data.length, result });
       return true;
     } catch (cause) {
-      const error = asListenerError(cause, 'ERR_S3_PUT', `archive object ${key} could not be written`);
-      if (error.code === 'ERR_S3_OBJECT_REFUSED' && (await this.#park(key, data, ranges, records, error))) return true;
+      let error = asListenerError(cause, 'ERR_S3_PUT', `archive object ${key} could not be written`);
+      if (error.code === 'ERR_S3_OBJECT_REFUSED' && this.#o.deadLetters !== undefined) {
+        const parked = await this.#park(this.#o.deadLetters, key, data, ranges, records, error);
+        if (parked === true) return true;
+        error = parked; // not even parked (a full spool): retried like any failed write, and shown as such
+      }
       this.#status.consecutiveFailures++;
       this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
       const retryInMs = this.#backoff.next();
@@ -352,17 +356,26 @@ export class ArchiveWriter {
 
   /**
    * An object the store will never take: kept whole in the dead letters (the spool, and a copy in
-   * the store where it takes one), named in the log, counted; the archive moves past it. False
-   * when even that failed (a full spool): the object is retried like any failed write.
+   * the store where it takes one), named in the log, counted; the archive moves past it. When even
+   * that fails (a full spool), the coded failure to retry with, like any failed write.
    */
-  async #park(key: string, data: Buffer, ranges: LsnRange[], records: number, error: ListenerError): Promise<boolean> {
-    const box = this.#o.deadLetters;
-    if (box === undefined) return false;
+  async #park(
+    box: DeadLetterBox,
+    key: string,
+    data: Buffer,
+    ranges: LsnRange[],
+    records: number,
+    error: ListenerError,
+  ): Promise<true | ListenerError> {
     let path: string;
     try {
       path = await box.parkObject({ sink: SINK, key, ranges, records, code: error.code, reason: error.message, data });
-    } catch {
-      return false;
+    } catch (cause) {
+      return new ListenerError(
+        'ERR_DEAD_LETTER_WRITE',
+        `archive object ${key} refused by the store (${error.message}) and not parked in the dead letters`,
+        { cause },
+      );
     }
     this.#status.lastError = {
       code: error.code,

@@ -76,13 +76,14 @@ export class ConsumerLoop {
   async #supervise(): Promise<void> {
     const backoff = new Backoff(this.#o.retry ?? { initialMs: 250, maxMs: 10_000, floorMs: 50 });
     for (;;) {
-      const startedAt = Date.now();
+      const now = this.#o.now ?? Date.now;
+      const startedAt = now();
       try {
         await this.#o.body();
         return;
       } catch (cause) {
         // A body that ran a good while before failing starts its back-off afresh.
-        if (Date.now() - startedAt > 60_000) backoff.reset();
+        if (now() - startedAt > 60_000) backoff.reset();
         const error = asListenerError(cause, 'ERR_LOOP_FAILED', `the ${this.status.name} loop failed`);
         this.status.lastError = { code: error.code, message: error.message, at: (this.#o.now ?? Date.now)() };
         this.status.consecutiveFailures++;

@@ -2,8 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-file.js';
-import { ListenerError } from '../core/errors.js';
+import type { ListenerError } from '../core/errors.js';
 import type { JournalDamage } from '../core/status.js';
+import { spoolWriteFailure } from './spool-failure.js';
 
 /** What every sink's saved state has: the LSN through which it has handled every record. */
 export interface CursorState {
@@ -88,11 +89,7 @@ export class CursorStore {
       await writeFileAtomic(path, text);
       await writeFileAtomic(`${path}.mirror`, text);
     } catch (cause) {
-      this.#failure = new ListenerError(
-        (cause as NodeJS.ErrnoException).code === 'ENOSPC' ? 'ERR_JOURNAL_DISK_FULL' : 'ERR_JOURNAL_CURSOR',
-        `cannot save the ${sink} cursor`,
-        { cause, details: { path } },
-      );
+      this.#failure = await spoolWriteFailure(path, `cannot save the ${sink} cursor`, cause, 'ERR_JOURNAL_CURSOR');
       return false;
     }
     this.#loaded.set(sink, { generation, state: JSON.parse(json) as CursorState });

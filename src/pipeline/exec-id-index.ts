@@ -2,7 +2,8 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { compareExecIds } from '../core/exec-id.js';
-import { ListenerError } from '../core/errors.js';
+import { asListenerError, ListenerError } from '../core/errors.js';
+import { spoolWriteFailure } from './spool-failure.js';
 
 export interface ExecIdIndexOptions {
   dir: string;
@@ -38,6 +39,7 @@ export class ExecIdIndex {
   #maxExecId: string | undefined;
   #maxLsn = 0;
   #failure: ListenerError | undefined;
+  #cutPending = false;
   #chain: Promise<void> = Promise.resolve();
   /** What the log held on open, for recovery to name the ids of lost LSNs. */
   readonly remembered: readonly RememberedId[];
@@ -148,7 +150,12 @@ export class ExecIdIndex {
    * highest LSN is taken on open for one that was durable once.
    */
   persist(durableLsn: number): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#write(durableLsn));
+    this.#chain = this.#chain
+      .then(() => this.#write(durableLsn))
+      .catch((cause: unknown) => {
+        // Reopening the log after compaction failed: shown, and the next batch tries again.
+        this.#failure = asListenerError(cause, 'ERR_JOURNAL_WRITE', 'dedupe.log could not be reopened');
+      });
     return this.#chain;
   }
 
@@ -159,6 +166,20 @@ export class ExecIdIndex {
   }
 
   async #write(durableLsn: number): Promise<void> {
+    // A failed write whose bytes could not be cut is cut first: a line never runs into another.
+    if (this.#cutPending && this.#log !== undefined) {
+      try {
+        await this.#log.truncate(this.#logBytes);
+      } catch (cause) {
+        this.#failure = await spoolWriteFailure(
+          this.#path,
+          'dedupe.log cannot be cut back after a failed write',
+          cause,
+        );
+        return;
+      }
+      this.#cutPending = false;
+    }
     let count = 0;
     while (count < this.#unlogged.length && this.#unlogged[count]!.lsn <= durableLsn) count++;
     if (count === 0 || this.#log === undefined) return;
@@ -173,13 +194,14 @@ export class ExecIdIndex {
       await this.#log.datasync();
     } catch (cause) {
       this.#unlogged = batch.concat(this.#unlogged);
-      this.#failure = new ListenerError(
-        (cause as NodeJS.ErrnoException).code === 'ENOSPC' ? 'ERR_JOURNAL_DISK_FULL' : 'ERR_JOURNAL_WRITE',
+      this.#failure = await spoolWriteFailure(
+        this.#path,
         'dedupe.log write failed; retrying with the next batch',
-        { cause },
+        cause,
       );
-      // A partial line would run into the next one: cut back to the last whole write.
-      await this.#log.truncate(this.#logBytes).catch(() => undefined);
+      // A partial line would run into the next one: cut back to the last whole write (or, when
+      // even that fails, before the next one).
+      this.#cutPending = true;
       return;
     }
     this.#failure = undefined;
@@ -209,8 +231,10 @@ export class ExecIdIndex {
     for (const [execId, at] of this.#seen) text += `${msOfStamp(at)}\t0\t${execId}\n`;
     try {
       await writeFileAtomic(this.#path, text);
-    } catch {
-      return; // the old log is still whole; compaction is tried again after the next batch
+    } catch (cause) {
+      // The old log is still whole; compaction is tried again after the next batch.
+      this.#failure = await spoolWriteFailure(this.#path, 'dedupe.log compaction failed; the old log is kept', cause);
+      return;
     }
     await this.#log?.close();
     this.#log = await open(this.#path, 'a');

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { BackoffPolicy } from '../core/backoff.js';
-import { ListenerError } from '../core/errors.js';
+import { asListenerError, ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { JournalDamage, JournalStats } from '../core/status.js';
 import { CursorStore, type CursorState } from './cursor-store.js';
@@ -74,16 +74,10 @@ export class Journal {
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
-    // Where each record came from, kept only while open looks for the neighbours of a damaged range.
-    const delivered: Array<{ lsn: number; seq: number; live: boolean }> = [];
     const log = await SegmentLog.open({
       dir: options.dir,
       floor: Math.max(cursors.floor(), index.maxLsn),
-      onRecovered: (lsn, line) => {
-        const record = JSON.parse(line) as ExecutionReportRecord;
-        fromSegments.set(record.exec_id, lsn);
-        delivered.push({ lsn, seq: record.msg_seq_num, live: record.source !== 'backfill' });
-      },
+      onRecovered: (lsn, line) => fromSegments.set((JSON.parse(line) as ExecutionReportRecord).exec_id, lsn),
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
@@ -92,26 +86,26 @@ export class Journal {
     const journal = new Journal(log, index, cursors, options.maxPendingBytes ?? 64 * 1024 * 1024);
     const lostRanges = log.damage.flatMap((d) => (d.lsns === null || d.kind === 'torn_tail' ? [] : [d.lsns]));
     const lost = (lsn: number) => lostRanges.some(([a, b]) => lsn >= a && lsn <= b);
-    // Name what was lost, and where a replay would start: the last id journaled before it.
-    const byLsn = [
-      ...index.remembered.map((r) => [r.lsn, r.execId] as const),
-      ...[...fromSegments].map(([id, lsn]) => [lsn, id] as const),
-    ];
     for (const d of log.damage) {
-      if (d.lsns === null) continue;
+      if (d.lsns === null || d.kind === 'torn_tail') continue;
       const [a, b] = d.lsns;
+      // Name what was lost (the dedupe log knows the ids), and where a replay would start: the
+      // last record kept before it, else the last id the dedupe log has before it.
       d.execIds = index.remembered.filter((r) => r.lsn >= a && r.lsn <= b).map((r) => r.execId);
-      let before: readonly [number, string] | undefined;
-      for (const pair of byLsn)
-        if (pair[0] > 0 && pair[0] < a && (before === undefined || pair[0] > before[0])) before = pair;
-      journal.#before.set(d, before?.[1]);
+      const around = log.neighbours(d);
+      const prior = around.prior === undefined ? undefined : (JSON.parse(around.prior) as ExecutionReportRecord);
+      const next = around.next === undefined ? undefined : (JSON.parse(around.next) as ExecutionReportRecord);
+      let logged: { lsn: number; execId: string } | undefined;
+      if (prior === undefined)
+        for (const r of index.remembered)
+          if (r.lsn > 0 && r.lsn < a && (logged === undefined || r.lsn > logged.lsn)) logged = r;
+      journal.#before.set(d, prior?.exec_id ?? logged?.execId);
       // The session's MsgSeqNums around the range, when both came over the session itself (not a
       // drop-copy replay) in increasing order: a resumable session can ask the exchange again.
-      const prior = delivered.findLast((r) => r.lsn < a);
-      const next = delivered.find((r) => r.lsn > b);
-      if (prior?.live === true && (next === undefined || (next.live && next.seq > prior.seq))) {
-        journal.#resendFrom.set(d, prior.seq + 1);
-        d.msgSeqNums = [prior.seq + 1, next === undefined ? null : next.seq - 1];
+      const live = (r: ExecutionReportRecord | undefined) => r !== undefined && r.source !== 'backfill';
+      if (live(prior) && (next === undefined || (live(next) && next.msg_seq_num > prior!.msg_seq_num))) {
+        journal.#resendFrom.set(d, prior!.msg_seq_num + 1);
+        d.msgSeqNums = [prior!.msg_seq_num + 1, next === undefined ? null : next.msg_seq_num - 1];
       }
     }
     await index.restore(fromSegments, log.lastLsn, lost);
@@ -250,8 +244,8 @@ export class Journal {
     this.#saved.set(sink, state.through);
     if (this.#saved.size === 0) return;
     const through = Math.min(...this.#saved.values(), this.#index.loggedLsn);
-    // A deletion the disk refuses (lsn-base) is tried again at the next save.
-    await this.#log.deleteThrough(through).catch(() => undefined);
+    // A deletion the disk refuses is tried again at the next save (stats: lastWriteError).
+    await this.#log.deleteThrough(through);
   }
 
   /** Records waiting for a sink: count and approximate bytes. */
@@ -271,7 +265,7 @@ export class Journal {
   stats(): JournalStats {
     const stall = this.#log.stall;
     const details = stall?.error.details as { path?: string; freeBytes?: number | null } | undefined;
-    const writeError = this.#cursors.failure ?? this.#index.failure;
+    const writeError = this.#cursors.failure ?? this.#index.failure ?? this.#log.housekeepingFailure;
     return {
       lastLsn: this.#log.lastLsn,
       durableLsn: this.#log.durableLsn,
@@ -299,10 +293,15 @@ export class Journal {
     };
   }
 
+  /** Closes every part; rejects with the stall's error when appends could not all be written. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#log.close();
+    const unwritten = await this.#log.close().then(
+      () => undefined,
+      (error: unknown) => asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal appends not written at close'),
+    );
     await this.#index.close(this.#log.durableLsn);
+    if (unwritten !== undefined) throw unwritten;
   }
 }

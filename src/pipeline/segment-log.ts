@@ -1,13 +1,14 @@
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, statfs, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { fsyncDir, writeFileAtomic } from '../core/atomic-file.js';
-import { ListenerError } from '../core/errors.js';
+import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
 import type { ExecutionReportRecord } from '../core/record.js';
+import { spoolWriteFailure } from './spool-failure.js';
 
 /** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
 export interface JournalEntry {
@@ -126,6 +127,9 @@ export class SegmentLog {
   #changed = deferred();
   #truncatedTailBytes = 0;
   #closed = false;
+  #housekeeping: ListenerError | undefined;
+  /** The good records on either side of each damaged range, as read on open (JSON lines). */
+  readonly #neighbours = new Map<JournalDamage, { prior: string | undefined; next: string | undefined }>();
 
   private constructor(options: SegmentLogOptions) {
     this.#dir = options.dir;
@@ -234,14 +238,39 @@ export class SegmentLog {
     return this.#readFromDisk(from, to, max);
   }
 
-  /** Deletes every segment whose records all lie at or below `lsn` (never the active one). */
+  /**
+   * Deletes every segment whose records all lie at or below `lsn` (never the active one). A
+   * deletion the disk refuses is left for the next call and shown as `housekeepingFailure`.
+   */
   async deleteThrough(lsn: number): Promise<void> {
     while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= lsn) {
-      const segment = this.#segments.shift()!;
-      // Numbering survives even when every segment is gone.
-      await writeFileAtomic(join(this.#dir, 'lsn-base'), String(Math.max(this.#durableLsn, segment.lastLsn)));
-      await rm(segment.path, { force: true });
+      const segment = this.#segments[0]!;
+      // Numbering survives even when every segment is gone: lsn-base first, then the file.
+      if (!(await this.#writeLsnBase(Math.max(this.#durableLsn, segment.lastLsn)))) return;
+      try {
+        await rm(segment.path, { force: true });
+      } catch (cause) {
+        this.#housekeeping = await spoolWriteFailure(segment.path, 'cannot delete a passed segment', cause);
+        return;
+      }
+      this.#segments.shift();
     }
+  }
+
+  /** The last write outside the records that failed (lsn-base, a segment deletion); cleared by the next that works. */
+  get housekeepingFailure(): ListenerError | undefined {
+    return this.#housekeeping;
+  }
+
+  async #writeLsnBase(lsn: number): Promise<boolean> {
+    try {
+      await writeFileAtomic(join(this.#dir, 'lsn-base'), String(lsn));
+    } catch (cause) {
+      this.#housekeeping = await spoolWriteFailure(join(this.#dir, 'lsn-base'), 'cannot write lsn-base', cause);
+      return false;
+    }
+    this.#housekeeping = undefined;
+    return true;
   }
 
   /** Records per segment span, for the backlog estimate: [first, last, bytes] of each segment. */
@@ -250,17 +279,27 @@ export class SegmentLog {
   }
 
   /**
-   * Makes what it can durable and closes. What a stalled log still holds is not written: it was
+   * Makes what it can durable and closes. What a stalled log still holds is not written (it was
    * never reported durable, so never acknowledged, and the exchange's resend or the drop copy
-   * brings it back.
+   * brings it back): the log closes all the same, then rejects with the stall's error.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush().catch(() => undefined);
+    // A stalled log gets one last attempt now rather than after its back-off.
+    const stall = this.#stall;
+    if (stall !== undefined) {
+      this.#wakeRetry?.();
+      while (this.#flushing !== undefined && this.#stall === stall) await this.#changed.promise;
+    }
+    const unwritten = await this.flush().then(
+      () => undefined,
+      (error: unknown) => asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal appends not written at close'),
+    );
     this.#closed = true;
     this.#wakeRetry?.();
     await this.#flushing;
     await this.#active?.close();
+    if (unwritten !== undefined) throw unwritten;
   }
 
   // ── group commit ────────────────────────────────────────────────────────────────────────────
@@ -341,7 +380,11 @@ export class SegmentLog {
   }
 
   async #onWriteFailure(cause: unknown): Promise<void> {
-    const error = await writeFailure(this.#dir, 'journal write or fsync failed; holding appends and retrying', cause);
+    const error = await spoolWriteFailure(
+      this.#dir,
+      'journal write or fsync failed; holding appends and retrying',
+      cause,
+    );
     const first = this.#stall === undefined;
     this.#stall = { error, since: this.#stall?.since ?? this.#now(), attempts: (this.#stall?.attempts ?? 0) + 1 };
     if (first) for (const listener of this.#stallListeners) listener(this.#stall, undefined);
@@ -391,13 +434,16 @@ export class SegmentLog {
       await handle.close();
       throw error;
     }
-    await this.#active?.close().catch(() => undefined);
+    const finished = this.#active;
     this.#active = handle;
     this.#needsRoll = false;
     const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
     // An empty segment left by a roll that failed before its first record is replaced, not kept.
     if (previous !== undefined && previous.firstLsn === firstLsn) this.#segments.pop();
     this.#segments.push(segment);
+    // The finished segment is synced already; a close that fails is still a write failure (a stall
+    // the retry goes past, with the new segment in place).
+    await finished?.close();
     return segment;
   }
 
@@ -411,6 +457,13 @@ export class SegmentLog {
       .sort();
     const floor = Math.max(this.#floor, await this.#lsnBase());
     const now = this.#now();
+    // The last good record read so far: a damaged range found next lies after it.
+    let lastLine: string | undefined;
+    const report = (damage: JournalDamage) => {
+      this.#damage.push(damage);
+      if (damage.lsns !== null && damage.kind !== 'torn_tail')
+        this.#neighbours.set(damage, { prior: lastLine, next: undefined });
+    };
     for (let s = 0; s < names.length; s++) {
       const name = names[s]!;
       const firstLsn = Number(name.slice(4, 20));
@@ -419,7 +472,7 @@ export class SegmentLog {
       const previous = this.#segments.at(-1);
       const lastSeen = Math.max(previous?.lastLsn ?? 0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
       if (previous !== undefined && firstLsn > lastSeen + 1)
-        this.#damage.push({ kind: 'missing', segment: null, offset: 0, lsns: [lastSeen + 1, firstLsn - 1] });
+        report({ kind: 'missing', segment: null, offset: 0, lsns: [lastSeen + 1, firstLsn - 1] });
       else if (previous !== undefined && firstLsn <= previous.lastLsn)
         throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} overlaps the one before it`, {
           details: { segment: name },
@@ -442,7 +495,7 @@ export class SegmentLog {
           // A header cut short goes too: the first write of the segment writes it again.
           tornAt = scan.magic ? bad.offset : 0;
           this.#truncatedTailBytes = data.length - bad.offset;
-          this.#damage.push({
+          report({
             kind: 'torn_tail',
             segment: name,
             offset: bad.offset,
@@ -454,7 +507,7 @@ export class SegmentLog {
         rewrite = damaged = true;
         const until =
           after !== undefined ? after - 1 : nextFirst !== undefined ? nextFirst - 1 : Math.max(floor, before + 1);
-        this.#damage.push({
+        report({
           kind: 'corrupt',
           segment: name,
           offset: bad.offset,
@@ -478,6 +531,13 @@ export class SegmentLog {
         offset += HEADER_BYTES + Buffer.byteLength(record.line, 'utf8');
         segment.lastLsn = record.lsn;
         onRecovered?.(record.lsn, record.line);
+        if (this.#neighbours.size > 0)
+          for (const [damage, around] of this.#neighbours) {
+            if (around.next !== undefined) continue;
+            if (record.lsn < damage.lsns![0]) around.prior = record.line;
+            else if (record.lsn > damage.lsns![1]) around.next = record.line;
+          }
+        lastLine = record.line;
       }
       segment.bytes = kept?.length ?? tornAt ?? data.length;
       if (segment.bytes > 0 && segment.bytes !== offset)
@@ -489,7 +549,7 @@ export class SegmentLog {
     const lastOnDisk = this.#segments.at(-1)?.lastLsn;
     const reported = reportedLoss(this.#damage);
     if (lastOnDisk !== undefined && lastOnDisk < floor && reported < floor)
-      this.#damage.push({
+      report({
         kind: 'missing',
         segment: null,
         offset: 0,
@@ -515,17 +575,35 @@ export class SegmentLog {
       this.#active = await open(lastSegment.path, constants.O_WRONLY | constants.O_APPEND);
     }
     // Where numbering stands, for when every segment is deleted. Refreshed at each deletion too;
-    // a full disk here must not stop the start.
-    await writeFileAtomic(join(this.#dir, 'lsn-base'), String(this.#lastLsn)).catch(() => undefined);
+    // a full disk here must not stop the start (the failure shows as housekeepingFailure).
+    await this.#writeLsnBase(this.#lastLsn);
   }
 
+  /** The LSN numbering had reached when the last segments were deleted (0 when never written). */
   async #lsnBase(): Promise<number> {
+    let text: string;
     try {
-      const value = Number(await readFile(join(this.#dir, 'lsn-base'), 'utf8'));
-      return Number.isSafeInteger(value) && value > 0 ? value : 0;
-    } catch {
-      return 0;
+      text = await readFile(join(this.#dir, 'lsn-base'), 'utf8');
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw new ListenerError('ERR_JOURNAL_READ', 'cannot read lsn-base', { cause });
     }
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 0)
+      // Damaged: the segments, the cursors and the ExecID log still bound numbering from below.
+      this.#housekeeping = new ListenerError(
+        'ERR_JOURNAL_CORRUPT',
+        `lsn-base holds no LSN (${JSON.stringify(text.slice(0, 20))}); rewritten`,
+      );
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  /**
+   * The good records on either side of a damaged range (JSON lines as journaled), where open
+   * found any: what a replay starts after, and the MsgSeqNums the range lay between.
+   */
+  neighbours(damage: JournalDamage): { prior: string | undefined; next: string | undefined } {
+    return this.#neighbours.get(damage) ?? { prior: undefined, next: undefined };
   }
 
   async #readFromDisk(from: number, to: number, max: number): Promise<JournalEntry[]> {
@@ -704,23 +782,6 @@ function encodeSegment(records: readonly ScannedRecord[]): Buffer {
  */
 function isIncompleteTail(data: Buffer, offset: number): boolean {
   return offset + HEADER_BYTES > data.length || offset + HEADER_BYTES + data.readUInt32LE(offset) > data.length;
-}
-
-/**
- * A failed write, coded: a full disk is named as such, with the path and the bytes left, so an
- * operator reads the cause in the first line rather than in a stack.
- */
-export async function writeFailure(dir: string, message: string, cause: unknown): Promise<ListenerError> {
-  if ((cause as NodeJS.ErrnoException).code !== 'ENOSPC')
-    return new ListenerError('ERR_JOURNAL_WRITE', message, { cause });
-  const freeBytes = await statfs(dir).then(
-    (s) => s.bavail * s.bsize,
-    () => null,
-  );
-  return new ListenerError('ERR_JOURNAL_DISK_FULL', `no space left on the spool (${dir}): ${message}`, {
-    cause,
-    details: { path: dir, freeBytes },
-  });
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

@@ -32,10 +32,12 @@ export class LocalFileQueue implements FillQueue {
   async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
     const handle = await this.#open();
     let text = '';
+    const added: string[] = [];
     for (const m of messages) {
       const id = m.attributes['exec_id']?.value ?? m.deduplicationId ?? m.id;
       if (this.#recent.has(id)) continue;
       this.#remember(id);
+      added.push(id);
       text += `${m.body}\n`;
     }
     if (text.length > 0) {
@@ -43,10 +45,25 @@ export class LocalFileQueue implements FillQueue {
         await handle.write(text);
         await handle.datasync();
       } catch (error) {
-        // Cut what may have landed: the retry writes the batch again, whole.
-        await handle.truncate(this.#size).catch(() => undefined);
-        for (const m of messages) this.#recent.delete(m.attributes['exec_id']?.value ?? m.deduplicationId ?? m.id);
-        throw error;
+        // Not sent: forget these ids (only these) so the retry writes them.
+        for (const id of added) this.#recent.delete(id);
+        // Cut what may have landed; when even that fails, drop the handle: the next send reopens
+        // the file, which cuts an unfinished last line there. Every failure goes to the caller.
+        const uncut = await handle.truncate(this.#size).then(
+          () => undefined,
+          (cause: unknown) => cause,
+        );
+        if (uncut === undefined) throw error;
+        this.#opening = undefined;
+        const unclosed = await handle.close().then(
+          () => undefined,
+          (cause: unknown) => cause,
+        );
+        throw new AggregateError(
+          [error, uncut, ...(unclosed === undefined ? [] : [unclosed])],
+          'fill log write failed and could not be cut back; the file is reopened (and cut) at the next send',
+          { cause: error },
+        );
       }
       this.#size += Buffer.byteLength(text, 'utf8');
     }

@@ -5,10 +5,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JournalEvent } from '../../src/app/service.js';
 import { readiness } from '../../src/http/readiness.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
-import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
-import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { tempDir } from '../helpers/records.js';
-import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+import { simulatorServiceOptions } from '../helpers/service.js';
+import { API_KEY, startSimulator } from '../helpers/sim.js';
 
 /** While `full`, every write under `root` fails as a full disk makes it fail (the sinks' folders are elsewhere). */
 const disk = { full: false, root: '' };
@@ -55,21 +54,8 @@ describe('ListenerService', () => {
         const events: JournalEvent[] = [];
         const fatal: unknown[] = [];
         const service = await ListenerService.start({
-          fix: {
-            host: started.address.host,
-            port: started.address.ports.KalshiRT!,
-            targetCompId: 'KalshiRT',
-            apiKey: API_KEY,
-            privateKey: testKeys().privateKey,
-            heartbeatS: 1,
-            extraCa: started.address.ca,
-            reconnect: { initialMs: 50, maxMs: 200 },
-          },
-          spoolDir: disk.root,
+          ...simulatorServiceOptions(started.address, root, 'KalshiRT'),
           journal: { retry: { initialMs: 50, maxMs: 200 }, maxPendingBytes: 16 * 1024 },
-          store: new LocalFolderStore(join(root, 'archive')),
-          queue: new LocalFileQueue(join(root, 'fills.jsonl')),
-          archive: { graceMs: 0 },
           onJournalEvent: (event) => events.push(event),
           onFatal: (error) => fatal.push(error),
         });

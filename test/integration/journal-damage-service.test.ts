@@ -10,13 +10,39 @@ import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { readiness } from '../../src/http/readiness.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
-import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
+import { simulatorServiceOptions } from '../helpers/service.js';
+import { API_KEY, startSimulator } from '../helpers/sim.js';
 
 let sim: KalshiSimulator | undefined;
 afterEach(async () => {
   await sim?.stop();
   sim = undefined;
 });
+
+/**
+ * A first run of the service on the simulator journals 30 reports and stops; then one byte flips
+ * in the middle of the segment: one report is lost to damage.
+ */
+async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dropCopy?: boolean } = {}) {
+  const started = await startSimulator({ ports: { [target]: 0, ...(extra.dropCopy ? { KalshiDC: 0 } : {}) } });
+  sim = started.sim;
+  const options = simulatorServiceOptions(started.address, tempDir(), target, extra);
+  const first = await ListenerService.start(options);
+  await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
+  const generated = sim.emitReports(API_KEY, 30);
+  await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
+  await first.stop();
+  const dir = join(options.spoolDir, 'journal');
+  const segment = join(
+    dir,
+    readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
+  );
+  const bytes = readFileSync(segment);
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = bytes[middle]! ^ 0x04;
+  writeFileSync(segment, bytes);
+  return { options, generated, dir };
+}
 
 describe('ListenerService', () => {
   describe('start on a damaged spool', () => {
@@ -77,39 +103,7 @@ describe('ListenerService', () => {
       { timeout: 60_000 },
       async () => {
         // Prepare: a first run journals 30 reports from the simulator, then a byte flips in one of them.
-        const started = await startSimulator({ ports: { KalshiRT: 0 } });
-        sim = started.sim;
-        const spool = tempDir();
-        const options = {
-          fix: {
-            host: started.address.host,
-            port: started.address.ports.KalshiRT!,
-            targetCompId: 'KalshiRT',
-            apiKey: API_KEY,
-            privateKey: testKeys().privateKey,
-            heartbeatS: 1,
-            extraCa: started.address.ca,
-            reconnect: { initialMs: 50, maxMs: 200 },
-          },
-          spoolDir: spool,
-          store: new LocalFolderStore(join(spool, 'archive')),
-          queue: new LocalFileQueue(join(spool, 'fills.jsonl')),
-          archive: { graceMs: 0 },
-        };
-        const first = await ListenerService.start(options);
-        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
-        const generated = sim.emitReports(API_KEY, 30);
-        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
-        await first.stop();
-        const dir = join(spool, 'journal');
-        const segment = join(
-          dir,
-          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
-        );
-        const bytes = readFileSync(segment);
-        const middle = Math.floor(bytes.length / 2);
-        bytes[middle] = bytes[middle]! ^ 0x04;
-        writeFileSync(segment, bytes);
+        const { options, generated, dir } = await journalThenFlipAByte('KalshiRT');
         const reported: JournalDamage[] = [];
 
         // Act
@@ -150,47 +144,9 @@ describe('ListenerService', () => {
       { timeout: 60_000 },
       async () => {
         // Prepare: as above, on a session that cannot resend, with a drop copy configured.
-        const started = await startSimulator({ ports: { KalshiNR: 0, KalshiDC: 0 } });
-        sim = started.sim;
-        const spool = tempDir();
-        const options = {
-          fix: {
-            host: started.address.host,
-            port: started.address.ports.KalshiNR!,
-            targetCompId: 'KalshiNR',
-            apiKey: API_KEY,
-            privateKey: testKeys().privateKey,
-            heartbeatS: 1,
-            extraCa: started.address.ca,
-            reconnect: { initialMs: 50, maxMs: 200 },
-          },
-          dropCopy: {
-            host: started.address.host,
-            port: started.address.ports.KalshiDC!,
-            apiKey: API_KEY,
-            privateKey: testKeys().privateKey,
-            extraCa: started.address.ca,
-            timeoutMs: 10_000,
-          },
-          spoolDir: spool,
-          store: new LocalFolderStore(join(spool, 'archive')),
-          queue: new LocalFileQueue(join(spool, 'fills.jsonl')),
-          archive: { graceMs: 0 },
-        };
-        const first = await ListenerService.start(options);
-        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
-        const generated = sim.emitReports(API_KEY, 30).filter((r) => r.execType !== '8');
-        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
-        await first.stop();
-        const dir = join(spool, 'journal');
-        const segment = join(
-          dir,
-          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
-        );
-        const bytes = readFileSync(segment);
-        const middle = Math.floor(bytes.length / 2);
-        bytes[middle] = bytes[middle]! ^ 0x04;
-        writeFileSync(segment, bytes);
+        const { options, generated: emitted, dir } = await journalThenFlipAByte('KalshiNR', { dropCopy: true });
+        // The drop copy never replays rejects: a lost one could only become a hole.
+        const generated = emitted.filter((r) => r.execType !== '8');
         const reported: JournalDamage[] = [];
 
         // Act

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { ListenerError } from '../../src/core/errors.js';
-import { SegmentLog, writeFailure, type LogStall } from '../../src/pipeline/segment-log.js';
+import { SegmentLog, type LogStall } from '../../src/pipeline/segment-log.js';
+import { spoolWriteFailure } from '../../src/pipeline/spool-failure.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 const MAGIC = 'KFLJSEG2';
@@ -593,14 +594,14 @@ describe('SegmentLog', () => {
       await reopened.close();
     });
 
-    it('closes while stalled without writing what it held, which a restart does not find', async () => {
+    it('closes while stalled without writing what it held, says so, and a restart does not find it', async () => {
       // Prepare
       const dir = tempDir();
       const log = await blockedLog(dir);
       log.append(makeRecord(3), lineOf(3));
       await expect.poll(() => log.stall).toBeDefined();
-      // Act
-      await log.close();
+      // Act: the close rejects with the stall's error (what it held is not silently dropped).
+      await expect(log.close()).rejects.toMatchObject({ code: log.stall!.error.code });
       rmdirSync(join(dir, segmentName(3)));
       // Assess
       const reopened = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1 });
@@ -611,13 +612,13 @@ describe('SegmentLog', () => {
     });
   });
 
-  describe('writeFailure', () => {
+  describe('spoolWriteFailure', () => {
     it('names a full disk ERR_JOURNAL_DISK_FULL, with the spool path and its free bytes', async () => {
       // Prepare
       const dir = tempDir();
       const cause = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       // Act
-      const error = await writeFailure(dir, 'journal write failed', cause);
+      const error = await spoolWriteFailure(dir, 'journal write failed', cause);
       // Assess
       expect(error).toMatchObject({ code: 'ERR_JOURNAL_DISK_FULL', cause, details: { path: dir } });
       expect(error.details?.freeBytes).toBeTypeOf('number');
@@ -628,10 +629,10 @@ describe('SegmentLog', () => {
       // Prepare
       const cause = Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
       // Act
-      const error = await writeFailure(tempDir(), 'journal write failed', cause);
+      const error = await spoolWriteFailure(tempDir(), 'journal write failed', cause);
       // Assess
       expect(error).toMatchObject({ code: 'ERR_JOURNAL_WRITE', message: 'journal write failed', cause });
-      expect(error.details).toBeUndefined();
+      expect(error.details).toEqual({ path: expect.any(String) as unknown });
     });
   });
 });
