@@ -2,12 +2,13 @@ import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { ListenerError } from '../core/errors.js';
-import { HeadQueue } from '../core/head-queue.js';
 import type { SessionCounters, SessionState, SessionStatus } from '../core/status.js';
 import { FixDecoder } from './decoder.js';
 import { ListenerGuardEncoder, type Field } from './encoder.js';
-import { signLogon } from './logon-signature.js';
+import { HeartbeatMonitor } from './heartbeat-monitor.js';
+import { expectedOutbound, logonFields, saysSessionExists } from './logon.js';
 import type { FixMessage } from './message.js';
+import { InboundSequencer, type SequencerAction } from './sequencer.js';
 import type { SequenceState, SequenceStore } from './sequence-store.js';
 import { ADMIN_MSG_TYPES, MsgType, Tag } from './tags.js';
 import { fixTimestampToEpochMs, formatUtcTimestamp } from './time.js';
@@ -125,10 +126,26 @@ const RT = 'KalshiRT';
 const CLOCK_SKEW_WARNING_MS = 10_000;
 
 /**
- * A Kalshi FIX listener session (initiator). Holds one TLS connection, logs on with the listener
- * flags, keeps the session alive, checks every inbound sequence number, recovers gaps where the
- * target allows it and hands application messages to `onApplicationMessage` strictly in MsgSeqNum
- * order. It can only ever send session-level messages: its encoder refuses the rest.
+ * What happens when the current connection ends: the sub-state every live state carries.
+ * `retry` backs off and connects again (or stays down without autoReconnect), `reconnect`
+ * connects at once (an operator asked), `stop` stays down and settles stop().
+ */
+export type AfterClose = 'retry' | 'reconnect' | 'stop';
+
+/** The session's whole state: where it is and what it will do when the connection ends. */
+export interface SessionPhase {
+  state: SessionState;
+  afterClose: AfterClose;
+  /** A reconnect timer is running (state `disconnected`). */
+  reconnectScheduled: boolean;
+}
+
+/**
+ * A Kalshi FIX listener session (initiator): the connection driver. It owns the socket, the
+ * timers, the reconnect back-off and the Logon; the inbound numbering is the pure
+ * `InboundSequencer`'s and liveness the pure `HeartbeatMonitor`'s, and this class runs what they
+ * answer. Application messages reach `onApplicationMessage` strictly in MsgSeqNum order. It can
+ * only ever send session-level messages: its encoder refuses the rest.
  */
 export class ListenerSession {
   readonly #o: Required<
@@ -141,33 +158,26 @@ export class ListenerSession {
   readonly #resumable: boolean;
   readonly #reconnectBackoff: Backoff;
   readonly #now: () => number;
+  readonly #sequencer: InboundSequencer<FixMessage>;
+  readonly #liveness: HeartbeatMonitor;
 
   #state: SessionState = 'disconnected';
+  #afterClose: AfterClose = 'retry';
   #socket: Duplex | undefined;
-  #nextInbound = 1;
   #nextOutbound = 1;
   #lastReceivedAt: number | undefined;
   #lastSentAt: number | undefined;
   #loggedOnAt: number | undefined;
   #chunkReceivedAt = 0;
-  #testRequestPending: string | undefined;
-  #testRequestCounter = 0;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #logonTimer: NodeJS.Timeout | undefined;
   #logoutTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  /** A floor for the next reconnect wait ("already exists" asks for 2 × HeartBtInt). */
   #minNextDelayMs = 0;
-  #reconnectAfterLogout = false;
   #lastError: SessionStatus['lastError'];
   #disconnectReason: ListenerError | undefined;
-  // Gap recovery (KalshiRT): messages past the gap wait here, by seq, until the resend closes it.
-  #held = new Map<number, { message: FixMessage; receivedAt: number }>();
-  #recoveryTarget = 0;
-  #recoveryStartedAt = 0;
-  // Application seqs delivered but not yet acknowledged durable (manualAck), in order.
-  readonly #unacked = new HeadQueue<number>();
-  /** The first MsgSeqNum of the gap being resent (for the gap_filled event). */
-  #recoveryFrom = 0;
   /** The last sequence-store write, awaited by stop() so the final position is on disk. */
   #saving: Promise<void> = Promise.resolve();
   // Set when a resumed KalshiRT logon proved the exchange restarted its numbering.
@@ -175,7 +185,6 @@ export class ListenerSession {
   /** Set once the exchange's expected outbound MsgSeqNum was adopted; cleared by a Logon. */
   #adoptedOutbound = false;
   #clockSkewMs: number | undefined;
-  #saveTimer: NodeJS.Timeout | undefined;
   #stopWaiters: Array<() => void> = [];
   readonly #byType = new Map<string, number>();
   readonly #counters: SessionCounters = {
@@ -211,6 +220,14 @@ export class ListenerSession {
     this.#encoder = new ListenerGuardEncoder(
       options.permittedMsgTypes === undefined ? undefined : new Set([...options.permittedMsgTypes, ...ADMIN_MSG_TYPES]),
     );
+    this.#liveness = new HeartbeatMonitor(this.#heartbeatS);
+    this.#sequencer = new InboundSequencer<FixMessage>({
+      retransmits: options.targetCompId === RT,
+      resendTimeoutMs: options.resendTimeoutMs ?? Math.max(10_000, 4 * this.#liveness.intervalMs),
+      peer: options.targetCompId,
+      ...(options.maxHeldMessages === undefined ? {} : { maxHeldMessages: options.maxHeldMessages }),
+      ...(options.manualAck === undefined ? {} : { manualAck: options.manualAck }),
+    });
     this.#decoder = new FixDecoder({
       onMessage: (message) => this.#onMessage(message),
       onError: (error) => {
@@ -220,7 +237,7 @@ export class ListenerSession {
     });
     const saved = this.#resumable ? options.store?.load() : undefined;
     if (saved !== undefined) {
-      this.#nextInbound = saved.nextInbound;
+      this.#sequencer.restore(saved.nextInbound);
       this.#nextOutbound = saved.nextOutbound;
     }
   }
@@ -229,9 +246,14 @@ export class ListenerSession {
     return this.#state;
   }
 
+  get phase(): SessionPhase {
+    return { state: this.#state, afterClose: this.#afterClose, reconnectScheduled: this.#reconnectTimer !== undefined };
+  }
+
   /** Connects and keeps the session up (reconnecting with back-off) until stop(). */
   start(): void {
     if (this.#state !== 'disconnected' || this.#socket !== undefined) return;
+    this.#afterClose = 'retry';
     this.#connect();
   }
 
@@ -240,41 +262,36 @@ export class ListenerSession {
    * way or the session is stopped, so a second call does not cause a second reconnect.
    */
   reconnect(): boolean {
-    if (
-      this.#state === 'stopped' ||
-      this.#state === 'logout_sent' ||
-      this.#state === 'connecting' ||
-      this.#state === 'logon_sent'
-    )
-      return false;
-    if (this.#state === 'disconnected') {
-      if (this.#socket !== undefined) return false;
-      clearTimeout(this.#reconnectTimer);
-      this.#reconnectTimer = undefined;
-      this.#connect();
-      return true;
+    switch (this.#state) {
+      case 'stopped':
+      case 'logout_sent':
+      case 'connecting':
+      case 'logon_sent':
+        return false;
+      case 'disconnected':
+        if (this.#socket !== undefined) return false;
+        this.#cancelReconnectTimer();
+        this.#afterClose = 'retry';
+        this.#connect();
+        return true;
+      case 'active':
+        this.#afterClose = 'reconnect';
+        this.#sendLogout('operator requested reconnect');
+        return true;
     }
-    this.#reconnectAfterLogout = true;
-    this.#sendLogout('operator requested reconnect');
-    return true;
   }
 
   /** Sends Logout, waits briefly for the reply, closes, and stays down. */
   async stop(): Promise<void> {
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    this.#cancelReconnectTimer();
     if (this.#state === 'stopped') return;
     const closed = new Promise<void>((resolve) => this.#stopWaiters.push(resolve));
-    if (this.#state === 'active') {
-      this.#reconnectAfterLogout = false;
-      this.#sendLogout(undefined);
-    } else if (this.#state === 'logout_sent') {
-      this.#reconnectAfterLogout = false;
-    } else if (this.#socket !== undefined) {
-      this.#socket.destroy();
-    } else {
-      this.#finishStop();
-    }
+    this.#afterClose = 'stop';
+    if (this.#state === 'active') this.#sendLogout(undefined);
+    else if (this.#state === 'logout_sent') {
+      // Already logging out: the reply (or the logout timer) closes, and the close stops.
+    } else if (this.#socket !== undefined) this.#socket.destroy();
+    else this.#finishStop();
     await closed;
     await this.#saving;
   }
@@ -299,7 +316,7 @@ export class ListenerSession {
    * sequence number advances only past acknowledged messages.
    */
   acknowledge(seqNum: number): void {
-    while (this.#unacked.length > 0 && this.#unacked.peek()! <= seqNum) this.#unacked.shift();
+    this.#sequencer.acknowledge(seqNum);
     this.#scheduleSave();
   }
 
@@ -311,13 +328,13 @@ export class ListenerSession {
       senderCompId: this.#o.senderCompId,
       targetCompId: this.#o.targetCompId,
       heartbeatIntervalS: this.#heartbeatS,
-      nextInbound: this.#nextInbound,
+      nextInbound: this.#sequencer.nextInbound,
       nextOutbound: this.#nextOutbound,
-      processedThrough: this.#safeInbound() - 1,
+      processedThrough: this.#sequencer.safeInbound - 1,
       lastReceivedAt: this.#lastReceivedAt,
       lastSentAt: this.#lastSentAt,
       loggedOnAt: this.#loggedOnAt,
-      recovering: this.#recoveryTarget > 0 ? { from: this.#nextInbound, to: this.#recoveryTarget } : undefined,
+      recovering: this.#sequencer.recovering,
       reconnectAttempts: this.#reconnectBackoff.attempts,
       lastError: this.#lastError,
       clockSkewMs: this.#clockSkewMs,
@@ -347,7 +364,7 @@ export class ListenerSession {
       this.#fail(
         new ListenerError('ERR_FIX_TRANSPORT', `cannot connect to ${this.#o.host}:${this.#o.port}`, { cause }),
       );
-      this.#afterClose();
+      this.#onClosed();
       return;
     }
     this.#socket = socket;
@@ -380,7 +397,7 @@ export class ListenerSession {
       // Closed by the peer with no Logout and no error of ours: say so, with a code.
       if (
         this.#disconnectReason === undefined &&
-        this.#stopWaiters.length === 0 &&
+        this.#afterClose !== 'stop' &&
         (this.#state === 'connecting' || this.#state === 'logon_sent' || this.#state === 'active')
       ) {
         const error = new ListenerError(
@@ -390,34 +407,34 @@ export class ListenerSession {
         this.#disconnectReason = error;
         this.#lastError = { code: error.code, message: error.message, at: this.#now() };
       }
-      this.#afterClose();
+      this.#onClosed();
     });
   }
 
-  #afterClose(): void {
+  /** The connection ended: `afterClose` decides what comes next. */
+  #onClosed(): void {
     this.#clearTimers();
-    this.#releaseHeld();
+    this.#sequencer.connectionClosed();
     this.#saveNow();
-    const reason = this.#disconnectReason;
-    this.#emit({ kind: 'disconnected', reason });
+    this.#emit({ kind: 'disconnected', reason: this.#disconnectReason });
     if (this.#state === 'stopped') {
       this.#finishStop();
       return;
     }
-    const stopping = this.#stopWaiters.length > 0;
-    if (this.#state !== 'disconnected') this.#transition(stopping ? 'stopped' : 'disconnected');
-    if (stopping) {
-      this.#finishStop();
-      return;
+    const next = this.#afterClose;
+    if (this.#state !== 'disconnected') this.#transition(next === 'stop' ? 'stopped' : 'disconnected');
+    switch (next) {
+      case 'stop':
+        this.#finishStop();
+        return;
+      case 'reconnect':
+        this.#afterClose = 'retry';
+        this.#counters.reconnects++;
+        this.#connect();
+        return;
+      case 'retry':
+        if (this.#o.autoReconnect !== false) this.#scheduleReconnect();
     }
-    if (this.#reconnectAfterLogout) {
-      this.#reconnectAfterLogout = false;
-      this.#counters.reconnects++;
-      this.#connect();
-      return;
-    }
-    if (this.#o.autoReconnect === false) return;
-    this.#scheduleReconnect();
   }
 
   #scheduleReconnect(): void {
@@ -433,35 +450,30 @@ export class ListenerSession {
     }, delayMs);
   }
 
+  #cancelReconnectTimer(): void {
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+  }
+
   #finishStop(): void {
     if (this.#state !== 'stopped') this.#transition('stopped');
     this.#clearTimers();
-    clearTimeout(this.#reconnectTimer);
+    this.#cancelReconnectTimer();
     this.#saveNow();
     const waiters = this.#stopWaiters;
     this.#stopWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
-  /** Records the error and drops the connection; close handling decides what comes next. */
+  /** Records the error and drops the connection; #onClosed decides what comes next. */
   #fail(error: ListenerError): void {
     this.#lastError = { code: error.code, message: error.message, at: this.#now() };
     this.#disconnectReason ??= error;
     this.#emit({ kind: 'error', error });
-    this.#drop();
-  }
-
-  #drop(): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    if (
-      this.#state === 'active' ||
-      this.#state === 'logon_sent' ||
-      this.#state === 'connecting' ||
-      this.#state === 'logout_sent'
-    ) {
-      this.#transition(this.#stopWaiters.length > 0 ? 'stopped' : 'disconnected');
-    }
+    if (this.#state !== 'disconnected' && this.#state !== 'stopped')
+      this.#transition(this.#afterClose === 'stop' ? 'stopped' : 'disconnected');
     socket.destroy();
   }
 
@@ -501,53 +513,47 @@ export class ListenerSession {
       body,
     );
     this.#nextOutbound++;
-    this.#lastSentAt = this.#now();
-    this.#counters.messagesOut++;
+    this.#markSent();
     socket.write(frame);
     if (this.#resumable) this.#saveNow();
   }
 
+  #markSent(): void {
+    const now = this.#now();
+    this.#lastSentAt = now;
+    this.#liveness.sent(now);
+    this.#counters.messagesOut++;
+  }
+
   #sendLogon(): void {
     const reset = !this.#resumable || this.#forceReset;
-    if (reset) {
-      this.#nextInbound = 1;
-      this.#nextOutbound = 1;
-      this.#resetAcks();
-    } else if (this.#o.manualAck === true) {
-      // Resume from the first message the application has not made durable, as a restart would:
-      // what it could not keep (a journal that stopped writing) is asked for again, and what it
-      // did keep comes back as a duplicate it drops.
-      this.#nextInbound = this.#safeInbound();
-      this.#resetAcks();
-    }
+    if (reset) this.#nextOutbound = 1;
+    this.#sequencer.beginLogon(reset);
     const sendingTime = formatUtcTimestamp(this.#now());
-    const signature = signLogon(this.#o.privateKey, {
-      sendingTime,
-      msgSeqNum: this.#nextOutbound,
+    const fields = logonFields({
       senderCompId: this.#o.senderCompId,
       targetCompId: this.#o.targetCompId,
+      privateKey: this.#o.privateKey,
+      msgSeqNum: this.#nextOutbound,
+      sendingTime,
+      heartbeatIntervalS: this.#heartbeatS,
+      reset,
+      listener: this.#o.listener !== false,
+      messageRetentionHours: this.#o.targetCompId === RT ? this.#o.messageRetentionHours : undefined,
+      extraFields: this.#o.extraLogonFields ?? [],
     });
-    const fields: Field[] = [
-      [Tag.EncryptMethod, 0],
-      [Tag.HeartBtInt, this.#heartbeatS],
-    ];
-    if (reset) fields.push([Tag.ResetSeqNumFlag, 'Y']);
-    fields.push([Tag.DefaultApplVerID, 9], [Tag.RawDataLength, signature.length], [Tag.RawData, signature]);
-    if (this.#o.listener !== false) fields.push([Tag.ListenerSession, 'Y'], [Tag.SkipPendingExecReports, 'Y']);
-    if (this.#o.targetCompId === RT && this.#o.messageRetentionHours !== undefined)
-      fields.push([Tag.MessageRetentionPeriod, this.#o.messageRetentionHours]);
-    fields.push(...(this.#o.extraLogonFields ?? []));
     this.#transition('logon_sent');
     this.#send(MsgType.Logon, fields, sendingTime);
+    const timeoutMs = this.#o.logonTimeoutMs ?? 10_000;
     this.#logonTimer = setTimeout(() => {
       if (this.#state !== 'logon_sent') return;
       this.#fail(
         new ListenerError(
           'ERR_FIX_LOGON_TIMEOUT',
-          `no Logon reply from ${this.#o.targetCompId} within ${this.#o.logonTimeoutMs ?? 10_000} ms`,
+          `no Logon reply from ${this.#o.targetCompId} within ${timeoutMs} ms`,
         ),
       );
-    }, this.#o.logonTimeoutMs ?? 10_000);
+    }, timeoutMs);
   }
 
   #sendLogout(text: string | undefined): void {
@@ -555,21 +561,116 @@ export class ListenerSession {
     this.#send(MsgType.Logout, text === undefined ? [] : [[Tag.Text, text]]);
     this.#emit({ kind: 'logout', initiator: 'listener', text });
     clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
     this.#logoutTimer = setTimeout(() => this.#socket?.destroy(), this.#o.logoutTimeoutMs ?? 2000);
+  }
+
+  /** We never send application messages, so any range we are asked for is one GapFill. */
+  #answerResendRequest(begin: number): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    const sendingTime = formatUtcTimestamp(this.#now());
+    const frame = this.#encoder.encode(
+      MsgType.SequenceReset,
+      {
+        senderCompId: this.#o.senderCompId,
+        targetCompId: this.#o.targetCompId,
+        msgSeqNum: Math.min(begin, this.#nextOutbound),
+        sendingTime,
+        possDup: true,
+        origSendingTime: sendingTime,
+      },
+      [
+        [Tag.GapFillFlag, 'Y'],
+        [Tag.NewSeqNo, this.#nextOutbound],
+      ],
+    );
+    this.#markSent();
+    socket.write(frame);
   }
 
   // ── inbound ─────────────────────────────────────────────────────────────────────────────────
 
   #onMessage(message: FixMessage): void {
-    this.#lastReceivedAt = this.#chunkReceivedAt;
+    const receivedAt = this.#chunkReceivedAt;
+    this.#lastReceivedAt = receivedAt;
+    this.#liveness.received(receivedAt);
     this.#counters.messagesIn++;
     this.#byType.set(message.msgType, (this.#byType.get(message.msgType) ?? 0) + 1);
-    if (this.#state === 'logon_sent') {
-      this.#onLogonReply(message);
-      return;
+    if (this.#state === 'logon_sent') this.#onLogonReply(message);
+    else if (this.#state === 'active' || this.#state === 'logout_sent')
+      this.#run(this.#sequencer.receive(message, receivedAt));
+  }
+
+  /** Carries out what the sequencer decided, in order. */
+  #run(actions: readonly SequencerAction<FixMessage>[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case 'deliver':
+          this.#counters.applicationMessages++;
+          // An application message proves the session healthy: the next failure backs off afresh.
+          if (this.#reconnectBackoff.attempts > 0) this.#reconnectBackoff.reset();
+          if (this.#o.manualAck !== true) this.#scheduleSave();
+          this.#o.onApplicationMessage?.(action.message, action);
+          break;
+        case 'heartbeat':
+          this.#liveness.heartbeat(action.testReqId);
+          break;
+        case 'answer_test_request':
+          this.#emit({ kind: 'test_request', id: action.testReqId });
+          this.#send(MsgType.Heartbeat, [[Tag.TestReqID, action.testReqId]]);
+          break;
+        case 'answer_resend_request':
+          this.#answerResendRequest(action.begin);
+          break;
+        case 'resend_request':
+          this.#counters.resendRequests++;
+          this.#send(MsgType.ResendRequest, [
+            [Tag.BeginSeqNo, action.from],
+            [Tag.EndSeqNo, action.to],
+          ]);
+          break;
+        case 'reject': {
+          const message = action.message;
+          this.#counters.rejects++;
+          this.#emit({
+            kind: 'reject',
+            msgType: message.msgType,
+            refSeqNum: message.getInt(Tag.RefSeqNum),
+            refTagId: message.getInt(Tag.RefTagID),
+            refMsgType: message.get(Tag.RefMsgType),
+            reason: message.getInt(
+              message.msgType === MsgType.Reject ? Tag.SessionRejectReason : Tag.BusinessRejectReason,
+            ),
+            text: message.get(Tag.Text),
+          });
+          break;
+        }
+        case 'logout':
+          this.#onLogout(action.message);
+          break;
+        case 'duplicate':
+          this.#counters.duplicatesDropped++;
+          this.#emit({ kind: 'duplicate', seqNum: action.seqNum });
+          break;
+        case 'gap':
+          this.#counters.gaps++;
+          this.#emit({ kind: 'gap', from: action.from, to: action.to, action: action.action });
+          break;
+        case 'gap_filled':
+          this.#emit({ kind: 'gap_filled', from: action.from, to: action.to });
+          break;
+        case 'sequence_reset':
+          this.#emit({ kind: 'sequence_reset', newSeqNo: action.newSeqNo, gapFill: action.gapFill });
+          break;
+        case 'advanced':
+          this.#scheduleSave();
+          break;
+        case 'disconnect':
+          this.#fail(action.error);
+          break;
+      }
     }
-    if (this.#state !== 'active' && this.#state !== 'logout_sent') return;
-    this.#sequence(message, this.#chunkReceivedAt);
   }
 
   /**
@@ -607,10 +708,10 @@ export class ListenerSession {
 
   #onLogonReply(message: FixMessage): void {
     clearTimeout(this.#logonTimer);
+    this.#logonTimer = undefined;
     if (message.msgType === MsgType.Logout) {
       const text = message.get(Tag.Text);
-      // Kalshi keeps a dead connection for ~2 × HeartBtInt before it frees the key.
-      if (text !== undefined && /already exists/i.test(text)) this.#minNextDelayMs = 2 * this.#heartbeatS * 1000;
+      if (saysSessionExists(text)) this.#minNextDelayMs = 2 * this.#liveness.intervalMs;
       this.#emit({ kind: 'logout', initiator: 'exchange', text });
       const expected = this.#resumable ? expectedOutbound(text) : undefined;
       if (expected !== undefined && expected > this.#nextOutbound) {
@@ -637,19 +738,17 @@ export class ListenerSession {
     const reset = message.getFlag(Tag.ResetSeqNumFlag) || !this.#resumable || this.#forceReset;
     if (reset && this.#resumable) {
       // The exchange reset both sides (e.g. after maintenance): our store no longer applies.
-      this.#nextInbound = 1;
-      this.#resetAcks();
-    } else if (message.seqNum < this.#nextInbound) {
+      this.#sequencer.resetNumbering();
+    } else if (message.seqNum < this.#sequencer.nextInbound) {
       // A resumed logon answered below our position: the exchange lost its numbering. Resuming
       // cannot work; log on fresh (141=Y) next time and report the hole it may leave.
+      const expected = this.#sequencer.nextInbound;
       this.#forceReset = true;
       this.#fail(
         new ListenerError(
           'ERR_FIX_SEQ_TOO_LOW',
-          `Logon reply MsgSeqNum ${message.seqNum} is below expected ${this.#nextInbound}; reconnecting with ResetSeqNumFlag=Y`,
-          {
-            details: { received: message.seqNum, expected: this.#nextInbound },
-          },
+          `Logon reply MsgSeqNum ${message.seqNum} is below expected ${expected}; reconnecting with ResetSeqNumFlag=Y`,
+          { details: { received: message.seqNum, expected } },
         ),
       );
       return;
@@ -657,226 +756,23 @@ export class ListenerSession {
     this.#forceReset = false;
     this.#adoptedOutbound = false;
     this.#transition('active');
-    this.#loggedOnAt = this.#now();
-    this.#checkClock(message);
+    const now = this.#now();
+    this.#loggedOnAt = now;
+    this.#checkClock(message, now);
     // The back-off is not reset here: a peer that logs us out right after every Logon must not get
-    // a Logon a second. It resets once the session proves healthy (#startHeartbeat, #process).
+    // a Logon a second. It resets once the session proves healthy (#onTick, #run).
     this.#counters.logons++;
     this.#emit({
       kind: 'logon',
       heartbeatIntervalS: this.#heartbeatS,
       reset,
-      nextInbound: this.#nextInbound,
+      nextInbound: this.#sequencer.nextInbound,
       nextOutbound: this.#nextOutbound,
     });
-    this.#startHeartbeat();
-    this.#sequence(message, this.#chunkReceivedAt);
-  }
-
-  /** Sequence check for every message after the Logon was sent (the Logon reply included). */
-  #sequence(message: FixMessage, receivedAt: number): void {
-    const seq = message.seqNum;
-    const type = message.msgType;
-    if (seq === 0) {
-      this.#fail(new ListenerError('ERR_FIX_PROTOCOL', `message 35=${type} has no MsgSeqNum(34)`));
-      return;
-    }
-    // SequenceReset-Reset ignores sequence numbers by definition.
-    if (type === MsgType.SequenceReset && !message.getFlag(Tag.GapFillFlag)) {
-      this.#onSequenceReset(message, false);
-      return;
-    }
-    if (seq < this.#nextInbound) {
-      if (message.getFlag(Tag.PossDupFlag)) {
-        this.#counters.duplicatesDropped++;
-        this.#emit({ kind: 'duplicate', seqNum: seq });
-        return;
-      }
-      this.#fail(
-        new ListenerError(
-          'ERR_FIX_SEQ_TOO_LOW',
-          `MsgSeqNum ${seq} is lower than expected ${this.#nextInbound} and not a PossDup`,
-          { details: { received: seq, expected: this.#nextInbound } },
-        ),
-      );
-      return;
-    }
-    if (seq > this.#nextInbound) {
-      this.#onGap(message, receivedAt);
-      return;
-    }
-    this.#process(message, receivedAt);
-    if (this.#held.size > 0) this.#drainHeld();
-  }
-
-  #onGap(message: FixMessage, receivedAt: number): void {
-    const seq = message.seqNum;
-    if (message.msgType === MsgType.Logout) {
-      this.#onLogout(message);
-      return;
-    }
-    if (this.#o.targetCompId !== RT) {
-      // KalshiNR cannot retransmit: keep what we have, record the hole, start clean (141=Y).
-      // (The range is taken before the message moves the expected number past it.)
-      const from = this.#nextInbound;
-      this.#counters.gaps++;
-      this.#emit({ kind: 'gap', from, to: seq - 1, action: 'reconnect' });
-      this.#process(message, receivedAt);
-      this.#fail(
-        new ListenerError(
-          'ERR_FIX_SEQ_GAP',
-          `sequence gap ${from}..${seq - 1} on ${this.#o.targetCompId}, which cannot retransmit; reconnecting`,
-          { details: { from, to: seq - 1 } },
-        ),
-      );
-      return;
-    }
-    if (this.#held.size >= (this.#o.maxHeldMessages ?? 100_000)) {
-      this.#fail(
-        new ListenerError(
-          'ERR_FIX_SEQ_GAP',
-          `gap recovery holds ${this.#held.size} messages; reconnecting to resume from ${this.#nextInbound}`,
-        ),
-      );
-      return;
-    }
-    // A probe is answered even while a gap is open (as QuickFIX does), or the exchange drops us.
-    if (message.msgType === MsgType.TestRequest) this.#answerTestRequest(message);
-    this.#held.set(seq, { message, receivedAt });
-    if (this.#recoveryTarget === 0) {
-      this.#counters.gaps++;
-      this.#counters.resendRequests++;
-      this.#recoveryFrom = this.#nextInbound;
-      this.#recoveryTarget = seq;
-      this.#recoveryStartedAt = this.#now();
-      this.#emit({ kind: 'gap', from: this.#nextInbound, to: seq - 1, action: 'resend_request' });
-      // EndSeqNo 0 = "through the latest": one request also covers whatever arrives meanwhile.
-      this.#send(MsgType.ResendRequest, [
-        [Tag.BeginSeqNo, this.#nextInbound],
-        [Tag.EndSeqNo, 0],
-      ]);
-    } else if (seq > this.#recoveryTarget) {
-      this.#recoveryTarget = seq;
-    }
-  }
-
-  /** Releases held messages that are now in order. */
-  #drainHeld(): void {
-    for (;;) {
-      const next = this.#held.get(this.#nextInbound);
-      if (next === undefined) break;
-      this.#held.delete(this.#nextInbound);
-      this.#process(next.message, next.receivedAt);
-      if (this.#state !== 'active') return;
-    }
-    // Anything older than the expected seq was superseded by its resend.
-    for (const seq of this.#held.keys()) if (seq < this.#nextInbound) this.#held.delete(seq);
-    if (this.#recoveryTarget > 0 && this.#held.size === 0 && this.#nextInbound > this.#recoveryTarget) {
-      // The range that was missing (not what was held after it).
-      const from = this.#recoveryFrom;
-      const to = this.#recoveryTarget - 1;
-      this.#recoveryTarget = 0;
-      this.#emit({ kind: 'gap_filled', from, to });
-    }
-  }
-
-  #releaseHeld(): void {
-    // Held messages are past a gap: never deliver them out of order; the resume re-requests them.
-    this.#held.clear();
-    this.#recoveryTarget = 0;
-  }
-
-  /** In-sequence message: advance the expected seq and act on it. */
-  #process(message: FixMessage, receivedAt: number): void {
-    const seq = message.seqNum;
-    switch (message.msgType) {
-      case MsgType.Heartbeat:
-        if (this.#testRequestPending !== undefined && message.get(Tag.TestReqID) === this.#testRequestPending)
-          this.#testRequestPending = undefined;
-        this.#nextInbound = seq + 1;
-        return;
-      case MsgType.TestRequest:
-        this.#nextInbound = seq + 1;
-        this.#answerTestRequest(message);
-        return;
-      case MsgType.ResendRequest:
-        this.#nextInbound = seq + 1;
-        this.#answerResendRequest(message);
-        return;
-      case MsgType.SequenceReset:
-        this.#onSequenceReset(message, true);
-        return;
-      case MsgType.Logon:
-        this.#nextInbound = seq + 1;
-        return;
-      case MsgType.Logout:
-        this.#nextInbound = seq + 1;
-        this.#onLogout(message);
-        return;
-      case MsgType.Reject:
-      case MsgType.BusinessMessageReject:
-        this.#nextInbound = seq + 1;
-        this.#counters.rejects++;
-        this.#emit({
-          kind: 'reject',
-          msgType: message.msgType,
-          refSeqNum: message.getInt(Tag.RefSeqNum),
-          refTagId: message.getInt(Tag.RefTagID),
-          refMsgType: message.get(Tag.RefMsgType),
-          reason: message.getInt(
-            message.msgType === MsgType.Reject ? Tag.SessionRejectReason : Tag.BusinessRejectReason,
-          ),
-          text: message.get(Tag.Text),
-        });
-        return;
-      default:
-        this.#nextInbound = seq + 1;
-        this.#counters.applicationMessages++;
-        if (this.#reconnectBackoff.attempts > 0) this.#reconnectBackoff.reset(); // a healthy session
-        if (this.#o.manualAck === true) this.#unacked.push(seq);
-        else this.#scheduleSave();
-        this.#o.onApplicationMessage?.(message, {
-          receivedAt,
-          source: message.getFlag(Tag.PossDupFlag) ? 'resend' : 'live',
-        });
-    }
-  }
-
-  #onSequenceReset(message: FixMessage, gapFill: boolean): void {
-    const newSeqNo = message.getInt(Tag.NewSeqNo);
-    if (newSeqNo === undefined) {
-      this.#fail(new ListenerError('ERR_FIX_PROTOCOL', 'SequenceReset without NewSeqNo(36)'));
-      return;
-    }
-    if (newSeqNo < this.#nextInbound) {
-      // Never move backwards: that would re-deliver, or worse, hide a real reset problem.
-      this.#fail(
-        new ListenerError(
-          'ERR_FIX_SEQ_TOO_LOW',
-          `SequenceReset to ${newSeqNo} would move below expected ${this.#nextInbound}`,
-          { details: { newSeqNo, expected: this.#nextInbound } },
-        ),
-      );
-      return;
-    }
-    this.#emit({ kind: 'sequence_reset', newSeqNo, gapFill });
-    const skippedFrom = this.#nextInbound;
-    // Messages held below the new number reached us live, and the peer will not send them again
-    // (some engines gap-fill through the message that revealed the gap): deliver them, in order,
-    // rather than drop them. Only session-level ones are let go.
-    const covered = [...this.#held.keys()].filter((seq) => seq < newSeqNo).sort((a, b) => a - b);
-    for (const seq of covered) {
-      const held = this.#held.get(seq)!;
-      this.#held.delete(seq);
-      if (ADMIN_MSG_TYPES.has(held.message.msgType)) continue;
-      this.#nextInbound = seq;
-      this.#process(held.message, held.receivedAt);
-      if (this.#state !== 'active') return;
-    }
-    this.#nextInbound = newSeqNo;
-    if (!gapFill && this.#recoveryTarget > 0 && newSeqNo > this.#recoveryTarget) this.#recoveryTarget = newSeqNo - 1;
-    if (skippedFrom !== newSeqNo) this.#scheduleSave();
-    if (this.#held.size > 0 || this.#recoveryTarget > 0) this.#drainHeld();
+    this.#liveness.start(this.#chunkReceivedAt);
+    this.#heartbeatTimer = setInterval(() => this.#onTick(), this.#liveness.tickMs);
+    this.#heartbeatTimer.unref?.();
+    this.#run(this.#sequencer.receive(message, this.#chunkReceivedAt));
   }
 
   #onLogout(message: FixMessage): void {
@@ -888,7 +784,7 @@ export class ListenerSession {
       return;
     }
     this.#emit({ kind: 'logout', initiator: 'exchange', text });
-    if (text !== undefined && /already exists/i.test(text)) this.#minNextDelayMs = 2 * this.#heartbeatS * 1000;
+    if (saysSessionExists(text)) this.#minNextDelayMs = 2 * this.#liveness.intervalMs;
     this.#send(MsgType.Logout, []);
     this.#fail(
       new ListenerError('ERR_FIX_LOGOUT', `${this.#o.targetCompId} logged the session out: ${text ?? '(no Text)'}`, {
@@ -901,97 +797,50 @@ export class ListenerSession {
    * Kalshi refuses a Logon whose SendingTime is over 30 s off its clock. Reports are never dropped
    * for skew (losing data is worse), but a skew approaching that limit is surfaced for operators.
    */
-  #checkClock(message: FixMessage): void {
+  #checkClock(message: FixMessage, now: number): void {
     const sentAt = fixTimestampToEpochMs(message.get(Tag.SendingTime) ?? '');
     if (sentAt === undefined) return;
-    const skewMs = sentAt - this.#now();
+    const skewMs = sentAt - now;
     this.#clockSkewMs = skewMs;
     if (Math.abs(skewMs) > CLOCK_SKEW_WARNING_MS) this.#emit({ kind: 'clock_skew', skewMs });
   }
 
-  #answerTestRequest(message: FixMessage): void {
-    const id = message.get(Tag.TestReqID) ?? '';
-    this.#emit({ kind: 'test_request', id });
-    this.#send(MsgType.Heartbeat, [[Tag.TestReqID, id]]);
-  }
-
-  /** We never send application messages, so any range we are asked for is one GapFill. */
-  #answerResendRequest(message: FixMessage): void {
-    const begin = message.getInt(Tag.BeginSeqNo) ?? 1;
-    const sendingTime = formatUtcTimestamp(this.#now());
-    const socket = this.#socket;
-    if (socket === undefined) return;
-    const frame = this.#encoder.encode(
-      MsgType.SequenceReset,
-      {
-        senderCompId: this.#o.senderCompId,
-        targetCompId: this.#o.targetCompId,
-        msgSeqNum: Math.min(begin, this.#nextOutbound),
-        sendingTime,
-        possDup: true,
-        origSendingTime: sendingTime,
-      },
-      [
-        [Tag.GapFillFlag, 'Y'],
-        [Tag.NewSeqNo, this.#nextOutbound],
-      ],
-    );
-    this.#lastSentAt = this.#now();
-    this.#counters.messagesOut++;
-    socket.write(frame);
-  }
-
   // ── liveness ────────────────────────────────────────────────────────────────────────────────
 
-  #startHeartbeat(): void {
-    const intervalMs = this.#heartbeatS * 1000;
-    const tick = Math.max(50, Math.min(1000, intervalMs / 4));
-    this.#testRequestPending = undefined;
-    this.#heartbeatTimer = setInterval(() => {
-      if (this.#state !== 'active') return;
-      const now = this.#now();
-      if (this.#reconnectBackoff.attempts > 0 && now - (this.#loggedOnAt ?? now) >= 2 * intervalMs)
-        this.#reconnectBackoff.reset();
-      const silentFor = now - (this.#lastReceivedAt ?? now);
-      if (silentFor >= 2 * intervalMs) {
+  #onTick(): void {
+    if (this.#state !== 'active') return;
+    const now = this.#now();
+    const intervalMs = this.#liveness.intervalMs;
+    // Up for 2 × HeartBtInt: the session proved healthy, the next failure backs off afresh.
+    if (this.#reconnectBackoff.attempts > 0 && now - (this.#loggedOnAt ?? now) >= 2 * intervalMs)
+      this.#reconnectBackoff.reset();
+    switch (this.#liveness.tick(now)) {
+      case 'timeout': {
+        const silentFor = this.#liveness.silentFor(now);
+        const partial = this.#decoder.bufferedBytes;
         this.#fail(
           new ListenerError(
             'ERR_FIX_HEARTBEAT_TIMEOUT',
-            `nothing received from ${this.#o.targetCompId} for ${silentFor} ms (HeartBtInt ${this.#heartbeatS} s)`,
+            `nothing received from ${this.#o.targetCompId} for ${silentFor} ms (HeartBtInt ${this.#heartbeatS} s)` +
+              (partial > 0 ? `; ${partial} bytes of an unfinished frame` : ''),
+            { details: { silentForMs: silentFor, partialFrameBytes: partial } },
           ),
         );
         return;
       }
-      if (silentFor >= intervalMs * 1.2 && this.#testRequestPending === undefined) {
-        this.#testRequestPending = `TEST-${++this.#testRequestCounter}`;
-        this.#send(MsgType.TestRequest, [[Tag.TestReqID, this.#testRequestPending]]);
-      } else if (now - (this.#lastSentAt ?? 0) >= intervalMs) {
+      case 'test_request':
+        this.#send(MsgType.TestRequest, [[Tag.TestReqID, this.#liveness.pendingTestRequest!]]);
+        break;
+      case 'heartbeat':
         this.#send(MsgType.Heartbeat, []);
-      }
-      if (
-        this.#recoveryTarget > 0 &&
-        now - this.#recoveryStartedAt > (this.#o.resendTimeoutMs ?? Math.max(10_000, 4 * intervalMs))
-      ) {
-        this.#fail(
-          new ListenerError(
-            'ERR_FIX_SEQ_GAP',
-            `resend for ${this.#nextInbound}..${this.#recoveryTarget - 1} did not arrive; reconnecting to resume`,
-          ),
-        );
-      }
-    }, tick);
-    this.#heartbeatTimer.unref?.();
+        break;
+      case 'none':
+        break;
+    }
+    this.#run(this.#sequencer.tick(now));
   }
 
   // ── persistence (resumable sessions) ────────────────────────────────────────────────────────
-
-  #safeInbound(): number {
-    return this.#unacked.peek() ?? this.#nextInbound;
-  }
-
-  #resetAcks(): void {
-    this.#unacked.clear();
-  }
 
   #scheduleSave(): void {
     if (!this.#resumable || this.#o.store === undefined || this.#saveTimer !== undefined) return;
@@ -1005,7 +854,7 @@ export class ListenerSession {
 
   #saveNow(): void {
     if (!this.#resumable || this.#o.store === undefined) return;
-    const state: SequenceState = { nextInbound: this.#safeInbound(), nextOutbound: this.#nextOutbound };
+    const state: SequenceState = { nextInbound: this.#sequencer.safeInbound, nextOutbound: this.#nextOutbound };
     this.#saving = this.#o.store.save(state).catch((cause: unknown) => {
       const error = new ListenerError('ERR_SEQUENCE_STORE', 'cannot persist session sequence numbers', { cause });
       this.#lastError = { code: error.code, message: error.message, at: this.#now() };
@@ -1016,11 +865,4 @@ export class ListenerSession {
   #emit(event: SessionEvent): void {
     this.#o.onEvent?.(event);
   }
-}
-
-/** The MsgSeqNum a Logout's Text says the exchange expects ("… expecting 39 but received 1"). */
-function expectedOutbound(text: string | undefined): number | undefined {
-  const match = text === undefined ? null : /MsgSeqNum too low, expecting (\d+)/i.exec(text);
-  const value = match === null ? undefined : Number(match[1]);
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }

@@ -31,7 +31,7 @@ export function readiness(
         `journal LSNs ${damage.lsns[0]}..${damage.lsns[1]} lost to damage, being replayed from the drop copy`,
       );
   if (status.session.recovering !== undefined)
-    reasons.push(`recovering sequence gap ${status.session.recovering.from}..${status.session.recovering.to - 1}`);
+    reasons.push(`recovering sequence gap ${status.session.recovering.from}..${status.session.recovering.to}`);
   for (const sink of status.sinks) {
     const limit = sink.name === 'fills' ? limits.maxFillLagSeconds : limits.maxArchiveLagSeconds;
     if (sink.lagSeconds > limit)

@@ -159,6 +159,7 @@ describe('ListenerSession', () => {
         // Assess: dropped well within 12 s, after probing with a TestRequest.
         expect(Date.now() - loggedOnAt).toBeLessThan(8_000);
         expect(error.error.message).toMatch(/nothing received/);
+        expect(error.error.message).toMatch(/\d+ bytes of an unfinished frame/);
         expect(peer.received).toContain('\x0135=1\x01');
         await h.waitFor(() => h.session.state === 'disconnected', 2000);
         await h.session.stop();

@@ -194,7 +194,7 @@ describe('ListenerSession', () => {
       await h.waitFor(() => h.session.status().counters.messagesOut >= 3, 5000, 'Logon + two Heartbeats');
       const sentBeforeProbe = h.session.status().counters.messagesOut;
       sim!.testRequest('PROBE-1');
-      const probe = await h.waitForEvent('test_request');
+      const probe = await h.waitForEvent('test_request', 5000, (e) => e.id === 'PROBE-1');
       // Assess
       expect(probe.id).toBe('PROBE-1');
       expect(h.session.status().counters.messagesOut).toBeGreaterThan(sentBeforeProbe); // the answer

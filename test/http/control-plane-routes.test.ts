@@ -198,7 +198,7 @@ describe('createControlPlane', () => {
 
     it('answers 503 while a sequence gap is being recovered', async () => {
       // Prepare: seqs 42..44 asked for again.
-      const target = fakeTarget(listenerStatus({ session: { recovering: { from: 42, to: 45 } } }));
+      const target = fakeTarget(listenerStatus({ session: { recovering: { from: 42, to: 44 } } }));
       // Act
       const { status, body } = await readyz(target);
       // Assess
@@ -262,7 +262,7 @@ describe('createControlPlane', () => {
       // Prepare
       const target = fakeTarget(
         listenerStatus({
-          session: { state: 'connecting', recovering: { from: 7, to: 8 } },
+          session: { state: 'connecting', recovering: { from: 7, to: 7 } },
           fills: { lagSeconds: 120 },
           fatal: 'disk full',
         }),

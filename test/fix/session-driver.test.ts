@@ -1,0 +1,519 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ListenerSession, type ListenerSessionOptions, type SessionEvent } from '../../src/fix/session.js';
+import { MemorySequenceStore } from '../../src/fix/sequence-store.js';
+import { duplexPair, MemoryPeer } from '../helpers/memory-peer.js';
+import { API_KEY, testKeys } from '../helpers/sim.js';
+
+/**
+ * The connection driver, one transition at a time: in-memory streams instead of sockets and fake
+ * timers instead of sleeps, so a 60 s back-off or a 2 × HeartBtInt timeout takes no time.
+ */
+
+interface Driven {
+  session: ListenerSession;
+  peers: MemoryPeer[];
+  events: SessionEvent[];
+  reports: string[];
+  /** The peer of the newest connection. */
+  peer(): MemoryPeer;
+  errors(): string[];
+  states(): string[];
+  delays(): number[];
+}
+
+function drive(options: Partial<ListenerSessionOptions> = {}): Driven {
+  const peers: MemoryPeer[] = [];
+  const events: SessionEvent[] = [];
+  const reports: string[] = [];
+  const target = options.targetCompId ?? 'KalshiNR';
+  const session = new ListenerSession({
+    host: 'fix.test',
+    port: 8228,
+    senderCompId: API_KEY,
+    targetCompId: target,
+    privateKey: testKeys().privateKey,
+    heartbeatIntervalS: 3,
+    random: () => 0,
+    ...options,
+    connect: () => {
+      const [ours, theirs] = duplexPair();
+      peers.push(new MemoryPeer(theirs, target, API_KEY));
+      setImmediate(() => ours.emit('connect'));
+      return ours;
+    },
+    onApplicationMessage: (message) => reports.push(message.get(17)!),
+    onEvent: (event) => events.push(event),
+  });
+  return {
+    session,
+    peers,
+    events,
+    reports,
+    peer: () => peers.at(-1)!,
+    errors: () => events.flatMap((e) => (e.kind === 'error' ? [e.error.code] : [])),
+    states: () => events.flatMap((e) => (e.kind === 'state' ? [e.to] : [])),
+    delays: () => events.flatMap((e) => (e.kind === 'reconnect_scheduled' ? [e.delayMs] : [])),
+  };
+}
+
+/** Lets streams and immediates run (they are not faked), without moving the clock. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Moves the fake clock in steps, letting the streams run between them. */
+async function advance(ms: number, stepMs = 50): Promise<void> {
+  for (let done = 0; done < ms; done += stepMs) {
+    await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - done));
+    await settle();
+  }
+}
+
+/** Connects and answers the Logon: the session is active. */
+async function loggedOn(d: Driven, heartbeatS = 3): Promise<MemoryPeer> {
+  d.session.start();
+  await settle();
+  const peer = d.peer();
+  peer.logon(heartbeatS);
+  await settle();
+  expect(d.session.state).toBe('active');
+  return peer;
+}
+
+beforeEach(() => {
+  testKeys();
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('ListenerSession (driver)', () => {
+  describe('disconnected → connecting → logon_sent → active', () => {
+    it('connects, sends a signed listener Logon, and goes active on the reply', async () => {
+      // Prepare
+      const d = drive();
+
+      // Act
+      d.session.start();
+      const connecting = d.session.state;
+      await settle();
+      const logonSent = d.session.state;
+      const logon = d.peer().received[0]!;
+      d.peer().logon(3);
+      await settle();
+
+      // Assess
+      expect([connecting, logonSent, d.session.state]).toEqual(['connecting', 'logon_sent', 'active']);
+      expect(logon.msgType).toBe('A');
+      expect(logon.get(141)).toBe('Y'); // KalshiNR always starts fresh
+      expect(logon.get(20126)).toBe('Y');
+      expect(logon.get(96)).toBeDefined();
+      expect(d.session.phase).toEqual({ state: 'active', afterClose: 'retry', reconnectScheduled: false });
+      await d.session.stop();
+    });
+
+    it('start() is idempotent while a connection is under way', async () => {
+      // Prepare
+      const d = drive();
+
+      // Act
+      d.session.start();
+      d.session.start();
+      await settle();
+
+      // Assess
+      expect(d.peers).toHaveLength(1);
+      await d.session.stop();
+    });
+  });
+
+  describe('logon_sent → disconnected', () => {
+    it('times out a Logon without a reply and schedules a reconnect', async () => {
+      // Prepare
+      const d = drive({ logonTimeoutMs: 5000 });
+      d.session.start();
+      await settle();
+
+      // Act
+      await advance(4900);
+      const before = d.session.state;
+      await advance(200);
+
+      // Assess
+      expect(before).toBe('logon_sent');
+      expect(d.errors()).toEqual(['ERR_FIX_LOGON_TIMEOUT']);
+      expect(d.session.phase).toMatchObject({ state: 'disconnected', reconnectScheduled: true });
+      expect(d.delays()).toEqual([500]); // equal jitter, lowest draw: half the first 1 s ceiling
+      await d.session.stop();
+    });
+
+    it('surfaces a rejected Logon, and waits 2 × HeartBtInt after "already exists"', async () => {
+      // Prepare
+      const d = drive();
+      d.session.start();
+      await settle();
+
+      // Act
+      d.peer().send('5', [[58, 'Session already exists for this key']]);
+      await settle();
+
+      // Assess
+      expect(d.errors()).toEqual(['ERR_FIX_LOGON_REJECTED']);
+      expect(d.delays()).toEqual([6000]);
+      await advance(5900);
+      expect(d.peers).toHaveLength(1);
+      await advance(200);
+      expect(d.peers).toHaveLength(2);
+      await d.session.stop();
+    });
+
+    it('refuses a reply that is not a Logon', async () => {
+      // Prepare
+      const d = drive();
+      d.session.start();
+      await settle();
+
+      // Act
+      d.peer().report('E1');
+      await settle();
+
+      // Assess
+      expect(d.errors()).toEqual(['ERR_FIX_PROTOCOL']);
+      expect(d.reports).toEqual([]);
+      await d.session.stop();
+    });
+  });
+
+  describe('active: liveness', () => {
+    it('sends a Heartbeat after HeartBtInt of sending nothing', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act: the peer keeps talking, we have nothing to say.
+      for (let i = 0; i < 4; i++) {
+        await advance(1000);
+        peer.send('0');
+      }
+      await settle();
+
+      // Assess
+      expect(peer.types.filter((t) => t === '0').length).toBeGreaterThanOrEqual(1);
+      expect(peer.types).not.toContain('1');
+      expect(d.session.state).toBe('active');
+      await d.session.stop();
+    });
+
+    it('probes with a TestRequest after 1.2 × HeartBtInt of silence and stays up when it is answered', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act
+      await advance(3000);
+      const beforeProbe = peer.types.includes('1');
+      await advance(1000);
+      const probe = peer.received.find((m) => m.msgType === '1');
+      peer.send('0', [[112, probe?.get(112) ?? '']]);
+      await advance(2500);
+
+      // Assess
+      expect(beforeProbe).toBe(false);
+      expect(probe?.get(112)).toBe('TEST-1');
+      expect(d.session.state).toBe('active');
+      expect(d.errors()).toEqual([]);
+      await d.session.stop();
+    });
+
+    it('drops a silent peer at 2 × HeartBtInt', async () => {
+      // Prepare
+      const d = drive({ autoReconnect: false });
+      const peer = await loggedOn(d);
+
+      // Act
+      await advance(5500);
+      const before = d.session.state;
+      await advance(1000);
+
+      // Assess
+      expect(before).toBe('active');
+      expect(d.errors()).toEqual(['ERR_FIX_HEARTBEAT_TIMEOUT']);
+      expect(d.session.state).toBe('disconnected');
+      expect(peer.closed).toBe(true);
+    });
+
+    it('drops a peer that trickles one endless frame, however many bytes arrive', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+      peer.write('8=FIXT.1.1\x019=900000\x0135=8\x01');
+
+      // Act: one byte every 100 ms.
+      for (let t = 0; t < 7000 && d.session.state === 'active'; t += 100) {
+        peer.write('1');
+        await advance(100, 100);
+      }
+
+      // Assess
+      const error = d.events.find((e) => e.kind === 'error');
+      expect(d.session.state).toBe('disconnected');
+      expect(error).toMatchObject({ error: { code: 'ERR_FIX_HEARTBEAT_TIMEOUT' } });
+      expect(error?.kind === 'error' && error.error.message).toMatch(/\d+ bytes of an unfinished frame/);
+      expect(peer.types).toContain('1'); // it was probed first
+    });
+  });
+
+  describe('back-off', () => {
+    it('grows while the peer logs out right after every Logon (at most 6 Logons after the first in 30 s)', async () => {
+      // Prepare: the worst draws (random = 0) give the shortest waits.
+      const d = drive();
+
+      // Act
+      d.session.start();
+      for (let t = 0; t < 30_000; t += 50) {
+        const peer = d.peer();
+        if (peer.types.includes('A') && !peer.closed && peer.seq === 1) {
+          peer.logon(3);
+          peer.send('5', [[58, 'go away']]);
+        }
+        await advance(50);
+      }
+
+      // Assess
+      const logons = d.peers.filter((p) => p.types.includes('A')).length;
+      expect(logons - 1).toBeLessThanOrEqual(6);
+      expect(d.delays().slice(0, 5)).toEqual([500, 1000, 2000, 4000, 8000]);
+      await d.session.stop();
+    });
+
+    it('starts over once the session has been healthy for 2 × HeartBtInt', async () => {
+      // Prepare: two failed attempts.
+      const d = drive({ logonTimeoutMs: 1000 });
+      d.session.start();
+      await advance(1100 + 500 + 1100);
+      expect(d.session.status().reconnectAttempts).toBe(2);
+      await advance(1000);
+      const peer = d.peer();
+      peer.logon(3);
+      await settle();
+
+      // Act: healthy for 2 × HeartBtInt (the peer keeps talking).
+      const attemptsWhileYoung = d.session.status().reconnectAttempts;
+      for (let i = 0; i < 7; i++) {
+        peer.send('0');
+        await advance(1000);
+      }
+
+      // Assess
+      expect(attemptsWhileYoung).toBe(2);
+      expect(d.session.status().reconnectAttempts).toBe(0);
+      await d.session.stop();
+    });
+
+    it('starts over at once when an application message is delivered', async () => {
+      // Prepare
+      const d = drive({ logonTimeoutMs: 1000 });
+      d.session.start();
+      await advance(1100);
+      await advance(600);
+      const peer = d.peer();
+      peer.logon(3);
+      await settle();
+      const before = d.session.status().reconnectAttempts;
+
+      // Act
+      peer.report('E1');
+      await settle();
+
+      // Assess
+      expect(before).toBe(1);
+      expect(d.session.status().reconnectAttempts).toBe(0);
+      expect(d.reports).toEqual(['E1']);
+      await d.session.stop();
+    });
+
+    it('stays down without autoReconnect', async () => {
+      // Prepare
+      const d = drive({ autoReconnect: false });
+      await loggedOn(d);
+
+      // Act
+      d.peer().close();
+      await settle();
+      await advance(120_000, 10_000);
+
+      // Assess
+      expect(d.session.phase).toEqual({ state: 'disconnected', afterClose: 'retry', reconnectScheduled: false });
+      expect(d.peers).toHaveLength(1);
+      expect(d.errors()).toEqual([]);
+      expect(d.events.find((e) => e.kind === 'disconnected')).toMatchObject({
+        reason: { code: 'ERR_FIX_PEER_CLOSED' },
+      });
+    });
+  });
+
+  describe('active → logout_sent', () => {
+    it('reconnect(): logs out, reconnects at once on the reply, and refuses a second request meanwhile', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act
+      peer.answerLogout = false;
+      const first = d.session.reconnect();
+      const phase = d.session.phase;
+      const second = d.session.reconnect();
+      await settle();
+      peer.send('5');
+      await settle();
+
+      // Assess
+      expect([first, second]).toEqual([true, false]);
+      expect(phase).toMatchObject({ state: 'logout_sent', afterClose: 'reconnect' });
+      expect(peer.received.find((m) => m.msgType === '5')?.get(58)).toBe('operator requested reconnect');
+      expect(d.peers).toHaveLength(2);
+      expect(d.delays()).toEqual([]);
+      expect(d.session.state).toBe('logon_sent');
+      await d.session.stop();
+    });
+
+    it('closes after logoutTimeoutMs when the Logout is never answered', async () => {
+      // Prepare
+      const d = drive({ logoutTimeoutMs: 2000 });
+      const peer = await loggedOn(d);
+      peer.answerLogout = false;
+
+      // Act
+      const stopped = d.session.stop();
+      await advance(1900);
+      const before = d.session.state;
+      await advance(200);
+      await stopped;
+
+      // Assess
+      expect(before).toBe('logout_sent');
+      expect(d.session.state).toBe('stopped');
+      expect(peer.closed).toBe(true);
+    });
+
+    it('answers an exchange Logout with its own and backs off', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act
+      peer.send('5', [[58, 'maintenance']]);
+      await settle();
+
+      // Assess
+      expect(peer.types.at(-1)).toBe('5');
+      expect(d.errors()).toEqual(['ERR_FIX_LOGOUT']);
+      expect(d.session.phase).toMatchObject({ state: 'disconnected', reconnectScheduled: true });
+      await d.session.stop();
+    });
+  });
+
+  describe('→ stopped', () => {
+    it('from active: Logout, the reply, stopped; no reconnect follows', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act
+      peer.answerLogout = false;
+      const stopped = d.session.stop();
+      const phase = d.session.phase;
+      await settle();
+      peer.send('5');
+      await stopped;
+      await advance(120_000, 10_000);
+
+      // Assess
+      expect(phase).toMatchObject({ state: 'logout_sent', afterClose: 'stop' });
+      expect(d.session.state).toBe('stopped');
+      expect(d.peers).toHaveLength(1);
+    });
+
+    it('from disconnected with a reconnect pending: the timer is cancelled', async () => {
+      // Prepare
+      const d = drive();
+      await loggedOn(d);
+      d.peer().close();
+      await settle();
+      expect(d.session.phase.reconnectScheduled).toBe(true);
+
+      // Act
+      await d.session.stop();
+      await advance(120_000, 10_000);
+
+      // Assess
+      expect(d.session.phase).toEqual({ state: 'stopped', afterClose: 'stop', reconnectScheduled: false });
+      expect(d.peers).toHaveLength(1);
+    });
+
+    it('from logon_sent: the connection is dropped and it stays down', async () => {
+      // Prepare
+      const d = drive();
+      d.session.start();
+      await settle();
+
+      // Act
+      await d.session.stop();
+
+      // Assess
+      expect(d.states()).toEqual(['connecting', 'logon_sent', 'stopped']);
+      expect(d.peer().closed).toBe(true);
+      expect(d.session.reconnect()).toBe(false);
+    });
+  });
+
+  describe('active: sequencing through the driver', () => {
+    it('gives up on a resend that never comes and resumes from the saved position', async () => {
+      // Prepare: KalshiRT, resumable, with a gap 2..3.
+      const store = new MemorySequenceStore();
+      const d = drive({ targetCompId: 'KalshiRT', store, resendTimeoutMs: 10_000 });
+      const peer = await loggedOn(d);
+      peer.seq = 4;
+      peer.report('E4');
+      await settle();
+      const request = peer.received.find((m) => m.msgType === '2');
+
+      // Act: the peer stays alive but never resends.
+      for (let t = 0; t < 11_000; t += 1000) {
+        peer.send('0');
+        await advance(1000, 500);
+      }
+
+      // Assess
+      expect(request?.get(7)).toBe('2');
+      expect(request?.get(16)).toBe('0');
+      expect(d.errors()).toContain('ERR_FIX_SEQ_GAP');
+      expect(d.reports).toEqual([]); // never out of order
+      expect(store.load()?.nextInbound).toBe(2);
+      await d.session.stop();
+    });
+
+    it('answers a ResendRequest with one GapFill to the next outbound number', async () => {
+      // Prepare
+      const d = drive();
+      const peer = await loggedOn(d);
+
+      // Act
+      peer.send('2', [
+        [7, 1],
+        [16, 0],
+      ]);
+      await settle();
+
+      // Assess
+      const gapFill = peer.received.at(-1)!;
+      expect(gapFill.msgType).toBe('4');
+      expect(gapFill.get(123)).toBe('Y');
+      expect(gapFill.get(43)).toBe('Y');
+      expect(gapFill.getInt(36)).toBe(d.session.nextOutbound);
+      await d.session.stop();
+    });
+  });
+});
