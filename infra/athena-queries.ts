@@ -4,6 +4,15 @@ import type { PartitionKey } from './archive-table.js';
 /** A column of the archive table; the compiler rejects a name the record does not have. */
 const col = (name: ColumnName | PartitionKey): string => name;
 
+/**
+ * ORDER BY keys that sort an ISO-8601 time column by time. The strings keep the precision Kalshi
+ * sent (3, 6 or 9 digits), so as text `…07.401234Z` sorts before `…07.401Z`; the timestamp (ms)
+ * first, then the fraction padded to nanoseconds, puts them in time order on any Athena engine.
+ */
+export function timeOrder(column: ColumnName): string {
+  return `from_iso8601_timestamp(${col(column)}), rpad(replace(${col(column)}, 'Z', ''), 29, '0')`;
+}
+
 export interface NamedQuerySpec {
   name: string;
   description: string;
@@ -31,15 +40,17 @@ export function namedQueries(table: string): NamedQuerySpec[] {
         `SELECT from_iso8601_timestamp(${col('transact_time')}) AS at, ${col('exec_type')}, ${col('ord_status')}, ${col('cl_ord_id')}, ${col('price')}, ${col('last_qty')}, ${col('last_px')}, ${col('leaves_qty')}, ${col('cum_qty')}, ${col('text')}, ${col('exec_id')}`,
         `FROM ${table}`,
         `WHERE ${col('order_id')} = 'REPLACE-WITH-ORDER-ID' AND ${col('dt')} >= date_format(current_date - interval '7' day, '%Y-%m-%d')`,
-        `ORDER BY ${col('transact_time')}, ${col('msg_seq_num')};`,
+        `ORDER BY ${timeOrder('transact_time')}, ${col('msg_seq_num')};`,
       ].join('\n'),
     },
     {
       name: 'duplicate-exec-ids',
-      description: 'ExecIDs archived more than once (expect no rows: the journal deduplicates)',
+      description:
+        'ExecIDs archived more than once in the last 3 days, the dedupe window (expect no rows: the journal deduplicates)',
       sql: [
         `SELECT ${col('exec_id')}, count(*) AS copies, array_agg(DISTINCT ${col('source')}) AS sources, min(${col('dt')}) AS first_dt`,
         `FROM ${table}`,
+        `WHERE ${col('dt')} >= date_format(current_date - interval '3' day, '%Y-%m-%d')`,
         `GROUP BY ${col('exec_id')}`,
         'HAVING count(*) > 1',
         'ORDER BY copies DESC;',

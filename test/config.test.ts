@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       spoolDir: './data/spool',
       archiveGraceMs: 300_000,
+      archiveFlushMs: 60_000,
       archiveGzip: true,
       shutdownTimeoutMs: 20_000,
       healthLogIntervalMs: 60_000,

@@ -119,9 +119,11 @@ async function demo(args: string[]): Promise<number | undefined> {
   });
   const address = await simulator.start();
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  // The demo's own settings point the service at the simulator and at ./data; everything else
-  // (HTTP_PORT, LOG_LEVEL, ARCHIVE_GRACE_S, …) comes from the environment with run's defaults.
+  // The demo's own settings point the service at the simulator and at ./data, and write archive
+  // objects every 5 s so a newcomer sees one at once; everything else (HTTP_PORT, LOG_LEVEL,
+  // ARCHIVE_GRACE_S, …) comes from the environment with run's defaults.
   const loaded = configFrom({
+    ARCHIVE_FLUSH_S: '5',
     ...process.env,
     FIX_HOST: address.host,
     FIX_PORT: String(address.ports.KalshiRT),
@@ -145,8 +147,15 @@ async function demo(args: string[]): Promise<number | undefined> {
     return loaded;
   }
   const config: Config = { ...loaded, fix: { ...loaded.fix, extraCa: address.ca } };
+  const port = config.httpPort;
   process.stdout.write(
-    `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}, control plane on :${config.httpPort} — try: curl localhost:${config.httpPort}/status\n`,
+    [
+      `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}`,
+      `demo: archive objects in ${join(data, 'archive', 'exec_reports')} (one at most ${config.archiveFlushMs / 1000} s after its first report)`,
+      `demo: fills in ${join(data, 'fills.jsonl')}, journal in ${join(data, 'spool')}`,
+      `demo: control plane on ${config.httpHost}:${port} — try: curl localhost:${port}/status`,
+      '',
+    ].join('\n'),
   );
   return serveUntilSignal(config, () => simulator.stop());
 }

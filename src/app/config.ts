@@ -24,6 +24,7 @@ export interface Config {
   dropCopy: { host: string; port: number; apiKey: string; privateKey: KeyObject } | undefined;
   archive: { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
   archiveGraceMs: number;
+  archiveFlushMs: number;
   archiveMaxObjectBytes: number;
   archiveGzip: boolean;
   fills: { kind: 'sqs'; queueUrl: string } | { kind: 'file'; path: string };
@@ -52,6 +53,7 @@ export const DEFAULTS = {
   FIX_HEARTBEAT_S: 30,
   FIX_DC_PORT: 8229,
   ARCHIVE_GRACE_S: 300,
+  ARCHIVE_FLUSH_S: 60,
   ARCHIVE_MAX_OBJECT_MB: 64,
   ARCHIVE_GZIP: true,
   SPOOL_DIR: './data/spool',
@@ -130,10 +132,16 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   },
   { name: 'ARCHIVE_URL', required: 'yes', default: '', meaning: 's3://bucket/prefix/ or file:///dir' },
   {
+    name: 'ARCHIVE_FLUSH_S',
+    required: 'no',
+    default: String(DEFAULTS.ARCHIVE_FLUSH_S),
+    meaning: 'an object is written at most this long after its first record arrived (1–3600)',
+  },
+  {
     name: 'ARCHIVE_GRACE_S',
     required: 'no',
     default: String(DEFAULTS.ARCHIVE_GRACE_S),
-    meaning: 'an hour is written this long after it ends',
+    meaning: "an hour's last object is written no later than this long after the hour ends",
   },
   {
     name: 'ARCHIVE_MAX_OBJECT_MB',
@@ -216,6 +224,7 @@ const schema = z.object({
   FIX_DC_PRIVATE_KEY_FILE: z.string().optional(),
   ARCHIVE_URL: z.string({ error: 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)' }),
   ARCHIVE_GRACE_S: wholeNumber('ARCHIVE_GRACE_S', 0, 86_400).default(DEFAULTS.ARCHIVE_GRACE_S),
+  ARCHIVE_FLUSH_S: wholeNumber('ARCHIVE_FLUSH_S', 1, 3600).default(DEFAULTS.ARCHIVE_FLUSH_S),
   ARCHIVE_MAX_OBJECT_MB: wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
   ARCHIVE_GZIP: flag('ARCHIVE_GZIP').default(DEFAULTS.ARCHIVE_GZIP),
   FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
@@ -318,6 +327,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           },
     archive,
     archiveGraceMs: raw.ARCHIVE_GRACE_S * 1000,
+    archiveFlushMs: raw.ARCHIVE_FLUSH_S * 1000,
     archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
     archiveGzip: raw.ARCHIVE_GZIP,
     fills,

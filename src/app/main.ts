@@ -85,7 +85,12 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     spoolDir: config.spoolDir,
     store,
     queue,
-    archive: { graceMs: config.archiveGraceMs, maxObjectBytes: config.archiveMaxObjectBytes, gzip: config.archiveGzip },
+    archive: {
+      graceMs: config.archiveGraceMs,
+      flushMs: config.archiveFlushMs,
+      maxObjectBytes: config.archiveMaxObjectBytes,
+      gzip: config.archiveGzip,
+    },
     onSessionEvent: (event) => logSessionEvent(sessionLog, event),
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),

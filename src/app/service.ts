@@ -43,7 +43,7 @@ export interface ServiceOptions {
   journal?: { retry?: BackoffPolicy; maxPendingBytes?: number };
   store: ObjectStore;
   queue: FillQueue;
-  archive?: { graceMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
+  archive?: { graceMs?: number; flushMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
   fills?: { lingerMs?: number; retry?: BackoffPolicy };
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;

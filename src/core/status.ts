@@ -145,6 +145,11 @@ export interface SinkStatus {
   lagSeconds: number;
   /** Records journaled but not yet handed to the sink. */
   pendingRecords: number;
+  /**
+   * Age in seconds of the oldest record read but not yet delivered (0 when none): for the archive,
+   * how stale the newest object of S3 may be. At most ARCHIVE_FLUSH_S plus a tick when keeping up.
+   */
+  oldestPendingAgeSeconds?: number;
   /** Records this sink could never deliver, parked in the dead letters (ever, from the file). */
   deadLetters: number;
 }

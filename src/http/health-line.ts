@@ -11,6 +11,8 @@ export interface HealthFigures {
   /** 1 when the FIX session is logged on. */
   SessionActive: 0 | 1;
   ArchiveLagSeconds: number;
+  /** Age of the oldest record not yet in an archive object: ≤ ARCHIVE_FLUSH_S + a tick when keeping up. */
+  ArchiveOldestRecordSeconds: number;
   FillsLagSeconds: number;
   /** Journaled records the slowest sink has not handled yet. */
   JournalBacklogRecords: number;
@@ -25,6 +27,7 @@ const UNITS: Record<keyof HealthFigures, string> = {
   Ready: 'None',
   SessionActive: 'None',
   ArchiveLagSeconds: 'Seconds',
+  ArchiveOldestRecordSeconds: 'Seconds',
   FillsLagSeconds: 'Seconds',
   JournalBacklogRecords: 'Count',
   Holes: 'Count',
@@ -38,6 +41,9 @@ export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits):
     Ready: readiness(status, limits).ready ? 1 : 0,
     SessionActive: status.session.state === 'active' ? 1 : 0,
     ArchiveLagSeconds: lag('archive'),
+    ArchiveOldestRecordSeconds: Math.round(
+      status.sinks.find((s) => s.name === 'archive')?.oldestPendingAgeSeconds ?? 0,
+    ),
     FillsLagSeconds: lag('fills'),
     JournalBacklogRecords: Math.max(0, ...Object.values(status.journal.backlog).map((b) => b.records)),
     Holes: status.backfill.holes.length,

@@ -114,6 +114,11 @@ export function createMetrics(status: () => ListenerStatus): Registry {
       (s, sink) => s.sinks.find((x) => x.name === sink)?.lagSeconds,
     ],
     [
+      'kfl_sink_oldest_pending_seconds',
+      'Age of the oldest record read by a sink and not yet delivered (the archive: not yet in an object).',
+      (s, sink) => s.sinks.find((x) => x.name === sink)?.oldestPendingAgeSeconds,
+    ],
+    [
       'kfl_sink_last_success_timestamp_seconds',
       'Last successful upload/send (Unix seconds).',
       (s, sink) => {

@@ -16,6 +16,11 @@ export interface ArchiveWriterOptions {
   store: ObjectStore;
   /** Hours close this long after their end (default 5 min), so late reports still make it in. */
   graceMs?: number;
+  /**
+   * An object is written at most this long after its first record arrived (default 60 s,
+   * ARCHIVE_FLUSH_S), so an hour is several objects and none waits for its hour to close.
+   */
+  flushMs?: number;
   /** A bucket is written early past this many uncompressed bytes (default 64 MiB). */
   maxObjectBytes?: number;
   /** Memory held in open buckets before reading from the journal pauses (default 2 × maxObjectBytes). */
@@ -61,6 +66,10 @@ interface ArchiveCursor {
 interface Bucket {
   hourKey: string;
   hourEndMs: number;
+  /** When the bucket's first record was received (epoch ms). */
+  firstReceivedMs: number;
+  /** When the bucket must be written: first record + flush, or the hour's end + grace. */
+  dueMs: number;
   lines: string[];
   lsns: number[];
   bytes: number;
@@ -73,16 +82,20 @@ interface Bucket {
 
 const SINK = 'archive';
 const READ_BATCH = 2000;
+/** Batches read in one round before due buckets are written: a backlog makes big objects. */
+const READS_PER_ROUND = 16;
 
 /**
  * Groups journaled records into hour buckets (by TransactTime, else SendingTime, else receipt) and
- * writes each as one JSONL object when its hour closes (plus grace) or it grows past the cap. An
- * object's key names the journal range it holds, and an intent is saved before the write, so a
+ * writes each as one JSONL object at most `flushMs` after its first record arrived, when its hour
+ * closes (plus grace), or when it grows past the cap; the hour's next records start a new object.
+ * An object's key names the journal range it holds, and an intent is saved before the write, so a
  * crash at any point leads to the same object again — never to the same record in two objects.
  */
 export class ArchiveWriter {
   readonly #o: ArchiveWriterOptions;
   readonly #graceMs: number;
+  readonly #flushMs: number;
   readonly #maxObjectBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #gzip: boolean;
@@ -103,6 +116,7 @@ export class ArchiveWriter {
   constructor(options: ArchiveWriterOptions) {
     this.#o = options;
     this.#graceMs = options.graceMs ?? 5 * 60_000;
+    this.#flushMs = options.flushMs ?? 60_000;
     this.#maxObjectBytes = options.maxObjectBytes ?? 64 * 1024 * 1024;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
     this.#gzip = options.gzip ?? true;
@@ -149,10 +163,12 @@ export class ArchiveWriter {
     const now = this.#now();
     let pending = 0;
     let overdueSince: number | undefined;
+    let oldest: number | undefined;
     for (const bucket of this.#buckets.values()) {
       pending += bucket.lsns.length;
-      const due = bucket.hourEndMs + this.#graceMs;
+      const due = bucket.dueMs;
       if (due < now && (overdueSince === undefined || due < overdueSince)) overdueSince = due;
+      if (oldest === undefined || bucket.firstReceivedMs < oldest) oldest = bucket.firstReceivedMs;
     }
     // An object S3 keeps refusing was due when its first attempt failed, even if its hour is open.
     if (this.#stalledSince !== undefined && (overdueSince === undefined || this.#stalledSince < overdueSince))
@@ -164,6 +180,8 @@ export class ArchiveWriter {
       pendingRecords: pending + unread,
       // Lag: how long the oldest record that should be in S3 by now has waited past that moment.
       lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
+      // Records not read yet are younger than any read (the journal is in arrival order).
+      oldestPendingAgeSeconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
     };
   }
 
@@ -190,7 +208,9 @@ export class ArchiveWriter {
       if (!(await this.#write(this.#stalled))) return true;
       progressed = true;
     }
-    if (this.#buffered < this.#maxBufferedBytes) {
+    // Read what is there (a backlog a few batches at a time, so it makes big objects, not many
+    // small ones), then write what is due.
+    for (let round = 0; round < READS_PER_ROUND && this.#buffered < this.#maxBufferedBytes; round++) {
       const entries = await this.#o.journal.read(this.#readLsn, READ_BATCH);
       for (const entry of entries) {
         const bucket = this.#add(entry);
@@ -200,10 +220,11 @@ export class ArchiveWriter {
         // (#write already waited out its back-off when it fails: go round again at once.)
         if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes && !(await this.#write(bucket))) return true;
       }
+      if (entries.length < READ_BATCH) break;
     }
     const now = this.#now();
     for (const bucket of [...this.#buckets.values()]) {
-      if (bucket.bytes >= this.#maxObjectBytes || bucket.hourEndMs + this.#graceMs <= now) {
+      if (bucket.bytes >= this.#maxObjectBytes || bucket.dueMs <= now) {
         if (!(await this.#write(bucket))) return true;
         progressed = true;
       }
@@ -218,7 +239,10 @@ export class ArchiveWriter {
     const { hourKey, hourEndMs } = partitionOf(entry.record);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
-      bucket = { hourKey, hourEndMs, lines: [], lsns: [], bytes: 0 };
+      const received = Date.parse(entry.record.received_at);
+      const firstReceivedMs = Number.isNaN(received) ? this.#now() : received;
+      const dueMs = Math.min(firstReceivedMs + this.#flushMs, hourEndMs + this.#graceMs);
+      bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: [], lsns: [], bytes: 0 };
       this.#buckets.set(hourKey, bucket);
     }
     bucket.lines.push(entry.line);

@@ -18,7 +18,9 @@ export class LocalFolderStore implements ObjectStore {
     if (await exists(path)) return 'exists';
     await mkdir(dirname(path), { recursive: true });
     // Readers (DuckDB, Glue crawlers) must never see half an object: write aside, then rename.
-    await writeFileAtomic(path, body, `.partial-${process.pid}`);
+    // The temp name is the key's own, not the process's: a write a crash cut is redone under the
+    // same key (the archive's intent), so the next attempt takes over its leftover.
+    await writeFileAtomic(path, body, '.partial');
     return 'created';
   }
 }

@@ -42,6 +42,7 @@ async function startRun(): Promise<Run> {
     dropCopy: undefined,
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 300_000,
+    archiveFlushMs: 60_000,
     archiveMaxObjectBytes: 64 * 1024 * 1024,
     archiveGzip: true,
     fills: { kind: 'file', path: join(data, 'fills.jsonl') },
@@ -330,6 +331,7 @@ describe('the health log line', () => {
     for (const metric of emf.CloudWatchMetrics[0]!.Metrics) expect(line[metric.Name], metric.Name).toBeTypeOf('number');
     expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual([
       'ArchiveLagSeconds',
+      'ArchiveOldestRecordSeconds',
       'DeadLetters',
       'FillsLagSeconds',
       'Holes',

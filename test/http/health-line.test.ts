@@ -6,6 +6,7 @@ import type { ListenerStatus } from '../../src/http/status.js';
 function status(overrides: {
   state?: string;
   archiveLag?: number;
+  archiveOldest?: number;
   fillsLag?: number;
   backlog?: number[];
   holes?: number;
@@ -13,7 +14,7 @@ function status(overrides: {
   fatal?: string;
   stalled?: boolean;
 }): ListenerStatus {
-  const sink = (name: string, lagSeconds: number, deadLetters = 0) => ({
+  const sink = (name: string, lagSeconds: number, deadLetters = 0, oldestPendingAgeSeconds = 0) => ({
     name,
     location: 'file:///x',
     lastSuccessAt: undefined,
@@ -21,12 +22,16 @@ function status(overrides: {
     consecutiveFailures: 0,
     lagSeconds,
     pendingRecords: 0,
+    oldestPendingAgeSeconds,
     deadLetters,
   });
   return {
     fatal: overrides.fatal,
     session: { state: overrides.state ?? 'active', recovering: undefined, lastError: undefined },
-    sinks: [sink('archive', overrides.archiveLag ?? 0), sink('fills', overrides.fillsLag ?? 0, overrides.deadLetters)],
+    sinks: [
+      sink('archive', overrides.archiveLag ?? 0, 0, overrides.archiveOldest ?? 0),
+      sink('fills', overrides.fillsLag ?? 0, overrides.deadLetters),
+    ],
     journal: {
       backlog: Object.fromEntries(
         (overrides.backlog ?? [0, 0]).map((records, i) => [`sink${i}`, { records, bytes: records * 1000 }]),
@@ -51,6 +56,7 @@ describe('healthFigures', () => {
       Ready: 1,
       SessionActive: 1,
       ArchiveLagSeconds: 0,
+      ArchiveOldestRecordSeconds: 0,
       FillsLagSeconds: 0,
       JournalBacklogRecords: 0,
       Holes: 0,
@@ -62,13 +68,21 @@ describe('healthFigures', () => {
   it('reports not ready with the lag, the slowest backlog and the holes when the archive falls behind', () => {
     // Act
     const figures = healthFigures(
-      status({ archiveLag: 1800.4, fillsLag: 2.6, backlog: [120, 48_000], holes: 2, deadLetters: 3 }),
+      status({
+        archiveLag: 1800.4,
+        archiveOldest: 5460.2,
+        fillsLag: 2.6,
+        backlog: [120, 48_000],
+        holes: 2,
+        deadLetters: 3,
+      }),
     );
     // Assess
     expect(figures).toEqual({
       Ready: 0,
       SessionActive: 1,
       ArchiveLagSeconds: 1800,
+      ArchiveOldestRecordSeconds: 5460,
       FillsLagSeconds: 3,
       JournalBacklogRecords: 48_000,
       Holes: 2,

@@ -59,8 +59,18 @@ describe('saved Athena queries', () => {
     expect(queries['fills-per-symbol-per-hour']).toMatch(
       /SELECT symbol, dt, hour, count\(\*\)[\s\S]*WHERE exec_type = 'F'/,
     );
-    expect(queries['order-life-by-order-id']).toMatch(/WHERE order_id = '[^']+'[\s\S]*ORDER BY transact_time/);
+    expect(queries['order-life-by-order-id']).toMatch(
+      /WHERE order_id = '[^']+'[\s\S]*ORDER BY from_iso8601_timestamp\(transact_time\), rpad\(replace\(transact_time, 'Z', ''\), 29, '0'\)/,
+    );
     expect(queries['duplicate-exec-ids']).toMatch(/GROUP BY exec_id\s+HAVING count\(\*\) > 1/);
     for (const sql of Object.values(queries)) expect(sql).toContain(`FROM ${TABLE_NAME}\n`);
+  });
+
+  it('every one reads only some days: each filters on the dt partition', () => {
+    // Act
+    const queries = namedQueries(TABLE_NAME);
+    // Assess: without it a query scans the whole archive and, within months, hits the workgroup's cut-off.
+    for (const query of queries)
+      expect(query.sql, query.name).toMatch(/WHERE [^\n]*\bdt (=|>=) date_format\(current_date/);
   });
 });

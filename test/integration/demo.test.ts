@@ -14,7 +14,7 @@ function files(dir: string): string[] {
 
 describe('kalshi-fix-listener demo', () => {
   it(
-    'streams fills into ./data, reports status, and on SIGTERM exits 0 with the open hour flushed',
+    'streams fills into ./data, archives within seconds, reports status, and on SIGTERM exits 0 with everything flushed',
     { timeout: 60_000 },
     async () => {
       // Prepare: a fresh working directory, as a new user would have.
@@ -23,7 +23,18 @@ describe('kalshi-fix-listener demo', () => {
         cwd,
         env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' },
       });
+      const archiveDir = (await demo.waitForOutput(/demo: archive objects in (\S+) /))[1]!;
+      const announcedAt = Date.now();
       const port = Number((await demo.waitForOutput(/"httpPort":(\d+)/))[1]);
+      // The first archive object is there within 10 s of the start (ARCHIVE_FLUSH_S is 5 in the demo).
+      await vi.waitFor(
+        () => {
+          if (!files(archiveDir).some((p) => p.endsWith('.jsonl.gz')))
+            throw new Error(`no archive object yet; output:\n${demo.output()}`);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      const firstObjectAfterMs = Date.now() - announcedAt;
       // Act: wait for fills to land.
       const fillsFile = join(cwd, 'data', 'fills.jsonl');
       await vi.waitFor(
@@ -40,6 +51,8 @@ describe('kalshi-fix-listener demo', () => {
       demo.child.kill('SIGTERM');
       const code = await demo.exited;
       // Assess
+      expect(archiveDir).toBe(join(cwd, 'data', 'archive', 'exec_reports'));
+      expect(firstObjectAfterMs).toBeLessThan(10_000);
       expect(status.session.state).toBe('active');
       expect(status.counters.executionReports).toBeGreaterThan(0);
       expect(code).toBe(0);
@@ -49,7 +62,7 @@ describe('kalshi-fix-listener demo', () => {
         .filter(Boolean)
         .map((l) => JSON.parse(l) as { exec_type: string; exec_id: string });
       expect(fills.every((f) => f.exec_type === 'F')).toBe(true);
-      // The current hour was still open: SIGTERM wrote it as a partial object holding every report.
+      // Objects written while running, and the rest at SIGTERM: every report is in one.
       const objects = files(join(cwd, 'data', 'archive')).filter((p) => p.endsWith('.jsonl.gz'));
       expect(objects.length).toBeGreaterThan(0);
       expect(objects[0]).toMatch(/exec_reports\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);

@@ -111,6 +111,7 @@ describe('ArchiveWriter', () => {
         journal,
         store: new S3Store({ bucket: 'b', prefix: '', client: new S3Client({ region: 'us-east-1', maxAttempts: 1 }) }),
         maxObjectBytes: 5_000,
+        flushMs: 3_600_000, // no flush by age either:
         now: () => clock, // the hour stays open: only the cap writes it early
         retry: { initialMs: 5, maxMs: 10 },
         onEvent: (e) => events.push(e),
