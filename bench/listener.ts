@@ -47,7 +47,7 @@ export interface ListenerOptions {
   /** Wraps the queue (e.g. a timing decorator for the latency run). */
   wrapQueue?: (queue: FillQueue) => FillQueue;
   /** ArchiveWriter settings beyond the service defaults (64 MiB objects, gzip). */
-  archiveOptions?: { maxObjectBytes?: number; gzip?: boolean };
+  archiveOptions?: { maxObjectBytes?: number; gzip?: boolean; flushMs?: number };
 }
 
 export function s3Store(peers: Peers): S3Store {

@@ -4,6 +4,7 @@
  */
 import type { DecodeResult } from './decode.js';
 import type { EndToEndRun } from './end-to-end.js';
+import type { FreshnessResult } from './freshness.js';
 import type { LatencyScenarioResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
@@ -12,6 +13,7 @@ import type { StartupResult } from './startup.js';
 export interface BenchResults {
   decode?: DecodeResult;
   'end-to-end'?: { runs: EndToEndRun[] };
+  freshness?: FreshnessResult;
   latency?: { scenarios: LatencyScenarioResult[] };
   memory?: MemoryResult;
   startup?: StartupResult;
@@ -207,6 +209,14 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
       measured: `${lat.readToSent.p99} ms`,
       met: lat.readToSent.p99 <= 5,
     });
+  const f = r.freshness;
+  if (f !== undefined)
+    out.push({
+      what: `archive freshness p99 at ${n(f.reportsPerSecond)} reports/s (received → object visible)`,
+      target: `≤ ARCHIVE_FLUSH_S + 5 s (${f.flushSeconds + 5} s)`,
+      measured: `${f.receiveToVisible.p99} s; ${n(f.objectsPerHour)} objects/hour`,
+      met: f.receiveToVisible.p99 <= f.flushSeconds + 5,
+    });
   const m = r.memory;
   if (m !== undefined) {
     // The journal remembers every ExecID for 72 h (~68 B each, measured): the one growth by design.
@@ -230,6 +240,24 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
     met: totalSeconds < 600,
   });
   return out;
+}
+
+export function freshnessTable(f: FreshnessResult): string {
+  return table(
+    ['ARCHIVE_FLUSH_S', 'reports/s', 'p50', 'p99', 'max', 'objects in window', 'objects/hour', 'records/object'],
+    [
+      [
+        `${f.flushSeconds} s`,
+        n(f.reportsPerSecond),
+        `${f.receiveToVisible.p50} s`,
+        `${f.receiveToVisible.p99} s`,
+        `${f.receiveToVisible.max} s`,
+        String(f.objectsInWindow),
+        n(f.objectsPerHour),
+        n(f.meanRecordsPerObject),
+      ],
+    ],
+  );
 }
 
 export function targetsTable(list: readonly Target[]): string {

@@ -20,6 +20,7 @@ import { DEFAULT_LATENCY_OPTIONS, type LatencyScenarioResult } from './latency.j
 import {
   decodeTable,
   endToEndTable,
+  freshnessTable,
   latencyTable,
   memoryTable,
   profileTable,
@@ -29,7 +30,7 @@ import {
 } from './report.js';
 import { MB, sleep } from './timing.js';
 
-const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'memory', 'startup'] as const;
+const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'freshness', 'memory', 'startup'] as const;
 type Section = (typeof ORDER)[number];
 
 // --expose-gc: decode isolates its rounds with forced GCs; memory samples the live heap after one.
@@ -128,6 +129,10 @@ async function main(): Promise<void> {
   if (results.latency)
     blocks.push(
       `### Fill latency: socket read → SQS SendMessageBatch returned (fauxqs)\n\n${latencyTable(results.latency.scenarios)}`,
+    );
+  if (results.freshness)
+    blocks.push(
+      `### Archive freshness: report received → its object visible in S3 (fauxqs)\n\n${freshnessTable(results.freshness)}`,
     );
   if (results.memory) blocks.push(`### Memory and start-up\n\n${memoryTable(results.memory, results.startup)}`);
   if (results.profile)
