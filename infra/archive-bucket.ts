@@ -50,6 +50,11 @@ export class ArchiveBucket extends Construct {
     return `s3://${this.bucket.bucketName}/${this.prefix}exec_reports/`;
   }
 
+  /** Where the typed (Parquet) table reads: the writer's `exec_reports_parquet/`. */
+  get parquetTableLocation(): string {
+    return `s3://${this.bucket.bucketName}/${this.prefix}exec_reports_parquet/`;
+  }
+
   /**
    * Write (conditional PutObject) and read back its own prefix — reading is for `reconcile`, run as
    * a one-off task of the same definition. Nothing else in the bucket, no delete.

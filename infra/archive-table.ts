@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
-import { RECORD_COLUMNS } from '../src/core/record.js';
+import { RECORD_COLUMNS, TYPED_COLUMNS, typedGlueType } from '../src/core/record.js';
 
 /** Hive partitions of the archive key `exec_reports/dt=YYYY-MM-DD/hour=HH/` (DESIGN.md §3). */
 export const PARTITION_KEYS = [
@@ -12,6 +12,10 @@ export const PARTITION_KEYS = [
 export type PartitionKey = (typeof PARTITION_KEYS)[number]['name'];
 
 export const TABLE_NAME = 'kalshi_exec_reports';
+export const PARQUET_TABLE_NAME = 'kalshi_exec_reports_parquet';
+
+/** The Parquet SerDe and formats Athena reads `.parquet` objects with. */
+export const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
 
 /** DESIGN.md §3: the Hive JSON SerDe (AWS warns OpenX results can be non-deterministic). */
 export const JSON_SERDE = 'org.apache.hive.hcatalog.data.JsonSerDe';
@@ -19,6 +23,11 @@ export const JSON_SERDE = 'org.apache.hive.hcatalog.data.JsonSerDe';
 /** Glue columns: the archive record's own, in archive order — one source of truth (src/core/record.ts). */
 export function tableColumns(): glue.CfnTable.ColumnProperty[] {
   return RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.glueType, comment: c.comment }));
+}
+
+/** The typed table's columns: the same names and order, typed from the record's declarations. */
+export function parquetTableColumns(): glue.CfnTable.ColumnProperty[] {
+  return RECORD_COLUMNS.map((c) => ({ name: c.name, type: typedGlueType(TYPED_COLUMNS[c.name]), comment: c.comment }));
 }
 
 /**
@@ -46,11 +55,13 @@ export class ArchiveTable extends Construct {
   readonly tableName = TABLE_NAME;
   readonly database: glue.CfnDatabase;
   readonly table: glue.CfnTable;
+  readonly parquetTable: glue.CfnTable;
+  readonly parquetTableName = PARQUET_TABLE_NAME;
 
   constructor(
     scope: Construct,
     id: string,
-    props: { databaseName: string; location: string; startDate: string; gzip: boolean },
+    props: { databaseName: string; location: string; parquetLocation: string; startDate: string; gzip: boolean },
   ) {
     super(scope, id);
     const account = Stack.of(this).account;
@@ -89,5 +100,29 @@ export class ArchiveTable extends Construct {
       },
     });
     this.table.node.addDependency(this.database);
+    this.parquetTable = new glue.CfnTable(this, 'ParquetTable', {
+      catalogId: account,
+      databaseName: props.databaseName,
+      tableInput: {
+        name: PARQUET_TABLE_NAME,
+        description:
+          'The same ExecutionReports typed (decimals, UTC timestamps, lists of structs), one Parquet object per closed hour (DESIGN.md §3)',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: {
+          classification: 'parquet',
+          EXTERNAL: 'TRUE',
+          ...projectionParameters(props.parquetLocation, props.startDate),
+        },
+        partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
+        storageDescriptor: {
+          location: props.parquetLocation,
+          columns: parquetTableColumns(),
+          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          serdeInfo: { serializationLibrary: PARQUET_SERDE, parameters: { 'serialization.format': '1' } },
+        },
+      },
+    });
+    this.parquetTable.node.addDependency(this.database);
   }
 }

@@ -19,6 +19,36 @@ export interface NamedQuerySpec {
   sql: string;
 }
 
+/**
+ * The same questions on the typed (Parquet) table: no casts, times compare and sort as times, and
+ * each reads only the column chunks it names.
+ */
+export function parquetNamedQueries(table: string): NamedQuerySpec[] {
+  return [
+    {
+      name: 'parquet-fills-per-symbol-per-hour',
+      description: 'Fill count and contracts per symbol and hour, for one UTC day (typed table)',
+      sql: [
+        `SELECT ${col('symbol')}, ${col('dt')}, ${col('hour')}, count(*) AS fills, sum(${col('last_qty')}) AS contracts`,
+        `FROM ${table}`,
+        `WHERE ${col('exec_type')} = 'F' AND ${col('dt')} = date_format(current_date, '%Y-%m-%d')`,
+        'GROUP BY 1, 2, 3',
+        'ORDER BY 2, 3, 1;',
+      ].join('\n'),
+    },
+    {
+      name: 'parquet-order-life-by-order-id',
+      description: 'Every report of one order, in time order (typed table; replace the order_id)',
+      sql: [
+        `SELECT ${col('transact_time')}, ${col('exec_type')}, ${col('ord_status')}, ${col('cl_ord_id')}, ${col('price')}, ${col('last_qty')}, ${col('last_px')}, ${col('leaves_qty')}, ${col('cum_qty')}, ${col('text')}, ${col('exec_id')}`,
+        `FROM ${table}`,
+        `WHERE ${col('order_id')} = 'REPLACE-WITH-ORDER-ID' AND ${col('dt')} >= date_format(current_date - interval '7' day, '%Y-%m-%d')`,
+        `ORDER BY ${col('transact_time')}, ${col('msg_seq_num')};`,
+      ].join('\n'),
+    },
+  ];
+}
+
 /** The saved queries operators start from (the README's examples, on the stack's own table). */
 export function namedQueries(table: string): NamedQuerySpec[] {
   return [

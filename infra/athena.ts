@@ -3,7 +3,7 @@ import * as athena from 'aws-cdk-lib/aws-athena';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ArchiveTable } from './archive-table.js';
-import { namedQueries } from './athena-queries.js';
+import { namedQueries, parquetNamedQueries } from './athena-queries.js';
 
 /**
  * An Athena workgroup of its own: results in their own bucket (never mixed into the archive),
@@ -47,7 +47,10 @@ export class ArchiveQueries extends Construct {
         },
       },
     });
-    for (const query of namedQueries(props.table.tableName)) {
+    for (const query of [
+      ...namedQueries(props.table.tableName),
+      ...parquetNamedQueries(props.table.parquetTableName),
+    ]) {
       const named = new athena.CfnNamedQuery(this, query.name, {
         name: query.name,
         description: query.description,
@@ -55,7 +58,7 @@ export class ArchiveQueries extends Construct {
         workGroup: this.workGroup.ref,
         queryString: query.sql,
       });
-      named.node.addDependency(props.table.table);
+      named.node.addDependency(props.table.table, props.table.parquetTable);
     }
   }
 }

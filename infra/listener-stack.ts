@@ -44,6 +44,7 @@ export class ListenerStack extends Stack {
     this.table = new ArchiveTable(this, 'ArchiveTable', {
       databaseName: 'kalshi_fix_listener',
       location: this.archive.tableLocation,
+      parquetLocation: this.archive.parquetTableLocation,
       startDate: settings.archiveStartDate,
       gzip: true,
     });

@@ -56,6 +56,7 @@ describe('loadConfig', () => {
       archiveGraceMs: 300_000,
       archiveFlushMs: 60_000,
       archiveGzip: true,
+      archiveParquet: true,
       shutdownTimeoutMs: 20_000,
       healthLogIntervalMs: 60_000,
       metricsNamespace: undefined,

@@ -27,6 +27,7 @@ export interface Config {
   archiveFlushMs: number;
   archiveMaxObjectBytes: number;
   archiveGzip: boolean;
+  archiveParquet: boolean;
   fills: { kind: 'sqs'; queueUrl: string } | { kind: 'file'; path: string };
   spoolDir: string;
   httpPort: number;
@@ -56,6 +57,7 @@ export const DEFAULTS = {
   ARCHIVE_FLUSH_S: 60,
   ARCHIVE_MAX_OBJECT_MB: 64,
   ARCHIVE_GZIP: true,
+  ARCHIVE_PARQUET: true,
   SPOOL_DIR: './data/spool',
   HTTP_PORT: 8080,
   LOG_LEVEL: 'info',
@@ -156,6 +158,12 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning: 'gzip archive objects (.jsonl.gz) or not (.jsonl)',
   },
   {
+    name: 'ARCHIVE_PARQUET',
+    required: 'no',
+    default: String(DEFAULTS.ARCHIVE_PARQUET),
+    meaning: 'also write each closed hour as typed Parquet under exec_reports_parquet/',
+  },
+  {
     name: 'FILLS_QUEUE_URL',
     required: 'yes',
     default: '',
@@ -227,6 +235,7 @@ const schema = z.object({
   ARCHIVE_FLUSH_S: wholeNumber('ARCHIVE_FLUSH_S', 1, 3600).default(DEFAULTS.ARCHIVE_FLUSH_S),
   ARCHIVE_MAX_OBJECT_MB: wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
   ARCHIVE_GZIP: flag('ARCHIVE_GZIP').default(DEFAULTS.ARCHIVE_GZIP),
+  ARCHIVE_PARQUET: flag('ARCHIVE_PARQUET').default(DEFAULTS.ARCHIVE_PARQUET),
   FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
   SPOOL_DIR: z.string().min(1).default(DEFAULTS.SPOOL_DIR),
   HTTP_PORT: port('HTTP_PORT', true).default(DEFAULTS.HTTP_PORT),
@@ -330,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     archiveFlushMs: raw.ARCHIVE_FLUSH_S * 1000,
     archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
     archiveGzip: raw.ARCHIVE_GZIP,
+    archiveParquet: raw.ARCHIVE_PARQUET,
     fills,
     spoolDir: raw.SPOOL_DIR,
     httpPort: raw.HTTP_PORT,

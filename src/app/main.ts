@@ -91,6 +91,12 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
       maxObjectBytes: config.archiveMaxObjectBytes,
       gzip: config.archiveGzip,
     },
+    ...(config.archiveParquet ? { parquet: { graceMs: config.archiveGraceMs } } : {}),
+    onParquetLossy: (value) =>
+      archiveLog.warn(
+        { execId: value.execId, column: value.column, value: value.value },
+        'value the Parquet table cannot hold exactly: null there, kept in the JSONL and raw',
+      ),
     onSessionEvent: (event) => logSessionEvent(sessionLog, event),
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),

@@ -8,6 +8,8 @@ import { decodeExecutionReport } from '../fix/execution-report.js';
 import { FileSequenceStore } from '../fix/sequence-store.js';
 import { ListenerSession, type SessionEvent } from '../fix/session.js';
 import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
+import type { LossyValue } from '../pipeline/parquet-encode.js';
+import { parquetFormat, type ParquetFormat } from '../pipeline/parquet-format.js';
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
@@ -44,6 +46,14 @@ export interface ServiceOptions {
   store: ObjectStore;
   queue: FillQueue;
   archive?: { graceMs?: number; flushMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
+  /**
+   * A typed Parquet copy of every closed hour (DESIGN.md §3), off unless given: one object per
+   * hour once it closes (plus grace), more past `maxObjectBytes` of JSON (default 32 MiB) and for
+   * late reports. Encoded on a worker thread.
+   */
+  parquet?: { graceMs?: number; maxObjectBytes?: number; retry?: BackoffPolicy };
+  /** A value the Parquet table cannot hold exactly (its cell is null there). */
+  onParquetLossy?: (value: LossyValue) => void;
   fills?: { lingerMs?: number; retry?: BackoffPolicy };
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;
@@ -74,10 +84,18 @@ export class ListenerService implements ControlTarget {
   readonly session: ListenerSession;
   readonly journal: Journal;
   readonly archive: ArchiveWriter;
+  /** The typed Parquet copy (DESIGN.md §3), when configured. */
+  readonly parquet: ArchiveWriter | undefined;
+  readonly #parquetFormat: ParquetFormat | undefined;
   readonly fills: FillPublisher;
   readonly backfill: Backfiller;
   readonly deadLetters: DeadLetterBox;
-  readonly #counters = { executionReports: 0, duplicatesDropped: 0, otherApplicationMessages: 0 };
+  readonly #counters = {
+    executionReports: 0,
+    duplicatesDropped: 0,
+    otherApplicationMessages: 0,
+    parquetLossyValues: 0,
+  };
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
   readonly #acks = new HeadQueue<[lsn: number, seq: number]>();
   #fatal: ListenerError | undefined;
@@ -109,6 +127,29 @@ export class ListenerService implements ControlTarget {
       ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
       onFailure: (error) => this.#die(error, options),
     });
+    if (options.parquet !== undefined) {
+      this.#parquetFormat = parquetFormat({
+        onLossy: (value) => {
+          this.#counters.parquetLossyValues++;
+          options.onParquetLossy?.(value);
+        },
+      });
+      this.parquet = new ArchiveWriter({
+        journal,
+        store: options.store,
+        deadLetters,
+        format: this.#parquetFormat,
+        // Only a closed hour (or the size cap) makes an object: one per hour, not one per minute.
+        flushMs: Number.POSITIVE_INFINITY,
+        maxObjectBytes: options.parquet.maxObjectBytes ?? 32 * 1024 * 1024,
+        ...((options.parquet.graceMs ?? options.archive?.graceMs) === undefined
+          ? {}
+          : { graceMs: (options.parquet.graceMs ?? options.archive?.graceMs)! }),
+        ...(options.parquet.retry === undefined ? {} : { retry: options.parquet.retry }),
+        ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
+        onFailure: (error) => this.#die(error, options),
+      });
+    }
     this.deadLetters = deadLetters;
     this.fills = new FillPublisher({
       journal,
@@ -200,6 +241,7 @@ export class ListenerService implements ControlTarget {
     const service = new ListenerService(options, journal, holes, deadLetters);
     await service.#settleDamage(holes, options, resendTarget);
     await service.archive.start();
+    await service.parquet?.start();
     await service.fills.start();
     service.session.start();
     return service;
@@ -302,9 +344,17 @@ export class ListenerService implements ControlTarget {
       session: this.session.status(),
       journal: {
         ...this.journal.stats(),
-        backlog: { archive: this.journal.backlog('archive'), fills: this.journal.backlog('fills') },
+        backlog: {
+          archive: this.journal.backlog('archive'),
+          ...(this.parquet === undefined ? {} : { parquet: this.journal.backlog('parquet') }),
+          fills: this.journal.backlog('fills'),
+        },
       },
-      sinks: [this.archive.status(), this.fills.status()],
+      sinks: [
+        this.archive.status(),
+        ...(this.parquet === undefined ? [] : [this.parquet.status()]),
+        this.fills.status(),
+      ],
       backfill: this.backfill.status(),
       counters: { ...this.#counters, fillsPublished: this.fills.sent },
       fatal: this.#fatal === undefined ? undefined : `${this.#fatal.code}: ${this.#fatal.message}`,
@@ -331,7 +381,12 @@ export class ListenerService implements ControlTarget {
     );
     // Every part is stopped and closed even when one fails (a cursor the full disk refused):
     // the first failure is reported after.
-    const stopped = await Promise.allSettled([this.archive.stop({ flush: true }), this.fills.stop()]);
+    const stopped = await Promise.allSettled([
+      this.archive.stop({ flush: true }),
+      this.parquet?.stop({ flush: true }),
+      this.fills.stop(),
+    ]);
+    await this.#parquetFormat?.close();
     await this.deadLetters.close();
     // Rejects with the same stall as the flush above: reported once, below.
     const unclosed = await this.journal.close().then(

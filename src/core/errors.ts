@@ -37,6 +37,7 @@ export type ErrorCode =
   // the archive
   | 'ERR_S3_PUT'
   | 'ERR_S3_OBJECT_REFUSED'
+  | 'ERR_ARCHIVE_ENCODE'
   // the session's own files, the dead letters, and a background loop that failed
   | 'ERR_SEQUENCE_STORE'
   | 'ERR_DEAD_LETTER_WRITE'

@@ -128,6 +128,88 @@ export const RECORD_COLUMNS: ReadonlyArray<{ name: ColumnName; glueType: string;
   { name: 'raw', glueType: 'string', comment: 'the whole FIX message, SOH shown as |' },
 ];
 
+/** A column's type in the typed (Parquet) table: what the JSONL keeps as text, typed. */
+export type TypedType =
+  | 'string'
+  | 'int'
+  | 'bigint'
+  | 'boolean'
+  | 'date'
+  /** DECIMAL(18,4): Kalshi sends prices and amounts with at most 4 decimals, quantities with 2. */
+  | 'decimal'
+  /** TIMESTAMP(NANOS), adjusted to UTC: the 3, 6 or 9 fractional digits received are all kept. */
+  | 'timestamp'
+  | { readonly list: ReadonlyArray<readonly [field: string, type: 'string' | 'decimal']> };
+
+export const DECIMAL_PRECISION = 18;
+export const DECIMAL_SCALE = 4;
+
+/** Every column's typed type (the compiler insists on all of them). */
+export const TYPED_COLUMNS: Readonly<Record<ColumnName, TypedType>> = {
+  schema_version: 'int',
+  exec_id: 'string',
+  order_id: 'string',
+  cl_ord_id: 'string',
+  orig_cl_ord_id: 'string',
+  exec_type: 'string',
+  ord_status: 'string',
+  symbol: 'string',
+  side: 'string',
+  price: 'decimal',
+  order_qty: 'decimal',
+  last_px: 'decimal',
+  last_qty: 'decimal',
+  leaves_qty: 'decimal',
+  cum_qty: 'decimal',
+  avg_px: 'decimal',
+  transact_time: 'timestamp',
+  sending_time: 'timestamp',
+  received_at: 'timestamp',
+  msg_seq_num: 'bigint',
+  poss_dup: 'boolean',
+  text: 'string',
+  ord_rej_reason: 'int',
+  trd_match_id: 'string',
+  aggressor: 'boolean',
+  fee_total: 'decimal',
+  long_qty: 'decimal',
+  short_qty: 'decimal',
+  alloc_account: 'int',
+  party_id: 'string',
+  clearing_business_date: 'date',
+  session_id: 'string',
+  source: 'string',
+  fees: {
+    list: [
+      ['amount', 'decimal'],
+      ['currency', 'string'],
+      ['fee_type', 'string'],
+      ['basis', 'string'],
+    ],
+  },
+  collateral_changes: {
+    list: [
+      ['amount', 'decimal'],
+      ['amount_type', 'string'],
+    ],
+  },
+  parties: {
+    list: [
+      ['id', 'string'],
+      ['id_source', 'string'],
+      ['party_role', 'string'],
+    ],
+  },
+  raw: 'string',
+};
+
+/** The Glue (Hive) type of a typed column, for the Parquet table. */
+export function typedGlueType(type: TypedType): string {
+  if (typeof type === 'object')
+    return `array<struct<${type.list.map(([field, t]) => `${field}:${typedGlueType(t)}`).join(',')}>>`;
+  return type === 'decimal' ? `decimal(${DECIMAL_PRECISION},${DECIMAL_SCALE})` : type;
+}
+
 const FILL_KEY = '"exec_type":"F"';
 
 /**

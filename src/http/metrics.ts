@@ -32,6 +32,11 @@ export function createMetrics(status: () => ListenerStatus): Registry {
     ['kfl_execution_reports_total', 'ExecutionReports received.', (s) => s.counters.executionReports],
     ['kfl_fills_published_total', 'Fills accepted by the queue.', (s) => s.counters.fillsPublished],
     [
+      'kfl_parquet_lossy_values_total',
+      'Values the Parquet table could not hold exactly (null there; the JSONL and raw keep them).',
+      (s) => s.counters.parquetLossyValues,
+    ],
+    [
       'kfl_duplicates_dropped_total',
       'Reports dropped as duplicates (PossDup below the expected seq, or an ExecID already journaled).',
       (s) => s.session.counters.duplicatesDropped + s.journal.duplicatesDropped,
@@ -144,7 +149,7 @@ export function createMetrics(status: () => ListenerStatus): Registry {
       labelNames: ['sink'],
       registers: [registry],
       collect() {
-        for (const sink of ['archive', 'fills']) {
+        for (const sink of current().sinks.map((x) => x.name)) {
           const value = read(current(), sink);
           if (value !== undefined) this.set({ sink }, value);
         }

@@ -18,6 +18,8 @@ export interface ListenerStatus {
     duplicatesDropped: number;
     otherApplicationMessages: number;
     fillsPublished: number;
+    /** Values the typed (Parquet) table could not hold exactly: null there, kept in the JSONL. */
+    parquetLossyValues: number;
   };
   /** Set when the process must exit (the journal cannot write). */
   fatal: string | undefined;

@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { createGzip } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
+import { jsonlFormat, type ArchiveFormat } from './archive-format.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import type { Journal, JournalEntry } from './journal.js';
@@ -21,10 +19,13 @@ export interface ArchiveWriterOptions {
    * ARCHIVE_FLUSH_S), so an hour is several objects and none waits for its hour to close.
    */
   flushMs?: number;
+  /** What the objects are (default JSONL, gzipped unless `gzip` is false). */
+  format?: ArchiveFormat;
   /** A bucket is written early past this many uncompressed bytes (default 64 MiB). */
   maxObjectBytes?: number;
   /** Memory held in open buckets before reading from the journal pauses (default 2 × maxObjectBytes). */
   maxBufferedBytes?: number;
+  /** JSONL only: gzip the objects (default true). */
   gzip?: boolean;
   now?: () => number;
   /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
@@ -80,7 +81,6 @@ interface Bucket {
   object?: { key: string; ranges: LsnRange[]; data: Buffer };
 }
 
-const SINK = 'archive';
 const READ_BATCH = 2000;
 /** Batches read in one round before due buckets are written: a backlog makes big objects. */
 const READS_PER_ROUND = 16;
@@ -98,7 +98,8 @@ export class ArchiveWriter {
   readonly #flushMs: number;
   readonly #maxObjectBytes: number;
   readonly #maxBufferedBytes: number;
-  readonly #gzip: boolean;
+  readonly #format: ArchiveFormat;
+  readonly #sink: string;
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #buckets = new Map<string, Bucket>();
@@ -119,14 +120,15 @@ export class ArchiveWriter {
     this.#flushMs = options.flushMs ?? 60_000;
     this.#maxObjectBytes = options.maxObjectBytes ?? 64 * 1024 * 1024;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
-    this.#gzip = options.gzip ?? true;
+    this.#format = options.format ?? jsonlFormat(options.gzip ?? true);
+    this.#sink = this.#format.sink;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, floorMs: 50, ...options.retry });
     this.#loop = new ConsumerLoop({
       journal: options.journal,
       tickMs: 1000,
       body: () => this.#run(),
-      sink: { name: SINK, location: options.store.location },
+      sink: { name: this.#sink, location: options.store.location },
       onFailure: options.onFailure,
       onRetry: (error, retryInMs, attempt) => options.onEvent?.({ kind: 'spool_refused', retryInMs, attempt, error }),
       now: this.#now,
@@ -135,7 +137,7 @@ export class ArchiveWriter {
   }
 
   async start(): Promise<void> {
-    const saved = await this.#o.journal.loadCursor<ArchiveCursor>(SINK);
+    const saved = await this.#o.journal.loadCursor<ArchiveCursor>(this.#sink);
     if (saved !== undefined)
       this.#cursor = {
         through: saved.through,
@@ -176,7 +178,7 @@ export class ArchiveWriter {
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
-      deadLetters: this.#o.deadLetters?.count(SINK) ?? 0,
+      deadLetters: this.#o.deadLetters?.count(this.#sink) ?? 0,
       pendingRecords: pending + unread,
       // Lag: how long the oldest record that should be in S3 by now has waited past that moment.
       lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
@@ -275,7 +277,7 @@ export class ArchiveWriter {
   async #settle(): Promise<void> {
     const before = this.#cursor.through;
     normalize(this.#cursor, this.#floor());
-    if (this.#cursor.through !== before) await this.#o.journal.saveCursor(SINK, this.#cursor);
+    if (this.#cursor.through !== before) await this.#o.journal.saveCursor(this.#sink, this.#cursor);
   }
 
   /** Every LSN at or below this is archived: read, and not waiting in an open bucket. */
@@ -298,14 +300,28 @@ export class ArchiveWriter {
     let object = bucket.object;
     if (object === undefined) {
       const ranges = rangesOf(bucket.lsns);
-      const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#gzip);
+      const key = objectKey(bucket.hourKey, ranges, bucket.lsns.length, this.#format);
       this.#cursor.intent = { key, ranges };
       // No object goes out before its intent is durable (a restart redoes it byte for byte).
-      await this.#o.journal.saveCursor(SINK, this.#cursor).catch((error: unknown) => {
+      await this.#o.journal.saveCursor(this.#sink, this.#cursor).catch((error: unknown) => {
         delete this.#cursor.intent;
         throw error;
       });
-      object = { key, ranges, data: await encodeObject(bucket.lines, this.#gzip) };
+      const data = await this.#encode(key, bucket.lines, ranges);
+      if (data === 'retry') {
+        this.#stalled = bucket;
+        this.#stalledSince ??= this.#now();
+        return false;
+      }
+      if (data === 'parked') {
+        if (this.#stalled === bucket) this.#stalled = this.#stalledSince = undefined;
+        this.#buffered -= bucket.bytes;
+        this.#buckets.delete(bucket.hourKey);
+        this.#complete(ranges);
+        await this.#o.journal.saveCursor(this.#sink, this.#cursor);
+        return true;
+      }
+      object = { key, ranges, data };
       bucket.object = object;
       bucket.lines = [];
       this.#buffered -= bucket.bytes;
@@ -318,7 +334,7 @@ export class ArchiveWriter {
     if (this.#stalled === bucket) this.#stalled = this.#stalledSince = undefined;
     this.#buckets.delete(bucket.hourKey);
     this.#complete(object.ranges);
-    await this.#o.journal.saveCursor(SINK, this.#cursor);
+    await this.#o.journal.saveCursor(this.#sink, this.#cursor);
     return true;
   }
 
@@ -342,20 +358,48 @@ export class ArchiveWriter {
         after = entries.at(-1)!.lsn;
       }
     }
-    const data = await encodeObject(lines, this.#gzip);
-    while (!(await this.#put(intent.key, data, lines.length, intent.ranges))) {
+    let data: Buffer | 'retry' | 'parked';
+    while ((data = await this.#encode(intent.key, lines, intent.ranges)) === 'retry')
       if (!this.#loop.running) return false;
-    }
+    if (data !== 'parked')
+      while (!(await this.#put(intent.key, data, lines.length, intent.ranges))) {
+        if (!this.#loop.running) return false;
+      }
     this.#complete(intent.ranges);
-    await this.#o.journal.saveCursor(SINK, this.#cursor);
+    await this.#o.journal.saveCursor(this.#sink, this.#cursor);
     return true;
+  }
+
+  /**
+   * The object's bytes. An encoder failure is the records' own (the Parquet writer refused them),
+   * not the store's: they are parked as JSONL in the dead letters and the sink moves on. Without
+   * a dead-letter box, or when parking fails too, it is retried after a back-off.
+   */
+  async #encode(key: string, lines: readonly string[], ranges: LsnRange[]): Promise<Buffer | 'retry' | 'parked'> {
+    try {
+      return await this.#format.encode(lines);
+    } catch (cause) {
+      let error = asListenerError(cause, 'ERR_ARCHIVE_ENCODE', `archive object ${key} could not be encoded`);
+      if (this.#o.deadLetters !== undefined) {
+        const jsonl = Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8');
+        const parked = await this.#park(this.#o.deadLetters, `${key}.jsonl`, jsonl, ranges, lines.length, error);
+        if (parked === true) return 'parked';
+        error = parked;
+      }
+      this.#status.consecutiveFailures++;
+      this.#status.lastError = { code: error.code, message: error.message, at: this.#now() };
+      const retryInMs = this.#backoff.next();
+      this.#o.onEvent?.({ kind: 'upload_failed', key, attempt: this.#status.consecutiveFailures, retryInMs, error });
+      await this.#loop.pause(retryInMs);
+      return 'retry';
+    }
   }
 
   async #put(key: string, data: Buffer, records: number, ranges: LsnRange[]): Promise<boolean> {
     try {
       const result = await this.#o.store.putIfAbsent(key, data, {
-        contentType: 'application/x-ndjson',
-        ...(this.#gzip ? { contentEncoding: 'gzip' } : {}),
+        contentType: this.#format.contentType,
+        ...(this.#format.contentEncoding === undefined ? {} : { contentEncoding: this.#format.contentEncoding }),
       });
       this.#status.lastSuccessAt = this.#now();
       this.#status.consecutiveFailures = 0;
@@ -393,7 +437,15 @@ export class ArchiveWriter {
   ): Promise<true | ListenerError> {
     let path: string;
     try {
-      path = await box.parkObject({ sink: SINK, key, ranges, records, code: error.code, reason: error.message, data });
+      path = await box.parkObject({
+        sink: this.#sink,
+        key,
+        ranges,
+        records,
+        code: error.code,
+        reason: error.message,
+        data,
+      });
     } catch (cause) {
       return new ListenerError(
         'ERR_DEAD_LETTER_WRITE',
@@ -425,38 +477,6 @@ export class ArchiveWriter {
   }
 }
 
-const PIECE_BYTES = 1024 * 1024;
-
-/**
- * The object body: the lines as JSONL, gzipped unless turned off. Built a piece at a time, yielding
- * to the event loop between pieces and compressing on the thread pool: one 64 MiB join plus a
- * synchronous gzip stalled socket reads (and so fill latency) for hundreds of milliseconds.
- */
-async function encodeObject(lines: readonly string[], gzip: boolean): Promise<Buffer> {
-  const pieces: Buffer[] = [];
-  const zip = gzip ? createGzip() : undefined;
-  const collected = zip === undefined ? undefined : collect(zip);
-  let text = '';
-  for (let i = 0; i < lines.length; i++) {
-    text += `${lines[i]}\n`;
-    if (text.length < PIECE_BYTES && i < lines.length - 1) continue;
-    const piece = Buffer.from(text, 'utf8');
-    text = '';
-    if (zip === undefined) pieces.push(piece);
-    else if (!zip.write(piece)) await once(zip, 'drain');
-    if (i < lines.length - 1) await yieldToLoop();
-  }
-  if (zip === undefined) return Buffer.concat(pieces);
-  zip.end();
-  return collected!;
-}
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, SendingTime or receipt. */
 export function partitionOf(record: ExecutionReportRecord): { hourKey: string; hourEndMs: number } {
   const iso = record.transact_time ?? record.sending_time ?? record.received_at;
@@ -465,10 +485,10 @@ export function partitionOf(record: ExecutionReportRecord): { hourKey: string; h
   return { hourKey: `dt=${dt}/hour=${hour}`, hourEndMs: Date.parse(`${dt}T${hour}:00:00Z`) + 3600_000 };
 }
 
-/** `exec_reports/dt=…/hour=…/{first}-{last}-{count}[-{hash}].jsonl.gz`: deterministic for the LSNs held. */
-export function objectKey(hourKey: string, ranges: LsnRange[], count: number, gzip: boolean): string {
+/** `{table}/dt=…/hour=…/{first}-{last}-{count}{extension}`: deterministic for the LSNs held. */
+export function objectKey(hourKey: string, ranges: LsnRange[], count: number, format: ArchiveFormat): string {
   const first = ranges[0]![0];
   const last = ranges.at(-1)![1];
   const name = `${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}-${count}`;
-  return `exec_reports/${hourKey}/${name}.jsonl${gzip ? '.gz' : ''}`;
+  return `${format.table}/${hourKey}/${name}${format.extension}`;
 }

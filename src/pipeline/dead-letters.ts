@@ -20,7 +20,8 @@ export interface DeadLetter {
 
 /** An archive object the store refused for good: the object kept as built, the LSNs it holds. */
 export interface DeadObject {
-  sink: 'archive';
+  /** The archive writer's sink: `archive` (JSONL) or `parquet`. */
+  sink: string;
   /** The key the archive wanted for it. */
   key: string;
   ranges: Array<[number, number]>;

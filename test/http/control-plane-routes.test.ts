@@ -94,7 +94,13 @@ function listenerStatus(
       lastRun: null,
       holes: [],
     },
-    counters: { executionReports: 21, duplicatesDropped: 0, otherApplicationMessages: 0, fillsPublished: 9 },
+    counters: {
+      executionReports: 21,
+      duplicatesDropped: 0,
+      otherApplicationMessages: 0,
+      fillsPublished: 9,
+      parquetLossyValues: 0,
+    },
     fatal: overrides.fatal,
   };
 }

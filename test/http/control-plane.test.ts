@@ -45,6 +45,7 @@ async function startRun(): Promise<Run> {
     archiveFlushMs: 60_000,
     archiveMaxObjectBytes: 64 * 1024 * 1024,
     archiveGzip: true,
+    archiveParquet: true,
     fills: { kind: 'file', path: join(data, 'fills.jsonl') },
     spoolDir: join(data, 'spool'),
     httpPort: 0,
@@ -146,7 +147,7 @@ describe('control plane', () => {
       expect(status.counters).toMatchObject({ executionReports: 20, duplicatesDropped: 0 });
       expect(status.counters.fillsPublished).toBe(run.sim.generated(API_KEY).filter((r) => r.execType === 'F').length);
       expect(status.journal).toMatchObject({ lastLsn: 20, durableLsn: 20 });
-      expect(status.sinks.map((s) => s.name)).toEqual(['archive', 'fills']);
+      expect(status.sinks.map((s) => s.name)).toEqual(['archive', 'parquet', 'fills']);
       expect(status.sinks[0]).toMatchObject({ lagSeconds: 0, pendingRecords: 20, lastError: null });
       expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
     });

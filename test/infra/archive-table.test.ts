@@ -3,13 +3,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   JSON_SERDE,
+  PARQUET_SERDE,
+  PARQUET_TABLE_NAME,
+  parquetTableColumns,
   PARTITION_KEYS,
   projectionParameters,
   tableColumns,
   TABLE_NAME,
 } from '../../infra/archive-table.js';
-import { namedQueries } from '../../infra/athena-queries.js';
+import { namedQueries, parquetNamedQueries } from '../../infra/athena-queries.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
+import { jsonlFormat } from '../../src/pipeline/archive-format.js';
 import { objectKey, partitionOf } from '../../src/pipeline/archive-writer.js';
 import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { makeRecord } from '../helpers/records.js';
@@ -29,7 +33,7 @@ describe("Glue table over the archive writer's keys", () => {
     const record = makeRecord(1, { transact_time: '2026-11-23T07:05:07.401Z' });
     const { hourKey } = partitionOf(record);
     // Act
-    const key = `kalshi-fix-listener/${objectKey(hourKey, [[1, 20]], 20, true)}`;
+    const key = `kalshi-fix-listener/${objectKey(hourKey, [[1, 20]], 20, jsonlFormat(true))}`;
     // Assess
     expect(`s3://archive-bucket/${key}`.startsWith(projectedPrefix('2026-11-23', 7))).toBe(true);
     expect(key).not.toMatch(/dt=[^/]*:/); // no ':' in a partition value (DESIGN.md §3)
@@ -51,6 +55,38 @@ describe("Glue table over the archive writer's keys", () => {
   });
 });
 
+describe('the typed (Parquet) table', () => {
+  it('has the same columns in the same order, typed: decimals, UTC timestamps, dates, lists of structs', () => {
+    // Act
+    const columns = Object.fromEntries(parquetTableColumns().map((c) => [c.name, c.type]));
+    // Assess
+    expect(Object.keys(columns)).toEqual(RECORD_COLUMNS.map((c) => c.name));
+    expect(columns).toMatchObject({
+      price: 'decimal(18,4)',
+      last_qty: 'decimal(18,4)',
+      transact_time: 'timestamp',
+      msg_seq_num: 'bigint',
+      clearing_business_date: 'date',
+      fees: 'array<struct<amount:decimal(18,4),currency:string,fee_type:string,basis:string>>',
+      raw: 'string',
+    });
+  });
+
+  it('is documented in the README with the same DDL', () => {
+    // Act
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const ddl = new RegExp(
+      `CREATE EXTERNAL TABLE ${PARQUET_TABLE_NAME} \\(\\n([\\s\\S]+?)\\n\\)\\nPARTITIONED BY`,
+    ).exec(readme)?.[1];
+    // Assess
+    expect(ddl).toBeDefined();
+    expect(ddl!.split('\n').map((line) => line.trim().replace(/,$/, ''))).toEqual(
+      parquetTableColumns().map((c) => `${c.name} ${c.type}`),
+    );
+    expect(readme).toContain(`ROW FORMAT SERDE '${PARQUET_SERDE}'`);
+  });
+});
+
 describe('saved Athena queries', () => {
   it('count fills per symbol and hour, follow one order, and look for duplicate ExecIDs', () => {
     // Act
@@ -68,7 +104,7 @@ describe('saved Athena queries', () => {
 
   it('every one reads only some days: each filters on the dt partition', () => {
     // Act
-    const queries = namedQueries(TABLE_NAME);
+    const queries = [...namedQueries(TABLE_NAME), ...parquetNamedQueries(PARQUET_TABLE_NAME)];
     // Assess: without it a query scans the whole archive and, within months, hits the workgroup's cut-off.
     for (const query of queries)
       expect(query.sql, query.name).toMatch(/WHERE [^\n]*\bdt (=|>=) date_format\(current_date/);

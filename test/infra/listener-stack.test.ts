@@ -2,7 +2,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARCHIVE_LAG_PERIODS, NOT_READY_PERIODS } from '../../infra/alarms.js';
-import { JSON_SERDE, PARTITION_KEYS, TABLE_NAME } from '../../infra/archive-table.js';
+import {
+  JSON_SERDE,
+  PARQUET_SERDE,
+  PARQUET_TABLE_NAME,
+  PARTITION_KEYS,
+  TABLE_NAME,
+} from '../../infra/archive-table.js';
 import { MAX_RECEIVE_COUNT } from '../../infra/fills-queue.js';
 import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUNTIME_USER, SPOOL_DIR } from '../../infra/image-contract.js';
 import { LOG_MESSAGES } from '../../infra/log-signals.js';
@@ -12,7 +18,7 @@ import { ENVIRONMENT, loadConfig } from '../../src/app/config.js';
 import { healthFigures } from '../../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../../src/http/readiness.js';
 import type { ListenerStatus } from '../../src/http/status.js';
-import { RECORD_COLUMNS } from '../../src/core/record.js';
+import { RECORD_COLUMNS, TYPED_COLUMNS, typedGlueType } from '../../src/core/record.js';
 import { only, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
 interface Statement {
@@ -353,8 +359,9 @@ describe('archive bucket', () => {
 });
 
 describe('Glue table and Athena workgroup', () => {
-  const table = () =>
-    only(template, 'AWS::Glue::Table').properties['TableInput'] as {
+  const tableNamed = (name: string) =>
+    resources[idOf('AWS::Glue::Table', (p) => (p['TableInput'] as { Name?: string } | undefined)?.Name === name)]!
+      .Properties!['TableInput'] as {
       Name: string;
       Parameters: Record<string, unknown>;
       PartitionKeys: Array<{ Name: string; Type: string }>;
@@ -366,6 +373,8 @@ describe('Glue table and Athena workgroup', () => {
         SerdeInfo: { SerializationLibrary: string };
       };
     };
+  const table = () => tableNamed(TABLE_NAME);
+  const parquetTable = () => tableNamed(PARQUET_TABLE_NAME);
   const resolve = (value: unknown) => resolveIntrinsics(value, resources, (id) => id.toLowerCase());
 
   it("has exactly the archive record's columns and types, in order (one source: src/core/record.ts)", () => {
@@ -389,6 +398,31 @@ describe('Glue table and Athena workgroup', () => {
     expect(table().StorageDescriptor.InputFormat).toBe('org.apache.hadoop.mapred.TextInputFormat');
     expect(table().StorageDescriptor.OutputFormat).toBe('org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat');
     expect(table().PartitionKeys.map((k) => [k.Name, k.Type])).toEqual(PARTITION_KEYS.map((k) => [k.name, k.type]));
+  });
+
+  it('has a second, typed table over the Parquet objects, with the same columns and partitions', () => {
+    // Prepare
+    const environment = Object.fromEntries(
+      (container['Environment'] as Array<{ Name: string; Value: unknown }>).map((e) => [e.Name, e.Value]),
+    );
+    const parameters = resolve(parquetTable().Parameters) as Record<string, string>;
+    // Assess
+    expect(parquetTable().StorageDescriptor.Columns.map((c) => [c.Name, c.Type])).toEqual(
+      RECORD_COLUMNS.map((c) => [c.name, typedGlueType(TYPED_COLUMNS[c.name])]),
+    );
+    expect(resolve(parquetTable().StorageDescriptor.Location)).toBe(
+      `${resolve(environment['ARCHIVE_URL']) as string}exec_reports_parquet/`,
+    );
+    expect(parquetTable().StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(PARQUET_SERDE);
+    expect(parquetTable().StorageDescriptor.InputFormat).toBe(
+      'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+    );
+    expect(parquetTable().PartitionKeys.map((k) => [k.Name, k.Type])).toEqual(
+      PARTITION_KEYS.map((k) => [k.name, k.type]),
+    );
+    expect(parameters['storage.location.template']).toBe(
+      `${resolve(parquetTable().StorageDescriptor.Location) as string}dt=\${dt}/hour=\${hour}/`,
+    );
   });
 
   it('projects dt as a date and hour as a two-digit integer onto the key template', () => {
@@ -427,7 +461,7 @@ describe('Glue table and Athena workgroup', () => {
     expect(idsOf('AWS::S3::Bucket').some((id) => id !== archiveBucketId() && output.includes(id))).toBe(true);
   });
 
-  it('saves the three operator queries on the table, in the workgroup', () => {
+  it('saves the operator queries on each table, in the workgroup', () => {
     // Prepare
     const queries = idsOf('AWS::Athena::NamedQuery').map(
       (id) => resources[id]!.Properties as { Name: string; QueryString: string; Database: string; WorkGroup: unknown },
@@ -437,9 +471,13 @@ describe('Glue table and Athena workgroup', () => {
       'duplicate-exec-ids',
       'fills-per-symbol-per-hour',
       'order-life-by-order-id',
+      'parquet-fills-per-symbol-per-hour',
+      'parquet-order-life-by-order-id',
     ]);
     for (const query of queries) {
-      expect(query.QueryString).toContain(`FROM ${TABLE_NAME}`);
+      expect(query.QueryString).toContain(
+        `FROM ${query.Name.startsWith('parquet-') ? PARQUET_TABLE_NAME : TABLE_NAME}\n`,
+      );
       expect(query.Database).toBe(
         (only(template, 'AWS::Glue::Database').properties['DatabaseInput'] as { Name: string }).Name,
       );

@@ -132,62 +132,67 @@ describe('Journal recovery from damage', () => {
       await journal.close();
     });
 
-    it('reads back every undamaged record as written, reports every damaged one by LSN, and reuses no LSN', async () => {
-      const segments = segmentsOf(base);
-      expect(segments.length).toBeGreaterThan(3);
-      const damage = fc.record({
-        segment: fc.integer({ min: 0, max: segments.length - 1 }),
-        at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
-        kind: fc.constantFrom('flip' as const, 'truncate' as const),
-        bit: fc.integer({ min: 0, max: 7 }),
-      });
-      await fc.assert(
-        fc.asyncProperty(damage, async ({ segment, at, kind, bit }) => {
-          // Prepare: a copy of the journal with the damage applied.
-          const dir = tempDir();
-          cpSync(base, dir, { recursive: true });
-          const path = join(dir, segments[segment]!);
-          const size = statSync(path).size;
-          const offset = Math.floor(at * size);
-          if (kind === 'truncate') truncateSync(path, offset);
-          else {
-            const bytes = readFileSync(path);
-            bytes[offset] = bytes[offset]! ^ (1 << bit);
-            writeFileSync(path, bytes);
-          }
+    // 500 runs take ~13 s alone; the budget leaves room for a loaded 2-core machine.
+    it(
+      'reads back every undamaged record as written, reports every damaged one by LSN, and reuses no LSN',
+      { timeout: 120_000 },
+      async () => {
+        const segments = segmentsOf(base);
+        expect(segments.length).toBeGreaterThan(3);
+        const damage = fc.record({
+          segment: fc.integer({ min: 0, max: segments.length - 1 }),
+          at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+          kind: fc.constantFrom('flip' as const, 'truncate' as const),
+          bit: fc.integer({ min: 0, max: 7 }),
+        });
+        await fc.assert(
+          fc.asyncProperty(damage, async ({ segment, at, kind, bit }) => {
+            // Prepare: a copy of the journal with the damage applied.
+            const dir = tempDir();
+            cpSync(base, dir, { recursive: true });
+            const path = join(dir, segments[segment]!);
+            const size = statSync(path).size;
+            const offset = Math.floor(at * size);
+            if (kind === 'truncate') truncateSync(path, offset);
+            else {
+              const bytes = readFileSync(path);
+              bytes[offset] = bytes[offset]! ^ (1 << bit);
+              writeFileSync(path, bytes);
+            }
 
-          // Act
-          const journal = await Journal.open({ dir, segmentBytes: 2500 });
-          const read = await journal.read(0, 1000);
-          const next = journal.append(record(1000));
-          await journal.close();
+            // Act
+            const journal = await Journal.open({ dir, segmentBytes: 2500 });
+            const read = await journal.read(0, 1000);
+            const next = journal.append(record(1000));
+            await journal.close();
 
-          // Assess: a flip costs the record holding the byte (none in the file header); a
-          // truncation costs the records from the cut to the end of that segment. Every other
-          // record reads back as written; every lost one is reported with its ExecID.
-          const spans = recordSpans(readFileSync(join(base, segments[segment]!)));
-          const hit = (s: { start: number; end: number }) =>
-            kind === 'truncate' ? s.end > offset : offset >= s.start && offset < s.end;
-          const damaged = new Set(spans.filter(hit).map((s) => s.lsn));
-          const lost = (lsn: number) => journal.isLost(lsn);
-          const readLsns = new Set(read.map((e) => e.lsn));
-          for (const entry of read) expect(entry.line).toBe(lines[entry.lsn - 1]);
-          for (let lsn = 1; lsn <= RECORDS; lsn++) {
-            expect(readLsns.has(lsn), `LSN ${lsn} read`).toBe(!damaged.has(lsn));
-            expect(lost(lsn), `LSN ${lsn} reported`).toBe(damaged.has(lsn));
-          }
-          for (const d of journal.damage) {
-            expect(d.kind).not.toBe('torn_tail'); // all of it was durable
-            if (d.lsns === null) continue; // bad bytes that held no record (the file header)
-            expect(d.execIds).toEqual(
-              Array.from({ length: d.lsns[1] - d.lsns[0] + 1 }, (_, i) => record(d.lsns![0] + i).exec_id),
-            );
-          }
-          expect(next.lsn).toBe(RECORDS + 1);
-        }),
-        { numRuns: 500 },
-      );
-    });
+            // Assess: a flip costs the record holding the byte (none in the file header); a
+            // truncation costs the records from the cut to the end of that segment. Every other
+            // record reads back as written; every lost one is reported with its ExecID.
+            const spans = recordSpans(readFileSync(join(base, segments[segment]!)));
+            const hit = (s: { start: number; end: number }) =>
+              kind === 'truncate' ? s.end > offset : offset >= s.start && offset < s.end;
+            const damaged = new Set(spans.filter(hit).map((s) => s.lsn));
+            const lost = (lsn: number) => journal.isLost(lsn);
+            const readLsns = new Set(read.map((e) => e.lsn));
+            for (const entry of read) expect(entry.line).toBe(lines[entry.lsn - 1]);
+            for (let lsn = 1; lsn <= RECORDS; lsn++) {
+              expect(readLsns.has(lsn), `LSN ${lsn} read`).toBe(!damaged.has(lsn));
+              expect(lost(lsn), `LSN ${lsn} reported`).toBe(damaged.has(lsn));
+            }
+            for (const d of journal.damage) {
+              expect(d.kind).not.toBe('torn_tail'); // all of it was durable
+              if (d.lsns === null) continue; // bad bytes that held no record (the file header)
+              expect(d.execIds).toEqual(
+                Array.from({ length: d.lsns[1] - d.lsns[0] + 1 }, (_, i) => record(d.lsns![0] + i).exec_id),
+              );
+            }
+            expect(next.lsn).toBe(RECORDS + 1);
+          }),
+          { numRuns: 500 },
+        );
+      },
+    );
   });
 
   describe('for any single flipped byte or truncation of any segment or cursor file, with both sinks', () => {
@@ -206,57 +211,61 @@ describe('Journal recovery from damage', () => {
       await journal.close();
     });
 
-    it('every undamaged record reaches each sink exactly once; every lost one is reported by LSN; no LSN is reused', async () => {
-      const dir = join(base, 'journal');
-      const files = readdirSync(dir)
-        .filter((n) => /^seg-\d{16}\.log$|^cursor-/.test(n))
-        .sort();
-      expect(files.filter((n) => n.startsWith('cursor-'))).toHaveLength(4); // two sinks, two copies each
-      const damage = fc.record({
-        file: fc.integer({ min: 0, max: files.length - 1 }),
-        at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
-        kind: fc.constantFrom('flip' as const, 'truncate' as const),
-        bit: fc.integer({ min: 0, max: 7 }),
-      });
-      await fc.assert(
-        fc.asyncProperty(damage, async ({ file, at, kind, bit }) => {
-          // Prepare: a copy of the spool (journal, archive, fills) with the damage applied.
-          const spool = tempDir();
-          cpSync(base, spool, { recursive: true });
-          const path = join(spool, 'journal', files[file]!);
-          const offset = Math.floor(at * statSync(path).size);
-          if (kind === 'truncate') truncateSync(path, offset);
-          else {
-            const bytes = readFileSync(path);
-            bytes[offset] = bytes[offset]! ^ (1 << bit);
-            writeFileSync(path, bytes);
-          }
+    it(
+      'every undamaged record reaches each sink exactly once; every lost one is reported by LSN; no LSN is reused',
+      { timeout: 120_000 },
+      async () => {
+        const dir = join(base, 'journal');
+        const files = readdirSync(dir)
+          .filter((n) => /^seg-\d{16}\.log$|^cursor-/.test(n))
+          .sort();
+        expect(files.filter((n) => n.startsWith('cursor-'))).toHaveLength(4); // two sinks, two copies each
+        const damage = fc.record({
+          file: fc.integer({ min: 0, max: files.length - 1 }),
+          at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+          kind: fc.constantFrom('flip' as const, 'truncate' as const),
+          bit: fc.integer({ min: 0, max: 7 }),
+        });
+        await fc.assert(
+          fc.asyncProperty(damage, async ({ file, at, kind, bit }) => {
+            // Prepare: a copy of the spool (journal, archive, fills) with the damage applied.
+            const spool = tempDir();
+            cpSync(base, spool, { recursive: true });
+            const path = join(spool, 'journal', files[file]!);
+            const offset = Math.floor(at * statSync(path).size);
+            if (kind === 'truncate') truncateSync(path, offset);
+            else {
+              const bytes = readFileSync(path);
+              bytes[offset] = bytes[offset]! ^ (1 << bit);
+              writeFileSync(path, bytes);
+            }
 
-          // Act: restart, deliver, more traffic, deliver.
-          const journal = await Journal.open({ dir: join(spool, 'journal'), segmentBytes: 3000 });
-          const fresh = Array.from({ length: LATER }, (_, i) => journal.append(record(JOURNALED + 1 + i)));
-          await journal.flush();
-          await drainSinks(journal, spool, join(spool, 'archive'), join(spool, 'fills.jsonl'));
-          await journal.close();
+            // Act: restart, deliver, more traffic, deliver.
+            const journal = await Journal.open({ dir: join(spool, 'journal'), segmentBytes: 3000 });
+            const fresh = Array.from({ length: LATER }, (_, i) => journal.append(record(JOURNALED + 1 + i)));
+            await journal.flush();
+            await drainSinks(journal, spool, join(spool, 'archive'), join(spool, 'fills.jsonl'));
+            await journal.close();
 
-          // Assess
-          expect(fresh.map((a) => a.lsn)).toEqual(Array.from({ length: LATER }, (_, i) => JOURNALED + 1 + i));
-          const count = (ids: string[]) =>
-            ids.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
-          const archived = count(archivedIds(join(spool, 'archive')));
-          const published = count(publishedIds(join(spool, 'fills.jsonl')));
-          for (let lsn = 1; lsn <= JOURNALED + LATER; lsn++) {
-            const r = record(lsn);
-            // Delivered before the damage, or not lost: exactly once. Lost before delivery: reported.
-            const expected = lsn <= DELIVERED || !journal.isLost(lsn) ? 1 : 0;
-            expect(archived.get(r.exec_id) ?? 0, `archive, LSN ${lsn}`).toBe(expected);
-            if (r.exec_type === 'F') expect(published.get(r.exec_id) ?? 0, `fills, LSN ${lsn}`).toBe(expected);
-          }
-          for (const d of journal.damage)
-            if (d.lsns !== null && d.kind !== 'torn_tail') expect(d.lsns[1]).toBeLessThanOrEqual(JOURNALED);
-        }),
-        { numRuns: 150 },
-      );
-    });
+            // Assess
+            expect(fresh.map((a) => a.lsn)).toEqual(Array.from({ length: LATER }, (_, i) => JOURNALED + 1 + i));
+            const count = (ids: string[]) =>
+              ids.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>());
+            const archived = count(archivedIds(join(spool, 'archive')));
+            const published = count(publishedIds(join(spool, 'fills.jsonl')));
+            for (let lsn = 1; lsn <= JOURNALED + LATER; lsn++) {
+              const r = record(lsn);
+              // Delivered before the damage, or not lost: exactly once. Lost before delivery: reported.
+              const expected = lsn <= DELIVERED || !journal.isLost(lsn) ? 1 : 0;
+              expect(archived.get(r.exec_id) ?? 0, `archive, LSN ${lsn}`).toBe(expected);
+              if (r.exec_type === 'F') expect(published.get(r.exec_id) ?? 0, `fills, LSN ${lsn}`).toBe(expected);
+            }
+            for (const d of journal.damage)
+              if (d.lsns !== null && d.kind !== 'torn_tail') expect(d.lsns[1]).toBeLessThanOrEqual(JOURNALED);
+          }),
+          { numRuns: 150 },
+        );
+      },
+    );
   });
 });
