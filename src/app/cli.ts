@@ -17,6 +17,7 @@ Commands:
   sim      the Kalshi FIX simulator on its own (prints the key, ports and CA it uses)
   keygen   an RSA key pair for a Kalshi API key
   reconcile --from ISO --to ISO   compare archived fills with Kalshi's REST fills
+  rebuild-parquet --hour YYYY-MM-DDTHH [--replace]   rebuild an hour's Parquet from its JSONL
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -32,6 +33,10 @@ async function main(argv: string[]): Promise<number | undefined> {
       return keygen(rest);
     case 'reconcile':
       return (await import('./reconcile-command.js')).reconcileCommand(rest, process.env, (text) =>
+        process.stdout.write(text),
+      );
+    case 'rebuild-parquet':
+      return (await import('./rebuild-parquet-command.js')).rebuildParquetCommand(rest, process.env, (text) =>
         process.stdout.write(text),
       );
     case 'help':

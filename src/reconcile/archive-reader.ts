@@ -1,5 +1,5 @@
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { readdir, readFile } from 'node:fs/promises';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ExecutionReportRecord } from '../core/record.js';
@@ -21,38 +21,54 @@ export async function readArchive(source: ArchiveSource, from: Date, to: Date): 
 }
 
 async function objectsIn(source: ArchiveSource, partition: string): Promise<string[]> {
+  const keys = (await listObjects(source, partition)).filter((key) => /\.jsonl(\.gz)?$/.test(key));
+  const bodies: string[] = [];
+  for (const key of keys) bodies.push(decode(key, await readObject(source, key)));
+  return bodies;
+}
+
+/** The keys under `prefix` (relative to the archive's own prefix), sorted. */
+export async function listObjects(source: ArchiveSource, prefix: string): Promise<string[]> {
   if (source.kind === 'file') {
     let names: string[];
     try {
-      names = await readdir(join(source.dir, partition));
+      names = await readdir(join(source.dir, prefix));
     } catch {
       return [];
     }
-    return Promise.all(
-      names
-        .filter((n) => /\.jsonl(\.gz)?$/.test(n))
-        .map(async (n) => decode(n, await readFile(join(source.dir, partition, n)))),
-    );
+    return names
+      .filter((n) => !n.includes('.partial'))
+      .map((n) => `${prefix}${n}`)
+      .sort();
   }
-  const bodies: string[] = [];
+  const keys: string[] = [];
   let token: string | undefined;
   do {
     const page = await source.client.send(
       new ListObjectsV2Command({
         Bucket: source.bucket,
-        Prefix: `${source.prefix}${partition}`,
+        Prefix: `${source.prefix}${prefix}`,
         ContinuationToken: token,
       }),
     );
-    for (const object of page.Contents ?? []) {
-      const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: object.Key! }));
-      bodies.push(decode(object.Key!, Buffer.from(await got.Body!.transformToByteArray())));
-    }
+    for (const object of page.Contents ?? []) keys.push(object.Key!.slice(source.prefix.length));
     token = page.NextContinuationToken;
   } while (token !== undefined);
-  return bodies;
+  return keys.sort();
 }
 
-function decode(name: string, bytes: Buffer): string {
+export async function readObject(source: ArchiveSource, key: string): Promise<Buffer> {
+  if (source.kind === 'file') return readFile(join(source.dir, key));
+  const got = await source.client.send(new GetObjectCommand({ Bucket: source.bucket, Key: `${source.prefix}${key}` }));
+  return Buffer.from(await got.Body!.transformToByteArray());
+}
+
+export async function deleteObject(source: ArchiveSource, key: string): Promise<void> {
+  if (source.kind === 'file') await unlink(join(source.dir, key));
+  else await source.client.send(new DeleteObjectCommand({ Bucket: source.bucket, Key: `${source.prefix}${key}` }));
+}
+
+/** A JSONL object's text (gunzipped when its name says so). */
+export function decode(name: string, bytes: Buffer): string {
   return (name.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
 }

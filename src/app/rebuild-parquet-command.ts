@@ -1,0 +1,130 @@
+import { compress, init } from '@bokuweb/zstd-wasm';
+import { S3Client } from '@aws-sdk/client-s3';
+import { parseArgs } from 'node:util';
+import type { ExecutionReportRecord } from '../core/record.js';
+import { encodeParquet, type LossyValue } from '../pipeline/parquet-encode.js';
+import { decode, deleteObject, listObjects, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { LocalFolderStore } from '../sinks/local-folder-store.js';
+import { S3Store } from '../sinks/s3-store.js';
+import type { ObjectStore } from '../sinks/types.js';
+import { parseArchiveUrl } from './config.js';
+
+const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
+const HOUR = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/;
+
+export interface RebuildResult {
+  hour: string;
+  jsonlObjects: number;
+  records: number;
+  parquetKey: string;
+  bytes: number;
+  result: 'created' | 'exists';
+  removed: string[];
+  lossy: LossyValue[];
+}
+
+/**
+ * Rebuilds the Parquet object of one hour from its JSONL objects (the source of truth): one
+ * object named for the journal range they hold, exactly as the listener names its own. With
+ * `replace`, the hour's other Parquet objects are removed once the rebuilt one is in place, so
+ * Athena never counts a row twice nor misses one.
+ */
+export async function rebuildParquet(input: {
+  source: ArchiveSource;
+  store: ObjectStore;
+  dt: string;
+  hour: string;
+  replace: boolean;
+}): Promise<RebuildResult | { error: string }> {
+  const partition = `dt=${input.dt}/hour=${input.hour}/`;
+  const jsonlKeys = (await listObjects(input.source, `exec_reports/${partition}`)).filter((k) => JSONL_NAME.test(k));
+  if (jsonlKeys.length === 0) return { error: `no JSONL objects under exec_reports/${partition}` };
+  const objects = jsonlKeys
+    .map((key) => {
+      const [, first, last, count] = JSONL_NAME.exec(key)!;
+      return { key, first: Number(first), last: Number(last), count: Number(count) };
+    })
+    .sort((a, b) => a.first - b.first);
+  const records: ExecutionReportRecord[] = [];
+  for (const object of objects)
+    for (const line of decode(object.key, await readObject(input.source, object.key)).split('\n'))
+      if (line.length > 0) records.push(JSON.parse(line) as ExecutionReportRecord);
+  const first = Math.min(...objects.map((o) => o.first));
+  const last = Math.max(...objects.map((o) => o.last));
+  const name = `${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}-${records.length}`;
+  const parquetKey = `exec_reports_parquet/${partition}${name}.parquet`;
+  const others = (await listObjects(input.source, `exec_reports_parquet/${partition}`)).filter(
+    (k) => k.endsWith('.parquet') && k !== parquetKey,
+  );
+  if (others.length > 0 && !input.replace)
+    return {
+      error: `${others.length} other Parquet object(s) already hold this hour (${others.join(', ')}); --replace removes them once the rebuilt one is written`,
+    };
+  await init();
+  const lossy: LossyValue[] = [];
+  const bytes = encodeParquet(records, { compress: (b) => compress(b, 3), onLossy: (v) => lossy.push(v) });
+  const result = await input.store.putIfAbsent(parquetKey, Buffer.from(bytes), {
+    contentType: 'application/vnd.apache.parquet',
+  });
+  for (const key of others) await deleteObject(input.source, key);
+  return {
+    hour: `${input.dt}T${input.hour}`,
+    jsonlObjects: objects.length,
+    records: records.length,
+    parquetKey,
+    bytes: bytes.length,
+    result,
+    removed: others,
+    lossy,
+  };
+}
+
+/**
+ * `kalshi-fix-listener rebuild-parquet --hour YYYY-MM-DDTHH [--replace] [--force]`, ARCHIVE_URL from
+ * the environment. Prints a JSON summary; exit 0 when written, 1 when there is nothing to build
+ * or other Parquet objects hold the hour (without --replace), 2 on bad input.
+ */
+export async function rebuildParquetCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  out: (text: string) => void,
+  now: () => number = Date.now,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { hour: { type: 'string' }, replace: { type: 'boolean' }, force: { type: 'boolean' } },
+  });
+  const problems: string[] = [];
+  const hour = HOUR.exec(values.hour ?? '');
+  if (hour === null) problems.push('--hour must be a UTC hour, e.g. 2026-11-23T09');
+  const archiveUrl = parseArchiveUrl(env['ARCHIVE_URL'], problems);
+  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  const hourEnd = hour === null ? Number.NaN : Date.parse(`${hour[1]}T${hour[2]}:00:00Z`) + 3600_000;
+  // The listener writes an hour's Parquet once it has closed (plus grace): rebuilding before that
+  // would race it and could hold a record twice.
+  if (hour !== null && values.force !== true && now() < hourEnd + 3600_000)
+    problems.push('the hour ended less than an hour ago: the listener may still be writing it (--force to go on)');
+  if (problems.length > 0 || archiveUrl === undefined || hour === null) {
+    out(`rebuild-parquet: ${problems.join('; ')}\n`);
+    return 2;
+  }
+  let source: ArchiveSource;
+  let store: ObjectStore;
+  if (archiveUrl.kind === 'file') {
+    source = archiveUrl;
+    store = new LocalFolderStore(archiveUrl.dir);
+  } else {
+    const client = new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined });
+    source = { ...archiveUrl, client };
+    store = new S3Store({ bucket: archiveUrl.bucket, prefix: archiveUrl.prefix, client });
+  }
+  const result = await rebuildParquet({
+    source,
+    store,
+    dt: hour[1]!,
+    hour: hour[2]!,
+    replace: values.replace === true,
+  });
+  out(`${JSON.stringify(result, null, 2)}\n`);
+  return 'error' in result ? 1 : 0;
+}
