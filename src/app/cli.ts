@@ -18,6 +18,7 @@ Commands:
   keygen   an RSA key pair for a Kalshi API key
   reconcile --from ISO --to ISO   compare archived fills with Kalshi's REST fills
   rebuild-parquet --hour YYYY-MM-DDTHH [--replace]   rebuild an hour's Parquet from its JSONL
+  replay --from ISO --to ISO [--symbol S] --queue URL [--dry-run]   send archived fills to a queue again
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -37,6 +38,10 @@ async function main(argv: string[]): Promise<number | undefined> {
       );
     case 'rebuild-parquet':
       return (await import('./rebuild-parquet-command.js')).rebuildParquetCommand(rest, process.env, (text) =>
+        process.stdout.write(text),
+      );
+    case 'replay':
+      return (await import('./replay-command.js')).replayCommand(rest, process.env, (text) =>
         process.stdout.write(text),
       );
     case 'help':

@@ -371,7 +371,7 @@ export function parseArchiveUrl(value: string | undefined, problems: string[]): 
   return undefined;
 }
 
-function parseFillsUrl(value: string | undefined, problems: string[]): Config['fills'] | undefined {
+export function parseFillsUrl(value: string | undefined, problems: string[]): Config['fills'] | undefined {
   if (value === undefined) return undefined;
   let url: URL;
   try {

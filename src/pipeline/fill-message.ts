@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { ExecutionReportRecord } from '../core/record.js';
+import type { FillQueue, QueueMessage } from '../sinks/types.js';
 
 export interface FillBody {
   body: string;
@@ -37,4 +39,43 @@ export function fillBody(record: ExecutionReportRecord, line: string, limit: num
     if (keep === 0) return undefined;
     keep = Math.floor(keep * 0.9);
   }
+}
+
+/** SQS allows 128 characters of alphanumerics and punctuation; longer or odder ids are hashed. */
+export function deduplicationId(execId: string): string {
+  return execId.length <= 128 && /^[\x21-\x7e]+$/.test(execId)
+    ? execId
+    : createHash('sha256').update(execId).digest('hex');
+}
+
+/**
+ * The queue message of one fill (DESIGN.md §4), as the publisher sends it and a replay sends it
+ * again: the body fitted to the queue, the attributes, and on FIFO the symbol's group and the
+ * ExecID's deduplication id. `fitted` is undefined when even the smallest body does not fit.
+ */
+export function fillQueueMessage(
+  record: ExecutionReportRecord,
+  line: string,
+  queue: Pick<FillQueue, 'fifo' | 'maxBatchBytes'>,
+  id: string,
+): { message: QueueMessage; fitted: FillBody | undefined; limit: number; group: string } {
+  const group = record.symbol ?? 'UNKNOWN';
+  // Room for the attributes beside the body.
+  const limit = queue.maxBatchBytes - 1024;
+  const fitted = fillBody(record, line, limit);
+  const message: QueueMessage = {
+    id,
+    body: fitted?.body ?? line,
+    attributes: {
+      exec_id: { type: 'String', value: record.exec_id },
+      symbol: { type: 'String', value: group },
+      schema_version: { type: 'Number', value: String(record.schema_version) },
+    },
+  };
+  if (fitted?.shrunk !== undefined) message.attributes['shrunk'] = { type: 'String', value: fitted.shrunk };
+  if (queue.fifo) {
+    message.groupId = group;
+    message.deduplicationId = deduplicationId(record.exec_id);
+  }
+  return { message, fitted, limit, group };
 }

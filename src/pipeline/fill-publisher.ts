@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { HeadQueue } from '../core/head-queue.js';
 import { isListenerError, ListenerError } from '../core/errors.js';
@@ -6,7 +5,7 @@ import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
-import { fillBody } from './fill-message.js';
+import { fillQueueMessage } from './fill-message.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
 
@@ -190,21 +189,8 @@ export class FillPublisher {
 
   #toPending(entry: JournalEntry, now: number): Pending {
     const record = entry.record;
-    const group = record.symbol ?? 'UNKNOWN';
-    // Room for the attributes beside the body.
-    const limit = this.#o.queue.maxBatchBytes - 1024;
-    const fitted = fillBody(record, entry.line, limit);
-    const message: QueueMessage = {
-      id: `e${entry.lsn}`,
-      body: fitted?.body ?? entry.line,
-      attributes: {
-        exec_id: { type: 'String', value: record.exec_id },
-        symbol: { type: 'String', value: group },
-        schema_version: { type: 'Number', value: String(record.schema_version) },
-      },
-    };
+    const { message, fitted, limit, group } = fillQueueMessage(record, entry.line, this.#o.queue, `e${entry.lsn}`);
     if (fitted?.shrunk !== undefined) {
-      message.attributes['shrunk'] = { type: 'String', value: fitted.shrunk };
       this.#o.onEvent?.({
         kind: 'shrunk',
         execId: record.exec_id,
@@ -212,10 +198,6 @@ export class FillPublisher {
         shrunk: fitted.shrunk,
         bytes: fitted.bytes,
       });
-    }
-    if (this.#o.queue.fifo) {
-      message.groupId = group;
-      message.deduplicationId = deduplicationId(record.exec_id);
     }
     const refusal =
       fitted === undefined
@@ -432,9 +414,4 @@ export class FillPublisher {
   }
 }
 
-/** SQS allows 128 characters of alphanumerics and punctuation; longer or odder ids are hashed. */
-export function deduplicationId(execId: string): string {
-  return execId.length <= 128 && /^[\x21-\x7e]+$/.test(execId)
-    ? execId
-    : createHash('sha256').update(execId).digest('hex');
-}
+export { deduplicationId } from './fill-message.js';

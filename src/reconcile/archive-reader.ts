@@ -9,13 +9,25 @@ export type ArchiveSource =
 
 /** Every archived record whose hour partition overlaps [from, to], read hour by hour. */
 export async function readArchive(source: ArchiveSource, from: Date, to: Date): Promise<ExecutionReportRecord[]> {
-  const out: ExecutionReportRecord[] = [];
+  return (await readArchiveLines(source, from, to)).map((entry) => entry.record);
+}
+
+/**
+ * The archive lines of every hour overlapping [from, to], in archive order: hour by hour, objects
+ * by the journal range in their names, lines as written (journal order).
+ */
+export async function readArchiveLines(
+  source: ArchiveSource,
+  from: Date,
+  to: Date,
+): Promise<Array<{ line: string; record: ExecutionReportRecord }>> {
+  const out: Array<{ line: string; record: ExecutionReportRecord }> = [];
   for (let hour = Math.floor(from.getTime() / 3600_000) * 3600_000; hour <= to.getTime(); hour += 3600_000) {
     const iso = new Date(hour).toISOString();
     const partition = `exec_reports/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
-    for (const body of await objectsIn(source, partition)) {
-      for (const line of body.split('\n')) if (line.length > 0) out.push(JSON.parse(line) as ExecutionReportRecord);
-    }
+    for (const body of await objectsIn(source, partition))
+      for (const line of body.split('\n'))
+        if (line.length > 0) out.push({ line, record: JSON.parse(line) as ExecutionReportRecord });
   }
   return out;
 }
