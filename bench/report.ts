@@ -5,6 +5,7 @@
 import type { DecodeResult } from './decode.js';
 import type { EndToEndRun } from './end-to-end.js';
 import type { FreshnessResult } from './freshness.js';
+import type { ParquetResult } from './parquet.js';
 import type { LatencyScenarioResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
@@ -14,6 +15,7 @@ export interface BenchResults {
   decode?: DecodeResult;
   'end-to-end'?: { runs: EndToEndRun[] };
   freshness?: FreshnessResult;
+  parquet?: ParquetResult;
   latency?: { scenarios: LatencyScenarioResult[] };
   memory?: MemoryResult;
   startup?: StartupResult;
@@ -217,6 +219,22 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
       measured: `${f.receiveToVisible.p99} s; ${n(f.objectsPerHour)} objects/hour`,
       met: f.receiveToVisible.p99 <= f.flushSeconds + 5,
     });
+  const p = r.parquet;
+  if (p !== undefined) {
+    out.push({
+      what: `Parquet bytes vs the hour's .jsonl.gz (${n(p.records)} records)`,
+      target: '≤ 1×',
+      measured: `${p.parquetToJsonlGz}×`,
+      met: p.parquetToJsonlGz <= 1,
+    });
+    for (const q of p.queries)
+      out.push({
+        what: `${q.name}: bytes read, Parquet vs .jsonl.gz`,
+        target: '≥ 10× fewer',
+        measured: `${q.fewerBytes}× fewer`,
+        met: q.fewerBytes >= 10,
+      });
+  }
   const m = r.memory;
   if (m !== undefined) {
     // The journal remembers every ExecID for 72 h (~68 B each, measured): the one growth by design.
@@ -258,6 +276,19 @@ export function freshnessTable(f: FreshnessResult): string {
       ],
     ],
   );
+}
+
+export function parquetTable(p: ParquetResult): string {
+  return [
+    table(
+      ['records', '.jsonl.gz', '.parquet (ZSTD)', 'ratio', 'encode µs/record'],
+      [[n(p.records), n(p.jsonlGzBytes), n(p.parquetBytes), `${p.parquetToJsonlGz}×`, String(p.encodeMicrosPerRecord)]],
+    ),
+    table(
+      ['saved query', 'Parquet bytes read', '.jsonl.gz bytes read', 'fewer'],
+      p.queries.map((q) => [q.name, n(q.parquetBytesRead), n(q.jsonlGzBytesRead), `${q.fewerBytes}×`]),
+    ),
+  ].join('\n\n');
 }
 
 export function targetsTable(list: readonly Target[]): string {

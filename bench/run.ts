@@ -21,6 +21,7 @@ import {
   decodeTable,
   endToEndTable,
   freshnessTable,
+  parquetTable,
   latencyTable,
   memoryTable,
   profileTable,
@@ -30,7 +31,7 @@ import {
 } from './report.js';
 import { MB, sleep } from './timing.js';
 
-const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'freshness', 'memory', 'startup'] as const;
+const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'freshness', 'parquet', 'memory', 'startup'] as const;
 type Section = (typeof ORDER)[number];
 
 // --expose-gc: decode isolates its rounds with forced GCs; memory samples the live heap after one.
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
     blocks.push(
       `### Archive freshness: report received → its object visible in S3 (fauxqs)\n\n${freshnessTable(results.freshness)}`,
     );
+  if (results.parquet)
+    blocks.push(`### Typed Parquet copy of an hour vs its JSONL\n\n${parquetTable(results.parquet)}`);
   if (results.memory) blocks.push(`### Memory and start-up\n\n${memoryTable(results.memory, results.startup)}`);
   if (results.profile)
     blocks.push(

@@ -9,6 +9,7 @@
 import { DEFAULT_DECODE_OPTIONS, runDecode } from './decode.js';
 import { DEFAULT_END_TO_END_OPTIONS, runEndToEnd } from './end-to-end.js';
 import { DEFAULT_FRESHNESS_OPTIONS, runFreshness } from './freshness.js';
+import { DEFAULT_PARQUET_OPTIONS, runParquet } from './parquet.js';
 import { DEFAULT_LATENCY_OPTIONS, runLatency } from './latency.js';
 import { DEFAULT_MEMORY_OPTIONS, runMemory } from './memory.js';
 import { runProfile } from './profile.js';
@@ -19,6 +20,7 @@ const SECTIONS = {
   'end-to-end': (o: object) => runEndToEnd({ ...DEFAULT_END_TO_END_OPTIONS, ...o }),
   latency: (o: object) => runLatency({ ...DEFAULT_LATENCY_OPTIONS, ...o }),
   freshness: (o: object) => runFreshness({ ...DEFAULT_FRESHNESS_OPTIONS, ...o }),
+  parquet: (o: object) => runParquet({ ...DEFAULT_PARQUET_OPTIONS, ...o }),
   memory: (o: object) => runMemory({ ...DEFAULT_MEMORY_OPTIONS, ...o }),
   startup: (o: object) => runStartup({ ...DEFAULT_STARTUP_OPTIONS, ...o }),
   profile: (o: { seconds?: number }) => runProfile(o.seconds),

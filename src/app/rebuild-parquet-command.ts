@@ -2,7 +2,7 @@ import { compress, init } from '@bokuweb/zstd-wasm';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { encodeParquet, type LossyValue } from '../pipeline/parquet-encode.js';
+import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-encode.js';
 import { decode, deleteObject, listObjects, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { S3Store } from '../sinks/s3-store.js';
@@ -62,7 +62,7 @@ export async function rebuildParquet(input: {
     };
   await init();
   const lossy: LossyValue[] = [];
-  const bytes = encodeParquet(records, { compress: (b) => compress(b, 3), onLossy: (v) => lossy.push(v) });
+  const bytes = encodeParquet(records, { compress: (b) => compress(b, ZSTD_LEVEL), onLossy: (v) => lossy.push(v) });
   const result = await input.store.putIfAbsent(parquetKey, Buffer.from(bytes), {
     contentType: 'application/vnd.apache.parquet',
   });

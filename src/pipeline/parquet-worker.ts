@@ -5,7 +5,7 @@
 import { compress, init } from '@bokuweb/zstd-wasm';
 import { parentPort } from 'node:worker_threads';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { encodeParquet, type LossyValue } from './parquet-encode.js';
+import { encodeParquet, ZSTD_LEVEL, type LossyValue } from './parquet-encode.js';
 
 export interface EncodeRequest {
   id: number;
@@ -14,8 +14,6 @@ export interface EncodeRequest {
 
 export type EncodeReply =
   { id: number; ok: true; bytes: Uint8Array; lossy: LossyValue[] } | { id: number; ok: false; message: string };
-
-const ZSTD_LEVEL = 3;
 
 await init();
 parentPort!.on('message', ({ id, lines }: EncodeRequest) => {

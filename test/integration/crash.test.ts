@@ -1,3 +1,4 @@
+import { DuckDBInstance } from '@duckdb/node-api';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -93,14 +94,15 @@ async function killRepeatedly(config: object, kills: number, seed: number): Prom
 
 describe('ListenerService under SIGKILL', () => {
   it(
-    'holds every ExecID exactly once in the archive and the fill log after 24 kills while the simulator streams',
+    'holds every ExecID exactly once in the archive, its Parquet copy and the fill log after 24 kills while the simulator streams',
     { timeout: 240_000 },
     async () => {
       // Prepare
       const started = await startSimulator({ ports: { KalshiRT: 0 }, seed: 7 });
       sim = started.sim;
       const root = tempDir('crash-');
-      const config = childConfig(started.address, root);
+      // The Parquet copy in small objects, so kills land in its writes too.
+      const config = { ...childConfig(started.address, root), parquetObjectBytes: 48 * 1024 };
       // Act: kill at 24 points, some right after logon, some mid-stream; reports never stop.
       // Reports start once the first run has logged on: before that no session exists to hold them.
       await killRepeatedly(config, 24, 42);
@@ -119,7 +121,21 @@ describe('ListenerService under SIGKILL', () => {
       expect(fills.length).toBe(new Set(fills).size);
       expect(new Set(archived)).toEqual(new Set(expectedAll));
       expect(new Set(fills)).toEqual(new Set(expectedFills));
-      expect(walk(config.archiveDir).filter((p) => p.includes('.partial-'))).toEqual([]);
+      expect(walk(config.archiveDir).filter((p) => p.includes('.partial'))).toEqual([]);
+      // The Parquet copy: every ExecID exactly once too, across its objects.
+      const db = await DuckDBInstance.create(':memory:');
+      const connection = await db.connect();
+      const typed = (
+        await connection.runAndReadAll(
+          `SELECT exec_id FROM read_parquet('${config.archiveDir}/exec_reports_parquet/*/*/*.parquet')`,
+        )
+      )
+        .getRowObjectsJS()
+        .map((r) => r['exec_id'] as string);
+      connection.closeSync();
+      expect(walk(config.archiveDir).filter((p) => p.endsWith('.parquet')).length).toBeGreaterThan(5);
+      expect(typed.length).toBe(new Set(typed).size);
+      expect(new Set(typed)).toEqual(new Set(expectedAll));
       // A kill can only tear the last write, which was never acknowledged: never reported as damage.
       const journalDir = join(config.spoolDir, 'journal');
       expect(readdirSync(journalDir).filter((n) => n.includes('.damaged-'))).toEqual([]);

@@ -1,0 +1,109 @@
+/**
+ * Section — the typed (Parquet) copy of an hour against its JSONL: bytes stored, bytes each saved
+ * query reads, and encode CPU per record.
+ *
+ * An hour of simulator reports (the decode corpus: OrderFlow, seed 7) is decoded into records and
+ * written as the archive writes it: `.jsonl.gz` (gzip, default level) and `.parquet` (the
+ * service's encoder: typed columns, ZSTD). A query on the JSONL table reads the whole object; on
+ * the Parquet table it reads the column chunks of the columns it names (Athena's "data scanned"),
+ * summed from the file's own metadata.
+ */
+import { performance } from 'node:perf_hooks';
+import { compress, init } from '@bokuweb/zstd-wasm';
+import { parquetMetadata } from 'hyparquet';
+import type { ColumnName, ExecutionReportRecord } from '../src/core/record.js';
+import { FixDecoder } from '../src/fix/decoder.js';
+import { decodeExecutionReport } from '../src/fix/execution-report.js';
+import { jsonlFormat } from '../src/pipeline/archive-format.js';
+import { encodeParquet, ZSTD_LEVEL } from '../src/pipeline/parquet-encode.js';
+import { buildCorpus } from './fixtures.js';
+import { round } from './timing.js';
+
+export interface ParquetOptions {
+  records: number;
+}
+
+export const DEFAULT_PARQUET_OPTIONS: ParquetOptions = { records: 36_000 };
+
+/** The columns each saved query reads (partitions cost no bytes). */
+const QUERIES: Record<string, readonly ColumnName[]> = {
+  'fills-per-symbol-per-hour': ['exec_type', 'symbol', 'last_qty'],
+  'order-life-by-order-id': [
+    'order_id',
+    'transact_time',
+    'exec_type',
+    'ord_status',
+    'cl_ord_id',
+    'price',
+    'last_qty',
+    'last_px',
+    'leaves_qty',
+    'cum_qty',
+    'text',
+    'exec_id',
+    'msg_seq_num',
+  ],
+  'duplicate-exec-ids': ['exec_id', 'source'],
+};
+
+export interface ParquetResult {
+  records: number;
+  jsonlGzBytes: number;
+  parquetBytes: number;
+  parquetToJsonlGz: number;
+  encodeMicrosPerRecord: number;
+  queries: Array<{ name: string; parquetBytesRead: number; jsonlGzBytesRead: number; fewerBytes: number }>;
+}
+
+export async function runParquet(options: ParquetOptions = DEFAULT_PARQUET_OPTIONS): Promise<ParquetResult> {
+  await init();
+  const corpus = buildCorpus(options.records);
+  const records: ExecutionReportRecord[] = [];
+  const decoder = new FixDecoder({
+    onMessage: (message) =>
+      records.push(decodeExecutionReport(message, { receivedAt: Date.UTC(2026, 10, 23, 14), source: 'live' })),
+    onError: (error) => {
+      throw error;
+    },
+  });
+  for (const chunk of corpus.chunks) decoder.push(chunk);
+  const lines = records.map((r) => JSON.stringify(r));
+  const jsonlGz = await jsonlFormat(true).encode(lines);
+  // Median of three encodes, from the records the worker would parse.
+  const times: number[] = [];
+  let parquet: Uint8Array = new Uint8Array(0);
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    parquet = encodeParquet(
+      lines.map((l) => JSON.parse(l) as ExecutionReportRecord),
+      { compress: (b) => compress(b, ZSTD_LEVEL) },
+    );
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const metadata = parquetMetadata(
+    parquet.buffer.slice(parquet.byteOffset, parquet.byteOffset + parquet.byteLength) as ArrayBuffer,
+  );
+  const chunkBytes = new Map<string, number>();
+  for (const group of metadata.row_groups)
+    for (const column of group.columns) {
+      const top = column.meta_data!.path_in_schema[0]!;
+      chunkBytes.set(top, (chunkBytes.get(top) ?? 0) + Number(column.meta_data!.total_compressed_size));
+    }
+  return {
+    records: records.length,
+    jsonlGzBytes: jsonlGz.length,
+    parquetBytes: parquet.length,
+    parquetToJsonlGz: round(parquet.length / jsonlGz.length, 3),
+    encodeMicrosPerRecord: round((times[1]! * 1000) / records.length, 1),
+    queries: Object.entries(QUERIES).map(([name, columns]) => {
+      const read = columns.reduce((sum, c) => sum + (chunkBytes.get(c) ?? 0), 0);
+      return {
+        name,
+        parquetBytesRead: read,
+        jsonlGzBytesRead: jsonlGz.length,
+        fewerBytes: round(jsonlGz.length / read, 1),
+      };
+    }),
+  };
+}
