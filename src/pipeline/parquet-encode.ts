@@ -29,6 +29,15 @@ export interface ParquetEncodeOptions {
  */
 export const ZSTD_LEVEL = 9;
 
+/**
+ * Rows per row group. Rows are sorted by order_id, so a query for one order finds it in the one or
+ * two row groups whose order_id min/max holds it and reads nothing of the others (Athena prunes on
+ * the footer's statistics). Measured on an hour of 36,000 reports (bench, parquet section): 4,096
+ * rows read 25× fewer bytes than the JSONL for one order but made the file 0.995× the .jsonl.gz;
+ * 8,192 rows, 16× fewer and 0.98×; one row group, 3.7× fewer and 0.93×.
+ */
+export const ROW_GROUP_ROWS = 8192;
+
 const DECIMAL: Partial<SchemaElement> = {
   type: 'INT64',
   converted_type: 'DECIMAL',
@@ -118,9 +127,18 @@ function dateToDays(text: string): number | undefined {
 
 /**
  * The records as one Parquet object: typed columns (decimals, UTC timestamps, dates, lists of
- * structs), one row group, ZSTD. Synchronous and CPU-bound: run it off the FIX thread.
+ * structs), rows sorted by order (then as journaled) in row groups of ROW_GROUP_ROWS, ZSTD.
+ * Synchronous and CPU-bound: run it off the FIX thread.
  */
-export function encodeParquet(records: readonly ExecutionReportRecord[], options: ParquetEncodeOptions): Uint8Array {
+export function encodeParquet(journaled: readonly ExecutionReportRecord[], options: ParquetEncodeOptions): Uint8Array {
+  const records = journaled
+    .map((record, at) => ({ record, at }))
+    .sort((a, b) => {
+      const x = a.record.order_id ?? '';
+      const y = b.record.order_id ?? '';
+      return x < y ? -1 : x > y ? 1 : a.at - b.at;
+    })
+    .map(({ record }) => record);
   const lossy = (record: ExecutionReportRecord, column: string, value: string): null => {
     options.onLossy?.({ execId: record.exec_id, column, value });
     return null;
@@ -166,7 +184,7 @@ export function encodeParquet(records: readonly ExecutionReportRecord[], options
     schema: parquetSchema(),
     codec: 'ZSTD',
     compressors: { ZSTD: options.compress },
-    rowGroupSize: Math.max(1, records.length),
+    rowGroupSize: ROW_GROUP_ROWS,
     createdBy: 'kalshi-fix-listener',
   });
   return new Uint8Array(buffer);

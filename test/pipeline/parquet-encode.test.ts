@@ -117,8 +117,11 @@ describe('encodeParquet', () => {
       )
     ).getRowObjectsJS();
     expect(rows).toHaveLength(source.length);
-    rows.forEach((row, i) => {
-      const r = source[i]!;
+    // Each row is its source record (rows are in order_id order in the file).
+    const byId = new Map(source.map((r) => [r.exec_id, r]));
+    expect(new Set(rows.map((row) => row['exec_id']))).toEqual(new Set(byId.keys()));
+    rows.forEach((row) => {
+      const r = byId.get(row['exec_id'] as string)!;
       expect(row).toEqual({
         exec_id: r.exec_id,
         price: decimal4(r.price),
@@ -146,8 +149,8 @@ describe('encodeParquet', () => {
       utf8: true,
     });
     expect(read).toHaveLength(source.length);
-    read.forEach((row, i) => {
-      const r = source[i]!;
+    read.forEach((row) => {
+      const r = byId.get(row['exec_id'] as string)!;
       expect(row['exec_id']).toBe(r.exec_id);
       expect(row['symbol']).toBe(r.symbol);
       expect(row['poss_dup']).toBe(r.poss_dup);
@@ -162,6 +165,28 @@ describe('encodeParquet', () => {
     expect(transact.logical_type).toEqual({ type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'NANOS' });
     expect(metadata.row_groups[0]!.columns[0]!.meta_data!.codec).toBe('ZSTD');
     expect(lossy).toEqual([]);
+  });
+
+  it('sorts rows by order in row groups whose order_id ranges do not overlap', () => {
+    // Prepare: 10,000 reports of 400 orders, journaled interleaved.
+    const source = Array.from({ length: 10_000 }, (_, n) =>
+      makeRecord(n, { order_id: `ord-${String((n * 7919) % 400).padStart(4, '0')}` }),
+    );
+
+    // Act
+    const bytes = encodeParquet(source, { compress: (b) => compress(b, 3) });
+
+    // Assess: two row groups; each order in one or two of them (where a boundary cuts it).
+    const metadata = parquetMetadata(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    );
+    const ranges = metadata.row_groups.map((group) => {
+      const statistics = group.columns.find((c) => c.meta_data!.path_in_schema[0] === 'order_id')!.meta_data!
+        .statistics!;
+      return { min: String(statistics.min_value), max: String(statistics.max_value) };
+    });
+    expect(metadata.row_groups.map((g) => Number(g.num_rows))).toEqual([8192, 1808]);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]!.min >= ranges[i - 1]!.max).toBe(true);
   });
 
   it('leaves a value it cannot hold exactly null, and says so', () => {
