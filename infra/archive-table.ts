@@ -78,7 +78,8 @@ export class ArchiveTable extends Construct {
       databaseName: props.databaseName,
       tableInput: {
         name: TABLE_NAME,
-        description: 'Every ExecutionReport the listener journaled, one JSON object per line (DESIGN.md §3)',
+        description:
+          'Every ExecutionReport the listener journaled, one JSON object per line (README.md: Querying the archive)',
         tableType: 'EXTERNAL_TABLE',
         parameters: {
           classification: 'json',
@@ -106,7 +107,7 @@ export class ArchiveTable extends Construct {
       tableInput: {
         name: PARQUET_TABLE_NAME,
         description:
-          'The same ExecutionReports typed (decimals, UTC timestamps, lists of structs), one Parquet object per closed hour (DESIGN.md §3)',
+          'The same ExecutionReports typed (decimals, UTC timestamps, lists of structs), one Parquet object per closed hour (README.md: The typed (Parquet) table)',
         tableType: 'EXTERNAL_TABLE',
         parameters: {
           classification: 'parquet',

@@ -24,6 +24,7 @@ export const CONTEXT_KEYS = [
   'privateSubnetIds',
   'alarmEmail',
   'controlPlaneCidr',
+  'controlPlaneCidrWide',
 ] as const;
 
 /** The retention periods CloudWatch Logs accepts. */
@@ -96,6 +97,7 @@ const schema = z.object({
   availabilityZones: list('availabilityZones').optional(),
   privateSubnetIds: list('privateSubnetIds').optional(),
   alarmEmail: text('alarmEmail').optional(),
+  controlPlaneCidrWide: z.enum(['true', 'false']).optional(),
   controlPlaneCidr: text('controlPlaneCidr')
     .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, {
       error: (issue) => `controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${String(issue.input)}`,
@@ -118,12 +120,34 @@ function vpcProblems(values: Record<string, unknown>): string[] {
 }
 
 /**
+ * The control plane can reconnect the session: a CIDR wider than /8 (0.0.0.0/0 is the whole
+ * internet) is refused unless `controlPlaneCidrWide=true` says it is meant.
+ */
+function cidrProblems(values: Record<string, unknown>): string[] {
+  const cidr = values['controlPlaneCidr'];
+  const match = typeof cidr === 'string' ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr) : null;
+  if (match === null) return [];
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return [`controlPlaneCidr ${String(cidr)} is not a valid IPv4 CIDR`];
+  if (prefix < 8 && values['controlPlaneCidrWide'] !== 'true')
+    return [
+      `controlPlaneCidr ${String(cidr)} opens the control plane (POST /reconnect) to ${prefix === 0 ? 'the whole internet' : `2^${32 - prefix} addresses`}: give the operators' network, or add -c controlPlaneCidrWide=true if that is meant`,
+    ];
+  return [];
+}
+
+/**
  * Settings from CDK context. Every problem is reported at once, before anything is synthesized.
  */
 export function settingsFromContext(get: (key: ContextKey) => unknown): ListenerStackSettings {
   const values = normalized(get);
   const parsed = schema.safeParse(values);
-  const problems = [...(parsed.success ? [] : problemsOf(parsed.error)), ...vpcProblems(values)];
+  const problems = [
+    ...(parsed.success ? [] : problemsOf(parsed.error)),
+    ...vpcProblems(values),
+    ...cidrProblems(values),
+  ];
   if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const c = parsed.data;
   return {

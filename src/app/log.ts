@@ -109,7 +109,9 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       log.error({ code: event.error.code, details: event.error.details }, event.error.message);
       return;
     case 'disconnected':
-      log.warn({ reason: event.reason?.code ?? null }, 'disconnected');
+      // A stop or an operator's reconnect has no reason: that is not a warning.
+      if (event.reason === undefined) log.info({ reason: null }, 'disconnected');
+      else log.warn({ reason: event.reason.code }, 'disconnected');
       return;
     case 'reconnect_scheduled':
       log.info({ delayMs: event.delayMs, attempt: event.attempt }, 'reconnecting');

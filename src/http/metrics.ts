@@ -7,7 +7,8 @@ import { SESSION_STATES, type ListenerStatus } from './status.js';
  */
 export function createMetrics(status: () => ListenerStatus): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'kfl_' });
+  // Node's process metrics under their usual names, so off-the-shelf dashboards find them.
+  collectDefaultMetrics({ register: registry });
   // status() is cheap (counters and a few sums); each collector reads it at scrape time.
   const current = status;
   const mirror = (counter: Counter<string>, value: number, labels?: Record<string, string>) => {

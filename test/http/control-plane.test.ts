@@ -173,7 +173,8 @@ describe('control plane', () => {
       expect(text).toMatch(/^kfl_journal_backlog_bytes\{sink="fills"\} \d+$/m);
       expect(text).toMatch(/^kfl_sink_lag_seconds\{sink="fills"\} 0$/m);
       expect(text).toMatch(/^kfl_sink_last_success_timestamp_seconds\{sink="fills"\} [\d.e+]+$/m);
-      expect(text).toMatch(/^kfl_process_resident_memory_bytes \d+$/m);
+      expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+      expect(text).not.toMatch(/^kfl_process_/m);
     });
   });
 

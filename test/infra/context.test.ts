@@ -63,6 +63,20 @@ describe('settings from CDK context', () => {
     expect(attempt).toThrow(/infrequentAccessAfterDays must be a whole number from 30/);
     expect(attempt).toThrow(/controlPlaneCidr must be an IPv4 CIDR/);
   });
+
+  it('refuses a control-plane CIDR wider than /8 unless controlPlaneCidrWide=true says it is meant', () => {
+    // Act
+    const open = () => from({ controlPlaneCidr: '0.0.0.0/0' });
+    const invalid = () => from({ controlPlaneCidr: '10.0.0.0/40' });
+    const forced = from({ controlPlaneCidr: '0.0.0.0/0', controlPlaneCidrWide: 'true' });
+    // Assess
+    expect(open).toThrow(
+      /controlPlaneCidr 0\.0\.0\.0\/0 opens the control plane \(POST \/reconnect\) to the whole internet/,
+    );
+    expect(invalid).toThrow(/controlPlaneCidr 10\.0\.0\.0\/40 is not a valid IPv4 CIDR/);
+    expect(forced.controlPlaneCidr).toBe('0.0.0.0/0');
+    expect(from({ controlPlaneCidr: '10.20.0.0/16' }).controlPlaneCidr).toBe('10.20.0.0/16');
+  });
 });
 
 // An existing VPC is given by ids and zones rather than looked up, so this path synthesizes offline too.
