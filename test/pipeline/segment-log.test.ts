@@ -564,7 +564,9 @@ describe('SegmentLog', () => {
       });
       expect(events[0]![1]).toBeUndefined();
       await expect(log.flush()).rejects.toMatchObject({ code: 'ERR_JOURNAL_WRITE' });
+      // Clean up: let the retry land before closing (closing while stalled is tested below).
       rmdirSync(join(dir, segmentName(3)));
+      await expect.poll(() => log.stall, { timeout: 10_000 }).toBeUndefined();
       await log.close();
     });
 
