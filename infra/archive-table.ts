@@ -73,57 +73,66 @@ export class ArchiveTable extends Construct {
         description: 'Kalshi FIX listener archive (ExecutionReports, hourly JSONL)',
       },
     });
-    this.table = new glue.CfnTable(this, 'Table', {
-      catalogId: account,
-      databaseName: props.databaseName,
-      tableInput: {
+    // Both tables: external, partitioned by dt/hour with projection over the writer's prefix.
+    const hiveTable = (
+      tableId: string,
+      table: { name: string; description: string; classification: string; location: string },
+      storage: Omit<glue.CfnTable.StorageDescriptorProperty, 'location'>,
+    ): glue.CfnTable => {
+      const created = new glue.CfnTable(this, tableId, {
+        catalogId: account,
+        databaseName: props.databaseName,
+        tableInput: {
+          name: table.name,
+          description: table.description,
+          tableType: 'EXTERNAL_TABLE',
+          parameters: {
+            classification: table.classification,
+            EXTERNAL: 'TRUE',
+            ...projectionParameters(table.location, props.startDate),
+          },
+          partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
+          storageDescriptor: { location: table.location, ...storage },
+        },
+      });
+      created.node.addDependency(this.database);
+      return created;
+    };
+    this.table = hiveTable(
+      'Table',
+      {
         name: TABLE_NAME,
         description:
           'Every ExecutionReport the listener journaled, one JSON object per line (README.md: Querying the archive)',
-        tableType: 'EXTERNAL_TABLE',
-        parameters: {
-          classification: 'json',
-          EXTERNAL: 'TRUE',
-          ...projectionParameters(props.location, props.startDate),
-        },
-        partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
-        storageDescriptor: {
-          location: props.location,
-          columns: tableColumns(),
-          // Text input reads .jsonl and .jsonl.gz alike, by extension.
-          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-          compressed: props.gzip,
-          // The Hive SerDe has no ignore.malformed.json: a bad line fails the query rather than
-          // vanishing from a count — what "no lost reports" needs. Keys are already lower case.
-          serdeInfo: { serializationLibrary: JSON_SERDE, parameters: { 'serialization.format': '1' } },
-        },
+        classification: 'json',
+        location: props.location,
       },
-    });
-    this.table.node.addDependency(this.database);
-    this.parquetTable = new glue.CfnTable(this, 'ParquetTable', {
-      catalogId: account,
-      databaseName: props.databaseName,
-      tableInput: {
+      {
+        columns: tableColumns(),
+        // Text input reads .jsonl and .jsonl.gz alike, by extension.
+        inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+        outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+        compressed: props.gzip,
+        // The Hive SerDe has no ignore.malformed.json: a bad line fails the query rather than
+        // vanishing from a count — what "no lost reports" needs. Keys are already lower case.
+        serdeInfo: { serializationLibrary: JSON_SERDE, parameters: { 'serialization.format': '1' } },
+      },
+    );
+    this.parquetTable = hiveTable(
+      'ParquetTable',
+      {
         name: PARQUET_TABLE_NAME,
         description:
           'The same ExecutionReports typed (decimals, UTC timestamps, lists of structs), one Parquet object per closed hour (README.md: The typed (Parquet) table)',
-        tableType: 'EXTERNAL_TABLE',
-        parameters: {
-          classification: 'parquet',
-          EXTERNAL: 'TRUE',
-          ...projectionParameters(props.parquetLocation, props.startDate),
-        },
-        partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
-        storageDescriptor: {
-          location: props.parquetLocation,
-          columns: parquetTableColumns(),
-          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
-          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-          serdeInfo: { serializationLibrary: PARQUET_SERDE, parameters: { 'serialization.format': '1' } },
-        },
+        classification: 'parquet',
+        location: props.parquetLocation,
       },
-    });
-    this.parquetTable.node.addDependency(this.database);
+      {
+        columns: parquetTableColumns(),
+        inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+        outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+        serdeInfo: { serializationLibrary: PARQUET_SERDE, parameters: { 'serialization.format': '1' } },
+      },
+    );
   }
 }

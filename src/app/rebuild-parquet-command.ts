@@ -1,13 +1,10 @@
 import { compress, init } from '@bokuweb/zstd-wasm';
-import { S3Client } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-encode.js';
 import { decode, deleteObject, listObjects, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
-import { LocalFolderStore } from '../sinks/local-folder-store.js';
-import { S3Store } from '../sinks/s3-store.js';
 import type { ObjectStore } from '../sinks/types.js';
-import { parseArchiveUrl } from './config.js';
+import { archiveAccess, archiveUrlFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
 const HOUR = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/;
@@ -97,8 +94,7 @@ export async function rebuildParquetCommand(
   const problems: string[] = [];
   const hour = HOUR.exec(values.hour ?? '');
   if (hour === null) problems.push('--hour must be a UTC hour, e.g. 2026-11-23T09');
-  const archiveUrl = parseArchiveUrl(env['ARCHIVE_URL'], problems);
-  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  const archiveUrl = archiveUrlFrom(env, problems);
   const hourEnd = hour === null ? Number.NaN : Date.parse(`${hour[1]}T${hour[2]}:00:00Z`) + 3600_000;
   // The listener writes an hour's Parquet once it has closed (plus grace): rebuilding before that
   // would race it and could hold a record twice.
@@ -108,16 +104,7 @@ export async function rebuildParquetCommand(
     out(`rebuild-parquet: ${problems.join('; ')}\n`);
     return 2;
   }
-  let source: ArchiveSource;
-  let store: ObjectStore;
-  if (archiveUrl.kind === 'file') {
-    source = archiveUrl;
-    store = new LocalFolderStore(archiveUrl.dir);
-  } else {
-    const client = new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined });
-    source = { ...archiveUrl, client };
-    store = new S3Store({ bucket: archiveUrl.bucket, prefix: archiveUrl.prefix, client });
-  }
+  const { source, store } = archiveAccess(archiveUrl, env);
   const result = await rebuildParquet({
     source,
     store,

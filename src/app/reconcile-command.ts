@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
-import { parseArchiveUrl } from './config.js';
+import { archiveAccess, archiveUrlFrom, timeRange } from './command-args.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { KalshiRest, type RestFill } from '../reconcile/kalshi-rest.js';
@@ -58,12 +57,8 @@ export async function reconcileCommand(
     },
   });
   const problems: string[] = [];
-  const from = new Date(values.from ?? '');
-  const to = new Date(values.to ?? '');
-  if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
-  if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
-  const archiveUrl = parseArchiveUrl(env['ARCHIVE_URL'], problems);
-  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  const { from, to } = timeRange(values, problems);
+  const archiveUrl = archiveUrlFrom(env, problems);
   if (env['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
   let privateKey;
   try {
@@ -75,10 +70,7 @@ export async function reconcileCommand(
     out(`reconcile: ${problems.join('; ')}\n`);
     return 2;
   }
-  const archive: ArchiveSource =
-    archiveUrl.kind === 'file'
-      ? archiveUrl
-      : { ...archiveUrl, client: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }) };
+  const archive = archiveAccess(archiveUrl, env).source;
   const extraCa = env['FIX_TLS_CA_FILE'] === undefined ? undefined : readFileSync(env['FIX_TLS_CA_FILE'], 'utf8');
   const rest = new KalshiRest({
     baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? 'https://external-api.kalshi.com',

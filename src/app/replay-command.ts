@@ -1,4 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { parseArgs } from 'node:util';
 import { Backoff } from '../core/backoff.js';
 import type { ExecutionReportRecord } from '../core/record.js';
@@ -6,7 +5,8 @@ import { fillQueueMessage } from '../pipeline/fill-message.js';
 import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
-import { parseArchiveUrl, parseFillsUrl } from './config.js';
+import { archiveAccess, archiveUrlFrom, timeRange } from './command-args.js';
+import { parseFillsUrl } from './config.js';
 
 export interface ReplaySummary {
   from: string;
@@ -158,23 +158,16 @@ export async function replayCommand(
     },
   });
   const problems: string[] = [];
-  const from = new Date(values.from ?? '');
-  const to = new Date(values.to ?? '');
-  if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
-  if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
+  const { from, to } = timeRange(values, problems);
   if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime()) && to < from) problems.push('--to is before --from');
   if (values.queue === undefined) problems.push('--queue is required (an SQS queue URL or file:///path.jsonl)');
-  const archiveUrl = parseArchiveUrl(env['ARCHIVE_URL'], problems);
-  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  const archiveUrl = archiveUrlFrom(env, problems);
   const queueUrl = values.queue === undefined ? undefined : parseFillsUrl(values.queue, problems);
   if (problems.length > 0 || archiveUrl === undefined || queueUrl === undefined) {
     out(`replay: ${problems.join('; ')}\n`);
     return 2;
   }
-  const source: ArchiveSource =
-    archiveUrl.kind === 'file'
-      ? archiveUrl
-      : { ...archiveUrl, client: new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined }) };
+  const { source } = archiveAccess(archiveUrl, env);
   const queue: FillQueue =
     queueUrl.kind === 'sqs'
       ? new (await import('../sinks/sqs-queue.js')).SqsQueue({ queueUrl: queueUrl.queueUrl })

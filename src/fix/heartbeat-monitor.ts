@@ -12,8 +12,8 @@ export type LivenessAction = 'none' | 'heartbeat' | 'test_request' | 'timeout';
  */
 export class HeartbeatMonitor {
   readonly intervalMs: number;
-  #lastReceivedAt = 0;
-  #lastSentAt = 0;
+  #lastReceivedAt: number | undefined;
+  #lastSentAt: number | undefined;
   #pending: string | undefined;
   #counter = 0;
 
@@ -31,10 +31,17 @@ export class HeartbeatMonitor {
     return this.#pending;
   }
 
-  /** Logged on at `now` (the Logon reply counts as received). */
-  start(now: number): void {
-    this.#lastReceivedAt = now;
-    this.#lastSentAt = now;
+  /** When the last complete message arrived (epoch ms of its chunk), across connections. */
+  get lastReceivedAt(): number | undefined {
+    return this.#lastReceivedAt;
+  }
+
+  get lastSentAt(): number | undefined {
+    return this.#lastSentAt;
+  }
+
+  /** Logged on: the Logon was sent and its reply received, both already told. */
+  start(): void {
     this.#pending = undefined;
   }
 
@@ -53,11 +60,11 @@ export class HeartbeatMonitor {
   }
 
   silentFor(now: number): number {
-    return now - this.#lastReceivedAt;
+    return now - (this.#lastReceivedAt ?? now);
   }
 
   tick(now: number): LivenessAction {
-    const silentFor = now - this.#lastReceivedAt;
+    const silentFor = this.silentFor(now);
     if (silentFor >= 2 * this.intervalMs) return 'timeout';
     if (silentFor >= 1.2 * this.intervalMs && this.#pending === undefined) {
       this.#pending = `TEST-${++this.#counter}`;
@@ -65,6 +72,6 @@ export class HeartbeatMonitor {
     }
     // Due when waiting for the next tick would send it late: a peer probes at 1.2 × HeartBtInt,
     // and a quarter-interval tick could otherwise put our Heartbeat at 1.25 ×.
-    return now - this.#lastSentAt + this.tickMs > this.intervalMs ? 'heartbeat' : 'none';
+    return now - (this.#lastSentAt ?? now) + this.tickMs > this.intervalMs ? 'heartbeat' : 'none';
   }
 }

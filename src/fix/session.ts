@@ -165,8 +165,6 @@ export class ListenerSession {
   #afterClose: AfterClose = 'retry';
   #socket: Duplex | undefined;
   #nextOutbound = 1;
-  #lastReceivedAt: number | undefined;
-  #lastSentAt: number | undefined;
   #loggedOnAt: number | undefined;
   #chunkReceivedAt = 0;
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -331,8 +329,8 @@ export class ListenerSession {
       nextInbound: this.#sequencer.nextInbound,
       nextOutbound: this.#nextOutbound,
       processedThrough: this.#sequencer.safeInbound - 1,
-      lastReceivedAt: this.#lastReceivedAt,
-      lastSentAt: this.#lastSentAt,
+      lastReceivedAt: this.#liveness.lastReceivedAt,
+      lastSentAt: this.#liveness.lastSentAt,
       loggedOnAt: this.#loggedOnAt,
       recovering: this.#sequencer.recovering,
       reconnectAttempts: this.#reconnectBackoff.attempts,
@@ -520,7 +518,6 @@ export class ListenerSession {
 
   #markSent(): void {
     const now = this.#now();
-    this.#lastSentAt = now;
     this.#liveness.sent(now);
     this.#counters.messagesOut++;
   }
@@ -593,7 +590,6 @@ export class ListenerSession {
 
   #onMessage(message: FixMessage): void {
     const receivedAt = this.#chunkReceivedAt;
-    this.#lastReceivedAt = receivedAt;
     this.#liveness.received(receivedAt);
     this.#counters.messagesIn++;
     this.#byType.set(message.msgType, (this.#byType.get(message.msgType) ?? 0) + 1);
@@ -769,7 +765,7 @@ export class ListenerSession {
       nextInbound: this.#sequencer.nextInbound,
       nextOutbound: this.#nextOutbound,
     });
-    this.#liveness.start(this.#chunkReceivedAt);
+    this.#liveness.start();
     this.#heartbeatTimer = setInterval(() => this.#onTick(), this.#liveness.tickMs);
     this.#heartbeatTimer.unref?.();
     this.#run(this.#sequencer.receive(message, this.#chunkReceivedAt));

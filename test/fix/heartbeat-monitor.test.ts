@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { HeartbeatMonitor } from '../../src/fix/heartbeat-monitor.js';
 
+/** As the driver does: the Logon sent, its reply received, then the session is logged on. */
+function logOn(monitor: HeartbeatMonitor, at: number): void {
+  monitor.sent(at);
+  monitor.received(at);
+  monitor.start();
+}
+
 describe('HeartbeatMonitor', () => {
   describe('tickMs', () => {
     it('is a quarter interval, between 50 ms and 1 s', () => {
@@ -15,7 +22,7 @@ describe('HeartbeatMonitor', () => {
     it('sends a Heartbeat at the last tick before HeartBtInt of sending nothing, never after', () => {
       // Prepare: HeartBtInt 30 s, ticks every 1 s; the peer keeps talking.
       const monitor = new HeartbeatMonitor(30);
-      monitor.start(0);
+      logOn(monitor, 0);
       const answers: Array<[number, string]> = [];
 
       // Act
@@ -36,7 +43,7 @@ describe('HeartbeatMonitor', () => {
     it('asks for one TestRequest after 1.2 × HeartBtInt of silence, and gives up at 2 ×', () => {
       // Prepare
       const monitor = new HeartbeatMonitor(10);
-      monitor.start(0);
+      logOn(monitor, 0);
 
       // Act
       const at = (t: number): string => {
@@ -57,12 +64,13 @@ describe('HeartbeatMonitor', () => {
       expect(waiting).toBe('none');
       expect(dead).toBe('timeout');
       expect(monitor.silentFor(20_000)).toBe(20_000);
+      expect(monitor.lastReceivedAt).toBe(0);
     });
 
     it('clears the TestRequest when a Heartbeat echoes its id, not for any other', () => {
       // Prepare
       const monitor = new HeartbeatMonitor(10);
-      monitor.start(0);
+      logOn(monitor, 0);
       monitor.tick(12_000);
 
       // Act
@@ -78,7 +86,7 @@ describe('HeartbeatMonitor', () => {
     it('counts what was received, so a talking peer is never probed', () => {
       // Prepare
       const monitor = new HeartbeatMonitor(10);
-      monitor.start(0);
+      logOn(monitor, 0);
       const actions = new Set<string>();
 
       // Act

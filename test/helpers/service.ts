@@ -26,21 +26,22 @@ export function simulatorServiceOptions(
       extraCa: address.ca,
       reconnect: { initialMs: 50, maxMs: 200 },
     },
-    ...(options.dropCopy === true
-      ? {
-          dropCopy: {
-            host: address.host,
-            port: address.ports.KalshiDC!,
-            apiKey: API_KEY,
-            privateKey: testKeys().privateKey,
-            extraCa: address.ca,
-            timeoutMs: 10_000,
-          },
-        }
-      : {}),
+    ...(options.dropCopy === true ? { dropCopy: simulatorDropCopy(address) } : {}),
     spoolDir: join(root, 'spool'),
     store: new LocalFolderStore(join(root, 'archive')),
     queue: new LocalFileQueue(join(root, 'fills.jsonl')),
     archive: { graceMs: 0 },
+  };
+}
+
+/** The simulator's drop copy (KalshiDC) as the service's backfill source. */
+export function simulatorDropCopy(address: SimulatorAddress): NonNullable<ServiceOptions['dropCopy']> {
+  return {
+    host: address.host,
+    port: address.ports.KalshiDC!,
+    apiKey: API_KEY,
+    privateKey: testKeys().privateKey,
+    extraCa: address.ca,
+    timeoutMs: 10_000,
   };
 }

@@ -64,6 +64,19 @@ function idOf(type: string, predicate?: (properties: Record<string, unknown>) =>
   return ids[0]!;
 }
 
+/** The names the health line publishes (through EMF, as metrics). */
+function healthFigureNames(): string[] {
+  return Object.keys(
+    healthFigures({
+      fatal: undefined,
+      session: { state: 'active' },
+      sinks: [],
+      journal: { backlog: {}, integrity: { damage: [], stalled: null } },
+      backfill: { holes: [] },
+    } as unknown as ListenerStatus),
+  );
+}
+
 const archiveBucketId = () => idOf('AWS::S3::Bucket', (p) => p['VersioningConfiguration'] !== undefined);
 const fillsQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] !== undefined);
 const deadLetterQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] === undefined);
@@ -684,15 +697,7 @@ describe('alarms', () => {
       Threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
       EvaluationPeriods: ARCHIVE_LAG_PERIODS,
     });
-    const metricNames = Object.keys(
-      healthFigures({
-        fatal: undefined,
-        session: { state: 'active' },
-        sinks: [],
-        journal: { backlog: {}, integrity: { damage: [], stalled: null } },
-        backfill: { holes: [] },
-      } as unknown as ListenerStatus),
-    );
+    const metricNames = healthFigureNames();
     expect(metricNames).toContain('Ready');
     expect(metricNames).toContain('ArchiveLagSeconds');
     expect(filters).toHaveLength(1);
@@ -720,15 +725,7 @@ describe('alarms', () => {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
-    const healthNames = Object.keys(
-      healthFigures({
-        fatal: undefined,
-        session: { state: 'active' },
-        sinks: [],
-        journal: { backlog: {}, integrity: { damage: [], stalled: null } },
-        backfill: { holes: [] },
-      } as unknown as ListenerStatus),
-    );
+    const healthNames = healthFigureNames();
     for (const f of filters) expect(healthNames).not.toContain(f.MetricTransformations[0]!.MetricName);
   });
 

@@ -8,8 +8,9 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { ListenerService } from '../../src/app/service.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
-import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
+import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
+import { simulatorDropCopy } from '../helpers/service.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
 
 let sim: KalshiSimulator | undefined;
@@ -34,17 +35,6 @@ function archivedIds(dir: string): string[] {
     );
 }
 
-function dropCopyOf(address: SimulatorAddress) {
-  return {
-    host: address.host,
-    port: address.ports.KalshiDC!,
-    apiKey: API_KEY,
-    privateKey: testKeys().privateKey,
-    extraCa: address.ca,
-    timeoutMs: 10_000,
-  };
-}
-
 describe('ListenerService on KalshiNR with drop-copy backfill', () => {
   it(
     'after the connection is cut while reports keep coming, backfills every missed report: each ExecID archived exactly once',
@@ -66,7 +56,7 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
           extraCa: started.address.ca,
           reconnect: { initialMs: 50, maxMs: 200 },
         },
-        dropCopy: dropCopyOf(started.address),
+        dropCopy: simulatorDropCopy(started.address),
         spoolDir: join(root, 'spool'),
         store: new LocalFolderStore(join(root, 'archive')),
         queue: new LocalFileQueue(join(root, 'fills.jsonl')),
@@ -151,7 +141,7 @@ describe('Backfiller', () => {
     const holes = await HoleLog.open(join(dir, 'holes.jsonl'));
     const events: BackfillEvent[] = [];
     const backfiller = new Backfiller({
-      dropCopy: dropCopyOf(started.address),
+      dropCopy: simulatorDropCopy(started.address),
       journal,
       holes,
       retry: { initialMs: 20, maxMs: 50, attempts: 3 },

@@ -1,0 +1,41 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { ArchiveSource } from '../reconcile/archive-reader.js';
+import { LocalFolderStore } from '../sinks/local-folder-store.js';
+import { S3Store } from '../sinks/s3-store.js';
+import type { ObjectStore } from '../sinks/types.js';
+import { parseArchiveUrl, type Config } from './config.js';
+
+/**
+ * What the archive commands (reconcile, replay, rebuild-parquet) read from their arguments and
+ * environment, each problem added to `problems` so a command lists them all at once.
+ */
+
+/** `--from` and `--to` as ISO-8601 times. */
+export function timeRange(values: { from?: string; to?: string }, problems: string[]): { from: Date; to: Date } {
+  const from = new Date(values.from ?? '');
+  const to = new Date(values.to ?? '');
+  if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
+  if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
+  return { from, to };
+}
+
+/** ARCHIVE_URL from the environment: required. */
+export function archiveUrlFrom(env: NodeJS.ProcessEnv, problems: string[]): Config['archive'] | undefined {
+  const url = parseArchiveUrl(env['ARCHIVE_URL'], problems);
+  if (env['ARCHIVE_URL'] === undefined) problems.push('ARCHIVE_URL is required');
+  return url;
+}
+
+/** The archive to read (and, for rebuild, to write): a folder, or S3 with the SDK's own settings. */
+export function archiveAccess(
+  url: Config['archive'],
+  env: NodeJS.ProcessEnv,
+): { source: ArchiveSource; store: ObjectStore } {
+  if (url.kind === 'file') return { source: url, store: new LocalFolderStore(url.dir) };
+  // Path-style only against an S3-compatible endpoint (AWS_ENDPOINT_URL_S3).
+  const client = new S3Client({ forcePathStyle: env['AWS_ENDPOINT_URL_S3'] !== undefined });
+  return {
+    source: { ...url, client },
+    store: new S3Store({ bucket: url.bucket, prefix: url.prefix, client }),
+  };
+}
