@@ -123,6 +123,11 @@ export class SegmentLog {
   #pendingBytes = 0;
   #flushing: Promise<void> | undefined;
   #stall: LogStall | undefined;
+  /** Write attempts started and finished (a batch's attempt ends in success or a stall). */
+  #attemptsStarted = 0;
+  #attemptsFinished = 0;
+  /** Set by close(): the attempt whose outcome decides the close. */
+  #finalAttempt: number | undefined;
   #wakeRetry: (() => void) | undefined;
   #changed = deferred();
   #truncatedTailBytes = 0;
@@ -285,11 +290,13 @@ export class SegmentLog {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    // A stalled log gets one last attempt now rather than after its back-off.
-    const stall = this.#stall;
-    if (stall !== undefined) {
+    if (this.#flushing !== undefined) {
+      // The attempt that decides is one that starts now. An attempt already under way may have
+      // begun before the disk came back, so its failure is not the last word, and a stalled log
+      // does not wait out its back-off either.
+      const final = (this.#finalAttempt = this.#attemptsStarted + 1);
       this.#wakeRetry?.();
-      while (this.#flushing !== undefined && this.#stall === stall) await this.#changed.promise;
+      while (this.#flushing !== undefined && this.#attemptsFinished < final) await this.#changed.promise;
     }
     const unwritten = await this.flush().then(
       () => undefined,
@@ -310,8 +317,10 @@ export class SegmentLog {
         const batch = this.#pending;
         this.#pending = [];
         let written = 0;
+        const attempt = ++this.#attemptsStarted;
         try {
           while (written < batch.length) written = await this.#writeChunk(batch, written);
+          this.#attemptsFinished = attempt;
           const ended = this.#stall;
           if (ended !== undefined) {
             this.#stall = undefined;
@@ -322,7 +331,7 @@ export class SegmentLog {
           // Nothing of the failed chunk counts as written: the file goes back to its last good
           // size and the entries wait, in order, for the next attempt.
           this.#pending = batch.slice(written).concat(this.#pending);
-          await this.#onWriteFailure(cause);
+          await this.#onWriteFailure(cause, attempt);
         }
         this.#signal();
       }
@@ -379,7 +388,7 @@ export class SegmentLog {
     return i;
   }
 
-  async #onWriteFailure(cause: unknown): Promise<void> {
+  async #onWriteFailure(cause: unknown, attempt: number): Promise<void> {
     const error = await spoolWriteFailure(
       this.#dir,
       'journal write or fsync failed; holding appends and retrying',
@@ -388,6 +397,7 @@ export class SegmentLog {
     const first = this.#stall === undefined;
     this.#stall = { error, since: this.#stall?.since ?? this.#now(), attempts: (this.#stall?.attempts ?? 0) + 1 };
     if (first) for (const listener of this.#stallListeners) listener(this.#stall, undefined);
+    this.#attemptsFinished = attempt;
     this.#signal();
     const segment = this.#segments.at(-1);
     if (segment !== undefined && this.#active !== undefined && !this.#needsRoll) {
@@ -396,7 +406,8 @@ export class SegmentLog {
         this.#needsRoll = true; // cannot cut: the retry starts a segment of its own
       });
     }
-    if (this.#closed) return;
+    // A close waiting for an attempt that starts after it retries now, without a back-off.
+    if (this.#closed || attempt < (this.#finalAttempt ?? 0)) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#backoff.next());
       this.#wakeRetry = () => {

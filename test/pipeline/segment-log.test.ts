@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import {
+  closeSync,
+  constants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -6,8 +9,10 @@ import {
   readFileSync,
   rmdirSync,
   rmSync,
+  openSync,
   statSync,
   truncateSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -611,6 +616,63 @@ describe('SegmentLog', () => {
       expect(reopened.damage).toEqual([]);
       expect(existsSync(join(dir, segmentName(3)))).toBe(false);
       await reopened.close();
+    });
+    it('gives a close an attempt of its own when the one under way began before the disk came back', async () => {
+      // Prepare: the next segment's path is a FIFO, so the write attempt blocks in open() until a
+      // reader comes, and then fails at fdatasync (a pipe cannot be synced). That attempt is under
+      // way when close() is called; the disk "comes back" (the FIFO goes) before it fails.
+      const dir = tempDir();
+      const log = await SegmentLog.open({
+        dir,
+        floor: 0,
+        segmentBytes: 1,
+        retry: { initialMs: 60_000, maxMs: 60_000 },
+      });
+      await appendAll(log, 1, 2);
+      const fifo = join(dir, segmentName(3));
+      execFileSync('mkfifo', [fifo]);
+      log.append(makeRecord(3), lineOf(3));
+      // Act
+      const closed = log.close().then(
+        () => 'closed',
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      unlinkSync(fifo);
+      // Assess: the attempt under way fails, the close's own attempt (no 60 s back-off) lands.
+      expect(await closed).toBe('closed');
+      closeSync(reader);
+      expect(log.durableLsn).toBe(3);
+      const reopened = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1 });
+      expect(reopened.damage).toEqual([]);
+      expect((await reopened.read(0, 10)).map((e) => [e.lsn, e.line])).toEqual(range(1, 3).map((n) => [n, lineOf(n)]));
+      await reopened.close();
+    });
+
+    it('gives a stalled close one attempt at once, not after its back-off, and rejects when it fails too', async () => {
+      // Prepare: stalled, with a minute to wait before the next attempt.
+      const dir = tempDir();
+      const log = await SegmentLog.open({
+        dir,
+        floor: 0,
+        segmentBytes: 1,
+        retry: { initialMs: 60_000, maxMs: 60_000 },
+      });
+      await appendAll(log, 1, 2);
+      mkdirSync(join(dir, segmentName(3)));
+      log.append(makeRecord(3), lineOf(3));
+      await expect.poll(() => log.stall?.attempts).toBe(1);
+      // Act
+      const started = Date.now();
+      const outcome = await log.close().then(
+        () => undefined,
+        (error: unknown) => error as ListenerError,
+      );
+      // Assess: one more attempt was made, and its failure is the close's answer.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(log.stall?.attempts).toBe(2);
+      expect(outcome).toMatchObject({ code: 'ERR_JOURNAL_WRITE', cause: { code: 'EISDIR' } });
     });
   });
 
