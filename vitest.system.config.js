@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 // `npm run test:system`: suites that need the machine itself, kept out of `npm test` (which needs
 // Node and the npm registry only). The QuickFIX C++ suite compiles its acceptor with g++ against
-// Debian's libquickfix-dev (test/interop/quickfix.ts); the disk-full suite mounts a tmpfs (root).
+// Debian's libquickfix-dev (test/interop/quickfix.ts); the disk-full suite mounts a tmpfs (root);
+// the status-page suite drives Debian's chromium with playwright-core.
 // .ci/run installs the packages and runs this as root. No coverage gate: `npm test` measures it.
 // (JavaScript, like eslint.config.js, so the type-aware lint needs no tsconfig entry for it.)
 export default defineConfig({

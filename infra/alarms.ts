@@ -7,19 +7,22 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { LISTENER_DIMENSION } from '../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../src/http/readiness.js';
 import { anyMessagePattern, LOG_MESSAGES } from './log-signals.js';
 
 const SIGNAL_PERIOD = Duration.minutes(5);
-
-/**
- * Periods in which the service never once reported ready before the readiness alarm fires: a
- * reconnect or a throttled batch recovers within minutes, a quarter of an hour is an outage.
- */
-export const NOT_READY_PERIODS = 3;
+const MINUTE = Duration.minutes(1);
 
 /** The archive is late past what /readyz tolerates (DEFAULT_READINESS) for a whole period. */
 export const ARCHIVE_LAG_PERIODS = 1;
+
+/** Minutes the fills may lag past /readyz's limit before paging: a throttled minute is not an outage. */
+export const FILLS_LAG_MINUTES = 5;
+
+/** Starts in this window that mean the task is restarting (a deployment is one). */
+export const RESTART_WINDOW = Duration.minutes(30);
+export const RESTART_STARTS = 2;
 
 /**
  * Where the service's health line publishes its figures (METRICS_NAMESPACE, Embedded Metric
@@ -36,19 +39,36 @@ export interface ListenerAlarmsProps {
   service: ecs.FargateService;
   cluster: ecs.ICluster;
   logGroup: logs.ILogGroup;
+  fillsQueue: sqs.IQueue;
   deadLetterQueue: sqs.IQueue;
   alarmEmail: string | undefined;
+  /** LISTENER_NAME: the dimension of the health line's metrics. */
+  listenerName: string;
+  notReadyMinutes: number;
+  fillsQueueMaxAgeMinutes: number;
 }
 
-/** The four conditions of issue 5 (task, readiness, DLQ, archive lag) plus unrecoverable holes. */
+/**
+ * Every alarm means one thing an operator does something about; each has its runbook line in the
+ * README (operations, alarms) and the same words in its description. All notify the SNS topic on
+ * ALARM and on OK.
+ */
 export class ListenerAlarms extends Construct {
   readonly topic: sns.Topic;
   readonly taskNotRunning: cloudwatch.Alarm;
+  readonly taskRestarting: cloudwatch.Alarm;
   readonly readinessFailing: cloudwatch.Alarm;
-  readonly deadLettersWaiting: cloudwatch.Alarm;
+  readonly fillsLagging: cloudwatch.Alarm;
   readonly archiveLagging: cloudwatch.Alarm;
+  readonly fillsQueueStale: cloudwatch.Alarm;
+  readonly deadLettersWaiting: cloudwatch.Alarm;
   readonly reportsMissed: cloudwatch.Alarm;
-  readonly fillsParked: cloudwatch.Alarm;
+  readonly recordsParked: cloudwatch.Alarm;
+  /** The service's own figures (src/http/health-line.ts) by name, for the dashboard. */
+  readonly health: (metricName: string, statistic: string, period?: Duration) => cloudwatch.Metric;
+  /** Log-line counts (holes, starts), for the dashboard. */
+  readonly holesRecorded: cloudwatch.Metric;
+  readonly starts: cloudwatch.Metric;
 
   constructor(scope: Construct, id: string, props: ListenerAlarmsProps) {
     super(scope, id);
@@ -64,12 +84,12 @@ export class ListenerAlarms extends Construct {
         metricName,
         dimensionsMap: { ClusterName: props.cluster.clusterName, ServiceName: props.service.serviceName },
         statistic: 'Minimum',
-        period: Duration.minutes(1),
+        period: MINUTE,
       });
     this.taskNotRunning = new cloudwatch.MathExpression({
       expression: 'desired - running',
       usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
-      period: Duration.minutes(1),
+      period: MINUTE,
       label: 'tasks missing',
     }).createAlarm(this, 'TaskNotRunning', {
       alarmDescription: `The listener task has not been running for ${TASK_MISSING_MINUTES} minutes: no FIX session, nothing journaled. See the service events and the log group.`,
@@ -80,7 +100,7 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
-    const signal = (name: string, metricName: string, messages: readonly string[]) => {
+    const signal = (name: string, metricName: string, messages: readonly string[], period: Duration) => {
       const filter = new logs.MetricFilter(this, name, {
         logGroup: props.logGroup,
         filterPattern: logs.FilterPattern.literal(anyMessagePattern(messages)),
@@ -89,23 +109,47 @@ export class ListenerAlarms extends Construct {
         metricValue: '1',
         defaultValue: 0,
       });
-      return filter.metric({ statistic: 'Sum', period: SIGNAL_PERIOD });
+      return filter.metric({ statistic: 'Sum', period });
     };
 
-    // The service's own figures (src/http/health-line.ts), one health line a minute.
-    const health = (metricName: string, statistic: string) =>
-      new cloudwatch.Metric({ namespace, metricName, statistic, period: SIGNAL_PERIOD });
+    this.health = (metricName, statistic, period = SIGNAL_PERIOD) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName,
+        statistic,
+        period,
+        dimensionsMap: { [LISTENER_DIMENSION]: props.listenerName },
+      });
 
-    this.readinessFailing = health('Ready', 'Maximum').createAlarm(this, 'ReadinessFailing', {
-      alarmDescription: `/readyz has not answered 200 once in ${NOT_READY_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the session is down or recovering, or a sink is behind its limit. GET /status (reasons in /readyz) tells which.`,
+    this.starts = signal('Starts', 'Starts', [LOG_MESSAGES.starting], RESTART_WINDOW);
+    this.taskRestarting = this.starts.createAlarm(this, 'TaskRestarting', {
+      alarmDescription: `The service started ${RESTART_STARTS} times or more in ${RESTART_WINDOW.toMinutes()} minutes: it is exiting (a fatal error, the memory limit, a failed health check) and ECS restarts it. The log's last lines before each "starting" say why; /status fatal, the service events and the task's stopped reason too.`,
+      threshold: RESTART_STARTS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // One health line a minute: each minute is its own datapoint, so the alarm clears within a
+    // minute of the first ready line.
+    this.readinessFailing = this.health('Ready', 'Maximum', MINUTE).createAlarm(this, 'ReadinessFailing', {
+      alarmDescription: `/readyz has not answered 200 once in ${props.notReadyMinutes} minutes: the session is down or recovering, a sink is behind its limit, or the journal cannot write. /readyz lists the reasons; /status has the detail.`,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: NOT_READY_PERIODS,
+      evaluationPeriods: props.notReadyMinutes,
       // No health line means no task: TaskNotRunning speaks for that (and a parked service is quiet).
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.archiveLagging = health('ArchiveLagSeconds', 'Minimum').createAlarm(this, 'ArchiveLagging', {
+    this.fillsLagging = this.health('FillsLagSeconds', 'Minimum', MINUTE).createAlarm(this, 'FillsLagging', {
+      alarmDescription: `Fills have waited more than ${DEFAULT_READINESS.maxFillLagSeconds} s to reach the queue for ${FILLS_LAG_MINUTES} minutes: SQS is refusing or throttling (sinks[fills].lastError), or the task is starved. They are safe in the journal and go out in order once SQS takes them.`,
+      threshold: DEFAULT_READINESS.maxFillLagSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: FILLS_LAG_MINUTES,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.archiveLagging = this.health('ArchiveLagSeconds', 'Minimum').createAlarm(this, 'ArchiveLagging', {
       alarmDescription: `An archive object (a closed hour, or one S3 keeps refusing) has waited more than ${DEFAULT_READINESS.maxArchiveLagSeconds} s past its due time for ${ARCHIVE_LAG_PERIODS * SIGNAL_PERIOD.toMinutes()} minutes: the records are safe in the journal, but Athena is behind and the spool grows. /status sinks[archive].lastError says why.`,
       threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -113,9 +157,20 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    this.fillsQueueStale = props.fillsQueue
+      .metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: MINUTE })
+      .createAlarm(this, 'FillsQueueStale', {
+        alarmDescription: `A fill has waited in the fills queue more than ${props.fillsQueueMaxAgeMinutes} minutes: the consumers are down or stuck on a message group. The listener is fine; look at the consumers.`,
+        threshold: props.fillsQueueMaxAgeMinutes * 60,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+
     // One per hole log line, 0 otherwise: the alarm clears after an interval without a new hole.
     // Not `Holes`: the health line publishes that name as the running total (never back to 0).
-    this.reportsMissed = signal('Holes', 'HolesRecorded', [LOG_MESSAGES.hole]).createAlarm(this, 'ReportsMissed', {
+    this.holesRecorded = signal('Holes', 'HolesRecorded', [LOG_MESSAGES.hole], SIGNAL_PERIOD);
+    this.reportsMissed = this.holesRecorded.createAlarm(this, 'ReportsMissed', {
       alarmDescription:
         'A sequence gap could not be recovered: reports may be missing. GET /status backfill.holes lists them; run `reconcile` for the window.',
       threshold: 1,
@@ -126,9 +181,9 @@ export class ListenerAlarms extends Construct {
 
     // The health line carries the spool's running total; an increase is what pages, so the alarm
     // clears after an interval in which nothing more was parked.
-    this.fillsParked = new cloudwatch.MathExpression({
+    this.recordsParked = new cloudwatch.MathExpression({
       expression: 'DIFF(parked)',
-      usingMetrics: { parked: health('DeadLetters', 'Maximum') },
+      usingMetrics: { parked: this.health('DeadLetters', 'Maximum') },
       period: SIGNAL_PERIOD,
       label: 'records parked in the dead letters',
     }).createAlarm(this, 'RecordsParked', {
@@ -141,7 +196,7 @@ export class ListenerAlarms extends Construct {
     });
 
     this.deadLettersWaiting = props.deadLetterQueue
-      .metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) })
+      .metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE })
       .createAlarm(this, 'DeadLettersWaiting', {
         alarmDescription:
           'Fills reached the dead-letter queue: a consumer failed on them repeatedly. They are kept there for 14 days; redrive after fixing the consumer.',
@@ -152,16 +207,24 @@ export class ListenerAlarms extends Construct {
       });
 
     const notify = new actions.SnsAction(this.topic);
-    for (const alarm of [
-      this.taskNotRunning,
-      this.readinessFailing,
-      this.archiveLagging,
-      this.reportsMissed,
-      this.fillsParked,
-      this.deadLettersWaiting,
-    ]) {
+    for (const alarm of this.all()) {
       alarm.addAlarmAction(notify);
       alarm.addOkAction(notify);
     }
+  }
+
+  /** Every alarm, in the order the README's runbook lists them. */
+  all(): cloudwatch.Alarm[] {
+    return [
+      this.taskNotRunning,
+      this.taskRestarting,
+      this.readinessFailing,
+      this.reportsMissed,
+      this.fillsLagging,
+      this.archiveLagging,
+      this.recordsParked,
+      this.fillsQueueStale,
+      this.deadLettersWaiting,
+    ];
   }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { settingsFromContext } from './context.js';
 import { ListenerStack } from './listener-stack.js';
 
@@ -22,4 +23,7 @@ new ListenerStack(app, (app.node.tryGetContext('stackName') as string | undefine
   description:
     'kalshi-fix-listener: one Kalshi FIX listener session on Fargate, archive to S3 and Athena, fills to SQS FIFO',
 });
+// cdk-nag's AwsSolutions rules at every synth: a new finding fails it (each acknowledgement in the
+// stack says why).
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 app.synth();

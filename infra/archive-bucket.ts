@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations, type CfnResource } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -11,7 +11,11 @@ export class ArchiveBucket extends Construct {
   readonly bucket: s3.Bucket;
   readonly prefix: string;
 
-  constructor(scope: Construct, id: string, props: { prefix: string; infrequentAccessAfterDays: number }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { prefix: string; infrequentAccessAfterDays: number; accessLogs: s3.IBucket },
+  ) {
     super(scope, id);
     this.prefix = props.prefix;
     this.bucket = new s3.Bucket(this, 'Bucket', {
@@ -21,6 +25,8 @@ export class ArchiveBucket extends Construct {
       enforceSSL: true,
       // A version survives an accidental overwrite or delete of an hour's object.
       versioned: true,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 'archive/',
       lifecycleRules: [
         {
           id: 'archive-to-infrequent-access',
@@ -67,6 +73,11 @@ export class ArchiveBucket extends Construct {
         resources: [this.bucket.arnForObjects(`${this.prefix}*`)],
       }),
     );
+    const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnResource);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${this.prefix}*]`,
+      reason: "The objects under the service's own prefix: hourly keys it names itself; nothing else in the bucket.",
+    });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ListArchivePrefix',

@@ -13,13 +13,15 @@ export class ArchiveQueries extends Construct {
   readonly workGroup: athena.CfnWorkGroup;
   readonly resultsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: { name: string; table: ArchiveTable }) {
+  constructor(scope: Construct, id: string, props: { name: string; table: ArchiveTable; accessLogs: s3.IBucket }) {
     super(scope, id);
     this.resultsBucket = new s3.Bucket(this, 'Results', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 'athena-results/',
       // Query results are copies: re-run the query to get them back.
       lifecycleRules: [
         {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
 import { DEFAULT_SETTINGS, FIX_PORTS, type ListenerStackSettings } from './props.js';
+import { taskSizeFor } from './sizing.js';
 
 /** Context keys `cdk deploy -c key=value` (or cdk.json "context") understands. */
 export const CONTEXT_KEYS = [
@@ -10,9 +11,11 @@ export const CONTEXT_KEYS = [
   'fixHeartbeatS',
   'dropCopy',
   'fixSecretArn',
+  'dropCopySecretArn',
   'archivePrefix',
   'infrequentAccessAfterDays',
   'archiveStartDate',
+  'reportsPerSecond',
   'cpu',
   'memoryMiB',
   'desiredCount',
@@ -22,7 +25,11 @@ export const CONTEXT_KEYS = [
   'vpcId',
   'availabilityZones',
   'privateSubnetIds',
+  'listenerName',
   'alarmEmail',
+  'notReadyMinutes',
+  'fillsQueueMaxAgeMinutes',
+  'ecsExec',
   'controlPlaneCidr',
   'controlPlaneCidrWide',
 ] as const;
@@ -57,6 +64,13 @@ const list = (key: ContextKey) =>
           .filter(Boolean),
   );
 
+/** A complete Secrets Manager ARN: ECS needs the suffix to resolve JSON keys of it. */
+const secretArn = (key: ContextKey) =>
+  text(key).regex(
+    /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
+    `${key} must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)`,
+  );
+
 const d = DEFAULT_SETTINGS;
 const schema = z.object({
   fixHost: text('fixHost').default(d.fix.host),
@@ -64,12 +78,8 @@ const schema = z.object({
   fixPort: wholeNumber('fixPort', 1, 65535).optional(),
   fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).default(d.fix.heartbeatS),
   dropCopy: oneOf('dropCopy', ['true', 'false']).default(d.fix.dropCopy ? 'true' : 'false'),
-  fixSecretArn: text('fixSecretArn')
-    .regex(
-      /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
-      'fixSecretArn must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)',
-    )
-    .optional(),
+  fixSecretArn: secretArn('fixSecretArn').optional(),
+  dropCopySecretArn: secretArn('dropCopySecretArn').optional(),
   archivePrefix: text('archivePrefix')
     .transform((p) => (p.endsWith('/') ? p : `${p}/`))
     .refine((p) => !p.startsWith('/') && !p.includes('*'), {
@@ -82,8 +92,9 @@ const schema = z.object({
       error: (issue) => `archiveStartDate must be YYYY-MM-DD, got ${String(issue.input)}`,
     })
     .default(d.archiveStartDate),
-  cpu: wholeNumber('cpu', 256, 16384).default(d.cpu),
-  memoryMiB: wholeNumber('memoryMiB', 512, 122880).default(d.memoryMiB),
+  reportsPerSecond: wholeNumber('reportsPerSecond', 1, 5000).default(d.reportsPerSecond),
+  cpu: wholeNumber('cpu', 256, 16384).optional(),
+  memoryMiB: wholeNumber('memoryMiB', 512, 122880).optional(),
   desiredCount: wholeNumber('desiredCount', 0, 1).default(d.desiredCount),
   logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default(d.logLevel),
   logRetentionDays: wholeNumber('logRetentionDays', 1, 3653)
@@ -96,7 +107,13 @@ const schema = z.object({
   vpcId: text('vpcId').optional(),
   availabilityZones: list('availabilityZones').optional(),
   privateSubnetIds: list('privateSubnetIds').optional(),
+  listenerName: text('listenerName')
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'listenerName may hold letters, digits, - and _ only, at most 64 of them')
+    .default(d.listenerName),
   alarmEmail: text('alarmEmail').optional(),
+  notReadyMinutes: wholeNumber('notReadyMinutes', 1, 1440).default(d.notReadyMinutes),
+  fillsQueueMaxAgeMinutes: wholeNumber('fillsQueueMaxAgeMinutes', 1, 20160).default(d.fillsQueueMaxAgeMinutes),
+  ecsExec: oneOf('ecsExec', ['true', 'false']).default(d.ecsExec ? 'true' : 'false'),
   controlPlaneCidrWide: z.enum(['true', 'false']).optional(),
   controlPlaneCidr: text('controlPlaneCidr')
     .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, {
@@ -150,6 +167,7 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   ];
   if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const c = parsed.data;
+  const sized = taskSizeFor(c.reportsPerSecond, c.cpu ?? 512);
   return {
     fix: {
       host: c.fixHost,
@@ -160,11 +178,13 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
       dropCopyPort: d.fix.dropCopyPort,
     },
     fixSecretArn: c.fixSecretArn,
+    dropCopySecretArn: c.dropCopySecretArn,
     archivePrefix: c.archivePrefix,
     infrequentAccessAfterDays: c.infrequentAccessAfterDays,
     archiveStartDate: c.archiveStartDate,
-    cpu: c.cpu,
-    memoryMiB: c.memoryMiB,
+    reportsPerSecond: c.reportsPerSecond,
+    cpu: c.cpu ?? sized.cpu,
+    memoryMiB: c.memoryMiB ?? sized.memoryMiB,
     desiredCount: c.desiredCount as 0 | 1,
     logLevel: c.logLevel,
     logRetentionDays: c.logRetentionDays,
@@ -173,7 +193,11 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
       c.vpcId === undefined
         ? undefined
         : { vpcId: c.vpcId, availabilityZones: c.availabilityZones ?? [], privateSubnetIds: c.privateSubnetIds ?? [] },
+    listenerName: c.listenerName,
     alarmEmail: c.alarmEmail,
+    notReadyMinutes: c.notReadyMinutes,
+    fillsQueueMaxAgeMinutes: c.fillsQueueMaxAgeMinutes,
+    ecsExec: c.ecsExec === 'true',
     controlPlaneCidr: c.controlPlaneCidr,
   };
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -20,6 +20,11 @@ export interface ListenerServiceProps {
 }
 
 const VOLUME = 'spool';
+/**
+ * Where ECS Exec's SSM agent writes: the root file system stays read-only, these are task-local
+ * scratch volumes (https://github.com/aws/containers-roadmap/issues/1359).
+ */
+export const ECS_EXEC_PATHS = ['/managed-agents', '/var/lib/amazon/ssm', '/var/log/amazon/ssm'] as const;
 /** ECS waits this much past the service's own flush bound before SIGKILL. */
 const STOP_MARGIN_S = 15;
 
@@ -94,6 +99,22 @@ export class ListenerService extends Construct {
       }),
     });
     this.container.addMountPoints({ containerPath: SPOOL_DIR, sourceVolume: VOLUME, readOnly: false });
+    if (settings.ecsExec)
+      ECS_EXEC_PATHS.forEach((containerPath, i) => {
+        this.taskDefinition.addVolume({ name: `ecs-exec-${i}` });
+        this.container.addMountPoints({ containerPath, sourceVolume: `ecs-exec-${i}`, readOnly: false });
+      });
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The plain environment holds settings only (host, ports, bucket and queue URLs, log level); the API keys and the control token come from Secrets Manager as ECS secrets.',
+    });
+    // ecr:GetAuthorizationToken and logs:CreateLogStream's defaults, as CDK grants them: the first
+    // cannot be scoped to a resource.
+    Validations.of(this.taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken has no resource-level permissions; ECS pulls the image with it.',
+    });
 
     // Outbound only where the service talks: AWS APIs on 443, Kalshi's FIX ports, NFS to the spool.
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
@@ -131,9 +152,14 @@ export class ListenerService extends Construct {
       vpcSubnets: PRIVATE_SUBNETS,
       securityGroups: [this.securityGroup],
       assignPublicIp: false,
-      enableExecuteCommand: false,
+      enableExecuteCommand: settings.ecsExec,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
+    if (settings.ecsExec)
+      Validations.of(this.taskDefinition.taskRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ECS Exec: the ssmmessages channel actions have no resource-level permissions.',
+      });
     // The service starts only once the file system can be mounted.
     this.service.node.addDependency(props.spool.fileSystem.mountTargetsAvailable);
   }

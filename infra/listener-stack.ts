@@ -1,5 +1,6 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { AccessLogsBucket } from './access-logs.js';
 import { ListenerAlarms, metricsNamespace } from './alarms.js';
 import { ArchiveBucket } from './archive-bucket.js';
 import { ArchiveTable } from './archive-table.js';
@@ -9,7 +10,9 @@ import { HTTP_PORT, SPOOL_DIR } from './image-contract.js';
 import { ListenerService } from './listener-service.js';
 import { listenerVpc } from './network.js';
 import type { ListenerStackSettings } from './props.js';
+import { ListenerDashboard } from './dashboard.js';
 import { ListenerSecrets } from './secrets.js';
+import { heapNeededMb, HEAP_SHARE } from './sizing.js';
 import { SpoolVolume } from './spool-volume.js';
 
 export interface ListenerStackProps extends StackProps {
@@ -31,15 +34,25 @@ export class ListenerStack extends Stack {
   readonly spool: SpoolVolume;
   readonly listener: ListenerService;
   readonly alarms: ListenerAlarms;
+  readonly dashboard: ListenerDashboard;
+  readonly accessLogs: AccessLogsBucket;
 
   constructor(scope: Construct, id: string, props: ListenerStackProps) {
     super(scope, id, props);
     const { settings } = props;
-    const vpc = listenerVpc(this, settings.existingVpc);
+    const vpc = listenerVpc(this, settings.existingVpc, settings.logRetentionDays);
+    const heapMb = (settings.memoryMiB * HEAP_SHARE * 2 ** 20) / 1e6;
+    if (heapMb < heapNeededMb(settings.reportsPerSecond))
+      Annotations.of(this).addWarningV2(
+        'kfl:memory',
+        `memoryMiB ${settings.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${settings.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(settings.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
+      );
 
+    this.accessLogs = new AccessLogsBucket(this, 'AccessLogs');
     this.archive = new ArchiveBucket(this, 'Archive', {
       prefix: settings.archivePrefix,
       infrequentAccessAfterDays: settings.infrequentAccessAfterDays,
+      accessLogs: this.accessLogs.bucket,
     });
     this.table = new ArchiveTable(this, 'ArchiveTable', {
       databaseName: 'kalshi_fix_listener',
@@ -48,7 +61,11 @@ export class ListenerStack extends Stack {
       startDate: settings.archiveStartDate,
       gzip: true,
     });
-    this.queries = new ArchiveQueries(this, 'Athena', { name: 'kalshi-fix-listener', table: this.table });
+    this.queries = new ArchiveQueries(this, 'Athena', {
+      name: 'kalshi-fix-listener',
+      table: this.table,
+      accessLogs: this.accessLogs.bucket,
+    });
     this.fills = new FillsQueue(this, 'FillsQueue');
     this.secrets = new ListenerSecrets(this, 'Secrets', settings);
     this.spool = new SpoolVolume(this, 'Spool', vpc);
@@ -73,8 +90,19 @@ export class ListenerStack extends Stack {
       service: this.listener.service,
       cluster: this.listener.cluster,
       logGroup: this.listener.logGroup,
+      fillsQueue: this.fills.queue,
       deadLetterQueue: this.fills.deadLetterQueue,
       alarmEmail: settings.alarmEmail,
+      listenerName: settings.listenerName,
+      notReadyMinutes: settings.notReadyMinutes,
+      fillsQueueMaxAgeMinutes: settings.fillsQueueMaxAgeMinutes,
+    });
+    this.dashboard = new ListenerDashboard(this, 'Dashboard', {
+      name: `${this.stackName}-${settings.listenerName}`,
+      alarms: this.alarms,
+      service: this.listener.service,
+      fillsQueue: this.fills.queue,
+      deadLetterQueue: this.fills.deadLetterQueue,
     });
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
@@ -90,11 +118,18 @@ export class ListenerStack extends Stack {
     output('AthenaWorkGroup', this.queries.workGroup.ref, 'Athena workgroup with the saved queries');
     output('GlueTable', `${this.table.databaseName}.${this.table.tableName}`, 'Glue database.table over the archive');
     output('FixSecretArn', this.secrets.fix.secretArn, 'Put {"apiKey": ..., "privateKey": ...} here');
+    if (this.secrets.dropCopy !== undefined)
+      output(
+        'DropCopySecretArn',
+        this.secrets.dropCopy.secretArn,
+        'Put the drop-copy key {"apiKey": ..., "privateKey": ...} here',
+      );
     output('ControlTokenSecretArn', this.secrets.controlToken.secretArn, 'Bearer token for POST /reconnect');
     output('ClusterName', this.listener.cluster.clusterName, 'ECS cluster');
     output('ServiceName', this.listener.service.serviceName, 'ECS service (one task)');
     output('LogGroupName', this.listener.logGroup.logGroupName, 'Service logs (JSON lines)');
     output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic the alarms notify');
+    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the listener');
   }
 }
 
@@ -124,6 +159,7 @@ export function taskEnvironment(
     // for memory. A cap at three quarters of the task leaves room for buffers and the TLS stack.
     // The health line then carries Embedded Metric Format: the readiness and lag alarms read it.
     METRICS_NAMESPACE: metricsNamespace(resources.stackName),
+    LISTENER_NAME: settings.listenerName,
     NODE_OPTIONS: `--max-old-space-size=${Math.floor(settings.memoryMiB * 0.75)}`,
   };
 }

@@ -6,6 +6,8 @@
  */
 export const LOG_MESSAGES = {
   hole: 'reports missed and not recoverable: hole recorded',
+  /** Every start of the service (src/app/log.ts STARTING_MESSAGE). */
+  starting: 'starting',
 } as const;
 
 /** A CloudWatch Logs JSON filter pattern matching any of these messages exactly. */

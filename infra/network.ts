@@ -1,4 +1,6 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { ListenerStackSettings } from './props.js';
 
@@ -7,7 +9,11 @@ import type { ListenerStackSettings } from './props.js';
  * need credentials at synth time), or a new one with private subnets behind one NAT gateway — one
  * fixed egress address, which is what an exchange allow-list wants.
  */
-export function listenerVpc(scope: Construct, existing: ListenerStackSettings['existingVpc']): ec2.IVpc {
+export function listenerVpc(
+  scope: Construct,
+  existing: ListenerStackSettings['existingVpc'],
+  flowLogRetentionDays: number,
+): ec2.IVpc {
   if (existing !== undefined) {
     return ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
       vpcId: existing.vpcId,
@@ -25,6 +31,17 @@ export function listenerVpc(scope: Construct, existing: ListenerStackSettings['e
     // Every resource here has its own security group; restricting the default one would add a
     // custom-resource Lambda for no gain.
     restrictDefaultSecurityGroup: false,
+  });
+  // Who the task talked to, and what the security group refused: the record an incident review
+  // (or an exchange asking about a connection) needs.
+  vpc.addFlowLog('FlowLog', {
+    destination: ec2.FlowLogDestination.toCloudWatchLogs(
+      new logs.LogGroup(scope, 'FlowLogs', {
+        retention: flowLogRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.RETAIN,
+      }),
+    ),
+    trafficType: ec2.FlowLogTrafficType.ALL,
   });
   // Archive uploads stay on the AWS network and skip NAT data charges.
   vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });

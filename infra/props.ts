@@ -1,3 +1,5 @@
+import { taskSizeFor } from './sizing.js';
+
 /** What a deployment chooses; everything else in the stack follows from these. */
 export interface ListenerStackSettings {
   fix: {
@@ -8,8 +10,9 @@ export interface ListenerStackSettings {
     port: number;
     heartbeatS: number;
     /**
-     * KalshiDC backfill after gaps: the FIX secret then also holds `dcApiKey` and `dcPrivateKey`
-     * (a key of its own is safest) and the task gets FIX_DC_API_KEY / FIX_DC_PRIVATE_KEY.
+     * KalshiDC backfill after gaps, from a secret of its own (`dropCopySecretArn`, or one the
+     * stack creates): the task gets FIX_DC_API_KEY / FIX_DC_PRIVATE_KEY. On by default: without it
+     * every restart or reconnect on KalshiNR leaves a hole.
      */
     dropCopy: boolean;
     /** DC port, opened in the task's egress only when dropCopy is on. */
@@ -21,12 +24,19 @@ export interface ListenerStackSettings {
    * service can log on.
    */
   fixSecretArn: string | undefined;
+  /** As fixSecretArn, for the drop-copy key (a key of its own: Kalshi allows one session per key). */
+  dropCopySecretArn: string | undefined;
   /** Key prefix inside the archive bucket, ending in `/` (DESIGN.md §3 `{prefix}`). */
   archivePrefix: string;
   /** Archive objects move to S3 Standard-IA after this many days. */
   infrequentAccessAfterDays: number;
   /** First day of partition projection (`projection.dt.range` start). */
   archiveStartDate: string;
+  /**
+   * The sustained reports/s to size the task for (infra/sizing.ts: the 72-hour ExecID window is
+   * most of the heap). cpu and memoryMiB follow from it unless given.
+   */
+  reportsPerSecond: number;
   /** Fargate task size (ARM64). */
   cpu: number;
   memoryMiB: number;
@@ -41,8 +51,20 @@ export interface ListenerStackSettings {
   shutdownTimeoutS: number;
   /** Import this VPC (no look-up: ids and zones are given) instead of creating one. */
   existingVpc: { vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] } | undefined;
+  /** LISTENER_NAME of the task: the `Listener` dimension of its metrics and its dashboard's name. */
+  listenerName: string;
   /** Alarm notifications by e-mail (the SNS topic exists either way). */
   alarmEmail: string | undefined;
+  /** Minutes without /readyz answering 200 once before the readiness alarm fires. */
+  notReadyMinutes: number;
+  /** Age (minutes) of the oldest fill waiting in the queue before its alarm fires: consumers stalled. */
+  fillsQueueMaxAgeMinutes: number;
+  /**
+   * ECS Exec into the task (`aws ecs execute-command`), to reach the control plane on loopback
+   * without opening a port. Adds the SSM agent's writable paths (the root file system stays
+   * read-only) and its IAM permissions.
+   */
+  ecsExec: boolean;
   /**
    * A CIDR (VPN, bastion subnet) allowed to reach the control plane (/status, /readyz, /metrics,
    * POST /reconnect) on the task's private address. Unset: nothing can.
@@ -51,26 +73,33 @@ export interface ListenerStackSettings {
 }
 
 export const DEFAULT_SETTINGS: ListenerStackSettings = {
+  // KalshiRT: the exchange resends what the listener missed while it was away, and the drop copy
+  // fills what a resend cannot. KalshiNR without it records a hole at every restart.
   fix: {
     host: 'margin-mm.fix.elections.kalshi.com',
-    targetCompId: 'KalshiNR',
-    port: 8228,
+    targetCompId: 'KalshiRT',
+    port: 8230,
     heartbeatS: 30,
-    dropCopy: false,
+    dropCopy: true,
     dropCopyPort: 8229,
   },
   fixSecretArn: undefined,
+  dropCopySecretArn: undefined,
   archivePrefix: 'kalshi-fix-listener/',
   infrequentAccessAfterDays: 30,
   archiveStartDate: '2026-01-01',
-  cpu: 512,
-  memoryMiB: 1024,
+  reportsPerSecond: 100,
+  ...taskSizeFor(100),
   desiredCount: 1,
   logLevel: 'info',
   logRetentionDays: 90,
   shutdownTimeoutS: 20,
   existingVpc: undefined,
+  listenerName: 'default',
   alarmEmail: undefined,
+  notReadyMinutes: 5,
+  fillsQueueMaxAgeMinutes: 15,
+  ecsExec: false,
   controlPlaneCidr: undefined,
 };
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/app/config.js';
+import { configWarnings, loadConfig } from '../src/app/config.js';
 import { isListenerError, type ListenerError } from '../src/core/errors.js';
 import { tempDir } from './helpers/records.js';
 import { spawnTs } from './helpers/spawn.js';
@@ -60,6 +60,7 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 20_000,
       healthLogIntervalMs: 60_000,
       metricsNamespace: undefined,
+      listenerName: 'default',
     });
   });
 
@@ -171,6 +172,31 @@ describe('loadConfig', () => {
       expect(text).toContain(name);
     expect(text).not.toContain(secret);
     expect(text).not.toContain('short');
+  });
+
+  it('takes LISTENER_NAME as the metrics dimension, and refuses one a dimension cannot hold', () => {
+    // Act
+    const named = loadConfig({ ...VALID, LISTENER_NAME: 'member-a_01' });
+    const bad = problemsOf({ ...VALID, LISTENER_NAME: 'member a/1' });
+    // Assess
+    expect(named.listenerName).toBe('member-a_01');
+    expect(loadConfig(VALID).listenerName).toBe('default');
+    expect(bad).toEqual([expect.stringMatching(/^LISTENER_NAME may hold letters, digits, - and _ only/)]);
+  });
+
+  describe('configWarnings', () => {
+    it('warns that KalshiNR without a drop copy records a hole at every restart', () => {
+      // Act
+      const nr = configWarnings(loadConfig({ ...VALID, FIX_TARGET_COMP_ID: 'KalshiNR' }));
+      const nrWithDropCopy = configWarnings(
+        loadConfig({ ...VALID, FIX_TARGET_COMP_ID: 'KalshiNR', FIX_DC_API_KEY: DC_KEY }),
+      );
+      const rt = configWarnings(loadConfig({ ...VALID, FIX_TARGET_COMP_ID: 'KalshiRT' }));
+      // Assess
+      expect(nr).toEqual([expect.stringMatching(/^KalshiNR without a drop copy: .*records a hole.*KalshiRT/)]);
+      expect(nrWithDropCopy).toEqual([]);
+      expect(rt).toEqual([]);
+    });
   });
 
   describe('the operator mistakes of issue 14', () => {

@@ -163,7 +163,7 @@ async function demo(args: string[]): Promise<number | undefined> {
       `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}`,
       `demo: archive objects in ${join(data, 'archive', 'exec_reports')} (one at most ${config.archiveFlushMs / 1000} s after its first report)`,
       `demo: fills in ${join(data, 'fills.jsonl')}, journal in ${join(data, 'spool')}`,
-      `demo: control plane on ${config.httpHost}:${port} — try: curl localhost:${port}/status`,
+      `demo: status page at http://localhost:${port}/ — or try: curl localhost:${port}/status`,
       '',
     ].join('\n'),
   );

@@ -40,6 +40,8 @@ export interface Config {
   healthLogIntervalMs: number;
   /** CloudWatch namespace the health line's figures are published under (EMF), or none. */
   metricsNamespace: string | undefined;
+  /** This listener's name: the `Listener` dimension of its metrics (one per Kalshi key). */
+  listenerName: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   SHUTDOWN_TIMEOUT_S: 20,
   HEALTH_LOG_INTERVAL_S: 60,
+  LISTENER_NAME: 'default',
 } as const;
 
 /** One documented row per variable: the README's configuration table is generated from this. */
@@ -213,6 +216,12 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning:
       'CloudWatch namespace: the health line then carries Embedded Metric Format, so CloudWatch Logs turns it into metrics',
   },
+  {
+    name: 'LISTENER_NAME',
+    required: 'no',
+    default: DEFAULTS.LISTENER_NAME,
+    meaning: "this listener's name (letters, digits, - and _; at most 64): the `Listener` dimension of its metrics",
+  },
 ];
 
 const schema = z.object({
@@ -249,6 +258,10 @@ const schema = z.object({
     .max(255, 'METRICS_NAMESPACE must be at most 255 characters')
     .regex(/^[\w.\-/#:]+$/, 'METRICS_NAMESPACE may hold letters, digits and . - _ / # : only')
     .optional(),
+  LISTENER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'LISTENER_NAME may hold letters, digits, - and _ only, at most 64 of them')
+    .default(DEFAULTS.LISTENER_NAME),
 });
 
 /**
@@ -349,7 +362,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_S * 1000,
     healthLogIntervalMs: raw.HEALTH_LOG_INTERVAL_S * 1000,
     metricsNamespace: raw.METRICS_NAMESPACE,
+    listenerName: raw.LISTENER_NAME,
   };
+}
+
+/**
+ * Settings that are valid but lose data in the normal course of things: said at every start, as
+ * a warning line each.
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.fix.targetCompId === 'KalshiNR' && config.dropCopy === undefined)
+    warnings.push(
+      'KalshiNR without a drop copy: the exchange does not resend what was missed, so every restart, deployment or reconnect records a hole. Use KalshiRT (FIX_TARGET_COMP_ID, port 8230), or set FIX_DC_API_KEY for backfill.',
+    );
+  return warnings;
 }
 
 export function parseArchiveUrl(value: string | undefined, problems: string[]): Config['archive'] | undefined {

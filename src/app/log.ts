@@ -11,6 +11,9 @@ import type { FillEvent } from '../pipeline/fill-publisher.js';
  * JSON logs (pino). Secrets never reach a line: the private key and token are never passed to the
  * logger, and as a second line of defence these paths are censored wherever they appear.
  */
+/** The first line of every start: the task-restart alarm counts it (infra/log-signals.ts). */
+export const STARTING_MESSAGE = 'starting';
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {

@@ -3,11 +3,12 @@ import { access, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { configWarnings, type Config } from './config.js';
 import { ListenerError } from '../core/errors.js';
 import { createControlPlane } from '../http/control-plane.js';
-import { healthFigures, healthLine } from '../http/health-line.js';
+import { healthFigures, healthLine, type HealthCounters } from '../http/health-line.js';
 import { createMetrics } from '../http/metrics.js';
+import { RateHistory } from '../http/rate-history.js';
 import {
   logArchiveEvent,
   logBackfillEvent,
@@ -15,6 +16,7 @@ import {
   logJournalDamage,
   logJournalEvent,
   logSessionEvent,
+  STARTING_MESSAGE,
 } from './log.js';
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
@@ -59,8 +61,9 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
       fills: queue.location,
       spoolDir: config.spoolDir,
     },
-    'starting',
+    STARTING_MESSAGE,
   );
+  for (const warning of configWarnings(config)) log.warn({ code: 'W_CONFIG_HOLES' }, warning);
   const service = await ListenerService.start({
     fix: {
       host: config.fix.host,
@@ -109,8 +112,18 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
       setImmediate(() => process.exit(1));
     },
   });
+  // The status page's charts: the running counters sampled at a steady pace.
+  const rates = new RateHistory();
+  const sampleRates = () => {
+    const { counters } = service.status();
+    rates.sample(Date.now(), counters);
+  };
+  sampleRates();
+  const rateTimer = setInterval(sampleRates, rates.intervalMs);
+  rateTimer.unref();
   const app = createControlPlane({
     target: service,
+    rates,
     metrics: createMetrics(() => service.status()),
     ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
     version: packageVersion(),
@@ -124,6 +137,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   try {
     server = await listen(app.fetch, config.httpPort, config.httpHost);
   } catch (cause) {
+    clearInterval(rateTimer);
     // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
     await service
       .stop()
@@ -141,10 +155,13 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
   // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
   const healthLog = log.child({ component: 'health' });
-  const healthTimer = setInterval(
-    () => healthLog.info(healthLine(healthFigures(service.status()), config.metricsNamespace, Date.now()), 'health'),
-    config.healthLogIntervalMs,
-  );
+  let lastCounters: HealthCounters | undefined;
+  const healthTimer = setInterval(() => {
+    const status = service.status();
+    const figures = healthFigures(status, undefined, lastCounters);
+    lastCounters = status.counters;
+    healthLog.info(healthLine(figures, config.metricsNamespace, Date.now(), config.listenerName), 'health');
+  }, config.healthLogIntervalMs);
   healthTimer.unref();
   let stopping: Promise<void> | undefined;
   return {
@@ -153,6 +170,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(healthTimer);
+        clearInterval(rateTimer);
         await service.stop();
         await queue.close?.();
         await new Promise<void>((resolve) => server.close(() => resolve()));

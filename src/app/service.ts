@@ -14,7 +14,7 @@ import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
 import { Journal, type JournalDamage } from '../pipeline/journal.js';
-import type { ControlTarget, ListenerStatus } from '../http/status.js';
+import type { ControlTarget, FillView, ListenerStatus } from '../http/status.js';
 import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
 /** Everything the service needs, already validated (config.ts turns the environment into this). */
@@ -337,6 +337,11 @@ export class ListenerService implements ControlTarget {
     };
     await holes.record(hole);
     options.onBackfillEvent?.({ kind: 'hole', hole });
+  }
+
+  /** The last fills the queue took, newest first (the status page). */
+  recentFills(): FillView[] {
+    return this.fills.recentFills();
   }
 
   status(): ListenerStatus {

@@ -153,3 +153,17 @@ export interface SinkStatus {
   /** Records this sink could never deliver, parked in the dead letters (ever, from the file). */
   deadLetters: number;
 }
+
+/** A fill as the status page lists it: the queue has taken it. */
+export interface FillView {
+  execId: string;
+  symbol: string | null;
+  /** Side(54): 1 buy, 2 sell. */
+  side: string | null;
+  lastPx: string | null;
+  lastQty: string | null;
+  /** When the listener read the report (ISO-8601 UTC). */
+  receivedAt: string;
+  /** When the queue accepted it (epoch ms). */
+  sentAt: number;
+}

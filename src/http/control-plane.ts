@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import type { Registry } from 'prom-client';
 import type { ControlTarget, ListenerStatus } from './status.js';
 import { DEFAULT_READINESS, readiness, type ReadinessLimits } from './readiness.js';
+import { RateHistory } from './rate-history.js';
+import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js';
 
 export interface ControlPlaneOptions {
   target: ControlTarget;
@@ -15,6 +17,8 @@ export interface ControlPlaneOptions {
   now?: () => number;
   /** Every POST /reconnect, accepted or refused, with the caller's address (the caller logs it). */
   onReconnectRequest?: (request: ReconnectRequest) => void;
+  /** The rates GET / charts, sampled by whoever owns the timer (main); empty charts without it. */
+  rates?: RateHistory;
 }
 
 /** Who asked for a reconnect, and what came of it. */
@@ -24,11 +28,26 @@ export interface ReconnectRequest {
   outcome: 'accepted' | 'already_in_progress' | 'unauthorized';
 }
 
-/** The Hono app of DESIGN.md §5: health, readiness, status, reconnect, metrics. */
+/** The Hono app of DESIGN.md §5: status page, health, readiness, status, reconnect, metrics. */
 export function createControlPlane(options: ControlPlaneOptions): Hono {
   const app = new Hono();
   const now = options.now ?? Date.now;
   const tokenDigest = options.controlToken === undefined ? undefined : digest(options.controlToken);
+
+  const noRates = new RateHistory();
+
+  app.get('/', (c) => {
+    const uptime = Math.round((now() - options.startedAt) / 1000);
+    const html = renderStatusPage({
+      status: statusBody(options.target.status(), options, uptime),
+      fills: options.target.recentFills?.() ?? [],
+      rates: (options.rates ?? noRates).series(),
+      now: now(),
+    });
+    c.header('Content-Security-Policy', STATUS_PAGE_CSP);
+    c.header('Cache-Control', 'no-store');
+    return c.html(html);
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 

@@ -21,6 +21,16 @@ export interface HealthFigures {
   /** Records parked in the dead letters (every sink, all in the spool file). */
   DeadLetters: number;
   JournalStalled: number;
+  /** Execution reports received since the previous health line (the dashboard's reports/s). */
+  ReportsReceived: number;
+  /** Fills the queue took since the previous health line. */
+  FillsSent: number;
+}
+
+/** The running counters a health line takes its per-interval counts from. */
+export interface HealthCounters {
+  executionReports: number;
+  fillsPublished: number;
 }
 
 const UNITS: Record<keyof HealthFigures, string> = {
@@ -33,9 +43,20 @@ const UNITS: Record<keyof HealthFigures, string> = {
   Holes: 'Count',
   DeadLetters: 'Count',
   JournalStalled: 'None',
+  ReportsReceived: 'Count',
+  FillsSent: 'Count',
 };
 
-export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits): HealthFigures {
+/**
+ * `previous` is the counters at the last health line: the counts are what happened since (none
+ * at the first line, and never negative).
+ */
+export function healthFigures(
+  status: ListenerStatus,
+  limits?: ReadinessLimits,
+  previous?: HealthCounters,
+): HealthFigures {
+  const since = (now: number, before: number | undefined) => (before === undefined ? 0 : Math.max(0, now - before));
   const lag = (name: string) => Math.round(status.sinks.find((s) => s.name === name)?.lagSeconds ?? 0);
   return {
     Ready: readiness(status, limits).ready ? 1 : 0,
@@ -49,6 +70,8 @@ export function healthFigures(status: ListenerStatus, limits?: ReadinessLimits):
     Holes: status.backfill.holes.length,
     DeadLetters: status.sinks.reduce((sum, sink) => sum + sink.deadLetters, 0),
     JournalStalled: status.journal.integrity.stalled === null ? 0 : 1,
+    ReportsReceived: since(status.counters.executionReports, previous?.executionReports),
+    FillsSent: since(status.counters.fillsPublished, previous?.fillsPublished),
   };
 }
 
@@ -61,6 +84,7 @@ export function healthLine(
   figures: HealthFigures,
   namespace: string | undefined,
   nowMs: number,
+  listener = 'default',
 ): Record<string, unknown> {
   if (namespace === undefined) return { ...figures };
   return {
@@ -69,11 +93,16 @@ export function healthLine(
       CloudWatchMetrics: [
         {
           Namespace: namespace,
-          Dimensions: [[]],
+          // One series per listener, so several can share a namespace (and a dashboard).
+          Dimensions: [[LISTENER_DIMENSION]],
           Metrics: Object.keys(figures).map((name) => ({ Name: name, Unit: UNITS[name as keyof HealthFigures] })),
         },
       ],
     },
+    [LISTENER_DIMENSION]: listener,
     ...figures,
   };
 }
+
+/** The dimension every health figure carries: LISTENER_NAME. */
+export const LISTENER_DIMENSION = 'Listener';

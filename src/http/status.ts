@@ -1,4 +1,4 @@
-import type { BackfillStatus, JournalStats, SessionStatus, SinkStatus } from '../core/status.js';
+import type { BackfillStatus, FillView, JournalStats, SessionStatus, SinkStatus } from '../core/status.js';
 
 export { SESSION_STATES } from '../core/status.js';
 
@@ -30,7 +30,9 @@ export interface ControlTarget {
   status(): ListenerStatus;
   /** Logout and log on again now; false when a reconnect is already under way. */
   reconnect(): boolean;
+  /** The last fills the queue took, newest first (the status page lists them). */
+  recentFills?(): readonly FillView[];
 }
 
 /** The parts, by the names the control plane's tests and readers use. */
-export type { SessionStatus as SessionView, SinkStatus as SinkView } from '../core/status.js';
+export type { FillView, SessionStatus as SessionView, SinkStatus as SinkView } from '../core/status.js';

@@ -7,7 +7,7 @@ import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import { fillQueueMessage } from './fill-message.js';
 import type { Journal, JournalEntry } from './journal.js';
-import type { SinkStatus } from '../core/status.js';
+import type { FillView, SinkStatus } from '../core/status.js';
 
 export interface FillPublisherOptions {
   journal: Journal;
@@ -53,7 +53,12 @@ interface Pending {
   solo: boolean;
   /** Refused before sending (too large even shrunk): parked instead. */
   refusal: ListenerError | undefined;
+  /** What the status page shows once the queue has taken it (sentAt set then). */
+  view: FillView;
 }
+
+/** How many of the last fills sent `recentFills()` keeps. */
+export const RECENT_FILLS = 20;
 
 const SINK = 'fills';
 const CURSOR_SAVE_MS = 100;
@@ -92,6 +97,8 @@ export class FillPublisher {
   #saveOwed = false;
   #lastSaveAt = 0;
   #sent = 0;
+  /** The last RECENT_FILLS fills the queue took, oldest first (a small ring: fills are few). */
+  readonly #recent: FillView[] = [];
 
   constructor(options: FillPublisherOptions) {
     this.#o = options;
@@ -114,6 +121,11 @@ export class FillPublisher {
 
   get sent(): number {
     return this.#sent;
+  }
+
+  /** The last fills the queue took, newest first. */
+  recentFills(): FillView[] {
+    return this.#recent.slice().reverse();
   }
 
   async start(): Promise<void> {
@@ -218,6 +230,15 @@ export class FillPublisher {
       taken: false,
       solo: false,
       refusal,
+      view: {
+        execId: record.exec_id,
+        symbol: record.symbol,
+        side: record.side,
+        lastPx: record.last_px,
+        lastQty: record.last_qty,
+        receivedAt: record.received_at,
+        sentAt: 0,
+      },
     };
   }
 
@@ -294,6 +315,7 @@ export class FillPublisher {
     const retry: Pending[] = [];
     const refused: Array<[Pending, QueueSendFailure]> = [];
     let transient: QueueSendFailure | undefined;
+    const sentAt = this.#now();
     for (const p of batch) {
       const failure = byId.get(p.message.id);
       if (failure?.senderFault === true) refused.push([p, failure]);
@@ -303,6 +325,8 @@ export class FillPublisher {
         transient ??= failure;
       } else {
         this.#markDone(p.lsn);
+        p.view.sentAt = sentAt;
+        if (this.#recent.push(p.view) > RECENT_FILLS) this.#recent.shift();
       }
     }
     const succeeded = batch.length - retry.length - refused.length;

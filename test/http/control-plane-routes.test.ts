@@ -2,7 +2,8 @@ import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createControlPlane, type ControlPlaneOptions, type StatusBody } from '../../src/http/control-plane.js';
 import { createMetrics } from '../../src/http/metrics.js';
-import type { ControlTarget, ListenerStatus, SessionView, SinkView } from '../../src/http/status.js';
+import { RateHistory } from '../../src/http/rate-history.js';
+import type { ControlTarget, FillView, ListenerStatus, SessionView, SinkView } from '../../src/http/status.js';
 
 /**
  * Every route of createControlPlane, through Hono's app.request(), against a status of the test's
@@ -150,6 +151,97 @@ async function readyz(target: FakeTarget, limits?: ControlPlaneOptions['limits']
 }
 
 describe('createControlPlane', () => {
+  describe('GET /', () => {
+    const fill = (n: number, overrides: Partial<FillView> = {}): FillView => ({
+      execId: `exec-${n}`,
+      symbol: `KXTEST-26NOV30-T${n}`,
+      side: n % 2 === 0 ? '1' : '2',
+      lastPx: '0.4200',
+      lastQty: String(n),
+      receivedAt: new Date(NOW - n * 1000).toISOString(),
+      sentAt: NOW - n * 1000 + 3,
+      ...overrides,
+    });
+
+    it('renders the session, the sinks, the last fills and both charts as one self-contained HTML page', async () => {
+      // Prepare
+      const target = fakeTarget(listenerStatus());
+      target.recentFills = () => [fill(1), fill(2)];
+      const rates = new RateHistory({ intervalMs: 10_000 });
+      [0, 10, 20, 30].forEach((n, i) =>
+        rates.sample(NOW - 30_000 + i * 10_000, { executionReports: n * 10, fillsPublished: n }),
+      );
+      const { app } = controlPlane({ target, rates });
+      // Act
+      const response = await app.request('/');
+      const html = await response.text();
+      // Assess
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(html).toContain('<meta http-equiv="refresh" content="5">');
+      expect(html).toMatch(/id="session-state">active</);
+      expect(html).toMatch(/id="ready">ready</);
+      expect(html).toContain('fix.example.test:8230');
+      expect(html).toContain('42 / 40'); // seq in: next / processed through
+      expect(html).toContain('KXTEST-26NOV30-T1');
+      expect(html).toContain('exec-2');
+      expect(html.indexOf('exec-1')).toBeLessThan(html.indexOf('exec-2')); // newest first, as given
+      expect(html).toContain('now 10.0, peak 10.0'); // reports/s: 100 more every 10 s
+      expect((html.match(/<polyline/g) ?? []).length).toBe(4); // two charts, area and line each
+      // Nothing loaded from anywhere: no script, no stylesheet or image by URL, links to its own routes only.
+      expect(html).not.toMatch(/<script|<link|<img|src=|url\(/i);
+      expect([...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1])).toEqual(['/status', '/readyz', '/metrics']);
+    });
+
+    it('says why it is not ready, and lists the holes', async () => {
+      // Prepare
+      const status = listenerStatus({ session: { state: 'disconnected' } });
+      status.backfill = {
+        ...status.backfill,
+        holes: [
+          {
+            lastGoodExecId: 'e-9',
+            from: '2026-11-24T11:00:00.000Z',
+            to: '2026-11-24T11:05:00.000Z',
+            reason: 'no drop-copy session configured (FIX_DC_API_KEY)',
+            recordedAt: '2026-11-24T11:05:01.000Z',
+          },
+        ],
+      };
+      const { app } = controlPlane({ target: fakeTarget(status) });
+      // Act
+      const html = await (await app.request('/')).text();
+      // Assess
+      expect(html).toMatch(/id="session-state">disconnected</);
+      expect(html).toMatch(/id="ready">not ready</);
+      expect(html).toMatch(/<ul class="reasons"><li>session (is )?disconnected/);
+      expect(html).toContain('no drop-copy session configured (FIX_DC_API_KEY)');
+      expect(html).toContain('No fill sent since the start.');
+      expect(html).toContain('collecting…'); // no rates yet
+    });
+
+    it('escapes every value it shows (a symbol or an error text is not markup)', async () => {
+      // Prepare
+      const target = fakeTarget(
+        listenerStatus({
+          session: { lastError: { code: 'ERR_X', message: '<img src=x onerror=alert(1)>', at: NOW } },
+        }),
+      );
+      target.recentFills = () => [fill(3, { symbol: '<script>alert(1)</script>', execId: '"><b>' })];
+      const { app } = controlPlane({ target });
+      // Act
+      const html = await (await app.request('/')).text();
+      // Assess
+      expect(html).not.toContain('<script>alert(1)');
+      expect(html).not.toContain('<img src=x');
+      expect(html).not.toContain('"><b>');
+      expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+      expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    });
+  });
+
   describe('GET /healthz', () => {
     it('answers 200 {status: ok}', async () => {
       // Prepare

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StatusBody } from '../../src/http/control-plane.js';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
@@ -22,6 +23,8 @@ interface Run {
   base: string;
   /** Every log line of the run, at trace level. */
   logLines: string[];
+  /** The local fills queue file. */
+  fillsFile: string;
 }
 
 /** A simulator and a listener (KalshiRT, local sinks, control token) for one test, stopped after it. */
@@ -55,6 +58,7 @@ async function startRun(): Promise<Run> {
     shutdownTimeoutMs: 20_000,
     healthLogIntervalMs: 200,
     metricsNamespace: 'KalshiFixListener/test',
+    listenerName: 'default',
   };
   const logLines: string[] = [];
   const log = createLogger('trace', { write: (line: string) => void logLines.push(line) });
@@ -72,7 +76,7 @@ async function startRun(): Promise<Run> {
     },
     { timeout: 10_000, interval: 50 },
   );
-  return { sim, running, base, logLines };
+  return { sim, running, base, logLines, fillsFile: join(data, 'fills.jsonl') };
 }
 
 /** Emits `count` reports and waits until the journal holds them and the fill publisher has handled them. */
@@ -98,6 +102,28 @@ async function nextHeartbeat({ running }: Run): Promise<void> {
 }
 
 describe('control plane', () => {
+  describe('GET /', () => {
+    it('shows the session and the fills the queue took, newest first, as HTML', async () => {
+      // Prepare
+      const run = await startRun();
+      await streamReports(run, 40);
+      const sent = readFileSync(run.fillsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { exec_id: string }).exec_id);
+      // Act
+      const response = await fetch(`${run.base}/`);
+      const html = await response.text();
+      // Assess
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(html).toMatch(/id="session-state">active</);
+      const shown = [...html.matchAll(/<td><code>([^<]+)<\/code><\/td>/g)].map((m) => m[1]!);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(shown).toEqual(sent.slice(-20).reverse());
+    });
+  });
+
   describe('GET /healthz', () => {
     it('answers 200 while the process is alive', async () => {
       // Prepare
@@ -328,7 +354,9 @@ describe('the health log line', () => {
     expect(line['JournalBacklogRecords']).toBeGreaterThanOrEqual(0);
     expect(emf.CloudWatchMetrics).toHaveLength(1);
     expect(emf.CloudWatchMetrics[0]!.Namespace).toBe('KalshiFixListener/test');
-    expect(emf.CloudWatchMetrics[0]!.Dimensions).toEqual([[]]);
+    // One series per listener: the dimension's value (LISTENER_NAME) is a top-level field too.
+    expect(emf.CloudWatchMetrics[0]!.Dimensions).toEqual([['Listener']]);
+    expect(line['Listener']).toBe('default');
     // Every declared metric is a number at the top level, as the EMF specification requires.
     for (const metric of emf.CloudWatchMetrics[0]!.Metrics) expect(line[metric.Name], metric.Name).toBeTypeOf('number');
     expect(emf.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual([
@@ -336,10 +364,12 @@ describe('the health log line', () => {
       'ArchiveOldestRecordSeconds',
       'DeadLetters',
       'FillsLagSeconds',
+      'FillsSent',
       'Holes',
       'JournalBacklogRecords',
       'JournalStalled',
       'Ready',
+      'ReportsReceived',
       'SessionActive',
     ]);
     expect(Math.abs(emf.Timestamp - Date.now())).toBeLessThan(60_000);

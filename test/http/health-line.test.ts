@@ -44,6 +44,7 @@ function status(overrides: {
       },
     },
     backfill: { holes: Array.from({ length: overrides.holes ?? 0 }, () => ({})) },
+    counters: { executionReports: 0, fillsPublished: 0 },
   } as unknown as ListenerStatus;
 }
 
@@ -62,7 +63,21 @@ describe('healthFigures', () => {
       Holes: 0,
       DeadLetters: 0,
       JournalStalled: 0,
+      ReportsReceived: 0,
+      FillsSent: 0,
     });
+  });
+
+  it('counts the reports and fills since the previous line, never below zero', () => {
+    // Prepare
+    const now = status({});
+    now.counters = { ...now.counters, executionReports: 1500, fillsPublished: 300 };
+    // Act
+    const later = healthFigures(now, undefined, { executionReports: 1200, fillsPublished: 290 });
+    const afterRestart = healthFigures(now, undefined, { executionReports: 9000, fillsPublished: 900 });
+    // Assess
+    expect(later).toMatchObject({ ReportsReceived: 300, FillsSent: 10 });
+    expect(afterRestart).toMatchObject({ ReportsReceived: 0, FillsSent: 0 });
   });
 
   it('reports not ready with the lag, the slowest backlog and the holes when the archive falls behind', () => {
@@ -88,6 +103,8 @@ describe('healthFigures', () => {
       Holes: 2,
       DeadLetters: 3,
       JournalStalled: 0,
+      ReportsReceived: 0,
+      FillsSent: 0,
     });
   });
 
@@ -130,6 +147,17 @@ describe('healthLine', () => {
     expect(line._aws.CloudWatchMetrics[0]!.Namespace).toBe('Kfl/prod');
     expect(line._aws.CloudWatchMetrics[0]!.Metrics).toContainEqual({ Name: 'ArchiveLagSeconds', Unit: 'Seconds' });
     expect(line._aws.CloudWatchMetrics[0]!.Metrics).toContainEqual({ Name: 'Ready', Unit: 'None' });
-    expect(line).toMatchObject({ ArchiveLagSeconds: 5 });
+    expect(line).toMatchObject({ ArchiveLagSeconds: 5, Listener: 'default' });
+  });
+
+  it('puts every figure under the listener dimension, named by LISTENER_NAME', () => {
+    // Act
+    const line = healthLine(healthFigures(status({})), 'Kfl/prod', 1_000, 'member-b') as {
+      _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][] }> };
+      Listener: string;
+    };
+    // Assess
+    expect(line._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['Listener']]);
+    expect(line.Listener).toBe('member-b');
   });
 });

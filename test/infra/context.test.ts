@@ -8,16 +8,31 @@ import { only, removeSynthOutputs, synthesize } from './synth.js';
 const from = (context: Partial<Record<ContextKey, unknown>>) => settingsFromContext((key) => context[key]);
 
 describe('settings from CDK context', () => {
-  it('defaults to the production margin gateway on KalshiNR, one task, 30 days to Standard-IA', () => {
+  it('defaults to the production margin gateway on KalshiRT with the drop copy, one task, sized for 100 reports/s', () => {
     // Act
     const settings = from({});
     // Assess
     expect(settings).toEqual(DEFAULT_SETTINGS);
     expect(settings.fix).toMatchObject({
       host: 'margin-mm.fix.elections.kalshi.com',
-      port: 8228,
-      targetCompId: 'KalshiNR',
+      port: 8230,
+      targetCompId: 'KalshiRT',
+      dropCopy: true,
     });
+    // 120 MB + 100/s × 72 h × 68 B = 1.88 GB of heap at ¾ of the task: 3 GiB on 0.5 vCPU.
+    expect(settings).toMatchObject({ reportsPerSecond: 100, cpu: 512, memoryMiB: 3072, notReadyMinutes: 5 });
+    expect(settings.ecsExec).toBe(false);
+  });
+
+  it('sizes the task from reportsPerSecond, and keeps a size that is given', () => {
+    // Act
+    const quiet = from({ reportsPerSecond: '10' });
+    const busy = from({ reportsPerSecond: '200' });
+    const given = from({ reportsPerSecond: '200', cpu: '512', memoryMiB: '4096' });
+    // Assess
+    expect([quiet.cpu, quiet.memoryMiB]).toEqual([512, 1024]);
+    expect([busy.cpu, busy.memoryMiB]).toEqual([1024, 5120]);
+    expect([given.cpu, given.memoryMiB]).toEqual([512, 4096]);
   });
 
   it('reads `-c key=value` strings and cdk.json values alike, and pairs the port with the TargetCompID', () => {
@@ -80,8 +95,9 @@ describe('settings from CDK context', () => {
 });
 
 // An existing VPC is given by ids and zones rather than looked up, so this path synthesizes offline too.
-describe("stack in an existing VPC, with an existing secret, drop-copy backfill and an operators' network", () => {
+describe("stack in an existing VPC, with existing secrets, drop-copy backfill and an operators' network", () => {
   const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/fix-AbCdEf';
+  const dropCopySecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/dc-GhIjKl';
   let template: Template;
 
   afterAll(removeSynthOutputs);
@@ -91,6 +107,7 @@ describe("stack in an existing VPC, with an existing secret, drop-copy backfill 
       availabilityZones: 'us-east-1a,us-east-1b',
       privateSubnetIds: 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2',
       fixSecretArn: secretArn,
+      dropCopySecretArn: dropCopySecretArn,
       dropCopy: 'true',
       fixTargetCompId: 'KalshiRT',
       controlPlaneCidr: '10.20.0.0/16',
@@ -113,7 +130,7 @@ describe("stack in an existing VPC, with an existing secret, drop-copy backfill 
     ).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
   });
 
-  it('reads the given secret, including the drop-copy key, and creates only the control token', () => {
+  it('reads the given secrets, the FIX key and the drop-copy key, and creates only the control token', () => {
     // Prepare
     const container = (
       only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<{
@@ -126,8 +143,8 @@ describe("stack in an existing VPC, with an existing secret, drop-copy backfill 
     expect(byName).toMatchObject({
       FIX_API_KEY: `${secretArn}:apiKey::`,
       FIX_PRIVATE_KEY: `${secretArn}:privateKey::`,
-      FIX_DC_API_KEY: `${secretArn}:dcApiKey::`,
-      FIX_DC_PRIVATE_KEY: `${secretArn}:dcPrivateKey::`,
+      FIX_DC_API_KEY: `${dropCopySecretArn}:apiKey::`,
+      FIX_DC_PRIVATE_KEY: `${dropCopySecretArn}:privateKey::`,
     });
   });
 

@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ARCHIVE_LAG_PERIODS, NOT_READY_PERIODS } from '../../infra/alarms.js';
+import { ARCHIVE_LAG_PERIODS, FILLS_LAG_MINUTES, RESTART_STARTS } from '../../infra/alarms.js';
 import {
   JSON_SERDE,
   PARQUET_SERDE,
@@ -14,12 +16,12 @@ import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUNTIME_USER, SPOOL_DIR } from '../../i
 import { LOG_MESSAGES } from '../../infra/log-signals.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { FIX_SECRET_KEYS } from '../../infra/secrets.js';
-import { ENVIRONMENT, loadConfig } from '../../src/app/config.js';
+import { configWarnings, ENVIRONMENT, loadConfig } from '../../src/app/config.js';
 import { healthFigures } from '../../src/http/health-line.js';
 import { DEFAULT_READINESS } from '../../src/http/readiness.js';
 import type { ListenerStatus } from '../../src/http/status.js';
 import { RECORD_COLUMNS, TYPED_COLUMNS, typedGlueType } from '../../src/core/record.js';
-import { only, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
+import { only, REPO, resolveIntrinsics, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
 interface Statement {
   Sid?: string;
@@ -73,10 +75,13 @@ function healthFigureNames(): string[] {
       sinks: [],
       journal: { backlog: {}, integrity: { damage: [], stalled: null } },
       backfill: { holes: [] },
+      counters: { executionReports: 0, fillsPublished: 0 },
     } as unknown as ListenerStatus),
   );
 }
 
+/** The service's own log group (the VPC flow logs have another). */
+const serviceLogGroupId = () => idsOf('AWS::Logs::LogGroup').find((id) => id.startsWith('ListenerLogs'))!;
 const archiveBucketId = () => idOf('AWS::S3::Bucket', (p) => p['VersioningConfiguration'] !== undefined);
 const fillsQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] !== undefined);
 const deadLetterQueueId = () => idOf('AWS::SQS::Queue', (p) => p['RedrivePolicy'] === undefined);
@@ -159,14 +164,16 @@ describe('Fargate service: one task, never two', () => {
 
   it('logs to its own log group with retention, without blocking the event loop on CloudWatch', () => {
     // Assess
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULT_SETTINGS.logRetentionDays });
+    expect(resources[serviceLogGroupId()]!.Properties).toMatchObject({
+      RetentionInDays: DEFAULT_SETTINGS.logRetentionDays,
+    });
     expect(container['LogConfiguration']).toMatchObject({
       LogDriver: 'awslogs',
-      Options: { 'awslogs-group': { Ref: idOf('AWS::Logs::LogGroup') }, mode: 'non-blocking' },
+      Options: { 'awslogs-group': { Ref: serviceLogGroupId() }, mode: 'non-blocking' },
     });
   });
 
-  it('sends only to AWS APIs (443), the Kalshi FIX port and the spool file system, and accepts nothing by default', () => {
+  it('sends only to AWS APIs (443), the Kalshi FIX and drop-copy ports and the spool file system, and accepts nothing by default', () => {
     // Prepare
     const taskGroup = idOf('AWS::EC2::SecurityGroup', (p) => p['GroupDescription'] === 'kalshi-fix-listener task');
     const egress = (
@@ -181,6 +188,7 @@ describe('Fargate service: one task, never two', () => {
     expect(egress).toEqual([
       [443, 443],
       [DEFAULT_SETTINGS.fix.port, DEFAULT_SETTINGS.fix.port],
+      [DEFAULT_SETTINGS.fix.dropCopyPort, DEFAULT_SETTINGS.fix.dropCopyPort],
     ]);
     expect(toSpool.map((id) => resources[id]!.Properties!['FromPort'])).toEqual([2049]);
     expect(resources[taskGroup]!.Properties!['SecurityGroupIngress']).toBeUndefined();
@@ -223,14 +231,18 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
     expect(cap).toBeLessThan(memoryMiB);
   });
 
-  it('injects the API key and private key from one Secrets Manager secret and a generated control token', () => {
+  it('injects the FIX key, the drop-copy key (a secret of its own) and a generated control token', () => {
     // Prepare
     const byName = Object.fromEntries(secrets().map((s) => [s.Name, JSON.stringify(s.ValueFrom)]));
     const secretIds = idsOf('AWS::SecretsManager::Secret');
+    const fix = secretIds.find((id) => id.startsWith('SecretsFix'))!;
+    const dropCopy = secretIds.find((id) => id.startsWith('SecretsDropCopy'))!;
     // Assess
-    expect(secretIds).toHaveLength(2);
-    expect(byName['FIX_API_KEY']).toMatch(new RegExp(`:${FIX_SECRET_KEYS.apiKey}::`));
-    expect(byName['FIX_PRIVATE_KEY']).toMatch(new RegExp(`:${FIX_SECRET_KEYS.privateKey}::`));
+    expect(secretIds).toHaveLength(3);
+    expect(byName['FIX_API_KEY']).toMatch(new RegExp(`${fix}.*:${FIX_SECRET_KEYS.apiKey}::`));
+    expect(byName['FIX_PRIVATE_KEY']).toMatch(new RegExp(`${fix}.*:${FIX_SECRET_KEYS.privateKey}::`));
+    expect(byName['FIX_DC_API_KEY']).toMatch(new RegExp(`${dropCopy}.*:${FIX_SECRET_KEYS.apiKey}::`));
+    expect(byName['FIX_DC_PRIVATE_KEY']).toMatch(new RegExp(`${dropCopy}.*:${FIX_SECRET_KEYS.privateKey}::`));
     expect(byName['CONTROL_TOKEN']).toBeDefined();
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ PasswordLength: 40, ExcludePunctuation: true }),
@@ -252,6 +264,8 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
       ...plain,
       FIX_API_KEY: '0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d',
       FIX_PRIVATE_KEY: privateKey,
+      FIX_DC_API_KEY: '9d2c1b4a-2222-4c3d-8e4f-0a1b2c3d4e5f',
+      FIX_DC_PRIVATE_KEY: privateKey,
       CONTROL_TOKEN: 'x'.repeat(40),
     });
     // Assess
@@ -264,7 +278,10 @@ describe('task environment and secrets (DESIGN.md §6)', () => {
       kind: 'sqs',
       queueUrl: expect.stringContaining(`${fillsQueueId()}.fifo`) as unknown,
     });
-    expect(config.fix).toMatchObject({ host: DEFAULT_SETTINGS.fix.host, port: 8228, targetCompId: 'KalshiNR' });
+    expect(config.fix).toMatchObject({ host: DEFAULT_SETTINGS.fix.host, port: 8230, targetCompId: 'KalshiRT' });
+    expect(config.dropCopy).toMatchObject({ host: DEFAULT_SETTINGS.fix.host, port: DEFAULT_SETTINGS.fix.dropCopyPort });
+    expect(config.listenerName).toBe('default');
+    expect(configWarnings(config)).toEqual([]);
     expect(config.spoolDir).toBe(SPOOL_DIR);
     expect(config.httpPort).toBe(HTTP_PORT);
   });
@@ -583,20 +600,18 @@ describe('least-privilege IAM', () => {
     expect(statements.every((s) => s.Effect === 'Allow')).toBe(true);
   });
 
-  it('lets the execution role read exactly the two secrets, write its log group and pull the image', () => {
+  it('lets the execution role read exactly the three secrets, write its log group and pull the image', () => {
     // Prepare
     const statements = roleStatements(executionRoleId());
     const secretResources = statements
       .filter((s) => asList(s.Action).some((a) => a.startsWith('secretsmanager:')))
       .map((s) => s.Resource);
     // Assess
-    expect(secretResources.sort()).toEqual(
-      idsOf('AWS::SecretsManager::Secret')
-        .map((id) => ({ Ref: id }))
-        .sort(),
+    expect(secretResources.map((r) => (r as { Ref: string }).Ref).sort()).toEqual(
+      idsOf('AWS::SecretsManager::Secret').sort(),
     );
     expect(statements.find((s) => asList(s.Action).includes('logs:PutLogEvents'))?.Resource).toEqual({
-      'Fn::GetAtt': [idOf('AWS::Logs::LogGroup'), 'Arn'],
+      'Fn::GetAtt': [serviceLogGroupId(), 'Arn'],
     });
     expect(statements.flatMap((s) => asList(s.Action)).filter((a) => !/^(secretsmanager|logs|ecr):/.test(a))).toEqual(
       [],
@@ -616,8 +631,33 @@ describe('alarms', () => {
     // Prepare
     const topic = { Ref: idOf('AWS::SNS::Topic') };
     // Assess
-    expect(alarms()).toHaveLength(6);
+    expect(
+      alarms()
+        .map((a) => a.id.replace(/^Alarms|[0-9A-F]{8}$/g, ''))
+        .sort(),
+    ).toEqual([
+      'ArchiveLagging',
+      'DeadLettersWaiting',
+      'FillsLagging',
+      'FillsQueueStale',
+      'ReadinessFailing',
+      'RecordsParked',
+      'ReportsMissed',
+      'TaskNotRunning',
+      'TaskRestarting',
+    ]);
     for (const a of alarms()) expect([a['AlarmActions'], a['OKActions']]).toEqual([[topic], [topic]]);
+  });
+
+  it('has a runbook line in the README for every alarm', () => {
+    // Prepare
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    // Assess
+    for (const a of alarms()) {
+      const name = a.id.replace(/^Alarms|[0-9A-F]{8}$/g, '');
+      expect(readme, `README runbook for ${name}`).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+      expect(String(a['AlarmDescription'])).not.toBe('');
+    }
   });
 
   it('fires when a record is parked in the dead letters, and clears once an interval parks none', () => {
@@ -676,35 +716,85 @@ describe('alarms', () => {
     return { namespace, filters };
   }
 
-  it('fires when the health line says not ready, or the archive late past what /readyz tolerates, and when a hole is logged', () => {
+  it('fires when the health line says not ready for 5 minutes, fills or the archive late past what /readyz tolerates, and when a hole is logged', () => {
     // Prepare
     const { namespace, filters } = signals();
-    // Assess: the alarms read the metrics the task's health line publishes, in the namespace it is given.
+    const listener = [{ Name: 'Listener', Value: 'default' }];
+    // Assess: the alarms read the metrics the task's health line publishes, in the namespace and
+    // under the listener dimension it is given.
     expect(namespace).toMatch(/^KalshiFixListener\//);
+    expect(
+      (container['Environment'] as Array<{ Name: string; Value: unknown }>).find((e) => e.Name === 'LISTENER_NAME')
+        ?.Value,
+    ).toBe('default');
     expect(alarm('ReadinessFailing')).toMatchObject({
       Namespace: namespace,
       MetricName: 'Ready',
+      Dimensions: listener,
       Statistic: 'Maximum',
+      Period: 60,
       ComparisonOperator: 'LessThanThreshold',
       Threshold: 1,
-      EvaluationPeriods: NOT_READY_PERIODS,
+      EvaluationPeriods: DEFAULT_SETTINGS.notReadyMinutes,
+    });
+    expect(alarm('FillsLagging')).toMatchObject({
+      Namespace: namespace,
+      MetricName: 'FillsLagSeconds',
+      Dimensions: listener,
+      Statistic: 'Minimum',
+      Period: 60,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: DEFAULT_READINESS.maxFillLagSeconds,
+      EvaluationPeriods: FILLS_LAG_MINUTES,
     });
     expect(alarm('ArchiveLagging')).toMatchObject({
       Namespace: namespace,
       MetricName: 'ArchiveLagSeconds',
+      Dimensions: listener,
       Statistic: 'Minimum',
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: DEFAULT_READINESS.maxArchiveLagSeconds,
       EvaluationPeriods: ARCHIVE_LAG_PERIODS,
     });
     const metricNames = healthFigureNames();
-    expect(metricNames).toContain('Ready');
-    expect(metricNames).toContain('ArchiveLagSeconds');
-    expect(filters).toHaveLength(1);
-    expect(JSON.stringify(filters[0]!.LogGroupName)).toBe(JSON.stringify({ Ref: idOf('AWS::Logs::LogGroup') }));
-    expect(filters[0]!.FilterPattern).toContain(`"${LOG_MESSAGES.hole}"`);
-    expect(filters[0]!.MetricTransformations[0]!.MetricNamespace).toBe(namespace);
+    for (const name of ['Ready', 'FillsLagSeconds', 'ArchiveLagSeconds', 'DeadLetters'])
+      expect(metricNames).toContain(name);
+    const holes = filters.find((f) => f.MetricTransformations[0]!.MetricName === 'HolesRecorded')!;
+    expect(JSON.stringify(holes.LogGroupName)).toBe(JSON.stringify({ Ref: serviceLogGroupId() }));
+    expect(holes.FilterPattern).toContain(`"${LOG_MESSAGES.hole}"`);
+    expect(holes.MetricTransformations[0]!.MetricNamespace).toBe(namespace);
     expect(alarm('ReportsMissed')).toMatchObject({ MetricName: 'HolesRecorded', EvaluationPeriods: 1 });
+  });
+
+  it('fires when the service starts twice or more in 30 minutes (it keeps exiting)', () => {
+    // Prepare
+    const { namespace, filters } = signals();
+    const starts = filters.find((f) => f.MetricTransformations[0]!.MetricName === 'Starts')!;
+    // Assess
+    expect(starts.FilterPattern).toBe(`{ ($.msg = "${LOG_MESSAGES.starting}") }`);
+    expect(starts.MetricTransformations[0]).toMatchObject({
+      MetricValue: '1',
+      DefaultValue: 0,
+      MetricNamespace: namespace,
+    });
+    expect(alarm('TaskRestarting')).toMatchObject({
+      MetricName: 'Starts',
+      Statistic: 'Sum',
+      Period: 1800,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: RESTART_STARTS,
+    });
+  });
+
+  it('fires when a fill has waited in the fills queue past fillsQueueMaxAgeMinutes (consumers stalled)', () => {
+    // Assess
+    expect(alarm('FillsQueueStale')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [fillsQueueId(), 'QueueName'] } }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: DEFAULT_SETTINGS.fillsQueueMaxAgeMinutes * 60,
+    });
   });
 
   it('lets the holes alarm return to OK after an interval without a hole (its metric counts events, not a total)', () => {
@@ -748,5 +838,7 @@ describe('outputs', () => {
     template.hasOutput('FillsQueueUrl', { Value: { Ref: fillsQueueId() } });
     template.hasOutput('AthenaWorkGroup', { Value: { Ref: idOf('AWS::Athena::WorkGroup') } });
     template.hasOutput('FixSecretArn', Match.anyValue());
+    template.hasOutput('DropCopySecretArn', Match.anyValue());
+    template.hasOutput('DashboardName', Match.anyValue());
   });
 });

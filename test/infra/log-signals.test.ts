@@ -1,7 +1,14 @@
 import { ListenerError } from '../../src/core/errors.js';
 import { describe, expect, it } from 'vitest';
 import { anyMessagePattern, LOG_MESSAGES } from '../../infra/log-signals.js';
-import { createLogger, logArchiveEvent, logBackfillEvent, logFillEvent, logSessionEvent } from '../../src/app/log.js';
+import {
+  createLogger,
+  logArchiveEvent,
+  logBackfillEvent,
+  logFillEvent,
+  logSessionEvent,
+  STARTING_MESSAGE,
+} from '../../src/app/log.js';
 
 /** The log lines the service's own logging functions write, as CloudWatch receives them. */
 function linesOf(write: (log: ReturnType<typeof createLogger>) => void): Array<Record<string, unknown>> {
@@ -22,6 +29,15 @@ function matches(pattern: string, event: Record<string, unknown>): boolean {
 
 describe('log signals the alarms count', () => {
   const hole = anyMessagePattern([LOG_MESSAGES.hole]);
+
+  it("count the service's start line, the one main writes first", () => {
+    // Act
+    const [line] = linesOf((log) => log.info({ host: 'fix.example' }, STARTING_MESSAGE));
+    // Assess
+    expect(LOG_MESSAGES.starting).toBe(STARTING_MESSAGE);
+    expect(matches(anyMessagePattern([LOG_MESSAGES.starting]), line!)).toBe(true);
+    expect(matches(hole, line!)).toBe(false);
+  });
 
   it('match the line written when reports are missed for good', () => {
     // Act

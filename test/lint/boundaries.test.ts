@@ -55,6 +55,7 @@ describe('architecture boundaries (DESIGN.md §2)', () => {
     ['http uses its own status types', 'src/http/metrics.ts', './status.js'],
     ['infra reads the record schema', 'infra/archive-table.ts', '../src/core/record.js'],
     ['infra reads the readiness defaults', 'infra/alarms.ts', '../src/http/readiness.js'],
+    ['infra reads the health line (the metrics its alarms read)', 'infra/alarms.ts', '../src/http/health-line.js'],
     ['packages are not rooms', 'src/http/control-plane.ts', 'hono'],
   ];
 

@@ -400,6 +400,55 @@ describe('FillPublisher', () => {
     });
   });
 
+  describe('recentFills', () => {
+    it('lists the last 20 fills the queue took, newest first; a failed entry only once it lands', async () => {
+      // Prepare: fills 0, 2, …, 48 (25 of them); the batch holding exec 1048 fails it once.
+      let failedOnce = false;
+      sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: Array<{ Id: string; MessageBody: string }> }) => {
+        const last = input.Entries.find(
+          (e) => (JSON.parse(e.MessageBody) as { exec_id: string }).exec_id === '1048;48',
+        );
+        if (last === undefined || failedOnce) return { Successful: [], Failed: [] };
+        failedOnce = true;
+        return {
+          Successful: [],
+          Failed: [{ Id: last.Id, Code: 'InternalError', SenderFault: false, Message: 'again' }],
+        };
+      });
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < 50; n += 2) journal.append(makeRecord(n));
+      await journal.flush();
+      const publisher = new FillPublisher({
+        journal,
+        deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
+        queue: mockedSqsQueue(),
+        retry: { initialMs: 200, maxMs: 200 },
+      });
+      // Act
+      await publisher.start();
+      await expect.poll(() => publisher.sent, { timeout: 10_000 }).toBe(24);
+      const whileFailed = publisher.recentFills().map((f) => f.execId);
+      await expect.poll(() => publisher.sent, { timeout: 10_000 }).toBe(25);
+      await publisher.stop();
+      // Assess
+      expect(whileFailed).not.toContain('1048;48');
+      const recent = publisher.recentFills();
+      expect(recent).toHaveLength(20);
+      expect(recent.map((f) => f.execId)).toEqual(
+        [48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10].map((n) => `${1000 + n};${n}`),
+      );
+      expect(recent[0]).toMatchObject({
+        symbol: makeRecord(48).symbol,
+        side: '1',
+        lastPx: makeRecord(48).last_px,
+        lastQty: makeRecord(48).last_qty,
+        receivedAt: makeRecord(48).received_at,
+        sentAt: expect.any(Number) as unknown,
+      });
+      await journal.close();
+    });
+  });
+
   describe('deduplicationId', () => {
     it('keeps a Kalshi ExecID and hashes one SQS would refuse', () => {
       expect(deduplicationId('1523;88')).toBe('1523;88');

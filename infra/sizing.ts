@@ -1,0 +1,35 @@
+/**
+ * Task memory from the benchmark's figures (bench/README.md, memory section): after forced GC the
+ * live heap holds ~114 MB plus the ExecID dedupe map at ~68 bytes per ID remembered, and the
+ * journal remembers every ExecID for 72 hours. V8's heap is capped at ¾ of the task
+ * (NODE_OPTIONS in taskEnvironment) so buffers and TLS have the rest.
+ */
+export const BASE_HEAP_MB = 120;
+export const DEDUPE_BYTES_PER_EXEC_ID = 68;
+export const DEDUPE_WINDOW_HOURS = 72;
+export const HEAP_SHARE = 0.75;
+
+/** Fargate's memory range (MiB) per CPU size, in 1 GiB steps above 1 GiB. */
+const FARGATE_MEMORY: ReadonlyArray<[cpu: number, min: number, max: number]> = [
+  [256, 512, 2048],
+  [512, 1024, 4096],
+  [1024, 2048, 8192],
+  [2048, 4096, 16384],
+  [4096, 8192, 30720],
+];
+
+/** The heap (MB) the listener needs at a sustained rate of reports per second. */
+export function heapNeededMb(reportsPerSecond: number): number {
+  return BASE_HEAP_MB + (reportsPerSecond * 3600 * DEDUPE_WINDOW_HOURS * DEDUPE_BYTES_PER_EXEC_ID) / 1e6;
+}
+
+/** The smallest Fargate size (at least `minCpu`) whose ¾ heap holds that rate's dedupe window. */
+export function taskSizeFor(reportsPerSecond: number, minCpu = 512): { cpu: number; memoryMiB: number } {
+  const needMiB = (heapNeededMb(reportsPerSecond) * 1e6) / 2 ** 20 / HEAP_SHARE;
+  for (const [cpu, min, max] of FARGATE_MEMORY) {
+    if (cpu < minCpu) continue;
+    const memoryMiB = Math.max(min, Math.ceil(needMiB / 1024) * 1024);
+    if (memoryMiB <= max) return { cpu, memoryMiB };
+  }
+  throw new Error(`no Fargate size holds ${reportsPerSecond} reports/s over ${DEDUPE_WINDOW_HOURS} h`);
+}

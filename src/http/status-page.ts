@@ -1,0 +1,207 @@
+import type { FillView } from '../core/status.js';
+import type { StatusBody } from './control-plane.js';
+import type { RateSeries } from './rate-history.js';
+
+/** Seconds between the page's own reloads. */
+export const STATUS_PAGE_REFRESH_S = 5;
+
+/**
+ * What GET / may load: nothing from anywhere (styles and charts are inline, the refresh is a meta
+ * tag), so the page works on a host without internet and leaks nothing when opened.
+ */
+export const STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'";
+
+export interface StatusPageView {
+  status: StatusBody;
+  fills: readonly FillView[];
+  rates: RateSeries;
+  now: number;
+}
+
+/**
+ * GET /: the listener for a person, server-rendered from what /status says, with the last fills
+ * and the rates of the last minutes. No script and no build step; every value is escaped.
+ */
+export function renderStatusPage(view: StatusPageView): string {
+  const { status: s, fills, rates, now } = view;
+  const session = s.session;
+  const ready = s.ready.ready;
+  const title = `${session.state}${ready ? '' : ' · not ready'} · kalshi-fix-listener`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="${STATUS_PAGE_REFRESH_S}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+  <h1>kalshi-fix-listener <small>${esc(s.version)} · up ${esc(duration(s.uptimeSeconds))}</small></h1>
+  <p class="badges">
+    <span class="badge ${stateTone(session.state, session.recovering !== null)}" id="session-state">${esc(session.state)}${session.recovering === null ? '' : ' · recovering'}</span>
+    <span class="badge ${ready ? 'ok' : 'bad'}" id="ready">${ready ? 'ready' : 'not ready'}</span>
+    ${s.fatal === null ? '' : `<span class="badge bad">fatal: ${esc(s.fatal)}</span>`}
+  </p>
+  ${ready ? '' : `<ul class="reasons">${s.ready.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`}
+</header>
+<main>
+<section class="charts">
+  ${chart('Execution reports/s', 'reports-chart', rates.at, rates.reportsPerSecond, rates.intervalMs)}
+  ${chart('Fills sent/s', 'fills-chart', rates.at, rates.fillsPerSecond, rates.intervalMs)}
+</section>
+<section class="grid">
+${table('Session', [
+  ['Endpoint', session.endpoint],
+  ['Comp IDs', `${session.senderCompId} → ${session.targetCompId}`],
+  ['Seq in (next / processed through)', `${session.seqIn.next} / ${session.seqIn.processedThrough}`],
+  ['Seq out (next)', String(session.seqOut.next)],
+  ['Recovering', session.recovering === null ? '—' : `${session.recovering.from}–${session.recovering.to}`],
+  ['Last received', ago(session.lastReceivedAt, now)],
+  ['Last sent', ago(session.lastSentAt, now)],
+  ['Logged on', ago(session.loggedOnAt, now)],
+  ['Heartbeat', `${session.heartbeatIntervalS} s`],
+  ['Reconnect attempts', String(session.reconnectAttempts)],
+  ['Last error', session.lastError === null ? '—' : `${session.lastError.code}: ${session.lastError.message}`],
+])}
+${table('Counters', [
+  ['Execution reports', String(s.counters.executionReports)],
+  ['Duplicates dropped', String(s.counters.duplicatesDropped)],
+  ['Fills published', String(s.counters.fillsPublished)],
+  ['Journal (last / durable LSN)', `${s.journal.lastLsn} / ${s.journal.durableLsn}`],
+  [
+    'Journal stalled',
+    s.journal.integrity.stalled === null
+      ? 'no'
+      : `${s.journal.integrity.stalled.code}, since ${ago(s.journal.integrity.stalled.since, now)}`,
+  ],
+  ['Journal damage', String(s.journal.integrity.damage.length)],
+  ['Holes', String(s.backfill.holes.length)],
+])}
+</section>
+<section>
+<h2>Sinks</h2>
+<table id="sinks">
+<thead><tr><th>Sink</th><th>Lag</th><th>Oldest pending</th><th>Pending</th><th>Dead letters</th><th>Last success</th><th>Last error</th></tr></thead>
+<tbody>
+${s.sinks
+  .map(
+    (k) =>
+      `<tr><td title="${esc(k.location)}">${esc(k.name)}</td><td class="${k.lagSeconds > 0 ? 'warn' : ''}">${k.lagSeconds.toFixed(1)} s</td><td>${(k.oldestPendingAgeSeconds ?? 0).toFixed(1)} s</td><td>${k.pendingRecords}</td><td class="${k.deadLetters > 0 ? 'bad' : ''}">${k.deadLetters}</td><td>${esc(ago(k.lastSuccessAt, now))}</td><td>${k.lastError === null ? '—' : esc(`${k.lastError.code ?? ''} ${k.lastError.message}`)}</td></tr>`,
+  )
+  .join('\n')}
+</tbody>
+</table>
+</section>
+<section>
+<h2>Holes <small>(reports that may be missing: run <code>reconcile</code> for the window)</small></h2>
+${
+  s.backfill.holes.length === 0
+    ? '<p id="holes">None.</p>'
+    : `<table id="holes"><thead><tr><th>From</th><th>To</th><th>Reason</th></tr></thead><tbody>${s.backfill.holes
+        .map((h) => `<tr><td>${esc(h.from)}</td><td>${esc(h.to)}</td><td>${esc(h.reason)}</td></tr>`)
+        .join('')}</tbody></table>`
+}
+</section>
+<section>
+<h2>Last fills <small>(newest first, as the queue took them)</small></h2>
+${
+  fills.length === 0
+    ? '<p id="fills">No fill sent since the start.</p>'
+    : `<table id="fills"><thead><tr><th>Received</th><th>Symbol</th><th>Side</th><th>Qty</th><th>Price</th><th>ExecID</th></tr></thead><tbody>${fills
+        .map(
+          (f) =>
+            `<tr><td>${esc(f.receivedAt)}</td><td>${esc(f.symbol ?? '—')}</td><td>${esc(sideName(f.side))}</td><td>${esc(f.lastQty ?? '—')}</td><td>${esc(f.lastPx ?? '—')}</td><td><code>${esc(f.execId)}</code></td></tr>`,
+        )
+        .join('\n')}</tbody></table>`
+}
+</section>
+</main>
+<footer>Refreshes every ${STATUS_PAGE_REFRESH_S} s · <a href="/status">/status</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a> · rendered ${esc(new Date(now).toISOString())}</footer>
+</body>
+</html>
+`;
+}
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#f5f6f8}
+header,main,footer{padding:12px 20px}header{background:#fff;border-bottom:1px solid #dde1e6}
+h1{font-size:18px;margin:0 0 6px}h1 small,h2 small{font-weight:normal;color:#5c6677;font-size:13px}
+h2{font-size:15px;margin:18px 0 6px}
+.badges{margin:0}.badge{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:600;margin-right:6px}
+.ok{background:#d7f2df;color:#14532d}.warn{background:#fff1c2;color:#713f12}.bad{background:#fde0e0;color:#7f1d1d}
+.reasons{margin:6px 0 0;color:#7f1d1d}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
+figure{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px}
+figcaption{font-weight:600}svg{display:block;width:100%;height:70px}
+table{border-collapse:collapse;background:#fff;width:100%;border:1px solid #dde1e6}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
+th{background:#fafbfc;font-weight:600}td.ok,td.warn,td.bad{font-weight:600}
+code{font-size:12px}footer{color:#5c6677;font-size:12px}
+`;
+
+function table(title: string, rows: Array<[string, string]>): string {
+  return `<div><h2>${esc(title)}</h2><table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table></div>`;
+}
+
+/** A sparkline with its latest and highest value; time runs left to right. */
+function chart(
+  title: string,
+  id: string,
+  at: readonly number[],
+  values: readonly number[],
+  intervalMs: number,
+): string {
+  const width = 300;
+  const height = 60;
+  const max = Math.max(0, ...values);
+  const latest = values.at(-1);
+  const caption = `${esc(title)} <small>now ${latest === undefined ? '—' : rate(latest)}, peak ${rate(max)}, last ${duration(Math.round((values.length * intervalMs) / 1000))}</small>`;
+  if (values.length < 2)
+    return `<figure id="${id}"><figcaption>${caption}</figcaption><svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}: collecting"><text x="4" y="34" fill="#5c6677" font-size="12">collecting…</text></svg></figure>`;
+  const first = at[0]!;
+  const span = Math.max(1, at.at(-1)! - first);
+  const points = values
+    .map((v, i) => {
+      const x = ((at[i]! - first) / span) * width;
+      const y = height - 2 - (max === 0 ? 0 : (v / max) * (height - 4));
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    })
+    .join(' ');
+  return `<figure id="${id}"><figcaption>${caption}</figcaption><svg viewBox="0 0 ${width} ${height}" preserveAspectRatio="none" role="img" aria-label="${esc(title)}"><polyline points="0,${height} ${points} ${width},${height}" fill="#dbe7fb" stroke="none"/><polyline points="${points}" fill="none" stroke="#2563eb" stroke-width="1.5"/></svg></figure>`;
+}
+
+function rate(perSecond: number): string {
+  return perSecond >= 100 ? perSecond.toFixed(0) : perSecond.toFixed(perSecond >= 10 ? 1 : 2);
+}
+
+function stateTone(state: string, recovering: boolean): string {
+  if (state === 'active') return recovering ? 'warn' : 'ok';
+  return state === 'connecting' || state === 'logon_sent' ? 'warn' : 'bad';
+}
+
+function sideName(side: string | null): string {
+  return side === '1' ? 'buy' : side === '2' ? 'sell' : (side ?? '—');
+}
+
+/** "12 s ago (2026-11-30T17:01:02.000Z)" from an ISO time or epoch ms; — when never. */
+function ago(when: string | number | null | undefined, now: number): string {
+  if (when === null || when === undefined) return '—';
+  const ms = typeof when === 'number' ? when : Date.parse(when);
+  return `${duration(Math.max(0, Math.round((now - ms) / 1000)))} ago`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86_400)} d`;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function esc(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}

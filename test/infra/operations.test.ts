@@ -1,0 +1,215 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_LOG_DAYS } from '../../infra/access-logs.js';
+import { settingsFromContext, type ContextKey } from '../../infra/context.js';
+import { ListenerStack } from '../../infra/listener-stack.js';
+import { ECS_EXEC_PATHS } from '../../infra/listener-service.js';
+import { DEFAULT_SETTINGS } from '../../infra/props.js';
+import { REPO, removeSynthOutputs, synthesize, type Resources } from './synth.js';
+
+/**
+ * What an operator gets beside the task: the dashboard, the access and flow logs, ECS Exec, the
+ * memory check, and cdk-nag's AwsSolutions rules with every acknowledgement explained.
+ */
+
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8')) as { context: object }).context;
+
+/** Synthesizes like `cdk synth` with cdk-nag registered as infra/app.ts does; returns the error text or ''. */
+function nagFindings(context: Partial<Record<ContextKey, string>> = {}): string {
+  const outdir = mkdtempSync(join(tmpdir(), 'kfl-nag-'));
+  try {
+    const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, ...context } });
+    new ListenerStack(app, 'KalshiFixListener', {
+      settings: settingsFromContext((key) => app.node.tryGetContext(key)),
+      imageDirectory: REPO,
+    });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    app.synth();
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing unacknowledged in the default stack', () => {
+    // Act
+    const findings = nagFindings();
+    // Assess
+    expect(findings).toBe('');
+  });
+
+  it('finds nothing unacknowledged with ECS Exec, in an existing VPC, on KalshiNR without the drop copy', () => {
+    // Act
+    const withExec = nagFindings({ ecsExec: 'true' });
+    const existing = nagFindings({
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: 'us-east-1a',
+      privateSubnetIds: 'subnet-0aaaaaaaaaaaaaaa1',
+      fixTargetCompId: 'KalshiNR',
+      dropCopy: 'false',
+    });
+    // Assess
+    expect(withExec).toBe('');
+    expect(existing).toBe('');
+  });
+
+  it('gives a reason for every acknowledgement in the stack', () => {
+    // Prepare
+    const { stack } = synthesize();
+    // Each acknowledgement is metadata {"Annotation::<rule>": reason}; CDK adds some of its own.
+    const acknowledged = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .filter(([key]) => key.includes('AwsSolutions-'))
+      .map(([key, reason]) => ({ id: key.replace(/^Annotation::/, ''), reason }));
+    // Assess
+    expect(acknowledged.map((a) => a.id).sort()).toEqual([
+      'AwsSolutions-ECS2',
+      'AwsSolutions-IAM5[Resource::*]',
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<ArchiveBucket\w+\.Arn>\/kalshi-fix-listener\/\*\]$/,
+      ) as unknown,
+      'AwsSolutions-S1',
+      'AwsSolutions-SMG4',
+      'AwsSolutions-SMG4',
+      'AwsSolutions-SMG4',
+    ]);
+    for (const a of acknowledged) expect(a.reason.length, a.id).toBeGreaterThan(40);
+  });
+});
+
+describe('operations resources', () => {
+  let template: Template;
+  let resources: Resources;
+  afterAll(removeSynthOutputs);
+  beforeAll(() => {
+    ({ template } = synthesize());
+    resources = template.toJSON().Resources as Resources;
+  });
+
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  it('logs every request to the archive and the Athena results into an access-log bucket kept a year', () => {
+    // Prepare
+    const buckets = ofType('AWS::S3::Bucket');
+    const logBucket = buckets.find(([id]) => id.startsWith('AccessLogs'))!;
+    // Assess
+    expect(buckets).toHaveLength(3);
+    for (const [id, bucket] of buckets.filter(([bid]) => bid !== logBucket[0]))
+      expect(bucket.Properties!['LoggingConfiguration'], id).toEqual({
+        DestinationBucketName: { Ref: logBucket[0] },
+        LogFilePrefix: expect.stringMatching(/^(archive|athena-results)\/$/) as unknown,
+      });
+    expect(logBucket[1].Properties).toMatchObject({
+      LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: ACCESS_LOG_DAYS })] },
+    });
+    expect(logBucket[1].DeletionPolicy).toBe('Retain');
+  });
+
+  it('records the VPC flow logs in CloudWatch Logs', () => {
+    // Assess
+    template.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
+  });
+
+  it('keeps ECS Exec off by default', () => {
+    // Assess
+    template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: false });
+  });
+
+  describe('the dashboard', () => {
+    const body = () => {
+      const [, dashboard] = ofType('AWS::CloudWatch::Dashboard')[0]!;
+      // The body is a Fn::Join of strings and references: the strings are enough to read it.
+      const parts = (dashboard.Properties!['DashboardBody'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+      return parts.map((p) => (typeof p === 'string' ? p : '"REF"')).join('');
+    };
+
+    it('shows session state, reports/s, fills/s, sink lags, journal backlog, holes, dead letters, the queue and task CPU and memory', () => {
+      // Prepare
+      const text = body();
+      // Assess
+      expect(ofType('AWS::CloudWatch::Dashboard')).toHaveLength(1);
+      for (const metric of [
+        'SessionActive',
+        'Ready',
+        'ReportsReceived',
+        'FillsSent',
+        'FillsLagSeconds',
+        'ArchiveLagSeconds',
+        'ArchiveOldestRecordSeconds',
+        'JournalBacklogRecords',
+        'JournalStalled',
+        'HolesRecorded',
+        'DeadLetters',
+        'ApproximateAgeOfOldestMessage',
+        'ApproximateNumberOfMessagesVisible',
+        'CPUUtilization',
+        'MemoryUtilization',
+        'Starts',
+      ])
+        expect(text, metric).toContain(`"${metric}"`);
+      expect(text).toContain('"Listener","default"');
+      expect(text).toContain('"type":"alarm"');
+    });
+  });
+});
+
+describe('ECS Exec (ecsExec=true)', () => {
+  let template: Template;
+  afterAll(removeSynthOutputs);
+  beforeAll(() => {
+    ({ template } = synthesize({ ecsExec: 'true' }));
+  });
+
+  it('turns on execute-command and gives the SSM agent scratch volumes, the root file system staying read-only', () => {
+    // Assess
+    template.hasResourceProperties('AWS::ECS::Service', { EnableExecuteCommand: true });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          ReadonlyRootFilesystem: true,
+          MountPoints: Match.arrayWith(
+            ECS_EXEC_PATHS.map((path) => Match.objectLike({ ContainerPath: path, ReadOnly: false })),
+          ),
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['ssmmessages:CreateControlChannel']) }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('task size', () => {
+  afterAll(removeSynthOutputs);
+
+  it('warns at synth when memoryMiB is below what reportsPerSecond needs for the 72-hour ExecID window', () => {
+    // Act
+    const small = synthesize({ memoryMiB: '1024' });
+    const sized = synthesize();
+    // Assess
+    Annotations.fromStack(small.stack).hasWarning('*', Match.stringLikeRegexp('memoryMiB 1024 .* needs 1883 MB'));
+    expect(Annotations.fromStack(sized.stack).findWarning('*', Match.stringLikeRegexp('memoryMiB'))).toEqual([]);
+    sized.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: String(DEFAULT_SETTINGS.cpu),
+      Memory: String(DEFAULT_SETTINGS.memoryMiB),
+    });
+  });
+});
