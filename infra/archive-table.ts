@@ -3,8 +3,12 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
 import { RECORD_COLUMNS, TYPED_COLUMNS, typedGlueType } from '../src/core/record.js';
 
-/** Hive partitions of the archive key `exec_reports/dt=YYYY-MM-DD/hour=HH/` (DESIGN.md §3). */
+/**
+ * Hive partitions of the archive key `exec_reports/listener=NAME/dt=YYYY-MM-DD/hour=HH/` (DESIGN.md
+ * §3): one table for every listener of a deployment.
+ */
 export const PARTITION_KEYS = [
+  { name: 'listener', type: 'string', comment: 'LISTENER_NAME of the listener that received it (one per Kalshi key)' },
   { name: 'dt', type: 'string', comment: 'UTC day of TransactTime (else SendingTime), yyyy-MM-dd' },
   { name: 'hour', type: 'int', comment: 'UTC hour of TransactTime (else SendingTime), 0-23, two digits in the key' },
 ] as const;
@@ -34,9 +38,16 @@ export function parquetTableColumns(): glue.CfnTable.ColumnProperty[] {
  * Partition projection: Athena computes partitions from the query instead of a crawler or
  * MSCK REPAIR, so an hour is queryable the moment its object lands.
  */
-export function projectionParameters(tableLocation: string, startDate: string): Record<string, string> {
+export function projectionParameters(
+  tableLocation: string,
+  startDate: string,
+  listeners: readonly string[],
+): Record<string, string> {
   return {
     'projection.enabled': 'true',
+    // The deployment's listeners by name: a query over all of them needs no predicate on it.
+    'projection.listener.type': 'enum',
+    'projection.listener.values': listeners.join(','),
     'projection.dt.type': 'date',
     'projection.dt.format': 'yyyy-MM-dd',
     'projection.dt.range': `${startDate},NOW`,
@@ -45,7 +56,7 @@ export function projectionParameters(tableLocation: string, startDate: string): 
     'projection.hour.type': 'integer',
     'projection.hour.range': '0,23',
     'projection.hour.digits': '2',
-    'storage.location.template': `${tableLocation}dt=\${dt}/hour=\${hour}/`,
+    'storage.location.template': `${tableLocation}listener=\${listener}/dt=\${dt}/hour=\${hour}/`,
   };
 }
 
@@ -61,7 +72,15 @@ export class ArchiveTable extends Construct {
   constructor(
     scope: Construct,
     id: string,
-    props: { databaseName: string; location: string; parquetLocation: string; startDate: string; gzip: boolean },
+    props: {
+      databaseName: string;
+      location: string;
+      parquetLocation: string;
+      startDate: string;
+      gzip: boolean;
+      /** LISTENER_NAME of every listener writing here. */
+      listeners: readonly string[];
+    },
   ) {
     super(scope, id);
     const account = Stack.of(this).account;
@@ -73,7 +92,7 @@ export class ArchiveTable extends Construct {
         description: 'Kalshi FIX listener archive (ExecutionReports, hourly JSONL)',
       },
     });
-    // Both tables: external, partitioned by dt/hour with projection over the writer's prefix.
+    // Both tables: external, partitioned by listener/dt/hour with projection over the writer's prefix.
     const hiveTable = (
       tableId: string,
       table: { name: string; description: string; classification: string; location: string },
@@ -89,7 +108,7 @@ export class ArchiveTable extends Construct {
           parameters: {
             classification: table.classification,
             EXTERNAL: 'TRUE',
-            ...projectionParameters(table.location, props.startDate),
+            ...projectionParameters(table.location, props.startDate, props.listeners),
           },
           partitionKeys: PARTITION_KEYS.map((k) => ({ name: k.name, type: k.type, comment: k.comment })),
           storageDescriptor: { location: table.location, ...storage },

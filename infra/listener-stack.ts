@@ -60,6 +60,7 @@ export class ListenerStack extends Stack {
       parquetLocation: this.archive.parquetTableLocation,
       startDate: settings.archiveStartDate,
       gzip: true,
+      listeners: [settings.listenerName],
     });
     this.queries = new ArchiveQueries(this, 'Athena', {
       name: 'kalshi-fix-listener',

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import type { ArchiveSource } from '../reconcile/archive-reader.js';
+import { DEFAULT_LISTENER, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { S3Store } from '../sinks/s3-store.js';
 import type { ObjectStore } from '../sinks/types.js';
@@ -17,6 +17,14 @@ export function timeRange(values: { from?: string; to?: string }, problems: stri
   if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
   if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
   return { from, to };
+}
+
+/** `--listener NAME`: whose part of the archive (default `default`, a single-listener deployment). */
+export function listenerFrom(values: { listener?: string }, problems: string[]): string {
+  const name = values.listener ?? DEFAULT_LISTENER;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
+    problems.push('--listener may hold letters, digits, - and _ only, at most 64 of them (LISTENER_NAME)');
+  return name;
 }
 
 /** ARCHIVE_URL from the environment: required. */

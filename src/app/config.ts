@@ -220,7 +220,8 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     name: 'LISTENER_NAME',
     required: 'no',
     default: DEFAULTS.LISTENER_NAME,
-    meaning: "this listener's name (letters, digits, - and _; at most 64): the `Listener` dimension of its metrics",
+    meaning:
+      "this listener's name (letters, digits, - and _; at most 64): the archive's `listener=` partition, the fills' `listener` attribute and `listener:symbol` group, a label on every metric and a field of every log line",
   },
 ];
 

@@ -32,7 +32,9 @@ export interface RunningService {
 }
 
 /** Wiring only: config → sinks → service → control plane. */
-export async function startListener(config: Config, log: Logger): Promise<RunningService> {
+export async function startListener(config: Config, parentLog: Logger): Promise<RunningService> {
+  // Every line names its listener: a fleet's logs can share a group and still be told apart.
+  const log = parentLog.child({ listener: config.listenerName });
   await assertUsableSpool(config.spoolDir);
   // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
   const store: ObjectStore =
@@ -85,6 +87,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
             ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
           },
         }),
+    listener: config.listenerName,
     spoolDir: config.spoolDir,
     store,
     queue,
@@ -124,7 +127,7 @@ export async function startListener(config: Config, log: Logger): Promise<Runnin
   const app = createControlPlane({
     target: service,
     rates,
-    metrics: createMetrics(() => service.status()),
+    metrics: createMetrics(() => service.status(), { listener: config.listenerName }),
     ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
     version: packageVersion(),
     startedAt: Date.now(),

@@ -2,9 +2,9 @@ import { compress, init } from '@bokuweb/zstd-wasm';
 import { parseArgs } from 'node:util';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-encode.js';
-import { decode, deleteObject, listObjects, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { decode, deleteObject, hourKeys, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import type { ObjectStore } from '../sinks/types.js';
-import { archiveAccess, archiveUrlFrom } from './command-args.js';
+import { archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
 const HOUR = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/;
@@ -32,9 +32,12 @@ export async function rebuildParquet(input: {
   dt: string;
   hour: string;
   replace: boolean;
+  listener: string;
 }): Promise<RebuildResult | { error: string }> {
-  const partition = `dt=${input.dt}/hour=${input.hour}/`;
-  const jsonlKeys = (await listObjects(input.source, `exec_reports/${partition}`)).filter((k) => JSONL_NAME.test(k));
+  const partition = `listener=${input.listener}/dt=${input.dt}/hour=${input.hour}/`;
+  const jsonlKeys = (await hourKeys(input.source, 'exec_reports', input.listener, input.dt, input.hour)).filter((k) =>
+    JSONL_NAME.test(k),
+  );
   if (jsonlKeys.length === 0) return { error: `no JSONL objects under exec_reports/${partition}` };
   const objects = jsonlKeys
     .map((key) => {
@@ -50,7 +53,7 @@ export async function rebuildParquet(input: {
   const last = Math.max(...objects.map((o) => o.last));
   const name = `${String(first).padStart(12, '0')}-${String(last).padStart(12, '0')}-${records.length}`;
   const parquetKey = `exec_reports_parquet/${partition}${name}.parquet`;
-  const others = (await listObjects(input.source, `exec_reports_parquet/${partition}`)).filter(
+  const others = (await hourKeys(input.source, 'exec_reports_parquet', input.listener, input.dt, input.hour)).filter(
     (k) => k.endsWith('.parquet') && k !== parquetKey,
   );
   if (others.length > 0 && !input.replace)
@@ -77,7 +80,7 @@ export async function rebuildParquet(input: {
 }
 
 /**
- * `kalshi-fix-listener rebuild-parquet --hour YYYY-MM-DDTHH [--replace] [--force]`, ARCHIVE_URL from
+ * `kalshi-fix-listener rebuild-parquet --hour YYYY-MM-DDTHH [--listener NAME] [--replace] [--force]`, ARCHIVE_URL from
  * the environment. Prints a JSON summary; exit 0 when written, 1 when there is nothing to build
  * or other Parquet objects hold the hour (without --replace), 2 on bad input.
  */
@@ -89,9 +92,15 @@ export async function rebuildParquetCommand(
 ): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { hour: { type: 'string' }, replace: { type: 'boolean' }, force: { type: 'boolean' } },
+    options: {
+      hour: { type: 'string' },
+      listener: { type: 'string' },
+      replace: { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
   });
   const problems: string[] = [];
+  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
   const hour = HOUR.exec(values.hour ?? '');
   if (hour === null) problems.push('--hour must be a UTC hour, e.g. 2026-11-23T09');
   const archiveUrl = archiveUrlFrom(env, problems);
@@ -111,6 +120,7 @@ export async function rebuildParquetCommand(
     dt: hour[1]!,
     hour: hour[2]!,
     replace: values.replace === true,
+    listener,
   });
   out(`${JSON.stringify(result, null, 2)}\n`);
   return 'error' in result ? 1 : 0;

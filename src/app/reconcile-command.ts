@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { archiveAccess, archiveUrlFrom, timeRange } from './command-args.js';
+import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { KalshiRest, type RestFill } from '../reconcile/kalshi-rest.js';
@@ -13,13 +13,15 @@ export interface ReconcileInput {
   rest: KalshiRest;
   /** Subaccounts to ask REST for; default: 0 and every one the archive mentions. */
   subaccounts?: number[];
+  /** Whose archive (default `default`): the listener of the API key REST is asked with. */
+  listener?: string;
 }
 
 /** Archive fills vs Kalshi REST fills over [from, to]. */
 export async function reconcile(
   input: ReconcileInput,
 ): Promise<ReconcileReport & { subaccounts: number[]; archivedFills: number; restFills: number }> {
-  const archived = (await readArchive(input.archive, input.from, input.to)).filter((r) => {
+  const archived = (await readArchive(input.archive, input.from, input.to, input.listener)).filter((r) => {
     const at = Date.parse(r.transact_time ?? r.received_at);
     return r.exec_type === 'F' && at >= input.from.getTime() && at <= input.to.getTime();
   });
@@ -38,7 +40,7 @@ export async function reconcile(
 }
 
 /**
- * `kalshi-fix-listener reconcile --from ISO --to ISO [--subaccounts 0,1] [--rest-url URL]`, with
+ * `kalshi-fix-listener reconcile --from ISO --to ISO [--listener NAME] [--subaccounts 0,1] [--rest-url URL]`, with
  * ARCHIVE_URL, FIX_API_KEY and FIX_PRIVATE_KEY(_FILE) from the environment. Prints a JSON report;
  * exit 0 when both sides agree, 1 when something is missing, 2 on bad input.
  */
@@ -53,11 +55,13 @@ export async function reconcileCommand(
       from: { type: 'string' },
       to: { type: 'string' },
       subaccounts: { type: 'string' },
+      listener: { type: 'string' },
       'rest-url': { type: 'string' },
     },
   });
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
+  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
   const archiveUrl = archiveUrlFrom(env, problems);
   if (env['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
   let privateKey;
@@ -83,6 +87,7 @@ export async function reconcileCommand(
     to,
     archive,
     rest,
+    listener,
     ...(values.subaccounts === undefined ? {} : { subaccounts: values.subaccounts.split(',').map(Number) }),
   });
   out(

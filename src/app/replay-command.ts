@@ -2,16 +2,17 @@ import { parseArgs } from 'node:util';
 import { Backoff } from '../core/backoff.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { fillQueueMessage } from '../pipeline/fill-message.js';
-import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { DEFAULT_LISTENER, readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
-import { archiveAccess, archiveUrlFrom, timeRange } from './command-args.js';
+import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
 import { parseFillsUrl } from './config.js';
 
 export interface ReplaySummary {
   from: string;
   to: string;
   symbol: string | null;
+  listener: string;
   queue: string;
   dryRun: boolean;
   /** Archive lines read for the hours of the range. */
@@ -28,7 +29,7 @@ const MAX_ATTEMPTS = 8;
 
 /**
  * Sends the archived fills of [from, to] to a queue again, exactly as the publisher sent them:
- * the same body, attributes, FIFO group (the symbol) and deduplication id (the ExecID), in
+ * the same body, attributes, FIFO group (`listener:symbol`) and deduplication id (the ExecID), in
  * archive order within each group. A batch holds at most one fill per group, so a fill is sent
  * only once the one before it in its group was accepted: order holds through throttling and
  * retries. A fill the queue refuses for itself is reported and its group goes on.
@@ -39,11 +40,14 @@ export async function replayFills(input: {
   from: Date;
   to: Date;
   symbol?: string;
+  /** Whose fills (default `default`): read from its partition, sent with its attribute and groups. */
+  listener?: string;
   dryRun?: boolean;
   onProgress?: (sent: number, total: number) => void;
   retryBaseMs?: number;
 }): Promise<ReplaySummary> {
-  const lines = await readArchiveLines(input.source, input.from, input.to);
+  const listener = input.listener ?? DEFAULT_LISTENER;
+  const lines = await readArchiveLines(input.source, input.from, input.to, listener);
   const seen = new Set<string>();
   const groups = new Map<string, Array<{ record: ExecutionReportRecord; message: QueueMessage }>>();
   let selected = 0;
@@ -58,7 +62,7 @@ export async function replayFills(input: {
       continue;
     }
     seen.add(record.exec_id);
-    const { message, fitted, group } = fillQueueMessage(record, line, input.queue, `r${selected}`);
+    const { message, fitted, group } = fillQueueMessage(record, line, input.queue, `r${selected}`, listener);
     if (fitted === undefined) {
       skipped++;
       continue;
@@ -71,6 +75,7 @@ export async function replayFills(input: {
     from: input.from.toISOString(),
     to: input.to.toISOString(),
     symbol: input.symbol ?? null,
+    listener,
     queue: input.queue.location,
     dryRun: input.dryRun === true,
     read: lines.length,
@@ -137,7 +142,7 @@ export async function replayFills(input: {
 }
 
 /**
- * `kalshi-fix-listener replay --from ISO --to ISO [--symbol S] --queue URL [--dry-run]`, ARCHIVE_URL
+ * `kalshi-fix-listener replay --from ISO --to ISO [--symbol S] [--listener NAME] --queue URL [--dry-run]`, ARCHIVE_URL
  * from the environment. A progress bar on a terminal (stderr), a JSON summary on stdout; exit 0
  * when every selected fill was sent, 1 when some failed, 2 on bad input.
  */
@@ -153,12 +158,14 @@ export async function replayCommand(
       from: { type: 'string' },
       to: { type: 'string' },
       symbol: { type: 'string' },
+      listener: { type: 'string' },
       queue: { type: 'string' },
       'dry-run': { type: 'boolean' },
     },
   });
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
+  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
   if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime()) && to < from) problems.push('--to is before --from');
   if (values.queue === undefined) problems.push('--queue is required (an SQS queue URL or file:///path.jsonl)');
   const archiveUrl = archiveUrlFrom(env, problems);
@@ -178,6 +185,7 @@ export async function replayCommand(
     from,
     to,
     ...(values.symbol === undefined ? {} : { symbol: values.symbol }),
+    listener,
     dryRun: values['dry-run'] === true,
     onProgress: (done, total) => {
       if (progress === undefined || total === 0) return;

@@ -40,6 +40,11 @@ export interface ServiceOptions {
     timeoutMs?: number;
   };
   backfillRetry?: BackfillRetry;
+  /**
+   * LISTENER_NAME: the archive's `listener=` partition, the fills' `listener` attribute and group
+   * prefix. Unset (unit tests of the parts): keys and messages without it.
+   */
+  listener?: string;
   spoolDir: string;
   /** While the spool refuses writes: retry waits, and how much to hold in memory meanwhile. */
   journal?: { retry?: BackoffPolicy; maxPendingBytes?: number };
@@ -119,10 +124,12 @@ export class ListenerService implements ControlTarget {
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
     if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
+    const partition = options.listener === undefined ? {} : { partition: `listener=${options.listener}` };
     this.archive = new ArchiveWriter({
       journal,
       store: options.store,
       deadLetters,
+      ...partition,
       ...options.archive,
       ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
       onFailure: (error) => this.#die(error, options),
@@ -138,6 +145,7 @@ export class ListenerService implements ControlTarget {
         journal,
         store: options.store,
         deadLetters,
+        ...partition,
         format: this.#parquetFormat,
         // Only a closed hour (or the size cap) makes an object: one per hour, not one per minute.
         flushMs: Number.POSITIVE_INFINITY,
@@ -155,6 +163,7 @@ export class ListenerService implements ControlTarget {
       journal,
       queue: options.queue,
       deadLetters,
+      ...(options.listener === undefined ? {} : { listener: options.listener }),
       ...options.fills,
       ...(options.onFillEvent ? { onEvent: options.onFillEvent } : {}),
       onFailure: (error) => this.#die(error, options),

@@ -5,8 +5,13 @@ import { SESSION_STATES, type ListenerStatus } from './status.js';
  * Prometheus metrics read from the service's status at scrape time: nothing on the hot path.
  * A registry of its own (no global default registry).
  */
-export function createMetrics(status: () => ListenerStatus): Registry {
+/**
+ * `listener` (LISTENER_NAME) labels every series, so one Prometheus can scrape a fleet and tell
+ * the listeners apart.
+ */
+export function createMetrics(status: () => ListenerStatus, options: { listener?: string } = {}): Registry {
   const registry = new Registry();
+  if (options.listener !== undefined) registry.setDefaultLabels({ listener: options.listener });
   // Node's process metrics under their usual names, so off-the-shelf dashboards find them.
   collectDefaultMetrics({ register: registry });
   // status() is cheap (counters and a few sums); each collector reads it at scrape time.

@@ -21,6 +21,11 @@ export interface ArchiveWriterOptions {
   flushMs?: number;
   /** What the objects are (default JSONL, gzipped unless `gzip` is false). */
   format?: ArchiveFormat;
+  /**
+   * A Hive partition before `dt`/`hour` in every key (`listener=NAME`): several listeners write
+   * under one table (DESIGN.md §3). Unset: `{table}/dt=…/hour=…/`.
+   */
+  partition?: string;
   /** A bucket is written early past this many uncompressed bytes (default 64 MiB). */
   maxObjectBytes?: number;
   /** Memory held in open buckets before reading from the journal pauses (default 2 × maxObjectBytes). */
@@ -99,6 +104,9 @@ export class ArchiveWriter {
   readonly #maxObjectBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #format: ArchiveFormat;
+  readonly #partition: string | undefined;
+  #lastHour = '';
+  #lastHourKey = '';
   readonly #sink: string;
   readonly #now: () => number;
   readonly #backoff: Backoff;
@@ -121,6 +129,7 @@ export class ArchiveWriter {
     this.#maxObjectBytes = options.maxObjectBytes ?? 64 * 1024 * 1024;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
     this.#format = options.format ?? jsonlFormat(options.gzip ?? true);
+    this.#partition = options.partition;
     this.#sink = this.#format.sink;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, floorMs: 50, ...options.retry });
@@ -235,10 +244,21 @@ export class ArchiveWriter {
     return progressed;
   }
 
+  /** The bucket key of an hour; the last one is kept, since consecutive records share their hour. */
+  #partitioned(hour: string): string {
+    if (this.#partition === undefined) return hour;
+    if (hour !== this.#lastHour) {
+      this.#lastHour = hour;
+      this.#lastHourKey = `${this.#partition}/${hour}`;
+    }
+    return this.#lastHourKey;
+  }
+
   #add(entry: JournalEntry): Bucket | undefined {
     if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b))
       return undefined;
-    const { hourKey, hourEndMs } = partitionOf(entry.record);
+    const { hourKey: hour, hourEndMs } = partitionOf(entry.record);
+    const hourKey = this.#partitioned(hour);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
       const received = Date.parse(entry.record.received_at);
@@ -485,7 +505,7 @@ export function partitionOf(record: ExecutionReportRecord): { hourKey: string; h
   return { hourKey: `dt=${dt}/hour=${hour}`, hourEndMs: Date.parse(`${dt}T${hour}:00:00Z`) + 3600_000 };
 }
 
-/** `{table}/dt=…/hour=…/{first}-{last}-{count}{extension}`: deterministic for the LSNs held. */
+/** `{table}/[listener=…/]dt=…/hour=…/{first}-{last}-{count}{extension}`: deterministic for the LSNs held. */
 export function objectKey(hourKey: string, ranges: LsnRange[], count: number, format: ArchiveFormat): string {
   const first = ranges[0]![0];
   const last = ranges.at(-1)![1];

@@ -58,8 +58,11 @@ export function fillQueueMessage(
   line: string,
   queue: Pick<FillQueue, 'fifo' | 'maxBatchBytes'>,
   id: string,
+  listener?: string,
 ): { message: QueueMessage; fitted: FillBody | undefined; limit: number; group: string } {
-  const group = record.symbol ?? 'UNKNOWN';
+  const symbol = record.symbol ?? 'UNKNOWN';
+  // Several listeners share one queue: each keeps its own order per symbol, none waits on another.
+  const group = listener === undefined ? symbol : `${listener}:${symbol}`;
   // Room for the attributes beside the body.
   const limit = queue.maxBatchBytes - 1024;
   const fitted = fillBody(record, line, limit);
@@ -68,10 +71,11 @@ export function fillQueueMessage(
     body: fitted?.body ?? line,
     attributes: {
       exec_id: { type: 'String', value: record.exec_id },
-      symbol: { type: 'String', value: group },
+      symbol: { type: 'String', value: symbol },
       schema_version: { type: 'Number', value: String(record.schema_version) },
     },
   };
+  if (listener !== undefined) message.attributes['listener'] = { type: 'String', value: listener };
   if (fitted?.shrunk !== undefined) message.attributes['shrunk'] = { type: 'String', value: fitted.shrunk };
   if (queue.fifo) {
     message.groupId = group;

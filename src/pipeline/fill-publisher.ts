@@ -24,6 +24,8 @@ export interface FillPublisherOptions {
   lingerMs?: number;
   /** Fills read ahead of the queue before reading from the journal pauses (memory bound). */
   maxWaiting?: number;
+  /** LISTENER_NAME: a `listener` attribute on every fill, and message groups `listener:symbol`. */
+  listener?: string;
   retry?: BackoffPolicy;
   now?: () => number;
   onEvent?: (event: FillEvent) => void;
@@ -201,7 +203,13 @@ export class FillPublisher {
 
   #toPending(entry: JournalEntry, now: number): Pending {
     const record = entry.record;
-    const { message, fitted, limit, group } = fillQueueMessage(record, entry.line, this.#o.queue, `e${entry.lsn}`);
+    const { message, fitted, limit, group } = fillQueueMessage(
+      record,
+      entry.line,
+      this.#o.queue,
+      `e${entry.lsn}`,
+      this.#o.listener,
+    );
     if (fitted?.shrunk !== undefined) {
       this.#o.onEvent?.({
         kind: 'shrunk',

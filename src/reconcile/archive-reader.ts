@@ -7,9 +7,38 @@ import type { ExecutionReportRecord } from '../core/record.js';
 export type ArchiveSource =
   { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };
 
-/** Every archived record whose hour partition overlaps [from, to], read hour by hour. */
-export async function readArchive(source: ArchiveSource, from: Date, to: Date): Promise<ExecutionReportRecord[]> {
-  return (await readArchiveLines(source, from, to)).map((entry) => entry.record);
+/** The listener a single-listener deployment runs as (LISTENER_NAME's default). */
+export const DEFAULT_LISTENER = 'default';
+
+/**
+ * The keys of one hour of a table for a listener, in journal order (object names are LSN ranges):
+ * its `listener=` partition, and for `default` also the layout from before listeners (no
+ * `listener=`), so an archive written then stays readable.
+ */
+export async function hourKeys(
+  source: ArchiveSource,
+  table: string,
+  listener: string,
+  dt: string,
+  hour: string,
+): Promise<string[]> {
+  const hourPath = `dt=${dt}/hour=${hour}/`;
+  const prefixes = [`${table}/listener=${listener}/${hourPath}`];
+  if (listener === DEFAULT_LISTENER) prefixes.push(`${table}/${hourPath}`);
+  const keys: string[] = [];
+  for (const prefix of prefixes) keys.push(...(await listObjects(source, prefix)));
+  const name = (key: string) => key.slice(key.lastIndexOf('/') + 1);
+  return keys.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+}
+
+/** Every archived record of a listener whose hour partition overlaps [from, to], read hour by hour. */
+export async function readArchive(
+  source: ArchiveSource,
+  from: Date,
+  to: Date,
+  listener = DEFAULT_LISTENER,
+): Promise<ExecutionReportRecord[]> {
+  return (await readArchiveLines(source, from, to, listener)).map((entry) => entry.record);
 }
 
 /**
@@ -20,20 +49,21 @@ export async function readArchiveLines(
   source: ArchiveSource,
   from: Date,
   to: Date,
+  listener = DEFAULT_LISTENER,
 ): Promise<Array<{ line: string; record: ExecutionReportRecord }>> {
   const out: Array<{ line: string; record: ExecutionReportRecord }> = [];
   for (let hour = Math.floor(from.getTime() / 3600_000) * 3600_000; hour <= to.getTime(); hour += 3600_000) {
     const iso = new Date(hour).toISOString();
-    const partition = `exec_reports/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
-    for (const body of await objectsIn(source, partition))
+    const keys = await hourKeys(source, 'exec_reports', listener, iso.slice(0, 10), iso.slice(11, 13));
+    for (const body of await objectsIn(source, keys))
       for (const line of body.split('\n'))
         if (line.length > 0) out.push({ line, record: JSON.parse(line) as ExecutionReportRecord });
   }
   return out;
 }
 
-async function objectsIn(source: ArchiveSource, partition: string): Promise<string[]> {
-  const keys = (await listObjects(source, partition)).filter((key) => /\.jsonl(\.gz)?$/.test(key));
+async function objectsIn(source: ArchiveSource, hourKeys: string[]): Promise<string[]> {
+  const keys = hourKeys.filter((key) => /\.jsonl(\.gz)?$/.test(key));
   const bodies: string[] = [];
   for (const key of keys) bodies.push(decode(key, await readObject(source, key)));
   return bodies;

@@ -121,6 +121,10 @@ describe('control plane', () => {
       const shown = [...html.matchAll(/<td><code>([^<]+)<\/code><\/td>/g)].map((m) => m[1]!);
       expect(sent.length).toBeGreaterThan(0);
       expect(shown).toEqual(sent.slice(-20).reverse());
+      // Every log line names its listener (LISTENER_NAME), so a fleet's logs can share a group.
+      const lines = run.logLines.map((l) => JSON.parse(l) as { listener?: string });
+      expect(lines.length).toBeGreaterThan(3);
+      expect(lines.filter((l) => l.listener !== 'default')).toEqual([]);
     });
   });
 
@@ -189,17 +193,19 @@ describe('control plane', () => {
       const text = await response.text();
       // Assess
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
-      expect(text).toMatch(/^kfl_execution_reports_total 20$/m);
-      expect(text).toMatch(/^kfl_fills_published_total \d+$/m);
-      expect(text).toMatch(/^kfl_messages_in_total\{msg_type="8"\} \d+$/m);
-      expect(text).toMatch(/^kfl_session_state\{state="active"\} 1$/m);
-      expect(text).toMatch(/^kfl_duplicates_dropped_total 0$/m);
-      expect(text).toMatch(/^kfl_reconnects_total \d+$/m);
-      expect(text).toMatch(/^kfl_journal_backlog_records\{sink="archive"\} \d+$/m);
-      expect(text).toMatch(/^kfl_journal_backlog_bytes\{sink="fills"\} \d+$/m);
-      expect(text).toMatch(/^kfl_sink_lag_seconds\{sink="fills"\} 0$/m);
-      expect(text).toMatch(/^kfl_sink_last_success_timestamp_seconds\{sink="fills"\} [\d.e+]+$/m);
-      expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+      // Every series carries the listener's name (LISTENER_NAME), so a fleet shares one Prometheus.
+      expect(text).toMatch(/^kfl_execution_reports_total\{listener="default"\} 20$/m);
+      expect(text).toMatch(/^kfl_fills_published_total\{listener="default"\} \d+$/m);
+      expect(text).toMatch(/^kfl_messages_in_total\{msg_type="8",listener="default"\} \d+$/m);
+      expect(text).toMatch(/^kfl_session_state\{state="active",listener="default"\} 1$/m);
+      expect(text).toMatch(/^kfl_duplicates_dropped_total\{listener="default"\} 0$/m);
+      expect(text).toMatch(/^kfl_reconnects_total\{listener="default"\} \d+$/m);
+      expect(text).toMatch(/^kfl_journal_backlog_records\{sink="archive",listener="default"\} \d+$/m);
+      expect(text).toMatch(/^kfl_journal_backlog_bytes\{sink="fills",listener="default"\} \d+$/m);
+      expect(text).toMatch(/^kfl_sink_lag_seconds\{sink="fills",listener="default"\} 0$/m);
+      expect(text).toMatch(/^kfl_sink_last_success_timestamp_seconds\{sink="fills",listener="default"\} [\d.e+]+$/m);
+      expect(text).toMatch(/^process_resident_memory_bytes\{listener="default"\} \d+$/m);
+      expect(text).not.toMatch(/^kfl_\w+ /m); // no series without the label
       expect(text).not.toMatch(/^kfl_process_/m);
     });
   });

@@ -22,20 +22,24 @@ import { REPO } from './synth.js';
 const LOCATION = 's3://archive-bucket/kalshi-fix-listener/exec_reports/';
 
 /** What Athena's projection puts in the template for a partition (date as formatted, hour with 2 digits). */
-function projectedPrefix(dt: string, hour: number): string {
-  const template = projectionParameters(LOCATION, '2026-01-01')['storage.location.template']!;
-  return template.replace('${dt}', dt).replace('${hour}', String(hour).padStart(2, '0'));
+function projectedPrefix(listener: string, dt: string, hour: number): string {
+  const template = projectionParameters(LOCATION, '2026-01-01', [listener])['storage.location.template']!;
+  return template
+    .replace('${listener}', listener)
+    .replace('${dt}', dt)
+    .replace('${hour}', String(hour).padStart(2, '0'));
 }
 
 describe("Glue table over the archive writer's keys", () => {
   it("projects onto the very prefix the writer puts an hour's objects under", () => {
-    // Prepare: a report of 07:05 UTC, keyed as the archive writer keys it (hour 07, two digits).
+    // Prepare: a report of 07:05 UTC, keyed as the archive writer of listener member-a keys it
+    // (its partition first, hour 07 with two digits).
     const record = makeRecord(1, { transact_time: '2026-11-23T07:05:07.401Z' });
     const { hourKey } = partitionOf(record);
     // Act
-    const key = `kalshi-fix-listener/${objectKey(hourKey, [[1, 20]], 20, jsonlFormat(true))}`;
+    const key = `kalshi-fix-listener/${objectKey(`listener=member-a/${hourKey}`, [[1, 20]], 20, jsonlFormat(true))}`;
     // Assess
-    expect(`s3://archive-bucket/${key}`.startsWith(projectedPrefix('2026-11-23', 7))).toBe(true);
+    expect(`s3://archive-bucket/${key}`.startsWith(projectedPrefix('member-a', '2026-11-23', 7))).toBe(true);
     expect(key).not.toMatch(/dt=[^/]*:/); // no ':' in a partition value (DESIGN.md §3)
   });
 

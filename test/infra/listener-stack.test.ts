@@ -451,16 +451,18 @@ describe('Glue table and Athena workgroup', () => {
       PARTITION_KEYS.map((k) => [k.name, k.type]),
     );
     expect(parameters['storage.location.template']).toBe(
-      `${resolve(parquetTable().StorageDescriptor.Location) as string}dt=\${dt}/hour=\${hour}/`,
+      `${resolve(parquetTable().StorageDescriptor.Location) as string}listener=\${listener}/dt=\${dt}/hour=\${hour}/`,
     );
   });
 
-  it('projects dt as a date and hour as a two-digit integer onto the key template', () => {
+  it("projects the stack's listener, dt as a date and hour as a two-digit integer onto the key template", () => {
     // Prepare
     const parameters = resolve(table().Parameters) as Record<string, string>;
     // Assess
     expect(parameters).toMatchObject({
       'projection.enabled': 'true',
+      'projection.listener.type': 'enum',
+      'projection.listener.values': DEFAULT_SETTINGS.listenerName,
       'projection.dt.type': 'date',
       'projection.dt.format': 'yyyy-MM-dd',
       'projection.dt.range': `${DEFAULT_SETTINGS.archiveStartDate},NOW`,
@@ -469,7 +471,7 @@ describe('Glue table and Athena workgroup', () => {
       'projection.hour.digits': '2',
     });
     expect(parameters['storage.location.template']).toBe(
-      `${resolve(table().StorageDescriptor.Location) as string}dt=\${dt}/hour=\${hour}/`,
+      `${resolve(table().StorageDescriptor.Location) as string}listener=\${listener}/dt=\${dt}/hour=\${hour}/`,
     );
   });
 

@@ -65,7 +65,7 @@ describe('kalshi-fix-listener demo', () => {
       // Objects written while running, and the rest at SIGTERM: every report is in one.
       const objects = files(join(cwd, 'data', 'archive')).filter((p) => p.endsWith('.jsonl.gz'));
       expect(objects.length).toBeGreaterThan(0);
-      expect(objects[0]).toMatch(/exec_reports\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
+      expect(objects[0]).toMatch(/exec_reports\/listener=default\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
       const archived = objects.flatMap((p) =>
         gunzipSync(readFileSync(p))
           .toString('utf8')

@@ -9,7 +9,7 @@ import { S3Store } from '../../src/sinks/s3-store.js';
 import { s3Client, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
-const PARTITION = 'dt=2026-11-23/hour=09';
+const PARTITION = 'listener=default/dt=2026-11-23/hour=09';
 const NOW = () => Date.parse('2026-11-24T00:00:00Z');
 
 /** An archive folder with an hour in three JSONL objects and two Parquet objects already there. */
@@ -70,14 +70,14 @@ describe('rebuild-parquet', () => {
       const connection = await db.connect();
       const rows = (
         await connection.runAndReadAll(
-          `SELECT count(*) AS n, count(DISTINCT exec_id) AS ids FROM read_parquet('${root}/exec_reports_parquet/*/*/*.parquet')`,
+          `SELECT count(*) AS n, count(DISTINCT exec_id) AS ids FROM read_parquet('${root}/exec_reports_parquet/*/*/*/*.parquet')`,
         )
       ).getRowObjectsJS();
       connection.closeSync();
       expect(rows).toEqual([{ n: 75n, ids: 75n }]);
     });
 
-    it('refuses a malformed hour, and an hour the listener may still be writing, with exit 2', async () => {
+    it('refuses a malformed hour, an hour the listener may still be writing, and a bad --listener, with exit 2', async () => {
       // Prepare
       const lines: string[] = [];
       const env = { ARCHIVE_URL: `file://${tempDir()}` };
@@ -85,11 +85,18 @@ describe('rebuild-parquet', () => {
       // Act
       const bad = await rebuildParquetCommand(['--hour', '2026-11-23 09:00'], env, (t) => lines.push(t), NOW);
       const recent = await rebuildParquetCommand(['--hour', '2026-11-23T23'], env, (t) => lines.push(t), NOW);
+      const listener = await rebuildParquetCommand(
+        ['--hour', '2026-11-23T09', '--listener', 'a/b'],
+        env,
+        (t) => lines.push(t),
+        NOW,
+      );
 
       // Assess
-      expect([bad, recent]).toEqual([2, 2]);
+      expect([bad, recent, listener]).toEqual([2, 2, 2]);
       expect(lines[0]).toMatch(/--hour must be a UTC hour/);
       expect(lines[1]).toMatch(/ended less than an hour ago/);
+      expect(lines[2]).toMatch(/--listener may hold letters, digits, - and _ only/);
     });
   });
 
@@ -116,7 +123,14 @@ describe('rebuild-parquet', () => {
       const source = { kind: 's3' as const, bucket, prefix: 'kfl/', client };
 
       // Act
-      const result = await rebuildParquet({ source, store, dt: '2026-11-23', hour: '09', replace: true });
+      const result = await rebuildParquet({
+        source,
+        store,
+        dt: '2026-11-23',
+        hour: '09',
+        replace: true,
+        listener: 'default',
+      });
 
       // Assess
       expect(result).toMatchObject({ records: 75, result: 'created' });

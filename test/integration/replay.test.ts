@@ -8,7 +8,10 @@ import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { drainQueue, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
-/** 120 reports (60 fills, three symbols) over hours 09 and 10, in two JSONL objects per hour. */
+/**
+ * 120 reports (60 fills, three symbols) over hours 09 and 10, in two JSONL objects per hour: hour
+ * 09 in the layout from before listeners, hour 10 under `listener=default` (an upgraded archive).
+ */
 function archive(): { root: string; records: ExecutionReportRecord[] } {
   const root = tempDir('archive-');
   const records = Array.from({ length: 120 }, (_, n) =>
@@ -17,7 +20,8 @@ function archive(): { root: string; records: ExecutionReportRecord[] } {
     }),
   );
   const write = (hour: string, name: string, slice: ExecutionReportRecord[]) => {
-    const dir = join(root, 'exec_reports', `dt=2026-11-23/hour=${hour}`);
+    const partition = hour === '09' ? '' : 'listener=default/';
+    const dir = join(root, 'exec_reports', `${partition}dt=2026-11-23/hour=${hour}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, name), gzipSync(slice.map((r) => `${JSON.stringify(r)}\n`).join('')));
   };
@@ -73,7 +77,7 @@ describe('replay', () => {
         expected.map((r) => r.exec_id).sort(),
       );
       for (const symbol of new Set(expected.map((r) => r.symbol))) {
-        const inGroup = received.filter((m) => m.Attributes!['MessageGroupId'] === symbol);
+        const inGroup = received.filter((m) => m.Attributes!['MessageGroupId'] === `default:${symbol}`);
         expect(inGroup.map((m) => m.MessageAttributes!['exec_id']!.StringValue)).toEqual(
           expected.filter((r) => r.symbol === symbol).map((r) => r.exec_id),
         );
@@ -83,6 +87,8 @@ describe('replay', () => {
       const record = expected.find((r) => r.exec_id === sample.MessageAttributes!['exec_id']!.StringValue)!;
       expect(sample.Body).toBe(JSON.stringify(record));
       expect(sample.Attributes!['MessageDeduplicationId']).toBe(record.exec_id);
+      expect(sample.MessageAttributes!['listener']!.StringValue).toBe('default');
+      expect(first.listener).toBe('default');
       expect(second.sent).toBe(expected.length);
       expect(again).toEqual([]); // deduplicated by the FIFO queue within its window
       expect(progress.at(-1)).toBe(expected.length);

@@ -91,4 +91,45 @@ describe('archive read as Athena would (DuckDB)', () => {
     db.closeSync();
     instance.closeSync();
   });
+
+  it('reads several listeners under one table, the listener a partition column like dt and hour', async () => {
+    // Prepare: three listeners, each with its own journal, writing into one archive folder.
+    const root = tempDir('archive-');
+    const store = new LocalFolderStore(root);
+    const counts = { 'member-a': 12, 'member-b': 7, 'fcm-1': 3 };
+    for (const [listener, count] of Object.entries(counts)) {
+      const journal = await Journal.open({ dir: tempDir() });
+      for (let n = 0; n < count; n++)
+        journal.append(makeRecord(n, { exec_id: `${listener}-${n}`, transact_time: '2026-11-23T09:15:00Z' }));
+      await journal.flush();
+      const writer = new ArchiveWriter({
+        journal,
+        store,
+        partition: `listener=${listener}`,
+        now: () => Date.parse('2026-11-23T12:00:00Z'),
+      });
+      await writer.start();
+      await writer.stop({ flush: true });
+      await journal.close();
+    }
+    const source = `read_json('${join(root, 'exec_reports/*/*/*/*.jsonl.gz')}', format = 'newline_delimited', hive_partitioning = true, hive_types = {'listener': 'VARCHAR', 'dt': 'VARCHAR', 'hour': 'INTEGER'})`;
+    const db = await (
+      await DuckDBInstance.create(':memory:', {
+        autoinstall_known_extensions: 'false',
+        autoload_known_extensions: 'false',
+      })
+    ).connect();
+    // Act
+    const rows = (
+      await db.runAndReadAll(
+        `SELECT listener, dt, hour, count(*) AS n, count(DISTINCT exec_id) AS ids FROM ${source} GROUP BY ALL ORDER BY listener`,
+      )
+    ).getRowObjectsJS();
+    // Assess
+    expect(rows.map((r) => [r['listener'], r['dt'], r['hour'], Number(r['n']), Number(r['ids'])])).toEqual([
+      ['fcm-1', '2026-11-23', 9, 3, 3],
+      ['member-a', '2026-11-23', 9, 12, 12],
+      ['member-b', '2026-11-23', 9, 7, 7],
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CUT_MARK, fillBody } from '../../src/pipeline/fill-message.js';
+import { CUT_MARK, fillBody, fillQueueMessage } from '../../src/pipeline/fill-message.js';
 import { makeRecord } from '../helpers/records.js';
 
 describe('fillBody', () => {
@@ -77,5 +77,35 @@ describe('fillBody', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('fillQueueMessage', () => {
+  const fifo = { fifo: true, maxBatchBytes: 262_144 };
+
+  it('names the listener in an attribute and groups by listener and symbol, so listeners sharing a queue never wait on each other', () => {
+    // Prepare
+    const record = makeRecord(0);
+    // Act
+    const { message, group } = fillQueueMessage(record, JSON.stringify(record), fifo, 'e1', 'member-a');
+    // Assess
+    expect(group).toBe(`member-a:${record.symbol}`);
+    expect(message.groupId).toBe(`member-a:${record.symbol}`);
+    expect(message.deduplicationId).toBe(record.exec_id);
+    expect(message.attributes).toMatchObject({
+      listener: { type: 'String', value: 'member-a' },
+      symbol: { type: 'String', value: record.symbol },
+      exec_id: { type: 'String', value: record.exec_id },
+    });
+  });
+
+  it('groups by symbol alone, with no listener attribute, when no listener is given', () => {
+    // Prepare
+    const record = makeRecord(0);
+    // Act
+    const { message } = fillQueueMessage(record, JSON.stringify(record), fifo, 'e1');
+    // Assess
+    expect(message.groupId).toBe(record.symbol);
+    expect(message.attributes['listener']).toBeUndefined();
   });
 });
