@@ -61,6 +61,7 @@ describe('loadConfig', () => {
       healthLogIntervalMs: 60_000,
       metricsNamespace: undefined,
       listenerName: 'default',
+      fleetStatusUrls: [],
     });
   });
 
@@ -182,6 +183,25 @@ describe('loadConfig', () => {
     expect(named.listenerName).toBe('member-a_01');
     expect(loadConfig(VALID).listenerName).toBe('default');
     expect(bad).toEqual([expect.stringMatching(/^LISTENER_NAME may hold letters, digits, - and _ only/)]);
+  });
+
+  it('reads FLEET_STATUS_URLS as name=url pairs, and refuses anything else', () => {
+    // Act
+    const fleet = loadConfig({
+      ...VALID,
+      FLEET_STATUS_URLS: 'member-a=http://10.0.1.5:8080/, member-b=http://10.0.2.7:8080/',
+    });
+    const bad = problemsOf({ ...VALID, FLEET_STATUS_URLS: 'member-a=javascript:alert(1),nourl' });
+    // Assess
+    expect(fleet.fleetStatusUrls).toEqual([
+      { name: 'member-a', url: 'http://10.0.1.5:8080/' },
+      { name: 'member-b', url: 'http://10.0.2.7:8080/' },
+    ]);
+    expect(loadConfig(VALID).fleetStatusUrls).toEqual([]);
+    expect(bad).toEqual([
+      expect.stringMatching(/FLEET_STATUS_URLS holds name=http\(s\):\/\/… pairs, got "member-a=javascript:alert\(1\)"/),
+      expect.stringMatching(/FLEET_STATUS_URLS holds name=http\(s\):\/\/… pairs, got "nourl"/),
+    ]);
   });
 
   describe('configWarnings', () => {

@@ -13,12 +13,12 @@ const USAGE = `kalshi-fix-listener <command>
 
 Commands:
   run      the service, configured from the environment (see README)
-  demo     the service against a local Kalshi simulator, archive and fills under ./data, no AWS needed
+  demo [--listeners N]   the service against a local Kalshi simulator, archive and fills under ./data, no AWS needed
   sim      the Kalshi FIX simulator on its own (prints the key, ports and CA it uses)
   keygen   an RSA key pair for a Kalshi API key
-  reconcile --from ISO --to ISO   compare archived fills with Kalshi's REST fills
-  rebuild-parquet --hour YYYY-MM-DDTHH [--replace]   rebuild an hour's Parquet from its JSONL
-  replay --from ISO --to ISO [--symbol S] --queue URL [--dry-run]   send archived fills to a queue again
+  reconcile --from ISO --to ISO [--listener NAME]   compare archived fills with Kalshi's REST fills
+  rebuild-parquet --hour YYYY-MM-DDTHH [--listener NAME] [--replace]   rebuild an hour's Parquet from its JSONL
+  replay --from ISO --to ISO [--symbol S] [--listener NAME] --queue URL [--dry-run]   send archived fills to a queue again
 `;
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number | undefined> {
 /** The service from the environment. */
 async function run(): Promise<number | undefined> {
   const config = configFrom(process.env);
-  return typeof config === 'number' ? config : serveUntilSignal(config, () => Promise.resolve());
+  return typeof config === 'number' ? config : serveUntilSignal([config], () => Promise.resolve());
 }
 
 /** The validated configuration, or exit code 2 after listing every problem. */
@@ -73,32 +73,34 @@ function configFrom(env: Record<string, string | undefined>): Config | number {
   }
 }
 
-async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): Promise<number | undefined> {
-  const log = createLogger(config.logLevel);
-  // Signals may arrive while the service is still starting: the holder is filled once it runs.
-  const holder: { running?: RunningService } = {};
+async function serveUntilSignal(configs: Config[], cleanup: () => Promise<void>): Promise<number | undefined> {
+  const log = createLogger(configs[0]!.logLevel);
+  // Signals may arrive while the services are still starting: the holder is filled once they run.
+  const holder: { running: RunningService[] } = { running: [] };
   installLifecycle(
     () => {
-      const running = holder.running;
-      return running === undefined
+      const [first] = holder.running;
+      return first === undefined
         ? undefined
         : {
-            ...running,
+            ...first,
             stop: async () => {
-              await running.stop();
+              await Promise.all(holder.running.map((r) => r.stop()));
               await cleanup();
             },
           };
     },
     log,
-    config.shutdownTimeoutMs,
+    configs[0]!.shutdownTimeoutMs,
   );
   try {
-    holder.running = await startListener(config, log);
+    for (const config of configs) holder.running.push(await startListener(config, log));
   } catch (error) {
     // A spool or a port that cannot be used: reported like an environment problem.
     if (isListenerError(error, 'ERR_CONFIG')) {
       process.stderr.write(`kalshi-fix-listener: ${error.message}\n`);
+      await Promise.all(holder.running.map((r) => r.stop()));
+      await cleanup();
       return 2;
     }
     throw error;
@@ -106,21 +108,36 @@ async function serveUntilSignal(config: Config, cleanup: () => Promise<void>): P
   return undefined; // the process lives until a signal
 }
 
-/** The embedded default: simulator + service on loopback, local folder and file sinks. */
+/** A demo fleet is a handful of listeners on one machine. */
+const MAX_DEMO_LISTENERS = 9;
+
+/**
+ * The embedded default: simulator + service on loopback, local folder and file sinks. With
+ * `--listeners N`, a fleet: N keys at the simulator, N listeners (listener-1…N) writing one archive,
+ * each with its own journal, fills file and control plane (HTTP_PORT, HTTP_PORT+1, …).
+ */
 async function demo(args: string[]): Promise<number | undefined> {
   const { values } = parseArgs({
     args,
     options: {
       data: { type: 'string', default: process.env['DATA_DIR'] ?? 'data' },
       rate: { type: 'string', default: '6' },
+      listeners: { type: 'string', default: '1' },
     },
   });
+  const count = Number(values.listeners);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEMO_LISTENERS) {
+    process.stderr.write(`kalshi-fix-listener: --listeners must be a whole number from 1 to ${MAX_DEMO_LISTENERS}\n`);
+    return 2;
+  }
   const data = resolve(values.data);
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const apiKey = randomUUID();
+  const keys = Array.from({ length: count }, () => ({
+    apiKey: randomUUID(),
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  }));
   const { KalshiSimulator } = await import('../sim/simulator.js');
   const simulator = new KalshiSimulator({
-    accounts: [{ apiKey, publicKey }],
+    accounts: keys.map(({ apiKey, publicKey }) => ({ apiKey, publicKey })),
     ports: { KalshiNR: 0, KalshiRT: 0, KalshiDC: 0 },
     reportsPerSecond: Number(values.rate),
     // ExecIDs start from the clock so a second demo run never collides with the first in the journal.
@@ -128,46 +145,74 @@ async function demo(args: string[]): Promise<number | undefined> {
     seed: Date.now() % 2 ** 31,
   });
   const address = await simulator.start();
-  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  // The demo's own settings point the service at the simulator and at ./data, and write archive
-  // objects every 5 s so a newcomer sees one at once; everything else (HTTP_PORT, LOG_LEVEL,
-  // ARCHIVE_GRACE_S, …) comes from the environment with run's defaults.
-  const loaded = configFrom({
-    ARCHIVE_FLUSH_S: '5',
-    ...process.env,
-    FIX_HOST: address.host,
-    FIX_PORT: String(address.ports.KalshiRT),
-    FIX_TARGET_COMP_ID: 'KalshiRT',
-    FIX_API_KEY: apiKey,
-    FIX_PRIVATE_KEY: pem,
-    FIX_PRIVATE_KEY_FILE: undefined,
-    FIX_TLS_CA_FILE: undefined,
-    FIX_MESSAGE_RETENTION_H: undefined,
-    FIX_DC_API_KEY: apiKey,
-    FIX_DC_HOST: address.host,
-    FIX_DC_PORT: String(address.ports.KalshiDC),
-    FIX_DC_PRIVATE_KEY: pem,
-    FIX_DC_PRIVATE_KEY_FILE: undefined,
-    ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
-    FILLS_QUEUE_URL: pathToFileURL(join(data, 'fills.jsonl')).href,
-    SPOOL_DIR: join(data, 'spool'),
-  });
-  if (typeof loaded === 'number') {
-    await simulator.stop();
-    return loaded;
+  const fleet = count > 1;
+  const basePort = Number(process.env['HTTP_PORT'] ?? DEFAULTS.HTTP_PORT);
+  const names = keys.map((_, i) => (fleet ? `listener-${i + 1}` : undefined));
+  const portOf = (i: number) => (basePort === 0 ? 0 : basePort + i);
+  const configs: Config[] = [];
+  for (const [i, { apiKey, privateKey }] of keys.entries()) {
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const name = names[i];
+    // The demo's own settings point the service at the simulator and at ./data, and write archive
+    // objects every 5 s so a newcomer sees one at once; everything else (HTTP_PORT, LOG_LEVEL,
+    // ARCHIVE_GRACE_S, …) comes from the environment with run's defaults.
+    const loaded = configFrom({
+      ARCHIVE_FLUSH_S: '5',
+      ...process.env,
+      FIX_HOST: address.host,
+      FIX_PORT: String(address.ports.KalshiRT),
+      FIX_TARGET_COMP_ID: 'KalshiRT',
+      FIX_API_KEY: apiKey,
+      FIX_PRIVATE_KEY: pem,
+      FIX_PRIVATE_KEY_FILE: undefined,
+      FIX_TLS_CA_FILE: undefined,
+      FIX_MESSAGE_RETENTION_H: undefined,
+      FIX_DC_API_KEY: apiKey,
+      FIX_DC_HOST: address.host,
+      FIX_DC_PORT: String(address.ports.KalshiDC),
+      FIX_DC_PRIVATE_KEY: pem,
+      FIX_DC_PRIVATE_KEY_FILE: undefined,
+      ARCHIVE_URL: pathToFileURL(join(data, 'archive')).href,
+      FILLS_QUEUE_URL: pathToFileURL(
+        name === undefined ? join(data, 'fills.jsonl') : join(data, 'fills', `${name}.jsonl`),
+      ).href,
+      SPOOL_DIR: name === undefined ? join(data, 'spool') : join(data, 'spool', name),
+      ...(name === undefined
+        ? {}
+        : {
+            LISTENER_NAME: name,
+            HTTP_PORT: String(portOf(i)),
+            FLEET_STATUS_URLS:
+              basePort === 0 ? undefined : names.map((n, k) => `${n}=http://localhost:${portOf(k)}/`).join(','),
+          }),
+    });
+    if (typeof loaded === 'number') {
+      await simulator.stop();
+      return loaded;
+    }
+    configs.push({ ...loaded, fix: { ...loaded.fix, extraCa: address.ca } });
   }
-  const config: Config = { ...loaded, fix: { ...loaded.fix, extraCa: address.ca } };
-  const port = config.httpPort;
+  const first = configs[0]!;
   process.stdout.write(
     [
       `demo: simulator on ${address.host}:${address.ports.KalshiRT} (KalshiRT), data in ${data}`,
-      `demo: archive objects in ${join(data, 'archive', 'exec_reports')} (one at most ${config.archiveFlushMs / 1000} s after its first report)`,
-      `demo: fills in ${join(data, 'fills.jsonl')}, journal in ${join(data, 'spool')}`,
-      `demo: status page at http://localhost:${port}/ — or try: curl localhost:${port}/status`,
+      `demo: archive objects in ${join(data, 'archive', 'exec_reports')} (one at most ${first.archiveFlushMs / 1000} s after its first report)`,
+      ...(fleet
+        ? [
+            `demo: ${count} listeners (${names.join(', ')}) into that one archive; fills in ${join(data, 'fills')}/<listener>.jsonl, journals in ${join(data, 'spool')}/<listener>`,
+            ...configs.map(
+              (c) =>
+                `demo: ${c.listenerName} status page at http://localhost:${c.httpPort}/ — or try: curl localhost:${c.httpPort}/status`,
+            ),
+          ]
+        : [
+            `demo: fills in ${join(data, 'fills.jsonl')}, journal in ${join(data, 'spool')}`,
+            `demo: status page at http://localhost:${first.httpPort}/ — or try: curl localhost:${first.httpPort}/status`,
+          ]),
       '',
     ].join('\n'),
   );
-  return serveUntilSignal(config, () => simulator.stop());
+  return serveUntilSignal(configs, () => simulator.stop());
 }
 
 async function sim(args: string[]): Promise<number | undefined> {

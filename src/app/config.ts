@@ -42,6 +42,8 @@ export interface Config {
   metricsNamespace: string | undefined;
   /** This listener's name: the `Listener` dimension of its metrics (one per Kalshi key). */
   listenerName: string;
+  /** The status pages of the fleet this listener belongs to, linked from its own. */
+  fleetStatusUrls: Array<{ name: string; url: string }>;
 }
 
 /**
@@ -223,6 +225,12 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning:
       "this listener's name (letters, digits, - and _; at most 64): the archive's `listener=` partition, the fills' `listener` attribute and `listener:symbol` group, a label on every metric and a field of every log line",
   },
+  {
+    name: 'FLEET_STATUS_URLS',
+    required: 'no',
+    default: '',
+    meaning: "the fleet's status pages, `name=http://host:port/,…`: the status page links each one",
+  },
 ];
 
 const schema = z.object({
@@ -263,6 +271,22 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'LISTENER_NAME may hold letters, digits, - and _ only, at most 64 of them')
     .default(DEFAULTS.LISTENER_NAME),
+  FLEET_STATUS_URLS: z
+    .string()
+    .transform((value, ctx) =>
+      value
+        .split(',')
+        .filter((item) => item.trim() !== '')
+        .flatMap((item) => {
+          const at = item.indexOf('=');
+          const name = item.slice(0, at).trim();
+          const url = item.slice(at + 1).trim();
+          if (at > 0 && /^https?:\/\/[^\s]+$/.test(url)) return [{ name, url }];
+          ctx.addIssue({ code: 'custom', message: `FLEET_STATUS_URLS holds name=http(s)://… pairs, got "${item}"` });
+          return [];
+        }),
+    )
+    .optional(),
 });
 
 /**
@@ -364,6 +388,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     healthLogIntervalMs: raw.HEALTH_LOG_INTERVAL_S * 1000,
     metricsNamespace: raw.METRICS_NAMESPACE,
     listenerName: raw.LISTENER_NAME,
+    fleetStatusUrls: raw.FLEET_STATUS_URLS ?? [],
   };
 }
 

@@ -127,6 +127,8 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
   const app = createControlPlane({
     target: service,
     rates,
+    listener: config.listenerName,
+    fleet: config.fleetStatusUrls,
     metrics: createMetrics(() => service.status(), { listener: config.listenerName }),
     ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
     version: packageVersion(),

@@ -19,6 +19,9 @@ export interface ControlPlaneOptions {
   onReconnectRequest?: (request: ReconnectRequest) => void;
   /** The rates GET / charts, sampled by whoever owns the timer (main); empty charts without it. */
   rates?: RateHistory;
+  /** This listener's name and its fleet's status pages (FLEET_STATUS_URLS), shown on GET /. */
+  listener?: string;
+  fleet?: ReadonlyArray<{ name: string; url: string }>;
 }
 
 /** Who asked for a reconnect, and what came of it. */
@@ -43,6 +46,8 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
       fills: options.target.recentFills?.() ?? [],
       rates: (options.rates ?? noRates).series(),
       now: now(),
+      ...(options.listener === undefined ? {} : { listener: options.listener }),
+      fleet: options.fleet ?? [],
     });
     c.header('Content-Security-Policy', STATUS_PAGE_CSP);
     c.header('Cache-Control', 'no-store');

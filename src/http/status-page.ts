@@ -16,6 +16,10 @@ export interface StatusPageView {
   fills: readonly FillView[];
   rates: RateSeries;
   now: number;
+  /** LISTENER_NAME, in the title and the heading. */
+  listener?: string;
+  /** The fleet's status pages, linked at the top (this listener's own marked). */
+  fleet?: ReadonlyArray<{ name: string; url: string }>;
 }
 
 /**
@@ -26,7 +30,9 @@ export function renderStatusPage(view: StatusPageView): string {
   const { status: s, fills, rates, now } = view;
   const session = s.session;
   const ready = s.ready.ready;
-  const title = `${session.state}${ready ? '' : ' · not ready'} · kalshi-fix-listener`;
+  const name = view.listener === undefined ? '' : ` ${view.listener}`;
+  const title = `${session.state}${ready ? '' : ' · not ready'} ·${name} kalshi-fix-listener`;
+  const fleet = view.fleet ?? [];
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -38,7 +44,18 @@ export function renderStatusPage(view: StatusPageView): string {
 </head>
 <body>
 <header>
-  <h1>kalshi-fix-listener <small>${esc(s.version)} · up ${esc(duration(s.uptimeSeconds))}</small></h1>
+  <h1>kalshi-fix-listener${view.listener === undefined ? '' : ` <span id="listener">${esc(view.listener)}</span>`} <small>${esc(s.version)} · up ${esc(duration(s.uptimeSeconds))}</small></h1>
+  ${
+    fleet.length === 0
+      ? ''
+      : `<nav id="fleet">Fleet: ${fleet
+          .map((f) =>
+            f.name === view.listener
+              ? `<strong>${esc(f.name)}</strong>`
+              : `<a href="${esc(safeUrl(f.url))}">${esc(f.name)}</a>`,
+          )
+          .join(' · ')}</nav>`
+  }
   <p class="badges">
     <span class="badge ${stateTone(session.state, session.recovering !== null)}" id="session-state">${esc(session.state)}${session.recovering === null ? '' : ' · recovering'}</span>
     <span class="badge ${ready ? 'ok' : 'bad'}" id="ready">${ready ? 'ready' : 'not ready'}</span>
@@ -131,7 +148,7 @@ h1{font-size:18px;margin:0 0 6px}h1 small,h2 small{font-weight:normal;color:#5c6
 h2{font-size:15px;margin:18px 0 6px}
 .badges{margin:0}.badge{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:600;margin-right:6px}
 .ok{background:#d7f2df;color:#14532d}.warn{background:#fff1c2;color:#713f12}.bad{background:#fde0e0;color:#7f1d1d}
-.reasons{margin:6px 0 0;color:#7f1d1d}
+.reasons{margin:6px 0 0;color:#7f1d1d}nav{margin:4px 0 8px;font-size:13px}#listener{color:#2563eb}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:16px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
 figure{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px}
@@ -198,6 +215,11 @@ function duration(seconds: number): string {
   if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
   if (seconds < 172_800) return `${Math.floor(seconds / 3600)} h`;
   return `${Math.floor(seconds / 86_400)} d`;
+}
+
+/** Only http(s) links: a fleet URL is configuration, but never a javascript: one. */
+function safeUrl(url: string): string {
+  return /^https?:\/\//i.test(url) ? url : '#';
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

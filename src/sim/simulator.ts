@@ -62,6 +62,9 @@ export interface SessionBook {
   sent: Map<number, { fields: readonly Field[]; msgType: string; sendingTime: string }>;
 }
 
+/** ExecID clocks of consecutive accounts start this far apart, so their ExecIDs never meet. */
+const ACCOUNT_CLOCK_SPACING = 1_000_000_000_000;
+
 /**
  * A Kalshi margin FIX exchange on loopback: TLS acceptors for NR and RT, logon signature and
  * listener-rule checks, the session layer, an order-flow generator per account fanned out to every
@@ -92,13 +95,15 @@ export class KalshiSimulator {
   constructor(options: SimulatorOptions) {
     this.#options = options;
     this.#rate = options.reportsPerSecond ?? 0;
-    for (const account of options.accounts) {
+    for (const [index, account] of options.accounts.entries()) {
+      // Each account its own flow and its own ExecIDs, as at Kalshi: a fleet's listeners can be
+      // told apart by what they received (the first account's flow is what it always was).
       this.#flows.set(
         account.apiKey,
         new OrderFlow({
           ...(options.symbols ? { symbols: options.symbols } : {}),
-          seed: options.seed ?? 1,
-          ...(options.firstClock === undefined ? {} : { firstClock: options.firstClock }),
+          seed: (options.seed ?? 1) + index,
+          firstClock: (options.firstClock ?? 1) + index * ACCOUNT_CLOCK_SPACING,
           ...(options.subaccounts === undefined ? {} : { subaccounts: options.subaccounts }),
         }),
       );

@@ -195,6 +195,25 @@ describe('createControlPlane', () => {
       expect([...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1])).toEqual(['/status', '/readyz', '/metrics']);
     });
 
+    it("names its listener and links the fleet's other status pages", async () => {
+      // Prepare
+      const { app } = controlPlane({
+        listener: 'member-b',
+        fleet: [
+          { name: 'member-a', url: 'http://10.0.1.5:8080/' },
+          { name: 'member-b', url: 'http://10.0.2.7:8080/' },
+        ],
+      });
+      // Act
+      const html = await (await app.request('/')).text();
+      // Assess
+      expect(html).toMatch(/<title>active · member-b kalshi-fix-listener<\/title>/);
+      expect(html).toMatch(/id="listener">member-b</);
+      expect(html).toContain(
+        '<nav id="fleet">Fleet: <a href="http://10.0.1.5:8080/">member-a</a> · <strong>member-b</strong></nav>',
+      );
+    });
+
     it('says why it is not ready, and lists the holes', async () => {
       // Prepare
       const status = listenerStatus({ session: { state: 'disconnected' } });

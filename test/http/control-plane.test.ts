@@ -59,6 +59,7 @@ async function startRun(): Promise<Run> {
     healthLogIntervalMs: 200,
     metricsNamespace: 'KalshiFixListener/test',
     listenerName: 'default',
+    fleetStatusUrls: [],
   };
   const logLines: string[] = [];
   const log = createLogger('trace', { write: (line: string) => void logLines.push(line) });

@@ -77,4 +77,47 @@ describe('kalshi-fix-listener demo', () => {
       expect(archived.length).toBeGreaterThanOrEqual(status.counters.executionReports);
     },
   );
+
+  it(
+    'runs a fleet with --listeners 2: one archive with a partition each, a fills file and a journal each',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      // Prepare
+      const cwd = tempDir('demo-fleet-');
+      const demo = spawnTs('src/app/cli.ts', ['demo', '--listeners', '2'], {
+        cwd,
+        env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' },
+      });
+      // Act
+      await demo.waitForOutput(/demo: 2 listeners \(listener-1, listener-2\)/);
+      const archive = join(cwd, 'data', 'archive', 'exec_reports');
+      await vi.waitFor(
+        () => {
+          for (const name of ['listener-1', 'listener-2'])
+            if (!files(join(archive, `listener=${name}`)).some((p) => p.endsWith('.jsonl.gz')))
+              throw new Error(`no archive object of ${name} yet; output:\n${demo.output()}`);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      demo.child.kill('SIGTERM');
+      const code = await demo.exited;
+      // Assess
+      expect(code).toBe(0);
+      expect(readdirSync(join(cwd, 'data', 'fills')).sort()).toEqual(['listener-1.jsonl', 'listener-2.jsonl']);
+      expect(readdirSync(join(cwd, 'data', 'spool')).sort()).toEqual(['listener-1', 'listener-2']);
+      const lines = demo
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { listener?: string; msg: string });
+      expect(
+        lines
+          .filter((l) => l.msg === 'logged on')
+          .map((l) => l.listener)
+          .sort(),
+      ).toEqual(['listener-1', 'listener-2']);
+    },
+  );
 });

@@ -103,7 +103,7 @@ describe('status page', () => {
         // Assess
         expect(state).toBe('active');
         expect(ready).toBe('ready');
-        expect(title).toMatch(/^active · kalshi-fix-listener/);
+        expect(title).toMatch(/^active · default kalshi-fix-listener/);
         expect(sinks).toEqual(['archive', 'parquet', 'fills']);
         expect(shown.length).toBeGreaterThanOrEqual(1);
         expect(shown.length).toBeLessThanOrEqual(20);
