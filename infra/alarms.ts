@@ -39,8 +39,10 @@ export interface ListenerAlarmsProps {
   service: ecs.FargateService;
   cluster: ecs.ICluster;
   logGroup: logs.ILogGroup;
-  fillsQueue: sqs.IQueue;
-  deadLetterQueue: sqs.IQueue;
+  /** The fleet's topic; the first listener's alarms create it (with `alarmEmail`). */
+  topic?: sns.Topic;
+  /** The shared queue's alarms: given to the first listener's alarms only. */
+  queues?: { fillsQueue: sqs.IQueue; deadLetterQueue: sqs.IQueue };
   alarmEmail: string | undefined;
   /** LISTENER_NAME: the dimension of the health line's metrics. */
   listenerName: string;
@@ -60,8 +62,8 @@ export class ListenerAlarms extends Construct {
   readonly readinessFailing: cloudwatch.Alarm;
   readonly fillsLagging: cloudwatch.Alarm;
   readonly archiveLagging: cloudwatch.Alarm;
-  readonly fillsQueueStale: cloudwatch.Alarm;
-  readonly deadLettersWaiting: cloudwatch.Alarm;
+  readonly fillsQueueStale: cloudwatch.Alarm | undefined;
+  readonly deadLettersWaiting: cloudwatch.Alarm | undefined;
   readonly reportsMissed: cloudwatch.Alarm;
   readonly recordsParked: cloudwatch.Alarm;
   /** The service's own figures (src/http/health-line.ts) by name, for the dashboard. */
@@ -73,9 +75,13 @@ export class ListenerAlarms extends Construct {
   constructor(scope: Construct, id: string, props: ListenerAlarmsProps) {
     super(scope, id);
     const namespace = metricsNamespace(Stack.of(this).stackName);
-    this.topic = new sns.Topic(this, 'Topic', { displayName: 'kalshi-fix-listener alarms', enforceSSL: true });
-    if (props.alarmEmail !== undefined)
-      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if (props.topic !== undefined) this.topic = props.topic;
+    else {
+      this.topic = new sns.Topic(this, 'Topic', { displayName: 'kalshi-fix-listener alarms', enforceSSL: true });
+      if (props.alarmEmail !== undefined)
+        this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    const listener = { [LISTENER_DIMENSION]: props.listenerName };
 
     // Container Insights' service metrics: running against desired, so a parked service (0) is quiet.
     const insight = (metricName: string) =>
@@ -118,7 +124,7 @@ export class ListenerAlarms extends Construct {
         metricName,
         statistic,
         period,
-        dimensionsMap: { [LISTENER_DIMENSION]: props.listenerName },
+        dimensionsMap: listener,
       });
 
     this.starts = signal('Starts', 'Starts', [LOG_MESSAGES.starting], RESTART_WINDOW);
@@ -157,7 +163,7 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.fillsQueueStale = props.fillsQueue
+    this.fillsQueueStale = props.queues?.fillsQueue
       .metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: MINUTE })
       .createAlarm(this, 'FillsQueueStale', {
         alarmDescription: `A fill has waited in the fills queue more than ${props.fillsQueueMaxAgeMinutes} minutes: the consumers are down or stuck on a message group. The listener is fine; look at the consumers.`,
@@ -195,7 +201,7 @@ export class ListenerAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    this.deadLettersWaiting = props.deadLetterQueue
+    this.deadLettersWaiting = props.queues?.deadLetterQueue
       .metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE })
       .createAlarm(this, 'DeadLettersWaiting', {
         alarmDescription:
@@ -215,16 +221,18 @@ export class ListenerAlarms extends Construct {
 
   /** Every alarm, in the order the README's runbook lists them. */
   all(): cloudwatch.Alarm[] {
-    return [
-      this.taskNotRunning,
-      this.taskRestarting,
-      this.readinessFailing,
-      this.reportsMissed,
-      this.fillsLagging,
-      this.archiveLagging,
-      this.recordsParked,
-      this.fillsQueueStale,
-      this.deadLettersWaiting,
-    ];
+    return (
+      [
+        this.taskNotRunning,
+        this.taskRestarting,
+        this.readinessFailing,
+        this.reportsMissed,
+        this.fillsLagging,
+        this.archiveLagging,
+        this.recordsParked,
+        this.fillsQueueStale,
+        this.deadLettersWaiting,
+      ] as Array<cloudwatch.Alarm | undefined>
+    ).filter((a): a is cloudwatch.Alarm => a !== undefined);
   }
 }

@@ -62,29 +62,48 @@ export class ArchiveBucket extends Construct {
   }
 
   /**
-   * Write (conditional PutObject) and read back its own prefix — reading is for `reconcile`, run as
-   * a one-off task of the same definition. Nothing else in the bucket, no delete.
+   * Write (conditional PutObject) and read back its own listener's part of the archive — reading is
+   * for `reconcile` and `rebuild-parquet`, run as one-off tasks of the same definition: its
+   * `listener=` partitions of both tables and its dead letters. The `default` listener also reads
+   * the keys from before the partition. Nothing else in the bucket, no delete.
    */
-  grantArchiveAccess(role: iam.IRole): void {
+  grantArchiveAccess(role: iam.IRole, listener: string): void {
+    const own = [
+      `${this.prefix}exec_reports/listener=${listener}/*`,
+      `${this.prefix}exec_reports_parquet/listener=${listener}/*`,
+      `${this.prefix}dead_letters/listener=${listener}/*`,
+    ];
+    const legacy =
+      listener === 'default' ? [`${this.prefix}exec_reports/dt=*`, `${this.prefix}exec_reports_parquet/dt=*`] : [];
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ArchiveObjects',
         actions: ['s3:PutObject', 's3:GetObject'],
-        resources: [this.bucket.arnForObjects(`${this.prefix}*`)],
+        resources: own.map((p) => this.bucket.arnForObjects(p)),
       }),
     );
-    const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnResource);
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${this.prefix}*]`,
-      reason: "The objects under the service's own prefix: hourly keys it names itself; nothing else in the bucket.",
-    });
+    if (legacy.length > 0)
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadArchiveBeforeListeners',
+          actions: ['s3:GetObject'],
+          resources: legacy.map((p) => this.bucket.arnForObjects(p)),
+        }),
+      );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ListArchivePrefix',
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${this.prefix}*`] } },
+        conditions: { StringLike: { 's3:prefix': [...own, ...legacy] } },
       }),
     );
+    const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnResource);
+    for (const pattern of [...own, ...legacy])
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${pattern}]`,
+        reason:
+          "Objects under the listener's own partition of the archive: hourly keys it names itself; nothing else in the bucket.",
+      });
   }
 }

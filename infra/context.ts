@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
-import { DEFAULT_SETTINGS, FIX_PORTS, type ListenerStackSettings } from './props.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_SETTINGS, FIX_PORTS, listenerOf, type ListenerSpec, type ListenerStackSettings } from './props.js';
 import { taskSizeFor } from './sizing.js';
 
 /** Context keys `cdk deploy -c key=value` (or cdk.json "context") understands. */
@@ -26,6 +27,8 @@ export const CONTEXT_KEYS = [
   'availabilityZones',
   'privateSubnetIds',
   'listenerName',
+  'listeners',
+  'listenersFile',
   'alarmEmail',
   'notReadyMinutes',
   'fillsQueueMaxAgeMinutes',
@@ -110,6 +113,8 @@ const schema = z.object({
   listenerName: text('listenerName')
     .regex(/^[A-Za-z0-9_-]{1,64}$/, 'listenerName may hold letters, digits, - and _ only, at most 64 of them')
     .default(d.listenerName),
+  listeners: z.unknown().optional(),
+  listenersFile: text('listenersFile').optional(),
   alarmEmail: text('alarmEmail').optional(),
   notReadyMinutes: wholeNumber('notReadyMinutes', 1, 1440).default(d.notReadyMinutes),
   fillsQueueMaxAgeMinutes: wholeNumber('fillsQueueMaxAgeMinutes', 1, 20160).default(d.fillsQueueMaxAgeMinutes),
@@ -168,7 +173,7 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const c = parsed.data;
   const sized = taskSizeFor(c.reportsPerSecond, c.cpu ?? 512);
-  return {
+  const base: Omit<ListenerStackSettings, 'listeners'> = {
     fix: {
       host: c.fixHost,
       targetCompId: c.fixTargetCompId,
@@ -200,4 +205,78 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
     ecsExec: c.ecsExec === 'true',
     controlPlaneCidr: c.controlPlaneCidr,
   };
+  const fleet = fleetFrom(values['listeners'], c.listenersFile, base, readFile);
+  if (typeof fleet === 'string') throw new Error(`invalid CDK context:\n  - ${fleet}`);
+  return { ...base, listeners: fleet ?? [listenerOf(base)] };
+}
+
+/** What a fleet entry may set; the rest comes from the top-level context. */
+const listenerEntry = z
+  .object({
+    name: z
+      .string({ error: 'a listener needs a name' })
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a listener name may hold letters, digits, - and _ only, at most 64 of them'),
+    fixTargetCompId: oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT']).optional(),
+    fixPort: wholeNumber('fixPort', 1, 65535).optional(),
+    fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).optional(),
+    dropCopy: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
+    fixSecretArn: secretArn('fixSecretArn').optional(),
+    dropCopySecretArn: secretArn('dropCopySecretArn').optional(),
+    reportsPerSecond: wholeNumber('reportsPerSecond', 1, 5000).optional(),
+    cpu: wholeNumber('cpu', 256, 16384).optional(),
+    memoryMiB: wholeNumber('memoryMiB', 512, 122880).optional(),
+    desiredCount: wholeNumber('desiredCount', 0, 1).optional(),
+  })
+  .strict();
+
+/**
+ * `-c listeners='[{"name":"member-a"},…]'` (or an array in cdk.json), or `-c listenersFile=fleet.json`
+ * holding that array: each entry over the top-level settings. Undefined when neither is given; a
+ * string naming every problem when something is wrong.
+ */
+function fleetFrom(
+  inline: unknown,
+  file: string | undefined,
+  base: Omit<ListenerStackSettings, 'listeners'>,
+  read: (path: string) => string,
+): ListenerSpec[] | string | undefined {
+  if (inline !== undefined && file !== undefined) return 'give listeners or listenersFile, not both';
+  let raw: unknown = inline;
+  try {
+    if (file !== undefined) raw = JSON.parse(read(file));
+    else if (typeof inline === 'string') raw = JSON.parse(inline);
+  } catch (error) {
+    return `${file ?? 'listeners'} is not JSON: ${(error as Error).message}`;
+  }
+  if (raw === undefined) return undefined;
+  const parsed = z.array(listenerEntry).min(1, 'listeners needs at least one entry').safeParse(raw);
+  if (!parsed.success) return problemsOf(parsed.error).join('\n  - ');
+  const names = parsed.data.map((l) => l.name);
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  if (twice.length > 0) return `listener names must differ: ${[...new Set(twice)].join(', ')} given twice`;
+  return parsed.data.map((l) => {
+    const targetCompId = l.fixTargetCompId ?? base.fix.targetCompId;
+    const reportsPerSecond = l.reportsPerSecond ?? base.reportsPerSecond;
+    const sized = taskSizeFor(reportsPerSecond, l.cpu ?? 512);
+    return {
+      listenerName: l.name,
+      fix: {
+        ...base.fix,
+        targetCompId,
+        port: l.fixPort ?? (l.fixTargetCompId === undefined ? base.fix.port : FIX_PORTS[targetCompId]),
+        heartbeatS: l.fixHeartbeatS ?? base.fix.heartbeatS,
+        dropCopy: l.dropCopy ?? base.fix.dropCopy,
+      },
+      fixSecretArn: l.fixSecretArn,
+      dropCopySecretArn: l.dropCopySecretArn,
+      reportsPerSecond,
+      cpu: l.cpu ?? sized.cpu,
+      memoryMiB: l.memoryMiB ?? sized.memoryMiB,
+      desiredCount: (l.desiredCount ?? base.desiredCount) as 0 | 1,
+    };
+  });
+}
+
+function readFile(path: string): string {
+  return readFileSync(path, 'utf8');
 }

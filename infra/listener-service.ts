@@ -14,7 +14,10 @@ export interface ListenerServiceProps {
   settings: ListenerStackSettings;
   /** The repository root: the Dockerfile and its context. */
   imageDirectory: string;
+  /** This listener's own file system: no listener of a fleet can mount another's journal. */
   spool: SpoolVolume;
+  /** A fleet's shared cluster; the first listener creates it. */
+  cluster?: ecs.ICluster;
   environment: Record<string, string>;
   secrets: Record<string, ecs.Secret>;
 }
@@ -34,7 +37,7 @@ const STOP_MARGIN_S = 15;
  * starts the new one, on deployments and on replacements alike.
  */
 export class ListenerService extends Construct {
-  readonly cluster: ecs.Cluster;
+  readonly cluster: ecs.ICluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
   readonly service: ecs.FargateService;
@@ -44,10 +47,13 @@ export class ListenerService extends Construct {
   constructor(scope: Construct, id: string, props: ListenerServiceProps) {
     super(scope, id);
     const { settings } = props;
-    this.cluster = new ecs.Cluster(this, 'Cluster', {
-      vpc: props.vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
-    });
+    this.cluster =
+      props.cluster ??
+      new ecs.Cluster(this, 'Cluster', {
+        vpc: props.vpc,
+        containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      });
+
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: settings.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.RETAIN,

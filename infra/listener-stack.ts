@@ -9,7 +9,7 @@ import { FillsQueue } from './fills-queue.js';
 import { HTTP_PORT, SPOOL_DIR } from './image-contract.js';
 import { ListenerService } from './listener-service.js';
 import { listenerVpc } from './network.js';
-import type { ListenerStackSettings } from './props.js';
+import { settingsOf, type ListenerStackSettings } from './props.js';
 import { ListenerDashboard } from './dashboard.js';
 import { ListenerSecrets } from './secrets.js';
 import { heapNeededMb, HEAP_SHARE } from './sizing.js';
@@ -34,6 +34,8 @@ export class ListenerStack extends Stack {
   readonly spool: SpoolVolume;
   readonly listener: ListenerService;
   readonly alarms: ListenerAlarms;
+  /** Every listener's own resources, the first one's also as secrets/listener/alarms above. */
+  readonly fleet: Array<{ name: string; secrets: ListenerSecrets; service: ListenerService; alarms: ListenerAlarms }>;
   readonly dashboard: ListenerDashboard;
   readonly accessLogs: AccessLogsBucket;
 
@@ -41,13 +43,6 @@ export class ListenerStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     const vpc = listenerVpc(this, settings.existingVpc, settings.logRetentionDays);
-    const heapMb = (settings.memoryMiB * HEAP_SHARE * 2 ** 20) / 1e6;
-    if (heapMb < heapNeededMb(settings.reportsPerSecond))
-      Annotations.of(this).addWarningV2(
-        'kfl:memory',
-        `memoryMiB ${settings.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${settings.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(settings.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
-      );
-
     this.accessLogs = new AccessLogsBucket(this, 'AccessLogs');
     this.archive = new ArchiveBucket(this, 'Archive', {
       prefix: settings.archivePrefix,
@@ -60,7 +55,7 @@ export class ListenerStack extends Stack {
       parquetLocation: this.archive.parquetTableLocation,
       startDate: settings.archiveStartDate,
       gzip: true,
-      listeners: [settings.listenerName],
+      listeners: settings.listeners.map((l) => l.listenerName),
     });
     this.queries = new ArchiveQueries(this, 'Athena', {
       name: 'kalshi-fix-listener',
@@ -68,40 +63,61 @@ export class ListenerStack extends Stack {
       accessLogs: this.accessLogs.bucket,
     });
     this.fills = new FillsQueue(this, 'FillsQueue');
-    this.secrets = new ListenerSecrets(this, 'Secrets', settings);
     this.spool = new SpoolVolume(this, 'Spool', vpc);
 
-    this.listener = new ListenerService(this, 'Listener', {
-      vpc,
-      settings,
-      imageDirectory: props.imageDirectory,
-      spool: this.spool,
-      environment: taskEnvironment(settings, {
-        archiveUrl: this.archive.url,
-        fillsQueueUrl: this.fills.queue.queueUrl,
-        region: this.region,
-        stackName: this.stackName,
-      }),
-      secrets: this.secrets.containerSecrets,
-    });
-    this.archive.grantArchiveAccess(this.listener.taskDefinition.taskRole);
-    this.fills.grantSend(this.listener.taskDefinition.taskRole);
-
-    this.alarms = new ListenerAlarms(this, 'Alarms', {
-      service: this.listener.service,
-      cluster: this.listener.cluster,
-      logGroup: this.listener.logGroup,
-      fillsQueue: this.fills.queue,
-      deadLetterQueue: this.fills.deadLetterQueue,
-      alarmEmail: settings.alarmEmail,
-      listenerName: settings.listenerName,
-      notReadyMinutes: settings.notReadyMinutes,
-      fillsQueueMaxAgeMinutes: settings.fillsQueueMaxAgeMinutes,
-    });
+    // The first listener keeps the ids of a single-listener stack (so one upgrades in place) and
+    // holds what the fleet shares: the cluster and the alarm topic. The others are `…-<name>`.
+    this.fleet = [];
+    for (const [index, spec] of settings.listeners.entries()) {
+      const own = settingsOf(settings, spec);
+      const first = this.fleet[0];
+      const suffix = index === 0 ? '' : `-${spec.listenerName}`;
+      const heapMb = (own.memoryMiB * HEAP_SHARE * 2 ** 20) / 1e6;
+      if (heapMb < heapNeededMb(own.reportsPerSecond))
+        Annotations.of(this).addWarningV2(
+          `kfl:memory${suffix}`,
+          `${own.listenerName}: memoryMiB ${own.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${own.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(own.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
+        );
+      const secrets = new ListenerSecrets(this, `Secrets${suffix}`, own);
+      const service = new ListenerService(this, `Listener${suffix}`, {
+        vpc,
+        settings: own,
+        imageDirectory: props.imageDirectory,
+        // A file system per listener: in one account a file system policy alone grants a mount,
+        // so a shared one could not keep a listener out of another's access point.
+        spool: first === undefined ? this.spool : new SpoolVolume(this, `Spool${suffix}`, vpc),
+        ...(first === undefined ? {} : { cluster: first.service.cluster }),
+        environment: taskEnvironment(own, {
+          archiveUrl: this.archive.url,
+          fillsQueueUrl: this.fills.queue.queueUrl,
+          region: this.region,
+          stackName: this.stackName,
+        }),
+        secrets: secrets.containerSecrets,
+      });
+      this.archive.grantArchiveAccess(service.taskDefinition.taskRole, spec.listenerName);
+      this.fills.grantSend(service.taskDefinition.taskRole);
+      const alarms = new ListenerAlarms(this, `Alarms${suffix}`, {
+        service: service.service,
+        cluster: service.cluster,
+        logGroup: service.logGroup,
+        ...(first === undefined
+          ? { queues: { fillsQueue: this.fills.queue, deadLetterQueue: this.fills.deadLetterQueue } }
+          : { topic: first.alarms.topic }),
+        alarmEmail: settings.alarmEmail,
+        listenerName: spec.listenerName,
+        notReadyMinutes: settings.notReadyMinutes,
+        fillsQueueMaxAgeMinutes: settings.fillsQueueMaxAgeMinutes,
+      });
+      this.fleet.push({ name: spec.listenerName, secrets, service, alarms });
+    }
+    const [first] = this.fleet;
+    this.secrets = first!.secrets;
+    this.listener = first!.service;
+    this.alarms = first!.alarms;
     this.dashboard = new ListenerDashboard(this, 'Dashboard', {
-      name: `${this.stackName}-${settings.listenerName}`,
-      alarms: this.alarms,
-      service: this.listener.service,
+      name: this.fleet.length === 1 ? `${this.stackName}-${first!.name}` : this.stackName,
+      listeners: this.fleet.map((l) => ({ name: l.name, alarms: l.alarms, service: l.service.service })),
       fillsQueue: this.fills.queue,
       deadLetterQueue: this.fills.deadLetterQueue,
     });
@@ -130,7 +146,21 @@ export class ListenerStack extends Stack {
     output('ServiceName', this.listener.service.serviceName, 'ECS service (one task)');
     output('LogGroupName', this.listener.logGroup.logGroupName, 'Service logs (JSON lines)');
     output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic the alarms notify');
-    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the listener');
+    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the deployment');
+    // The other listeners of a fleet: where each one's keys go, and its service and logs.
+    for (const l of this.fleet.slice(1)) {
+      const id = l.name.replace(/[^A-Za-z0-9]/g, '');
+      output(`FixSecretArn${id}`, l.secrets.fix.secretArn, `${l.name}: put its FIX key here`);
+      if (l.secrets.dropCopy !== undefined)
+        output(`DropCopySecretArn${id}`, l.secrets.dropCopy.secretArn, `${l.name}: put its drop-copy key here`);
+      output(
+        `ControlTokenSecretArn${id}`,
+        l.secrets.controlToken.secretArn,
+        `${l.name}: bearer token for POST /reconnect`,
+      );
+      output(`ServiceName${id}`, l.service.service.serviceName, `${l.name}: ECS service (one task)`);
+      output(`LogGroupName${id}`, l.service.logGroup.logGroupName, `${l.name}: service logs`);
+    }
   }
 }
 

@@ -53,6 +53,14 @@ export interface ListenerStackSettings {
   existingVpc: { vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] } | undefined;
   /** LISTENER_NAME of the task: the `Listener` dimension of its metrics and its dashboard's name. */
   listenerName: string;
+  /**
+   * A fleet: one ECS service per listener, each with its own key secrets, EFS access point, log
+   * group and alarms, sharing the cluster, the archive bucket and tables, the fills queue, the
+   * alarm topic and the dashboard. Each holds its own listener's fields (the top-level ones for a
+   * single listener). The first one keeps the single-listener stack's construct ids and hosts
+   * the shared cluster and topic: keep it first.
+   */
+  listeners: ListenerSpec[];
   /** Alarm notifications by e-mail (the SNS topic exists either way). */
   alarmEmail: string | undefined;
   /** Minutes without /readyz answering 200 once before the readiness alarm fires. */
@@ -72,7 +80,32 @@ export interface ListenerStackSettings {
   controlPlaneCidr: string | undefined;
 }
 
-export const DEFAULT_SETTINGS: ListenerStackSettings = {
+/** What differs between the listeners of a fleet. */
+export type ListenerSpec = Pick<
+  ListenerStackSettings,
+  | 'listenerName'
+  | 'fix'
+  | 'fixSecretArn'
+  | 'dropCopySecretArn'
+  | 'reportsPerSecond'
+  | 'cpu'
+  | 'memoryMiB'
+  | 'desiredCount'
+>;
+
+/** The listener the top-level settings describe (a single-listener stack). */
+export function listenerOf(settings: Omit<ListenerStackSettings, 'listeners'>): ListenerSpec {
+  const { listenerName, fix, fixSecretArn, dropCopySecretArn, reportsPerSecond, cpu, memoryMiB, desiredCount } =
+    settings;
+  return { listenerName, fix, fixSecretArn, dropCopySecretArn, reportsPerSecond, cpu, memoryMiB, desiredCount };
+}
+
+/** The stack's settings as one listener sees them: the shared ones, with its own over them. */
+export function settingsOf(settings: ListenerStackSettings, listener: ListenerSpec): ListenerStackSettings {
+  return { ...settings, ...listener };
+}
+
+const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   // KalshiRT: the exchange resends what the listener missed while it was away, and the drop copy
   // fills what a resend cannot. KalshiNR without it records a hole at every restart.
   fix: {
@@ -102,6 +135,8 @@ export const DEFAULT_SETTINGS: ListenerStackSettings = {
   ecsExec: false,
   controlPlaneCidr: undefined,
 };
+
+export const DEFAULT_SETTINGS: ListenerStackSettings = { ...BASE_SETTINGS, listeners: [listenerOf(BASE_SETTINGS)] };
 
 /** The port Kalshi pairs with each TargetCompID; a mismatch is rejected at logon. */
 export const FIX_PORTS: Record<ListenerStackSettings['fix']['targetCompId'], number> = {

@@ -234,6 +234,7 @@ export class ListenerService implements ControlTarget {
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
+      ...(options.listener === undefined ? {} : { partition: `listener=${options.listener}` }),
       onObjectCopyFailed: (key, cause) =>
         options.onArchiveEvent?.({
           kind: 'dead_letter_copy_failed',

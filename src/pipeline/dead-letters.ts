@@ -36,6 +36,8 @@ export interface DeadLetterBoxOptions {
   dir: string;
   /** A second copy as an object beside the archive (`dead_letters/…`), where there is one. */
   store?: ObjectStore;
+  /** A partition after `dead_letters/` (`listener=NAME`), so each listener writes under its own prefix. */
+  partition?: string;
   now?: () => number;
   /** The object copy failed: the local file still holds the letter. */
   onCopyFailed?: (letter: DeadLetter, error: unknown) => void;
@@ -98,7 +100,7 @@ export class DeadLetterBox {
     this.#counts.set(letter.sink, this.count(letter.sink) + 1);
     if (this.#o.store === undefined) return;
     const digest = createHash('sha256').update(letter.execId).digest('hex').slice(0, 16);
-    const key = `dead_letters/${letter.sink}/dt=${at.slice(0, 10)}/${String(letter.lsn).padStart(12, '0')}-${digest}.json`;
+    const key = `${this.#prefix()}${letter.sink}/dt=${at.slice(0, 10)}/${String(letter.lsn).padStart(12, '0')}-${digest}.json`;
     try {
       await this.#o.store.putIfAbsent(key, Buffer.from(text), { contentType: 'application/json' });
     } catch (error) {
@@ -112,6 +114,10 @@ export class DeadLetterBox {
    * the LSN ranges, and a copy under `dead_letters/archive/` in the store when it takes it.
    * Resolves with the local file's path once both local writes are durable.
    */
+  #prefix(): string {
+    return this.#o.partition === undefined ? 'dead_letters/' : `dead_letters/${this.#o.partition}/`;
+  }
+
   async parkObject(dead: DeadObject): Promise<string> {
     const at = new Date((this.#o.now ?? Date.now)()).toISOString();
     const file = join(dirname(this.#path), 'dead-letters', dead.sink, dead.key);
@@ -124,7 +130,7 @@ export class DeadLetterBox {
     this.#counts.set(dead.sink, this.count(dead.sink) + 1);
     if (this.#o.store !== undefined)
       await this.#o.store
-        .putIfAbsent(`dead_letters/${dead.sink}/${dead.key}`, data, { contentType: 'application/octet-stream' })
+        .putIfAbsent(`${this.#prefix()}${dead.sink}/${dead.key}`, data, { contentType: 'application/octet-stream' })
         .catch((error: unknown) => this.#o.onObjectCopyFailed?.(dead.key, error));
     return file;
   }

@@ -570,26 +570,39 @@ describe('least-privilege IAM', () => {
     }
   });
 
-  it('lets the task role put and read its own archive prefix, list that prefix, and send fills — nothing else', () => {
+  it("lets the task role put and read its own listener's part of the archive, list it, and send fills — nothing else", () => {
     // Prepare
     const statements = roleStatements(taskRoleId());
     const bySid = Object.fromEntries(statements.map((s): [string, Statement] => [s.Sid ?? '(no Sid)', s]));
     const bucketArn = { 'Fn::GetAtt': [archiveBucketId(), 'Arn'] };
+    const prefix = DEFAULT_SETTINGS.archivePrefix;
+    const own = [
+      `${prefix}exec_reports/listener=default/*`,
+      `${prefix}exec_reports_parquet/listener=default/*`,
+      `${prefix}dead_letters/listener=default/*`,
+    ];
+    // The default listener also reads what was archived before the listener= partition.
+    const before = [`${prefix}exec_reports/dt=*`, `${prefix}exec_reports_parquet/dt=*`];
     // Assess
     expect(Object.keys(bySid).sort()).toEqual([
       'ArchiveObjects',
       'ListArchivePrefix',
       'MountSpoolAccessPoint',
+      'ReadArchiveBeforeListeners',
       'SendFills',
     ]);
     expect(bySid['ArchiveObjects']).toMatchObject({
       Action: ['s3:PutObject', 's3:GetObject'],
-      Resource: { 'Fn::Join': ['', [bucketArn, `/${DEFAULT_SETTINGS.archivePrefix}*`]] },
+      Resource: own.map((p) => ({ 'Fn::Join': ['', [bucketArn, `/${p}`]] })),
+    });
+    expect(bySid['ReadArchiveBeforeListeners']).toMatchObject({
+      Action: 's3:GetObject',
+      Resource: before.map((p) => ({ 'Fn::Join': ['', [bucketArn, `/${p}`]] })),
     });
     expect(bySid['ListArchivePrefix']).toMatchObject({
       Action: 's3:ListBucket',
       Resource: bucketArn,
-      Condition: { StringLike: { 's3:prefix': [`${DEFAULT_SETTINGS.archivePrefix}*`] } },
+      Condition: { StringLike: { 's3:prefix': [...own, ...before] } },
     });
     expect(bySid['SendFills']).toMatchObject({
       Action: 'sqs:SendMessage',
