@@ -1,10 +1,10 @@
-import { DuckDBInstance } from '@duckdb/node-api';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { KalshiSimulator } from '../../src/sim/simulator.js';
 import { AWS_TEST_CREDENTIALS, drainQueue, startAws, type AwsPeer } from '../helpers/aws.js';
+import { archiveTable, duckDb } from '../helpers/duckdb.js';
 import { tempDir } from '../helpers/records.js';
 import { spawnTs } from '../helpers/spawn.js';
 import { testKeys } from '../helpers/sim.js';
@@ -113,16 +113,9 @@ describe('a fleet of three listeners', () => {
       const generated = keys.map(({ apiKey }) => sim.generated(apiKey));
       const fills = generated.flatMap((g) => g.filter((r) => r.execType === 'F'));
       const received = await drainQueue(aws.endpoint, queueUrl, fills.length, 20_000);
-      const db = await (
-        await DuckDBInstance.create(':memory:', {
-          autoinstall_known_extensions: 'false',
-          autoload_known_extensions: 'false',
-        })
-      ).connect();
+      const db = await duckDb();
       const rows = (
-        await db.runAndReadAll(
-          `SELECT listener, exec_id FROM read_json('${archive}/exec_reports/*/*/*/*.jsonl.gz', format = 'newline_delimited', hive_partitioning = true, hive_types = {'listener': 'VARCHAR', 'dt': 'VARCHAR', 'hour': 'INTEGER'})`,
-        )
+        await db.runAndReadAll(`SELECT listener, exec_id FROM ${archiveTable(archive)}`)
       ).getRowObjectsJS() as Array<{ listener: string; exec_id: string }>;
 
       // Assess

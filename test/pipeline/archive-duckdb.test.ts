@@ -5,6 +5,7 @@ import { ArchiveWriter } from '../../src/pipeline/archive-writer.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { RECORD_COLUMNS } from '../../src/core/record.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
+import { archiveTable, duckDb } from '../helpers/duckdb.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 /** Glue (Hive) type → DuckDB type, so the reader declares exactly the Glue table's schema. */
@@ -112,13 +113,8 @@ describe('archive read as Athena would (DuckDB)', () => {
       await writer.stop({ flush: true });
       await journal.close();
     }
-    const source = `read_json('${join(root, 'exec_reports/*/*/*/*.jsonl.gz')}', format = 'newline_delimited', hive_partitioning = true, hive_types = {'listener': 'VARCHAR', 'dt': 'VARCHAR', 'hour': 'INTEGER'})`;
-    const db = await (
-      await DuckDBInstance.create(':memory:', {
-        autoinstall_known_extensions: 'false',
-        autoload_known_extensions: 'false',
-      })
-    ).connect();
+    const source = archiveTable(root);
+    const db = await duckDb();
     // Act
     const rows = (
       await db.runAndReadAll(

@@ -617,11 +617,9 @@ describe('SegmentLog', () => {
       expect(existsSync(join(dir, segmentName(3)))).toBe(false);
       await reopened.close();
     });
-    it('gives a close an attempt of its own when the one under way began before the disk came back', async () => {
-      // Prepare: the next segment's path is a FIFO, so the write attempt blocks in open() until a
-      // reader comes, and then fails at fdatasync (a pipe cannot be synced). That attempt is under
-      // way when close() is called; the disk "comes back" (the FIFO goes) before it fails.
-      const dir = tempDir();
+
+    /** Records 1..2, one per segment, and a minute between write attempts: only a close retries sooner. */
+    async function minuteRetryLog(dir: string): Promise<SegmentLog> {
       const log = await SegmentLog.open({
         dir,
         floor: 0,
@@ -629,6 +627,15 @@ describe('SegmentLog', () => {
         retry: { initialMs: 60_000, maxMs: 60_000 },
       });
       await appendAll(log, 1, 2);
+      return log;
+    }
+
+    it('gives a close an attempt of its own when the one under way began before the disk came back', async () => {
+      // Prepare: the next segment's path is a FIFO, so the write attempt blocks in open() until a
+      // reader comes, and then fails at fdatasync (a pipe cannot be synced). That attempt is under
+      // way when close() is called; the disk "comes back" (the FIFO goes) before it fails.
+      const dir = tempDir();
+      const log = await minuteRetryLog(dir);
       const fifo = join(dir, segmentName(3));
       execFileSync('mkfifo', [fifo]);
       log.append(makeRecord(3), lineOf(3));
@@ -653,13 +660,7 @@ describe('SegmentLog', () => {
     it('gives a stalled close one attempt at once, not after its back-off, and rejects when it fails too', async () => {
       // Prepare: stalled, with a minute to wait before the next attempt.
       const dir = tempDir();
-      const log = await SegmentLog.open({
-        dir,
-        floor: 0,
-        segmentBytes: 1,
-        retry: { initialMs: 60_000, maxMs: 60_000 },
-      });
-      await appendAll(log, 1, 2);
+      const log = await minuteRetryLog(dir);
       mkdirSync(join(dir, segmentName(3)));
       log.append(makeRecord(3), lineOf(3));
       await expect.poll(() => log.stall?.attempts).toBe(1);
