@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, Validations, type CfnResource } from 'a
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { DEFAULT_LISTENER } from '../src/core/settings-schema.js';
 
 /**
  * The archive of DESIGN.md §3: private, encrypted, TLS only, kept when the stack goes. Hourly objects
@@ -74,7 +75,9 @@ export class ArchiveBucket extends Construct {
       `${this.prefix}dead_letters/listener=${listener}/*`,
     ];
     const legacy =
-      listener === 'default' ? [`${this.prefix}exec_reports/dt=*`, `${this.prefix}exec_reports_parquet/dt=*`] : [];
+      listener === DEFAULT_LISTENER
+        ? [`${this.prefix}exec_reports/dt=*`, `${this.prefix}exec_reports_parquet/dt=*`]
+        : [];
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ArchiveObjects',

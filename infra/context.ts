@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
+import { listenerName, oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SETTINGS, FIX_PORTS, listenerOf, type ListenerSpec, type ListenerStackSettings } from './props.js';
 import { taskSizeFor } from './sizing.js';
@@ -110,9 +110,7 @@ const schema = z.object({
   vpcId: text('vpcId').optional(),
   availabilityZones: list('availabilityZones').optional(),
   privateSubnetIds: list('privateSubnetIds').optional(),
-  listenerName: text('listenerName')
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'listenerName may hold letters, digits, - and _ only, at most 64 of them')
-    .default(d.listenerName),
+  listenerName: listenerName('listenerName').default(d.listenerName),
   listeners: z.unknown().optional(),
   listenersFile: text('listenersFile').optional(),
   alarmEmail: text('alarmEmail').optional(),
@@ -213,9 +211,7 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
 /** What a fleet entry may set; the rest comes from the top-level context. */
 const listenerEntry = z
   .object({
-    name: z
-      .string({ error: 'a listener needs a name' })
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a listener name may hold letters, digits, - and _ only, at most 64 of them'),
+    name: listenerName('a listener name'),
     fixTargetCompId: oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT']).optional(),
     fixPort: wholeNumber('fixPort', 1, 65535).optional(),
     fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).optional(),

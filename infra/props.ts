@@ -1,3 +1,4 @@
+import { DEFAULT_LISTENER } from '../src/core/settings-schema.js';
 import { taskSizeFor } from './sizing.js';
 
 /** What a deployment chooses; everything else in the stack follows from these. */
@@ -128,7 +129,7 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   logRetentionDays: 90,
   shutdownTimeoutS: 20,
   existingVpc: undefined,
-  listenerName: 'default',
+  listenerName: DEFAULT_LISTENER,
   alarmEmail: undefined,
   notReadyMinutes: 5,
   fillsQueueMaxAgeMinutes: 15,

@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { DEFAULT_LISTENER, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { DEFAULT_LISTENER, listenerName } from '../core/settings-schema.js';
+import type { ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { S3Store } from '../sinks/s3-store.js';
 import type { ObjectStore } from '../sinks/types.js';
@@ -19,12 +20,14 @@ export function timeRange(values: { from?: string; to?: string }, problems: stri
   return { from, to };
 }
 
-/** `--listener NAME`: whose part of the archive (default `default`, a single-listener deployment). */
-export function listenerFrom(values: { listener?: string }, problems: string[]): string {
-  const name = values.listener ?? DEFAULT_LISTENER;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
-    problems.push('--listener may hold letters, digits, - and _ only, at most 64 of them (LISTENER_NAME)');
-  return name;
+/**
+ * `--listener NAME`: whose part of the archive. Default LISTENER_NAME from the environment (a
+ * command run beside a listener), then `default` (a single-listener deployment).
+ */
+export function listenerFrom(value: string | undefined, env: NodeJS.ProcessEnv, problems: string[]): string {
+  const parsed = listenerName('--listener').safeParse(value ?? env['LISTENER_NAME'] ?? DEFAULT_LISTENER);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => issue.message));
+  return parsed.data ?? DEFAULT_LISTENER;
 }
 
 /** ARCHIVE_URL from the environment: required. */

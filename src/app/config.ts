@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { flag, oneOf, port, problemsOf, wholeNumber } from '../core/settings-schema.js';
+import { DEFAULT_LISTENER, flag, listenerName, oneOf, port, problemsOf, wholeNumber } from '../core/settings-schema.js';
 import { ListenerError } from '../core/errors.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 
@@ -67,7 +67,7 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   SHUTDOWN_TIMEOUT_S: 20,
   HEALTH_LOG_INTERVAL_S: 60,
-  LISTENER_NAME: 'default',
+  LISTENER_NAME: DEFAULT_LISTENER,
 } as const;
 
 /** One documented row per variable: the README's configuration table is generated from this. */
@@ -267,10 +267,7 @@ const schema = z.object({
     .max(255, 'METRICS_NAMESPACE must be at most 255 characters')
     .regex(/^[\w.\-/#:]+$/, 'METRICS_NAMESPACE may hold letters, digits and . - _ / # : only')
     .optional(),
-  LISTENER_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'LISTENER_NAME may hold letters, digits, - and _ only, at most 64 of them')
-    .default(DEFAULTS.LISTENER_NAME),
+  LISTENER_NAME: listenerName('LISTENER_NAME').default(DEFAULTS.LISTENER_NAME),
   FLEET_STATUS_URLS: z
     .string()
     .transform((value, ctx) =>

@@ -117,10 +117,7 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
   });
   // The status page's charts: the running counters sampled at a steady pace.
   const rates = new RateHistory();
-  const sampleRates = () => {
-    const { counters } = service.status();
-    rates.sample(Date.now(), counters);
-  };
+  const sampleRates = () => rates.sample(Date.now(), service.counters());
   sampleRates();
   const rateTimer = setInterval(sampleRates, rates.intervalMs);
   rateTimer.unref();

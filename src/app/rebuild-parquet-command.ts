@@ -100,7 +100,7 @@ export async function rebuildParquetCommand(
     },
   });
   const problems: string[] = [];
-  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
+  const listener = listenerFrom(values.listener, env, problems);
   const hour = HOUR.exec(values.hour ?? '');
   if (hour === null) problems.push('--hour must be a UTC hour, e.g. 2026-11-23T09');
   const archiveUrl = archiveUrlFrom(env, problems);

@@ -61,7 +61,7 @@ export async function reconcileCommand(
   });
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
-  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
+  const listener = listenerFrom(values.listener, env, problems);
   const archiveUrl = archiveUrlFrom(env, problems);
   if (env['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
   let privateKey;

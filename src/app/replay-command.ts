@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { Backoff } from '../core/backoff.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { fillQueueMessage } from '../pipeline/fill-message.js';
-import { DEFAULT_LISTENER, readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
+import { DEFAULT_LISTENER } from '../core/settings-schema.js';
+import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
 import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
@@ -165,7 +166,7 @@ export async function replayCommand(
   });
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
-  const listener = listenerFrom({ listener: values.listener ?? env['LISTENER_NAME'] }, problems);
+  const listener = listenerFrom(values.listener, env, problems);
   if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime()) && to < from) problems.push('--to is before --from');
   if (values.queue === undefined) problems.push('--queue is required (an SQS queue URL or file:///path.jsonl)');
   const archiveUrl = archiveUrlFrom(env, problems);

@@ -124,7 +124,7 @@ export class ListenerService implements ControlTarget {
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
     if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
-    const partition = options.listener === undefined ? {} : { partition: `listener=${options.listener}` };
+    const partition = listenerPartition(options);
     this.archive = new ArchiveWriter({
       journal,
       store: options.store,
@@ -234,7 +234,7 @@ export class ListenerService implements ControlTarget {
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
-      ...(options.listener === undefined ? {} : { partition: `listener=${options.listener}` }),
+      ...listenerPartition(options),
       onObjectCopyFailed: (key, cause) =>
         options.onArchiveEvent?.({
           kind: 'dead_letter_copy_failed',
@@ -354,6 +354,11 @@ export class ListenerService implements ControlTarget {
     return this.fills.recentFills();
   }
 
+  /** The running counters alone: what the status page's rate sampler reads every few seconds. */
+  counters(): ListenerStatus['counters'] {
+    return { ...this.#counters, fillsPublished: this.fills.sent };
+  }
+
   status(): ListenerStatus {
     return {
       session: this.session.status(),
@@ -371,7 +376,7 @@ export class ListenerService implements ControlTarget {
         this.fills.status(),
       ],
       backfill: this.backfill.status(),
-      counters: { ...this.#counters, fillsPublished: this.fills.sent },
+      counters: this.counters(),
       fatal: this.#fatal === undefined ? undefined : `${this.#fatal.code}: ${this.#fatal.message}`,
     };
   }
@@ -494,4 +499,9 @@ async function rewindForDamage(journal: Journal, options: ServiceOptions): Promi
   if (state === undefined || state.nextInbound <= from) return undefined;
   await store.save({ ...state, nextInbound: from });
   return state.nextInbound - 1;
+}
+
+/** Where a named listener's objects go: `listener=NAME` in the archive keys and dead letters. */
+function listenerPartition(options: ServiceOptions): { partition?: string } {
+  return options.listener === undefined ? {} : { partition: `listener=${options.listener}` };
 }

@@ -25,6 +25,19 @@ export function oneOf<const T extends readonly [string, ...string[]]>(name: stri
   });
 }
 
+/** The name a single listener runs under: LISTENER_NAME's default, and the archive's oldest keys'. */
+export const DEFAULT_LISTENER = 'default';
+
+/**
+ * A listener's name. It goes into archive keys, queue message groups, metric labels and CDK
+ * construct ids, so it holds nothing any of them would have to escape.
+ */
+export function listenerName(name: string) {
+  return z
+    .string({ error: `${name} is required` })
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, `${name} may hold letters, digits, - and _ only, at most 64 of them`);
+}
+
 /** true/false, 1/0 or yes/no. */
 export function flag(name: string) {
   return z

@@ -1,3 +1,4 @@
+import { DEFAULT_LISTENER } from '../core/settings-schema.js';
 import type { ListenerStatus } from './status.js';
 import { readiness, type ReadinessLimits } from './readiness.js';
 
@@ -84,7 +85,7 @@ export function healthLine(
   figures: HealthFigures,
   namespace: string | undefined,
   nowMs: number,
-  listener = 'default',
+  listener = DEFAULT_LISTENER,
 ): Record<string, unknown> {
   if (namespace === undefined) return { ...figures };
   return {

@@ -3,12 +3,10 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ExecutionReportRecord } from '../core/record.js';
+import { DEFAULT_LISTENER } from '../core/settings-schema.js';
 
 export type ArchiveSource =
   { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };
-
-/** The listener a single-listener deployment runs as (LISTENER_NAME's default). */
-export const DEFAULT_LISTENER = 'default';
 
 /**
  * The keys of one hour of a table for a listener, in journal order (object names are LSN ranges):
