@@ -50,7 +50,14 @@ let currentChunkAt = 0;
 /** exec_id → performance.now() of the socket read that brought it (only while tracking). */
 export const readAtByExecId = new Map<string, number>();
 /** (journal LSN, read time) of every report appended while tracking, oldest first. */
-export const appended: { lsns: number[]; readAt: number[]; head: number } = { lsns: [], readAt: [], head: 0 };
+export const appended: { lsns: number[]; readAt: number[]; execIds: string[]; head: number } = {
+  lsns: [],
+  readAt: [],
+  execIds: [],
+  head: 0,
+};
+/** Called after every timed fdatasync/fsync with the file kind and its wall time (ms). */
+export const ioHooks: { sync?: (kind: string, ms: number) => void } = {};
 let trackReads = false;
 let installed = false;
 
@@ -84,6 +91,7 @@ export function trackReadTimes(on: boolean): void {
     readAtByExecId.clear();
     appended.lsns = [];
     appended.readAt = [];
+    appended.execIds = [];
     appended.head = 0;
   }
 }
@@ -91,6 +99,7 @@ export function trackReadTimes(on: boolean): void {
 function kindOf(path: string): string {
   if (/\/journal\/seg-\d+\.log$/.test(path)) return 'journal segment';
   if (path.endsWith('/journal/dedupe.log')) return 'journal dedupe log';
+  if (path.includes('/journal/dedupe/')) return 'journal dedupe chunks';
   if (path.includes('/journal/')) return 'cursors and state';
   if (path.endsWith('.jsonl')) return 'fills file';
   if (path.includes('/archive/')) return 'archive objects';
@@ -162,6 +171,7 @@ export async function installStageTiming(): Promise<void> {
       if (!result.duplicate) {
         appended.lsns.push(result.lsn);
         appended.readAt.push(currentChunkAt);
+        appended.execIds.push(record.exec_id);
       }
     }
     return result;
@@ -192,9 +202,12 @@ export async function installStageTiming(): Promise<void> {
       try {
         return await original.apply(this, args);
       } finally {
-        const io = ioOf(kindOfHandle(this))[stat];
+        const kind = kindOfHandle(this);
+        const io = ioOf(kind)[stat];
+        const ms = performance.now() - start;
         io.calls++;
-        io.ms += performance.now() - start;
+        io.ms += ms;
+        if (stat === 'sync') ioHooks.sync?.(kind, ms);
         if (stat === 'write') io.bytes += byteLength(args[0]);
       }
     };

@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
-import { appended, installStageTiming, readAtByExecId, trackReadTimes } from './instrument.js';
+import { appended, installStageTiming, ioHooks, readAtByExecId, trackReadTimes } from './instrument.js';
 import { startListener } from './listener.js';
 import { Peers } from './peers-client.js';
 import { TimedQueue } from './timed-queue.js';
@@ -72,6 +72,12 @@ export interface LatencyScenarioResult {
   readToSent: Percentiles & { over5msPercent: number };
   /** Socket read → durable in the journal, per report, ms. */
   readToDurable: Percentiles;
+  /** The journal segment's fdatasync wall time in the same window, per call, ms: the disk's share. */
+  fdatasync: Percentiles;
+  /** Durable in the journal → its SendMessageBatch issued, per fill, ms: the publisher's own wait. */
+  durableToIssued: Percentiles;
+  /** SendMessageBatch issued → returned (fauxqs on loopback), per batch, ms. */
+  sqsRoundTrip: Percentiles;
   /** Archive objects written (each joined and gzipped on the event loop) inside the window. */
   archiveObjectsInWindow: number;
   /** Fills per SendMessageBatch, and SendMessageBatch calls in flight when one starts (mean). */
@@ -106,6 +112,10 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
   trackReadTimes(true);
   const toSent = newHistogram();
   const toDurable = newHistogram();
+  const syncs = newHistogram();
+  const toIssued = newHistogram();
+  const roundTrip = newHistogram();
+  const durableAtByExecId = new Map<string, number>();
   let over5ms = 0;
   // Reports read in [windowStart, windowEnd) are measured.
   let windowStart = Infinity;
@@ -121,20 +131,35 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
         ? {}
         : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
       wrapQueue: (queue) =>
-        (timed = new TimedQueue(queue, (execId, sentAt) => {
-          const readAt = readAtByExecId.get(execId);
-          readAtByExecId.delete(execId);
-          if (readAt === undefined || !inWindow(readAt)) return;
-          const us = Math.max(1, Math.round((sentAt - readAt) * 1000));
-          toSent.recordValue(us);
-          if (us > 5000) over5ms++;
-        })),
+        (timed = new TimedQueue(
+          queue,
+          (execId, sentAt) => {
+            const readAt = readAtByExecId.get(execId);
+            readAtByExecId.delete(execId);
+            if (readAt === undefined || !inWindow(readAt)) return;
+            const us = Math.max(1, Math.round((sentAt - readAt) * 1000));
+            toSent.recordValue(us);
+            if (us > 5000) over5ms++;
+          },
+          (execId, issuedAt) => {
+            const durableAt = durableAtByExecId.get(execId);
+            durableAtByExecId.delete(execId);
+            if (durableAt !== undefined) toIssued.recordValue(Math.max(1, Math.round((issuedAt - durableAt) * 1000)));
+          },
+        )),
     });
+    ioHooks.sync = (kind, ms) => {
+      if (kind === 'journal segment' && inWindow(performance.now()))
+        syncs.recordValue(Math.max(1, Math.round(ms * 1000)));
+    };
     listener.service.journal.onDurable((lsn) => {
       const now = performance.now();
       while (appended.head < appended.lsns.length && appended.lsns[appended.head]! <= lsn) {
+        const execId = appended.execIds[appended.head]!;
         const readAt = appended.readAt[appended.head++]!;
-        if (inWindow(readAt)) toDurable.recordValue(Math.max(1, Math.round((now - readAt) * 1000)));
+        if (!inWindow(readAt)) continue;
+        toDurable.recordValue(Math.max(1, Math.round((now - readAt) * 1000)));
+        durableAtByExecId.set(execId, now);
       }
     });
 
@@ -158,6 +183,9 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     await waitUntil(() => listener.fillsSent() >= after.fills, 30_000, 'the last fills').catch(() => undefined);
     clearInterval(sampler);
     await listener.stop();
+    delete ioHooks.sync;
+    for (const [issuedAt, ms] of timed!.roundTrips)
+      if (inWindow(issuedAt)) roundTrip.recordValue(Math.max(1, Math.round(ms * 1000)));
 
     const windowSeconds = (windowEnd - windowStart) / 1000;
     return {
@@ -170,6 +198,9 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
         over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2),
       },
       readToDurable: percentiles(toDurable),
+      fdatasync: percentiles(syncs),
+      durableToIssued: percentiles(toIssued),
+      sqsRoundTrip: percentiles(roundTrip),
       archiveObjectsInWindow: uploadsInWindow,
       ...timed!.shape(),
       eventLoopUtilization: round(elu.utilization, 3),

@@ -18,7 +18,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_END_TO_END_OPTIONS, type EndToEndRun } from './end-to-end.js';
 import { DEFAULT_LATENCY_OPTIONS, type LatencyScenarioResult } from './latency.js';
 import {
+  cpuTable,
   decodeTable,
+  dedupeTable,
   endToEndTable,
   freshnessTable,
   parquetTable,
@@ -31,7 +33,18 @@ import {
 } from './report.js';
 import { MB, sleep } from './timing.js';
 
-const ORDER = ['decode', 'profile', 'end-to-end', 'latency', 'freshness', 'parquet', 'memory', 'startup'] as const;
+const ORDER = [
+  'decode',
+  'profile',
+  'cpu',
+  'end-to-end',
+  'latency',
+  'freshness',
+  'parquet',
+  'memory',
+  'dedupe',
+  'startup',
+] as const;
 type Section = (typeof ORDER)[number];
 
 // --expose-gc: decode isolates its rounds with forced GCs; memory samples the live heap after one.
@@ -39,6 +52,7 @@ type Section = (typeof ORDER)[number];
 // 1024 MiB task, infra/listener-stack.ts), as it runs deployed.
 const EXEC_ARGV: Partial<Record<Section, string[]>> = {
   decode: ['--expose-gc'],
+  dedupe: ['--expose-gc'],
   memory: ['--expose-gc', '--max-old-space-size=768'],
 };
 
@@ -123,6 +137,10 @@ async function main(): Promise<void> {
     `Machine: ${env.cpu} × ${env.cores} cores, ${env.memoryGb} GB, ${env.os}, Node ${env.node}; commit ${env.commit}${env.uncommittedChanges ? ' (+ uncommitted changes)' : ''}; load average before ${env.loadAverageBefore.join(' ')}`,
   );
   if (results.decode) blocks.push(`### Decode\n\n${decodeTable(results.decode)}`);
+  if (results.cpu)
+    blocks.push(
+      `### CPU per report (simulator in another process → ListenerService, local sinks, fsync on, nothing instrumented)\n\n${cpuTable(results.cpu)}`,
+    );
   if (results['end-to-end'])
     blocks.push(
       `### End to end (simulator over loopback TLS → ListenerService, journal fsync on)\n\n${endToEndTable(results['end-to-end'].runs)}`,
@@ -138,6 +156,10 @@ async function main(): Promise<void> {
   if (results.parquet)
     blocks.push(`### Typed Parquet copy of an hour vs its JSONL\n\n${parquetTable(results.parquet)}`);
   if (results.memory) blocks.push(`### Memory and start-up\n\n${memoryTable(results.memory, results.startup)}`);
+  if (results.dedupe)
+    blocks.push(
+      `### Deduplication memory (the ExecID index filled with a 72 h window at 100 reports/s)\n\n${dedupeTable(results.dedupe)}`,
+    );
   if (results.profile)
     blocks.push(
       `### Decode hot path (node --cpu-prof, ${results.profile.samples} samples)\n\n${profileTable(results.profile)}`,

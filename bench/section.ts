@@ -6,7 +6,9 @@
  * The optional JSON overrides the section's defaults. One process per section keeps JIT state,
  * heap and RSS of one section out of the next.
  */
+import { DEFAULT_CPU_OPTIONS, runCpu } from './cpu.js';
 import { DEFAULT_DECODE_OPTIONS, runDecode } from './decode.js';
+import { DEFAULT_DEDUPE_OPTIONS, runDedupe } from './dedupe.js';
 import { DEFAULT_END_TO_END_OPTIONS, runEndToEnd } from './end-to-end.js';
 import { DEFAULT_FRESHNESS_OPTIONS, runFreshness } from './freshness.js';
 import { DEFAULT_PARQUET_OPTIONS, runParquet } from './parquet.js';
@@ -17,6 +19,8 @@ import { DEFAULT_STARTUP_OPTIONS, runStartup } from './startup.js';
 
 const SECTIONS = {
   decode: (o: object) => runDecode({ ...DEFAULT_DECODE_OPTIONS, ...o }),
+  cpu: (o: object) => runCpu({ ...DEFAULT_CPU_OPTIONS, ...o }),
+  dedupe: (o: object) => runDedupe({ ...DEFAULT_DEDUPE_OPTIONS, ...o }),
   'end-to-end': (o: object) => runEndToEnd({ ...DEFAULT_END_TO_END_OPTIONS, ...o }),
   latency: (o: object) => runLatency({ ...DEFAULT_LATENCY_OPTIONS, ...o }),
   freshness: (o: object) => runFreshness({ ...DEFAULT_FRESHNESS_OPTIONS, ...o }),

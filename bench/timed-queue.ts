@@ -11,11 +11,15 @@ export class TimedQueue implements FillQueue {
   messages = 0;
   /** Sum over calls of how many calls were in flight when it started (itself included). */
   concurrencySum = 0;
+  /** Each SendMessageBatch: when it was issued and its round trip (issued → returned), ms. */
+  readonly roundTrips: Array<[issuedAt: number, ms: number]> = [];
   #inFlight = 0;
 
   constructor(
     private readonly inner: FillQueue,
     private readonly record: (execId: string, sentAt: number) => void = () => undefined,
+    /** Told when each fill's SendMessageBatch is issued (the call made), before its round trip. */
+    private readonly issued: (execId: string, issuedAt: number) => void = () => undefined,
   ) {}
 
   get location(): string {
@@ -38,6 +42,8 @@ export class TimedQueue implements FillQueue {
     this.batches++;
     this.messages += messages.length;
     this.concurrencySum += ++this.#inFlight;
+    const issuedAt = performance.now();
+    for (const m of messages) this.issued(m.attributes['exec_id']?.value ?? '', issuedAt);
     let failures: QueueSendFailure[];
     try {
       failures = await this.inner.sendBatch(messages);
@@ -45,6 +51,7 @@ export class TimedQueue implements FillQueue {
       this.#inFlight--;
     }
     const at = performance.now();
+    this.roundTrips.push([issuedAt, at - issuedAt]);
     const failed = new Set(failures.map((f) => f.id));
     for (const m of messages) if (!failed.has(m.id)) this.record(m.attributes['exec_id']?.value ?? '', at);
     return failures;

@@ -75,17 +75,23 @@ function configFrom(env: Record<string, string | undefined>): Config | number {
 
 async function serveUntilSignal(configs: Config[], cleanup: () => Promise<void>): Promise<number | undefined> {
   const log = createLogger(configs[0]!.logLevel);
-  // Signals may arrive while the services are still starting: the holder is filled once they run.
-  const holder: { running: RunningService[] } = { running: [] };
+  // Signals may arrive while the services are still starting: the holder is filled as each
+  // service starts (before its control plane listens), so a signal then stops it gracefully too.
+  const holder: { running: RunningService[]; starting: (() => Promise<void>) | undefined } = {
+    running: [],
+    starting: undefined,
+  };
   installLifecycle(
     () => {
-      const [first] = holder.running;
-      return first === undefined
+      const stops = [
+        ...holder.running.map((r) => () => r.stop()),
+        ...(holder.starting === undefined ? [] : [holder.starting]),
+      ];
+      return stops.length === 0
         ? undefined
         : {
-            ...first,
             stop: async () => {
-              await Promise.all(holder.running.map((r) => r.stop()));
+              await Promise.all(stops.map((stop) => stop()));
               await cleanup();
             },
           };
@@ -94,8 +100,12 @@ async function serveUntilSignal(configs: Config[], cleanup: () => Promise<void>)
     configs[0]!.shutdownTimeoutMs,
   );
   try {
-    for (const config of configs) holder.running.push(await startListener(config, log));
+    for (const config of configs) {
+      holder.running.push(await startListener(config, log, (stop) => (holder.starting = stop)));
+      holder.starting = undefined;
+    }
   } catch (error) {
+    holder.starting = undefined;
     // A spool or a port that cannot be used: reported like an environment problem.
     if (isListenerError(error, 'ERR_CONFIG')) {
       process.stderr.write(`kalshi-fix-listener: ${error.message}\n`);

@@ -1,8 +1,24 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { DEFAULT_LISTENER, flag, listenerName, oneOf, port, problemsOf, wholeNumber } from '../core/settings-schema.js';
+import {
+  all,
+  DEFAULT_LISTENER,
+  flag,
+  listenerName,
+  matching,
+  maxLength,
+  minLength,
+  oneOf,
+  optional,
+  parseFields,
+  port,
+  required,
+  text,
+  wholeNumber,
+  withDefault,
+  type Rule,
+} from './env-checks.js';
 import { ListenerError } from '../core/errors.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 
@@ -233,58 +249,45 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
   },
 ];
 
-const schema = z.object({
-  FIX_HOST: hostName('FIX_HOST').optional(),
-  FIX_PORT: port('FIX_PORT').optional(),
-  FIX_TARGET_COMP_ID: oneOf('FIX_TARGET_COMP_ID', ['KalshiNR', 'KalshiRT']).default(DEFAULTS.FIX_TARGET_COMP_ID),
-  FIX_API_KEY: apiKeyId('FIX_API_KEY').optional(),
-  FIX_PRIVATE_KEY: z.string().optional(),
-  FIX_PRIVATE_KEY_FILE: z.string().optional(),
-  FIX_HEARTBEAT_S: wholeNumber('FIX_HEARTBEAT_S', 3, 300).default(DEFAULTS.FIX_HEARTBEAT_S),
-  FIX_MESSAGE_RETENTION_H: wholeNumber('FIX_MESSAGE_RETENTION_H', 1, 72).optional(),
-  FIX_TLS_CA_FILE: z.string().optional(),
-  FIX_DC_API_KEY: apiKeyId('FIX_DC_API_KEY').optional(),
-  FIX_DC_HOST: hostName('FIX_DC_HOST').optional(),
-  FIX_DC_PORT: port('FIX_DC_PORT').default(DEFAULTS.FIX_DC_PORT),
-  FIX_DC_PRIVATE_KEY: z.string().optional(),
-  FIX_DC_PRIVATE_KEY_FILE: z.string().optional(),
-  ARCHIVE_URL: z.string({ error: 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)' }),
-  ARCHIVE_GRACE_S: wholeNumber('ARCHIVE_GRACE_S', 0, 86_400).default(DEFAULTS.ARCHIVE_GRACE_S),
-  ARCHIVE_FLUSH_S: wholeNumber('ARCHIVE_FLUSH_S', 1, 3600).default(DEFAULTS.ARCHIVE_FLUSH_S),
-  ARCHIVE_MAX_OBJECT_MB: wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096).default(DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
-  ARCHIVE_GZIP: flag('ARCHIVE_GZIP').default(DEFAULTS.ARCHIVE_GZIP),
-  ARCHIVE_PARQUET: flag('ARCHIVE_PARQUET').default(DEFAULTS.ARCHIVE_PARQUET),
-  FILLS_QUEUE_URL: z.string({ error: 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)' }),
-  SPOOL_DIR: z.string().min(1).default(DEFAULTS.SPOOL_DIR),
-  HTTP_PORT: port('HTTP_PORT', true).default(DEFAULTS.HTTP_PORT),
-  HTTP_HOST: hostName('HTTP_HOST').optional(),
-  CONTROL_TOKEN: z.string().min(16, 'CONTROL_TOKEN must be at least 16 characters').optional(),
-  LOG_LEVEL: oneOf('LOG_LEVEL', LOG_LEVELS).default(DEFAULTS.LOG_LEVEL),
-  SHUTDOWN_TIMEOUT_S: wholeNumber('SHUTDOWN_TIMEOUT_S', 1, 600).default(DEFAULTS.SHUTDOWN_TIMEOUT_S),
-  HEALTH_LOG_INTERVAL_S: wholeNumber('HEALTH_LOG_INTERVAL_S', 5, 3600).default(DEFAULTS.HEALTH_LOG_INTERVAL_S),
-  METRICS_NAMESPACE: z
-    .string()
-    .max(255, 'METRICS_NAMESPACE must be at most 255 characters')
-    .regex(/^[\w.\-/#:]+$/, 'METRICS_NAMESPACE may hold letters, digits and . - _ / # : only')
-    .optional(),
-  LISTENER_NAME: listenerName('LISTENER_NAME').default(DEFAULTS.LISTENER_NAME),
-  FLEET_STATUS_URLS: z
-    .string()
-    .transform((value, ctx) =>
-      value
-        .split(',')
-        .filter((item) => item.trim() !== '')
-        .flatMap((item) => {
-          const at = item.indexOf('=');
-          const name = item.slice(0, at).trim();
-          const url = item.slice(at + 1).trim();
-          if (at > 0 && /^https?:\/\/[^\s]+$/.test(url)) return [{ name, url }];
-          ctx.addIssue({ code: 'custom', message: `FLEET_STATUS_URLS holds name=http(s)://… pairs, got "${item}"` });
-          return [];
-        }),
-    )
-    .optional(),
-});
+/** The environment's fields, in the order their problems are listed. */
+const FIELDS = {
+  FIX_HOST: optional(hostName('FIX_HOST')),
+  FIX_PORT: optional(port('FIX_PORT')),
+  FIX_TARGET_COMP_ID: withDefault(oneOf('FIX_TARGET_COMP_ID', ['KalshiNR', 'KalshiRT']), DEFAULTS.FIX_TARGET_COMP_ID),
+  FIX_API_KEY: optional(apiKeyId('FIX_API_KEY')),
+  FIX_PRIVATE_KEY: optional(text),
+  FIX_PRIVATE_KEY_FILE: optional(text),
+  FIX_HEARTBEAT_S: withDefault(wholeNumber('FIX_HEARTBEAT_S', 3, 300), DEFAULTS.FIX_HEARTBEAT_S),
+  FIX_MESSAGE_RETENTION_H: optional(wholeNumber('FIX_MESSAGE_RETENTION_H', 1, 72)),
+  FIX_TLS_CA_FILE: optional(text),
+  FIX_DC_API_KEY: optional(apiKeyId('FIX_DC_API_KEY')),
+  FIX_DC_HOST: optional(hostName('FIX_DC_HOST')),
+  FIX_DC_PORT: withDefault(port('FIX_DC_PORT'), DEFAULTS.FIX_DC_PORT),
+  FIX_DC_PRIVATE_KEY: optional(text),
+  FIX_DC_PRIVATE_KEY_FILE: optional(text),
+  ARCHIVE_URL: required(text, 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)'),
+  ARCHIVE_GRACE_S: withDefault(wholeNumber('ARCHIVE_GRACE_S', 0, 86_400), DEFAULTS.ARCHIVE_GRACE_S),
+  ARCHIVE_FLUSH_S: withDefault(wholeNumber('ARCHIVE_FLUSH_S', 1, 3600), DEFAULTS.ARCHIVE_FLUSH_S),
+  ARCHIVE_MAX_OBJECT_MB: withDefault(wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096), DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
+  ARCHIVE_GZIP: withDefault(flag('ARCHIVE_GZIP'), DEFAULTS.ARCHIVE_GZIP),
+  ARCHIVE_PARQUET: withDefault(flag('ARCHIVE_PARQUET'), DEFAULTS.ARCHIVE_PARQUET),
+  FILLS_QUEUE_URL: required(text, 'FILLS_QUEUE_URL is required (an SQS queue URL or file:///path.jsonl)'),
+  SPOOL_DIR: withDefault(minLength(1, 'Too small: expected string to have >=1 characters'), DEFAULTS.SPOOL_DIR),
+  HTTP_PORT: withDefault(port('HTTP_PORT', true), DEFAULTS.HTTP_PORT),
+  HTTP_HOST: optional(hostName('HTTP_HOST')),
+  CONTROL_TOKEN: optional(minLength(16, 'CONTROL_TOKEN must be at least 16 characters')),
+  LOG_LEVEL: withDefault(oneOf('LOG_LEVEL', LOG_LEVELS), DEFAULTS.LOG_LEVEL),
+  SHUTDOWN_TIMEOUT_S: withDefault(wholeNumber('SHUTDOWN_TIMEOUT_S', 1, 600), DEFAULTS.SHUTDOWN_TIMEOUT_S),
+  HEALTH_LOG_INTERVAL_S: withDefault(wholeNumber('HEALTH_LOG_INTERVAL_S', 5, 3600), DEFAULTS.HEALTH_LOG_INTERVAL_S),
+  METRICS_NAMESPACE: optional(
+    all(
+      maxLength(255, 'METRICS_NAMESPACE must be at most 255 characters'),
+      matching(/^[\w.\-/#:]+$/, 'METRICS_NAMESPACE may hold letters, digits and . - _ / # : only'),
+    ),
+  ),
+  LISTENER_NAME: withDefault(listenerName('LISTENER_NAME'), DEFAULTS.LISTENER_NAME),
+  FLEET_STATUS_URLS: optional(fleetStatusUrls),
+};
 
 /**
  * Reads and validates the environment. Every problem is collected and reported in one
@@ -294,9 +297,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   // Empty strings count as unset: ECS and shells often pass VAR= for "nothing".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const problems: string[] = [];
-  const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) problems.push(...problemsOf(parsed.error));
-  const raw = parsed.success ? parsed.data : undefined;
+  const parsed = parseFields(FIELDS, cleaned);
+  if (!parsed.ok) problems.push(...parsed.problems);
+  const raw = parsed.ok ? parsed.data : undefined;
 
   const archive = parseArchiveUrl(cleaned['ARCHIVE_URL'], problems);
   const fills = parseFillsUrl(cleaned['FILLS_QUEUE_URL'], problems);
@@ -482,26 +485,39 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * secret, but a PEM pasted into the wrong variable is, and it would otherwise reach the log and
  * the wire as SenderCompID.
  */
-function apiKeyId(name: string) {
-  return z.string().superRefine((value, context) => {
-    if (UUID.test(value)) return;
-    context.addIssue({
-      code: 'custom',
-      message: /PRIVATE KEY|-----BEGIN|^MII/.test(value)
-        ? `${name} holds key material, not an API key ID (a UUID): did you swap it with FIX_PRIVATE_KEY? (value not shown)`
-        : `${name} must be the API key ID, a UUID like 0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d (value not shown)`,
-    });
-  });
+function apiKeyId(name: string): Rule<string> {
+  return (value, problems) => {
+    if (!UUID.test(value))
+      problems.push(
+        /PRIVATE KEY|-----BEGIN|^MII/.test(value)
+          ? `${name} holds key material, not an API key ID (a UUID): did you swap it with FIX_PRIVATE_KEY? (value not shown)`
+          : `${name} must be the API key ID, a UUID like 0b8f3c2e-1111-4a2b-9c3d-5e6f7a8b9c0d (value not shown)`,
+      );
+    return value;
+  };
 }
 
 /** A host name or an IP address: not a URL, no port, no path. */
-function hostName(name: string) {
-  return z
-    .string()
-    .regex(
-      /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:]+$/,
-      `${name} must be a host name or an IP address (no scheme, port or path), e.g. fix.elections.kalshi.com`,
-    );
+function hostName(name: string): Rule<string> {
+  return matching(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:]+$/,
+    `${name} must be a host name or an IP address (no scheme, port or path), e.g. fix.elections.kalshi.com`,
+  );
+}
+
+/** FLEET_STATUS_URLS: `name=http(s)://…` pairs, comma-separated. */
+function fleetStatusUrls(value: string, problems: string[]): Array<{ name: string; url: string }> {
+  return value
+    .split(',')
+    .filter((item) => item.trim() !== '')
+    .flatMap((item) => {
+      const at = item.indexOf('=');
+      const name = item.slice(0, at).trim();
+      const url = item.slice(at + 1).trim();
+      if (at > 0 && /^https?:\/\/[^\s]+$/.test(url)) return [{ name, url }];
+      problems.push(`FLEET_STATUS_URLS holds name=http(s)://… pairs, got "${item}"`);
+      return [];
+    });
 }
 
 function isLoopback(host: string): boolean {

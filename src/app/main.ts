@@ -1,13 +1,12 @@
 import { constants, readFileSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { serve as Serve, ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { configWarnings, type Config } from './config.js';
 import { ListenerError } from '../core/errors.js';
-import { createControlPlane } from '../http/control-plane.js';
 import { healthFigures, healthLine, type HealthCounters } from '../http/health-line.js';
-import { createMetrics } from '../http/metrics.js';
 import { RateHistory } from '../http/rate-history.js';
 import {
   logArchiveEvent,
@@ -21,7 +20,7 @@ import {
 import { ListenerService } from './service.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
-import type { FillQueue, ObjectStore } from '../sinks/types.js';
+import { DeferredFillQueue, DeferredObjectStore, s3Location, sqsQueueShape } from './deferred-sinks.js';
 
 export interface RunningService {
   service: ListenerService;
@@ -31,23 +30,55 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Wiring only: config → sinks → service → control plane. */
-export async function startListener(config: Config, parentLog: Logger): Promise<RunningService> {
+/**
+ * How long what loads after the first Logon (control plane, AWS SDK) waits for it, from the start
+ * of the sinks, before it loads anyway: /healthz must answer, and the sinks must deliver, even
+ * when the exchange cannot be reached or the start is slow.
+ */
+export const LOGON_WAIT_MS = 1000;
+
+/**
+ * Wiring only: config → sinks → service → control plane. The control plane (hono, its Node
+ * server and prom-client: about a third of the start-up time in imports) and the AWS SDK are
+ * loaded once the first Logon is on the wire, so they do not delay it; startListener resolves
+ * when the control plane listens and the sinks are loaded. Nothing is lost meanwhile: the
+ * control plane's metrics and pages read the service's own totals when asked, and the sinks'
+ * writes wait for their SDK. `onServiceStarted` gets the graceful stop as soon as there is a
+ * service to stop.
+ */
+export async function startListener(
+  config: Config,
+  parentLog: Logger,
+  onServiceStarted?: (stop: () => Promise<void>) => void,
+): Promise<RunningService> {
   // Every line names its listener: a fleet's logs can share a group and still be told apart.
   const log = parentLog.child({ listener: config.listenerName });
   await assertUsableSpool(config.spoolDir);
-  // The AWS SDK loads only when an AWS sink is configured: it is most of the start-up time.
-  const store: ObjectStore =
-    config.archive.kind === 's3'
-      ? new (await import('../sinks/s3-store.js')).S3Store({
-          bucket: config.archive.bucket,
-          prefix: config.archive.prefix,
-        })
-      : new LocalFolderStore(config.archive.dir);
-  const queue: FillQueue =
-    config.fills.kind === 'sqs'
-      ? new (await import('../sinks/sqs-queue.js')).SqsQueue({ queueUrl: config.fills.queueUrl })
-      : new LocalFileQueue(config.fills.path);
+  let firstAttemptDone!: () => void;
+  const firstAttempt = new Promise<void>((resolve) => (firstAttemptDone = resolve));
+  // What the Logon need not wait for loads once it is on the wire (or the first attempt failed):
+  // the control plane, and the AWS SDK when an AWS sink is configured (it takes longer to import
+  // than everything before the Logon together). The wait is bounded from here, so no write the
+  // start itself made could wait for the Logon.
+  const afterLogon = settledOrAfter(firstAttempt, LOGON_WAIT_MS);
+  const { archive, fills } = config;
+  const store =
+    archive.kind === 's3'
+      ? new DeferredObjectStore(
+          s3Location(archive.bucket, archive.prefix),
+          afterLogon,
+          async () =>
+            new (await import('../sinks/s3-store.js')).S3Store({ bucket: archive.bucket, prefix: archive.prefix }),
+        )
+      : new LocalFolderStore(archive.dir);
+  const queue =
+    fills.kind === 'sqs'
+      ? new DeferredFillQueue(
+          sqsQueueShape(fills.queueUrl),
+          afterLogon,
+          async () => new (await import('../sinks/sqs-queue.js')).SqsQueue({ queueUrl: fills.queueUrl }),
+        )
+      : new LocalFileQueue(fills.path);
   const sessionLog = log.child({ component: 'session' });
   const archiveLog = log.child({ component: 'archive' });
   const fillLog = log.child({ component: 'fills' });
@@ -103,7 +134,12 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
         { execId: value.execId, column: value.column, value: value.value },
         'value the Parquet table cannot hold exactly: null there, kept in the JSONL and raw',
       ),
-    onSessionEvent: (event) => logSessionEvent(sessionLog, event),
+    onSessionEvent: (event) => {
+      logSessionEvent(sessionLog, event);
+      // `connected` is emitted just before the Logon is written, in the same tick: whoever awaits
+      // firstAttempt runs after it. `disconnected`: the first attempt failed.
+      if (event.kind === 'connected' || event.kind === 'disconnected') firstAttemptDone();
+    },
     onArchiveEvent: (event) => logArchiveEvent(archiveLog, event),
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
@@ -121,6 +157,25 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
   sampleRates();
   const rateTimer = setInterval(sampleRates, rates.intervalMs);
   rateTimer.unref();
+  // What the stop closes, once it exists.
+  const late: { healthTimer?: NodeJS.Timeout; server?: ServerType } = {};
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(late.healthTimer);
+      clearInterval(rateTimer);
+      await service.stop();
+      await queue.close?.();
+      if (late.server !== undefined) await closeServer(late.server);
+    })());
+  // From here a signal stops the service gracefully, control plane or not.
+  onServiceStarted?.(stop);
+  await afterLogon;
+  const [{ createControlPlane }, { createMetrics }, { serve }] = await Promise.all([
+    import('../http/control-plane.js'),
+    import('../http/metrics.js'),
+    import('@hono/node-server'),
+  ]);
   const app = createControlPlane({
     target: service,
     rates,
@@ -135,25 +190,29 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
         ? controlLog.warn({ caller, outcome }, 'POST /reconnect refused: no valid bearer token')
         : controlLog.info({ caller, outcome }, 'POST /reconnect'),
   });
-  let server: ServerType;
+  let listening: ServerType;
   try {
-    server = await listen(app.fetch, config.httpPort, config.httpHost);
+    listening = await listen(serve, app.fetch, config.httpPort, config.httpHost);
   } catch (cause) {
-    clearInterval(rateTimer);
     // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
-    await service
-      .stop()
-      .catch((error: unknown) =>
-        log.error(
-          { code: (error as { code?: string }).code ?? null, err: error },
-          'stop after the control plane could not listen failed',
-        ),
-      );
+    await stop().catch((error: unknown) =>
+      log.error(
+        { code: (error as { code?: string }).code ?? null, err: error },
+        'stop after the control plane could not listen failed',
+      ),
+    );
     const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
     throw configProblem(`HTTP_PORT ${config.httpPort} on ${config.httpHost} cannot be used (${code})`, cause);
   }
-  const httpPort = (server.address() as AddressInfo).port;
+  late.server = listening;
+  const httpPort = (listening.address() as AddressInfo).port;
   log.info({ httpHost: config.httpHost, httpPort }, 'control plane listening');
+  if (stopping !== undefined) {
+    // Stopped while the control plane was starting: it closes once the rest has stopped.
+    const closeLate = () => closeServer(listening);
+    void stopping.then(closeLate, closeLate);
+    return { service, httpPort, stop };
+  }
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
   // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
   const healthLog = log.child({ component: 'health' });
@@ -165,19 +224,20 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
     healthLog.info(healthLine(figures, config.metricsNamespace, Date.now(), config.listenerName), 'health');
   }, config.healthLogIntervalMs);
   healthTimer.unref();
-  let stopping: Promise<void> | undefined;
-  return {
-    service,
-    httpPort,
-    stop: () =>
-      (stopping ??= (async () => {
-        clearInterval(healthTimer);
-        clearInterval(rateTimer);
-        await service.stop();
-        await queue.close?.();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      })()),
-  };
+  late.healthTimer = healthTimer;
+  // An AWS adapter that cannot load fails the start, as it did when it loaded first.
+  try {
+    await Promise.all([store, queue].flatMap((sink) => ('loaded' in sink ? [sink.loaded] : [])));
+  } catch (error) {
+    await stop().catch((stopError: unknown) =>
+      log.error(
+        { code: (stopError as { code?: string }).code ?? null, err: stopError },
+        'stop after an AWS sink could not load failed',
+      ),
+    );
+    throw error;
+  }
+  return { service, httpPort, stop };
 }
 
 /**
@@ -185,7 +245,7 @@ export async function startListener(config: Config, parentLog: Logger): Promise<
  * close the journal, exit 0 — or 1 past the bound. A second signal exits at once.
  */
 export function installLifecycle(
-  running: () => RunningService | undefined,
+  running: () => Pick<RunningService, 'stop'> | undefined,
   log: Logger,
   shutdownTimeoutMs: number,
 ): void {
@@ -228,11 +288,25 @@ export function installLifecycle(
   });
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string): Promise<ServerType> {
+function listen(serve: typeof Serve, fetch: Hono['fetch'], port: number, hostname: string): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port, hostname }, () => resolve(server));
     server.once('error', reject);
   });
+}
+
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Resolves when `promise` does, or after `ms`, whichever comes first. */
+async function settledOrAfter(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function packageVersion(): string {

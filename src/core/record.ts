@@ -220,3 +220,32 @@ const FILL_KEY = '"exec_type":"F"';
 export function isFillLine(line: string): boolean {
   return line.includes(FILL_KEY);
 }
+
+const PARTITION_KEYS = ['"transact_time":', '"sending_time":', '"received_at":'] as const;
+const RECEIVED_AT_KEY = '"received_at":';
+
+/**
+ * The time a record's archive partition is taken from (TransactTime, else SendingTime, else
+ * receipt), read from its line without parsing it; the same argument as `isFillLine` holds: a
+ * key with its quotes and colon occurs only as a top-level key, and these come before `raw`.
+ */
+export function partitionTimeOfLine(line: string): string {
+  for (const key of PARTITION_KEYS) {
+    const value = valueOfLine(line, key);
+    if (value !== undefined) return value;
+  }
+  throw new Error('record line has no received_at');
+}
+
+/** `received_at` of a record line, without parsing it. */
+export function receivedAtOfLine(line: string): string | undefined {
+  return valueOfLine(line, RECEIVED_AT_KEY);
+}
+
+/** The string value of a top-level key (undefined when it is null or absent). Times carry no escapes. */
+function valueOfLine(line: string, key: string): string | undefined {
+  const at = line.indexOf(key);
+  if (at < 0 || line.charCodeAt(at + key.length) !== 34) return undefined;
+  const start = at + key.length + 1;
+  return line.slice(start, line.indexOf('"', start));
+}

@@ -1,6 +1,11 @@
-import { DEFAULT_LISTENER } from '../core/settings-schema.js';
 import type { ListenerStatus } from './status.js';
 import { readiness, type ReadinessLimits } from './readiness.js';
+
+/**
+ * core/settings-schema.ts's DEFAULT_LISTENER, written out: that module loads zod, which the
+ * service does not need at start-up (test/app/env-checks.test.ts checks the two agree).
+ */
+const DEFAULT_LISTENER = 'default';
 
 /**
  * The figures an operator alarms on, as numbers: what /readyz and /status say, for CloudWatch,

@@ -1,6 +1,6 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
-import type { ExecutionReportRecord } from '../core/record.js';
+import { partitionTimeOfLine, receivedAtOfLine, type ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { jsonlFormat, type ArchiveFormat } from './archive-format.js';
 import { ConsumerLoop } from './consumer-loop.js';
@@ -257,11 +257,12 @@ export class ArchiveWriter {
   #add(entry: JournalEntry): Bucket | undefined {
     if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b))
       return undefined;
-    const { hourKey: hour, hourEndMs } = partitionOf(entry.record);
+    // From the line: a sink that is catching up need not parse a record to file it.
+    const { hourKey: hour, hourEndMs } = partitionOfTime(partitionTimeOfLine(entry.line));
     const hourKey = this.#partitioned(hour);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
-      const received = Date.parse(entry.record.received_at);
+      const received = Date.parse(receivedAtOfLine(entry.line) ?? '');
       const firstReceivedMs = Number.isNaN(received) ? this.#now() : received;
       const dueMs = Math.min(firstReceivedMs + this.#flushMs, hourEndMs + this.#graceMs);
       bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: [], lsns: [], bytes: 0 };
@@ -499,7 +500,10 @@ export class ArchiveWriter {
 
 /** Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, SendingTime or receipt. */
 export function partitionOf(record: ExecutionReportRecord): { hourKey: string; hourEndMs: number } {
-  const iso = record.transact_time ?? record.sending_time ?? record.received_at;
+  return partitionOfTime(record.transact_time ?? record.sending_time ?? record.received_at);
+}
+
+function partitionOfTime(iso: string): { hourKey: string; hourEndMs: number } {
   const dt = iso.slice(0, 10);
   const hour = iso.slice(11, 13);
   return { hourKey: `dt=${dt}/hour=${hour}`, hourEndMs: Date.parse(`${dt}T${hour}:00:00Z`) + 3600_000 };

@@ -1,7 +1,8 @@
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
-import { compareExecIds } from '../core/exec-id.js';
+import { compareExecIds, isSequencedExecId } from '../core/exec-id.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
@@ -9,10 +10,12 @@ export interface ExecIdIndexOptions {
   dir: string;
   /** How long an ExecID is remembered (default 72 h, the KalshiRT retention maximum). */
   windowMs?: number;
+  /** Logged ids kept in memory before the oldest of them are sealed in a file (default 65,536). */
+  chunkIds?: number;
   now?: () => number;
 }
 
-/** A line of dedupe.log: when the id was journaled, at which LSN (0 after compaction). */
+/** A line of dedupe.log: when the id was journaled, at which LSN (0 in a log from before chunks). */
 export interface RememberedId {
   at: number;
   lsn: number;
@@ -20,38 +23,99 @@ export interface RememberedId {
 }
 
 /**
+ * A sealed file of ids (`dedupe/ids-N.txt`): a JSON header line, then `execId\tlsn` lines in
+ * string order. Only the header stays in memory.
+ */
+interface Chunk {
+  file: string;
+  count: number;
+  minLsn: number;
+  maxLsn: number;
+  /** When its newest id was journaled (ms): the file is deleted once that leaves the window. */
+  newest: number;
+  /** Lowest and highest sequenced id (ExecID order), when it holds any. */
+  lo: string | null;
+  hi: string | null;
+  /** Ids that are not `clock;event` tuples (rare: `noexecid:` hashes) are listed in the header. */
+  others: string[];
+}
+
+interface ChunkHeader extends Omit<Chunk, 'file'> {
+  v: 1;
+}
+
+/** A chunk read for a lookup: its bytes and where each line starts. */
+interface LoadedChunk {
+  file: string;
+  bytes: Buffer;
+  starts: Int32Array;
+}
+
+const CHUNK_DIR = 'dedupe';
+const CHUNK_PATTERN = /^ids-(\d{10})\.txt$/;
+/** Chunk files read for lookups kept in memory: a replay reads ids in order, mostly from one file. */
+const LOADED_CHUNKS = 2;
+
+/**
  * The ExecIDs journaled within the window, so a report the exchange resends (or the drop copy
- * replays) is journaled once. Kept in memory and in `dedupe.log`, one line per id, appended behind
- * the segments: a write that fails is retried with the next one, and the log is never needed
- * ahead of the segments (recovery also takes the ids from them).
+ * replays) is journaled once, exactly: no probabilistic check decides, since a false positive
+ * would drop a fill.
+ *
+ * Memory does not grow with history. The newest ids (at most `chunkIds` logged, plus those not yet
+ * durable) are an exact set in memory, also appended to `dedupe.log` behind the segments. Older
+ * ones are sealed, `chunkIds` at a time, into sorted files under `dedupe/`, of which only a header
+ * stays in memory: the LSN range, the lowest and highest id. Kalshi ExecIDs are sequenced, so a
+ * live id above every sealed one needs no lookup; an id inside a file's range (a resend of
+ * something older than the in-memory set) is looked up in that file.
  */
 export class ExecIdIndex {
+  readonly #dir: string;
   readonly #path: string;
   readonly #windowMs: number;
+  readonly #chunkIds: number;
   readonly #now: () => number;
-  /** ExecID → when it was journaled, as a stamp (stampOf); insertion order is time order. */
-  readonly #seen = new Map<string, number>();
+  /** The in-memory ids, membership; the arrays below hold them in journal order from #head. */
+  readonly #known = new Set<string>();
+  #ids: string[] = [];
+  /** When each was journaled, in whole seconds (stampOf): small integers held in the array. */
+  #stamps: number[] = [];
+  #lsns: number[] = [];
+  #head = 0;
+  /** Entries before this position are in dedupe.log (or a chunk). */
+  #logged = 0;
+  readonly #chunks: Chunk[] = [];
+  #chunkSeq = 0;
+  #loaded: LoadedChunk[] = [];
+  /** The highest sequenced id in any chunk: a sequenced id above it is in none. */
+  #sealedHi: string | null = null;
+  #sealedCount = 0;
   #log: FileHandle | undefined;
   #logBytes = 0;
   #logEntries = 0;
-  #unlogged: Array<{ lsn: number; execId: string }> = [];
   #loggedLsn = 0;
   #maxExecId: string | undefined;
+  /** The highest sequenced id known (in memory or sealed): a sequenced id above it is new. */
+  #maxSequenced: string | undefined;
+  /** The id `has` last found above #maxSequenced: `add` of it needs no second comparison. */
+  #aboveMax: string | undefined;
   #maxLsn = 0;
   #failure: ListenerError | undefined;
   #cutPending = false;
+  #rewritePending = false;
   #chain: Promise<void> = Promise.resolve();
   /** What the log held on open, for recovery to name the ids of lost LSNs. */
   readonly remembered: readonly RememberedId[];
 
   private constructor(options: ExecIdIndexOptions, remembered: RememberedId[]) {
+    this.#dir = options.dir;
     this.#path = join(options.dir, 'dedupe.log');
     this.#windowMs = options.windowMs ?? 72 * 3600 * 1000;
+    this.#chunkIds = options.chunkIds ?? 65_536;
     this.#now = options.now ?? Date.now;
     this.remembered = remembered;
   }
 
-  /** Reads dedupe.log (ids within the window). Call `restore` once the segments are read. */
+  /** Reads dedupe.log and the chunk headers (ids within the window). Call `restore` next. */
   static async open(options: ExecIdIndexOptions): Promise<ExecIdIndex> {
     const path = join(options.dir, 'dedupe.log');
     let text = '';
@@ -80,7 +144,8 @@ export class ExecIdIndex {
       if (at >= horizon) remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
     }
     const index = new ExecIdIndex(options, remembered);
-    index.#maxLsn = maxLsn;
+    await index.#openChunks(horizon);
+    index.#maxLsn = Math.max(maxLsn, ...index.#chunks.map((c) => c.maxLsn));
     index.#logEntries = entries;
     index.#logBytes = Buffer.byteLength(text, 'utf8');
     return index;
@@ -91,8 +156,19 @@ export class ExecIdIndex {
     return this.#maxLsn;
   }
 
+  /** Ids remembered: in memory and in chunk files. */
   get size(): number {
-    return this.#seen.size;
+    return this.#known.size + this.#sealedCount;
+  }
+
+  /** Ids held in memory (the rest are in chunk files). */
+  get inMemory(): number {
+    return this.#known.size;
+  }
+
+  /** Sealed chunk files. */
+  get chunkCount(): number {
+    return this.#chunks.length;
   }
 
   /** LSN up to which every id is in the log: segments are deleted only below it. */
@@ -115,33 +191,63 @@ export class ExecIdIndex {
 
   /**
    * Builds the index: the logged ids whose records were not lost, then the ids read from the
-   * segments. `lost` tells an LSN whose record is gone: its id is forgotten, so the exchange's
-   * resend or the drop copy can journal it again.
+   * segments. An id at an LSN in `lost` (or past `lastLsn`) is forgotten, in chunks too, so the
+   * exchange's resend or the drop copy can journal it again.
    */
   async restore(
     fromSegments: ReadonlyMap<string, number>,
     lastLsn: number,
-    lost: (lsn: number) => boolean,
+    lost: ReadonlyArray<readonly [number, number]>,
   ): Promise<void> {
+    const isLost = (lsn: number) => lsn > lastLsn || lost.some(([a, b]) => lsn >= a && lsn <= b);
+    const touched = (c: Chunk) => c.maxLsn > lastLsn || lost.some(([a, b]) => a <= c.maxLsn && b >= c.minLsn);
+    await this.#forgetInChunks(this.#chunks.filter(touched), isLost);
+    const sealedLsn = this.#chunks.reduce((m, c) => Math.max(m, c.maxLsn), 0);
     const now = this.#now();
-    for (const { at, lsn, execId } of this.remembered)
-      if (lsn <= lastLsn && !lost(lsn)) this.#seen.set(execId, stampOf(at));
-    for (const execId of fromSegments.keys()) if (!this.#seen.has(execId)) this.#seen.set(execId, stampOf(now));
-    for (const execId of this.#seen.keys()) this.#noteMax(execId);
+    for (const { at, lsn, execId } of this.remembered) {
+      // Ids sealed by a seal whose log rewrite did not happen (a crash between the two) are in
+      // both; the chunk has them. Ids from a log written before chunks have LSN 0.
+      if ((lsn > 0 && lsn <= sealedLsn) || isLost(lsn) || this.#known.has(execId)) continue;
+      this.#remember(execId, stampOf(at), lsn);
+    }
+    this.#logged = this.#ids.length;
+    for (const [execId, lsn] of fromSegments)
+      if (lsn > sealedLsn && !this.#known.has(execId)) this.#remember(execId, stampOf(now), lsn);
+    for (const chunk of this.#chunks) {
+      if (chunk.hi !== null) this.#noteMax(chunk.hi);
+      for (const other of chunk.others) this.#noteMax(other);
+    }
+    for (let i = this.#head; i < this.#ids.length; i++) this.#noteMax(this.#ids[i]!);
     this.#loggedLsn = lastLsn;
+    // Ids only the segments held are logged at the next persist, with the others.
     this.#log = await open(this.#path, 'a');
     if ((await this.#log.stat()).size > this.#logBytes) await this.#log.truncate(this.#logBytes);
+    if (this.#logged - this.#head >= this.#chunkIds) await this.#seal();
   }
 
   has(execId: string): boolean {
-    return this.#seen.has(execId);
+    // A live report's id is above every sequenced id known (Kalshi's ExecIDs are sequenced): no
+    // lookup. Only sequenced ids are compared: the order is a total one among them alone.
+    if (isSequencedExecId(execId)) {
+      if (this.#maxSequenced === undefined || compareExecIds(execId, this.#maxSequenced) > 0) {
+        this.#aboveMax = execId;
+        return false;
+      }
+    }
+    if (this.#known.has(execId)) return true;
+    return this.#chunks.length > 0 && this.#inChunks(execId);
   }
 
   /** Remembers an id journaled at `lsn` (logged with the next `persist`). */
   add(execId: string, lsn: number): void {
-    this.#seen.set(execId, stampOf(this.#now()));
-    this.#noteMax(execId);
-    this.#unlogged.push({ lsn, execId });
+    this.#remember(execId, stampOf(this.#now()), lsn);
+    if (execId === this.#aboveMax) {
+      // Above every sequenced id known: when the highest id is one of those, this is the highest.
+      if (this.#maxExecId === this.#maxSequenced) this.#maxExecId = execId;
+      else this.#noteMax(execId);
+      this.#maxSequenced = execId;
+    } else this.#noteMax(execId);
+    this.#aboveMax = undefined;
   }
 
   /**
@@ -153,7 +259,7 @@ export class ExecIdIndex {
     this.#chain = this.#chain
       .then(() => this.#write(durableLsn))
       .catch((cause: unknown) => {
-        // Reopening the log after compaction failed: shown, and the next batch tries again.
+        // Reopening the log after a rewrite failed: shown, and the next batch tries again.
         this.#failure = asListenerError(cause, 'ERR_JOURNAL_WRITE', 'dedupe.log could not be reopened');
       });
     return this.#chain;
@@ -163,6 +269,81 @@ export class ExecIdIndex {
     await this.persist(durableLsn);
     await this.#log?.close();
     this.#log = undefined;
+  }
+
+  /** The ids journaled at LSNs a..b that the log or the chunks name (recovery names lost records). */
+  async idsBetween(a: number, b: number): Promise<string[]> {
+    const found = new Map<number, string>();
+    for (const r of this.remembered) if (r.lsn >= a && r.lsn <= b) found.set(r.lsn, r.execId);
+    for (const chunk of this.#chunks) {
+      if (chunk.maxLsn < a || chunk.minLsn > b) continue;
+      for (const [execId, lsn] of await this.#readChunk(chunk)) if (lsn >= a && lsn <= b) found.set(lsn, execId);
+    }
+    return [...found.entries()].sort(([x], [y]) => x - y).map(([, execId]) => execId);
+  }
+
+  /** The id logged at the highest LSN below `lsn`, if the log or a chunk names one. */
+  async lastIdBefore(lsn: number): Promise<string | undefined> {
+    let best: { lsn: number; execId: string } | undefined;
+    for (const r of this.remembered) if (r.lsn > 0 && r.lsn < lsn && (best === undefined || r.lsn > best.lsn)) best = r;
+    if (best !== undefined) return best.execId;
+    const chunk = this.#chunks.filter((c) => c.minLsn > 0 && c.minLsn < lsn).sort((x, y) => y.minLsn - x.minLsn)[0];
+    if (chunk === undefined) return undefined;
+    for (const [execId, at] of await this.#readChunk(chunk))
+      if (at < lsn && (best === undefined || at > best.lsn)) best = { lsn: at, execId };
+    return best?.execId;
+  }
+
+  #remember(execId: string, stamp: number, lsn: number): void {
+    this.#known.add(execId);
+    this.#ids.push(execId);
+    this.#stamps.push(stamp);
+    this.#lsns.push(lsn);
+  }
+
+  #noteMax(execId: string): void {
+    if (
+      isSequencedExecId(execId) &&
+      (this.#maxSequenced === undefined || compareExecIds(execId, this.#maxSequenced) > 0)
+    )
+      this.#maxSequenced = execId;
+    if (execId.startsWith('noexecid:')) return;
+    if (this.#maxExecId === undefined || compareExecIds(execId, this.#maxExecId) > 0) this.#maxExecId = execId;
+  }
+
+  #inChunks(execId: string): boolean {
+    if (!isSequencedExecId(execId)) return this.#chunks.some((c) => c.others.includes(execId));
+    if (this.#sealedHi === null || compareExecIds(execId, this.#sealedHi) > 0) return false;
+    for (let i = this.#chunks.length - 1; i >= 0; i--) {
+      const chunk = this.#chunks[i]!;
+      if (chunk.lo === null || compareExecIds(execId, chunk.lo) < 0 || compareExecIds(execId, chunk.hi!) > 0) continue;
+      if (this.#lookup(chunk, execId)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Looks an id up in a chunk file. Synchronous because `has` is on the journal's synchronous
+   * append path; only an id inside a sealed file's range gets here (a resend or replay of a report
+   * older than the in-memory set), and the files last read stay loaded.
+   */
+  #lookup(chunk: Chunk, execId: string): boolean {
+    let loaded = this.#loaded.find((l) => l.file === chunk.file);
+    if (loaded === undefined) {
+      loaded = loadChunk(join(this.#dir, CHUNK_DIR, chunk.file));
+      this.#loaded = [loaded, ...this.#loaded].slice(0, LOADED_CHUNKS);
+    }
+    const { bytes, starts } = loaded;
+    let low = 0;
+    let high = starts.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const order = compareLine(bytes, starts[mid]!, execId);
+      if (order === 0) return true;
+      if (order < 0) low = mid + 1;
+      else high = mid - 1;
+    }
+    return false;
   }
 
   async #write(durableLsn: number): Promise<void> {
@@ -180,20 +361,16 @@ export class ExecIdIndex {
       }
       this.#cutPending = false;
     }
-    let count = 0;
-    while (count < this.#unlogged.length && this.#unlogged[count]!.lsn <= durableLsn) count++;
-    if (count === 0 || this.#log === undefined) return;
-    const batch = count === this.#unlogged.length ? this.#unlogged : this.#unlogged.slice(0, count);
-    this.#unlogged = count === this.#unlogged.length ? [] : this.#unlogged.slice(count);
-    const now = this.#now();
+    let end = this.#logged;
+    while (end < this.#ids.length && this.#lsns[end]! <= durableLsn) end++;
+    if (end === this.#logged || this.#log === undefined) return;
     let text = '';
-    for (const { lsn, execId } of batch)
-      text += `${msOfStamp(this.#seen.get(execId) ?? stampOf(now))}\t${lsn}\t${execId}\n`;
+    for (let i = this.#logged; i < end; i++)
+      text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
     try {
       await this.#log.write(text);
       await this.#log.datasync();
     } catch (cause) {
-      this.#unlogged = batch.concat(this.#unlogged);
       this.#failure = await spoolWriteFailure(
         this.#path,
         'dedupe.log write failed; retrying with the next batch',
@@ -206,46 +383,276 @@ export class ExecIdIndex {
     }
     this.#failure = undefined;
     this.#logBytes += Buffer.byteLength(text, 'utf8');
-    this.#logEntries += batch.length;
-    this.#loggedLsn = batch.at(-1)!.lsn;
+    this.#logEntries += end - this.#logged;
+    this.#loggedLsn = this.#lsns[end - 1]!;
+    this.#logged = end;
+    const now = this.#now();
     this.#evictExpired(now);
-    if (this.#logEntries > 100_000 && this.#logEntries > 2 * this.#seen.size) await this.#compact();
+    await this.#expireChunks(now);
+    if (this.#logged - this.#head >= this.#chunkIds) await this.#seal();
+    else if (this.#rewritePending || (this.#logEntries > 100_000 && this.#logEntries > 2 * this.#known.size))
+      await this.#rewriteLog();
   }
 
-  #noteMax(execId: string): void {
-    if (execId.startsWith('noexecid:')) return;
-    if (this.#maxExecId === undefined || compareExecIds(execId, this.#maxExecId) > 0) this.#maxExecId = execId;
-  }
-
+  /** Forgets logged in-memory ids older than the window (journal order is time order). */
   #evictExpired(now: number): void {
     const horizon = stampOf(now - this.#windowMs);
-    for (const [execId, at] of this.#seen) {
-      if (at >= horizon) break; // insertion order = time order
-      this.#seen.delete(execId);
+    while (this.#head < this.#logged && this.#stamps[this.#head]! < horizon) {
+      this.#known.delete(this.#ids[this.#head]!);
+      this.#head++;
     }
+    this.#compactArrays();
   }
 
-  /** Rewrites the log with the ids still in the window (the old log stays until the new is in place). */
-  async #compact(): Promise<void> {
+  #compactArrays(): void {
+    if (this.#head < 4096 || this.#head * 2 < this.#ids.length) return;
+    this.#ids = this.#ids.slice(this.#head);
+    this.#stamps = this.#stamps.slice(this.#head);
+    this.#lsns = this.#lsns.slice(this.#head);
+    this.#logged -= this.#head;
+    this.#head = 0;
+  }
+
+  /**
+   * Moves the oldest logged in-memory ids into chunk files, `chunkIds` at a time, then rewrites
+   * dedupe.log with what stays in memory. The chunk is in place before the log drops its ids: a
+   * crash between the two leaves them in both, which `restore` reads once.
+   */
+  async #seal(): Promise<void> {
+    while (this.#logged - this.#head >= this.#chunkIds) {
+      const from = this.#head;
+      const to = from + this.#chunkIds;
+      const order = Array.from({ length: to - from }, (_, k) => from + k);
+      const ids = this.#ids;
+      order.sort((x, y) => (ids[x]! < ids[y]! ? -1 : ids[x]! > ids[y]! ? 1 : 0));
+      const header: ChunkHeader = {
+        v: 1,
+        count: 0,
+        minLsn: Number.MAX_SAFE_INTEGER,
+        maxLsn: 0,
+        newest: 0,
+        lo: null,
+        hi: null,
+        others: [],
+      };
+      let body = '';
+      let previous: string | undefined;
+      for (const i of order) {
+        const execId = ids[i]!;
+        if (execId === previous) continue;
+        previous = execId;
+        header.count++;
+        header.minLsn = Math.min(header.minLsn, this.#lsns[i]!);
+        header.maxLsn = Math.max(header.maxLsn, this.#lsns[i]!);
+        header.newest = Math.max(header.newest, msOfStamp(this.#stamps[i]!));
+        if (!isSequencedExecId(execId)) header.others.push(execId);
+        else {
+          if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
+          if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
+        }
+        body += `${execId}\t${this.#lsns[i]}\n`;
+      }
+      const file = `ids-${String(this.#chunkSeq + 1).padStart(10, '0')}.txt`;
+      try {
+        await mkdir(join(this.#dir, CHUNK_DIR), { recursive: true });
+        await writeFileAtomic(join(this.#dir, CHUNK_DIR, file), `${JSON.stringify(header)}\n${body}`);
+      } catch (cause) {
+        // Kept in memory and in the log; sealing is tried again after the next batch.
+        this.#failure = await spoolWriteFailure(join(this.#dir, CHUNK_DIR, file), 'dedupe chunk not written', cause);
+        return;
+      }
+      this.#chunkSeq++;
+      this.#addChunk({ file, ...header });
+      for (let i = from; i < to; i++) this.#known.delete(ids[i]!);
+      this.#head = to;
+    }
+    this.#compactArrays();
+    await this.#rewriteLog();
+  }
+
+  /** Rewrites dedupe.log with the logged ids still in memory (the old log stays until then). */
+  async #rewriteLog(): Promise<void> {
     let text = '';
-    for (const [execId, at] of this.#seen) text += `${msOfStamp(at)}\t0\t${execId}\n`;
+    for (let i = this.#head; i < this.#logged; i++)
+      text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
     try {
       await writeFileAtomic(this.#path, text);
     } catch (cause) {
-      // The old log is still whole; compaction is tried again after the next batch.
-      this.#failure = await spoolWriteFailure(this.#path, 'dedupe.log compaction failed; the old log is kept', cause);
+      // The old log is still whole (a superset of what it needs); tried again after the next batch.
+      this.#rewritePending = true;
+      this.#failure = await spoolWriteFailure(this.#path, 'dedupe.log rewrite failed; the old log is kept', cause);
       return;
     }
+    this.#rewritePending = false;
     await this.#log?.close();
     this.#log = await open(this.#path, 'a');
-    this.#logEntries = this.#seen.size;
+    this.#logEntries = this.#logged - this.#head;
     this.#logBytes = Buffer.byteLength(text, 'utf8');
+  }
+
+  #addChunk(chunk: Chunk): void {
+    this.#chunks.push(chunk);
+    this.#sealedCount += chunk.count;
+    if (chunk.hi !== null && (this.#sealedHi === null || compareExecIds(chunk.hi, this.#sealedHi) > 0))
+      this.#sealedHi = chunk.hi;
+  }
+
+  #dropChunk(chunk: Chunk): void {
+    this.#chunks.splice(this.#chunks.indexOf(chunk), 1);
+    this.#sealedCount -= chunk.count;
+    this.#loaded = this.#loaded.filter((l) => l.file !== chunk.file);
+    this.#sealedHi = null;
+    for (const c of this.#chunks)
+      if (c.hi !== null && (this.#sealedHi === null || compareExecIds(c.hi, this.#sealedHi) > 0)) this.#sealedHi = c.hi;
+  }
+
+  /** Deletes chunk files whose newest id has left the window. */
+  async #expireChunks(now: number): Promise<void> {
+    const horizon = now - this.#windowMs;
+    for (const chunk of this.#chunks.filter((c) => c.newest < horizon)) {
+      try {
+        await unlink(join(this.#dir, CHUNK_DIR, chunk.file));
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') {
+          // Remembering longer than the window is harmless; tried again after the next batch.
+          this.#failure = asListenerError(cause, 'ERR_JOURNAL_WRITE', 'expired dedupe chunk not deleted');
+          return;
+        }
+      }
+      this.#dropChunk(chunk);
+    }
+  }
+
+  /** Reads every chunk header; deletes expired chunks and temp files a crash left. */
+  async #openChunks(horizon: number): Promise<void> {
+    const dir = join(this.#dir, CHUNK_DIR);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new ListenerError('ERR_JOURNAL_READ', 'cannot list the dedupe chunks', { cause: error });
+    }
+    const chunks: Chunk[] = [];
+    for (const name of names.sort()) {
+      const match = CHUNK_PATTERN.exec(name);
+      if (match === null) {
+        if (name.includes('.tmp-')) await unlink(join(dir, name)).catch(() => undefined);
+        continue;
+      }
+      this.#chunkSeq = Math.max(this.#chunkSeq, Number(match[1]));
+      const header = await readHeader(join(dir, name));
+      if (header.newest < horizon) await unlink(join(dir, name)).catch(() => undefined);
+      else chunks.push({ file: name, ...header });
+    }
+    for (const chunk of chunks) this.#addChunk(chunk);
+  }
+
+  /** Rewrites (or deletes) the chunks holding ids whose records are gone. Rare: damage at open. */
+  async #forgetInChunks(chunks: readonly Chunk[], isLost: (lsn: number) => boolean): Promise<void> {
+    for (const chunk of chunks) {
+      const entries = await this.#readChunk(chunk);
+      if (!entries.some(([, lsn]) => isLost(lsn))) continue;
+      const kept = entries.filter(([, lsn]) => !isLost(lsn));
+      const path = join(this.#dir, CHUNK_DIR, chunk.file);
+      this.#dropChunk(chunk);
+      if (kept.length === 0) {
+        await unlink(path);
+        continue;
+      }
+      const header: ChunkHeader = {
+        v: 1,
+        count: kept.length,
+        minLsn: Math.min(...kept.map(([, lsn]) => lsn)),
+        maxLsn: Math.max(...kept.map(([, lsn]) => lsn)),
+        newest: chunk.newest,
+        lo: null,
+        hi: null,
+        others: chunk.others.filter((id) => kept.some(([execId]) => execId === id)),
+      };
+      for (const [execId] of kept) {
+        if (!isSequencedExecId(execId)) continue;
+        if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
+        if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
+      }
+      await writeFileAtomic(path, `${JSON.stringify(header)}\n${kept.map(([e, l]) => `${e}\t${l}\n`).join('')}`);
+      this.#addChunk({ file: chunk.file, ...header });
+    }
+  }
+
+  async #readChunk(chunk: Chunk): Promise<Array<[string, number]>> {
+    const text = await readFile(join(this.#dir, CHUNK_DIR, chunk.file), 'utf8');
+    return text
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => {
+        const tab = line.lastIndexOf('\t');
+        return [line.slice(0, tab), Number(line.slice(tab + 1))];
+      });
   }
 }
 
-// The index holds one entry per ExecID for 72 h, so its value is a stamp: whole seconds since
-// 2020, a small integer V8 stores in the entry itself. Epoch milliseconds would be a separate
-// 16-byte heap number per id, about a fifth of the entry. dedupe.log keeps milliseconds.
+async function readHeader(path: string): Promise<Omit<ChunkHeader, 'v'>> {
+  const handle = await open(path, 'r');
+  try {
+    // Headers are small unless a chunk holds many non-sequenced ids: read until the first newline.
+    let size = 4096;
+    for (;;) {
+      const buffer = Buffer.alloc(size);
+      const { bytesRead } = await handle.read(buffer, 0, size, 0);
+      const newline = buffer.subarray(0, bytesRead).indexOf(10);
+      if (newline >= 0) {
+        const { v, ...header } = JSON.parse(buffer.toString('utf8', 0, newline)) as ChunkHeader;
+        if (v !== 1) throw new Error(`unknown dedupe chunk version ${String(v)}`);
+        return header;
+      }
+      if (bytesRead < size) throw new Error('dedupe chunk header has no end');
+      size *= 4;
+    }
+  } catch (cause) {
+    throw new ListenerError('ERR_JOURNAL_READ', `cannot read the dedupe chunk ${path}`, { cause });
+  } finally {
+    await handle.close();
+  }
+}
+
+function loadChunk(path: string): LoadedChunk {
+  let bytes: Buffer;
+  try {
+    // Kept as bytes: turning 2 MB into a string cost as much again as reading it.
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new ListenerError('ERR_JOURNAL_READ', `cannot read the dedupe chunk ${path}`, { cause });
+  }
+  const last = bytes.length - 1;
+  let lines = 0;
+  for (let i = bytes.indexOf(10); i >= 0 && i < last; i = bytes.indexOf(10, i + 1)) lines++;
+  const starts = new Int32Array(lines);
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0 && i < last; i = bytes.indexOf(10, i + 1)) starts[n++] = i + 1;
+  return { file: path.slice(path.lastIndexOf('/') + 1), bytes, starts };
+}
+
+/**
+ * Compares the id of the line at `start` (up to its tab) with `execId`, as `<` orders strings.
+ * Byte for char: only sequenced ids (digits, `;`, `-`) are looked up here; any other id is found
+ * in its chunk's header (`others`). Byte order and string order agree on where an ASCII id falls.
+ */
+function compareLine(bytes: Buffer, start: number, execId: string): number {
+  for (let k = 0; ; k++) {
+    const c = bytes[start + k]!;
+    const lineEnded = c === 9;
+    if (k === execId.length) return lineEnded ? 0 : 1;
+    if (lineEnded) return -1;
+    const d = c - execId.charCodeAt(k);
+    if (d !== 0) return d;
+  }
+}
+
+// The in-memory ids are kept with a stamp: whole seconds since 2020, a small integer V8 stores in
+// the array itself. Epoch milliseconds would be a separate 16-byte heap number per id.
+// dedupe.log keeps milliseconds.
 const STAMP_EPOCH_MS = Date.UTC(2020, 0, 1);
 
 function stampOf(epochMs: number): number {

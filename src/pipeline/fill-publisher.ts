@@ -1,10 +1,10 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
-import { HeadQueue } from '../core/head-queue.js';
 import { isListenerError, ListenerError } from '../core/errors.js';
 import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
+import { FillLanes } from './fill-lanes.js';
 import { fillQueueMessage } from './fill-message.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { FillView, SinkStatus } from '../core/status.js';
@@ -49,8 +49,6 @@ interface Pending {
   bytes: number;
   notBefore: number;
   readAt: number;
-  /** In a batch in flight or done; skipped until the head passes it. */
-  taken: boolean;
   /** Goes in a batch of its own: the queue refused a batch holding it without saying which entry. */
   solo: boolean;
   /** Refused before sending (too large even shrunk): parked instead. */
@@ -80,12 +78,14 @@ export class FillPublisher {
   readonly #backoff: Backoff;
   readonly #status: SinkStatus;
   /**
-   * Fills not yet sent, in LSN order. Entries taken into a batch are flagged and
-   * dropped when the head passes them, so a batch costs its own size, not the length of the list.
+   * Fills not yet sent, by message group, with the groups that can go kept apart from those
+   * waiting on a batch in flight or a back-off: a dispatch costs the batch it starts, however
+   * many fills wait behind busy groups (a scan of one LSN-ordered list cost the whole backlog).
    */
-  #waiting = new HeadQueue<Pending>();
-  #waitingCount = 0;
-  readonly #lockedGroups = new Set<string>();
+  readonly #waiting = new FillLanes<Pending>({
+    // A suspect fill travels alone, so a refusal names it; its group waits behind it.
+    alone: (p) => p.solo || p.refusal !== undefined,
+  });
   /** LSNs above `through` already handled, waiting for the ones below them. */
   readonly #done = new Set<number>();
   /** Ranges with no entries (lost to journal damage), in order, waiting for `through` to reach them. */
@@ -141,7 +141,7 @@ export class FillPublisher {
     const deadline = this.#now() + (options.drainMs ?? 5000);
     while (
       this.#now() < deadline &&
-      (this.#readLsn < this.#o.journal.durableLsn || this.#waitingCount > 0 || this.#inFlight > 0)
+      (this.#readLsn < this.#o.journal.durableLsn || this.#waiting.size > 0 || this.#inFlight > 0)
     ) {
       this.#loop.wake();
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -152,11 +152,11 @@ export class FillPublisher {
   }
 
   status(): SinkStatus {
-    const oldest = this.#waitingCount > 0 ? this.#waiting.peek() : undefined;
+    const oldest = this.#waiting.oldest();
     const unread = this.#o.journal.durableLsn - this.#readLsn;
     return {
       ...this.#status,
-      pendingRecords: this.#waitingCount + unread,
+      pendingRecords: this.#waiting.size + unread,
       deadLetters: this.#o.deadLetters.count(SINK),
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.#now() - oldest.readAt) / 1000),
     };
@@ -172,18 +172,19 @@ export class FillPublisher {
       await this.#saveCursor(false);
       if (!this.#loop.running) break;
       if (!progressed) {
-        const nextDue = this.#nextUnlocked();
+        // Every slot busy: the batch that settles first wakes the loop; a timer would only poll.
+        const nextDue = this.#inFlight >= this.#maxInFlight ? undefined : this.#waiting.nextDueAt();
         const waitMs =
           nextDue === undefined
             ? undefined
-            : Math.max(1, nextDue.notBefore - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
+            : Math.max(1, nextDue - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
         await this.#loop.sleep(waitMs);
       }
     }
   }
 
   async #read(): Promise<boolean> {
-    if (this.#waitingCount >= this.#maxWaiting || this.#done.size > 10 * this.#maxWaiting) return false;
+    if (this.#waiting.size >= this.#maxWaiting || this.#done.size > 10 * this.#maxWaiting) return false;
     const entries = await this.#o.journal.read(this.#readLsn, 1000);
     if (entries.length === 0) return false;
     const now = this.#now();
@@ -192,10 +193,8 @@ export class FillPublisher {
       // LSNs the journal lost to damage (reported there) hold nothing to send: passed, not awaited.
       if (entry.lsn > expected) this.#markGap(expected, entry.lsn - 1);
       expected = entry.lsn + 1;
-      if (isFillLine(entry.line)) {
-        this.#waiting.push(this.#toPending(entry, now));
-        this.#waitingCount++;
-      } else this.#markDone(entry.lsn);
+      if (isFillLine(entry.line)) this.#waiting.add(this.#toPending(entry, now), now);
+      else this.#markDone(entry.lsn);
     }
     this.#readLsn = entries.at(-1)!.lsn;
     return true;
@@ -235,7 +234,6 @@ export class FillPublisher {
       bytes: (fitted?.bytes ?? limit) + 256,
       notBefore: 0,
       readAt: now,
-      taken: false,
       solo: false,
       refusal,
       view: {
@@ -255,44 +253,20 @@ export class FillPublisher {
     let started = false;
     const now = this.#now();
     const maxBatch = this.#o.queue.maxBatchEntries;
-    while (this.#inFlight < this.#maxInFlight && this.#waitingCount > 0) {
-      const batch: Pending[] = [];
-      const blocked = new Set<string>();
-      let bytes = 0;
-      for (let i = 0; i < this.#waiting.length; i++) {
-        const pending = this.#waiting.at(i)!;
-        if (pending.taken) continue;
-        if (batch.length === maxBatch) break;
-        // A group stays in order: once one of its messages cannot go, none after it may.
-        if (blocked.has(pending.group) || this.#lockedGroups.has(pending.group) || pending.notBefore > now) {
-          blocked.add(pending.group);
-          continue;
-        }
-        // A suspect fill travels alone, so a refusal names it; its group waits behind it.
-        const alone = pending.solo || pending.refusal !== undefined;
-        if (alone && batch.length > 0) {
-          blocked.add(pending.group);
-          continue;
-        }
-        if (bytes + pending.bytes > this.#o.queue.maxBatchBytes && batch.length > 0) break;
-        batch.push(pending);
-        bytes += pending.bytes;
-        if (alone) break;
-      }
-      if (batch.length === 0) break;
+    while (this.#inFlight < this.#maxInFlight && this.#waiting.size > 0) {
+      const batch = this.#waiting.gather(now, maxBatch, this.#o.queue.maxBatchBytes);
+      if (batch === undefined) break;
       const lingering = batch.length < maxBatch && this.#inFlight > 0 && now - batch[0]!.readAt < this.#lingerMs;
-      if (lingering) break;
-      for (const p of batch) {
-        p.taken = true;
-        this.#lockedGroups.add(p.group);
+      if (lingering) {
+        this.#waiting.cancel();
+        break;
       }
-      this.#waitingCount -= batch.length;
-      this.#advanceHead();
+      this.#waiting.commit();
       this.#inFlight++;
       const flight = this.#send(batch).finally(() => {
         this.#inFlight--;
         this.#inFlightBatches.delete(flight);
-        for (const p of batch) this.#lockedGroups.delete(p.group);
+        this.#waiting.release(batch, this.#now());
         this.#loop.wake();
       });
       this.#inFlightBatches.add(flight);
@@ -382,33 +356,14 @@ export class FillPublisher {
         ? { code: isListenerError(error) ? error.code : 'ERR_SQS_SEND', message: error.message, at: this.#now() }
         : { code: 'ERR_SQS_SEND', message: `${error.code}: ${error.message}`, at: this.#now() };
     const retryInMs = this.#backoff.next();
-    const notBefore = this.#now() + retryInMs;
-    // Back in LSN order, ahead of anything newer. The retried entries are still in the list,
-    // flagged as taken: collect the rest before clearing their flags.
-    const rest: Pending[] = [];
-    for (let i = 0; i < this.#waiting.length; i++) {
-      const pending = this.#waiting.at(i)!;
-      if (!pending.taken) rest.push(pending);
-    }
+    const now = this.#now();
+    const notBefore = now + retryInMs;
+    // Back ahead of anything newer of their groups, which stay locked until the batch settles.
     for (const p of entries) {
       p.notBefore = notBefore;
-      p.taken = false;
+      this.#waiting.putBack(p, now);
     }
-    this.#waiting = new HeadQueue([...entries, ...rest].sort((a, b) => a.lsn - b.lsn));
-    this.#waitingCount = this.#waiting.length;
     this.#o.onEvent?.({ kind: 'send_failed', count: entries.length, retryInMs, error });
-  }
-
-  #advanceHead(): void {
-    while (this.#waiting.length > 0 && this.#waiting.peek()!.taken) this.#waiting.shift();
-  }
-
-  #nextUnlocked(): Pending | undefined {
-    for (let i = 0; i < this.#waiting.length; i++) {
-      const p = this.#waiting.at(i)!;
-      if (!p.taken && !this.#lockedGroups.has(p.group)) return p;
-    }
-    return undefined;
   }
 
   #markDone(lsn: number): void {

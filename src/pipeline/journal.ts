@@ -15,6 +15,8 @@ export interface JournalOptions {
   segmentBytes?: number;
   /** How long an ExecID is remembered for deduplication (default 72 h, the RT retention maximum). */
   dedupeWindowMs?: number;
+  /** Logged ExecIDs kept in memory before the oldest are sealed in a file (default 65,536). */
+  dedupeChunkIds?: number;
   /** Durable entries kept in memory for sinks that are keeping up (default 32 MiB of lines). */
   cacheBytes?: number;
   /**
@@ -71,6 +73,7 @@ export class Journal {
     const index = await ExecIdIndex.open({
       dir: options.dir,
       ...(options.dedupeWindowMs === undefined ? {} : { windowMs: options.dedupeWindowMs }),
+      ...(options.dedupeChunkIds === undefined ? {} : { chunkIds: options.dedupeChunkIds }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
@@ -85,21 +88,16 @@ export class Journal {
     });
     const journal = new Journal(log, index, cursors, options.maxPendingBytes ?? 64 * 1024 * 1024);
     const lostRanges = log.damage.flatMap((d) => (d.lsns === null || d.kind === 'torn_tail' ? [] : [d.lsns]));
-    const lost = (lsn: number) => lostRanges.some(([a, b]) => lsn >= a && lsn <= b);
     for (const d of log.damage) {
       if (d.lsns === null || d.kind === 'torn_tail') continue;
       const [a, b] = d.lsns;
       // Name what was lost (the dedupe log knows the ids), and where a replay would start: the
       // last record kept before it, else the last id the dedupe log has before it.
-      d.execIds = index.remembered.filter((r) => r.lsn >= a && r.lsn <= b).map((r) => r.execId);
+      d.execIds = await index.idsBetween(a, b);
       const around = log.neighbours(d);
       const prior = around.prior === undefined ? undefined : (JSON.parse(around.prior) as ExecutionReportRecord);
       const next = around.next === undefined ? undefined : (JSON.parse(around.next) as ExecutionReportRecord);
-      let logged: { lsn: number; execId: string } | undefined;
-      if (prior === undefined)
-        for (const r of index.remembered)
-          if (r.lsn > 0 && r.lsn < a && (logged === undefined || r.lsn > logged.lsn)) logged = r;
-      journal.#before.set(d, prior?.exec_id ?? logged?.execId);
+      journal.#before.set(d, prior?.exec_id ?? (await index.lastIdBefore(a)));
       // The session's MsgSeqNums around the range, when both came over the session itself (not a
       // drop-copy replay) in increasing order: a resumable session can ask the exchange again.
       const live = (r: ExecutionReportRecord | undefined) => r !== undefined && r.source !== 'backfill';
@@ -108,7 +106,7 @@ export class Journal {
         d.msgSeqNums = [prior!.msg_seq_num + 1, next === undefined ? null : next.msg_seq_num - 1];
       }
     }
-    await index.restore(fromSegments, log.lastLsn, lost);
+    await index.restore(fromSegments, log.lastLsn, lostRanges);
     return journal;
   }
 

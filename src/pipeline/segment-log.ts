@@ -19,23 +19,34 @@ export interface JournalEntry {
 }
 
 /**
- * An entry read back from a segment. Its record is parsed only when a sink asks for it: a sink
- * catching up reads every line but, like the fill publisher, may need few of the records.
+ * A journal entry. Its record is parsed from the line only when a sink asks for it: a sink
+ * catching up reads every line but, like the fill publisher, may need few of the records. An
+ * appended entry starts with the record it was made from; the cache drops it once the entry is
+ * no longer among the newest (`forget`), so the cache holds strings, not object graphs: a record
+ * object alive for seconds is promoted, and tens of megabytes of them made every major GC long.
  */
 class StoredEntry implements JournalEntry {
   readonly lsn: number;
   readonly line: string;
   #record: ExecutionReportRecord | undefined;
 
-  constructor(lsn: number, line: string) {
+  constructor(lsn: number, line: string, record?: ExecutionReportRecord) {
     this.lsn = lsn;
     this.line = line;
+    this.#record = record;
   }
 
   get record(): ExecutionReportRecord {
     return (this.#record ??= JSON.parse(this.line) as ExecutionReportRecord);
   }
+
+  forget(): void {
+    this.#record = undefined;
+  }
 }
+
+/** Cached entries that keep their record object: the ones sinks keeping up are about to read. */
+const CACHE_RECORDS = 1024;
 
 export interface SegmentLogOptions {
   dir: string;
@@ -66,7 +77,7 @@ export interface LogStall {
 }
 
 interface Pending {
-  entry: JournalEntry;
+  entry: StoredEntry;
   /** Header + UTF-8 bytes of the line. */
   size: number;
 }
@@ -111,7 +122,7 @@ export class SegmentLog {
   readonly #segments: Segment[] = [];
   readonly #damage: JournalDamage[] = [];
   // Evicted entries' slots are cleared at once, so the cache never holds more than its budget.
-  readonly #cache = new HeadQueue<JournalEntry>();
+  readonly #cache = new HeadQueue<StoredEntry>();
   readonly #durableListeners = new Set<(lsn: number) => void>();
   readonly #stallListeners = new Set<StallListener>();
   #cachedBytes = 0;
@@ -195,7 +206,7 @@ export class SegmentLog {
 
   /** Numbers the record and queues it for the next group commit. */
   append(record: ExecutionReportRecord, line: string): number {
-    const entry: JournalEntry = { lsn: ++this.#lastLsn, record, line };
+    const entry = new StoredEntry(++this.#lastLsn, line, record);
     // The bytes are written at commit time into one buffer for the whole group; a buffer per
     // record cost more than encoding it.
     const size = HEADER_BYTES + Buffer.byteLength(line, 'utf8');
@@ -424,8 +435,9 @@ export class SegmentLog {
     current.resolve();
   }
 
-  #cacheAdd(entry: JournalEntry): void {
+  #cacheAdd(entry: StoredEntry): void {
     this.#cache.push(entry);
+    this.#cache.at(this.#cache.length - 1 - CACHE_RECORDS)?.forget();
     this.#cachedBytes += entry.line.length;
     while (this.#cachedBytes > this.#cacheBytes && this.#cache.length > 1)
       this.#cachedBytes -= this.#cache.shift()!.line.length;

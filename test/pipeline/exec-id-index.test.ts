@@ -1,5 +1,6 @@
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExecIdIndex } from '../../src/pipeline/exec-id-index.js';
 import { tempDir } from '../helpers/records.js';
@@ -8,16 +9,21 @@ const HOUR = 3600_000;
 /** A moment with milliseconds: dedupe.log keeps whole seconds. */
 const T0 = Date.parse('2026-11-24T00:00:00.750Z');
 const T0_SECOND = Date.parse('2026-11-24T00:00:00.000Z');
-const nothingLost = () => false;
+const nothingLost: Array<[number, number]> = [];
 /** Every record added is durable (the tests of the log itself, not of its order with the segments). */
 const ALL_DURABLE = Number.MAX_SAFE_INTEGER;
 
 /** An index over `dir`, restored with no segments (nothing journaled beyond the log). */
 async function restoredIndex(
   dir: string,
-  options: { now?: () => number; windowMs?: number; lastLsn?: number } = {},
+  options: { now?: () => number; windowMs?: number; lastLsn?: number; chunkIds?: number } = {},
 ): Promise<ExecIdIndex> {
-  const index = await ExecIdIndex.open({ dir, now: options.now ?? (() => T0), windowMs: options.windowMs ?? HOUR });
+  const index = await ExecIdIndex.open({
+    dir,
+    now: options.now ?? (() => T0),
+    windowMs: options.windowMs ?? HOUR,
+    ...(options.chunkIds === undefined ? {} : { chunkIds: options.chunkIds }),
+  });
   await index.restore(new Map(), options.lastLsn ?? index.maxLsn, nothingLost);
   return index;
 }
@@ -138,7 +144,7 @@ describe('ExecIdIndex', () => {
       await logIds(dir, ids);
       const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
       // Act
-      await index.restore(new Map(), 4, (lsn) => lsn === 2);
+      await index.restore(new Map(), 4, [[2, 2]]);
       // Assess: the forgotten ids can be journaled again when the exchange resends them.
       expect(ids.map((id) => index.has(id))).toEqual([true, false, true, true, false]);
       expect(index.size).toBe(3);
@@ -257,10 +263,10 @@ describe('ExecIdIndex', () => {
     });
 
     it('compacts the log to the ids still in the window once it holds over 100 000 lines', async () => {
-      // Prepare: 100 001 ids logged, then all of them out of the window.
+      // Prepare: 100 001 ids logged (fewer than a chunk), then all of them out of the window.
       const dir = tempDir();
       let now = T0;
-      const index = await restoredIndex(dir, { now: () => now });
+      const index = await restoredIndex(dir, { now: () => now, chunkIds: 200_000 });
       for (let n = 1; n <= 100_001; n++) index.add(`${n};${n}`, n);
       await index.persist(ALL_DURABLE);
       const before = readFileSync(join(dir, 'dedupe.log'), 'utf8').length;
@@ -268,10 +274,10 @@ describe('ExecIdIndex', () => {
       index.add('200000;1', 100_002);
       // Act
       await index.persist(ALL_DURABLE);
-      // Assess: one line left, whose LSN no longer matters (0); a reopen still knows the id.
+      // Assess: one line left; a reopen still knows the id.
       const after = readFileSync(join(dir, 'dedupe.log'), 'utf8');
       expect(before).toBeGreaterThan(100_000 * 10);
-      expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t0\t200000;1\n`);
+      expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t100002\t200000;1\n`);
       expect(index.size).toBe(1);
       await index.close(ALL_DURABLE);
       const reopened = await restoredIndex(dir, { now: () => now, lastLsn: 100_002 });
@@ -279,6 +285,188 @@ describe('ExecIdIndex', () => {
       expect(reopened.has('100001;100001')).toBe(false);
       await reopened.close(ALL_DURABLE);
     });
+  });
+
+  describe('sealing', () => {
+    it('moves the oldest logged ids into a sorted chunk file, keeping the newest in memory and in the log', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await restoredIndex(dir, { chunkIds: 4 });
+      ['1005;5', '1001;1', '1003;3', '1002;2', '1004;4', '1006;6'].forEach((id, i) => index.add(id, i + 1));
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess: four ids sealed (lines sorted), two left in memory and in the log.
+      const chunk = readFileSync(join(dir, 'dedupe', 'ids-0000000001.txt'), 'utf8').split('\n');
+      expect(JSON.parse(chunk[0]!)).toMatchObject({ v: 1, count: 4, minLsn: 1, maxLsn: 4, lo: '1001;1', hi: '1005;5' });
+      expect(chunk.slice(1)).toEqual(['1001;1\t2', '1002;2\t4', '1003;3\t3', '1005;5\t1', '']);
+      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(`${T0_SECOND}\t5\t1004;4\n${T0_SECOND}\t6\t1006;6\n`);
+      expect([index.size, index.inMemory, index.chunkCount]).toEqual([6, 2, 1]);
+      expect(['1001;1', '1002;2', '1003;3', '1004;4', '1005;5', '1006;6'].every((id) => index.has(id))).toBe(true);
+      expect(['1000;9', '1002;3', '1005;4', '1007;7', 'noexecid:x'].some((id) => index.has(id))).toBe(false);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('knows sealed ids after a reopen, and where the highest ExecID is', async () => {
+      // Prepare
+      const dir = tempDir();
+      const first = await restoredIndex(dir, { chunkIds: 3 });
+      ['1001;1', 'noexecid:ab', '1003;3', '1004;4'].forEach((id, i) => first.add(id, i + 1));
+      await first.close(ALL_DURABLE);
+      // Act
+      const index = await restoredIndex(dir, { chunkIds: 3 });
+      // Assess
+      expect(['1001;1', 'noexecid:ab', '1003;3', '1004;4'].map((id) => index.has(id))).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
+      expect(['1002;2', 'noexecid:cd'].map((id) => index.has(id))).toEqual([false, false]);
+      expect([index.size, index.inMemory, index.chunkCount, index.maxLsn]).toEqual([4, 1, 1, 4]);
+      expect(index.maxExecId).toBe('1004;4');
+      await index.close(ALL_DURABLE);
+    });
+
+    it('reads ids sealed by a seal whose log rewrite a crash stopped once (they are in both)', async () => {
+      // Prepare: the log as it was before the seal rewrote it.
+      const dir = tempDir();
+      const first = await restoredIndex(dir, { chunkIds: 100 });
+      ['1001;1', '1002;2', '1003;3'].forEach((id, i) => first.add(id, i + 1));
+      await first.close(ALL_DURABLE);
+      const fullLog = readFileSync(join(dir, 'dedupe.log'), 'utf8');
+      const sealing = await restoredIndex(dir, { chunkIds: 2 });
+      await sealing.close(ALL_DURABLE);
+      writeFileSync(join(dir, 'dedupe.log'), fullLog);
+      // Act
+      const index = await restoredIndex(dir, { chunkIds: 2 });
+      // Assess: counted once each.
+      expect(existsSync(join(dir, 'dedupe', 'ids-0000000001.txt'))).toBe(true);
+      expect([index.size, index.inMemory, index.chunkCount]).toEqual([3, 1, 1]);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('forgets a sealed id whose record was lost, rewriting its chunk', async () => {
+      // Prepare
+      const dir = tempDir();
+      const first = await restoredIndex(dir, { chunkIds: 3 });
+      ['1001;1', '1002;2', '1003;3', '1004;4'].forEach((id, i) => first.add(id, i + 1));
+      await first.close(ALL_DURABLE);
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR, chunkIds: 3 });
+      // Act
+      await index.restore(new Map(), 4, [[2, 2]]);
+      // Assess
+      expect(['1001;1', '1002;2', '1003;3', '1004;4'].map((id) => index.has(id))).toEqual([true, false, true, true]);
+      expect(index.size).toBe(3);
+      expect(await index.idsBetween(1, 4)).toEqual(['1001;1', '1003;3', '1004;4']);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('names the ids of an LSN range and the last id before it from chunks and the log', async () => {
+      // Prepare
+      const dir = tempDir();
+      const first = await restoredIndex(dir, { chunkIds: 2 });
+      ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'].forEach((id, i) => first.add(id, i + 1));
+      await first.close(ALL_DURABLE);
+      // Act
+      const index = await restoredIndex(dir, { chunkIds: 2 });
+      // Assess
+      expect(await index.idsBetween(2, 5)).toEqual(['1002;2', '1003;3', '1004;4', '1005;5']);
+      expect(await index.lastIdBefore(3)).toBe('1002;2');
+      expect(await index.lastIdBefore(6)).toBe('1005;5');
+      expect(await index.lastIdBefore(1)).toBeUndefined();
+      await index.close(ALL_DURABLE);
+    });
+
+    it('deletes a chunk once its newest id has left the window', async () => {
+      // Prepare
+      const dir = tempDir();
+      let now = T0;
+      const index = await restoredIndex(dir, { now: () => now, chunkIds: 2 });
+      index.add('1001;1', 1);
+      index.add('1002;2', 2);
+      await index.persist(ALL_DURABLE);
+      const sealed = existsSync(join(dir, 'dedupe', 'ids-0000000001.txt'));
+      now = T0 + HOUR + 2000;
+      index.add('1003;3', 3);
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess
+      expect(sealed).toBe(true);
+      expect(existsSync(join(dir, 'dedupe', 'ids-0000000001.txt'))).toBe(false);
+      expect(['1001;1', '1002;2', '1003;3'].map((id) => index.has(id))).toEqual([false, false, true]);
+      expect(index.size).toBe(1);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('keeps the ids in memory and the log when a chunk cannot be written, and seals them later', async () => {
+      // Prepare: the chunk folder is a file, so the seal fails.
+      const dir = tempDir();
+      const index = await restoredIndex(dir, { chunkIds: 2 });
+      writeFileSync(join(dir, 'dedupe'), '');
+      index.add('1001;1', 1);
+      index.add('1002;2', 2);
+      // Act
+      await index.persist(ALL_DURABLE);
+      // Assess
+      expect(index.failure).toMatchObject({ code: 'ERR_JOURNAL_WRITE' });
+      expect([index.inMemory, index.chunkCount]).toEqual([2, 0]);
+      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+      rmSync(join(dir, 'dedupe'));
+      index.add('1003;3', 3);
+      await index.persist(ALL_DURABLE);
+      expect(index.failure).toBeUndefined();
+      expect([index.inMemory, index.chunkCount]).toEqual([1, 1]);
+      await index.close(ALL_DURABLE);
+    });
+  });
+
+  describe('has', () => {
+    it('finds a resent sequenced id when odd, unsequenced ids moved the highest id in string order', async () => {
+      // Prepare: '2' sorts above '10;1' and '15;1' as strings, '3;0' above '2'; '15;1' is known.
+      const index = await restoredIndex(tempDir());
+      ['10;1', '2', '15;1', '3;0'].forEach((id, i) => index.add(id, i + 1));
+      // Act / Assess
+      expect(['10;1', '2', '15;1', '3;0'].map((id) => index.has(id))).toEqual([true, true, true, true]);
+      expect(['16;0', '1;0', '3'].map((id) => index.has(id))).toEqual([false, false, false]);
+      await index.close(ALL_DURABLE);
+    });
+
+    it('answers as an exact set would, through seals, reopens and any mix of ids (property)', async () => {
+      const id = fc.oneof(
+        { weight: 6, arbitrary: fc.tuple(fc.nat(40), fc.nat(9)).map(([c, e]) => `${c};${e}`) },
+        { weight: 1, arbitrary: fc.constantFrom('2', '10', 'noexecid:a', 'noexecid:b', 'x;1', '07;1') },
+      );
+      const step = fc.oneof(
+        { weight: 8, arbitrary: id.map((execId) => ({ kind: 'offer' as const, execId })) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'persist' as const }) },
+        { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { maxLength: 60 }), fc.integer({ min: 1, max: 5 }), async (steps, chunkIds) => {
+          const dir = tempDir();
+          const reference = new Set<string>();
+          let lsn = 0;
+          let index = await restoredIndex(dir, { chunkIds });
+          for (const s of steps) {
+            if (s.kind === 'persist') await index.persist(ALL_DURABLE);
+            else if (s.kind === 'reopen') {
+              await index.close(ALL_DURABLE);
+              index = await restoredIndex(dir, { chunkIds, lastLsn: lsn });
+            } else {
+              // The journal's use: ask, and journal what is new.
+              expect(index.has(s.execId)).toBe(reference.has(s.execId));
+              if (!reference.has(s.execId)) {
+                reference.add(s.execId);
+                index.add(s.execId, ++lsn);
+              }
+            }
+          }
+          expect(index.size).toBe(reference.size);
+          await index.close(ALL_DURABLE);
+        }),
+        { numRuns: 150 },
+      );
+    }, 60_000);
   });
 
   describe('window', () => {

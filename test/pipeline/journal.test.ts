@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -77,6 +77,29 @@ describe('Journal', () => {
       expect(later.stats().dedupeEntries).toBe(3); // still in segments, which sinks have not passed
       await later.close();
       await third.close();
+    });
+  });
+
+  describe('deduplication beyond memory', () => {
+    it('drops a resend of an id sealed in a chunk file, running and after a restart', async () => {
+      // Prepare: 4 ids per chunk, so ids 1..8 are sealed once 10 are logged.
+      const dir = tempDir();
+      const journal = await Journal.open({ dir, dedupeChunkIds: 4 });
+      await appendAll(journal, 1, 10);
+      // Act
+      const resent = [1, 6, 9].map((n) => journal.append(makeRecord(n, { poss_dup: true, source: 'resend' })));
+      const fresh = journal.append(makeRecord(11));
+      await journal.close();
+      const reopened = await Journal.open({ dir, dedupeChunkIds: 4 });
+      const replayed = [2, 7, 11].map((n) => reopened.append(makeRecord(n, { source: 'backfill' })));
+      // Assess
+      expect(existsSync(join(dir, 'dedupe', 'ids-0000000002.txt'))).toBe(true);
+      expect(resent.map((r) => r.duplicate)).toEqual([true, true, true]);
+      expect(fresh.duplicate).toBe(false);
+      expect(replayed.map((r) => r.duplicate)).toEqual([true, true, true]);
+      expect(reopened.stats().dedupeEntries).toBe(11);
+      expect(reopened.maxExecId).toBe(makeRecord(11).exec_id);
+      await reopened.close();
     });
   });
 

@@ -1,0 +1,107 @@
+/**
+ * Section — CPU per report: what the listener process spends, all threads, for each report it
+ * takes, with fsync on. The exchange side (the simulator in the peers process) is another process,
+ * so its cost is not counted; nothing here is instrumented (no stage wrappers), only
+ * `process.cpuUsage` around the run, the event-loop thread's own CPU from /proc, and GC pauses.
+ *
+ * The run: the peers stream `reports` as fast as the listener reads; the clock stops once every
+ * report is durable, every fill is in the fills sink, and the service has stopped (its archive
+ * flushed): so the sinks' work is in the figure, not only the FIX side's.
+ */
+import { readFileSync } from 'node:fs';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { startListener } from './listener.js';
+import { Peers } from './peers-client.js';
+import { MB, round, waitUntil } from './timing.js';
+
+export interface CpuOptions {
+  reports: number;
+  timeoutMs: number;
+  /** ArchiveWriter settings beyond the service defaults (to see what holding an object costs). */
+  archiveOptions?: { maxObjectBytes?: number; flushMs?: number };
+}
+
+export const DEFAULT_CPU_OPTIONS: CpuOptions = { reports: 200_000, timeoutMs: 180_000 };
+
+export interface CpuResult {
+  reports: number;
+  fills: number;
+  wallMs: number;
+  /** All threads (process.cpuUsage: user + system), per report, µs. */
+  cpuUsPerReport: number;
+  userUsPerReport: number;
+  systemUsPerReport: number;
+  /** The event-loop thread alone (/proc/self/task/<pid>/stat, 10 ms ticks): the FIX socket's thread. */
+  mainThreadUsPerReport: number | null;
+  /** GC pauses per report (inside the main thread's time). */
+  gcUsPerReport: number;
+  gcPauses: number;
+  peakRssMb: number;
+}
+
+const TICK_US = 10_000; // USER_HZ = 100 on Linux
+
+/** utime + stime of the main thread, µs (null where /proc is not there). */
+function mainThreadCpuUs(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return null;
+  }
+}
+
+export async function runCpu(options: CpuOptions = DEFAULT_CPU_OPTIONS): Promise<CpuResult> {
+  const peers = await Peers.start();
+  try {
+    const listener = await startListener(peers, {
+      archive: 'local',
+      fills: 'local',
+      ...(options.archiveOptions === undefined ? {} : { archiveOptions: options.archiveOptions }),
+    });
+    const { journal } = listener.service;
+    const base = journal.lastLsn;
+    let gcMs = 0;
+    let gcPauses = 0;
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        gcMs += entry.duration;
+        gcPauses++;
+      }
+    });
+    gc.observe({ entryTypes: ['gc'] });
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+
+    const main0 = mainThreadCpuUs();
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    const emitted = await peers.emit(options.reports);
+    await waitUntil(() => journal.durableLsn - base >= options.reports, options.timeoutMs, 'every report durable');
+    await waitUntil(() => listener.fillsSent() >= emitted.fills, options.timeoutMs, 'every fill in the fills sink');
+    await listener.stop();
+    const wallMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpu0);
+    const main1 = mainThreadCpuUs();
+    clearInterval(sampler);
+    gc.disconnect();
+
+    const per = (us: number) => round(us / options.reports, 2);
+    return {
+      reports: options.reports,
+      fills: emitted.fills,
+      wallMs: Math.round(wallMs),
+      cpuUsPerReport: per(cpu.user + cpu.system),
+      userUsPerReport: per(cpu.user),
+      systemUsPerReport: per(cpu.system),
+      mainThreadUsPerReport: main0 === null || main1 === null ? null : per(main1 - main0),
+      gcUsPerReport: per(gcMs * 1000),
+      gcPauses,
+      peakRssMb: Math.round(peakRss / MB),
+    };
+  } finally {
+    await peers.stop();
+  }
+}
