@@ -4,24 +4,44 @@
  * so its cost is not counted; nothing here is instrumented (no stage wrappers), only
  * `process.cpuUsage` around the run, the event-loop thread's own CPU from /proc, and GC pauses.
  *
- * The run: the peers stream `reports` as fast as the listener reads; the clock stops once every
+ * The flood: the peers stream `reports` as fast as the listener reads; the clock stops once every
  * report is durable, every fill is in the fills sink, and the service has stopped (its archive
- * flushed): so the sinks' work is in the figure, not only the FIX side's.
+ * flushed): so the sinks' work is in the figure, not only the FIX side's. Then steady rates, each
+ * on a fresh listener: CPU over a window, where small group commits cost more per report.
  */
 import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { startListener } from './listener.js';
 import { Peers } from './peers-client.js';
-import { MB, round, waitUntil } from './timing.js';
+import { MB, round, sleep, waitUntil } from './timing.js';
 
 export interface CpuOptions {
   reports: number;
   timeoutMs: number;
+  /** Steady rates measured after the flood (reports/s), each for `steadyMs` after a warm-up. */
+  steadyRates: number[];
+  steadyMs: number;
   /** ArchiveWriter settings beyond the service defaults (to see what holding an object costs). */
   archiveOptions?: { maxObjectBytes?: number; flushMs?: number };
 }
 
-export const DEFAULT_CPU_OPTIONS: CpuOptions = { reports: 200_000, timeoutMs: 180_000 };
+export const DEFAULT_CPU_OPTIONS: CpuOptions = {
+  reports: 200_000,
+  timeoutMs: 180_000,
+  // 2,000 fills/s (the latency section's rate) and the stack's planning rate × 10.
+  steadyRates: [4700, 1000],
+  steadyMs: 15_000,
+};
+
+/** CPU at a steady rate: what per-commit costs (fsync, thread-pool hops) add when batches are small. */
+export interface SteadyCpu {
+  reportsPerSecond: number;
+  reports: number;
+  cpuUsPerReport: number;
+  userUsPerReport: number;
+  systemUsPerReport: number;
+  mainThreadUsPerReport: number | null;
+}
 
 export interface CpuResult {
   reports: number;
@@ -37,6 +57,7 @@ export interface CpuResult {
   gcUsPerReport: number;
   gcPauses: number;
   peakRssMb: number;
+  steady: SteadyCpu[];
 }
 
 const TICK_US = 10_000; // USER_HZ = 100 on Linux
@@ -53,7 +74,44 @@ function mainThreadCpuUs(): number | null {
   }
 }
 
+async function steadyRun(reportsPerSecond: number, ms: number): Promise<SteadyCpu> {
+  const peers = await Peers.start();
+  try {
+    const listener = await startListener(peers, { archive: 'local', fills: 'local' });
+    await peers.setRate(reportsPerSecond);
+    await sleep(3000);
+    const { journal } = listener.service;
+    const lsn0 = journal.durableLsn;
+    const main0 = mainThreadCpuUs();
+    const cpu0 = process.cpuUsage();
+    await sleep(ms);
+    const cpu = process.cpuUsage(cpu0);
+    const main1 = mainThreadCpuUs();
+    const reports = journal.durableLsn - lsn0;
+    await peers.setRate(0);
+    await listener.stop();
+    const per = (us: number) => round(us / Math.max(1, reports), 1);
+    return {
+      reportsPerSecond: Math.round((reports * 1000) / ms),
+      reports,
+      cpuUsPerReport: per(cpu.user + cpu.system),
+      userUsPerReport: per(cpu.user),
+      systemUsPerReport: per(cpu.system),
+      mainThreadUsPerReport: main0 === null || main1 === null ? null : per(main1 - main0),
+    };
+  } finally {
+    await peers.stop();
+  }
+}
+
 export async function runCpu(options: CpuOptions = DEFAULT_CPU_OPTIONS): Promise<CpuResult> {
+  const flood = await floodRun(options);
+  const steady: SteadyCpu[] = [];
+  for (const rate of options.steadyRates) steady.push(await steadyRun(rate, options.steadyMs));
+  return { ...flood, steady };
+}
+
+async function floodRun(options: CpuOptions): Promise<Omit<CpuResult, 'steady'>> {
   const peers = await Peers.start();
   try {
     const listener = await startListener(peers, {

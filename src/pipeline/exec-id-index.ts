@@ -12,6 +12,12 @@ export interface ExecIdIndexOptions {
   windowMs?: number;
   /** Logged ids kept in memory before the oldest of them are sealed in a file (default 65,536). */
   chunkIds?: number;
+  /**
+   * dedupe.log is written and fdatasync'ed at most this often (default 0: at every persist). It
+   * only gates segment deletion (`loggedLsn` moves at a sync) and the segments hold every id it
+   * has not got yet, so it need not cost a second write and fsync per group commit.
+   */
+  syncEveryMs?: number;
   now?: () => number;
 }
 
@@ -73,6 +79,7 @@ export class ExecIdIndex {
   readonly #path: string;
   readonly #windowMs: number;
   readonly #chunkIds: number;
+  readonly #syncEveryMs: number;
   readonly #now: () => number;
   /** The in-memory ids, membership; the arrays below hold them in journal order from #head. */
   readonly #known = new Set<string>();
@@ -93,6 +100,10 @@ export class ExecIdIndex {
   #logBytes = 0;
   #logEntries = 0;
   #loggedLsn = 0;
+  /** The last LSN written to dedupe.log, synced or not, and the log's size at the last sync. */
+  #writtenLsn = 0;
+  #syncedBytes = 0;
+  #lastSyncAt = -Infinity;
   #maxExecId: string | undefined;
   /** The highest sequenced id known (in memory or sealed): a sequenced id above it is new. */
   #maxSequenced: string | undefined;
@@ -111,6 +122,7 @@ export class ExecIdIndex {
     this.#path = join(options.dir, 'dedupe.log');
     this.#windowMs = options.windowMs ?? 72 * 3600 * 1000;
     this.#chunkIds = options.chunkIds ?? 65_536;
+    this.#syncEveryMs = options.syncEveryMs ?? 0;
     this.#now = options.now ?? Date.now;
     this.remembered = remembered;
   }
@@ -218,7 +230,8 @@ export class ExecIdIndex {
       for (const other of chunk.others) this.#noteMax(other);
     }
     for (let i = this.#head; i < this.#ids.length; i++) this.#noteMax(this.#ids[i]!);
-    this.#loggedLsn = lastLsn;
+    this.#loggedLsn = this.#writtenLsn = lastLsn;
+    this.#syncedBytes = this.#logBytes;
     // Ids only the segments held are logged at the next persist, with the others.
     this.#log = await open(this.#path, 'a');
     if ((await this.#log.stat()).size > this.#logBytes) await this.#log.truncate(this.#logBytes);
@@ -255,9 +268,9 @@ export class ExecIdIndex {
    * chained: one write at a time, in order. An id is never logged ahead of its record: the log's
    * highest LSN is taken on open for one that was durable once.
    */
-  persist(durableLsn: number): Promise<void> {
+  persist(durableLsn: number, options: { sync?: boolean } = {}): Promise<void> {
     this.#chain = this.#chain
-      .then(() => this.#write(durableLsn))
+      .then(() => this.#write(durableLsn, options.sync === true))
       .catch((cause: unknown) => {
         // Reopening the log after a rewrite failed: shown, and the next batch tries again.
         this.#failure = asListenerError(cause, 'ERR_JOURNAL_WRITE', 'dedupe.log could not be reopened');
@@ -266,7 +279,7 @@ export class ExecIdIndex {
   }
 
   async close(durableLsn: number): Promise<void> {
-    await this.persist(durableLsn);
+    await this.persist(durableLsn, { sync: true });
     await this.#log?.close();
     this.#log = undefined;
   }
@@ -346,7 +359,7 @@ export class ExecIdIndex {
     return false;
   }
 
-  async #write(durableLsn: number): Promise<void> {
+  async #write(durableLsn: number, forceSync: boolean): Promise<void> {
     // A failed write whose bytes could not be cut is cut first: a line never runs into another.
     if (this.#cutPending && this.#log !== undefined) {
       try {
@@ -361,37 +374,62 @@ export class ExecIdIndex {
       }
       this.#cutPending = false;
     }
+    // Written only when it is synced too: a line on disk but not synced moves nothing.
+    const syncDue = forceSync || performance.now() - this.#lastSyncAt >= this.#syncEveryMs;
+    if (!syncDue) return;
     let end = this.#logged;
     while (end < this.#ids.length && this.#lsns[end]! <= durableLsn) end++;
-    if (end === this.#logged || this.#log === undefined) return;
-    let text = '';
-    for (let i = this.#logged; i < end; i++)
-      text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
-    try {
-      await this.#log.write(text);
-      await this.#log.datasync();
-    } catch (cause) {
-      this.#failure = await spoolWriteFailure(
-        this.#path,
-        'dedupe.log write failed; retrying with the next batch',
-        cause,
-      );
-      // A partial line would run into the next one: cut back to the last whole write (or, when
-      // even that fails, before the next one).
-      this.#cutPending = true;
-      return;
+    if (this.#log === undefined) return;
+    const wrote = end > this.#logged;
+    if (wrote) {
+      let text = '';
+      for (let i = this.#logged; i < end; i++)
+        text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
+      try {
+        await this.#log.write(text);
+      } catch (cause) {
+        await this.#writeFailed(cause);
+        return;
+      }
+      this.#logBytes += Buffer.byteLength(text, 'utf8');
+      this.#logEntries += end - this.#logged;
+      this.#writtenLsn = this.#lsns[end - 1]!;
+      this.#logged = end;
     }
+    const synced = this.#writtenLsn > this.#loggedLsn;
+    if (synced) {
+      try {
+        await this.#log.datasync();
+      } catch (cause) {
+        await this.#writeFailed(cause);
+        return;
+      }
+      this.#lastSyncAt = performance.now();
+      this.#loggedLsn = this.#writtenLsn;
+      this.#syncedBytes = this.#logBytes;
+    }
+    if (!wrote && !synced) return;
     this.#failure = undefined;
-    this.#logBytes += Buffer.byteLength(text, 'utf8');
-    this.#logEntries += end - this.#logged;
-    this.#loggedLsn = this.#lsns[end - 1]!;
-    this.#logged = end;
     const now = this.#now();
     this.#evictExpired(now);
     await this.#expireChunks(now);
     if (this.#logged - this.#head >= this.#chunkIds) await this.#seal();
     else if (this.#rewritePending || (this.#logEntries > 100_000 && this.#logEntries > 2 * this.#known.size))
       await this.#rewriteLog();
+  }
+
+  /**
+   * A write or sync the disk refused: what was not synced is written again with the next batch,
+   * after the log is cut back to its last synced size (a partial line would run into the next).
+   */
+  async #writeFailed(cause: unknown): Promise<void> {
+    this.#failure = await spoolWriteFailure(this.#path, 'dedupe.log write failed; retrying with the next batch', cause);
+    this.#cutPending = true;
+    this.#logBytes = this.#syncedBytes;
+    this.#writtenLsn = this.#loggedLsn;
+    let logged = this.#head;
+    while (logged < this.#ids.length && this.#lsns[logged]! <= this.#loggedLsn) logged++;
+    this.#logged = logged;
   }
 
   /** Forgets logged in-memory ids older than the window (journal order is time order). */
@@ -487,7 +525,9 @@ export class ExecIdIndex {
     await this.#log?.close();
     this.#log = await open(this.#path, 'a');
     this.#logEntries = this.#logged - this.#head;
-    this.#logBytes = Buffer.byteLength(text, 'utf8');
+    this.#logBytes = this.#syncedBytes = Buffer.byteLength(text, 'utf8');
+    // The rewrite was synced whole: everything written so far is on disk.
+    this.#loggedLsn = this.#writtenLsn;
   }
 
   #addChunk(chunk: Chunk): void {

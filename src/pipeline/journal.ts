@@ -17,6 +17,11 @@ export interface JournalOptions {
   dedupeWindowMs?: number;
   /** Logged ExecIDs kept in memory before the oldest are sealed in a file (default 65,536). */
   dedupeChunkIds?: number;
+  /**
+   * dedupe.log is synced at most this often (default 1000 ms), not with every group commit: it
+   * only lets segments be deleted, and the segments hold every id it has not synced yet.
+   */
+  dedupeSyncMs?: number;
   /** Durable entries kept in memory for sinks that are keeping up (default 32 MiB of lines). */
   cacheBytes?: number;
   /**
@@ -74,6 +79,7 @@ export class Journal {
       dir: options.dir,
       ...(options.dedupeWindowMs === undefined ? {} : { windowMs: options.dedupeWindowMs }),
       ...(options.dedupeChunkIds === undefined ? {} : { chunkIds: options.dedupeChunkIds }),
+      syncEveryMs: options.dedupeSyncMs ?? 1000,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
@@ -193,7 +199,7 @@ export class Journal {
   /** Resolves when everything appended so far is durable; rejects while the spool refuses writes. */
   async flush(): Promise<void> {
     await this.#log.flush();
-    await this.#index.persist(this.#log.durableLsn);
+    await this.#index.persist(this.#log.durableLsn, { sync: true });
   }
 
   /** Called when the spool starts refusing writes, and when it takes them again. */

@@ -19,19 +19,20 @@ describe('settings from CDK context', () => {
       targetCompId: 'KalshiRT',
       dropCopy: true,
     });
-    // 120 MB + 100/s × 72 h × 68 B = 1.88 GB of heap at ¾ of the task: 3 GiB on 0.5 vCPU.
-    expect(settings).toMatchObject({ reportsPerSecond: 100, cpu: 512, memoryMiB: 3072, notReadyMinutes: 5 });
+    // 130 MB + 100/s × 72 h × 0.25 B = 136 MB of heap at ¾ of the task: the smallest size, 1 GiB on 0.5 vCPU.
+    expect(settings).toMatchObject({ reportsPerSecond: 100, cpu: 512, memoryMiB: 1024, notReadyMinutes: 5 });
     expect(settings.ecsExec).toBe(false);
   });
 
   it('sizes the task from reportsPerSecond, and keeps a size that is given', () => {
     // Act
     const quiet = from({ reportsPerSecond: '10' });
-    const busy = from({ reportsPerSecond: '200' });
+    const busy = from({ reportsPerSecond: '5000', cpu: '256' });
     const given = from({ reportsPerSecond: '200', cpu: '512', memoryMiB: '4096' });
     // Assess
     expect([quiet.cpu, quiet.memoryMiB]).toEqual([512, 1024]);
-    expect([busy.cpu, busy.memoryMiB]).toEqual([1024, 5120]);
+    // The ExecID window no longer decides the size: 5,000/s needs a 454 MB heap, 1 GiB.
+    expect([busy.cpu, busy.memoryMiB]).toEqual([256, 1024]);
     expect([given.cpu, given.memoryMiB]).toEqual([512, 4096]);
   });
 

@@ -217,10 +217,10 @@ describe('task size', () => {
 
   it('warns at synth when memoryMiB is below what reportsPerSecond needs for the 72-hour ExecID window', () => {
     // Act
-    const small = synthesize({ memoryMiB: '1024' });
+    const small = synthesize({ cpu: '256', memoryMiB: '512', reportsPerSecond: '5000' });
     const sized = synthesize();
     // Assess
-    Annotations.fromStack(small.stack).hasWarning('*', Match.stringLikeRegexp('memoryMiB 1024 .* needs 1883 MB'));
+    Annotations.fromStack(small.stack).hasWarning('*', Match.stringLikeRegexp('memoryMiB 512 .* needs 454 MB'));
     expect(Annotations.fromStack(sized.stack).findWarning('*', Match.stringLikeRegexp('memoryMiB'))).toEqual([]);
     sized.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       Cpu: String(DEFAULT_SETTINGS.cpu),

@@ -246,6 +246,25 @@ describe('ExecIdIndex', () => {
       await index.close(ALL_DURABLE);
     });
 
+    it('writes and syncs at most every syncEveryMs, and whenever asked to sync', async () => {
+      // Prepare
+      const dir = tempDir();
+      const index = await ExecIdIndex.open({ dir, now: () => T0, syncEveryMs: 60_000 });
+      await index.restore(new Map(), 0, nothingLost);
+      index.add('1001;1', 1);
+      await index.persist(1); // the first write syncs
+      index.add('1002;2', 2);
+      // Act
+      await index.persist(2);
+      const beforeSync = index.loggedLsn;
+      const written = readFileSync(join(dir, 'dedupe.log'), 'utf8').split('\n').filter(Boolean).length;
+      await index.persist(2, { sync: true });
+      const after = readFileSync(join(dir, 'dedupe.log'), 'utf8').split('\n').filter(Boolean).length;
+      // Assess: segments above loggedLsn are kept until the id is in the log.
+      expect([beforeSync, written, index.loggedLsn, after]).toEqual([1, 1, 2, 2]);
+      await index.close(ALL_DURABLE);
+    });
+
     it('sets failure when the log cannot be written, keeping the ids known and loggedLsn where it was', async () => {
       // Prepare: dedupe.log is the full-disk device, so every write fails with ENOSPC.
       const dir = tempDir();
