@@ -123,6 +123,7 @@ export class SegmentLog {
   readonly #damage: JournalDamage[] = [];
   // Evicted entries' slots are cleared at once, so the cache never holds more than its budget.
   readonly #cache = new HeadQueue<StoredEntry>();
+  #deleting: Promise<void> = Promise.resolve();
   readonly #durableListeners = new Set<(lsn: number) => void>();
   readonly #stallListeners = new Set<StallListener>();
   #cachedBytes = 0;
@@ -258,7 +259,16 @@ export class SegmentLog {
    * Deletes every segment whose records all lie at or below `lsn` (never the active one). A
    * deletion the disk refuses is left for the next call and shown as `housekeepingFailure`.
    */
-  async deleteThrough(lsn: number): Promise<void> {
+  deleteThrough(lsn: number): Promise<void> {
+    // One deletion at a time: every sink's cursor save asks for one, and two running together
+    // each shifted "the first segment" off the list after their awaits, the second dropping a
+    // segment nobody had passed (its file stayed, its records vanished from reads).
+    const run = this.#deleting.then(() => this.#deleteThrough(lsn));
+    this.#deleting = run.catch(() => undefined);
+    return run;
+  }
+
+  async #deleteThrough(lsn: number): Promise<void> {
     while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= lsn) {
       const segment = this.#segments[0]!;
       // Numbering survives even when every segment is gone: lsn-base first, then the file.
@@ -269,7 +279,7 @@ export class SegmentLog {
         this.#housekeeping = await spoolWriteFailure(segment.path, 'cannot delete a passed segment', cause);
         return;
       }
-      this.#segments.shift();
+      if (this.#segments[0] === segment) this.#segments.shift();
     }
   }
 
@@ -631,7 +641,10 @@ export class SegmentLog {
 
   async #readFromDisk(from: number, to: number, max: number): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
-    for (const segment of this.#segments) {
+    // A snapshot: deleteThrough shifts passed segments off the live array while this awaits, and
+    // iterating the live array would then step over the segment after the one being read (a gap
+    // the reader takes for lost LSNs). Segments deleted meanwhile lie below `from` here.
+    for (const segment of [...this.#segments]) {
       if (segment.lastLsn < from || segment.firstLsn > to) continue;
       let position = MAGIC.length;
       for (const [lsn, offset] of segment.index) {

@@ -182,6 +182,20 @@ describe('SegmentLog', () => {
       await log.close();
     });
 
+    it('steps over no segment while passed segments are deleted during the read', async () => {
+      // Prepare: one record per segment, read from disk; segment 1 is deleted (another sink passed
+      // it) while the read of 2.. is under way. Its timing varies, so it is tried many times.
+      for (let round = 0; round < 10; round++) {
+        const log = await SegmentLog.open({ dir: tempDir(), floor: 0, segmentBytes: 1, cacheBytes: 1 });
+        await appendAll(log, 1, 60);
+        // Act
+        const [entries] = await Promise.all([log.read(1, 100), log.deleteThrough(1)]);
+        // Assess: every LSN after 1, in order.
+        expect(entries.map((e) => e.lsn)).toEqual(range(2, 60));
+        await log.close();
+      }
+    });
+
     it('stops at throughLsn, from disk and from memory alike', async () => {
       // Prepare: one log reading from disk (tiny cache), one from memory (large cache).
       const fromDisk = await SegmentLog.open({ dir: tempDir(), floor: 0, segmentBytes: 2000, cacheBytes: 500 });
@@ -511,6 +525,25 @@ describe('SegmentLog', () => {
       expect(readFileSync(join(dir, 'lsn-base'), 'utf8')).toBe('5');
       expect((await log.read(0, 10)).map((e) => e.lsn)).toEqual([5]); // what is left on disk
       await log.close();
+    });
+
+    it('deletes each passed segment once when two sinks ask at about the same time, and keeps the rest readable', async () => {
+      // The second request starts at a different point of the first each round (event-loop turns).
+      for (let turns = 0; turns < 40; turns += 2) {
+        // Prepare: one record per segment.
+        const dir = tempDir();
+        const log = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1, cacheBytes: 1 });
+        await appendAll(log, 1, 6);
+        // Act: two cursor saves ask to delete what both have passed (segment 1).
+        const first = log.deleteThrough(1);
+        for (let t = 0; t < turns; t++) await new Promise((resolve) => setImmediate(resolve));
+        await Promise.all([first, log.deleteThrough(1)]);
+        // Assess: segment 2 is still listed and read, not dropped by the second request.
+        expect(segmentsOf(dir)).toEqual([2, 3, 4, 5, 6].map(segmentName));
+        expect(log.firstLsn).toBe(2);
+        expect((await log.read(1, 10)).map((e) => e.lsn)).toEqual([2, 3, 4, 5, 6]);
+        await log.close();
+      }
     });
 
     it('keeps numbering from lsn-base when every segment file is gone', async () => {
