@@ -577,15 +577,27 @@ export class ExecIdIndex {
     for (const name of names.sort()) {
       const match = CHUNK_PATTERN.exec(name);
       if (match === null) {
-        if (name.includes('.tmp-')) await unlink(join(dir, name)).catch(() => undefined);
+        if (name.includes('.tmp-')) await this.#removeAtOpen(join(dir, name));
         continue;
       }
       this.#chunkSeq = Math.max(this.#chunkSeq, Number(match[1]));
       const header = await readHeader(join(dir, name));
-      if (header.newest < horizon) await unlink(join(dir, name)).catch(() => undefined);
-      else chunks.push({ file: name, ...header });
+      // An expired chunk that cannot be deleted is kept: remembering longer is harmless.
+      if (header.newest >= horizon || !(await this.#removeAtOpen(join(dir, name))))
+        chunks.push({ file: name, ...header });
     }
     for (const chunk of chunks) this.#addChunk(chunk);
+  }
+
+  /** Deletes a file open found left over; a refusal is shown (`failure`) and tried at the next open. */
+  async #removeAtOpen(path: string): Promise<boolean> {
+    try {
+      await unlink(path);
+      return true;
+    } catch (cause) {
+      this.#failure = asListenerError(cause, 'ERR_JOURNAL_WRITE', `cannot delete ${path} in the dedupe chunks`);
+      return false;
+    }
   }
 
   /** Rewrites (or deletes) the chunks holding ids whose records are gone. Rare: damage at open. */

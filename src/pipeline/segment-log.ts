@@ -264,7 +264,11 @@ export class SegmentLog {
     // each shifted "the first segment" off the list after their awaits, the second dropping a
     // segment nobody had passed (its file stayed, its records vanished from reads).
     const run = this.#deleting.then(() => this.#deleteThrough(lsn));
-    this.#deleting = run.catch(() => undefined);
+    // The caller gets this run's rejection from `run`; the chain only has to go on after it.
+    this.#deleting = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
