@@ -5,13 +5,19 @@
  * Measured after forced GCs: the live JS heap and RSS the index adds per remembered id, the bytes
  * on disk, the hot path (has + add of a new id) and lookups of old ids (sealed in chunk files),
  * present and absent: every one must answer right or the section fails.
+ *
+ * Then the listener itself on that spool: the real service (local sinks) opens the journal with
+ * the whole window remembered and takes `listenerRate` reports/s from the peers process for
+ * `listenerSeconds`; its RSS, sampled every 250 ms, is what a deployed task holding 72 h needs.
  */
-import { readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExecIdIndex } from '../src/pipeline/exec-id-index.js';
-import { MB, round } from './timing.js';
+import { startListener } from './listener.js';
+import { Peers } from './peers-client.js';
+import { MB, round, sleep } from './timing.js';
 
 export interface DedupeOptions {
   ids: number;
@@ -19,6 +25,9 @@ export interface DedupeOptions {
   /** Ids per persist (a group commit at a high rate). */
   batch: number;
   lookups: number;
+  /** The listener run on the filled spool: reports/s and seconds measured (after a warm-up); 0 skips it. */
+  listenerRate: number;
+  listenerSeconds: number;
 }
 
 export const DEFAULT_DEDUPE_OPTIONS: DedupeOptions = {
@@ -26,7 +35,22 @@ export const DEFAULT_DEDUPE_OPTIONS: DedupeOptions = {
   idsPerSecond: 100,
   batch: 10_000,
   lookups: 2000,
+  listenerRate: 1000,
+  listenerSeconds: 30,
 };
+
+/** The listener holding the whole window (undefined when the run skipped it). */
+export interface ListenerWithWindow {
+  /** ExecIDs the listener's journal remembered when it had started. */
+  remembered: number;
+  reportsPerSecond: number;
+  reports: number;
+  rssMedianMb: number;
+  rssPeakMb: number;
+  /** After a forced GC at the end of the run. */
+  rssEndMb: number;
+  liveHeapEndMb: number;
+}
 
 export interface DedupeResult {
   ids: number;
@@ -46,6 +70,7 @@ export interface DedupeResult {
   oldIdWarmUs: number;
   /** has() of an id inside that file's range that was never added (must be false), µs. */
   absentIdUs: number;
+  listener: ListenerWithWindow | undefined;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -61,9 +86,13 @@ const idOf = (n: number, perSecond: number) => `${1_764_500_000_000 + Math.floor
 
 export async function runDedupe(options: DedupeOptions = DEFAULT_DEDUPE_OPTIONS): Promise<DedupeResult> {
   if (gc === undefined) throw new Error('run with --expose-gc');
-  const dir = mkdtempSync(join(tmpdir(), 'kfl-dedupe-'));
+  const root = mkdtempSync(join(tmpdir(), 'kfl-dedupe-'));
+  // Where the listener's journal lives in its spool, so the listener run opens this index.
+  const dir = join(root, 'spool', 'journal');
+  mkdirSync(dir, { recursive: true });
   try {
-    const t0 = Date.parse('2026-11-27T00:00:00Z');
+    // The window ends now: the listener started next remembers every id.
+    const t0 = Date.now() - (options.ids / options.idsPerSecond) * 1000;
     let now = t0;
     const index = await ExecIdIndex.open({ dir, now: () => now, windowMs: 72 * 3600 * 1000 });
     await index.restore(new Map(), 0, []);
@@ -125,11 +154,46 @@ export async function runDedupe(options: DedupeOptions = DEFAULT_DEDUPE_OPTIONS)
       oldIdColdUs: round(coldUs, 1),
       oldIdWarmUs: round(warmUs, 2),
       absentIdUs: round(absentUs, 2),
+      listener: undefined,
     };
     await index.close(options.ids);
+    if (options.listenerSeconds > 0) result.listener = await listenerWithWindow(root, options);
     return result;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function listenerWithWindow(root: string, options: DedupeOptions): Promise<ListenerWithWindow> {
+  settle();
+  const peers = await Peers.start();
+  try {
+    const listener = await startListener(peers, { archive: 'local', fills: 'local', dir: root });
+    const { journal } = listener.service;
+    const remembered = journal.stats().dedupeEntries;
+    await peers.setRate(options.listenerRate);
+    await sleep(3000);
+    const lsn0 = journal.durableLsn;
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(process.memoryUsage().rss), 250);
+    await sleep(options.listenerSeconds * 1000);
+    clearInterval(sampler);
+    const reports = journal.durableLsn - lsn0;
+    const end = settle();
+    await peers.setRate(0);
+    await listener.stop();
+    samples.sort((a, b) => a - b);
+    return {
+      remembered,
+      reportsPerSecond: Math.round(reports / options.listenerSeconds),
+      reports,
+      rssMedianMb: Math.round(samples[samples.length >> 1]! / MB),
+      rssPeakMb: Math.round(samples.at(-1)! / MB),
+      rssEndMb: Math.round(end.rss / MB),
+      liveHeapEndMb: round(end.heap / MB, 1),
+    };
+  } finally {
+    await peers.stop();
   }
 }
 

@@ -48,6 +48,8 @@ export interface ListenerOptions {
   wrapQueue?: (queue: FillQueue) => FillQueue;
   /** ArchiveWriter settings beyond the service defaults (64 MiB objects, gzip). */
   archiveOptions?: { maxObjectBytes?: number; gzip?: boolean; flushMs?: number };
+  /** Runs on this directory (its `spool/` prepared beforehand) instead of a fresh one; removed at stop. */
+  dir?: string;
 }
 
 export function s3Store(peers: Peers): S3Store {
@@ -62,7 +64,7 @@ export function sqsQueue(peers: Peers): SqsQueue {
 
 /** Starts the service on a fresh spool directory and resolves once it is logged on. */
 export async function startListener(peers: Peers, options: ListenerOptions): Promise<BenchListener> {
-  const dir = mkdtempSync(join(tmpdir(), 'kfl-bench-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kfl-bench-'));
   const store =
     typeof options.archive !== 'string'
       ? options.archive

@@ -34,6 +34,32 @@ export class HeadQueue<T> {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];
     this.#items[this.#head++] = undefined;
+    this.#compact();
+    return item;
+  }
+
+  /** Removes the first `count` items (fewer when there are fewer). */
+  drop(count: number): void {
+    const end = Math.min(this.#items.length, this.#head + count);
+    while (this.#head < end) this.#items[this.#head++] = undefined;
+    this.#compact();
+  }
+
+  /**
+   * Inserts an item `index` places after the first. Near the head (a retried item going back),
+   * it takes the slot the last shift freed and moves only the `index` items before it.
+   */
+  insertAt(index: number, item: T): void {
+    if (this.#head === 0) {
+      this.#items.splice(index, 0, item);
+      return;
+    }
+    this.#head--;
+    for (let i = 0; i < index; i++) this.#items[this.#head + i] = this.#items[this.#head + i + 1];
+    this.#items[this.#head + index] = item;
+  }
+
+  #compact(): void {
     if (this.#head === this.#items.length) {
       // Emptied: start over in the same array, no allocation.
       this.#items.length = 0;
@@ -42,7 +68,6 @@ export class HeadQueue<T> {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    return item;
   }
 
   /** Items `start` to `end` (exclusive) places after the first, as a new array. */

@@ -463,33 +463,18 @@ export class ExecIdIndex {
       const order = Array.from({ length: to - from }, (_, k) => from + k);
       const ids = this.#ids;
       order.sort((x, y) => (ids[x]! < ids[y]! ? -1 : ids[x]! > ids[y]! ? 1 : 0));
-      const header: ChunkHeader = {
-        v: 1,
-        count: 0,
-        minLsn: Number.MAX_SAFE_INTEGER,
-        maxLsn: 0,
-        newest: 0,
-        lo: null,
-        hi: null,
-        others: [],
-      };
-      let body = '';
+      const entries: Array<[string, number]> = [];
+      let newest = 0;
       let previous: string | undefined;
       for (const i of order) {
         const execId = ids[i]!;
         if (execId === previous) continue;
         previous = execId;
-        header.count++;
-        header.minLsn = Math.min(header.minLsn, this.#lsns[i]!);
-        header.maxLsn = Math.max(header.maxLsn, this.#lsns[i]!);
-        header.newest = Math.max(header.newest, msOfStamp(this.#stamps[i]!));
-        if (!isSequencedExecId(execId)) header.others.push(execId);
-        else {
-          if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
-          if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
-        }
-        body += `${execId}\t${this.#lsns[i]}\n`;
+        entries.push([execId, this.#lsns[i]!]);
+        newest = Math.max(newest, msOfStamp(this.#stamps[i]!));
       }
+      const header = headerOf(entries, newest);
+      const body = entries.map(([e, l]) => `${e}\t${l}\n`).join('');
       const file = `ids-${String(this.#chunkSeq + 1).padStart(10, '0')}.txt`;
       try {
         await mkdir(join(this.#dir, CHUNK_DIR), { recursive: true });
@@ -612,21 +597,7 @@ export class ExecIdIndex {
         await unlink(path);
         continue;
       }
-      const header: ChunkHeader = {
-        v: 1,
-        count: kept.length,
-        minLsn: Math.min(...kept.map(([, lsn]) => lsn)),
-        maxLsn: Math.max(...kept.map(([, lsn]) => lsn)),
-        newest: chunk.newest,
-        lo: null,
-        hi: null,
-        others: chunk.others.filter((id) => kept.some(([execId]) => execId === id)),
-      };
-      for (const [execId] of kept) {
-        if (!isSequencedExecId(execId)) continue;
-        if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
-        if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
-      }
+      const header = headerOf(kept, chunk.newest);
       await writeFileAtomic(path, `${JSON.stringify(header)}\n${kept.map(([e, l]) => `${e}\t${l}\n`).join('')}`);
       this.#addChunk({ file: chunk.file, ...header });
     }
@@ -713,4 +684,28 @@ function stampOf(epochMs: number): number {
 
 function msOfStamp(stamp: number): number {
   return STAMP_EPOCH_MS + stamp * 1000;
+}
+
+/** A chunk's header for its entries (distinct ids, in string order) and the newest stamp among them. */
+function headerOf(entries: ReadonlyArray<readonly [string, number]>, newest: number): ChunkHeader {
+  const header: ChunkHeader = {
+    v: 1,
+    count: entries.length,
+    minLsn: Number.MAX_SAFE_INTEGER,
+    maxLsn: 0,
+    newest,
+    lo: null,
+    hi: null,
+    others: [],
+  };
+  for (const [execId, lsn] of entries) {
+    if (lsn < header.minLsn) header.minLsn = lsn;
+    if (lsn > header.maxLsn) header.maxLsn = lsn;
+    if (!isSequencedExecId(execId)) header.others.push(execId);
+    else {
+      if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
+      if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
+    }
+  }
+  return header;
 }

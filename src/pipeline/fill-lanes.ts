@@ -1,3 +1,5 @@
+import { HeadQueue } from '../core/head-queue.js';
+
 /** What the lanes need to know of a fill waiting to be sent. */
 export interface LaneEntry {
   readonly lsn: number;
@@ -9,14 +11,10 @@ export interface LaneEntry {
   notBefore: number;
 }
 
-/**
- * One message group's waiting fills, in LSN order, over an array with a head index (as HeadQueue),
- * plus room to put a retried fill back near the head.
- */
+/** One message group's waiting fills, in LSN order, with room to put a retried fill back near the head. */
 class Lane<T extends LaneEntry> {
   readonly group: string;
-  #items: Array<T | undefined> = [];
-  #head = 0;
+  readonly #items = new HeadQueue<T>();
   /** Head entries in the batch being gathered; taken only when that batch is committed. */
   taking = 0;
   /** The heap's order: head LSN in `ready`, head due time in `delayed`. */
@@ -32,11 +30,11 @@ class Lane<T extends LaneEntry> {
   }
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#items.length;
   }
 
   at(index: number): T | undefined {
-    return this.#items[this.#head + index];
+    return this.#items.at(index);
   }
 
   push(entry: T): void {
@@ -44,14 +42,7 @@ class Lane<T extends LaneEntry> {
   }
 
   drop(count: number): void {
-    for (let i = 0; i < count; i++) this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#items.drop(count);
   }
 
   /**
@@ -61,14 +52,7 @@ class Lane<T extends LaneEntry> {
   insert(entry: T): void {
     let at = 0;
     while (at < this.length && this.at(at)!.lsn < entry.lsn) at++;
-    if (this.#head === 0) {
-      this.#items.splice(at, 0, entry);
-      return;
-    }
-    // Usually the slot its batch freed is still there: shift the few older ones into it.
-    this.#head--;
-    for (let i = 0; i < at; i++) this.#items[this.#head + i] = this.#items[this.#head + i + 1];
-    this.#items[this.#head + at] = entry;
+    this.#items.insertAt(at, entry);
   }
 }
 
@@ -173,13 +157,18 @@ export class FillLanes<T extends LaneEntry> {
     return this.#lanes.size;
   }
 
+  #laneOf(group: string): Lane<T> {
+    let lane = this.#lanes.get(group);
+    if (lane === undefined) {
+      lane = new Lane<T>(group);
+      this.#lanes.set(group, lane);
+    }
+    return lane;
+  }
+
   /** A fill newly read: after every fill of its group already here. */
   add(entry: T, now: number): void {
-    let lane = this.#lanes.get(entry.group);
-    if (lane === undefined) {
-      lane = new Lane<T>(entry.group);
-      this.#lanes.set(entry.group, lane);
-    }
+    const lane = this.#laneOf(entry.group);
     lane.push(entry);
     this.#size++;
     if (lane.length === 1 && !lane.locked) this.#place(lane, now);
@@ -187,11 +176,7 @@ export class FillLanes<T extends LaneEntry> {
 
   /** A fill from a batch that did not land (its `notBefore` set): back in LSN order, ahead of newer fills. */
   putBack(entry: T, now: number): void {
-    let lane = this.#lanes.get(entry.group);
-    if (lane === undefined) {
-      lane = new Lane<T>(entry.group);
-      this.#lanes.set(entry.group, lane);
-    }
+    const lane = this.#laneOf(entry.group);
     lane.insert(entry);
     this.#size++;
     if (lane.locked) return;

@@ -8,6 +8,7 @@ import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
 import type { ExecutionReportRecord } from '../core/record.js';
+import { unaccountedGap, Vacancies } from './lsn-ranges.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
 /** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
@@ -124,6 +125,8 @@ export class SegmentLog {
   // Evicted entries' slots are cleared at once, so the cache never holds more than its budget.
   readonly #cache = new HeadQueue<StoredEntry>();
   #deleting: Promise<void> = Promise.resolve();
+  /** LSNs that hold no record (deleted, lost, never given): the only ones a read may step over. */
+  readonly #vacancies = new Vacancies();
   readonly #durableListeners = new Set<(lsn: number) => void>();
   readonly #stallListeners = new Set<StallListener>();
   #cachedBytes = 0;
@@ -251,8 +254,21 @@ export class SegmentLog {
     if (to <= afterLsn || max <= 0) return [];
     const cacheFirst = this.#cache.peek()?.lsn ?? Infinity;
     const from = afterLsn + 1;
-    if (from >= cacheFirst) return this.#cache.slice(from - cacheFirst, Math.min(to, from + max - 1) - cacheFirst + 1);
-    return this.#readFromDisk(from, to, max);
+    const entries =
+      from >= cacheFirst
+        ? this.#cache.slice(from - cacheFirst, Math.min(to, from + max - 1) - cacheFirst + 1)
+        : await this.#readFromDisk(from, to, max);
+    // A reader takes a jump in LSNs for records lost to damage and moves past them: a jump over
+    // records that exist (a segment missing from the list, a bug) would lose them silently. Loud
+    // instead: the sink stops, the service with it, and the restart's open reads every segment.
+    const gap = unaccountedGap(entries, from, to, entries.length < max, this.#vacancies);
+    if (gap !== undefined)
+      throw new ListenerError(
+        'ERR_JOURNAL_READ',
+        `journal read after LSN ${afterLsn} would step over LSNs ${gap[0]}..${gap[1]}, which no loss report or deletion accounts for`,
+        { details: { afterLsn, gap, firstLsn: this.firstLsn, segments: this.#segments.length } },
+      );
+    return entries;
   }
 
   /**
@@ -283,6 +299,7 @@ export class SegmentLog {
         this.#housekeeping = await spoolWriteFailure(segment.path, 'cannot delete a passed segment', cause);
         return;
       }
+      if (this.#vacancies.below < segment.lastLsn) this.#vacancies.below = segment.lastLsn;
       if (this.#segments[0] === segment) this.#segments.shift();
     }
   }
@@ -496,6 +513,7 @@ export class SegmentLog {
     const now = this.#now();
     // The last good record read so far: a damaged range found next lies after it.
     let lastLine: string | undefined;
+    let lastRecovered: number | undefined;
     const report = (damage: JournalDamage) => {
       this.#damage.push(damage);
       if (damage.lsns !== null && damage.kind !== 'torn_tail')
@@ -567,6 +585,9 @@ export class SegmentLog {
         if (segment.records++ % INDEX_EVERY === 0) segment.index.push([record.lsn, offset]);
         offset += HEADER_BYTES + Buffer.byteLength(record.line, 'utf8');
         segment.lastLsn = record.lsn;
+        if (lastRecovered === undefined) this.#vacancies.below = record.lsn - 1;
+        else this.#vacancies.add(lastRecovered + 1, record.lsn - 1);
+        lastRecovered = record.lsn;
         onRecovered?.(record.lsn, record.line);
         if (this.#neighbours.size > 0)
           for (const [damage, around] of this.#neighbours) {
@@ -595,6 +616,9 @@ export class SegmentLog {
     const lastSegment = this.#segments.at(-1);
     // Never below an LSN reported lost either: a report names it, a new record must not take it.
     this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor, reportedLoss(this.#damage));
+    // What holds no record among the LSNs given so far: numbering resumes after them.
+    if (lastRecovered === undefined) this.#vacancies.below = this.#lastLsn;
+    else this.#vacancies.add(lastRecovered + 1, this.#lastLsn);
     // A segment's first LSN is in its name: after a gap, appends start a segment of their own.
     if (
       lastSegment === undefined ||

@@ -65,11 +65,13 @@ describe('HeadQueue', () => {
     });
   });
 
-  it('behaves like an array used as a queue, for any sequence of operations', () => {
+  it('behaves like an array used as a queue (drop and insertAt included), for any sequence of operations', () => {
     const op = fc.oneof(
       fc.record({ push: fc.integer() }),
       fc.constant({ shift: true as const }),
       fc.constant({ clear: true as const }),
+      fc.record({ drop: fc.nat(40) }),
+      fc.record({ insertAt: fc.nat(8), value: fc.integer() }),
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 3000 }), (ops) => {
@@ -83,12 +85,20 @@ describe('HeadQueue', () => {
             queue.push(o.push);
             model.push(o.push);
           } else if ('shift' in o) expect(queue.shift()).toBe(model.shift());
-          else {
+          else if ('drop' in o) {
+            queue.drop(o.drop);
+            model.splice(0, o.drop);
+          } else if ('insertAt' in o) {
+            const at = Math.min(o.insertAt, model.length);
+            queue.insertAt(at, o.value);
+            model.splice(at, 0, o.value);
+          } else {
             queue.clear();
             model.length = 0;
           }
           expect(queue.length).toBe(model.length);
           expect(queue.peek()).toBe(model[0]);
+          expect(queue.at(queue.length - 1)).toBe(model.at(-1));
         }
         expect(queue.slice(0)).toEqual(model);
       }),
