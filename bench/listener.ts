@@ -1,7 +1,7 @@
 /**
  * The service under test, wired as src/app/main.ts wires it but in the benchmark's process, so the
- * harness can watch it: the real ListenerService (session → journal with fsync → archive writer +
- * fill publisher) against the peers process, with the sinks a run asks for.
+ * harness can watch it: the real ListenerService (session → journal with fsync → archive writer,
+ * Parquet writer and fill publisher) against the peers process, with the sinks a run asks for.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { waitUntil } from './timing.js';
 export type ArchiveKind = 'local' | 's3';
 export type FillsKind = 'local' | 'sqs';
 
+const PARQUET_TABLE = 'exec_reports_parquet/';
 const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
 
 export interface BenchListener {
@@ -50,6 +51,11 @@ export interface ListenerOptions {
   archiveOptions?: { maxObjectBytes?: number; gzip?: boolean; flushMs?: number };
   /** Runs on this directory (its `spool/` prepared beforehand) instead of a fresh one; removed at stop. */
   dir?: string;
+  /**
+   * The typed Parquet copy, on by default as deployed (ARCHIVE_PARQUET=true): its encoding, on its
+   * own thread, is a large share of the listener's CPU per report.
+   */
+  parquet?: boolean;
 }
 
 export function s3Store(peers: Peers): S3Store {
@@ -93,6 +99,7 @@ export async function startListener(peers: Peers, options: ListenerOptions): Pro
     store,
     queue,
     ...(options.archiveOptions === undefined ? {} : { archive: options.archiveOptions }),
+    ...(options.parquet === false ? {} : { parquet: {} }),
     onSessionEvent: (event: SessionEvent) => {
       if (event.kind === 'logon') loggedOn = true;
       if (event.kind === 'state' && event.to === 'stopped') sessionStoppedAt = performance.now();
@@ -104,6 +111,8 @@ export async function startListener(peers: Peers, options: ListenerOptions): Pro
       }
     },
     onArchiveEvent: (event: ArchiveEvent) => {
+      // The counters are the JSONL archive's (what freshness and the flush are measured on).
+      if ('key' in event && event.key.includes(PARQUET_TABLE)) return;
       if (event.kind === 'uploaded') {
         uploads.count++;
         uploads.records += event.records;

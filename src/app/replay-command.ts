@@ -63,7 +63,7 @@ export async function replayFills(input: {
       continue;
     }
     seen.add(record.exec_id);
-    const { message, fitted, group } = fillQueueMessage(record, line, input.queue, `r${selected}`, listener);
+    const { message, fitted, group } = fillQueueMessage(line, () => record, input.queue, `r${selected}`, listener);
     if (fitted === undefined) {
       skipped++;
       continue;

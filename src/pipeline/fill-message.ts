@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ExecutionReportRecord } from '../core/record.js';
+import { SCHEMA_VERSION, stringOfLine, type ExecutionReportRecord } from '../core/record.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
 
 export interface FillBody {
@@ -10,6 +10,15 @@ export interface FillBody {
   shrunk: 'raw' | 'raw,text' | undefined;
 }
 
+const VERSION_KEY = '{"schema_version":';
+
+/** The line's schema_version as text: its first key (JSON.stringify keeps the record's key order). */
+function schemaVersionOfLine(line: string): string {
+  return line.startsWith(VERSION_KEY)
+    ? line.slice(VERSION_KEY.length, line.indexOf(',', VERSION_KEY.length))
+    : String(SCHEMA_VERSION);
+}
+
 /** Where a cut Text ends; consumers also see the `shrunk` attribute. */
 export const CUT_MARK = '…[cut]';
 
@@ -18,9 +27,10 @@ export const CUT_MARK = '…[cut]';
  * `raw` (the archive keeps it); else Text cut to fit. Undefined when even that does not fit: the
  * fill goes to the dead letters rather than holding its message group forever.
  */
-export function fillBody(record: ExecutionReportRecord, line: string, limit: number): FillBody | undefined {
+export function fillBody(recordOf: () => ExecutionReportRecord, line: string, limit: number): FillBody | undefined {
   const bytes = Buffer.byteLength(line);
   if (bytes <= limit) return { body: line, bytes, shrunk: undefined };
+  const record = recordOf();
   const withoutRaw = JSON.stringify({ ...record, raw: null });
   const rawless = Buffer.byteLength(withoutRaw);
   if (rawless <= limit) return { body: withoutRaw, bytes: rawless, shrunk: 'raw' };
@@ -52,34 +62,36 @@ export function deduplicationId(execId: string): string {
  * The queue message of one fill (DESIGN.md §4), as the publisher sends it and a replay sends it
  * again: the body fitted to the queue, the attributes, and on FIFO the symbol's group and the
  * ExecID's deduplication id. `fitted` is undefined when even the smallest body does not fit.
+ * What it needs is read from the line; `recordOf` is asked only when the line must shrink.
  */
 export function fillQueueMessage(
-  record: ExecutionReportRecord,
   line: string,
+  recordOf: () => ExecutionReportRecord,
   queue: Pick<FillQueue, 'fifo' | 'maxBatchBytes'>,
   id: string,
   listener?: string,
 ): { message: QueueMessage; fitted: FillBody | undefined; limit: number; group: string } {
-  const symbol = record.symbol ?? 'UNKNOWN';
+  const execId = stringOfLine(line, 'exec_id')!;
+  const symbol = stringOfLine(line, 'symbol') ?? 'UNKNOWN';
   // Several listeners share one queue: each keeps its own order per symbol, none waits on another.
   const group = listener === undefined ? symbol : `${listener}:${symbol}`;
   // Room for the attributes beside the body.
   const limit = queue.maxBatchBytes - 1024;
-  const fitted = fillBody(record, line, limit);
+  const fitted = fillBody(recordOf, line, limit);
   const message: QueueMessage = {
     id,
     body: fitted?.body ?? line,
     attributes: {
-      exec_id: { type: 'String', value: record.exec_id },
+      exec_id: { type: 'String', value: execId },
       symbol: { type: 'String', value: symbol },
-      schema_version: { type: 'Number', value: String(record.schema_version) },
+      schema_version: { type: 'Number', value: schemaVersionOfLine(line) },
     },
   };
   if (listener !== undefined) message.attributes['listener'] = { type: 'String', value: listener };
   if (fitted?.shrunk !== undefined) message.attributes['shrunk'] = { type: 'String', value: fitted.shrunk };
   if (queue.fifo) {
     message.groupId = group;
-    message.deduplicationId = deduplicationId(record.exec_id);
+    message.deduplicationId = deduplicationId(execId);
   }
   return { message, fitted, limit, group };
 }

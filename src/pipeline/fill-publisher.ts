@@ -5,6 +5,7 @@ import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.j
 import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import { FillLanes } from './fill-lanes.js';
+import { stringOfLine } from '../core/record.js';
 import { fillQueueMessage } from './fill-message.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { FillView, SinkStatus } from '../core/status.js';
@@ -201,10 +202,12 @@ export class FillPublisher {
   }
 
   #toPending(entry: JournalEntry, now: number): Pending {
-    const record = entry.record;
+    const line = entry.line;
+    const execId = stringOfLine(line, 'exec_id')!;
+    // The record is parsed only for a fill too large for the queue as it is (it must shrink).
     const { message, fitted, limit, group } = fillQueueMessage(
-      record,
-      entry.line,
+      line,
+      () => entry.record,
       this.#o.queue,
       `e${entry.lsn}`,
       this.#o.listener,
@@ -212,7 +215,7 @@ export class FillPublisher {
     if (fitted?.shrunk !== undefined) {
       this.#o.onEvent?.({
         kind: 'shrunk',
-        execId: record.exec_id,
+        execId: execId,
         lsn: entry.lsn,
         shrunk: fitted.shrunk,
         bytes: fitted.bytes,
@@ -223,12 +226,12 @@ export class FillPublisher {
         ? new ListenerError(
             'ERR_SQS_MESSAGE_TOO_LARGE',
             `fill is over the queue's ${limit} bytes even without raw and with Text cut`,
-            { details: { execId: record.exec_id, bytes: Buffer.byteLength(entry.line) } },
+            { details: { execId: execId, bytes: Buffer.byteLength(line) } },
           )
         : undefined;
     return {
       lsn: entry.lsn,
-      execId: record.exec_id,
+      execId: execId,
       group,
       message,
       bytes: (fitted?.bytes ?? limit) + 256,
@@ -237,12 +240,12 @@ export class FillPublisher {
       solo: false,
       refusal,
       view: {
-        execId: record.exec_id,
-        symbol: record.symbol,
-        side: record.side,
-        lastPx: record.last_px,
-        lastQty: record.last_qty,
-        receivedAt: record.received_at,
+        execId: execId,
+        symbol: stringOfLine(line, 'symbol'),
+        side: stringOfLine(line, 'side'),
+        lastPx: stringOfLine(line, 'last_px'),
+        lastQty: stringOfLine(line, 'last_qty'),
+        receivedAt: stringOfLine(line, 'received_at')!,
         sentAt: 0,
       },
     };

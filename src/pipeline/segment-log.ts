@@ -62,6 +62,13 @@ export interface SegmentLogOptions {
   floor: number;
   /** Waits between attempts while a write fails (a full disk): default 250 ms doubling to 10 s. */
   retry?: BackoffPolicy;
+  /**
+   * How a group commit is made durable: `dsync` (the default where the platform has O_DSYNC)
+   * opens the active segment O_DSYNC, so each write returns once its bytes are durable, as write +
+   * fdatasync would, in one thread-pool job instead of two: at a few reports per commit those
+   * hand-offs, not the disk, were most of the cost. `fdatasync` writes, then syncs.
+   */
+  sync?: 'dsync' | 'fdatasync';
   /** Called for every record found on open, in LSN order (the ExecID index is rebuilt from them). */
   onRecovered?: (lsn: number, line: string) => void;
   now?: () => number;
@@ -92,6 +99,7 @@ const HEADER_BYTES = 16;
 // rewritten as format 2 on open.
 const V1_HEADER_BYTES = 8;
 const INDEX_EVERY = 256;
+const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC;
 const READ_WINDOW = 1024 * 1024;
 
 interface Segment {
@@ -118,6 +126,9 @@ export class SegmentLog {
   readonly #segmentBytes: number;
   readonly #cacheBytes: number;
   readonly #floor: number;
+  /** Flags the active segment is opened with for appending (O_DSYNC among them, or not). */
+  readonly #appendFlags: number;
+  readonly #dsync: boolean;
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #segments: Segment[] = [];
@@ -156,6 +167,8 @@ export class SegmentLog {
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
     this.#floor = options.floor;
+    this.#dsync = DSYNC !== undefined && options.sync !== 'fdatasync';
+    this.#appendFlags = constants.O_WRONLY | constants.O_APPEND | (this.#dsync ? DSYNC! : 0);
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, floorMs: 50, ...options.retry });
   }
@@ -415,7 +428,7 @@ export class SegmentLog {
     // A regular-file write may in principle stop short: finish it.
     for (let written = 0; written < data.length;)
       written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
-    await this.#active!.datasync();
+    if (!this.#dsync) await this.#active!.datasync();
     segment.bytes = bytes;
     segment.records = records;
     segment.lastLsn = batch[i - 1]!.entry.lsn;
@@ -477,11 +490,7 @@ export class SegmentLog {
   async #roll(firstLsn: number): Promise<Segment> {
     const previous = this.#segments.at(-1);
     const path = join(this.#dir, segmentName(firstLsn));
-    const handle = await open(
-      path,
-      constants.O_CREAT | constants.O_TRUNC | constants.O_WRONLY | constants.O_APPEND,
-      0o644,
-    );
+    const handle = await open(path, constants.O_CREAT | constants.O_TRUNC | this.#appendFlags, 0o644);
     try {
       await fsyncDir(this.#dir);
     } catch (error) {
@@ -633,7 +642,7 @@ export class SegmentLog {
         await rm(lastSegment.path, { force: true });
       }
     } else {
-      this.#active = await open(lastSegment.path, constants.O_WRONLY | constants.O_APPEND);
+      this.#active = await open(lastSegment.path, this.#appendFlags);
     }
     // Where numbering stands, for when every segment is deleted. Refreshed at each deletion too;
     // a full disk here must not stop the start (the failure shows as housekeepingFailure).

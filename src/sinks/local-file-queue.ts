@@ -1,8 +1,11 @@
+import { constants } from 'node:fs';
 import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
 
 const TAIL_BYTES = 4 * 1024 * 1024;
+// Each append durable when its write returns (one thread-pool job, not write + fdatasync).
+const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC;
 
 /**
  * Fills appended to a local JSONL file: the embedded default. Behaves like a FIFO queue with
@@ -43,7 +46,7 @@ export class LocalFileQueue implements FillQueue {
     if (text.length > 0) {
       try {
         await handle.write(text);
-        await handle.datasync();
+        if (DSYNC === undefined) await handle.datasync();
       } catch (error) {
         // Not sent: forget these ids (only these) so the retry writes them.
         for (const id of added) this.#recent.delete(id);
@@ -104,7 +107,7 @@ export class LocalFileQueue implements FillQueue {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const handle = await open(this.#path, 'a');
+    const handle = await open(this.#path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (DSYNC ?? 0));
     if ((await handle.stat()).size > whole) await handle.truncate(whole);
     this.#size = whole;
     return handle;

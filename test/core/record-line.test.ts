@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isFillLine, partitionTimeOfLine, receivedAtOfLine } from '../../src/core/record.js';
+import { isFillLine, partitionTimeOfLine, receivedAtOfLine, stringOfLine } from '../../src/core/record.js';
 import { makeRecord } from '../helpers/records.js';
 
 const iso = fc
@@ -37,5 +37,40 @@ describe('partitionTimeOfLine and receivedAtOfLine', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('stringOfLine', () => {
+  it('reads the same six values from the line as from the record, escapes and all (property)', () => {
+    const value = fc.oneof(hostile, fc.constantFrom('"symbol":"X"', 'a\\"b', '\u0001\n', 'ü€𝄞'));
+    fc.assert(
+      fc.property(
+        value,
+        fc.option(value),
+        fc.option(value),
+        fc.option(value),
+        hostile,
+        hostile,
+        (execId, symbol, side, lastPx, text, raw) => {
+          // Prepare
+          const record = makeRecord(1, { exec_id: execId, symbol, side, last_px: lastPx, text, raw });
+          const line = JSON.stringify(record);
+          // Act / Assess
+          expect(stringOfLine(line, 'exec_id')).toBe(execId);
+          expect(stringOfLine(line, 'symbol')).toBe(symbol);
+          expect(stringOfLine(line, 'side')).toBe(side);
+          expect(stringOfLine(line, 'last_px')).toBe(lastPx);
+          expect(stringOfLine(line, 'last_qty')).toBe(record.last_qty);
+          expect(stringOfLine(line, 'received_at')).toBe(record.received_at);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('says so when the line is not a record line', () => {
+    // Act / Assess
+    expect(() => stringOfLine('{"symbol":"X"}', 'exec_id')).toThrow('record line has no exec_id');
+    expect(() => stringOfLine('{"exec_id":"abc', 'exec_id')).toThrow('record line cut inside exec_id');
   });
 });

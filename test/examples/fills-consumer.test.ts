@@ -40,7 +40,7 @@ describe('examples/fills-consumer.ts', () => {
       const client = sqsClient(aws.endpoint);
       const queue = new SqsQueue({ queueUrl, client });
       const records = [0, 2, 4, 6, 8, 10].map((n) => makeRecord(n));
-      const messages = records.map((r, i) => fillQueueMessage(r, JSON.stringify(r), queue, `m${i}`).message);
+      const messages = records.map((r, i) => fillQueueMessage(JSON.stringify(r), () => r, queue, `m${i}`).message);
       expect(await queue.sendBatch(messages)).toEqual([]);
       const again = messages[1]!;
       await client.send(

@@ -10,7 +10,11 @@ describe('fillBody', () => {
     const line = JSON.stringify(record);
 
     // Act + Assess
-    expect(fillBody(record, line, 10_000)).toEqual({ body: line, bytes: Buffer.byteLength(line), shrunk: undefined });
+    expect(fillBody(() => record, line, 10_000)).toEqual({
+      body: line,
+      bytes: Buffer.byteLength(line),
+      shrunk: undefined,
+    });
   });
 
   it('drops raw first (the archive keeps it)', () => {
@@ -19,7 +23,7 @@ describe('fillBody', () => {
     const line = JSON.stringify(record);
 
     // Act
-    const fitted = fillBody(record, line, 3000)!;
+    const fitted = fillBody(() => record, line, 3000)!;
 
     // Assess
     expect(fitted.shrunk).toBe('raw');
@@ -31,7 +35,7 @@ describe('fillBody', () => {
     const record = makeRecord(0, { raw: 'x'.repeat(5000), text: '\x02'.repeat(5000) });
 
     // Act
-    const fitted = fillBody(record, JSON.stringify(record), 4000)!;
+    const fitted = fillBody(() => record, JSON.stringify(record), 4000)!;
 
     // Assess
     expect(fitted.shrunk).toBe('raw,text');
@@ -47,7 +51,7 @@ describe('fillBody', () => {
     const record = makeRecord(0, { raw: 'x', text: null, party_id: 'p'.repeat(5000) });
 
     // Act + Assess
-    expect(fillBody(record, JSON.stringify(record), 2000)).toBeUndefined();
+    expect(fillBody(() => record, JSON.stringify(record), 2000)).toBeUndefined();
   });
 
   it('always fits the limit, keeps every key, and keeps the start of Text', () => {
@@ -61,7 +65,7 @@ describe('fillBody', () => {
           const line = JSON.stringify(record);
 
           // Act
-          const fitted = fillBody(record, line, limit);
+          const fitted = fillBody(() => record, line, limit);
 
           // Assess
           if (fitted === undefined) return;
@@ -87,7 +91,7 @@ describe('fillQueueMessage', () => {
     // Prepare
     const record = makeRecord(0);
     // Act
-    const { message, group } = fillQueueMessage(record, JSON.stringify(record), fifo, 'e1', 'member-a');
+    const { message, group } = fillQueueMessage(JSON.stringify(record), () => record, fifo, 'e1', 'member-a');
     // Assess
     expect(group).toBe(`member-a:${record.symbol}`);
     expect(message.groupId).toBe(`member-a:${record.symbol}`);
@@ -103,9 +107,28 @@ describe('fillQueueMessage', () => {
     // Prepare
     const record = makeRecord(0);
     // Act
-    const { message } = fillQueueMessage(record, JSON.stringify(record), fifo, 'e1');
+    const { message } = fillQueueMessage(JSON.stringify(record), () => record, fifo, 'e1');
     // Assess
     expect(message.groupId).toBe(record.symbol);
     expect(message.attributes['listener']).toBeUndefined();
+  });
+
+  it('builds the message from the line alone unless the line must shrink, attributes as the record says', () => {
+    // Prepare: a record whose values need escaping, and a line that fits.
+    const record = makeRecord(0, { exec_id: 'a"b\\c', symbol: 'KX-"Q"' });
+    const notAsked = () => {
+      throw new Error('the record was parsed for a fill that fits');
+    };
+    // Act
+    const { message, fitted } = fillQueueMessage(JSON.stringify(record), notAsked, fifo, 'e1');
+    // Assess
+    expect(fitted?.shrunk).toBeUndefined();
+    expect(message.body).toBe(JSON.stringify(record));
+    expect(message.groupId).toBe(record.symbol);
+    expect(message.attributes).toMatchObject({
+      exec_id: { type: 'String', value: record.exec_id },
+      symbol: { type: 'String', value: record.symbol },
+      schema_version: { type: 'Number', value: String(record.schema_version) },
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { compress, decompress, init } from '@bokuweb/zstd-wasm';
+import fc from 'fast-check';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { writeFileSync } from 'node:fs';
@@ -58,6 +59,35 @@ describe('decimalToUnscaled', () => {
     expect(decimalToUnscaled('100000000000000')).toBeUndefined();
     expect(decimalToUnscaled('1e5')).toBeUndefined();
   });
+
+  it('agrees with an exact BigInt reading of any text, short or long (property)', () => {
+    /** The model: the whole text read with BigInt, no fast path. */
+    const exact = (text: string): bigint | undefined => {
+      const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+      if (match === null) return undefined;
+      const [, sign, whole, fraction = ''] = match;
+      if (/[^0]/.test(fraction.slice(4))) return undefined;
+      const unscaled = BigInt(whole!) * 10_000n + BigInt(fraction.slice(0, 4).padEnd(4, '0'));
+      if (unscaled >= 10n ** 18n) return undefined;
+      return sign === '-' ? -unscaled : unscaled;
+    };
+    const decimalLike = fc
+      .tuple(
+        fc.constantFrom('', '-', '--', '+'),
+        fc.stringMatching(/^[0-9]{0,20}$/),
+        fc.constantFrom('', '.', '..', 'e'),
+        fc.stringMatching(/^[0-9]{0,9}$/),
+        fc.constantFrom('', ' ', 'x', '0'),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(decimalLike, fc.string()), (text) => {
+        // Act / Assess
+        expect(decimalToUnscaled(text)).toBe(exact(text));
+      }),
+      { numRuns: 5000 },
+    );
+  });
 });
 
 describe('isoToEpochNanos', () => {
@@ -68,6 +98,24 @@ describe('isoToEpochNanos', () => {
     expect(isoToEpochNanos('2026-11-23T22:05:07.4Z')).toBe(second + 400_000_000n);
     expect(isoToEpochNanos('2026-11-23T22:05:07.401234567Z')).toBe(second + 401_234_567n);
     expect(isoToEpochNanos('23/11/2026')).toBeUndefined();
+  });
+
+  it('gives the same answers through a shared memo of the last second, across seconds and bad input', () => {
+    // Prepare
+    const memo = { second: '', nanos: 0n };
+    const texts = [
+      '2026-11-23T22:05:07.1Z',
+      '2026-11-23T22:05:07.2Z',
+      '2026-11-23T22:05:08Z',
+      '2026-13-45T22:05:08Z', // no such date
+      '2026-11-23T22:05:07.3Z',
+      '1999-12-31T23:59:59.999999999Z',
+    ];
+    // Act
+    const shared = texts.map((text) => isoToEpochNanos(text, memo));
+    // Assess
+    expect(shared).toEqual(texts.map((text) => isoToEpochNanos(text)));
+    expect(shared[3]).toBeUndefined();
   });
 });
 

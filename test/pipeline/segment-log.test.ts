@@ -7,6 +7,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmdirSync,
   rmSync,
   openSync,
@@ -74,6 +75,38 @@ async function closedLog(dir: string, count: number, segmentBytes?: number): Pro
 
 describe('SegmentLog', () => {
   describe('append and flush', () => {
+    it('writes the active segment through O_DSYNC by default, and without it when asked for fdatasync', async () => {
+      // Prepare: Linux shows an open file's flags in /proc/self/fdinfo.
+      const flagsOf = (path: string): number => {
+        for (const fd of readdirSync('/proc/self/fd')) {
+          let target: string;
+          try {
+            target = readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            continue;
+          }
+          if (target !== path) continue;
+          const line = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/^flags:\s+([0-7]+)/m)!;
+          return parseInt(line[1]!, 8);
+        }
+        throw new Error(`${path} is not open`);
+      };
+      const dsyncDir = tempDir();
+      const syncDir = tempDir();
+      const dsync = await SegmentLog.open({ dir: dsyncDir, floor: 0 });
+      const fdatasync = await SegmentLog.open({ dir: syncDir, floor: 0, sync: 'fdatasync' });
+      // Act
+      await appendAll(dsync, 1, 3);
+      await appendAll(fdatasync, 1, 3);
+      // Assess: the flag, and the same durable records either way.
+      expect(flagsOf(join(dsyncDir, segmentName(1))) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      expect(flagsOf(join(syncDir, segmentName(1))) & constants.O_DSYNC).toBe(0);
+      expect(dsync.durableLsn).toBe(3);
+      expect((await fdatasync.read(0, 10)).map((e) => e.line)).toEqual((await dsync.read(0, 10)).map((e) => e.line));
+      await dsync.close();
+      await fdatasync.close();
+    });
+
     it('numbers records from 1, makes them durable together in a group commit, and reads them back', async () => {
       // Prepare
       const log = await SegmentLog.open({ dir: tempDir(), floor: 0 });
@@ -652,10 +685,11 @@ describe('SegmentLog', () => {
     });
 
     /** Records 1..2, one per segment, and a minute between write attempts: only a close retries sooner. */
-    async function minuteRetryLog(dir: string): Promise<SegmentLog> {
+    async function minuteRetryLog(dir: string, sync?: 'fdatasync'): Promise<SegmentLog> {
       const log = await SegmentLog.open({
         dir,
         floor: 0,
+        ...(sync === undefined ? {} : { sync }),
         segmentBytes: 1,
         retry: { initialMs: 60_000, maxMs: 60_000 },
       });
@@ -665,10 +699,11 @@ describe('SegmentLog', () => {
 
     it('gives a close an attempt of its own when the one under way began before the disk came back', async () => {
       // Prepare: the next segment's path is a FIFO, so the write attempt blocks in open() until a
-      // reader comes, and then fails at fdatasync (a pipe cannot be synced). That attempt is under
-      // way when close() is called; the disk "comes back" (the FIFO goes) before it fails.
+      // reader comes, and then fails at fdatasync (a pipe cannot be synced; a write + fdatasync
+      // log, since an O_DSYNC write into a pipe would not fail). That attempt is under way when
+      // close() is called; the disk "comes back" (the FIFO goes) before it fails.
       const dir = tempDir();
-      const log = await minuteRetryLog(dir);
+      const log = await minuteRetryLog(dir, 'fdatasync');
       const fifo = join(dir, segmentName(3));
       execFileSync('mkfifo', [fifo]);
       log.append(makeRecord(3), lineOf(3));
