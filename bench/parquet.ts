@@ -17,6 +17,7 @@ import type { ColumnName, ExecutionReportRecord } from '../src/core/record.js';
 import { FixDecoder } from '../src/fix/decoder.js';
 import { decodeExecutionReport } from '../src/fix/execution-report.js';
 import { jsonlFormat } from '../src/pipeline/archive-format.js';
+import { LineBuffer } from '../src/pipeline/line-buffer.js';
 import { encodeParquet, ZSTD_LEVEL } from '../src/pipeline/parquet-encode.js';
 import { buildCorpus } from './fixtures.js';
 import { round } from './timing.js';
@@ -70,7 +71,7 @@ export async function runParquet(options: ParquetOptions = DEFAULT_PARQUET_OPTIO
   });
   for (const chunk of corpus.chunks) decoder.push(chunk);
   const lines = records.map((r) => JSON.stringify(r));
-  const jsonlGz = await jsonlFormat(true).encode(lines);
+  const jsonlGz = await jsonlFormat(true).encode(LineBuffer.of(lines));
   // Median of three encodes, from the records the worker would parse.
   const times: number[] = [];
   let parquet: Uint8Array = new Uint8Array(0);

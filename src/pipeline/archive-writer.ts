@@ -7,6 +7,7 @@ import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
+import { LineBuffer } from './line-buffer.js';
 import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
 
 export interface ArchiveWriterOptions {
@@ -76,7 +77,7 @@ interface Bucket {
   firstReceivedMs: number;
   /** When the bucket must be written: first record + flush, or the hour's end + grace. */
   dueMs: number;
-  lines: string[];
+  lines: LineBuffer;
   lsns: number[];
   bytes: number;
   /**
@@ -265,10 +266,10 @@ export class ArchiveWriter {
       const received = Date.parse(receivedAtOfLine(entry.line) ?? '');
       const firstReceivedMs = Number.isNaN(received) ? this.#now() : received;
       const dueMs = Math.min(firstReceivedMs + this.#flushMs, hourEndMs + this.#graceMs);
-      bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: [], lsns: [], bytes: 0 };
+      bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: new LineBuffer(), lsns: [], bytes: 0 };
       this.#buckets.set(hourKey, bucket);
     }
-    bucket.lines.push(entry.line);
+    bucket.lines.add(entry.line);
     bucket.lsns.push(entry.lsn);
     bucket.bytes += entry.line.length + 1;
     this.#buffered += entry.line.length + 1;
@@ -344,7 +345,7 @@ export class ArchiveWriter {
       }
       object = { key, ranges, data };
       bucket.object = object;
-      bucket.lines = [];
+      bucket.lines = new LineBuffer();
       this.#buffered -= bucket.bytes;
     }
     if (!(await this.#put(object.key, object.data, bucket.lsns.length, object.ranges))) {
@@ -362,7 +363,7 @@ export class ArchiveWriter {
   /** True when the object is written; false when a stop came first. */
   async #replayIntent(intent: { key: string; ranges: LsnRange[] }): Promise<boolean> {
     this.#o.onEvent?.({ kind: 'replayed_intent', key: intent.key });
-    const lines: string[] = [];
+    const lines = new LineBuffer();
     for (const [a, b] of intent.ranges) {
       let after = a - 1;
       while (after < b) {
@@ -375,7 +376,7 @@ export class ArchiveWriter {
             `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`,
           );
         }
-        for (const entry of entries) lines.push(entry.line);
+        for (const entry of entries) lines.add(entry.line);
         after = entries.at(-1)!.lsn;
       }
     }
@@ -383,7 +384,7 @@ export class ArchiveWriter {
     while ((data = await this.#encode(intent.key, lines, intent.ranges)) === 'retry')
       if (!this.#loop.running) return false;
     if (data !== 'parked')
-      while (!(await this.#put(intent.key, data, lines.length, intent.ranges))) {
+      while (!(await this.#put(intent.key, data, lines.count, intent.ranges))) {
         if (!this.#loop.running) return false;
       }
     this.#complete(intent.ranges);
@@ -396,14 +397,20 @@ export class ArchiveWriter {
    * not the store's: they are parked as JSONL in the dead letters and the sink moves on. Without
    * a dead-letter box, or when parking fails too, it is retried after a back-off.
    */
-  async #encode(key: string, lines: readonly string[], ranges: LsnRange[]): Promise<Buffer | 'retry' | 'parked'> {
+  async #encode(key: string, lines: LineBuffer, ranges: LsnRange[]): Promise<Buffer | 'retry' | 'parked'> {
     try {
       return await this.#format.encode(lines);
     } catch (cause) {
       let error = asListenerError(cause, 'ERR_ARCHIVE_ENCODE', `archive object ${key} could not be encoded`);
       if (this.#o.deadLetters !== undefined) {
-        const jsonl = Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8');
-        const parked = await this.#park(this.#o.deadLetters, `${key}.jsonl`, jsonl, ranges, lines.length, error);
+        const parked = await this.#park(
+          this.#o.deadLetters,
+          `${key}.jsonl`,
+          lines.toBuffer(),
+          ranges,
+          lines.count,
+          error,
+        );
         if (parked === true) return 'parked';
         error = parked;
       }

@@ -24,11 +24,13 @@ export interface ParquetEncodeOptions {
 }
 
 /**
- * ZSTD level of the Parquet objects. Measured on an hour of simulator reports (`npm run bench`,
- * parquet section): level 3 gives 1.00× the .jsonl.gz, 9 gives 0.93× for 17 % more encode time
- * (on the worker thread), 15 only 0.92× for 60 % more.
+ * ZSTD level of the Parquet objects. Measured on an hour of simulator reports (36,000; the bench's
+ * parquet section): level 3 compresses in 5 µs a record and makes the file 1.05× the .jsonl.gz;
+ * 6 takes 10–15 µs for 1.01×; 9 takes 20–30 µs for 0.98×. The encoder's CPU is a large share of
+ * the listener's per report and a few percent of storage is not: 3. Athena reads only the
+ * columns a query names, so the bytes it scans hardly move.
  */
-export const ZSTD_LEVEL = 9;
+export const ZSTD_LEVEL = 3;
 
 /**
  * Rows per row group. Rows are sorted by order_id, so a query for one order finds it in the one or

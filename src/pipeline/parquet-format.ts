@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ListenerError } from '../core/errors.js';
 import type { ArchiveFormat } from './archive-format.js';
 import type { LossyValue } from './parquet-encode.js';
-import type { EncodeReply } from './parquet-worker.js';
+import type { EncodeReply, EncodeRequest } from './parquet-worker.js';
 
 export interface ParquetFormat extends ArchiveFormat {
   /** Ends the encoder thread (it is started again by the next encode). */
@@ -68,7 +68,8 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
       const id = nextId++;
       return new Promise<Buffer>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        thread.postMessage({ id, lines });
+        const request: EncodeRequest = { id, pieces: lines.pieces() };
+        thread.postMessage(request);
       });
     },
     async close() {

@@ -5,22 +5,24 @@
 import { compress, init } from '@bokuweb/zstd-wasm';
 import { parentPort } from 'node:worker_threads';
 import type { ExecutionReportRecord } from '../core/record.js';
+import { LineBuffer } from './line-buffer.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from './parquet-encode.js';
 
 export interface EncodeRequest {
   id: number;
-  lines: readonly string[];
+  /** The JSONL, as LineBuffer pieces on shared memory (read here where they are, not copied). */
+  pieces: readonly Uint8Array[];
 }
 
 export type EncodeReply =
   { id: number; ok: true; bytes: Uint8Array; lossy: LossyValue[] } | { id: number; ok: false; message: string };
 
 await init();
-parentPort!.on('message', ({ id, lines }: EncodeRequest) => {
+parentPort!.on('message', ({ id, pieces }: EncodeRequest) => {
   let reply: EncodeReply;
   try {
     const lossy: LossyValue[] = [];
-    const records = lines.map((line) => JSON.parse(line) as ExecutionReportRecord);
+    const records = LineBuffer.linesOf(pieces).map((line) => JSON.parse(line) as ExecutionReportRecord);
     const bytes = encodeParquet(records, {
       compress: (input) => compress(input, ZSTD_LEVEL),
       onLossy: (value) => lossy.push(value),

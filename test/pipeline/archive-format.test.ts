@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { jsonlFormat } from '../../src/pipeline/archive-format.js';
+import { LineBuffer } from '../../src/pipeline/line-buffer.js';
 
 describe('jsonlFormat', () => {
   describe('encode', () => {
@@ -15,8 +16,8 @@ describe('jsonlFormat', () => {
       ];
       const expected = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
       // Act
-      const plain = await jsonlFormat(false).encode(lines);
-      const zipped = await jsonlFormat(true).encode(lines);
+      const plain = await jsonlFormat(false).encode(LineBuffer.of(lines));
+      const zipped = await jsonlFormat(true).encode(LineBuffer.of(lines));
       // Assess
       expect(plain.equals(expected)).toBe(true);
       expect(gunzipSync(zipped).equals(expected)).toBe(true);
@@ -24,8 +25,8 @@ describe('jsonlFormat', () => {
 
     it('writes nothing for no lines', async () => {
       // Act / Assess
-      expect((await jsonlFormat(false).encode([])).length).toBe(0);
-      expect(gunzipSync(await jsonlFormat(true).encode([])).length).toBe(0);
+      expect((await jsonlFormat(false).encode(new LineBuffer())).length).toBe(0);
+      expect(gunzipSync(await jsonlFormat(true).encode(new LineBuffer())).length).toBe(0);
     });
   });
 });

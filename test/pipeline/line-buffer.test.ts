@@ -1,0 +1,47 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LineBuffer } from '../../src/pipeline/line-buffer.js';
+
+describe('LineBuffer', () => {
+  describe('add, pieces and toBuffer', () => {
+    it('holds the JSONL of any lines byte for byte, each piece whole lines, and gives the lines back (property)', () => {
+      // Lines as JSON.stringify writes them (no raw newline), short and long, any characters.
+      const line = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        fc.nat(300_000).map((n) => 'x'.repeat(n)),
+        fc.constant('é€😀'.repeat(5000)),
+      );
+      fc.assert(
+        fc.property(
+          fc.array(
+            line.map((l) => JSON.stringify(l)),
+            { maxLength: 60 },
+          ),
+          (lines) => {
+            // Act
+            const buffer = LineBuffer.of(lines);
+            const pieces = buffer.pieces();
+            // Assess
+            const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
+            expect(buffer.toBuffer().equals(expected)).toBe(true);
+            expect(buffer.count).toBe(lines.length);
+            expect(buffer.bytes).toBe(expected.length);
+            for (const piece of pieces) expect(piece.at(-1)).toBe(10);
+            expect(pieces.every((piece) => piece.buffer instanceof SharedArrayBuffer)).toBe(true);
+            expect(LineBuffer.linesOf(pieces)).toEqual(lines);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+
+    it('is empty until a line comes', () => {
+      // Prepare
+      const buffer = new LineBuffer();
+      // Act / Assess
+      expect(buffer.pieces()).toEqual([]);
+      expect(buffer.toBuffer().length).toBe(0);
+      expect(buffer.count).toBe(0);
+    });
+  });
+});
