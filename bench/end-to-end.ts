@@ -86,6 +86,8 @@ function breakdown(
   const per = (ms: number) => round((ms * 1000) / reports, 2);
   const share = (ms: number) => round((ms / Math.max(busyMs, 1e-9)) * 100, 1);
   const segment = stages.io['journal segment'];
+  // A commit is one O_DSYNC write of the segment (or a write + fdatasync where that is the mode).
+  const commit = segment === undefined ? undefined : segment.sync.calls > 0 ? segment.sync : segment.write;
   const ioWaitMs: StageBreakdown['ioWaitMs'] = {};
   for (const [kind, entry] of Object.entries(io))
     ioWaitMs[kind] = {
@@ -102,9 +104,9 @@ function breakdown(
     otherUsPerReport: per(otherMs),
     gcUsPerReport: per(stages.gcMs),
     sharePercent: { decode: share(decodeMs), append: share(stages.appendMs), other: share(otherMs) },
-    journalCommits: segment?.sync.calls ?? 0,
-    recordsPerCommit: round(reports / Math.max(1, segment?.sync.calls ?? 0), 1),
-    meanFsyncMs: round((segment?.sync.ms ?? 0) / Math.max(1, segment?.sync.calls ?? 0), 2),
+    journalCommits: commit?.calls ?? 0,
+    recordsPerCommit: round(reports / Math.max(1, commit?.calls ?? 0), 1),
+    meanFsyncMs: round((commit?.ms ?? 0) / Math.max(1, commit?.calls ?? 0), 2),
     ioWaitMs,
   };
 }

@@ -56,8 +56,12 @@ export const appended: { lsns: number[]; readAt: number[]; execIds: string[]; he
   execIds: [],
   head: 0,
 };
-/** Called after every timed fdatasync/fsync with the file kind and its wall time (ms). */
-export const ioHooks: { sync?: (kind: string, ms: number) => void } = {};
+/**
+ * Called after every timed call that makes bytes durable, with the file kind and its wall time
+ * (ms): fdatasync/fsync, and writes (the journal's segment is written O_DSYNC, so its write is
+ * where the disk's time goes; the hook's user picks the kind it measures).
+ */
+export const ioHooks: { durable?: (kind: string, ms: number, call: 'write' | 'sync') => void } = {};
 let trackReads = false;
 let installed = false;
 
@@ -207,7 +211,7 @@ export async function installStageTiming(): Promise<void> {
         const ms = performance.now() - start;
         io.calls++;
         io.ms += ms;
-        if (stat === 'sync') ioHooks.sync?.(kind, ms);
+        ioHooks.durable?.(kind, ms, stat);
         if (stat === 'write') io.bytes += byteLength(args[0]);
       }
     };

@@ -6,7 +6,7 @@
  * to the decoder (instrument.ts wraps FixDecoder.push — the instant the session stamps as
  * DeliveryInfo.receivedAt, ms resolution there, µs here). End: the queue's sendBatch promise
  * resolving, seen through a decorator around the real SqsQueue talking to fauxqs. A second
- * histogram splits off the first leg: socket read → durable in the journal (write + fdatasync), for
+ * histogram splits off the first leg: socket read → durable in the journal (an O_DSYNC write), for
  * every report. Percentiles from HdrHistograms in µs; only reports read inside the window count.
  *
  * Three scenarios: the service's defaults (archive to fauxqs S3 in 64 MiB objects, gzipped a piece
@@ -72,8 +72,11 @@ export interface LatencyScenarioResult {
   readToSent: Percentiles & { over5msPercent: number };
   /** Socket read → durable in the journal, per report, ms. */
   readToDurable: Percentiles;
-  /** The journal segment's fdatasync wall time in the same window, per call, ms: the disk's share. */
-  fdatasync: Percentiles;
+  /**
+   * The journal segment's durable write (O_DSYNC: the write returns once the bytes are on disk,
+   * what write + fdatasync took before) in the same window, per call, ms: the disk's share.
+   */
+  durableWrite: Percentiles;
   /** Durable in the journal → its SendMessageBatch issued, per fill, ms: the publisher's own wait. */
   durableToIssued: Percentiles;
   /** SendMessageBatch issued → returned (fauxqs on loopback), per batch, ms. */
@@ -148,7 +151,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
           },
         )),
     });
-    ioHooks.sync = (kind, ms) => {
+    ioHooks.durable = (kind, ms) => {
       if (kind === 'journal segment' && inWindow(performance.now()))
         syncs.recordValue(Math.max(1, Math.round(ms * 1000)));
     };
@@ -183,7 +186,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     await waitUntil(() => listener.fillsSent() >= after.fills, 30_000, 'the last fills').catch(() => undefined);
     clearInterval(sampler);
     await listener.stop();
-    delete ioHooks.sync;
+    delete ioHooks.durable;
     for (const [issuedAt, ms] of timed!.roundTrips)
       if (inWindow(issuedAt)) roundTrip.recordValue(Math.max(1, Math.round(ms * 1000)));
 
@@ -198,7 +201,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
         over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2),
       },
       readToDurable: percentiles(toDurable),
-      fdatasync: percentiles(syncs),
+      durableWrite: percentiles(syncs),
       durableToIssued: percentiles(toIssued),
       sqsRoundTrip: percentiles(roundTrip),
       archiveObjectsInWindow: uploadsInWindow,

@@ -25,12 +25,11 @@ export interface ParquetEncodeOptions {
 
 /**
  * ZSTD level of the Parquet objects. Measured on an hour of simulator reports (36,000; the bench's
- * parquet section): level 3 compresses in 5 µs a record and makes the file 1.05× the .jsonl.gz;
- * 6 takes 10–15 µs for 1.01×; 9 takes 20–30 µs for 0.98×. The encoder's CPU is a large share of
- * the listener's per report and a few percent of storage is not: 3. Athena reads only the
- * columns a query names, so the bytes it scans hardly move.
+ * parquet section): level 3 compresses in 5 µs a record but makes the file 1.05× the .jsonl.gz,
+ * 6 takes 20 µs for 1.01×, 7 1.004×; 8 and 9 take 25–30 µs for 0.98×. The typed copy must not
+ * cost more storage than the JSONL (issue 16), so 9; it is the largest item of the encoder's time.
  */
-export const ZSTD_LEVEL = 3;
+export const ZSTD_LEVEL = 9;
 
 /**
  * Rows per row group. Rows are sorted by order_id, so a query for one order finds it in the one or

@@ -15,31 +15,37 @@ export interface ParquetFormat extends ArchiveFormat {
  * there and reported through `onLossy` (the JSONL and `raw` keep it).
  */
 export function parquetFormat(options: { onLossy?: (value: LossyValue) => void } = {}): ParquetFormat {
-  let worker: Worker | undefined;
+  let worker: { thread: Worker; jobs: Map<number, Job> } | undefined;
   let nextId = 0;
-  const pending = new Map<number, { resolve: (bytes: Buffer) => void; reject: (error: Error) => void }>();
 
-  const failAll = (error: ListenerError) => {
-    for (const job of pending.values()) job.reject(error);
-    pending.clear();
-  };
-  const start = (): Worker => {
+  const start = (): { thread: Worker; jobs: Map<number, Job> } => {
     // Under the test runner the sources are TypeScript: the thread registers the same loader first.
     const url = new URL(
       import.meta.url.endsWith('.ts') ? './parquet-worker.ts' : './parquet-worker.js',
       import.meta.url,
     );
-    const created = url.pathname.endsWith('.ts')
+    const thread = url.pathname.endsWith('.ts')
       ? new Worker(
           `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`,
           { eval: true },
         )
       : new Worker(url);
-    created.on('message', (reply: EncodeReply) => {
-      const job = pending.get(reply.id);
+    const jobs = new Map<number, Job>();
+    const created = { thread, jobs };
+    const failAll = (error: ListenerError) => {
+      for (const job of jobs.values()) job.reject(error);
+      jobs.clear();
+    };
+    thread.on('message', (reply: EncodeReply) => {
+      const job = jobs.get(reply.id);
       if (job === undefined) return;
-      pending.delete(reply.id);
-      if (pending.size === 0) created.unref();
+      jobs.delete(reply.id);
+      if (jobs.size === 0 && worker === created) {
+        // Idle: the thread goes, and the 100–200 MB its heap and the ZSTD memory grew to encode an
+        // object go back to the system with it (a new thread costs a few ms at the next object).
+        worker = undefined;
+        void thread.terminate();
+      }
       if (!reply.ok) {
         job.reject(new ListenerError('ERR_ARCHIVE_ENCODE', `Parquet encoding failed: ${reply.message}`));
         return;
@@ -47,10 +53,10 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
       for (const value of reply.lossy) options.onLossy?.(value);
       job.resolve(Buffer.from(reply.bytes.buffer, reply.bytes.byteOffset, reply.bytes.byteLength));
     });
-    created.on('error', (cause) =>
+    thread.on('error', (cause) =>
       failAll(new ListenerError('ERR_ARCHIVE_ENCODE', 'the Parquet encoder thread failed', { cause })),
     );
-    created.on('exit', (code) => {
+    thread.on('exit', (code) => {
       if (worker === created) worker = undefined;
       failAll(new ListenerError('ERR_ARCHIVE_ENCODE', `the Parquet encoder thread exited (${code})`));
     });
@@ -63,19 +69,23 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
     extension: '.parquet',
     contentType: 'application/vnd.apache.parquet',
     encode(lines) {
-      const thread = (worker ??= start());
-      thread.ref();
+      const { thread, jobs } = (worker ??= start());
       const id = nextId++;
       return new Promise<Buffer>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        jobs.set(id, { resolve, reject });
         const request: EncodeRequest = { id, pieces: lines.pieces() };
         thread.postMessage(request);
       });
     },
     async close() {
-      const thread = worker;
+      const current = worker;
       worker = undefined;
-      await thread?.terminate();
+      await current?.thread.terminate();
     },
   };
+}
+
+interface Job {
+  resolve: (bytes: Buffer) => void;
+  reject: (error: Error) => void;
 }

@@ -7,6 +7,7 @@ import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { parquetFormat } from '../../src/pipeline/parquet-format.js';
 import type { ArchiveFormat } from '../../src/pipeline/archive-format.js';
+import { LineBuffer } from '../../src/pipeline/line-buffer.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
@@ -32,6 +33,32 @@ async function journalOfTwoHours(): Promise<Journal> {
   await journal.flush();
   return journal;
 }
+
+describe('parquetFormat', () => {
+  describe('encode', () => {
+    it('runs each object on an encoder thread that is gone once idle, and starts one for the next', async () => {
+      // Prepare: the process's threads, before and while encoding (Linux lists them in /proc).
+      const threads = () => readdirSync('/proc/self/task').length;
+      const format = parquetFormat();
+      const lines = LineBuffer.of(Array.from({ length: 50 }, (_, n) => JSON.stringify(makeRecord(n))));
+      // A first object warms the process (the thread pool starts with the first file read).
+      await format.encode(lines);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = threads();
+      // Act
+      const first = format.encode(lines);
+      const during = threads();
+      const bytes = await first;
+      await expect.poll(threads, { timeout: 5000 }).toBe(before);
+      const again = await format.encode(lines);
+      // Assess: a thread came and went; the second object, on a new thread, is the same bytes.
+      expect(during).toBeGreaterThan(before);
+      expect(again.equals(bytes)).toBe(true);
+      await expect.poll(threads, { timeout: 5000 }).toBe(before);
+      await format.close();
+    });
+  });
+});
 
 describe('ArchiveWriter with the Parquet format', () => {
   it('writes one typed object per closed hour, row for row the JSONL of that hour', async () => {
