@@ -170,7 +170,7 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   ];
   if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const c = parsed.data;
-  const sized = taskSizeFor(c.reportsPerSecond, c.cpu ?? 512);
+  const sized = taskSizeFor(c.reportsPerSecond, c.cpu);
   const base: Omit<ListenerStackSettings, 'listeners'> = {
     fix: {
       host: c.fixHost,
@@ -253,7 +253,7 @@ function fleetFrom(
   return parsed.data.map((l) => {
     const targetCompId = l.fixTargetCompId ?? base.fix.targetCompId;
     const reportsPerSecond = l.reportsPerSecond ?? base.reportsPerSecond;
-    const sized = taskSizeFor(reportsPerSecond, l.cpu ?? 512);
+    const sized = taskSizeFor(reportsPerSecond, l.cpu);
     return {
       listenerName: l.name,
       fix: {

@@ -25,8 +25,27 @@ export function heapNeededMb(reportsPerSecond: number): number {
   return BASE_HEAP_MB + (reportsPerSecond * 3600 * DEDUPE_WINDOW_HOURS * DEDUPE_BYTES_PER_EXEC_ID) / 1e6;
 }
 
-/** The smallest Fargate size (at least `minCpu`) whose ¾ heap holds that rate's dedupe window. */
-export function taskSizeFor(reportsPerSecond: number, minCpu = 512): { cpu: number; memoryMiB: number } {
+/**
+ * CPU from the benchmark's CPU section (bench/README.md), all threads, the Parquet copy included:
+ * 429 µs a report at 1,000/s and 273 µs at 4,700/s on a small VM, i.e. about a quarter of a core
+ * whatever the rate (group commits, timers, the encoder thread) plus 250 µs a report. Sized with
+ * half again as much for bursts and for a backlog draining after an outage.
+ */
+export const CPU_BASE_CORES = 0.25;
+export const CPU_US_PER_REPORT = 250;
+export const CPU_HEADROOM = 1.5;
+
+/** Fargate CPU units (1024 a vCPU) the listener needs at a sustained rate of reports per second. */
+export function cpuNeeded(reportsPerSecond: number): number {
+  return (CPU_BASE_CORES + (reportsPerSecond * CPU_US_PER_REPORT) / 1e6) * CPU_HEADROOM * 1024;
+}
+
+/**
+ * The smallest Fargate size whose CPU covers the rate (or is at least `cpu` when one is given) and
+ * whose ¾ heap holds that rate's dedupe window.
+ */
+export function taskSizeFor(reportsPerSecond: number, cpu?: number): { cpu: number; memoryMiB: number } {
+  const minCpu = cpu ?? Math.max(512, cpuNeeded(reportsPerSecond));
   const needMiB = (heapNeededMb(reportsPerSecond) * 1e6) / 2 ** 20 / HEAP_SHARE;
   for (const [cpu, min, max] of FARGATE_MEMORY) {
     if (cpu < minCpu) continue;

@@ -463,18 +463,17 @@ export class ExecIdIndex {
       const order = Array.from({ length: to - from }, (_, k) => from + k);
       const ids = this.#ids;
       order.sort((x, y) => (ids[x]! < ids[y]! ? -1 : ids[x]! > ids[y]! ? 1 : 0));
-      const entries: Array<[string, number]> = [];
-      let newest = 0;
+      const header = emptyHeader(0);
+      let body = '';
       let previous: string | undefined;
       for (const i of order) {
         const execId = ids[i]!;
         if (execId === previous) continue;
         previous = execId;
-        entries.push([execId, this.#lsns[i]!]);
-        newest = Math.max(newest, msOfStamp(this.#stamps[i]!));
+        noteEntry(header, execId, this.#lsns[i]!);
+        header.newest = Math.max(header.newest, msOfStamp(this.#stamps[i]!));
+        body += `${execId}\t${this.#lsns[i]}\n`;
       }
-      const header = headerOf(entries, newest);
-      const body = entries.map(([e, l]) => `${e}\t${l}\n`).join('');
       const file = `ids-${String(this.#chunkSeq + 1).padStart(10, '0')}.txt`;
       try {
         await mkdir(join(this.#dir, CHUNK_DIR), { recursive: true });
@@ -597,7 +596,8 @@ export class ExecIdIndex {
         await unlink(path);
         continue;
       }
-      const header = headerOf(kept, chunk.newest);
+      const header = emptyHeader(chunk.newest);
+      for (const [execId, lsn] of kept) noteEntry(header, execId, lsn);
       await writeFileAtomic(path, `${JSON.stringify(header)}\n${kept.map(([e, l]) => `${e}\t${l}\n`).join('')}`);
       this.#addChunk({ file: chunk.file, ...header });
     }
@@ -686,26 +686,19 @@ function msOfStamp(stamp: number): number {
   return STAMP_EPOCH_MS + stamp * 1000;
 }
 
-/** A chunk's header for its entries (distinct ids, in string order) and the newest stamp among them. */
-function headerOf(entries: ReadonlyArray<readonly [string, number]>, newest: number): ChunkHeader {
-  const header: ChunkHeader = {
-    v: 1,
-    count: entries.length,
-    minLsn: Number.MAX_SAFE_INTEGER,
-    maxLsn: 0,
-    newest,
-    lo: null,
-    hi: null,
-    others: [],
-  };
-  for (const [execId, lsn] of entries) {
-    if (lsn < header.minLsn) header.minLsn = lsn;
-    if (lsn > header.maxLsn) header.maxLsn = lsn;
-    if (!isSequencedExecId(execId)) header.others.push(execId);
-    else {
-      if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
-      if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
-    }
+/** A chunk header before any entry is noted. */
+function emptyHeader(newest: number): ChunkHeader {
+  return { v: 1, count: 0, minLsn: Number.MAX_SAFE_INTEGER, maxLsn: 0, newest, lo: null, hi: null, others: [] };
+}
+
+/** Counts one entry of a chunk (distinct ids, in string order) into its header. */
+function noteEntry(header: ChunkHeader, execId: string, lsn: number): void {
+  header.count++;
+  if (lsn < header.minLsn) header.minLsn = lsn;
+  if (lsn > header.maxLsn) header.maxLsn = lsn;
+  if (!isSequencedExecId(execId)) header.others.push(execId);
+  else {
+    if (header.lo === null || compareExecIds(execId, header.lo) < 0) header.lo = execId;
+    if (header.hi === null || compareExecIds(execId, header.hi) > 0) header.hi = execId;
   }
-  return header;
 }

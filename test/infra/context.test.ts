@@ -28,11 +28,14 @@ describe('settings from CDK context', () => {
     // Act
     const quiet = from({ reportsPerSecond: '10' });
     const busy = from({ reportsPerSecond: '5000', cpu: '256' });
+    const sizedBusy = from({ reportsPerSecond: '2000' });
     const given = from({ reportsPerSecond: '200', cpu: '512', memoryMiB: '4096' });
     // Assess
     expect([quiet.cpu, quiet.memoryMiB]).toEqual([512, 1024]);
-    // The ExecID window no longer decides the size: 5,000/s needs a 454 MB heap, 1 GiB.
+    // The ExecID window no longer decides the size: 5,000/s needs a 454 MB heap, 1 GiB on the CPU given.
     expect([busy.cpu, busy.memoryMiB]).toEqual([256, 1024]);
+    // CPU does: (0.25 + 2,000 × 250 µs) × 1.5 = 1.1 vCPU, so 2 vCPU (and Fargate's 4 GiB floor for it).
+    expect([sizedBusy.cpu, sizedBusy.memoryMiB]).toEqual([2048, 4096]);
     expect([given.cpu, given.memoryMiB]).toEqual([512, 4096]);
   });
 
