@@ -12,7 +12,7 @@ import { listenerVpc } from './network.js';
 import { settingsOf, type ListenerStackSettings } from './props.js';
 import { ListenerDashboard } from './dashboard.js';
 import { ListenerSecrets } from './secrets.js';
-import { heapNeededMb, HEAP_SHARE } from './sizing.js';
+import { cpuNeeded, heapNeededMb, HEAP_SHARE } from './sizing.js';
 import { SpoolVolume } from './spool-volume.js';
 
 export interface ListenerStackProps extends StackProps {
@@ -77,6 +77,12 @@ export class ListenerStack extends Stack {
         Annotations.of(this).addWarningV2(
           `kfl:memory${suffix}`,
           `${own.listenerName}: memoryMiB ${own.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${own.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(own.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
+        );
+      const cpuUnits = cpuNeeded(own.reportsPerSecond);
+      if (own.cpu < cpuUnits)
+        Annotations.of(this).addWarningV2(
+          `kfl:cpu${suffix}`,
+          `${own.listenerName}: cpu ${own.cpu} is below the ${Math.ceil(cpuUnits)} units ${own.reportsPerSecond} reports/s needs with headroom (infra/sizing.ts, from the bench's CPU per report); a starved task falls behind the exchange. Leave cpu unset to size it from reportsPerSecond.`,
         );
       const secrets = new ListenerSecrets(this, `Secrets${suffix}`, own);
       const service = new ListenerService(this, `Listener${suffix}`, {

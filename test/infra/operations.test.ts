@@ -215,13 +215,15 @@ describe('ECS Exec (ecsExec=true)', () => {
 describe('task size', () => {
   afterAll(removeSynthOutputs);
 
-  it('warns at synth when memoryMiB is below what reportsPerSecond needs for the 72-hour ExecID window', () => {
+  it('warns at synth when memoryMiB or cpu is below what reportsPerSecond needs', () => {
     // Act
     const small = synthesize({ cpu: '256', memoryMiB: '512', reportsPerSecond: '5000' });
     const sized = synthesize();
     // Assess
     Annotations.fromStack(small.stack).hasWarning('*', Match.stringLikeRegexp('memoryMiB 512 .* needs 454 MB'));
-    expect(Annotations.fromStack(sized.stack).findWarning('*', Match.stringLikeRegexp('memoryMiB'))).toEqual([]);
+    // (0.25 + 5,000 × 250 µs) × 1.5 × 1024 = 2,304 units.
+    Annotations.fromStack(small.stack).hasWarning('*', Match.stringLikeRegexp('cpu 256 is below the 2304 units'));
+    expect(Annotations.fromStack(sized.stack).findWarning('*', Match.stringLikeRegexp('memoryMiB|cpu '))).toEqual([]);
     sized.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       Cpu: String(DEFAULT_SETTINGS.cpu),
       Memory: String(DEFAULT_SETTINGS.memoryMiB),
