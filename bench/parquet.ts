@@ -17,7 +17,7 @@ import type { ColumnName, ExecutionReportRecord } from '../src/core/record.js';
 import { FixDecoder } from '../src/fix/decoder.js';
 import { decodeExecutionReport } from '../src/fix/execution-report.js';
 import { jsonlFormat } from '../src/pipeline/archive-format.js';
-import { LineBuffer } from '../src/pipeline/line-buffer.js';
+import { LineBuffer } from '../src/core/line-buffer.js';
 import { encodeParquet, ZSTD_LEVEL } from '../src/pipeline/parquet-encode.js';
 import { buildCorpus } from './fixtures.js';
 import { round } from './timing.js';

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createGzip } from 'node:zlib';
-import type { LineBuffer } from './line-buffer.js';
+import type { LineBuffer } from '../core/line-buffer.js';
 
 /**
  * How an archive writes its objects: the table folder, the name's extension, and the bytes from

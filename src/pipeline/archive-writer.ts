@@ -7,7 +7,7 @@ import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
-import { LineBuffer } from './line-buffer.js';
+import { LineBuffer } from '../core/line-buffer.js';
 import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
 
 export interface ArchiveWriterOptions {

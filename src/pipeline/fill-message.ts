@@ -70,7 +70,7 @@ export function fillQueueMessage(
   queue: Pick<FillQueue, 'fifo' | 'maxBatchBytes'>,
   id: string,
   listener?: string,
-): { message: QueueMessage; fitted: FillBody | undefined; limit: number; group: string } {
+): { message: QueueMessage; fitted: FillBody | undefined; limit: number; group: string; execId: string } {
   const execId = stringOfLine(line, 'exec_id')!;
   const symbol = stringOfLine(line, 'symbol') ?? 'UNKNOWN';
   // Several listeners share one queue: each keeps its own order per symbol, none waits on another.
@@ -93,5 +93,5 @@ export function fillQueueMessage(
     message.groupId = group;
     message.deduplicationId = deduplicationId(execId);
   }
-  return { message, fitted, limit, group };
+  return { message, fitted, limit, group, execId };
 }

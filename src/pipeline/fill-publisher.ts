@@ -203,9 +203,8 @@ export class FillPublisher {
 
   #toPending(entry: JournalEntry, now: number): Pending {
     const line = entry.line;
-    const execId = stringOfLine(line, 'exec_id')!;
     // The record is parsed only for a fill too large for the queue as it is (it must shrink).
-    const { message, fitted, limit, group } = fillQueueMessage(
+    const { message, fitted, limit, group, execId } = fillQueueMessage(
       line,
       () => entry.record,
       this.#o.queue,
@@ -215,7 +214,7 @@ export class FillPublisher {
     if (fitted?.shrunk !== undefined) {
       this.#o.onEvent?.({
         kind: 'shrunk',
-        execId: execId,
+        execId,
         lsn: entry.lsn,
         shrunk: fitted.shrunk,
         bytes: fitted.bytes,
@@ -226,12 +225,12 @@ export class FillPublisher {
         ? new ListenerError(
             'ERR_SQS_MESSAGE_TOO_LARGE',
             `fill is over the queue's ${limit} bytes even without raw and with Text cut`,
-            { details: { execId: execId, bytes: Buffer.byteLength(line) } },
+            { details: { execId, bytes: Buffer.byteLength(line) } },
           )
         : undefined;
     return {
       lsn: entry.lsn,
-      execId: execId,
+      execId,
       group,
       message,
       bytes: (fitted?.bytes ?? limit) + 256,
@@ -240,7 +239,7 @@ export class FillPublisher {
       solo: false,
       refusal,
       view: {
-        execId: execId,
+        execId,
         symbol: stringOfLine(line, 'symbol'),
         side: stringOfLine(line, 'side'),
         lastPx: stringOfLine(line, 'last_px'),

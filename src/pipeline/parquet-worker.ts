@@ -5,7 +5,7 @@
 import { compress, init } from '@bokuweb/zstd-wasm';
 import { parentPort } from 'node:worker_threads';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { LineBuffer } from './line-buffer.js';
+import { LineBuffer } from '../core/line-buffer.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from './parquet-encode.js';
 
 export interface EncodeRequest {

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/pro
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
-import { fsyncDir, writeFileAtomic } from '../core/atomic-file.js';
+import { fsyncDir, O_DSYNC, writeFileAtomic } from '../core/atomic-file.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
@@ -99,7 +99,6 @@ const HEADER_BYTES = 16;
 // rewritten as format 2 on open.
 const V1_HEADER_BYTES = 8;
 const INDEX_EVERY = 256;
-const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC;
 const READ_WINDOW = 1024 * 1024;
 
 interface Segment {
@@ -126,9 +125,8 @@ export class SegmentLog {
   readonly #segmentBytes: number;
   readonly #cacheBytes: number;
   readonly #floor: number;
-  /** Flags the active segment is opened with for appending (O_DSYNC among them, or not). */
-  readonly #appendFlags: number;
-  readonly #dsync: boolean;
+  /** O_DSYNC when each write makes itself durable, else 0 (a write is followed by fdatasync). */
+  readonly #dsync: number;
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #segments: Segment[] = [];
@@ -167,8 +165,7 @@ export class SegmentLog {
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
     this.#floor = options.floor;
-    this.#dsync = DSYNC !== undefined && options.sync !== 'fdatasync';
-    this.#appendFlags = constants.O_WRONLY | constants.O_APPEND | (this.#dsync ? DSYNC! : 0);
+    this.#dsync = options.sync === 'fdatasync' ? 0 : (O_DSYNC ?? 0);
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, floorMs: 50, ...options.retry });
   }
@@ -317,6 +314,11 @@ export class SegmentLog {
     }
   }
 
+  /** Flags the active segment is opened with for appending. */
+  #appendFlags(): number {
+    return constants.O_WRONLY | constants.O_APPEND | this.#dsync;
+  }
+
   /** The last write outside the records that failed (lsn-base, a segment deletion); cleared by the next that works. */
   get housekeepingFailure(): ListenerError | undefined {
     return this.#housekeeping;
@@ -428,7 +430,7 @@ export class SegmentLog {
     // A regular-file write may in principle stop short: finish it.
     for (let written = 0; written < data.length;)
       written += (await this.#active!.write(data, written, data.length - written)).bytesWritten;
-    if (!this.#dsync) await this.#active!.datasync();
+    if (this.#dsync === 0) await this.#active!.datasync();
     segment.bytes = bytes;
     segment.records = records;
     segment.lastLsn = batch[i - 1]!.entry.lsn;
@@ -490,7 +492,7 @@ export class SegmentLog {
   async #roll(firstLsn: number): Promise<Segment> {
     const previous = this.#segments.at(-1);
     const path = join(this.#dir, segmentName(firstLsn));
-    const handle = await open(path, constants.O_CREAT | constants.O_TRUNC | this.#appendFlags, 0o644);
+    const handle = await open(path, constants.O_CREAT | constants.O_TRUNC | this.#appendFlags(), 0o644);
     try {
       await fsyncDir(this.#dir);
     } catch (error) {
@@ -642,7 +644,7 @@ export class SegmentLog {
         await rm(lastSegment.path, { force: true });
       }
     } else {
-      this.#active = await open(lastSegment.path, this.#appendFlags);
+      this.#active = await open(lastSegment.path, this.#appendFlags());
     }
     // Where numbering stands, for when every segment is deleted. Refreshed at each deletion too;
     // a full disk here must not stop the start (the failure shows as housekeepingFailure).

@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
+import { O_DSYNC } from '../core/atomic-file.js';
+import { LineBuffer } from '../core/line-buffer.js';
 import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
 
 const TAIL_BYTES = 4 * 1024 * 1024;
-// Each append durable when its write returns (one thread-pool job, not write + fdatasync).
-const DSYNC: number | undefined = (constants as { O_DSYNC?: number }).O_DSYNC;
 
 /**
  * Fills appended to a local JSONL file: the embedded default. Behaves like a FIFO queue with
@@ -35,29 +35,23 @@ export class LocalFileQueue implements FillQueue {
   async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
     const handle = await this.#open();
     const added: string[] = [];
-    const bodies: string[] = [];
-    let worst = 0;
+    const bodies = new LineBuffer();
     for (const m of messages) {
       const id = m.attributes['exec_id']?.value ?? m.deduplicationId ?? m.id;
       if (this.#recent.has(id)) continue;
       this.#remember(id);
       added.push(id);
-      bodies.push(m.body);
-      worst += m.body.length * 3 + 1;
+      bodies.add(m.body);
     }
-    if (bodies.length > 0) {
-      // Each body encoded straight into one buffer: appending to a string and writing it made
-      // the write flatten a megabyte rope on the event loop for every batch.
-      const data = Buffer.allocUnsafe(worst);
-      let size = 0;
-      for (const body of bodies) {
-        size += data.write(body, size, 'utf8');
-        data[size++] = 0x0a;
-      }
+    if (bodies.count > 0) {
+      // One buffer of the batch's lines: appending to a string and writing it made the write
+      // flatten a megabyte rope on the event loop for every batch.
+      const data = bodies.toBuffer();
+      const size = data.length;
       try {
         for (let written = 0; written < size;)
           written += (await handle.write(data, written, size - written)).bytesWritten;
-        if (DSYNC === undefined) await handle.datasync();
+        if (O_DSYNC === undefined) await handle.datasync();
       } catch (error) {
         // Not sent: forget these ids (only these) so the retry writes them.
         for (const id of added) this.#recent.delete(id);
@@ -118,7 +112,7 @@ export class LocalFileQueue implements FillQueue {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const handle = await open(this.#path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (DSYNC ?? 0));
+    const handle = await open(this.#path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0));
     if ((await handle.stat()).size > whole) await handle.truncate(whole);
     this.#size = whole;
     return handle;

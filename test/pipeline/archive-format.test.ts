@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { jsonlFormat } from '../../src/pipeline/archive-format.js';
-import { LineBuffer } from '../../src/pipeline/line-buffer.js';
+import { LineBuffer } from '../../src/core/line-buffer.js';
 
 describe('jsonlFormat', () => {
   describe('encode', () => {

@@ -7,7 +7,7 @@ import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { parquetFormat } from '../../src/pipeline/parquet-format.js';
 import type { ArchiveFormat } from '../../src/pipeline/archive-format.js';
-import { LineBuffer } from '../../src/pipeline/line-buffer.js';
+import { LineBuffer } from '../../src/core/line-buffer.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 

@@ -3,9 +3,9 @@ const FIRST_PIECE = 64 * 1024;
 const MAX_PIECE = 1024 * 1024;
 
 /**
- * The JSON lines of one archive object as UTF-8 bytes, kept off the JS heap as they arrive. An
- * object's lines wait up to an hour (the Parquet copy): held as strings they were promoted and
- * traced by every GC, and handing 32 MiB of them to the encoder thread was a structured clone that
+ * JSON lines as UTF-8 bytes (an archive object's, a batch of the local fills file), kept off the
+ * JS heap as they arrive. An archive object's lines wait up to an hour (the Parquet copy): held as
+ * strings they were promoted and traced by every GC, and handing 32 MiB of them to the encoder thread was a structured clone that
  * held the FIX thread for 100–300 ms. Here each line is encoded once, into pieces on shared
  * memory, which the encoder thread reads where they are.
  *

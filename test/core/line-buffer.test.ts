@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineBuffer } from '../../src/pipeline/line-buffer.js';
+import { LineBuffer } from '../../src/core/line-buffer.js';
 
 describe('LineBuffer', () => {
   describe('add, pieces and toBuffer', () => {
