@@ -38,7 +38,7 @@ describe('isFillLine', () => {
             parties: [{ id: raw, id_source: text, party_role: null }],
           };
           // Act
-          const fill = isFillLine(JSON.stringify(record));
+          const fill = isFillLine(Buffer.from(JSON.stringify(record), 'utf8'));
           // Assess
           expect(fill).toBe(execType === 'F');
         },

@@ -36,15 +36,28 @@ export class LineBuffer {
 
   add(line: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit starts a new piece.
-    const worst = line.length * 3 + 1;
-    let piece = this.#piece;
-    if (piece === undefined || this.#used + worst > piece.length) {
-      if (piece !== undefined && this.#used > 0) this.#full.push(piece.subarray(0, this.#used));
-      const size = Math.max(worst, Math.min(MAX_PIECE, piece === undefined ? FIRST_PIECE : piece.length * 2));
-      piece = this.#piece = Buffer.from(new SharedArrayBuffer(size));
-      this.#used = 0;
-    }
-    const written = piece.write(line, this.#used, 'utf8');
+    const piece = this.#room(line.length * 3 + 1);
+    this.#added(piece.write(line, this.#used, 'utf8'), piece);
+  }
+
+  /** Adds a line already in UTF-8 (the journal's bytes): copied, not encoded again. */
+  addBytes(line: Uint8Array): void {
+    const piece = this.#room(line.length + 1);
+    piece.set(line, this.#used);
+    this.#added(line.length, piece);
+  }
+
+  /** The current piece, or a new one when it may not hold `worst` more bytes. */
+  #room(worst: number): Buffer {
+    const piece = this.#piece;
+    if (piece !== undefined && this.#used + worst <= piece.length) return piece;
+    if (piece !== undefined && this.#used > 0) this.#full.push(piece.subarray(0, this.#used));
+    const size = Math.max(worst, Math.min(MAX_PIECE, piece === undefined ? FIRST_PIECE : piece.length * 2));
+    this.#used = 0;
+    return (this.#piece = Buffer.from(new SharedArrayBuffer(size)));
+  }
+
+  #added(written: number, piece: Buffer): void {
     piece[this.#used + written] = NEWLINE;
     this.#used += written + 1;
     this.#bytes += written + 1;

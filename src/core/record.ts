@@ -210,26 +210,30 @@ export function typedGlueType(type: TypedType): string {
   return type === 'decimal' ? `decimal(${DECIMAL_PRECISION},${DECIMAL_SCALE})` : type;
 }
 
-const FILL_KEY = '"exec_type":"F"';
+const FILL_KEY = Buffer.from('"exec_type":"F"', 'latin1');
 
 /**
- * Whether a record serialised with `JSON.stringify` is a fill (ExecType F), without parsing it.
- * The text can only occur as the top-level key: inside any string value a `"` is escaped as `\"`,
- * and no nested object has an `exec_type` key.
+ * Whether a record line (its UTF-8, as the journal holds it) is a fill (ExecType F), without
+ * parsing it. The text can only occur as the top-level key: inside any string value a `"` is
+ * escaped as `\"`, and no nested object has an `exec_type` key.
  */
-export function isFillLine(line: string): boolean {
-  return line.includes(FILL_KEY);
+export function isFillLine(line: Buffer): boolean {
+  return line.indexOf(FILL_KEY) !== -1;
 }
 
-const PARTITION_KEYS = ['"transact_time":', '"sending_time":', '"received_at":'] as const;
-const RECEIVED_AT_KEY = '"received_at":';
+const PARTITION_KEYS = ['"transact_time":', '"sending_time":', '"received_at":'].map((key) =>
+  Buffer.from(key, 'latin1'),
+);
+const RECEIVED_AT_KEY = PARTITION_KEYS[2]!;
+const QUOTE = 34;
 
 /**
  * The time a record's archive partition is taken from (TransactTime, else SendingTime, else
- * receipt), read from its line without parsing it; the same argument as `isFillLine` holds: a
- * key with its quotes and colon occurs only as a top-level key, and these come before `raw`.
+ * receipt), read from its line's UTF-8 without parsing it; the same argument as `isFillLine`
+ * holds: a key with its quotes and colon occurs only as a top-level key, and these come before
+ * `raw`.
  */
-export function partitionTimeOfLine(line: string): string {
+export function partitionTimeOfLine(line: Buffer): string {
   for (const key of PARTITION_KEYS) {
     const value = valueOfLine(line, key);
     if (value !== undefined) return value;
@@ -237,17 +241,17 @@ export function partitionTimeOfLine(line: string): string {
   throw new Error('record line has no received_at');
 }
 
-/** `received_at` of a record line, without parsing it. */
-export function receivedAtOfLine(line: string): string | undefined {
+/** `received_at` of a record line (its UTF-8), without parsing it. */
+export function receivedAtOfLine(line: Buffer): string | undefined {
   return valueOfLine(line, RECEIVED_AT_KEY);
 }
 
 /** The string value of a top-level key (undefined when it is null or absent). Times carry no escapes. */
-function valueOfLine(line: string, key: string): string | undefined {
+function valueOfLine(line: Buffer, key: Buffer): string | undefined {
   const at = line.indexOf(key);
-  if (at < 0 || line.charCodeAt(at + key.length) !== 34) return undefined;
+  if (at < 0 || line[at + key.length] !== QUOTE) return undefined;
   const start = at + key.length + 1;
-  return line.slice(start, line.indexOf('"', start));
+  return line.toString('utf8', start, line.indexOf(QUOTE, start));
 }
 
 /** Record keys whose values the fill path reads from the line (see `stringOfLine`). */

@@ -258,21 +258,22 @@ export class ArchiveWriter {
   #add(entry: JournalEntry): Bucket | undefined {
     if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b))
       return undefined;
-    // From the line: a sink that is catching up need not parse a record to file it.
-    const { hourKey: hour, hourEndMs } = partitionOfTime(partitionTimeOfLine(entry.line));
+    // From the line's bytes: filing a record needs neither a parse nor a string of the line.
+    const line = entry.bytes;
+    const { hourKey: hour, hourEndMs } = partitionOfTime(partitionTimeOfLine(line));
     const hourKey = this.#partitioned(hour);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
-      const received = Date.parse(receivedAtOfLine(entry.line) ?? '');
+      const received = Date.parse(receivedAtOfLine(line) ?? '');
       const firstReceivedMs = Number.isNaN(received) ? this.#now() : received;
       const dueMs = Math.min(firstReceivedMs + this.#flushMs, hourEndMs + this.#graceMs);
       bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: new LineBuffer(), lsns: [], bytes: 0 };
       this.#buckets.set(hourKey, bucket);
     }
-    bucket.lines.add(entry.line);
+    bucket.lines.addBytes(line);
     bucket.lsns.push(entry.lsn);
-    bucket.bytes += entry.line.length + 1;
-    this.#buffered += entry.line.length + 1;
+    bucket.bytes += line.length + 1;
+    this.#buffered += line.length + 1;
     return bucket;
   }
 
@@ -376,7 +377,7 @@ export class ArchiveWriter {
             `archive intent ${intent.key} refers to LSNs ${a}..${b} the journal no longer has`,
           );
         }
-        for (const entry of entries) lines.add(entry.line);
+        for (const entry of entries) lines.addBytes(entry.bytes);
         after = entries.at(-1)!.lsn;
       }
     }

@@ -194,7 +194,7 @@ export class FillPublisher {
       // LSNs the journal lost to damage (reported there) hold nothing to send: passed, not awaited.
       if (entry.lsn > expected) this.#markGap(expected, entry.lsn - 1);
       expected = entry.lsn + 1;
-      if (isFillLine(entry.line)) this.#waiting.add(this.#toPending(entry, now), now);
+      if (isFillLine(entry.bytes)) this.#waiting.add(this.#toPending(entry, now), now);
       else this.#markDone(entry.lsn);
     }
     this.#readLsn = entries.at(-1)!.lsn;

@@ -191,7 +191,7 @@ export class Journal {
         { cause: stall.error },
       );
     const line = JSON.stringify(record);
-    const lsn = this.#log.append(record, line);
+    const lsn = this.#log.append(line);
     this.#index.add(record.exec_id, lsn);
     return { lsn, duplicate: false };
   }

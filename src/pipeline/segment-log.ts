@@ -11,43 +11,66 @@ import type { ExecutionReportRecord } from '../core/record.js';
 import { unaccountedGap, Vacancies } from './lsn-ranges.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
-/** One durable journal entry: its position (LSN), the record and its JSON line as archived. */
+/** One durable journal entry: its position (LSN) and its record, as the JSON line every sink writes. */
 export interface JournalEntry {
   readonly lsn: number;
-  readonly record: ExecutionReportRecord;
-  /** The record serialised once, exactly as every sink writes it. */
+  /**
+   * The line as UTF-8, exactly as archived: a view on the bytes the journal wrote or read (copy
+   * it to keep it). Sinks that file lines (the archive) take these, without a string in between.
+   */
+  readonly bytes: Buffer;
+  /** The line as a string, decoded on each use: a sink that needs it more than once keeps it. */
   readonly line: string;
+  /** The record parsed from the line, on each use. */
+  readonly record: ExecutionReportRecord;
 }
 
 /**
- * A journal entry. Its record is parsed from the line only when a sink asks for it: a sink
- * catching up reads every line but, like the fill publisher, may need few of the records. An
- * appended entry starts with the record it was made from; the cache drops it once the entry is
- * no longer among the newest (`forget`), so the cache holds strings, not object graphs: a record
- * object alive for seconds is promoted, and tens of megabytes of them made every major GC long.
+ * A journal entry. Until its group commit it holds the line as the string it was appended as;
+ * from then on only the bytes written (a view on the commit's buffer), so the cache keeps bytes
+ * off the JS heap rather than strings on it: lines alive for seconds were promoted, and tens of
+ * megabytes of them made old-generation GC the largest cost on the FIX thread. A sink reading a
+ * line as a string gets one that dies young.
  */
 class StoredEntry implements JournalEntry {
   readonly lsn: number;
-  readonly line: string;
-  #record: ExecutionReportRecord | undefined;
+  #line: string | undefined;
+  #bytes: Buffer | undefined;
 
-  constructor(lsn: number, line: string, record?: ExecutionReportRecord) {
+  private constructor(lsn: number, line: string | undefined, bytes: Buffer | undefined) {
     this.lsn = lsn;
-    this.line = line;
-    this.#record = record;
+    this.#line = line;
+    this.#bytes = bytes;
+  }
+
+  /** An entry appended and not yet written. */
+  static appended(lsn: number, line: string): StoredEntry {
+    return new StoredEntry(lsn, line, undefined);
+  }
+
+  /** An entry whose line is `bytes` (written, or read back from a segment). */
+  static stored(lsn: number, bytes: Buffer): StoredEntry {
+    return new StoredEntry(lsn, undefined, bytes);
+  }
+
+  get bytes(): Buffer {
+    return this.#bytes ?? Buffer.from(this.#line!, 'utf8');
+  }
+
+  get line(): string {
+    return this.#line ?? this.#bytes!.toString('utf8');
   }
 
   get record(): ExecutionReportRecord {
-    return (this.#record ??= JSON.parse(this.line) as ExecutionReportRecord);
+    return JSON.parse(this.line) as ExecutionReportRecord;
   }
 
-  forget(): void {
-    this.#record = undefined;
+  /** The entry's line now lives in `bytes` (its group commit wrote them): the string goes. */
+  written(bytes: Buffer): void {
+    this.#bytes = bytes;
+    this.#line = undefined;
   }
 }
-
-/** Cached entries that keep their record object: the ones sinks keeping up are about to read. */
-const CACHE_RECORDS = 1024;
 
 export interface SegmentLogOptions {
   dir: string;
@@ -219,8 +242,8 @@ export class SegmentLog {
   }
 
   /** Numbers the record and queues it for the next group commit. */
-  append(record: ExecutionReportRecord, line: string): number {
-    const entry = new StoredEntry(++this.#lastLsn, line, record);
+  append(line: string): number {
+    const entry = StoredEntry.appended(++this.#lastLsn, line);
     // The bytes are written at commit time into one buffer for the whole group; a buffer per
     // record cost more than encoding it.
     const size = HEADER_BYTES + Buffer.byteLength(line, 'utf8');
@@ -437,9 +460,13 @@ export class SegmentLog {
     for (const entry of index) segment.index.push(entry);
     const last = segment.lastLsn;
     this.#durableLsn = last;
+    at = header;
     for (let k = start; k < i; k++) {
-      this.#pendingBytes -= batch[k]!.size;
-      this.#cacheAdd(batch[k]!.entry);
+      const { entry, size } = batch[k]!;
+      entry.written(data.subarray(at + HEADER_BYTES, at + size));
+      at += size;
+      this.#pendingBytes -= size;
+      this.#cacheAdd(entry);
     }
     for (const listener of this.#durableListeners) listener(last);
     return i;
@@ -483,10 +510,9 @@ export class SegmentLog {
 
   #cacheAdd(entry: StoredEntry): void {
     this.#cache.push(entry);
-    this.#cache.at(this.#cache.length - 1 - CACHE_RECORDS)?.forget();
-    this.#cachedBytes += entry.line.length;
+    this.#cachedBytes += entry.bytes.length;
     while (this.#cachedBytes > this.#cacheBytes && this.#cache.length > 1)
-      this.#cachedBytes -= this.#cache.shift()!.line.length;
+      this.#cachedBytes -= this.#cache.shift()!.bytes.length;
   }
 
   async #roll(firstLsn: number): Promise<Segment> {
@@ -723,7 +749,7 @@ export class SegmentLog {
               );
           }
           if (valid.lsn > to) return out;
-          if (valid.lsn >= from) out.push(new StoredEntry(valid.lsn, valid.line));
+          if (valid.lsn >= from) out.push(StoredEntry.stored(valid.lsn, window.subarray(valid.start, valid.next)));
           position += valid.next - offset;
           offset = valid.next;
         }
@@ -755,7 +781,7 @@ function writeRecord(data: Buffer, at: number, lsn: number, line: string, size: 
 }
 
 /** The record at `offset` if its header and checksum hold, else undefined (torn or corrupt). */
-function recordAt(data: Buffer, offset: number): { lsn: number; line: string; next: number } | undefined {
+function recordAt(data: Buffer, offset: number): { lsn: number; start: number; next: number } | undefined {
   if (offset + HEADER_BYTES > data.length) return undefined;
   const length = data.readUInt32LE(offset);
   const end = offset + HEADER_BYTES + length;
@@ -763,7 +789,7 @@ function recordAt(data: Buffer, offset: number): { lsn: number; line: string; ne
   if (crc32(data.subarray(offset + 8, end)) !== data.readUInt32LE(offset + 4)) return undefined;
   const lsn = data.readDoubleLE(offset + 8);
   if (!Number.isSafeInteger(lsn) || lsn < 1) return undefined;
-  return { lsn, line: data.toString('utf8', offset + HEADER_BYTES, end), next: end };
+  return { lsn, start: offset + HEADER_BYTES, next: end };
 }
 
 function v1RecordAt(data: Buffer, offset: number): { line: string; next: number } | undefined {
@@ -807,7 +833,7 @@ function scanSegment(data: Buffer, firstLsn: number): SegmentScan {
   while (at < data.length) {
     const record = recordAt(data, at);
     if (record !== undefined && record.lsn > last) {
-      records.push({ lsn: record.lsn, offset: at, line: record.line });
+      records.push({ lsn: record.lsn, offset: at, line: data.toString('utf8', record.start, record.next) });
       last = record.lsn;
       at = record.next;
       continue;

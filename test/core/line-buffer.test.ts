@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { LineBuffer } from '../../src/core/line-buffer.js';
 
 describe('LineBuffer', () => {
-  describe('add, pieces and toBuffer', () => {
-    it('holds the JSONL of any lines byte for byte, each piece whole lines, and gives the lines back (property)', () => {
+  describe('add, addBytes, pieces and toBuffer', () => {
+    it('holds the JSONL of any lines, added as text or as UTF-8, byte for byte, each piece whole lines, and gives the lines back (property)', () => {
       // Lines as JSON.stringify writes them (no raw newline), short and long, any characters.
       const line = fc.oneof(
         fc.string({ unit: 'binary', maxLength: 200 }),
@@ -17,9 +17,11 @@ describe('LineBuffer', () => {
             line.map((l) => JSON.stringify(l)),
             { maxLength: 60 },
           ),
-          (lines) => {
+          fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
+          (lines, asBytes) => {
             // Act
-            const buffer = LineBuffer.of(lines);
+            const buffer = new LineBuffer();
+            lines.forEach((l, i) => (asBytes[i] ? buffer.addBytes(Buffer.from(l, 'utf8')) : buffer.add(l)));
             const pieces = buffer.pieces();
             // Assess
             const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
@@ -33,6 +35,17 @@ describe('LineBuffer', () => {
         ),
         { numRuns: 150 },
       );
+    });
+
+    it('copies the bytes it is given: the caller may reuse them', () => {
+      // Prepare
+      const bytes = Buffer.from('{"a":1}', 'utf8');
+      const buffer = new LineBuffer();
+      // Act
+      buffer.addBytes(bytes);
+      bytes.fill(0x20);
+      // Assess
+      expect(buffer.toBuffer().toString('utf8')).toBe('{"a":1}\n');
     });
 
     it('is empty until a line comes', () => {

@@ -9,6 +9,7 @@ const iso = fc
 /** Text that imitates the keys inside string values (text, raw): escaped there, never matched. */
 const hostile = fc.oneof(
   fc.string(),
+  fc.string({ unit: 'grapheme' }),
   fc.constantFrom(
     '"transact_time":"1999-01-01T00',
     '"received_at":null',
@@ -18,7 +19,7 @@ const hostile = fc.oneof(
 );
 
 describe('partitionTimeOfLine and receivedAtOfLine', () => {
-  it('read the same times from the line as from the record, whatever the strings hold (property)', () => {
+  it("read the same times from the line's UTF-8 as from the record, whatever the strings hold (property)", () => {
     fc.assert(
       fc.property(fc.option(iso), fc.option(iso), iso, hostile, hostile, (transact, sending, received, text, raw) => {
         // Prepare
@@ -29,7 +30,7 @@ describe('partitionTimeOfLine and receivedAtOfLine', () => {
           text,
           raw,
         });
-        const line = JSON.stringify(record);
+        const line = Buffer.from(JSON.stringify(record), 'utf8');
         // Act / Assess
         expect(partitionTimeOfLine(line)).toBe(transact ?? sending ?? received);
         expect(receivedAtOfLine(line)).toBe(received);

@@ -74,7 +74,10 @@ describe('ArchiveWriter', () => {
       expect(before).toEqual([]);
       expect(oldest).toBe(4);
       expect(objects(dir)[0]).toMatch(/^exec_reports\/dt=2026-11-23\/hour=22\/000000000001-000000000003-3\.jsonl\.gz$/);
-      expect(writer.status()).toMatchObject({ pendingRecords: 0, oldestPendingAgeSeconds: 0, lagSeconds: 0 });
+      // The object's file appears before the writer has recorded it as written.
+      await expect
+        .poll(() => writer.status())
+        .toMatchObject({ pendingRecords: 0, oldestPendingAgeSeconds: 0, lagSeconds: 0 });
       await writer.stop({ flush: false });
       await journal.close();
     });

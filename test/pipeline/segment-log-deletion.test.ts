@@ -24,7 +24,7 @@ describe('SegmentLog', () => {
       // Prepare: one record per segment (1..6); the next rm waits for the test's go.
       const dir = tempDir();
       const log = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1, cacheBytes: 1 });
-      for (let n = 1; n <= 6; n++) log.append(makeRecord(n), JSON.stringify(makeRecord(n)));
+      for (let n = 1; n <= 6; n++) log.append(JSON.stringify(makeRecord(n)));
       await log.flush();
       const realRm = (await vi.importActual<typeof fsPromises>('node:fs/promises')).rm;
       let release!: () => void;
