@@ -57,6 +57,14 @@ export interface CpuResult {
   gcUsPerReport: number;
   gcPauses: number;
   peakRssMb: number;
+  /** Minor page faults per report (process.resourceUsage): memory touched for the first time. */
+  minorFaultsPerReport: number;
+  /**
+   * What this host charges for touching fresh memory: CPU µs per MiB of a new ArrayBuffer filled
+   * once (256 faults), measured before the flood. On a VM whose page faults are expensive it is
+   * a large share of the figures above: faults/report × this ÷ 256 is their µs per report.
+   */
+  firstTouchUsPerMiB: number;
   steady: SteadyCpu[];
 }
 
@@ -111,7 +119,22 @@ export async function runCpu(options: CpuOptions = DEFAULT_CPU_OPTIONS): Promise
   return { ...flood, steady };
 }
 
+/** CPU µs per MiB to fault in fresh memory (median of 5 rounds of 16 MiB). */
+function firstTouchUsPerMiB(): number {
+  const samples: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const fresh = new Uint8Array(new ArrayBuffer(16 * MB));
+    const before = process.cpuUsage();
+    for (let at = 0; at < fresh.length; at += 4096) fresh[at] = 1;
+    const used = process.cpuUsage(before);
+    samples.push((used.user + used.system) / 16);
+  }
+  samples.sort((a, b) => a - b);
+  return Math.round(samples[2]!);
+}
+
 async function floodRun(options: CpuOptions): Promise<Omit<CpuResult, 'steady'>> {
+  const firstTouch = firstTouchUsPerMiB();
   const peers = await Peers.start();
   try {
     const listener = await startListener(peers, {
@@ -134,6 +157,7 @@ async function floodRun(options: CpuOptions): Promise<Omit<CpuResult, 'steady'>>
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
 
     const main0 = mainThreadCpuUs();
+    const faults0 = process.resourceUsage().minorPageFault;
     const cpu0 = process.cpuUsage();
     const start = performance.now();
     const emitted = await peers.emit(options.reports);
@@ -142,6 +166,7 @@ async function floodRun(options: CpuOptions): Promise<Omit<CpuResult, 'steady'>>
     await listener.stop();
     const wallMs = performance.now() - start;
     const cpu = process.cpuUsage(cpu0);
+    const faults = process.resourceUsage().minorPageFault - faults0;
     const main1 = mainThreadCpuUs();
     clearInterval(sampler);
     gc.disconnect();
@@ -158,6 +183,8 @@ async function floodRun(options: CpuOptions): Promise<Omit<CpuResult, 'steady'>>
       gcUsPerReport: per(gcMs * 1000),
       gcPauses,
       peakRssMb: Math.round(peakRss / MB),
+      minorFaultsPerReport: round(faults / options.reports, 2),
+      firstTouchUsPerMiB: firstTouch,
     };
   } finally {
     await peers.stop();

@@ -135,6 +135,7 @@ export function cpuTable(c: CpuResult): string {
       `${c.userUsPerReport} / ${c.systemUsPerReport}`,
       c.mainThreadUsPerReport ?? 'n/a',
       `${c.gcUsPerReport} (${n(c.gcPauses)} pauses)`,
+      `${c.minorFaultsPerReport} (≈ ${round2((c.minorFaultsPerReport * c.firstTouchUsPerMiB) / 256)} µs)`,
       `${c.peakRssMb} MB`,
     ],
     ...c.steady.map((s) => [
@@ -142,6 +143,7 @@ export function cpuTable(c: CpuResult): string {
       s.cpuUsPerReport,
       `${s.userUsPerReport} / ${s.systemUsPerReport}`,
       s.mainThreadUsPerReport ?? 'n/a',
+      '—',
       '—',
       '—',
     ]),
@@ -153,6 +155,7 @@ export function cpuTable(c: CpuResult): string {
       'user / system',
       'event-loop thread µs/report',
       'GC pauses µs/report',
+      `page faults/report (≈ CPU at ${n(c.firstTouchUsPerMiB)} µs a MiB faulted)`,
       'peak RSS',
     ],
     rows,

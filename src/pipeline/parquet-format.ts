@@ -14,11 +14,23 @@ export interface ParquetFormat extends ArchiveFormat {
  * (DESIGN.md §3), encoded on a worker thread. A value the typed table cannot hold exactly is null
  * there and reported through `onLossy` (the JSONL and `raw` keep it).
  */
-export function parquetFormat(options: { onLossy?: (value: LossyValue) => void } = {}): ParquetFormat {
-  let worker: { thread: Worker; jobs: Map<number, Job> } | undefined;
+export interface ParquetFormatOptions {
+  onLossy?: (value: LossyValue) => void;
+  /**
+   * How long the encoder thread stays after its last object (default 5 s). Objects are an hour
+   * apart in a steady state, and a thread kept that long holds the 100–200 MB its heap and ZSTD
+   * grew to; through a backlog or a flood they come seconds apart, and a new thread for each cost
+   * about 240 ms of CPU (module load, ZSTD's WebAssembly, a heap faulted in again).
+   */
+  idleMs?: number;
+}
+
+export function parquetFormat(options: ParquetFormatOptions = {}): ParquetFormat {
+  const idleMs = options.idleMs ?? 5000;
+  let worker: EncoderThread | undefined;
   let nextId = 0;
 
-  const start = (): { thread: Worker; jobs: Map<number, Job> } => {
+  const start = (): EncoderThread => {
     // Under the test runner the sources are TypeScript: the thread registers the same loader first.
     const url = new URL(
       import.meta.url.endsWith('.ts') ? './parquet-worker.ts' : './parquet-worker.js',
@@ -31,7 +43,7 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
         )
       : new Worker(url);
     const jobs = new Map<number, Job>();
-    const created = { thread, jobs };
+    const created: EncoderThread = { thread, jobs };
     const failAll = (error: ListenerError) => {
       for (const job of jobs.values()) job.reject(error);
       jobs.clear();
@@ -41,10 +53,12 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
       if (job === undefined) return;
       jobs.delete(reply.id);
       if (jobs.size === 0 && worker === created) {
-        // Idle: the thread goes, and the 100–200 MB its heap and the ZSTD memory grew to encode an
-        // object go back to the system with it (a new thread costs a few ms at the next object).
-        worker = undefined;
-        void thread.terminate();
+        // Idle for idleMs: the thread goes, and the memory its heap and ZSTD grew to goes back to
+        // the system with it.
+        created.idle = setTimeout(() => {
+          if (worker === created) worker = undefined;
+          void thread.terminate();
+        }, idleMs).unref();
       }
       if (!reply.ok) {
         job.reject(new ListenerError('ERR_ARCHIVE_ENCODE', `Parquet encoding failed: ${reply.message}`));
@@ -69,7 +83,9 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
     extension: '.parquet',
     contentType: 'application/vnd.apache.parquet',
     encode(lines) {
-      const { thread, jobs } = (worker ??= start());
+      const current = (worker ??= start());
+      clearTimeout(current.idle);
+      const { thread, jobs } = current;
       const id = nextId++;
       return new Promise<Buffer>((resolve, reject) => {
         jobs.set(id, { resolve, reject });
@@ -80,9 +96,17 @@ export function parquetFormat(options: { onLossy?: (value: LossyValue) => void }
     async close() {
       const current = worker;
       worker = undefined;
+      clearTimeout(current?.idle);
       await current?.thread.terminate();
     },
   };
+}
+
+interface EncoderThread {
+  thread: Worker;
+  jobs: Map<number, Job>;
+  /** Set while no job is waiting: ends the thread when it fires. */
+  idle?: NodeJS.Timeout;
 }
 
 interface Job {

@@ -36,14 +36,14 @@ async function journalOfTwoHours(): Promise<Journal> {
 
 describe('parquetFormat', () => {
   describe('encode', () => {
-    it('runs each object on an encoder thread that is gone once idle, and starts one for the next', async () => {
+    it('runs each object on an encoder thread that is gone once idle for idleMs, and starts one for the next', async () => {
       // Prepare: the process's threads, before and while encoding (Linux lists them in /proc).
       const threads = () => readdirSync('/proc/self/task').length;
-      const format = parquetFormat();
+      const format = parquetFormat({ idleMs: 300 });
       const lines = LineBuffer.of(Array.from({ length: 50 }, (_, n) => JSON.stringify(makeRecord(n))));
       // A first object warms the process (the thread pool starts with the first file read).
       await format.encode(lines);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 800));
       const before = threads();
       // Act
       const first = format.encode(lines);
@@ -56,6 +56,26 @@ describe('parquetFormat', () => {
       expect(again.equals(bytes)).toBe(true);
       await expect.poll(threads, { timeout: 5000 }).toBe(before);
       await format.close();
+    });
+
+    it('keeps the thread for objects that come within idleMs of each other', async () => {
+      // Prepare
+      const threads = () => readdirSync('/proc/self/task').length;
+      const format = parquetFormat({ idleMs: 60_000 });
+      const lines = LineBuffer.of(Array.from({ length: 50 }, (_, n) => JSON.stringify(makeRecord(n))));
+      const first = await format.encode(lines);
+      const withThread = threads();
+      // Act: a pause well past the time a new thread takes to start, then the next object.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const between = threads();
+      const second = await format.encode(lines);
+      const after = threads();
+      await format.close();
+      // Assess: the same thread served both (none left, none came); close ends it.
+      expect(between).toBe(withThread);
+      expect(after).toBe(withThread);
+      expect(second.equals(first)).toBe(true);
+      await expect.poll(threads, { timeout: 5000 }).toBeLessThan(withThread);
     });
   });
 });
