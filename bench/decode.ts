@@ -5,13 +5,19 @@
  *                    hot path needs, through FixMessage.get / getInt
  *   ours: record     FixDecoder + decodeExecutionReport: the full archive record
  *   jspurefix        AsciiParser → MsgView (its fastest mode) + the same six fields
- * (plus "ours: frames only", no field read, to show what the field reads cost).
+ * (plus "ours: frames only", no field read, to show what the field reads cost), and what the FIX
+ * thread spends to put a report in a journal record, two ways:
+ *   JSON record      the record, its JSON line, the line's UTF-8 and CRC32: the journal's append today
+ *   frame record     the ExecID, the frame's bytes copied behind a small header, and CRC32: the
+ *                    binary journal record (issue 15, direction 1), whose JSON line a sink would
+ *                    build later from the frame (the JSON record's cost, on another thread)
  *
  * Every case walks the whole corpus (socket-sized chunks, frames straddling chunk ends) per pass.
  * Rounds are interleaved across cases with a forced GC before each, so drift on a shared VM and one
  * case's garbage land on nobody else; a case's own allocation cost stays inside its round.
  */
 import { performance } from 'node:perf_hooks';
+import { crc32 } from 'node:zlib';
 import { FixDecoder } from '../src/fix/decoder.js';
 import { decodeExecutionReport } from '../src/fix/execution-report.js';
 import type { FixMessage } from '../src/fix/message.js';
@@ -64,6 +70,11 @@ export interface DecodeResult {
     oursKeyPercentOfByteLoop: number;
     oursFramesPercentOfByteLoop: number;
   };
+  /**
+   * What making a report's journal record costs the FIX thread beyond framing, ns: as a JSON line
+   * (today) and as a frame record (direction 1, which leaves the JSON line to a sink).
+   */
+  journalRecord: { jsonNsPerReport: number; frameNsPerReport: number };
 }
 
 // Written by every case so no result is dead code to the optimiser.
@@ -122,6 +133,27 @@ function readRecord(message: FixMessage): void {
   blackhole += decodeExecutionReport(message, { receivedAt: RECEIVED_AT, source: 'live' }).exec_id.length;
 }
 
+// One record's worth of segment bytes, reused: only the encoding work is timed, not allocation.
+const scratch = Buffer.alloc(1 << 20);
+const RECORD_HEADER = 16;
+
+/** Journal.append today: record → JSON line → UTF-8 behind the record header → CRC32. */
+function journalJsonRecord(message: FixMessage): void {
+  const line = JSON.stringify(decodeExecutionReport(message, { receivedAt: RECEIVED_AT, source: 'live' }));
+  const end = RECORD_HEADER + scratch.write(line, RECORD_HEADER, 'utf8');
+  blackhole ^= crc32(scratch.subarray(8, end));
+}
+
+/** A binary record: ExecID (for the dedupe index) and received time in a header, then the frame. */
+function journalFrameRecord(message: FixMessage): void {
+  const execId = message.get(KEY_TAGS.ExecID) ?? '';
+  scratch.writeDoubleLE(RECEIVED_AT, RECORD_HEADER);
+  scratch[RECORD_HEADER + 8] = execId.length;
+  const frameAt = RECORD_HEADER + 9 + scratch.write(execId, RECORD_HEADER + 9, 'latin1');
+  const end = frameAt + message.bytes.copy(scratch, frameAt);
+  blackhole ^= crc32(scratch.subarray(8, end));
+}
+
 async function jspurefixCase(): Promise<Case> {
   let count = 0;
   const parser = await createReferenceParser((view: MsgView) => {
@@ -166,6 +198,8 @@ export async function runDecode(options: DecodeOptions = DEFAULT_DECODE_OPTIONS)
     fixDecoderCase('ours: frames only', () => undefined),
     fixDecoderCase('ours: FixDecoder + key fields', readKeyFields),
     fixDecoderCase('ours: FixDecoder + decodeExecutionReport', readRecord),
+    fixDecoderCase('journal JSON record: FixDecoder + record + JSON line + CRC32', journalJsonRecord),
+    fixDecoderCase('journal frame record: FixDecoder + ExecID + frame copy + CRC32', journalFrameRecord),
     reference,
   ];
 
@@ -207,7 +241,9 @@ export async function runDecode(options: DecodeOptions = DEFAULT_DECODE_OPTIONS)
       spreadPercent: round(((Math.max(...ns) - Math.min(...ns)) / mid) * 100, 1),
     };
   });
-  const [byteLoop, frames, key, record, jsfix] = results as [
+  const [byteLoop, frames, key, record, jsonRecord, frameRecord, jsfix] = results as [
+    DecodeCaseResult,
+    DecodeCaseResult,
     DecodeCaseResult,
     DecodeCaseResult,
     DecodeCaseResult,
@@ -232,6 +268,10 @@ export async function runDecode(options: DecodeOptions = DEFAULT_DECODE_OPTIONS)
       oursRecordVsJspurefix: round(jsfix.nsPerMessage / record.nsPerMessage, 2),
       oursKeyPercentOfByteLoop: round((byteLoop.nsPerMessage / key.nsPerMessage) * 100, 1),
       oursFramesPercentOfByteLoop: round((byteLoop.nsPerMessage / frames.nsPerMessage) * 100, 1),
+    },
+    journalRecord: {
+      jsonNsPerReport: round(jsonRecord.nsPerMessage - frames.nsPerMessage, 1),
+      frameNsPerReport: round(frameRecord.nsPerMessage - frames.nsPerMessage, 1),
     },
   };
 }
