@@ -483,22 +483,25 @@ function sequenceStorePath(options: ServiceOptions): string {
 /**
  * On KalshiRT, records lost to journal damage can be asked for again by MsgSeqNum: the saved
  * position is moved back to just before the earliest damaged range, so the resumed session's
- * ResendRequest covers it (what is still journaled comes back as duplicates and is dropped).
- * Returns the MsgSeqNum the session had reached (the resend is over past it), or undefined.
+ * ResendRequest covers it (what is still journaled comes back as duplicates and is dropped). A
+ * position saved at or before the range already does (the process stopped before its last
+ * reports were acknowledged). Returns the MsgSeqNum the resend is over past: where the session
+ * had got to, and at least the last damaged record's; undefined when no resend can be asked for.
  */
 async function rewindForDamage(journal: Journal, options: ServiceOptions): Promise<number | undefined> {
   if (options.fix.targetCompId !== 'KalshiRT') return undefined;
-  const froms = journal.damage
-    .filter((d) => d.kind !== 'torn_tail' && d.lsns !== null)
-    .map((d) => journal.resendFrom(d))
-    .filter((from): from is number => from !== undefined);
-  if (froms.length === 0) return undefined;
+  const resumable = journal.damage.filter(
+    (d) => d.kind !== 'torn_tail' && d.lsns !== null && journal.resendFrom(d) !== undefined,
+  );
+  if (resumable.length === 0) return undefined;
   const store = new FileSequenceStore(sequenceStorePath(options));
   const state = store.load();
-  const from = Math.min(...froms);
-  if (state === undefined || state.nextInbound <= from) return undefined;
-  await store.save({ ...state, nextInbound: from });
-  return state.nextInbound - 1;
+  if (state === undefined) return undefined;
+  const from = Math.min(...resumable.map((d) => journal.resendFrom(d)!));
+  // The highest MsgSeqNum a damaged record is known to have come in on (an open range: its first).
+  const lastDamaged = Math.max(...resumable.map((d) => d.msgSeqNums?.[1] ?? d.msgSeqNums?.[0] ?? from));
+  if (state.nextInbound > from) await store.save({ ...state, nextInbound: from });
+  return Math.max(state.nextInbound - 1, lastDamaged);
 }
 
 /** Where a named listener's objects go: `listener=NAME` in the archive keys and dead letters. */

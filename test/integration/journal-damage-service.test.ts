@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ListenerService } from '../../src/app/service.js';
 import type { JournalDamage } from '../../src/core/status.js';
+import { FileSequenceStore } from '../../src/fix/sequence-store.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
@@ -136,6 +137,41 @@ describe('ListenerService', () => {
         expect(ids.filter((id) => id === lost)).toHaveLength(1);
         expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
         expect(ids).toHaveLength(30);
+      },
+    );
+
+    it(
+      'on KalshiRT with the session saved before the damaged range, waits for the resend that covers it: recovered, no hole',
+      { timeout: 60_000 },
+      async () => {
+        // Prepare: as above, and the session's saved position is back at the start, as when the
+        // process stopped before its last reports were acknowledged (seen under load).
+        const { options, generated, dir } = await journalThenFlipAByte('KalshiRT');
+        const store = new FileSequenceStore(
+          join(options.spoolDir, `session-${options.fix.targetCompId}-${options.fix.apiKey}.json`),
+        );
+        await store.save({ ...store.load()!, nextInbound: 2 });
+        const reported: JournalDamage[] = [];
+
+        // Act
+        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        await expect
+          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
+          .toBe('recovered');
+        const status = second.status();
+        await second.stop();
+
+        // Assess: recovering from the start (not a hole at once), then recovered; every report journaled once.
+        expect(reported.map((d) => [d.kind, d.state])).toEqual([
+          ['corrupt', 'recovering'],
+          ['corrupt', 'recovered'],
+        ]);
+        expect(status.backfill.holes).toEqual([]);
+        const reopened = await Journal.open({ dir });
+        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
+        await reopened.close();
+        expect(ids).toHaveLength(30);
+        expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
       },
     );
 
