@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListenerService } from '../../src/app/service.js';
+import { ListenerService, type ServiceOptions } from '../../src/app/service.js';
 import type { JournalDamage } from '../../src/core/status.js';
 import { FileSequenceStore } from '../../src/fix/sequence-store.js';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -43,6 +43,26 @@ async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dr
   bytes[middle] = bytes[middle]! ^ 0x04;
   writeFileSync(segment, bytes);
   return { options, generated, dir };
+}
+
+/**
+ * Starts the service on the damaged spool and waits until the damage is recovered: the service
+ * (still running), what it reported, and its readiness at start.
+ */
+async function restartUntilRecovered(options: ServiceOptions) {
+  const reported: JournalDamage[] = [];
+  const service = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+  const atStart = readiness(service.status());
+  await expect.poll(() => service.status().journal.integrity.damage[0]?.state, { timeout: 20_000 }).toBe('recovered');
+  return { service, reported, atStart };
+}
+
+/** The ExecIDs in the journal at `dir`, in LSN order. */
+async function journaledIds(dir: string): Promise<string[]> {
+  const journal = await Journal.open({ dir });
+  const ids = (await journal.read(0, 1000)).map((e) => e.record.exec_id);
+  await journal.close();
+  return ids;
 }
 
 describe('ListenerService', () => {
@@ -105,14 +125,9 @@ describe('ListenerService', () => {
       async () => {
         // Prepare: a first run journals 30 reports from the simulator, then a byte flips in one of them.
         const { options, generated, dir } = await journalThenFlipAByte('KalshiRT');
-        const reported: JournalDamage[] = [];
 
         // Act
-        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
-        const atStart = readiness(second.status());
-        await expect
-          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
-          .toBe('recovered');
+        const { service: second, reported, atStart } = await restartUntilRecovered(options);
         await expect.poll(() => readiness(second.status()).ready, { timeout: 10_000 }).toBe(true);
         const status = second.status();
         await second.stop();
@@ -131,9 +146,7 @@ describe('ListenerService', () => {
         expect(atStart.reasons.join('\n')).toMatch(/lost to damage, being replayed/);
         expect(status.backfill.holes).toEqual([]);
         expect(status.session.counters.resendRequests).toBeGreaterThan(0);
-        const reopened = await Journal.open({ dir });
-        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
-        await reopened.close();
+        const ids = await journaledIds(dir);
         expect(ids.filter((id) => id === lost)).toHaveLength(1);
         expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
         expect(ids).toHaveLength(30);
@@ -151,13 +164,9 @@ describe('ListenerService', () => {
           join(options.spoolDir, `session-${options.fix.targetCompId}-${options.fix.apiKey}.json`),
         );
         await store.save({ ...store.load()!, nextInbound: 2 });
-        const reported: JournalDamage[] = [];
 
         // Act
-        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
-        await expect
-          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
-          .toBe('recovered');
+        const { service: second, reported } = await restartUntilRecovered(options);
         const status = second.status();
         await second.stop();
 
@@ -167,9 +176,7 @@ describe('ListenerService', () => {
           ['corrupt', 'recovered'],
         ]);
         expect(status.backfill.holes).toEqual([]);
-        const reopened = await Journal.open({ dir });
-        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
-        await reopened.close();
+        const ids = await journaledIds(dir);
         expect(ids).toHaveLength(30);
         expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
       },
@@ -183,14 +190,9 @@ describe('ListenerService', () => {
         const { options, generated: emitted, dir } = await journalThenFlipAByte('KalshiNR', { dropCopy: true });
         // The drop copy never replays rejects: a lost one could only become a hole.
         const generated = emitted.filter((r) => r.execType !== '8');
-        const reported: JournalDamage[] = [];
 
         // Act
-        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
-        const atStart = readiness(second.status());
-        await expect
-          .poll(() => second.status().journal.integrity.damage[0]?.state, { timeout: 20_000 })
-          .toBe('recovered');
+        const { service: second, reported, atStart } = await restartUntilRecovered(options);
         const status = second.status();
         await second.stop();
 
@@ -203,9 +205,7 @@ describe('ListenerService', () => {
         expect(status.backfill.holes).toEqual([]);
         expect(status.backfill.recovered).toBeGreaterThanOrEqual(1);
         const [lost] = reported[0]!.execIds!;
-        const reopened = await Journal.open({ dir });
-        const ids = (await reopened.read(0, 1000)).map((e) => e.record.exec_id);
-        await reopened.close();
+        const ids = await journaledIds(dir);
         expect(ids.filter((id) => id === lost)).toHaveLength(1);
         expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
       },
