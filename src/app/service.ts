@@ -490,16 +490,15 @@ function sequenceStorePath(options: ServiceOptions): string {
  */
 async function rewindForDamage(journal: Journal, options: ServiceOptions): Promise<number | undefined> {
   if (options.fix.targetCompId !== 'KalshiRT') return undefined;
-  const resumable = journal.damage.filter(
-    (d) => d.kind !== 'torn_tail' && d.lsns !== null && journal.resendFrom(d) !== undefined,
-  );
-  if (resumable.length === 0) return undefined;
+  // The journal names MsgSeqNums only for ranges a resumed session can deliver again.
+  const ranges = journal.damage.flatMap((d) => (journal.resendFrom(d) === undefined ? [] : [d.msgSeqNums!]));
+  if (ranges.length === 0) return undefined;
   const store = new FileSequenceStore(sequenceStorePath(options));
   const state = store.load();
   if (state === undefined) return undefined;
-  const from = Math.min(...resumable.map((d) => journal.resendFrom(d)!));
-  // The highest MsgSeqNum a damaged record is known to have come in on (an open range: its first).
-  const lastDamaged = Math.max(...resumable.map((d) => d.msgSeqNums?.[1] ?? d.msgSeqNums?.[0] ?? from));
+  const from = Math.min(...ranges.map(([first]) => first));
+  // The last MsgSeqNum a damaged record is known to have come in on (an open range: its first).
+  const lastDamaged = Math.max(...ranges.map(([first, last]) => last ?? first));
   if (state.nextInbound > from) await store.save({ ...state, nextInbound: from });
   return Math.max(state.nextInbound - 1, lastDamaged);
 }

@@ -5,9 +5,10 @@ const MAX_PIECE = 1024 * 1024;
 /**
  * JSON lines as UTF-8 bytes (an archive object's, a batch of the local fills file), kept off the
  * JS heap as they arrive. An archive object's lines wait up to an hour (the Parquet copy): held as
- * strings they were promoted and traced by every GC, and handing 32 MiB of them to the encoder thread was a structured clone that
- * held the FIX thread for 100–300 ms. Here each line is encoded once, into pieces on shared
- * memory, which the encoder thread reads where they are.
+ * strings they were promoted and traced by every GC, and handing 32 MiB of them to the encoder
+ * thread was a structured clone that held the FIX thread for 100–300 ms. Here each line is
+ * encoded once (or copied, when it comes as the journal's bytes), into pieces on shared memory,
+ * which the encoder thread reads where they are.
  *
  * Every piece holds whole lines, each followed by `\n`: a piece is valid JSONL on its own.
  */

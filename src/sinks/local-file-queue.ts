@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
-import { O_DSYNC } from '../core/atomic-file.js';
-import { LineBuffer } from '../core/line-buffer.js';
 import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { O_DSYNC } from '../core/atomic-file.js';
+import { LineBuffer } from '../core/line-buffer.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
 
 const TAIL_BYTES = 4 * 1024 * 1024;
