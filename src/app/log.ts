@@ -275,7 +275,20 @@ export function logJournalDamage(log: Logger, damage: JournalDamage): void {
     return damage.note?.includes('no good copy')
       ? log.error({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor is lost; the sink starts over')
       : log.warn({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor copy is damaged; using the other');
+  if (damage.kind === 'session') return log.error({ code: 'ERR_SEQUENCE_STORE', ...fields }, 'session file damaged');
+  if (damage.kind === 'index')
+    return log.error({ code: 'ERR_JOURNAL_CORRUPT', ...fields }, 'journal: an ExecID index chunk is damaged or gone');
+  if (damage.kind === 'missing' && damage.lsns === null)
+    return log.error(
+      { code: 'ERR_JOURNAL_SEGMENT_REPLACED', ...fields },
+      'journal: the active segment was deleted or replaced while open',
+    );
   switch (damage.state) {
+    case 'delivered':
+      return log.warn(
+        { code: 'ERR_JOURNAL_LOST_DELIVERED', ...fields },
+        'journal damaged: records lost locally, but every sink had delivered them; nothing to recover (a resend of them is dropped)',
+      );
     case 'recovered':
       return log.info(fields, 'journal damage recovered: every lost record replayed from the drop copy');
     case 'recovering':

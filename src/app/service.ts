@@ -169,6 +169,7 @@ export class ListenerService implements ControlTarget {
       onFailure: (error) => this.#die(error, options),
     });
     const f = options.fix;
+    const sessionFile = new FileSequenceStore(sequenceStorePath(options));
     this.session = new ListenerSession({
       host: f.host,
       port: f.port,
@@ -179,7 +180,7 @@ export class ListenerService implements ControlTarget {
       ...(f.extraCa === undefined ? {} : { extraCa: f.extraCa }),
       ...(f.messageRetentionHours === undefined ? {} : { messageRetentionHours: f.messageRetentionHours }),
       ...(f.reconnect === undefined ? {} : { reconnect: f.reconnect }),
-      store: new FileSequenceStore(sequenceStorePath(options)),
+      store: sessionFile,
       manualAck: true,
       onApplicationMessage: (message, info) => {
         if (this.#fatal !== undefined) return;
@@ -206,6 +207,17 @@ export class ListenerService implements ControlTarget {
       },
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
+    journal.onDamage((damage) => options.onJournalDamage?.(damage));
+    // Read by the session's constructor above: a damaged copy never stops the start.
+    if (sessionFile.damage !== undefined)
+      journal.reportDamage({
+        kind: 'session',
+        segment: (sessionFile.damage.details?.['files'] as string[] | undefined)?.join(', ') ?? sessionFile.path,
+        offset: 0,
+        lsns: null,
+        state: 'reported',
+        note: sessionFile.damage.message,
+      });
     journal.onStall((stall, ended) => {
       if (stall !== undefined) return options.onJournalEvent?.({ kind: 'stalled', error: stall.error });
       if (ended !== undefined)
@@ -268,14 +280,22 @@ export class ListenerService implements ControlTarget {
   async #settleDamage(holes: HoleLog, options: ServiceOptions, resendTarget: number | undefined): Promise<void> {
     const awaiting: JournalDamage[] = [];
     for (const damage of this.journal.damage) {
-      if (damage.kind === 'torn_tail' || damage.kind === 'cursor' || damage.lsns === null) {
+      if (damage.state === 'delivered') {
+        // Every sink had delivered it: nothing to ask for, and a resend of it is a duplicate.
+        options.onJournalDamage?.(damage);
+      } else if (
+        damage.kind === 'torn_tail' ||
+        damage.kind === 'cursor' ||
+        damage.kind === 'index' ||
+        damage.lsns === null
+      ) {
         this.journal.settle(damage, 'reported');
         options.onJournalDamage?.(damage);
       } else if (resendTarget !== undefined && this.journal.resendFrom(damage) !== undefined) {
         this.journal.settle(damage, 'recovering');
         options.onJournalDamage?.(damage);
         awaiting.push(damage);
-      } else await this.#replayOrHole(holes, damage, options, damage.execIds ?? []);
+      } else await this.#replayOrHole(holes, damage, options, this.#unknownIds(damage));
     }
     if (awaiting.length > 0) this.#awaitingResend = { target: resendTarget!, damages: awaiting, holes, options };
   }
@@ -306,9 +326,14 @@ export class ListenerService implements ControlTarget {
           awaiting.holes,
           damage,
           awaiting.options,
-          reset ? (damage.execIds ?? []) : missing,
+          reset ? this.#unknownIds(damage) : missing,
         ).catch((error: unknown) => this.#die(error, awaiting.options));
     }
+  }
+
+  /** The lost ExecIDs the journal no longer knows (those every sink had delivered it still does). */
+  #unknownIds(damage: JournalDamage): string[] {
+    return (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
   }
 
   /** A damaged range replayed from the drop copy when there is one, else (or for what it lacks) a hole. */

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ERR_FIX_HEARTBEAT_TIMEOUT'
   | 'ERR_FIX_LOGOUT'
   | 'ERR_FIX_TRANSPORT'
+  | 'ERR_FIX_CONNECT_TIMEOUT'
+  | 'ERR_FIX_TLS_HANDSHAKE_TIMEOUT'
   | 'ERR_FIX_PEER_CLOSED'
   | 'ERR_FIX_PROTOCOL'
   | 'ERR_FIX_SIGNATURE'
@@ -34,18 +36,31 @@ export type ErrorCode =
   | 'ERR_JOURNAL_CURSOR'
   | 'ERR_JOURNAL_CLOSED'
   | 'ERR_JOURNAL_STALLED'
+  | 'ERR_JOURNAL_LOST_DELIVERED'
+  | 'ERR_JOURNAL_SEGMENT_REPLACED'
+  // one writer per spool (SPOOL_DIR/.lock)
+  | 'ERR_SPOOL_LOCKED'
+  | 'ERR_SPOOL_LOCK_FAILED'
   // the archive
   | 'ERR_S3_PUT'
   | 'ERR_S3_OBJECT_REFUSED'
   | 'ERR_ARCHIVE_ENCODE'
+  // a TransactTime (or SendingTime) too far from the receipt, filed under the receive hour (a warning)
+  | 'ERR_ARCHIVE_TIME_OUTLIER'
   // the session's own files, the dead letters, and a background loop that failed
   | 'ERR_SEQUENCE_STORE'
+  | 'ERR_SEQUENCE_UNVOUCHED'
   | 'ERR_DEAD_LETTER_WRITE'
+  // an append-only spool file (holes, dead letters): lines neither copy holds good, or a copy repaired
+  | 'ERR_SPOOL_LINE_DAMAGED'
+  | 'ERR_SPOOL_LINE_REPAIRED'
   | 'ERR_LOOP_FAILED'
   // Kalshi's REST API (reconcile)
   | 'ERR_REST_STATUS'
   | 'ERR_REST_RESPONSE'
   | 'ERR_REST_TRANSPORT'
+  // keygen: a key file already there is never replaced without --force
+  | 'ERR_KEY_FILE_EXISTS'
   // everything outside FIX
   | 'ERR_CONFIG';
 

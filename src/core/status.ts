@@ -53,7 +53,7 @@ export interface JournalDamage {
    * records after them, or below a cursor. `missing`: a segment or its end gone. `cursor`: a sink's
    * cursor file damaged or gone (the other copy is used when it is good).
    */
-  kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor';
+  kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor' | 'index' | 'session';
   /** The segment (or cursor) file, null when a whole segment is gone. */
   segment: string | null;
   /** Byte offset in the file where the damage starts. */
@@ -74,9 +74,11 @@ export interface JournalDamage {
    * `recovering`: being replayed from the drop copy (the service is not ready meanwhile);
    * `recovered`: replayed, every named ExecID back in the journal; `hole`: recorded as a hole
    * (reconcile closes it from Kalshi); `reported`: nothing was lost that anyone acknowledged
-   * (a torn tail, bad bytes between records, a cursor restored from its copy).
+   * (a torn tail, bad bytes between records, a cursor restored from its copy); `delivered`: the
+   * records are lost here but every sink had delivered them (nothing is asked for again, and a
+   * resend of them is dropped as a duplicate).
    */
-  state?: 'recovering' | 'recovered' | 'hole' | 'reported';
+  state?: 'recovering' | 'recovered' | 'hole' | 'reported' | 'delivered';
 }
 
 /** The journal's integrity: what open found, and whether writes are going through now. */

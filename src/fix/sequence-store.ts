@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { ListenerError } from '../core/errors.js';
 
@@ -34,43 +35,52 @@ export class MemorySequenceStore implements SequenceStore {
 }
 
 /**
- * JSON file written atomically (temp file, fsync, rename, directory fsync) so a crash leaves the old
- * or the new state, off the event loop: the session never waits on the disk (on EFS each write is
- * a network round trip). Saves made while one is being written coalesce into the next write, so at
- * most one is in flight and the file ends at the latest state.
+ * The state in two files written one after the other (`<path>`, then `<path>.mirror`), each
+ * atomically (temp file, fsync, rename, directory fsync) and with a checksum, off the event loop:
+ * the session never waits on the disk (on EFS each write is a network round trip). Saves made
+ * while one is being written coalesce into the next write, so at most one is in flight and the
+ * files end at the latest state. Damage to one file leaves the other; damage to both (or a file
+ * that cannot be read) is no reason to stop: `load` says nothing is known and `damage` says why,
+ * and the session starts afresh (a reset logon, after which the drop copy covers the gap).
  */
 export class FileSequenceStore implements SequenceStore {
   readonly path: string;
   #next: SequenceState | undefined;
   #writing: Promise<void> | undefined;
+  #damage: ListenerError | undefined;
 
   constructor(path: string) {
     this.path = path;
   }
 
+  /** What the last `load` found wrong with either copy (undefined when both were good or absent). */
+  get damage(): ListenerError | undefined {
+    return this.#damage;
+  }
+
   load(): SequenceState | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ListenerError('ERR_SEQUENCE_STORE', `cannot read sequence store ${this.path}`, { cause: error });
-    }
-    let parsed: Partial<SequenceState>;
-    try {
-      parsed = JSON.parse(text) as Partial<SequenceState>;
-    } catch (cause) {
-      throw new ListenerError('ERR_SEQUENCE_STORE', `sequence store ${this.path} is not JSON`, { cause });
-    }
-    if (
-      !Number.isSafeInteger(parsed.nextInbound) ||
-      !Number.isSafeInteger(parsed.nextOutbound) ||
-      parsed.nextInbound! < 1 ||
-      parsed.nextOutbound! < 1
-    ) {
-      throw new ListenerError('ERR_SEQUENCE_STORE', `sequence store ${this.path} holds no valid sequence numbers`);
-    }
-    return { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound! };
+    const primary = readCopy(this.path);
+    const mirror = readCopy(`${this.path}.mirror`);
+    // A crash between the two writes leaves the primary one save ahead: it wins when good.
+    const state = typeof primary === 'object' ? primary : typeof mirror === 'object' ? mirror : undefined;
+    const bad = [
+      ...(primary === 'damaged' ? [this.path] : []),
+      ...(mirror === 'damaged' || (mirror === 'absent' && typeof primary === 'object' && primary.mirrored)
+        ? [`${this.path}.mirror`]
+        : []),
+      ...(primary === 'absent' && typeof mirror === 'object' ? [this.path] : []),
+    ];
+    this.#damage =
+      bad.length === 0
+        ? undefined
+        : new ListenerError(
+            'ERR_SEQUENCE_STORE',
+            state === undefined
+              ? `session file ${bad.join(' and ')} damaged and no good copy left: the session starts afresh (a reset logon; the drop copy covers the gap)`
+              : `session file ${bad.join(' and ')} damaged or missing; using the other copy (nextInbound ${state.nextInbound})`,
+            { details: { files: bad } },
+          );
+    return state === undefined ? undefined : { nextInbound: state.nextInbound, nextOutbound: state.nextOutbound };
   }
 
   save(state: SequenceState): Promise<void> {
@@ -85,12 +95,53 @@ export class FileSequenceStore implements SequenceStore {
       while (this.#next !== undefined) {
         const state = this.#next;
         this.#next = undefined;
-        await writeFileAtomic(this.path, JSON.stringify(state));
+        const body = JSON.stringify(state);
+        const text = `${TAG} ${checksum(body)} ${body}\n`;
+        await writeFileAtomic(this.path, text);
+        await writeFileAtomic(`${this.path}.mirror`, text);
       }
     } catch (cause) {
       throw new ListenerError('ERR_SEQUENCE_STORE', `cannot write sequence store ${this.path}`, { cause });
     } finally {
       this.#writing = undefined;
     }
+  }
+}
+
+const TAG = 'kfl-session 1';
+
+function checksum(text: string): string {
+  return crc32(text).toString(16).padStart(8, '0');
+}
+
+/**
+ * One copy: its state (`mirrored` when it is of the checksummed format, which always has a mirror),
+ * 'damaged' when present but unreadable, 'absent' when there is no file.
+ */
+function readCopy(path: string): (SequenceState & { mirrored: boolean }) | 'damaged' | 'absent' {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'damaged';
+  }
+  let json = text;
+  const mirrored = text.startsWith(`${TAG} `);
+  if (mirrored) {
+    const crc = text.slice(TAG.length + 1, TAG.length + 9);
+    json = text.slice(TAG.length + 10, text.endsWith('\n') ? -1 : undefined);
+    if (!text.endsWith('\n') || checksum(json) !== crc) return 'damaged';
+  }
+  // A plain JSON file is the state as written before the checksum.
+  try {
+    const parsed = JSON.parse(json) as Partial<SequenceState>;
+    return Number.isSafeInteger(parsed.nextInbound) &&
+      Number.isSafeInteger(parsed.nextOutbound) &&
+      parsed.nextInbound! >= 1 &&
+      parsed.nextOutbound! >= 1
+      ? { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound!, mirrored }
+      : 'damaged';
+  } catch {
+    return 'damaged';
   }
 }

@@ -256,7 +256,12 @@ export class ArchiveWriter {
   }
 
   #add(entry: JournalEntry): Bucket | undefined {
-    if (entry.lsn <= this.#cursor.through || this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b))
+    if (
+      entry.lsn <= this.#cursor.through ||
+      this.#cursor.uploaded.some(([a, b]) => entry.lsn >= a && entry.lsn <= b) ||
+      // Archived before the journal lost it, and brought back by a resend: not archived twice.
+      this.#o.journal.delivered(this.#sink, entry)
+    )
       return undefined;
     // From the line's bytes: filing a record needs neither a parse nor a string of the line.
     const line = entry.bytes;

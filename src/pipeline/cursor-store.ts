@@ -63,6 +63,21 @@ export class CursorStore {
     return this.#loaded.get(sink)?.state as T | undefined;
   }
 
+  /** The sinks that have a saved cursor (a good copy of one), in name order. */
+  sinks(): string[] {
+    return [...this.#loaded.keys()].sort();
+  }
+
+  /**
+   * True when the sink's saved cursor says it handled `lsn`: at or below its `through`, or inside
+   * a range it reports uploaded beyond it (an archive's objects written out of order).
+   */
+  handled(sink: string, lsn: number): boolean {
+    const state: (CursorState & { uploaded?: unknown }) | undefined = this.#loaded.get(sink)?.state;
+    if (state === undefined) return false;
+    return lsn <= state.through || asRanges(state.uploaded).some(([a, b]) => lsn >= a && lsn <= b);
+  }
+
   /**
    * The highest LSN any cursor has passed or names (an archive's uploaded ranges and its intent):
    * the journal never numbers a new record at or below it.

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { compareExecIds, isSequencedExecId } from '../core/exec-id.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
+import type { JournalDamage } from '../core/status.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
 export interface ExecIdIndexOptions {
@@ -111,6 +112,10 @@ export class ExecIdIndex {
   #aboveMax: string | undefined;
   #maxLsn = 0;
   #failure: ListenerError | undefined;
+  /** Set when a chunk was lost at open: every id the segments hold is checked back in. */
+  #rebuild = false;
+  /** Chunks open found damaged or missing. */
+  readonly damage: JournalDamage[] = [];
   #cutPending = false;
   #rewritePending = false;
   #chain: Promise<void> = Promise.resolve();
@@ -204,14 +209,17 @@ export class ExecIdIndex {
   /**
    * Builds the index: the logged ids whose records were not lost, then the ids read from the
    * segments. An id at an LSN in `lost` (or past `lastLsn`) is forgotten, in chunks too, so the
-   * exchange's resend or the drop copy can journal it again.
+   * exchange's resend or the drop copy can journal it again; one at an LSN in `delivered` is kept
+   * (its record is gone, but every sink had handled it: a resend of it must stay a duplicate).
    */
   async restore(
     fromSegments: ReadonlyMap<string, number>,
     lastLsn: number,
     lost: ReadonlyArray<readonly [number, number]>,
+    delivered: ReadonlySet<number> = new Set(),
   ): Promise<void> {
-    const isLost = (lsn: number) => lsn > lastLsn || lost.some(([a, b]) => lsn >= a && lsn <= b);
+    const isLost = (lsn: number) =>
+      lsn > lastLsn || (lost.some(([a, b]) => lsn >= a && lsn <= b) && !delivered.has(lsn));
     const touched = (c: Chunk) => c.maxLsn > lastLsn || lost.some(([a, b]) => a <= c.maxLsn && b >= c.minLsn);
     await this.#forgetInChunks(this.#chunks.filter(touched), isLost);
     const sealedLsn = this.#chunks.reduce((m, c) => Math.max(m, c.maxLsn), 0);
@@ -224,7 +232,8 @@ export class ExecIdIndex {
     }
     this.#logged = this.#ids.length;
     for (const [execId, lsn] of fromSegments)
-      if (lsn > sealedLsn && !this.#known.has(execId)) this.#remember(execId, stampOf(now), lsn);
+      if ((lsn > sealedLsn || (this.#rebuild && !this.#inChunks(execId))) && !this.#known.has(execId))
+        this.#remember(execId, stampOf(now), lsn);
     for (const chunk of this.#chunks) {
       if (chunk.hi !== null) this.#noteMax(chunk.hi);
       for (const other of chunk.others) this.#noteMax(other);
@@ -286,13 +295,18 @@ export class ExecIdIndex {
 
   /** The ids journaled at LSNs a..b that the log or the chunks name (recovery names lost records). */
   async idsBetween(a: number, b: number): Promise<string[]> {
+    return (await this.entriesBetween(a, b)).map(([execId]) => execId);
+  }
+
+  /** Like `idsBetween`, with each id's LSN: [execId, lsn] in LSN order. */
+  async entriesBetween(a: number, b: number): Promise<Array<[execId: string, lsn: number]>> {
     const found = new Map<number, string>();
     for (const r of this.remembered) if (r.lsn >= a && r.lsn <= b) found.set(r.lsn, r.execId);
     for (const chunk of this.#chunks) {
       if (chunk.maxLsn < a || chunk.minLsn > b) continue;
       for (const [execId, lsn] of await this.#readChunk(chunk)) if (lsn >= a && lsn <= b) found.set(lsn, execId);
     }
-    return [...found.entries()].sort(([x], [y]) => x - y).map(([, execId]) => execId);
+    return [...found.entries()].sort(([x], [y]) => x - y).map(([lsn, execId]) => [execId, lsn]);
   }
 
   /** The id logged at the highest LSN below `lsn`, if the log or a chunk names one. */
@@ -558,6 +572,7 @@ export class ExecIdIndex {
       throw new ListenerError('ERR_JOURNAL_READ', 'cannot list the dedupe chunks', { cause: error });
     }
     const chunks: Chunk[] = [];
+    const seqs: number[] = [];
     for (const name of names.sort()) {
       const match = CHUNK_PATTERN.exec(name);
       if (match === null) {
@@ -565,12 +580,42 @@ export class ExecIdIndex {
         continue;
       }
       this.#chunkSeq = Math.max(this.#chunkSeq, Number(match[1]));
-      const header = await readHeader(join(dir, name));
+      const previous = seqs.at(-1);
+      seqs.push(Number(match[1]));
+      // Chunks expire oldest first, so their numbers run without a gap: a gap is a deleted chunk.
+      if (previous !== undefined && Number(match[1]) > previous + 1)
+        this.#chunkDamage(`dedupe/ids-${previous + 1}..${Number(match[1]) - 1}`, 'missing (deleted by someone else)');
+      let header: Omit<ChunkHeader, 'v'>;
+      try {
+        header = await readHeader(join(dir, name));
+      } catch (cause) {
+        const aside = `${name}.damaged-${this.#now()}`;
+        await rename(join(dir, name), join(dir, aside)).catch(() => undefined);
+        this.#chunkDamage(`dedupe/${name}`, `unreadable (${(cause as Error).message}); kept aside as ${aside}`);
+        continue;
+      }
       // An expired chunk that cannot be deleted is kept: remembering longer is harmless.
       if (header.newest >= horizon || !(await this.#removeAtOpen(join(dir, name))))
         chunks.push({ file: name, ...header });
     }
     for (const chunk of chunks) this.#addChunk(chunk);
+  }
+
+  /**
+   * A chunk lost to damage or deletion: its ids are rebuilt from the segments that still hold
+   * their records; those whose records are gone are forgotten, which only matters if the exchange
+   * resends one (it would be journaled again). Reported, never fatal.
+   */
+  #chunkDamage(file: string, what: string): void {
+    this.#rebuild = true;
+    this.damage.push({
+      kind: 'index',
+      segment: file,
+      offset: 0,
+      lsns: null,
+      state: 'reported',
+      note: `ExecID index chunk ${what}: its ids are rebuilt from the journal where it still holds their records; older ids of it are forgotten until the dedupe window passes them`,
+    });
   }
 
   /** Deletes a file open found left over; a refusal is shown (`failure`) and tried at the next open. */

@@ -194,7 +194,9 @@ export class FillPublisher {
       // LSNs the journal lost to damage (reported there) hold nothing to send: passed, not awaited.
       if (entry.lsn > expected) this.#markGap(expected, entry.lsn - 1);
       expected = entry.lsn + 1;
-      if (isFillLine(entry.bytes)) this.#waiting.add(this.#toPending(entry, now), now);
+      // A fill published before the journal lost it, brought back by a resend: not sent twice.
+      if (isFillLine(entry.bytes) && !this.#o.journal.delivered(SINK, entry))
+        this.#waiting.add(this.#toPending(entry, now), now);
       else this.#markDone(entry.lsn);
     }
     this.#readLsn = entries.at(-1)!.lsn;

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { BackoffPolicy } from '../core/backoff.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
-import type { ExecutionReportRecord } from '../core/record.js';
+import { stringOfLine, type ExecutionReportRecord } from '../core/record.js';
 import type { JournalDamage, JournalStats } from '../core/status.js';
 import { CursorStore, type CursorState } from './cursor-store.js';
 import { ExecIdIndex } from './exec-id-index.js';
@@ -32,8 +32,17 @@ export interface JournalOptions {
   maxPendingBytes?: number;
   /** Waits between write attempts while the spool refuses writes. */
   retry?: BackoffPolicy;
+  /** How often the active segment is checked for deletion under the open file (default 1000 ms). */
+  checkEveryMs?: number;
   now?: () => number;
 }
+
+/**
+ * Ids whose records the journal lost after some sinks (not all) had handled them: when the
+ * exchange's resend or the drop copy brings one back, those sinks step over it. Kept with each
+ * such sink's cursor as [execId, ms when found], until the dedupe window forgets the id.
+ */
+type Redelivered = Map<string, number>;
 
 export interface AppendResult {
   /** The entry's LSN, or the LSN it will be durable behind when it was a duplicate. */
@@ -59,15 +68,33 @@ export class Journal {
   /** Each registered sink's latest position, and the one on disk (segments go below the latter only). */
   readonly #positions = new Map<string, number>();
   readonly #saved = new Map<string, number>();
+  /** Per sink: ids it had handled before the journal lost them (see Redelivered). */
+  readonly #redelivered = new Map<string, Redelivered>();
+  /** Records appended at or below this LSN were journaled before this open: never redeliveries. */
+  readonly #openedAt: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  readonly #damageListeners: Set<(damage: JournalDamage) => void>;
   #duplicates = 0;
   #closed = false;
 
-  private constructor(log: SegmentLog, index: ExecIdIndex, cursors: CursorStore, maxPendingBytes: number) {
+  private constructor(
+    log: SegmentLog,
+    index: ExecIdIndex,
+    cursors: CursorStore,
+    options: JournalOptions,
+    damage: JournalDamage[],
+    damageListeners: Set<(damage: JournalDamage) => void>,
+  ) {
+    this.#damageListeners = damageListeners;
     this.#log = log;
     this.#index = index;
     this.#cursors = cursors;
-    this.#maxPendingBytes = maxPendingBytes;
-    this.#damage = [...log.damage, ...cursors.damage];
+    this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+    this.#windowMs = options.dedupeWindowMs ?? 72 * 3600 * 1000;
+    this.#now = options.now ?? Date.now;
+    this.#damage = damage;
+    this.#openedAt = log.lastLsn;
     log.onDurable((lsn) => void index.persist(lsn));
   }
 
@@ -83,23 +110,50 @@ export class Journal {
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
+    const sinks = cursors.sinks();
+    const damage: JournalDamage[] = [];
+    const damageListeners = new Set<(damage: JournalDamage) => void>();
     const log = await SegmentLog.open({
       dir: options.dir,
       floor: Math.max(cursors.floor(), index.maxLsn),
+      // Segments are deleted only below every sink's saved position.
+      keptAbove: sinks.length === 0 ? 0 : Math.min(...sinks.map((sink) => cursors.load(sink)!.through)),
+      ...(options.checkEveryMs === undefined ? {} : { checkEveryMs: options.checkEveryMs }),
+      onDamage: (d) => {
+        damage.push(d);
+        for (const listener of damageListeners) listener(d);
+      },
       onRecovered: (lsn, line) => fromSegments.set((JSON.parse(line) as ExecutionReportRecord).exec_id, lsn),
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
-    const journal = new Journal(log, index, cursors, options.maxPendingBytes ?? 64 * 1024 * 1024);
+    damage.push(...log.damage, ...cursors.damage, ...index.damage);
+    const journal = new Journal(log, index, cursors, options, damage, damageListeners);
     const lostRanges = log.damage.flatMap((d) => (d.lsns === null || d.kind === 'torn_tail' ? [] : [d.lsns]));
+    // Lost records every sink had handled stay known (a resend of one is a duplicate); those
+    // some sinks had handled are stepped over by those sinks when they come back.
+    const delivered = new Set<number>();
+    const redelivered = new Map<string, string[]>();
     for (const d of log.damage) {
       if (d.lsns === null || d.kind === 'torn_tail') continue;
       const [a, b] = d.lsns;
       // Name what was lost (the dedupe log knows the ids), and where a replay would start: the
       // last record kept before it, else the last id the dedupe log has before it.
-      d.execIds = await index.idsBetween(a, b);
+      const entries = await index.entriesBetween(a, b);
+      d.execIds = entries.map(([execId]) => execId);
+      for (const [execId, lsn] of entries) {
+        const handledBy = sinks.filter((sink) => cursors.handled(sink, lsn));
+        if (sinks.length > 0 && handledBy.length === sinks.length) delivered.add(lsn);
+        else for (const sink of handledBy) redelivered.set(sink, [...(redelivered.get(sink) ?? []), execId]);
+      }
+      // Every sink had handled the whole range: lost here, delivered already, nothing to ask for.
+      if (sinks.length > 0 && sinks.every((sink) => cursors.handled(sink, b))) {
+        d.state = 'delivered';
+        d.note = `lost locally after every sink (${sinks.join(', ')}) had delivered it: nothing to recover`;
+        continue;
+      }
       const around = log.neighbours(d);
       const prior = around.prior === undefined ? undefined : (JSON.parse(around.prior) as ExecutionReportRecord);
       const next = around.next === undefined ? undefined : (JSON.parse(around.next) as ExecutionReportRecord);
@@ -112,8 +166,64 @@ export class Journal {
         d.msgSeqNums = [prior!.msg_seq_num + 1, next === undefined ? null : next.msg_seq_num - 1];
       }
     }
-    await index.restore(fromSegments, log.lastLsn, lostRanges);
+    await index.restore(fromSegments, log.lastLsn, lostRanges, delivered);
+    await journal.#loadRedelivered(sinks, redelivered);
     return journal;
+  }
+
+  /**
+   * Each sink's redelivered ids: those its cursor kept, less the expired, plus those this open
+   * found, saved with its cursor before anything is appended (a crash must not forget them).
+   */
+  async #loadRedelivered(sinks: readonly string[], found: ReadonlyMap<string, string[]>): Promise<void> {
+    const horizon = this.#now() - this.#windowMs;
+    for (const sink of sinks) {
+      const state = this.#cursors.load<CursorState & { redelivered?: unknown }>(sink)!;
+      const ids: Redelivered = new Map();
+      if (Array.isArray(state.redelivered))
+        for (const item of state.redelivered as unknown[])
+          if (Array.isArray(item) && typeof item[0] === 'string' && typeof item[1] === 'number' && item[1] >= horizon)
+            ids.set(item[0], item[1]);
+      const fresh = found.get(sink) ?? [];
+      for (const execId of fresh) ids.set(execId, this.#now());
+      if (ids.size > 0) this.#redelivered.set(sink, ids);
+      if (fresh.length > 0) await this.#saveState(sink, state);
+    }
+  }
+
+  /** A sink's state as saved: its own, plus the ids it must step over (when it has any). */
+  async #saveState(sink: string, state: CursorState): Promise<boolean> {
+    const ids = this.#redelivered.get(sink);
+    const { redelivered: _, ...own } = state as CursorState & { redelivered?: unknown };
+    const full = ids === undefined || ids.size === 0 ? own : { ...own, redelivered: [...ids] };
+    return this.#cursors.save(sink, full);
+  }
+
+  /**
+   * True when `entry` is a record this sink delivered before the journal lost it, brought back by
+   * a resend or the drop copy: the sink steps over it (it must not deliver it twice). Free unless
+   * damage after a partial delivery left such ids.
+   */
+  delivered(sink: string, entry: JournalEntry): boolean {
+    if (entry.lsn <= this.#openedAt) return false;
+    const ids = this.#redelivered.get(sink);
+    if (ids === undefined || ids.size === 0) return false;
+    const execId = stringOfLine(entry.line, 'exec_id');
+    return execId !== null && ids.has(execId);
+  }
+
+  /**
+   * Damage found at start in a file of the spool the journal does not own (the session file):
+   * kept with what open found, and settled and reported with it.
+   */
+  reportDamage(damage: JournalDamage): void {
+    this.#damage.push(damage);
+  }
+
+  /** Called with damage found while running (the active segment deleted under the open file). */
+  onDamage(listener: (damage: JournalDamage) => void): () => void {
+    this.#damageListeners.add(listener);
+    return () => this.#damageListeners.delete(listener);
   }
 
   get lastLsn(): number {
@@ -229,11 +339,14 @@ export class Journal {
 
   /** A sink's saved state (undefined on its first start). The sink is registered at its position. */
   loadCursor<T extends CursorState>(sink: string): Promise<T | undefined> {
-    const state = this.#cursors.load<T>(sink);
-    const through = state?.through ?? this.#log.firstLsn - 1;
+    const saved = this.#cursors.load<T & { redelivered?: unknown }>(sink);
+    const through = saved?.through ?? this.#log.firstLsn - 1;
     this.#positions.set(sink, through);
     this.#saved.set(sink, through);
-    return Promise.resolve(state);
+    if (saved === undefined) return Promise.resolve(undefined);
+    // The journal's own part of the cursor is not the sink's to see.
+    const { redelivered: _, ...state } = saved;
+    return Promise.resolve(state as unknown as T);
   }
 
   /**
@@ -244,7 +357,7 @@ export class Journal {
    */
   async saveCursor(sink: string, state: CursorState): Promise<void> {
     this.#positions.set(sink, state.through);
-    if (!(await this.#cursors.save(sink, state))) throw this.#cursors.failure!;
+    if (!(await this.#saveState(sink, state))) throw this.#cursors.failure!;
     this.#saved.set(sink, state.through);
     if (this.#saved.size === 0) return;
     const through = Math.min(...this.#saved.values(), this.#index.loggedLsn);

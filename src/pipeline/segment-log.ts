@@ -1,5 +1,5 @@
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
@@ -8,7 +8,7 @@ import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { unaccountedGap, Vacancies } from './lsn-ranges.js';
+import { addRange, unaccountedGap, Vacancies, type LsnRange } from './lsn-ranges.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
 /** One durable journal entry: its position (LSN) and its record, as the JSON line every sink writes. */
@@ -83,6 +83,18 @@ export interface SegmentLogOptions {
    * continues above it, and a segment ending below it lost records rather than never had them.
    */
   floor: number;
+  /**
+   * Where the records that must still be on disk start when lsn-base cannot say (it is missing or
+   * damaged): every sink's saved position, below which segments may have been deleted.
+   */
+  keptAbove?: number;
+  /**
+   * How often the active segment is checked for having been deleted or replaced under the open
+   * file (default 1000 ms; 0 turns the check off). A deleted one is written back from the open file.
+   */
+  checkEveryMs?: number;
+  /** Told of damage found while running (the active segment deleted or replaced, and restored). */
+  onDamage?: (damage: JournalDamage) => void;
   /** Waits between attempts while a write fails (a full disk): default 250 ms doubling to 10 s. */
   retry?: BackoffPolicy;
   /**
@@ -122,6 +134,9 @@ const HEADER_BYTES = 16;
 // rewritten as format 2 on open.
 const V1_HEADER_BYTES = 8;
 const INDEX_EVERY = 256;
+const MIN_SEGMENT_BYTES = 64 * 1024;
+// lsn-base: where numbering stands, the last LSN deleted, and the runs known to hold no record.
+const LSN_BASE_TAG = 'kfl-lsn-base 2';
 const READ_WINDOW = 1024 * 1024;
 
 interface Segment {
@@ -180,14 +195,29 @@ export class SegmentLog {
   #truncatedTailBytes = 0;
   #closed = false;
   #housekeeping: ListenerError | undefined;
+  /** Runs of LSNs known to hold no record, kept in lsn-base so no later open reports them again. */
+  #vacant: LsnRange[] = [];
+  /** The last LSN of the newest segment deleted (lsn-base keeps it): records after it must be on disk. */
+  #deletedThrough = 0;
+  readonly #keptAbove: number | undefined;
+  readonly #checkEveryMs: number;
+  readonly #onDamage: ((damage: JournalDamage) => void) | undefined;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #checkDue = false;
+  /** The size the active segment rolls at: `segmentBytes`, or less when the spool is short of space. */
+  #activeLimit: number;
   /** The good records on either side of each damaged range, as read on open (JSON lines). */
   readonly #neighbours = new Map<JournalDamage, { prior: string | undefined; next: string | undefined }>();
 
   private constructor(options: SegmentLogOptions) {
     this.#dir = options.dir;
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.#activeLimit = this.#segmentBytes;
     this.#cacheBytes = options.cacheBytes ?? 32 * 1024 * 1024;
     this.#floor = options.floor;
+    this.#keptAbove = options.keptAbove;
+    this.#checkEveryMs = options.checkEveryMs ?? 1000;
+    this.#onDamage = options.onDamage;
     this.#dsync = options.sync === 'fdatasync' ? 0 : (O_DSYNC ?? 0);
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, floorMs: 50, ...options.retry });
@@ -196,6 +226,10 @@ export class SegmentLog {
   static async open(options: SegmentLogOptions): Promise<SegmentLog> {
     const log = new SegmentLog(options);
     await log.#recover(options.onRecovered);
+    if (log.#checkEveryMs > 0) {
+      log.#checkTimer = setInterval(() => log.#checkSoon(), log.#checkEveryMs);
+      log.#checkTimer.unref();
+    }
     return log;
   }
 
@@ -324,8 +358,14 @@ export class SegmentLog {
   async #deleteThrough(lsn: number): Promise<void> {
     while (this.#segments.length > 1 && this.#segments[0]!.lastLsn <= lsn) {
       const segment = this.#segments[0]!;
-      // Numbering survives even when every segment is gone: lsn-base first, then the file.
-      if (!(await this.#writeLsnBase(Math.max(this.#durableLsn, segment.lastLsn)))) return;
+      // Numbering survives even when every segment is gone: lsn-base first, then the file. It
+      // also says where the segments left must start, so a segment deleted by anyone else is seen.
+      const deletedBefore = this.#deletedThrough;
+      this.#deletedThrough = Math.max(this.#deletedThrough, segment.lastLsn);
+      if (!(await this.#writeLsnBase(Math.max(this.#durableLsn, segment.lastLsn)))) {
+        this.#deletedThrough = deletedBefore;
+        return;
+      }
       try {
         await rm(segment.path, { force: true });
       } catch (cause) {
@@ -348,8 +388,11 @@ export class SegmentLog {
   }
 
   async #writeLsnBase(lsn: number): Promise<boolean> {
+    // Runs below the deleted segments need no keeping: nothing is expected there any more.
+    const vacant = this.#vacant.filter(([, b]) => b > this.#deletedThrough);
+    const body = JSON.stringify({ lsn, deletedThrough: this.#deletedThrough, vacant });
     try {
-      await writeFileAtomic(join(this.#dir, 'lsn-base'), String(lsn));
+      await writeFileAtomic(join(this.#dir, 'lsn-base'), `${LSN_BASE_TAG} ${checksum(body)} ${body}\n`);
     } catch (cause) {
       this.#housekeeping = await spoolWriteFailure(join(this.#dir, 'lsn-base'), 'cannot write lsn-base', cause);
       return false;
@@ -370,6 +413,7 @@ export class SegmentLog {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
+    clearInterval(this.#checkTimer);
     if (this.#flushing !== undefined) {
       // The attempt that decides is one that starts now. An attempt already under way may have
       // begun before the disk came back, so its failure is not the last word, and a stalled log
@@ -393,6 +437,7 @@ export class SegmentLog {
 
   async #flushLoop(): Promise<void> {
     try {
+      if (this.#checkDue) await this.#checkActive();
       while (this.#pending.length > 0 && !this.#closed) {
         const batch = this.#pending;
         this.#pending = [];
@@ -414,6 +459,7 @@ export class SegmentLog {
           await this.#onWriteFailure(cause, attempt);
         }
         this.#signal();
+        if (this.#checkDue) await this.#checkActive();
       }
     } finally {
       this.#flushing = undefined;
@@ -427,7 +473,7 @@ export class SegmentLog {
     if (
       this.#needsRoll ||
       segment === undefined ||
-      (segment.lastLsn >= segment.firstLsn && segment.bytes + batch[start]!.size > this.#segmentBytes)
+      (segment.lastLsn >= segment.firstLsn && segment.bytes + batch[start]!.size > this.#activeLimit)
     )
       segment = await this.#roll(batch[start]!.entry.lsn);
     // Fill this segment up to its size (at least one record), then roll for the rest.
@@ -436,7 +482,7 @@ export class SegmentLog {
     let records = segment.records;
     const index: Array<[number, number]> = [];
     let i = start;
-    while (i < batch.length && (i === start || bytes + batch[i]!.size <= this.#segmentBytes)) {
+    while (i < batch.length && (i === start || bytes + batch[i]!.size <= this.#activeLimit)) {
       const { entry, size } = batch[i]!;
       if (records++ % INDEX_EVERY === 0) index.push([entry.lsn, bytes]);
       bytes += size;
@@ -502,6 +548,77 @@ export class SegmentLog {
     this.#wakeRetry = undefined;
   }
 
+  /**
+   * The timer's turn: the check runs in the flush loop's slot (now when the loop is idle, else
+   * between its batches), so it never races a write to the active segment.
+   */
+  #checkSoon(): void {
+    this.#checkDue = true;
+    if (this.#flushing === undefined && !this.#closed) this.#flushing = this.#flushLoop();
+  }
+
+  /**
+   * Whether the active segment is still the file at its path. Deleted (or replaced) by someone
+   * else, its records are still readable through the open file: they are written back to the
+   * path, appends go on there, and the damage is reported; nothing is lost. EFS has no inotify,
+   * so this looks (an fstat and a stat) rather than listens.
+   */
+  async #checkActive(): Promise<void> {
+    this.#checkDue = false;
+    const segment = this.#segments.at(-1);
+    const handle = this.#active;
+    if (segment === undefined || handle === undefined || this.#needsRoll) return;
+    try {
+      const held = await handle.stat();
+      const atPath = await stat(segment.path).catch(() => undefined);
+      if (held.nlink > 0 && atPath !== undefined && atPath.ino === held.ino && atPath.dev === held.dev) return;
+      // The handle is write-only; Linux reopens the file behind it for reading through /proc,
+      // deleted or not (elsewhere this fails, and the catch below rolls a new segment instead).
+      const reader = await open(`/proc/self/fd/${handle.fd}`, 'r');
+      const data = Buffer.allocUnsafe(segment.bytes);
+      try {
+        for (let at = 0; at < data.length;) {
+          const { bytesRead } = await reader.read(data, at, data.length - at, at);
+          if (bytesRead === 0) throw new Error(`the open segment ends at byte ${at} of ${data.length}`);
+          at += bytesRead;
+        }
+      } finally {
+        await reader.close();
+      }
+      await writeFileAtomic(segment.path, data);
+      this.#active = await open(segment.path, this.#appendFlags());
+      await handle.close().catch(() => undefined);
+      this.#report({
+        kind: 'missing',
+        segment: segmentName(segment.firstLsn),
+        offset: 0,
+        lsns: null,
+        bytes: data.length,
+        state: 'reported',
+        note: `the active segment was ${atPath === undefined ? 'deleted' : 'replaced'} while open; written back from the open file (LSNs ${segment.firstLsn}..${segment.lastLsn}), nothing lost`,
+      });
+    } catch (cause) {
+      // Cannot restore it here: the next write starts a segment of its own, and what only the
+      // lost file held is found missing (and recovered) at the next open.
+      this.#needsRoll = true;
+      this.#housekeeping = asListenerError(cause, 'ERR_JOURNAL_WRITE', `cannot restore ${segment.path}`);
+      this.#report({
+        kind: 'missing',
+        segment: segmentName(segment.firstLsn),
+        offset: 0,
+        lsns: null,
+        state: 'reported',
+        note: `the active segment was deleted or replaced while open and could not be written back (${this.#housekeeping.message}); its records are checked again at the next start`,
+      });
+    }
+  }
+
+  /** Damage found while running: kept with what open found, and told. */
+  #report(damage: JournalDamage): void {
+    this.#damage.push(damage);
+    this.#onDamage?.(damage);
+  }
+
   #signal(): void {
     const current = this.#changed;
     this.#changed = deferred();
@@ -516,6 +633,14 @@ export class SegmentLog {
   }
 
   async #roll(firstLsn: number): Promise<Segment> {
+    // A segment is deleted only whole, once every sink has passed it: on a small spool one
+    // segment as big as the disk would never be passed, and the disk never freed. A new segment
+    // takes at most an eighth of the free space (never under 64 KiB), so a full spool drains.
+    const free = await statfs(this.#dir).then(
+      (s) => s.bavail * s.bsize,
+      () => Number.POSITIVE_INFINITY,
+    );
+    this.#activeLimit = Math.min(this.#segmentBytes, Math.max(MIN_SEGMENT_BYTES, Math.floor(free / 8)));
     const previous = this.#segments.at(-1);
     const path = join(this.#dir, segmentName(firstLsn));
     const handle = await open(path, constants.O_CREAT | constants.O_TRUNC | this.#appendFlags(), 0o644);
@@ -546,16 +671,34 @@ export class SegmentLog {
       .filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name))
       .map((d) => d.name)
       .sort();
-    const floor = Math.max(this.#floor, await this.#lsnBase());
+    const base = await this.#lsnBase();
+    const floor = Math.max(this.#floor, base.lsn);
     const now = this.#now();
+    // Runs earlier opens found holding no record (lost and reported then, or never given): what
+    // lies there now is no news. Records after the last deleted segment must be on disk.
+    const known = base.vacant;
+    // Unknown (no lsn-base, no sink positions given): the first segment found is taken as the first.
+    const firstOnDisk = names.length === 0 ? undefined : Number(names[0]!.slice(4, 20));
+    this.#deletedThrough = base.deletedThrough ?? this.#keptAbove ?? (firstOnDisk ?? floor + 1) - 1;
+    const expectedFrom = this.#deletedThrough + 1;
     // The last good record read so far: a damaged range found next lies after it.
     let lastLine: string | undefined;
     let lastRecovered: number | undefined;
     const report = (damage: JournalDamage) => {
       this.#damage.push(damage);
-      if (damage.lsns !== null && damage.kind !== 'torn_tail')
+      if (damage.lsns !== null && damage.kind !== 'torn_tail') {
         this.#neighbours.set(damage, { prior: lastLine, next: undefined });
+        addRange(this.#vacant, damage.lsns);
+      }
     };
+    // LSNs [a, b] no segment holds: each run that no earlier open accounted for is missing.
+    const reportMissing = (a: number, b: number) => {
+      for (const [first, last] of uncovered(a, b, known))
+        report({ kind: 'missing', segment: null, offset: 0, lsns: [first, last] });
+    };
+    // The first segment left must start right after the last one deleted (a sink may still need
+    // what lay between: someone else deleted it).
+    if (firstOnDisk !== undefined) reportMissing(expectedFrom, firstOnDisk - 1);
     for (let s = 0; s < names.length; s++) {
       const name = names[s]!;
       const firstLsn = Number(name.slice(4, 20));
@@ -563,8 +706,7 @@ export class SegmentLog {
       const data = await readFile(path);
       const previous = this.#segments.at(-1);
       const lastSeen = Math.max(previous?.lastLsn ?? 0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
-      if (previous !== undefined && firstLsn > lastSeen + 1)
-        report({ kind: 'missing', segment: null, offset: 0, lsns: [lastSeen + 1, firstLsn - 1] });
+      if (previous !== undefined && firstLsn > lastSeen + 1) reportMissing(lastSeen + 1, firstLsn - 1);
       else if (previous !== undefined && firstLsn <= previous.lastLsn)
         throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} overlaps the one before it`, {
           details: { segment: name },
@@ -623,7 +765,10 @@ export class SegmentLog {
         offset += HEADER_BYTES + Buffer.byteLength(record.line, 'utf8');
         segment.lastLsn = record.lsn;
         if (lastRecovered === undefined) this.#vacancies.below = record.lsn - 1;
-        else this.#vacancies.add(lastRecovered + 1, record.lsn - 1);
+        else if (record.lsn > lastRecovered + 1) {
+          this.#vacancies.add(lastRecovered + 1, record.lsn - 1);
+          addRange(this.#vacant, [lastRecovered + 1, record.lsn - 1]);
+        }
         lastRecovered = record.lsn;
         onRecovered?.(record.lsn, record.line);
         if (this.#neighbours.size > 0)
@@ -643,19 +788,20 @@ export class SegmentLog {
     // the segments lost it: a cursor past it would make the sink skip the new record given it.
     const lastOnDisk = this.#segments.at(-1)?.lastLsn;
     const reported = reportedLoss(this.#damage);
-    if (lastOnDisk !== undefined && lastOnDisk < floor && reported < floor)
-      report({
-        kind: 'missing',
-        segment: null,
-        offset: 0,
-        lsns: [Math.max(lastOnDisk, reported) + 1, floor],
-      });
+    // With no segment left at all, everything after the last deletion up to the floor is gone.
+    if (Math.max(lastOnDisk ?? this.#deletedThrough, reported) < floor)
+      reportMissing(Math.max(lastOnDisk ?? this.#deletedThrough, reported) + 1, floor);
     const lastSegment = this.#segments.at(-1);
     // Never below an LSN reported lost either: a report names it, a new record must not take it.
     this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor, reportedLoss(this.#damage));
     // What holds no record among the LSNs given so far: numbering resumes after them.
     if (lastRecovered === undefined) this.#vacancies.below = this.#lastLsn;
     else this.#vacancies.add(lastRecovered + 1, this.#lastLsn);
+    for (const run of known) addRange(this.#vacant, run);
+    if (lastRecovered !== undefined && this.#lastLsn > lastRecovered)
+      addRange(this.#vacant, [lastRecovered + 1, this.#lastLsn]);
+    else if (lastRecovered === undefined && this.#lastLsn > this.#deletedThrough)
+      addRange(this.#vacant, [this.#deletedThrough + 1, this.#lastLsn]);
     // A segment's first LSN is in its name: after a gap, appends start a segment of their own.
     if (
       lastSegment === undefined ||
@@ -677,23 +823,29 @@ export class SegmentLog {
     await this.#writeLsnBase(this.#lastLsn);
   }
 
-  /** The LSN numbering had reached when the last segments were deleted (0 when never written). */
-  async #lsnBase(): Promise<number> {
+  /**
+   * lsn-base: the LSN numbering had reached when it was last written (0 when never), the last LSN
+   * of the newest segment deleted, and the runs known to hold no record. Missing or damaged, it is
+   * rebuilt: the segments, the cursors and the ExecID log still bound numbering from below, and
+   * the sinks' positions say where the segments must start.
+   */
+  async #lsnBase(): Promise<{ lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] }> {
+    const unknown = { lsn: 0, deletedThrough: undefined, vacant: [] };
     let text: string;
     try {
       text = await readFile(join(this.#dir, 'lsn-base'), 'utf8');
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw new ListenerError('ERR_JOURNAL_READ', 'cannot read lsn-base', { cause });
+      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return unknown;
+      this.#housekeeping = asListenerError(cause, 'ERR_JOURNAL_CORRUPT', 'cannot read lsn-base; rewritten');
+      return unknown;
     }
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 0)
-      // Damaged: the segments, the cursors and the ExecID log still bound numbering from below.
+    const base = parseLsnBase(text);
+    if (base === undefined)
       this.#housekeeping = new ListenerError(
         'ERR_JOURNAL_CORRUPT',
-        `lsn-base holds no LSN (${JSON.stringify(text.slice(0, 20))}); rewritten`,
+        `lsn-base is damaged (${JSON.stringify(text.slice(0, 40))}); rewritten from the segments and cursors`,
       );
-    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+    return base ?? unknown;
   }
 
   /**
@@ -767,6 +919,52 @@ function reportedLoss(damage: readonly JournalDamage[]): number {
   let last = 0;
   for (const d of damage) if (d.kind !== 'torn_tail' && d.lsns !== null && d.lsns[1] > last) last = d.lsns[1];
   return last;
+}
+
+/** The parts of [a, b] that no run of `known` (sorted, disjoint) covers. */
+function uncovered(a: number, b: number, known: readonly LsnRange[]): LsnRange[] {
+  const out: LsnRange[] = [];
+  let from = a;
+  for (const [x, y] of known) {
+    if (from > b) break;
+    if (y < from) continue;
+    if (x > from) out.push([from, Math.min(b, x - 1)]);
+    from = Math.max(from, y + 1);
+  }
+  if (from <= b) out.push([from, b]);
+  return out;
+}
+
+function checksum(text: string): string {
+  return crc32(text).toString(16).padStart(8, '0');
+}
+
+/** lsn-base as written (with its checksum), or a plain LSN as written before it; else undefined. */
+function parseLsnBase(
+  text: string,
+): { lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] } | undefined {
+  if (!text.startsWith(`${LSN_BASE_TAG} `)) {
+    const value = Number(text);
+    return text.trim() !== '' && Number.isSafeInteger(value) && value >= 0
+      ? { lsn: value, deletedThrough: undefined, vacant: [] }
+      : undefined;
+  }
+  const crc = text.slice(LSN_BASE_TAG.length + 1, LSN_BASE_TAG.length + 9);
+  const body = text.slice(LSN_BASE_TAG.length + 10, text.endsWith('\n') ? -1 : undefined);
+  if (!text.endsWith('\n') || checksum(body) !== crc) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { lsn?: unknown; deletedThrough?: unknown; vacant?: unknown };
+    const ok = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+    if (!ok(parsed.lsn) || !ok(parsed.deletedThrough) || !Array.isArray(parsed.vacant)) return undefined;
+    const vacant: LsnRange[] = [];
+    for (const run of parsed.vacant as unknown[]) {
+      if (!Array.isArray(run) || !ok(run[0]) || !ok(run[1]) || run[1] < run[0]) return undefined;
+      addRange(vacant, [run[0], run[1]]);
+    }
+    return { lsn: parsed.lsn, deletedThrough: parsed.deletedThrough, vacant };
+  } catch {
+    return undefined;
+  }
 }
 
 function segmentName(firstLsn: number): string {

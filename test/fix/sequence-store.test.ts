@@ -18,8 +18,8 @@ describe('FileSequenceStore', () => {
 
       // Assess: nothing written synchronously; then the file, and no temp file left beside it.
       expect(onDiskAtReturn).toEqual([]);
-      expect(JSON.parse(readFileSync(join(dir, 'session.json'), 'utf8'))).toEqual({ nextInbound: 7, nextOutbound: 3 });
-      expect(readdirSync(dir)).toEqual(['session.json']);
+      expect(new FileSequenceStore(join(dir, 'session.json')).load()).toEqual({ nextInbound: 7, nextOutbound: 3 });
+      expect(readdirSync(dir).sort()).toEqual(['session.json', 'session.json.mirror']);
     });
 
     it('coalesces saves made while one is being written: the file ends at the latest state', async () => {
@@ -62,19 +62,48 @@ describe('FileSequenceStore', () => {
       expect(new FileSequenceStore(join(tempDir(), 'none.json')).load()).toBeUndefined();
     });
 
-    it('refuses a file that is not JSON, or holds no valid sequence numbers, with ERR_SEQUENCE_STORE', () => {
+    it('starts afresh, never throws, when a file is not JSON or holds no valid sequence numbers, and says why', () => {
       // Prepare
       const dir = tempDir();
       writeFileSync(join(dir, 'garbled.json'), '{"nextInb');
       writeFileSync(join(dir, 'zero.json'), JSON.stringify({ nextInbound: 0, nextOutbound: 1 }));
+      const garbled = new FileSequenceStore(join(dir, 'garbled.json'));
+      const zero = new FileSequenceStore(join(dir, 'zero.json'));
 
       // Act / Assess
-      expect(() => new FileSequenceStore(join(dir, 'garbled.json')).load()).toThrow(
-        expect.objectContaining({ code: 'ERR_SEQUENCE_STORE', message: expect.stringMatching(/not JSON/) as unknown }),
-      );
-      expect(() => new FileSequenceStore(join(dir, 'zero.json')).load()).toThrow(
-        expect.objectContaining({ code: 'ERR_SEQUENCE_STORE' }),
-      );
+      expect(garbled.load()).toBeUndefined();
+      expect(garbled.damage).toMatchObject({
+        code: 'ERR_SEQUENCE_STORE',
+        message: expect.stringMatching(/starts afresh/) as unknown,
+      });
+      expect(zero.load()).toBeUndefined();
+      expect(zero.damage).toMatchObject({ code: 'ERR_SEQUENCE_STORE' });
+    });
+
+    it('uses the other copy when one has a raised digit, a cut or is gone, and reports the bad one', async () => {
+      for (const harm of ['raise', 'cut', 'delete'] as const)
+        for (const which of ['session.json', 'session.json.mirror']) {
+          // Prepare: a saved state, then one copy harmed.
+          const dir = tempDir();
+          const path = join(dir, 'session.json');
+          await new FileSequenceStore(path).save({ nextInbound: 294, nextOutbound: 17 });
+          const target = join(dir, which);
+          const text = readFileSync(target, 'utf8');
+          if (harm === 'raise') writeFileSync(target, text.replace('294', '394'));
+          else if (harm === 'cut') writeFileSync(target, text.slice(0, -5));
+          else rmSync(target);
+
+          // Act
+          const store = new FileSequenceStore(path);
+          const state = store.load();
+
+          // Assess
+          expect(state, `${harm} ${which}`).toEqual({ nextInbound: 294, nextOutbound: 17 });
+          expect(store.damage, `${harm} ${which}`).toMatchObject({
+            code: 'ERR_SEQUENCE_STORE',
+            details: { files: [target] },
+          });
+        }
     });
   });
 });

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ListenerService, type ServiceOptions } from '../../src/app/service.js';
 import type { JournalDamage } from '../../src/core/status.js';
 import { FileSequenceStore } from '../../src/fix/sequence-store.js';
+import { CursorStore } from '../../src/pipeline/cursor-store.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
@@ -21,8 +22,10 @@ afterEach(async () => {
 });
 
 /**
- * A first run of the service on the simulator journals 30 reports and stops; then one byte flips
- * in the middle of the segment: one report is lost to damage.
+ * A first run of the service on the simulator journals 30 reports and stops with the archive
+ * behind (its cursor set back to the start, as when it waits for its minute); then one byte flips
+ * in the middle of the segment: one report is lost to damage before the archive had it. (Damage
+ * of what every sink had delivered is no loss to recover: see the 'delivered' test below.)
  */
 async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dropCopy?: boolean } = {}) {
   const started = await startSimulator({ ports: { [target]: 0, ...(extra.dropCopy ? { KalshiDC: 0 } : {}) } });
@@ -34,6 +37,7 @@ async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dr
   await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
   await first.stop();
   const dir = join(options.spoolDir, 'journal');
+  await (await CursorStore.open(dir)).save('archive', { through: 0 });
   const segment = join(
     dir,
     readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
@@ -208,6 +212,45 @@ describe('ListenerService', () => {
         const ids = await journaledIds(dir);
         expect(ids.filter((id) => id === lost)).toHaveLength(1);
         expect(new Set(ids)).toEqual(new Set(generated.map((r) => r.execId)));
+      },
+    );
+
+    it(
+      'after a clean stop, damage of what every sink had delivered is reported as delivered: nothing asked for, nothing journaled twice',
+      { timeout: 60_000 },
+      async () => {
+        // Prepare: the first run delivers everything and stops cleanly; then a byte flips.
+        const started = await startSimulator({ ports: { KalshiRT: 0 } });
+        sim = started.sim;
+        const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
+        const first = await ListenerService.start(options);
+        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
+        const generated = sim.emitReports(API_KEY, 30);
+        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
+        await first.stop();
+        const dir = join(options.spoolDir, 'journal');
+        const segment = join(
+          dir,
+          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
+        );
+        const bytes = readFileSync(segment);
+        const middle = Math.floor(bytes.length / 2);
+        bytes[middle] = bytes[middle]! ^ 0x04;
+        writeFileSync(segment, bytes);
+
+        // Act
+        const reported: JournalDamage[] = [];
+        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        await expect.poll(() => second.session.state, { timeout: 10_000 }).toBe('active');
+        const status = second.status();
+        await second.stop();
+
+        // Assess: one damage, delivered; ready; no hole; the lost record not journaled again.
+        expect(reported.map((d) => [d.kind, d.state])).toEqual([['corrupt', 'delivered']]);
+        expect(readiness(status).ready).toBe(true);
+        expect(status.backfill.holes).toEqual([]);
+        const [lost] = reported[0]!.execIds!;
+        expect(await journaledIds(dir)).not.toContain(lost);
       },
     );
   });

@@ -559,7 +559,10 @@ describe('SegmentLog', () => {
       expect(firstAfterThree).toBe(4);
       expect(segmentsOf(dir)).toEqual([segmentName(5)]);
       expect(log.segmentCount).toBe(1);
-      expect(readFileSync(join(dir, 'lsn-base'), 'utf8')).toBe('5');
+      // Where numbering stands, and that the segments left start after LSN 4 (checksummed).
+      expect(readFileSync(join(dir, 'lsn-base'), 'utf8')).toMatch(
+        /^kfl-lsn-base 2 [0-9a-f]{8} \{"lsn":5,"deletedThrough":4,"vacant":\[\]\}\n$/,
+      );
       expect((await log.read(0, 10)).map((e) => e.lsn)).toEqual([5]); // what is left on disk
       await log.close();
     });
@@ -583,8 +586,8 @@ describe('SegmentLog', () => {
       }
     });
 
-    it('keeps numbering from lsn-base when every segment file is gone', async () => {
-      // Prepare: segments passed and deleted, then the last one removed too.
+    it('keeps numbering from lsn-base when every segment file is gone, and reports the one it did not delete', async () => {
+      // Prepare: segments passed and deleted (1..4), then the last one (5) removed by someone else.
       const dir = tempDir();
       const log = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1 });
       await appendAll(log, 1, 5);
@@ -594,8 +597,8 @@ describe('SegmentLog', () => {
       // Act
       const reopened = await SegmentLog.open({ dir, floor: 0, segmentBytes: 1 });
       const next = await appendAll(reopened, 6, 6);
-      // Assess
-      expect(reopened.damage).toEqual([]);
+      // Assess: LSN 5 was on disk after the last deletion: it is missing, and never given again.
+      expect(reopened.damage).toEqual([{ kind: 'missing', segment: null, offset: 0, lsns: [5, 5] }]);
       expect(next).toEqual([6]);
       expect((await reopened.read(0, 10)).map((e) => e.line)).toEqual([lineOf(6)]);
       await reopened.close();
