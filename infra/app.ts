@@ -5,6 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { settingsFromContext } from './context.js';
 import { ListenerStack } from './listener-stack.js';
+import { DEFAULT_STACK_NAME } from './names.js';
 
 /** The directory holding the Dockerfile, whether this runs from infra/ (tsx) or dist/infra/. */
 export function repositoryRoot(from: string): string {
@@ -17,7 +18,7 @@ export function repositoryRoot(from: string): string {
 const app = new App();
 // Environment-agnostic on purpose: synth needs no credentials and makes no look-up (no
 // cdk.context.json), and `cdk deploy` puts the template in whichever account and region it targets.
-new ListenerStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'KalshiFixListener', {
+new ListenerStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? DEFAULT_STACK_NAME, {
   settings: settingsFromContext((key) => app.node.tryGetContext(key)),
   imageDirectory: repositoryRoot(import.meta.dirname),
   description:

@@ -66,18 +66,20 @@ export class ArchiveBucket extends Construct {
    * Write (conditional PutObject) and read back its own listener's part of the archive — reading is
    * for `reconcile` and `rebuild-parquet`, run as one-off tasks of the same definition: its
    * `listener=` partitions of both tables and its dead letters. The `default` listener also reads
-   * the keys from before the partition. Nothing else in the bucket, no delete.
+   * the keys from before the partition. Delete only its own Parquet objects: `rebuild-parquet
+   * --replace` removes an hour's old object once the rebuilt one is in (else Athena counts the hour
+   * twice); the JSONL source of truth and the dead letters cannot be deleted, and a deleted Parquet
+   * object stays a noncurrent version for 90 days. Nothing else in the bucket.
    */
   grantArchiveAccess(role: iam.IRole, listener: string): void {
+    const parquet = `${this.prefix}exec_reports_parquet/listener=${listener}/*`;
     const own = [
       `${this.prefix}exec_reports/listener=${listener}/*`,
-      `${this.prefix}exec_reports_parquet/listener=${listener}/*`,
+      parquet,
       `${this.prefix}dead_letters/listener=${listener}/*`,
     ];
-    const legacy =
-      listener === DEFAULT_LISTENER
-        ? [`${this.prefix}exec_reports/dt=*`, `${this.prefix}exec_reports_parquet/dt=*`]
-        : [];
+    const legacyParquet = `${this.prefix}exec_reports_parquet/dt=*`;
+    const legacy = listener === DEFAULT_LISTENER ? [`${this.prefix}exec_reports/dt=*`, legacyParquet] : [];
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ArchiveObjects',
@@ -93,6 +95,16 @@ export class ArchiveBucket extends Construct {
           resources: legacy.map((p) => this.bucket.arnForObjects(p)),
         }),
       );
+    // rebuild-parquet --replace lists the hour under both layouts for `default` (src/reconcile
+    // archive-reader hourKeys), so it may also remove that hour's Parquet object from before the
+    // partition.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReplaceOwnParquet',
+        actions: ['s3:DeleteObject'],
+        resources: [parquet, ...(legacy.length > 0 ? [legacyParquet] : [])].map((p) => this.bucket.arnForObjects(p)),
+      }),
+    );
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ListArchivePrefix',
@@ -106,7 +118,7 @@ export class ArchiveBucket extends Construct {
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${pattern}]`,
         reason:
-          "Objects under the listener's own partition of the archive: hourly keys it names itself; nothing else in the bucket.",
+          "Objects under the listener's own partition of the archive: hourly keys it names itself, deleting only its own Parquet objects (rebuild-parquet --replace); nothing else in the bucket.",
       });
   }
 }

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { listenerName, oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_SETTINGS, FIX_PORTS, listenerOf, type ListenerSpec, type ListenerStackSettings } from './props.js';
+import {
+  DEFAULT_SETTINGS,
+  FIX_PORTS,
+  listenerOf,
+  startOf,
+  type ListenerSpec,
+  type ListenerStackSettings,
+} from './props.js';
 import { taskSizeFor } from './sizing.js';
 
 /** Context keys `cdk deploy -c key=value` (or cdk.json "context") understands. */
@@ -20,6 +27,7 @@ export const CONTEXT_KEYS = [
   'cpu',
   'memoryMiB',
   'desiredCount',
+  'start',
   'logLevel',
   'logRetentionDays',
   'shutdownTimeoutS',
@@ -29,6 +37,8 @@ export const CONTEXT_KEYS = [
   'listenerName',
   'listeners',
   'listenersFile',
+  'legacyFirstListener',
+  'natGateways',
   'alarmEmail',
   'notReadyMinutes',
   'fillsQueueMaxAgeMinutes',
@@ -98,7 +108,11 @@ const schema = z.object({
   reportsPerSecond: wholeNumber('reportsPerSecond', 1, 5000).default(d.reportsPerSecond),
   cpu: wholeNumber('cpu', 256, 16384).optional(),
   memoryMiB: wholeNumber('memoryMiB', 512, 122880).optional(),
-  desiredCount: wholeNumber('desiredCount', 0, 1).default(d.desiredCount),
+  // Unset: 1 once the keys are there, else 0 (props.ts startOf).
+  desiredCount: wholeNumber('desiredCount', 0, 1).optional(),
+  // `true` (every listener), or the names of the listeners whose keys were put into the secrets
+  // the stack created: they start. Kept on every later deployment (or in cdk.json's context).
+  start: list('start').optional(),
   logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default(d.logLevel),
   logRetentionDays: wholeNumber('logRetentionDays', 1, 3653)
     .refine((days) => LOG_RETENTION_DAYS.includes(days), {
@@ -113,6 +127,8 @@ const schema = z.object({
   listenerName: listenerName('listenerName').default(d.listenerName),
   listeners: z.unknown().optional(),
   listenersFile: text('listenersFile').optional(),
+  legacyFirstListener: listenerName('legacyFirstListener').optional(),
+  natGateways: wholeNumber('natGateways', 1, 2).default(d.natGateways),
   alarmEmail: text('alarmEmail').optional(),
   notReadyMinutes: wholeNumber('notReadyMinutes', 1, 1440).default(d.notReadyMinutes),
   fillsQueueMaxAgeMinutes: wholeNumber('fillsQueueMaxAgeMinutes', 1, 20160).default(d.fillsQueueMaxAgeMinutes),
@@ -132,6 +148,8 @@ const schema = z.object({
  */
 function vpcProblems(values: Record<string, unknown>): string[] {
   if (values['vpcId'] === undefined) return [];
+  if (values['natGateways'] !== undefined)
+    return ['natGateways is for the VPC the stack creates; with vpcId the egress is your VPC’s own'];
   const count = (key: ContextKey) => list(key).safeParse(values[key] ?? '').data?.length ?? 0;
   const subnets = count('privateSubnetIds');
   return subnets > 0 && subnets === count('availabilityZones')
@@ -171,24 +189,28 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
   if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const c = parsed.data;
   const sized = taskSizeFor(c.reportsPerSecond, c.cpu);
+  const given = c.desiredCount as 0 | 1 | undefined;
+  const flag = c.start?.join();
+  const starts = { everyone: flag === 'true', names: new Set(flag === 'true' || flag === 'false' ? [] : c.start) };
+  const started = (name: string) => starts.everyone || starts.names.has(name);
+  const fix: ListenerStackSettings['fix'] = {
+    host: c.fixHost,
+    targetCompId: c.fixTargetCompId,
+    port: c.fixPort ?? FIX_PORTS[c.fixTargetCompId],
+    heartbeatS: c.fixHeartbeatS,
+    dropCopy: c.dropCopy === 'true',
+    dropCopyPort: d.fix.dropCopyPort,
+  };
+  const keys = { fix, fixSecretArn: c.fixSecretArn, dropCopySecretArn: c.dropCopySecretArn };
   const base: Omit<ListenerStackSettings, 'listeners'> = {
-    fix: {
-      host: c.fixHost,
-      targetCompId: c.fixTargetCompId,
-      port: c.fixPort ?? FIX_PORTS[c.fixTargetCompId],
-      heartbeatS: c.fixHeartbeatS,
-      dropCopy: c.dropCopy === 'true',
-      dropCopyPort: d.fix.dropCopyPort,
-    },
-    fixSecretArn: c.fixSecretArn,
-    dropCopySecretArn: c.dropCopySecretArn,
+    ...keys,
     archivePrefix: c.archivePrefix,
     infrequentAccessAfterDays: c.infrequentAccessAfterDays,
     archiveStartDate: c.archiveStartDate,
     reportsPerSecond: c.reportsPerSecond,
     cpu: c.cpu ?? sized.cpu,
     memoryMiB: c.memoryMiB ?? sized.memoryMiB,
-    desiredCount: c.desiredCount as 0 | 1,
+    ...startOf(keys, given, started(c.listenerName)),
     logLevel: c.logLevel,
     logRetentionDays: c.logRetentionDays,
     shutdownTimeoutS: c.shutdownTimeoutS,
@@ -202,10 +224,18 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
     fillsQueueMaxAgeMinutes: c.fillsQueueMaxAgeMinutes,
     ecsExec: c.ecsExec === 'true',
     controlPlaneCidr: c.controlPlaneCidr,
+    unsuffixedListener: c.legacyFirstListener ?? d.unsuffixedListener,
+    natGateways: c.natGateways as 1 | 2,
   };
-  const fleet = fleetFrom(values['listeners'], c.listenersFile, base, readFile);
+  const fleet = fleetFrom(values['listeners'], c.listenersFile, base, readFile, { given, started });
   if (typeof fleet === 'string') throw new Error(`invalid CDK context:\n  - ${fleet}`);
-  return { ...base, listeners: fleet ?? [listenerOf(base)] };
+  const listeners = fleet ?? [listenerOf(base)];
+  const unknown = [...starts.names].filter((n) => !listeners.some((l) => l.listenerName === n));
+  if (unknown.length > 0)
+    throw new Error(
+      `invalid CDK context:\n  - start names no listener of this stack: ${unknown.join(', ')} (give true, or listener names)`,
+    );
+  return { ...base, listeners };
 }
 
 /** What a fleet entry may set; the rest comes from the top-level context. */
@@ -235,6 +265,7 @@ function fleetFrom(
   file: string | undefined,
   base: Omit<ListenerStackSettings, 'listeners'>,
   read: (path: string) => string,
+  start: { given: 0 | 1 | undefined; started: (name: string) => boolean },
 ): ListenerSpec[] | string | undefined {
   if (inline !== undefined && file !== undefined) return 'give listeners or listenersFile, not both';
   let raw: unknown = inline;
@@ -250,12 +281,16 @@ function fleetFrom(
   const names = parsed.data.map((l) => l.name);
   const twice = names.filter((n, i) => names.indexOf(n) !== i);
   if (twice.length > 0) return `listener names must differ: ${[...new Set(twice)].join(', ')} given twice`;
+  // Stack output ids keep a name's letters and digits only (FixSecretArn<name>).
+  const bare = names.map((n) => n.replace(/[^A-Za-z0-9]/g, ''));
+  const alike = names.filter((n, i) => bare.indexOf(bare[i]!) !== i);
+  if (alike.length > 0)
+    return `listener names must differ in their letters and digits: ${alike.join(', ')} reads like another`;
   return parsed.data.map((l) => {
     const targetCompId = l.fixTargetCompId ?? base.fix.targetCompId;
     const reportsPerSecond = l.reportsPerSecond ?? base.reportsPerSecond;
     const sized = taskSizeFor(reportsPerSecond, l.cpu);
-    return {
-      listenerName: l.name,
+    const keys = {
       fix: {
         ...base.fix,
         targetCompId,
@@ -265,10 +300,14 @@ function fleetFrom(
       },
       fixSecretArn: l.fixSecretArn,
       dropCopySecretArn: l.dropCopySecretArn,
+    };
+    return {
+      listenerName: l.name,
+      ...keys,
       reportsPerSecond,
       cpu: l.cpu ?? sized.cpu,
       memoryMiB: l.memoryMiB ?? sized.memoryMiB,
-      desiredCount: (l.desiredCount ?? base.desiredCount) as 0 | 1,
+      ...startOf(keys, (l.desiredCount as 0 | 1 | undefined) ?? start.given, start.started(l.name)),
     };
   });
 }

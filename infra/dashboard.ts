@@ -7,8 +7,10 @@ import type { ListenerAlarms } from './alarms.js';
 
 export interface ListenerDashboardProps {
   name: string;
-  /** One block of rows per listener, in the fleet's order. */
+  /** One block of rows per listener, in the fleet's order; each shows that listener's metrics alone. */
   listeners: ReadonlyArray<{ name: string; alarms: ListenerAlarms; service: ecs.FargateService }>;
+  /** The shared queue's alarms (FleetAlarms), after the listeners' in the alarm row. */
+  queueAlarms: readonly cloudwatch.Alarm[];
   fillsQueue: sqs.IQueue;
   deadLetterQueue: sqs.IQueue;
 }
@@ -49,7 +51,7 @@ export class ListenerDashboard extends Construct {
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: props.listeners.flatMap((l) => l.alarms.all()),
+            alarms: [...props.listeners.flatMap((l) => l.alarms.all()), ...props.queueAlarms],
             width: 24,
             height: 3,
           }),

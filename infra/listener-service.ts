@@ -1,9 +1,9 @@
-import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations, type CfnResource } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { HEALTH_CHECK_SCRIPT, HTTP_PORT, SPOOL_DIR } from './image-contract.js';
 import { PRIVATE_SUBNETS } from './network.js';
 import type { ListenerStackSettings } from './props.js';
@@ -16,8 +16,8 @@ export interface ListenerServiceProps {
   imageDirectory: string;
   /** This listener's own file system: no listener of a fleet can mount another's journal. */
   spool: SpoolVolume;
-  /** A fleet's shared cluster; the first listener creates it. */
-  cluster?: ecs.ICluster;
+  /** The fleet's shared cluster (listenerCluster). */
+  cluster: ecs.ICluster;
   environment: Record<string, string>;
   secrets: Record<string, ecs.Secret>;
 }
@@ -32,11 +32,35 @@ export const ECS_EXEC_PATHS = ['/managed-agents', '/var/lib/amazon/ssm', '/var/l
 const STOP_MARGIN_S = 15;
 
 /**
+ * The fleet's one ECS cluster, in the `Listener` scope where a single-listener stack has always had
+ * it. With ECS Exec on, every exec session is logged to a log group of its own (the commands run,
+ * their output: an exec user can read the task's environment, the private key among it).
+ */
+export function listenerCluster(scope: Construct, vpc: ec2.IVpc, execLogs: logs.ILogGroup | undefined): ecs.Cluster {
+  return new ecs.Cluster(scope, 'Cluster', {
+    vpc,
+    containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    ...(execLogs === undefined
+      ? {}
+      : {
+          executeCommandConfiguration: {
+            logging: ecs.ExecuteCommandLogging.OVERRIDE,
+            // CloudWatch Logs encrypts every log group at rest; `cloudWatchEncryptionEnabled` would
+            // demand a KMS key of our own on the group, or the agent refuses to open a session.
+            logConfiguration: { cloudWatchLogGroup: execLogs, cloudWatchEncryptionEnabled: false },
+          },
+        }),
+  });
+}
+
+/**
  * One Fargate task (ARM64) running the image, on a service that can never run two: Kalshi allows
  * one connection per API key. With minimum 0 % and maximum 100 %, ECS stops the old task before it
- * starts the new one, on deployments and on replacements alike.
+ * starts the new one, on deployments and on replacements alike. Built into the listener's own
+ * scope (infra/names.ts listenerScopeId), which adds no level to the construct ids: the unsuffixed
+ * listener's resources keep the ids a single-listener stack had.
  */
-export class ListenerService extends Construct {
+export class ListenerService {
   readonly cluster: ecs.ICluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
@@ -44,22 +68,16 @@ export class ListenerService extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly securityGroup: ec2.SecurityGroup;
 
-  constructor(scope: Construct, id: string, props: ListenerServiceProps) {
-    super(scope, id);
+  constructor(scope: Construct, props: ListenerServiceProps) {
     const { settings } = props;
-    this.cluster =
-      props.cluster ??
-      new ecs.Cluster(this, 'Cluster', {
-        vpc: props.vpc,
-        containerInsightsV2: ecs.ContainerInsights.ENABLED,
-      });
+    this.cluster = props.cluster;
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
+    this.logGroup = new logs.LogGroup(scope, 'Logs', {
       retention: settings.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+    this.taskDefinition = new ecs.FargateTaskDefinition(scope, 'Task', {
       cpu: settings.cpu,
       memoryLimitMiB: settings.memoryMiB,
       runtimePlatform: {
@@ -95,7 +113,7 @@ export class ListenerService extends Construct {
       stopTimeout: Duration.seconds(settings.shutdownTimeoutS + STOP_MARGIN_S),
       // Nothing but the spool is written; an init process reaps children and forwards SIGTERM.
       readonlyRootFilesystem: true,
-      linuxParameters: new ecs.LinuxParameters(this, 'Linux', { initProcessEnabled: true }),
+      linuxParameters: new ecs.LinuxParameters(scope, 'Linux', { initProcessEnabled: true }),
       logging: ecs.LogDrivers.awsLogs({
         logGroup: this.logGroup,
         streamPrefix: 'listener',
@@ -123,7 +141,7 @@ export class ListenerService extends Construct {
     });
 
     // Outbound only where the service talks: AWS APIs on 443, Kalshi's FIX ports, NFS to the spool.
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+    this.securityGroup = new ec2.SecurityGroup(scope, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'kalshi-fix-listener task',
       allowAllOutbound: false,
@@ -145,7 +163,7 @@ export class ListenerService extends Construct {
       );
     }
 
-    this.service = new ecs.FargateService(this, 'Service', {
+    this.service = new ecs.FargateService(scope, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount: settings.desiredCount,
@@ -161,11 +179,21 @@ export class ListenerService extends Construct {
       enableExecuteCommand: settings.ecsExec,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
-    if (settings.ecsExec)
+    const execLogs = props.cluster.executeCommandConfiguration?.logConfiguration?.cloudWatchLogGroup;
+    if (settings.ecsExec && execLogs !== undefined) {
+      // ECS adds the agent's permissions: the ssmmessages channel and logs:DescribeLogGroups on
+      // "*", session logging limited to the exec log group (the cluster's configuration).
       Validations.of(this.taskDefinition.taskRole).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ECS Exec: the ssmmessages channel actions have no resource-level permissions.',
+        reason:
+          "ECS Exec: the SSM agent's ssmmessages channel actions and logs:DescribeLogGroups (a list call, which it makes to find the exec log group) have no resource-level permissions; writing is limited to the exec log group.",
       });
+      Validations.of(this.taskDefinition.taskRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${Stack.of(scope).getLogicalId(execLogs.node.defaultChild as CfnResource)}>:*]`,
+        reason:
+          'ECS Exec session logging: the SSM agent creates a log stream per session in the exec log group and writes to it; the wildcard is the log streams of that one group.',
+      });
+    }
     // The service starts only once the file system can be mounted.
     this.service.node.addDependency(props.spool.fileSystem.mountTargetsAvailable);
   }

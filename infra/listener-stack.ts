@@ -1,15 +1,19 @@
-import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import { AlarmBehavior } from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
 import { AccessLogsBucket } from './access-logs.js';
-import { ListenerAlarms, metricsNamespace } from './alarms.js';
+import { FleetAlarms, ListenerAlarms, metricsNamespace } from './alarms.js';
 import { ArchiveBucket } from './archive-bucket.js';
 import { ArchiveTable } from './archive-table.js';
 import { ArchiveQueries } from './athena.js';
 import { FillsQueue } from './fills-queue.js';
 import { HTTP_PORT, SPOOL_DIR } from './image-contract.js';
-import { ListenerService } from './listener-service.js';
+import { listenerCluster, ListenerService } from './listener-service.js';
+import { accountUniqueName, listenerScopeId, outputSuffix } from './names.js';
 import { listenerVpc } from './network.js';
-import { settingsOf, type ListenerStackSettings } from './props.js';
+import { settingsOf, type ListenerSpec, type ListenerStackSettings } from './props.js';
 import { ListenerDashboard } from './dashboard.js';
 import { ListenerSecrets } from './secrets.js';
 import { cpuNeeded, heapNeededMb, HEAP_SHARE } from './sizing.js';
@@ -21,36 +25,46 @@ export interface ListenerStackProps extends StackProps {
   imageDirectory: string;
 }
 
+/** One listener's own resources. */
+export interface FleetMember {
+  name: string;
+  secrets: ListenerSecrets;
+  spool: SpoolVolume;
+  service: ListenerService;
+  alarms: ListenerAlarms;
+}
+
 /**
- * The whole deployment of DESIGN.md: one listener task on Fargate with its journal on EFS, the
- * archive bucket with its Glue table and Athena workgroup, the fills queue, secrets and alarms.
+ * The whole deployment of DESIGN.md: per listener, one task on Fargate with its journal on EFS, its
+ * key secrets and alarms; shared, the archive bucket with its Glue tables and Athena workgroup,
+ * the fills queue, the cluster, the alarm topic and the dashboard.
  */
 export class ListenerStack extends Stack {
   readonly archive: ArchiveBucket;
   readonly fills: FillsQueue;
   readonly table: ArchiveTable;
   readonly queries: ArchiveQueries;
-  readonly secrets: ListenerSecrets;
-  readonly spool: SpoolVolume;
-  readonly listener: ListenerService;
-  readonly alarms: ListenerAlarms;
-  /** Every listener's own resources, the first one's also as secrets/listener/alarms above. */
-  readonly fleet: Array<{ name: string; secrets: ListenerSecrets; service: ListenerService; alarms: ListenerAlarms }>;
+  readonly cluster: ecs.Cluster;
+  readonly fleetAlarms: FleetAlarms;
+  /** Every listener's own resources, in the order the settings list them. */
+  readonly fleet: FleetMember[];
   readonly dashboard: ListenerDashboard;
   readonly accessLogs: AccessLogsBucket;
 
   constructor(scope: Construct, id: string, props: ListenerStackProps) {
     super(scope, id, props);
     const { settings } = props;
-    const vpc = listenerVpc(this, settings.existingVpc, settings.logRetentionDays);
+    const { vpc, egressIps } = listenerVpc(this, settings);
     this.accessLogs = new AccessLogsBucket(this, 'AccessLogs');
     this.archive = new ArchiveBucket(this, 'Archive', {
       prefix: settings.archivePrefix,
       infrequentAccessAfterDays: settings.infrequentAccessAfterDays,
       accessLogs: this.accessLogs.bucket,
     });
+    // Names unique in the account and region follow the stack's name: a second stack beside this
+    // one (another environment, another firm's keys) gets its own.
     this.table = new ArchiveTable(this, 'ArchiveTable', {
-      databaseName: 'kalshi_fix_listener',
+      databaseName: accountUniqueName(this.stackName, '_'),
       location: this.archive.tableLocation,
       parquetLocation: this.archive.parquetTableLocation,
       startDate: settings.archiveStartDate,
@@ -58,72 +72,41 @@ export class ListenerStack extends Stack {
       listeners: settings.listeners.map((l) => l.listenerName),
     });
     this.queries = new ArchiveQueries(this, 'Athena', {
-      name: 'kalshi-fix-listener',
+      name: accountUniqueName(this.stackName, '-'),
       table: this.table,
       accessLogs: this.accessLogs.bucket,
     });
     this.fills = new FillsQueue(this, 'FillsQueue');
-    this.spool = new SpoolVolume(this, 'Spool', vpc);
 
-    // The first listener keeps the ids of a single-listener stack (so one upgrades in place) and
-    // holds what the fleet shares: the cluster and the alarm topic. The others are `…-<name>`.
-    this.fleet = [];
-    for (const [index, spec] of settings.listeners.entries()) {
-      const own = settingsOf(settings, spec);
-      const first = this.fleet[0];
-      const suffix = index === 0 ? '' : `-${spec.listenerName}`;
-      const heapMb = (own.memoryMiB * HEAP_SHARE * 2 ** 20) / 1e6;
-      if (heapMb < heapNeededMb(own.reportsPerSecond))
-        Annotations.of(this).addWarningV2(
-          `kfl:memory${suffix}`,
-          `${own.listenerName}: memoryMiB ${own.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${own.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(own.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
-        );
-      const cpuUnits = cpuNeeded(own.reportsPerSecond);
-      if (own.cpu < cpuUnits)
-        Annotations.of(this).addWarningV2(
-          `kfl:cpu${suffix}`,
-          `${own.listenerName}: cpu ${own.cpu} is below the ${Math.ceil(cpuUnits)} units ${own.reportsPerSecond} reports/s needs with headroom (infra/sizing.ts, from the bench's CPU per report); a starved task falls behind the exchange. Leave cpu unset to size it from reportsPerSecond.`,
-        );
-      const secrets = new ListenerSecrets(this, `Secrets${suffix}`, own);
-      const service = new ListenerService(this, `Listener${suffix}`, {
-        vpc,
-        settings: own,
-        imageDirectory: props.imageDirectory,
-        // A file system per listener: in one account a file system policy alone grants a mount,
-        // so a shared one could not keep a listener out of another's access point.
-        spool: first === undefined ? this.spool : new SpoolVolume(this, `Spool${suffix}`, vpc),
-        ...(first === undefined ? {} : { cluster: first.service.cluster }),
-        environment: taskEnvironment(own, {
-          archiveUrl: this.archive.url,
-          fillsQueueUrl: this.fills.queue.queueUrl,
-          region: this.region,
-          stackName: this.stackName,
-        }),
-        secrets: secrets.containerSecrets,
-      });
-      this.archive.grantArchiveAccess(service.taskDefinition.taskRole, spec.listenerName);
-      this.fills.grantSend(service.taskDefinition.taskRole);
-      const alarms = new ListenerAlarms(this, `Alarms${suffix}`, {
-        service: service.service,
-        cluster: service.cluster,
-        logGroup: service.logGroup,
-        ...(first === undefined
-          ? { queues: { fillsQueue: this.fills.queue, deadLetterQueue: this.fills.deadLetterQueue } }
-          : { topic: first.alarms.topic }),
-        alarmEmail: settings.alarmEmail,
-        listenerName: spec.listenerName,
-        notReadyMinutes: settings.notReadyMinutes,
-        fillsQueueMaxAgeMinutes: settings.fillsQueueMaxAgeMinutes,
-      });
-      this.fleet.push({ name: spec.listenerName, secrets, service, alarms });
-    }
-    const [first] = this.fleet;
-    this.secrets = first!.secrets;
-    this.listener = first!.service;
-    this.alarms = first!.alarms;
+    // Construct ids follow each listener's name, never its place in the list (infra/names.ts); the
+    // unsuffixed listener (`default`) keeps the ids of a single-listener stack. What the fleet
+    // shares sits in the `Listener` and `Alarms` scopes, where a single-listener stack has always had
+    // it, whether or not that listener is in the list.
+    const scopeOf = (base: string, name: string): Construct => {
+      const scopeId = listenerScopeId(base, name, settings.unsuffixedListener);
+      return this.node.tryFindChild(scopeId) ?? new Construct(this, scopeId);
+    };
+    const unsuffixed = settings.unsuffixedListener;
+    // Exec sessions are recorded: who ran what in the task (which holds the keys).
+    const execLogs = settings.ecsExec
+      ? new logs.LogGroup(this, 'ExecLogs', {
+          retention: settings.logRetentionDays as logs.RetentionDays,
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
+      : undefined;
+    this.cluster = listenerCluster(scopeOf('Listener', unsuffixed), vpc, execLogs);
+    this.fleetAlarms = new FleetAlarms(scopeOf('Alarms', unsuffixed), {
+      fillsQueue: this.fills.queue,
+      deadLetterQueue: this.fills.deadLetterQueue,
+      alarmEmail: settings.alarmEmail,
+      fillsQueueMaxAgeMinutes: settings.fillsQueueMaxAgeMinutes,
+    });
+
+    this.fleet = settings.listeners.map((spec) => this.#listener(spec, settings, vpc, props.imageDirectory, scopeOf));
     this.dashboard = new ListenerDashboard(this, 'Dashboard', {
-      name: this.fleet.length === 1 ? `${this.stackName}-${first!.name}` : this.stackName,
+      name: this.fleet.length === 1 ? `${this.stackName}-${this.fleet[0]!.name}` : this.stackName,
       listeners: this.fleet.map((l) => ({ name: l.name, alarms: l.alarms, service: l.service.service })),
+      queueAlarms: this.fleetAlarms.all(),
       fillsQueue: this.fills.queue,
       deadLetterQueue: this.fills.deadLetterQueue,
     });
@@ -140,34 +123,134 @@ export class ListenerStack extends Stack {
     );
     output('AthenaWorkGroup', this.queries.workGroup.ref, 'Athena workgroup with the saved queries');
     output('GlueTable', `${this.table.databaseName}.${this.table.tableName}`, 'Glue database.table over the archive');
-    output('FixSecretArn', this.secrets.fix.secretArn, 'Put {"apiKey": ..., "privateKey": ...} here');
-    if (this.secrets.dropCopy !== undefined)
-      output(
-        'DropCopySecretArn',
-        this.secrets.dropCopy.secretArn,
-        'Put the drop-copy key {"apiKey": ..., "privateKey": ...} here',
-      );
-    output('ControlTokenSecretArn', this.secrets.controlToken.secretArn, 'Bearer token for POST /reconnect');
-    output('ClusterName', this.listener.cluster.clusterName, 'ECS cluster');
-    output('ServiceName', this.listener.service.serviceName, 'ECS service (one task)');
-    output('LogGroupName', this.listener.logGroup.logGroupName, 'Service logs (JSON lines)');
-    output('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic the alarms notify');
+    output('ClusterName', this.cluster.clusterName, 'ECS cluster');
+    output('AlarmTopicArn', this.fleetAlarms.topic.topicArn, 'SNS topic the alarms notify');
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the deployment');
-    // The other listeners of a fleet: where each one's keys go, and its service and logs.
-    for (const l of this.fleet.slice(1)) {
-      const id = l.name.replace(/[^A-Za-z0-9]/g, '');
-      output(`FixSecretArn${id}`, l.secrets.fix.secretArn, `${l.name}: put its FIX key here`);
-      if (l.secrets.dropCopy !== undefined)
-        output(`DropCopySecretArn${id}`, l.secrets.dropCopy.secretArn, `${l.name}: put its drop-copy key here`);
+    if (egressIps.length > 0)
       output(
-        `ControlTokenSecretArn${id}`,
-        l.secrets.controlToken.secretArn,
-        `${l.name}: bearer token for POST /reconnect`,
+        'EgressIps',
+        Fn.join(',', egressIps),
+        'Public addresses the listeners connect to Kalshi from (the NAT gateways): give these to an allow-list',
       );
-      output(`ServiceName${id}`, l.service.service.serviceName, `${l.name}: ECS service (one task)`);
-      output(`LogGroupName${id}`, l.service.logGroup.logGroupName, `${l.name}: service logs`);
+    if (execLogs !== undefined)
+      output('ExecLogGroupName', execLogs.logGroupName, 'ECS Exec sessions: who ran what in a task');
+    // Per listener: where its keys go, its service and logs; the unsuffixed one's without a suffix.
+    for (const l of this.fleet) {
+      const id = outputSuffix(l.name, unsuffixed);
+      const who = id === '' ? '' : `${l.name}: `;
+      output(
+        `FixSecretArn${id}`,
+        l.secrets.fix.secretArn,
+        `${who}put the FIX key {"apiKey": ..., "privateKey": ...} here`,
+      );
+      if (l.secrets.dropCopy !== undefined)
+        output(
+          `DropCopySecretArn${id}`,
+          l.secrets.dropCopy.secretArn,
+          `${who}put the drop-copy key {"apiKey": ..., "privateKey": ...} here`,
+        );
+      output(`ControlTokenSecretArn${id}`, l.secrets.controlToken.secretArn, `${who}bearer token for POST /reconnect`);
+      output(`ServiceName${id}`, l.service.service.serviceName, `${who}ECS service (one task)`);
+      output(`LogGroupName${id}`, l.service.logGroup.logGroupName, `${who}service logs (JSON lines)`);
+      const spec = settings.listeners.find((s) => s.listenerName === l.name)!;
+      if (spec.waitingForKeys)
+        output(`NextStep${id}`, nextStep(l, spec, settings.listeners.length > 1), nextStepNote(l.name));
     }
   }
+
+  /** One listener: its secrets, file system, service and alarms, in scopes named after it. */
+  #listener(
+    spec: ListenerSpec,
+    settings: ListenerStackSettings,
+    vpc: ReturnType<typeof listenerVpc>['vpc'],
+    imageDirectory: string,
+    scopeOf: (base: string, name: string) => Construct,
+  ): FleetMember {
+    const own = settingsOf(settings, spec);
+    const name = spec.listenerName;
+    const suffix = listenerScopeId('', name, settings.unsuffixedListener);
+    const heapMb = (own.memoryMiB * HEAP_SHARE * 2 ** 20) / 1e6;
+    if (heapMb < heapNeededMb(own.reportsPerSecond))
+      Annotations.of(this).addWarningV2(
+        `kfl:memory${suffix}`,
+        `${name}: memoryMiB ${own.memoryMiB} gives a ${Math.round(heapMb)} MB heap; ${own.reportsPerSecond} reports/s over the 72-hour ExecID window needs ${Math.round(heapNeededMb(own.reportsPerSecond))} MB (infra/sizing.ts). Leave memoryMiB unset to size it from reportsPerSecond.`,
+      );
+    const cpuUnits = cpuNeeded(own.reportsPerSecond);
+    if (own.cpu < cpuUnits)
+      Annotations.of(this).addWarningV2(
+        `kfl:cpu${suffix}`,
+        `${name}: cpu ${own.cpu} is below the ${Math.ceil(cpuUnits)} units ${own.reportsPerSecond} reports/s needs with headroom (infra/sizing.ts, from the bench's CPU per report); a starved task falls behind the exchange. Leave cpu unset to size it from reportsPerSecond.`,
+      );
+    if (spec.waitingForKeys)
+      Annotations.of(this).addWarningV2(
+        `kfl:keys${suffix}`,
+        `${name}: not started (desiredCount 0) until its keys are in the secrets this stack creates: put them (output NextStep${outputSuffix(name, settings.unsuffixedListener)}), then deploy with -c start=${settings.listeners.length > 1 ? name : 'true'}, and keep it on every later deployment (or in cdk.json's context) — without it the listener is stopped again.`,
+      );
+    const secrets = new ListenerSecrets(this, listenerScopeId('Secrets', name, settings.unsuffixedListener), own);
+    // A file system per listener: in one account a file system policy alone grants a mount, so a
+    // shared one could not keep a listener out of another's access point.
+    const spool = new SpoolVolume(
+      this,
+      listenerScopeId('Spool', name, settings.unsuffixedListener),
+      vpc,
+      own.reportsPerSecond,
+    );
+    const service = new ListenerService(scopeOf('Listener', name), {
+      vpc,
+      settings: own,
+      imageDirectory,
+      spool,
+      cluster: this.cluster,
+      environment: taskEnvironment(own, {
+        archiveUrl: this.archive.url,
+        fillsQueueUrl: this.fills.queue.queueUrl,
+        region: this.region,
+        stackName: this.stackName,
+      }),
+      secrets: secrets.containerSecrets,
+    });
+    this.archive.grantArchiveAccess(service.taskDefinition.taskRole, name);
+    this.fills.grantSend(service.taskDefinition.taskRole);
+    const alarms = new ListenerAlarms(scopeOf('Alarms', name), {
+      service: service.service,
+      cluster: this.cluster,
+      logGroup: service.logGroup,
+      topic: this.fleetAlarms.topic,
+      listenerName: name,
+      notReadyMinutes: settings.notReadyMinutes,
+    });
+    // A new task that passes its health check (the process is alive) but never gets ready (a key
+    // Kalshi refuses, an image that cannot log on) fails its deployment once the readiness alarm
+    // fires, and ECS goes back to the last deployment that completed: not a page hours later. (The
+    // alarm reads the health line alone, never the service, so naming it here makes no cycle.)
+    service.service.enableDeploymentAlarms([alarms.readinessFailing.alarmName], {
+      behavior: AlarmBehavior.ROLLBACK_ON_ALARM,
+    });
+    return { name, secrets, spool, service, alarms };
+  }
+}
+
+/**
+ * The shell line that puts a listener's keys into the secrets the stack created (not those given
+ * by ARN), then starts it: with the key ids in KALSHI_KEY_ID and KALSHI_DC_KEY_ID and the private
+ * keys in the files `kalshi-fix-listener keygen` writes, as the README's deployment section has
+ * them. jq turns the PEM's line breaks into JSON.
+ */
+function nextStep(listener: FleetMember, spec: ListenerSpec, fleet: boolean): string {
+  const put = (secretArn: string, keyId: string, pem: string) =>
+    `aws secretsmanager put-secret-value --secret-id ${secretArn} --secret-string "$(jq -n --arg apiKey "$${keyId}" --rawfile privateKey ${pem} '{apiKey: $apiKey, privateKey: $privateKey}')"`;
+  const { fix, dropCopy } = listener.secrets;
+  return [
+    ...(spec.fixSecretArn === undefined ? [put(fix.secretArn, 'KALSHI_KEY_ID', 'kalshi-key.pem')] : []),
+    ...(dropCopy !== undefined && spec.dropCopySecretArn === undefined
+      ? [put(dropCopy.secretArn, 'KALSHI_DC_KEY_ID', 'kalshi-dc-key.pem')]
+      : []),
+    `npx cdk deploy -c start=${fleet ? listener.name : 'true'}`,
+  ].join(' && ');
+}
+
+function nextStepNote(name: string): string {
+  return `${name} is not started (desiredCount 0) until its keys are in the secrets this stack created. Run this, adding to cdk deploy the -c options this stack was deployed with (in a fleet, -c start lists every listener started: a,b). Keep -c start on every later deployment, or the listener is stopped again.`;
 }
 
 /**

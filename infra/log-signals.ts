@@ -10,6 +10,12 @@ export const LOG_MESSAGES = {
   starting: 'starting',
 } as const;
 
+/**
+ * The field naming the listener on every line (src/app/main.ts binds it to the service's logger):
+ * the value of the `Listener` dimension of the metrics counted from lines.
+ */
+export const LOG_LISTENER_FIELD = 'listener';
+
 /** A CloudWatch Logs JSON filter pattern matching any of these messages exactly. */
 export function anyMessagePattern(messages: readonly string[]): string {
   for (const m of messages)

@@ -7,23 +7,26 @@ import type { ListenerStackSettings } from './props.js';
 /**
  * The VPC the task and the EFS mount targets live in: an existing one, given by ids (a look-up would
  * need credentials at synth time), or a new one with private subnets behind one NAT gateway — one
- * fixed egress address, which is what an exchange allow-list wants.
+ * fixed egress address, which is what an exchange allow-list wants — or two (`natGateways=2`), one
+ * per zone, so a zone's outage cannot cut the other zone's egress (two addresses to allow-list).
+ * `egressIps` are the NAT gateways' Elastic IPs (none for an existing VPC: its egress is its own).
  */
 export function listenerVpc(
   scope: Construct,
-  existing: ListenerStackSettings['existingVpc'],
-  flowLogRetentionDays: number,
-): ec2.IVpc {
+  settings: Pick<ListenerStackSettings, 'existingVpc' | 'logRetentionDays' | 'natGateways'>,
+): { vpc: ec2.IVpc; egressIps: string[] } {
+  const existing = settings.existingVpc;
   if (existing !== undefined) {
-    return ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
+    const vpc = ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
       vpcId: existing.vpcId,
       availabilityZones: existing.availabilityZones,
       privateSubnetIds: existing.privateSubnetIds,
     });
+    return { vpc, egressIps: [] };
   }
   const vpc = new ec2.Vpc(scope, 'Vpc', {
     maxAzs: 2,
-    natGateways: 1,
+    natGateways: settings.natGateways,
     subnetConfiguration: [
       { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
       { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
@@ -37,7 +40,7 @@ export function listenerVpc(
   vpc.addFlowLog('FlowLog', {
     destination: ec2.FlowLogDestination.toCloudWatchLogs(
       new logs.LogGroup(scope, 'FlowLogs', {
-        retention: flowLogRetentionDays as logs.RetentionDays,
+        retention: settings.logRetentionDays as logs.RetentionDays,
         removalPolicy: RemovalPolicy.RETAIN,
       }),
     ),
@@ -45,7 +48,12 @@ export function listenerVpc(
   });
   // Archive uploads stay on the AWS network and skip NAT data charges.
   vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
-  return vpc;
+  // Each NAT gateway sits in a public subnet with its Elastic IP beside it.
+  const egressIps = vpc.publicSubnets
+    .map((subnet) => subnet.node.tryFindChild('EIP'))
+    .filter((eip): eip is ec2.CfnEIP => eip instanceof ec2.CfnEIP)
+    .map((eip) => eip.attrPublicIp);
+  return { vpc, egressIps };
 }
 
 /** Where the task and the file system go: the private subnets, whichever VPC it is. */

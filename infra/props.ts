@@ -42,10 +42,16 @@ export interface ListenerStackSettings {
   cpu: number;
   memoryMiB: number;
   /**
-   * 1 in service, 0 to park it (e.g. before the FIX secret holds a key). Never more: Kalshi allows
-   * one connection per API key.
+   * 1 in service, 0 to park it. Never more: Kalshi allows one connection per API key. Unless given,
+   * 1 once the keys are there: given as secret ARNs, or put into the secrets this stack created and
+   * then said with `-c start=…` (startOf).
    */
   desiredCount: 0 | 1;
+  /**
+   * desiredCount is 0 because the keys are in secrets this stack created and nobody has said they
+   * were put yet: the stack prints the next step (put the keys, deploy with `-c start=…`).
+   */
+  waitingForKeys: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   logRetentionDays: number;
   /** SIGTERM flush bound; ECS waits a little longer before SIGKILL. */
@@ -55,13 +61,20 @@ export interface ListenerStackSettings {
   /** LISTENER_NAME of the task: the `Listener` dimension of its metrics and its dashboard's name. */
   listenerName: string;
   /**
-   * A fleet: one ECS service per listener, each with its own key secrets, EFS access point, log
+   * A fleet: one ECS service per listener, each with its own key secrets, EFS file system, log
    * group and alarms, sharing the cluster, the archive bucket and tables, the fills queue, the
    * alarm topic and the dashboard. Each holds its own listener's fields (the top-level ones for a
-   * single listener). The first one keeps the single-listener stack's construct ids and hosts
-   * the shared cluster and topic: keep it first.
+   * single listener). Construct ids follow the names, never the order (infra/names.ts).
    */
   listeners: ListenerSpec[];
+  /**
+   * The listener whose resources keep the bare construct ids of a single-listener stack: `default`,
+   * or (`-c legacyFirstListener=NAME`) the one that was first in a fleet deployed before ids
+   * followed names, so that deployment upgrades in place too.
+   */
+  unsuffixedListener: string;
+  /** NAT gateways of the VPC the stack creates: 1 (one egress address) or 2 (one per zone). */
+  natGateways: 1 | 2;
   /** Alarm notifications by e-mail (the SNS topic exists either way). */
   alarmEmail: string | undefined;
   /** Minutes without /readyz answering 200 once before the readiness alarm fires. */
@@ -92,13 +105,45 @@ export type ListenerSpec = Pick<
   | 'cpu'
   | 'memoryMiB'
   | 'desiredCount'
+  | 'waitingForKeys'
 >;
 
 /** The listener the top-level settings describe (a single-listener stack). */
 export function listenerOf(settings: Omit<ListenerStackSettings, 'listeners'>): ListenerSpec {
-  const { listenerName, fix, fixSecretArn, dropCopySecretArn, reportsPerSecond, cpu, memoryMiB, desiredCount } =
-    settings;
-  return { listenerName, fix, fixSecretArn, dropCopySecretArn, reportsPerSecond, cpu, memoryMiB, desiredCount };
+  const { listenerName, fix, fixSecretArn, dropCopySecretArn, reportsPerSecond, cpu, memoryMiB } = settings;
+  const { desiredCount, waitingForKeys } = settings;
+  return {
+    listenerName,
+    fix,
+    fixSecretArn,
+    dropCopySecretArn,
+    reportsPerSecond,
+    cpu,
+    memoryMiB,
+    desiredCount,
+    waitingForKeys,
+  };
+}
+
+/** Whether every key the listener needs comes from a secret the deployer gave by ARN. */
+export function keysGiven(listener: Pick<ListenerSpec, 'fix' | 'fixSecretArn' | 'dropCopySecretArn'>): boolean {
+  return listener.fixSecretArn !== undefined && (!listener.fix.dropCopy || listener.dropCopySecretArn !== undefined);
+}
+
+/**
+ * A listener's desiredCount: as given; else 1 when its keys are there (given by ARN, or `started`:
+ * the deployer says they were put into the secrets this stack created); else 0, waiting for them.
+ * A task started on an empty secret cannot be given its key, fails, and fails the deployment
+ * (and a first deployment's rollback leaves every retained resource behind).
+ */
+export function startOf(
+  listener: Pick<ListenerSpec, 'fix' | 'fixSecretArn' | 'dropCopySecretArn'>,
+  given: 0 | 1 | undefined,
+  started: boolean,
+): Pick<ListenerSpec, 'desiredCount' | 'waitingForKeys'> {
+  if (given !== undefined) return { desiredCount: given, waitingForKeys: false };
+  const ready = started || keysGiven(listener);
+  return { desiredCount: ready ? 1 : 0, waitingForKeys: !ready };
 }
 
 /** The stack's settings as one listener sees them: the shared ones, with its own over them. */
@@ -124,7 +169,9 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   archiveStartDate: '2026-01-01',
   reportsPerSecond: 100,
   ...taskSizeFor(100),
-  desiredCount: 1,
+  // No key secrets given: the stack creates empty ones and waits for them (startOf).
+  desiredCount: 0,
+  waitingForKeys: true,
   logLevel: 'info',
   logRetentionDays: 90,
   shutdownTimeoutS: 20,
@@ -135,6 +182,8 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   fillsQueueMaxAgeMinutes: 15,
   ecsExec: false,
   controlPlaneCidr: undefined,
+  unsuffixedListener: DEFAULT_LISTENER,
+  natGateways: 1,
 };
 
 export const DEFAULT_SETTINGS: ListenerStackSettings = { ...BASE_SETTINGS, listeners: [listenerOf(BASE_SETTINGS)] };

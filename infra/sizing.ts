@@ -54,3 +54,57 @@ export function taskSizeFor(reportsPerSecond: number, cpu?: number): { cpu: numb
   }
   throw new Error(`no Fargate size holds ${reportsPerSecond} reports/s over ${DEDUPE_WINDOW_HOURS} h`);
 }
+
+/**
+ * The spool's operations per report, from the bench's spool section (issue 30 measured at 100
+ * reports/s: ~89 small data writes and ~109 metadata operations a second — journal group commits,
+ * the fill cursor's two copies, the session file's write, fsync and rename). The performance
+ * work aims at 0.3 in all; update these with the bench and the stack follows (spoolThroughput).
+ */
+export const SPOOL_DATA_OPS_PER_REPORT = 0.89;
+export const SPOOL_METADATA_OPS_PER_REPORT = 1.09;
+
+/**
+ * How EFS meters an operation (Elastic throughput's rule: a data operation as at least 32 KiB, a
+ * metadata operation as at least 4 KiB). Taken for every throughput mode, the conservative reading:
+ * the spool's writes are a few KiB, so the minimums decide.
+ */
+export const EFS_METERED_DATA_KIB = 32;
+export const EFS_METERED_METADATA_KIB = 4;
+
+/**
+ * What Bursting throughput gives a small file system (under 20 GiB, which the spool stays below up
+ * to ~1,000 reports/s) at no charge beyond storage, sustained: 1 MiB/s metered.
+ */
+export const EFS_BURSTING_BASELINE_MIBPS = 1;
+/**
+ * The share of that baseline the spool may use and stay on Bursting: the rest earns burst credits
+ * for a restart's or a backlog's burst, so the balance grows rather than drains.
+ */
+export const EFS_BURSTING_SHARE = 0.75;
+/** Provisioned throughput is sized with this much headroom (a backlog draining, a restart). */
+export const EFS_PROVISIONED_HEADROOM = 1.5;
+
+/** MiB/s of metered EFS throughput the spool drives at a sustained rate of reports per second. */
+export function spoolMeteredMiBps(reportsPerSecond: number): number {
+  const kib =
+    reportsPerSecond *
+    (SPOOL_DATA_OPS_PER_REPORT * EFS_METERED_DATA_KIB + SPOOL_METADATA_OPS_PER_REPORT * EFS_METERED_METADATA_KIB);
+  return kib / 1024;
+}
+
+/**
+ * The spool's EFS throughput mode, the cheapest that keeps up with the rate. The load is small and
+ * steady, which is where Elastic is dearest: it bills every metered byte ($0.06/GB written in
+ * us-east-1), so 1 MiB/s for a month costs ~$165, against $6 provisioned or nothing on Bursting.
+ * Bursting while the metered rate stays well inside its free 1 MiB/s baseline (credits then build
+ * up for bursts instead of draining: a file system that runs out is throttled to the baseline,
+ * and the journal with it); Provisioned above, at the rate with headroom, whole MiB/s.
+ */
+export function spoolThroughput(
+  reportsPerSecond: number,
+): { mode: 'bursting' } | { mode: 'provisioned'; mibps: number } {
+  const metered = spoolMeteredMiBps(reportsPerSecond);
+  if (metered <= EFS_BURSTING_BASELINE_MIBPS * EFS_BURSTING_SHARE) return { mode: 'bursting' };
+  return { mode: 'provisioned', mibps: Math.ceil(metered * EFS_PROVISIONED_HEADROOM) };
+}

@@ -1,10 +1,11 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as efs from 'aws-cdk-lib/aws-efs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { RUNTIME_USER } from './image-contract.js';
 import { PRIVATE_SUBNETS } from './network.js';
+import { spoolThroughput } from './sizing.js';
 
 /**
  * The journal and session state (SPOOL_DIR) on EFS, so a replaced task resumes every sink from its
@@ -15,8 +16,12 @@ export class SpoolVolume extends Construct {
   readonly fileSystem: efs.FileSystem;
   readonly accessPoint: efs.AccessPoint;
 
-  constructor(scope: Construct, id: string, vpc: ec2.IVpc) {
+  constructor(scope: Construct, id: string, vpc: ec2.IVpc, reportsPerSecond: number) {
     super(scope, id);
+    // The cheapest throughput mode for this listener's rate (infra/sizing.ts spoolThroughput): the
+    // spool writes a few KiB at a time, steadily, which Elastic bills per metered byte and Bursting
+    // or Provisioned do not.
+    const throughput = spoolThroughput(reportsPerSecond);
     this.fileSystem = new efs.FileSystem(this, 'FileSystem', {
       vpc,
       vpcSubnets: PRIVATE_SUBNETS,
@@ -27,9 +32,14 @@ export class SpoolVolume extends Construct {
         allowAllOutbound: false,
       }),
       encrypted: true,
-      // The journal fsyncs every group commit: General Purpose latency, elastic throughput.
+      // The journal fsyncs every group commit: General Purpose latency.
       performanceMode: efs.PerformanceMode.GENERAL_PURPOSE,
-      throughputMode: efs.ThroughputMode.ELASTIC,
+      ...(throughput.mode === 'bursting'
+        ? { throughputMode: efs.ThroughputMode.BURSTING }
+        : {
+            throughputMode: efs.ThroughputMode.PROVISIONED,
+            provisionedThroughputPerSecond: Size.mebibytes(throughput.mibps),
+          }),
       enableAutomaticBackups: true,
       // (allowAnonymousAccess is left unset: `false` would make CDK allow every IAM principal
       // write and root access. The file system policy of grantMount admits the task role only.)

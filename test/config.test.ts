@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       port: 8228,
       targetCompId: 'KalshiNR',
       heartbeatS: 30,
+      connectTimeoutMs: 10_000,
       messageRetentionHours: undefined,
     });
     expect(config.fix.privateKey.asymmetricKeyType).toBe('rsa');
@@ -55,10 +56,12 @@ describe('loadConfig', () => {
       spoolDir: './data/spool',
       archiveGraceMs: 300_000,
       archiveFlushMs: 60_000,
+      archiveTimeOutlierMs: 86_400_000,
       archiveGzip: true,
       archiveParquet: true,
       shutdownTimeoutMs: 20_000,
       healthLogIntervalMs: 60_000,
+      reconnectMinIntervalMs: 10_000,
       metricsNamespace: undefined,
       listenerName: 'default',
       fleetStatusUrls: [],
@@ -135,9 +138,24 @@ describe('loadConfig', () => {
     ],
     ['retention on KalshiNR', { ...VALID, FIX_MESSAGE_RETENTION_H: '24' }, /applies to KalshiRT only/],
     [
+      'a connect timeout out of range',
+      { ...VALID, FIX_CONNECT_TIMEOUT_S: '0' },
+      /FIX_CONNECT_TIMEOUT_S must be a whole number from 1 to 120, got 0/,
+    ],
+    [
       'a health interval out of range',
       { ...VALID, HEALTH_LOG_INTERVAL_S: '1' },
       /HEALTH_LOG_INTERVAL_S must be a whole number from 5 to 3600/,
+    ],
+    [
+      'a reconnect interval out of range',
+      { ...VALID, RECONNECT_MIN_INTERVAL_S: '3601' },
+      /RECONNECT_MIN_INTERVAL_S must be a whole number from 0 to 3600, got 3601/,
+    ],
+    [
+      'a reconnect interval that is not a whole number',
+      { ...VALID, RECONNECT_MIN_INTERVAL_S: '2.5' },
+      /RECONNECT_MIN_INTERVAL_S must be a whole number from 0 to 3600, got 2\.5/,
     ],
     [
       'a metrics namespace CloudWatch refuses',
@@ -183,6 +201,26 @@ describe('loadConfig', () => {
     expect(named.listenerName).toBe('member-a_01');
     expect(loadConfig(VALID).listenerName).toBe('default');
     expect(bad).toEqual([expect.stringMatching(/^LISTENER_NAME may hold letters, digits, - and _ only/)]);
+  });
+
+  it('reads RECONNECT_MIN_INTERVAL_S in seconds, 0 turning the limit off, and refuses a negative one', () => {
+    // Act
+    const slow = loadConfig({ ...VALID, RECONNECT_MIN_INTERVAL_S: '60' });
+    const off = loadConfig({ ...VALID, RECONNECT_MIN_INTERVAL_S: '0' });
+    const bad = problemsOf({ ...VALID, RECONNECT_MIN_INTERVAL_S: '-1' });
+    // Assess
+    expect(slow.reconnectMinIntervalMs).toBe(60_000);
+    expect(off.reconnectMinIntervalMs).toBe(0);
+    expect(bad).toEqual(['RECONNECT_MIN_INTERVAL_S must be a whole number from 0 to 3600, got -1']);
+  });
+
+  it('reads FIX_CONNECT_TIMEOUT_S in seconds, for the TCP connect and the TLS handshake each', () => {
+    // Act
+    const config = loadConfig({ ...VALID, FIX_CONNECT_TIMEOUT_S: '3' });
+    const bad = problemsOf({ ...VALID, FIX_CONNECT_TIMEOUT_S: '121' });
+    // Assess
+    expect(config.fix.connectTimeoutMs).toBe(3000);
+    expect(bad).toEqual(['FIX_CONNECT_TIMEOUT_S must be a whole number from 1 to 120, got 121']);
   });
 
   it('reads FLEET_STATUS_URLS as name=url pairs, and refuses anything else', () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,7 +15,7 @@ Commands:
   run      the service, configured from the environment (see README)
   demo [--listeners N]   the service against a local Kalshi simulator, archive and fills under ./data, no AWS needed
   sim      the Kalshi FIX simulator on its own (prints the key, ports and CA it uses)
-  keygen   an RSA key pair for a Kalshi API key
+  keygen [--out kalshi-key] [--force]   an RSA key pair for a Kalshi API key (never over an existing one without --force)
   reconcile --from ISO --to ISO [--listener NAME]   compare archived fills with Kalshi's REST fills
   rebuild-parquet --hour YYYY-MM-DDTHH [--listener NAME] [--replace]   rebuild an hour's Parquet from its JSONL
   replay --from ISO --to ISO [--symbol S] [--listener NAME] --queue URL [--dry-run]   send archived fills to a queue again
@@ -31,7 +31,13 @@ async function main(argv: string[]): Promise<number | undefined> {
     case 'sim':
       return sim(rest);
     case 'keygen':
-      return keygen(rest);
+      // Relative to where the user ran `npm run keygen` (npm runs scripts in the package folder).
+      return (await import('./keygen-command.js')).keygenCommand(
+        rest,
+        process.env['INIT_CWD'] ?? process.cwd(),
+        (text) => process.stdout.write(text),
+        (text) => process.stderr.write(text),
+      );
     case 'reconcile':
       return (await import('./reconcile-command.js')).reconcileCommand(rest, process.env, (text) =>
         process.stdout.write(text),
@@ -262,24 +268,6 @@ async function sim(args: string[]): Promise<number | undefined> {
     process.once('SIGTERM', done);
   });
   await simulator.stop();
-  return 0;
-}
-
-function keygen(args: string[]): number {
-  const { values } = parseArgs({ args, options: { out: { type: 'string', default: 'kalshi-key' } } });
-  const base = resolve(values.out);
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  writeFileSync(`${base}.pem`, privateKey, { mode: 0o600 });
-  chmodSync(`${base}.pem`, 0o600);
-  writeFileSync(`${base}.pub.pem`, publicKey);
-  // Only the public half is printed, for Kalshi's API-key page; the private key stays in its file.
-  process.stdout.write(
-    `private key: ${base}.pem (mode 600, keep it secret)\npublic key:  ${base}.pub.pem\n\n${publicKey}`,
-  );
   return 0;
 }
 

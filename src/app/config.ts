@@ -33,6 +33,8 @@ export interface Config {
     apiKey: string;
     privateKey: KeyObject;
     heartbeatS: number;
+    /** The TCP connect and the TLS handshake each give up after this (FIX_CONNECT_TIMEOUT_S). */
+    connectTimeoutMs: number;
     extraCa: string | undefined;
     messageRetentionHours: number | undefined;
   };
@@ -41,6 +43,8 @@ export interface Config {
   archive: { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
   archiveGraceMs: number;
   archiveFlushMs: number;
+  /** A report time further than this from the receipt is filed under the receive hour (ARCHIVE_TIME_OUTLIER_S). */
+  archiveTimeOutlierMs: number;
   archiveMaxObjectBytes: number;
   archiveGzip: boolean;
   archiveParquet: boolean;
@@ -50,6 +54,8 @@ export interface Config {
   /** Where the control plane listens: loopback unless CONTROL_TOKEN is set. */
   httpHost: string;
   controlToken: string | undefined;
+  /** POST /reconnect is accepted at most once per this (RECONNECT_MIN_INTERVAL_S; 0 = no limit). */
+  reconnectMinIntervalMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutMs: number;
   /** How often the `health` log line is written. */
@@ -72,14 +78,17 @@ export const DEFAULTS = {
   /** Asked for on KalshiRT only. */
   FIX_MESSAGE_RETENTION_H: 72,
   FIX_HEARTBEAT_S: 30,
+  FIX_CONNECT_TIMEOUT_S: 10,
   FIX_DC_PORT: 8229,
   ARCHIVE_GRACE_S: 300,
   ARCHIVE_FLUSH_S: 60,
+  ARCHIVE_TIME_OUTLIER_S: 86_400,
   ARCHIVE_MAX_OBJECT_MB: 64,
   ARCHIVE_GZIP: true,
   ARCHIVE_PARQUET: true,
   SPOOL_DIR: './data/spool',
   HTTP_PORT: 8080,
+  RECONNECT_MIN_INTERVAL_S: 10,
   LOG_LEVEL: 'info',
   SHUTDOWN_TIMEOUT_S: 20,
   HEALTH_LOG_INTERVAL_S: 60,
@@ -126,6 +135,13 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     meaning: 'HeartBtInt in seconds (3–300)',
   },
   {
+    name: 'FIX_CONNECT_TIMEOUT_S',
+    required: 'no',
+    default: String(DEFAULTS.FIX_CONNECT_TIMEOUT_S),
+    meaning:
+      'the TCP connect and the TLS handshake each give up after this many seconds, then the back-off and another try (1–120)',
+  },
+  {
     name: 'FIX_MESSAGE_RETENTION_H',
     required: 'no',
     default: `${DEFAULTS.FIX_MESSAGE_RETENTION_H} on RT`,
@@ -159,6 +175,13 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     required: 'no',
     default: String(DEFAULTS.ARCHIVE_FLUSH_S),
     meaning: 'an object is written at most this long after its first record arrived (1–3600)',
+  },
+  {
+    name: 'ARCHIVE_TIME_OUTLIER_S',
+    required: 'no',
+    default: String(DEFAULTS.ARCHIVE_TIME_OUTLIER_S),
+    meaning:
+      'a report whose TransactTime (else SendingTime) is further than this from its receipt is filed under its receive hour (60–31536000)',
   },
   {
     name: 'ARCHIVE_GRACE_S',
@@ -207,7 +230,15 @@ export const ENVIRONMENT: ReadonlyArray<{ name: string; required: string; defaul
     name: 'CONTROL_TOKEN',
     required: 'no',
     default: '',
-    meaning: 'bearer token POST /reconnect requires (open when unset)',
+    meaning:
+      'token every route but /healthz and /readyz requires: Bearer, or HTTP Basic with it as password for reading (open when unset)',
+  },
+  {
+    name: 'RECONNECT_MIN_INTERVAL_S',
+    required: 'no',
+    default: String(DEFAULTS.RECONNECT_MIN_INTERVAL_S),
+    meaning:
+      'POST /reconnect is accepted at most once per this many seconds, else 429 with Retry-After (0–3600; 0 = no limit)',
   },
   {
     name: 'LOG_LEVEL',
@@ -258,6 +289,7 @@ const FIELDS = {
   FIX_PRIVATE_KEY: optional(text),
   FIX_PRIVATE_KEY_FILE: optional(text),
   FIX_HEARTBEAT_S: withDefault(wholeNumber('FIX_HEARTBEAT_S', 3, 300), DEFAULTS.FIX_HEARTBEAT_S),
+  FIX_CONNECT_TIMEOUT_S: withDefault(wholeNumber('FIX_CONNECT_TIMEOUT_S', 1, 120), DEFAULTS.FIX_CONNECT_TIMEOUT_S),
   FIX_MESSAGE_RETENTION_H: optional(wholeNumber('FIX_MESSAGE_RETENTION_H', 1, 72)),
   FIX_TLS_CA_FILE: optional(text),
   FIX_DC_API_KEY: optional(apiKeyId('FIX_DC_API_KEY')),
@@ -268,6 +300,10 @@ const FIELDS = {
   ARCHIVE_URL: required(text, 'ARCHIVE_URL is required (s3://bucket/prefix/ or file:///dir)'),
   ARCHIVE_GRACE_S: withDefault(wholeNumber('ARCHIVE_GRACE_S', 0, 86_400), DEFAULTS.ARCHIVE_GRACE_S),
   ARCHIVE_FLUSH_S: withDefault(wholeNumber('ARCHIVE_FLUSH_S', 1, 3600), DEFAULTS.ARCHIVE_FLUSH_S),
+  ARCHIVE_TIME_OUTLIER_S: withDefault(
+    wholeNumber('ARCHIVE_TIME_OUTLIER_S', 60, 31_536_000),
+    DEFAULTS.ARCHIVE_TIME_OUTLIER_S,
+  ),
   ARCHIVE_MAX_OBJECT_MB: withDefault(wholeNumber('ARCHIVE_MAX_OBJECT_MB', 1, 4096), DEFAULTS.ARCHIVE_MAX_OBJECT_MB),
   ARCHIVE_GZIP: withDefault(flag('ARCHIVE_GZIP'), DEFAULTS.ARCHIVE_GZIP),
   ARCHIVE_PARQUET: withDefault(flag('ARCHIVE_PARQUET'), DEFAULTS.ARCHIVE_PARQUET),
@@ -276,6 +312,10 @@ const FIELDS = {
   HTTP_PORT: withDefault(port('HTTP_PORT', true), DEFAULTS.HTTP_PORT),
   HTTP_HOST: optional(hostName('HTTP_HOST')),
   CONTROL_TOKEN: optional(minLength(16, 'CONTROL_TOKEN must be at least 16 characters')),
+  RECONNECT_MIN_INTERVAL_S: withDefault(
+    wholeNumber('RECONNECT_MIN_INTERVAL_S', 0, 3600),
+    DEFAULTS.RECONNECT_MIN_INTERVAL_S,
+  ),
   LOG_LEVEL: withDefault(oneOf('LOG_LEVEL', LOG_LEVELS), DEFAULTS.LOG_LEVEL),
   SHUTDOWN_TIMEOUT_S: withDefault(wholeNumber('SHUTDOWN_TIMEOUT_S', 1, 600), DEFAULTS.SHUTDOWN_TIMEOUT_S),
   HEALTH_LOG_INTERVAL_S: withDefault(wholeNumber('HEALTH_LOG_INTERVAL_S', 5, 3600), DEFAULTS.HEALTH_LOG_INTERVAL_S),
@@ -358,6 +398,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       apiKey: raw.FIX_API_KEY,
       privateKey,
       heartbeatS: raw.FIX_HEARTBEAT_S,
+      connectTimeoutMs: raw.FIX_CONNECT_TIMEOUT_S * 1000,
       extraCa,
       messageRetentionHours:
         raw.FIX_MESSAGE_RETENTION_H ??
@@ -375,6 +416,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     archive,
     archiveGraceMs: raw.ARCHIVE_GRACE_S * 1000,
     archiveFlushMs: raw.ARCHIVE_FLUSH_S * 1000,
+    archiveTimeOutlierMs: raw.ARCHIVE_TIME_OUTLIER_S * 1000,
     archiveMaxObjectBytes: raw.ARCHIVE_MAX_OBJECT_MB * 1024 * 1024,
     archiveGzip: raw.ARCHIVE_GZIP,
     archiveParquet: raw.ARCHIVE_PARQUET,
@@ -383,6 +425,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     httpPort: raw.HTTP_PORT,
     httpHost,
     controlToken: raw.CONTROL_TOKEN,
+    reconnectMinIntervalMs: raw.RECONNECT_MIN_INTERVAL_S * 1000,
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_S * 1000,
     healthLogIntervalMs: raw.HEALTH_LOG_INTERVAL_S * 1000,

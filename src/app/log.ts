@@ -157,7 +157,24 @@ export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
       { key: event.key, err: event.error },
       'parked archive object kept in the spool only: its store copy failed',
     );
-  else log.warn({ key: event.key }, 'redoing an archive write interrupted by a crash');
+  else if (event.kind === 'time_outlier') {
+    // A clock gone wrong upstream makes every report one: the first ten, then one in a thousand.
+    if (event.count <= 10 || event.count % 1000 === 0)
+      log.warn(
+        {
+          code: event.code,
+          sink: event.sink,
+          exec_id: event.execId,
+          lsn: event.lsn,
+          field: event.field,
+          value: event.value,
+          receivedAt: event.receivedAt,
+          partition: event.partition,
+          count: event.count,
+        },
+        'archive: report time too far from its receipt; filed under the receive hour (the record keeps its value)',
+      );
+  } else log.warn({ key: event.key }, 'redoing an archive write interrupted by a crash');
 }
 
 /** A sink that could not save its cursor (a full spool): it delivers nothing more until it can. */

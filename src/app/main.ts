@@ -1,11 +1,9 @@
 import { constants, readFileSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import type { serve as Serve, ServerType } from '@hono/node-server';
-import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { configWarnings, type Config } from './config.js';
-import { ListenerError } from '../core/errors.js';
+import { bindControlPort, type ControlPort } from './control-port.js';
+import { isListenerError, ListenerError } from '../core/errors.js';
 import { healthFigures, healthLine, type HealthCounters } from '../http/health-line.js';
 import { RateHistory } from '../http/rate-history.js';
 import {
@@ -21,6 +19,7 @@ import { ListenerService } from './service.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { DeferredFillQueue, DeferredObjectStore, s3Location, sqsQueueShape } from './deferred-sinks.js';
+import { describeHolder, lockSpool, type SpoolLock } from './spool-lock.js';
 
 export interface RunningService {
   service: ListenerService;
@@ -38,13 +37,15 @@ export interface RunningService {
 export const LOGON_WAIT_MS = 1000;
 
 /**
- * Wiring only: config → sinks → service → control plane. The control plane (hono, its Node
- * server and prom-client: about a third of the start-up time in imports) and the AWS SDK are
- * loaded once the first Logon is on the wire, so they do not delay it; startListener resolves
- * when the control plane listens and the sinks are loaded. Nothing is lost meanwhile: the
- * control plane's metrics and pages read the service's own totals when asked, and the sinks'
- * writes wait for their SDK. `onServiceStarted` gets the graceful stop as soon as there is a
- * service to stop.
+ * Wiring only: spool lock → control plane port → sinks → service → control plane. The spool is
+ * locked and the port bound before anything connects to the exchange, so a second listener on the
+ * same spool, or a start on a port in use, exits 2 without logging on. The control plane's handler
+ * (hono and prom-client: about a third of the start-up time in imports) and the AWS SDK are loaded
+ * once the first Logon is on the wire, so they do not delay it; requests that come before wait for
+ * the handler. startListener resolves when the control plane serves and the sinks are loaded.
+ * Nothing is lost meanwhile: the control plane's metrics and pages read the service's own totals
+ * when asked, and the sinks' writes wait for their SDK. `onServiceStarted` gets the graceful stop
+ * as soon as there is a service to stop.
  */
 export async function startListener(
   config: Config,
@@ -54,6 +55,16 @@ export async function startListener(
   // Every line names its listener: a fleet's logs can share a group and still be told apart.
   const log = parentLog.child({ listener: config.listenerName });
   await assertUsableSpool(config.spoolDir);
+  const lock = await lockSpoolOrExplain(config.spoolDir, log);
+  let port: ControlPort;
+  try {
+    port = await bindControlPort(config.httpPort, config.httpHost);
+  } catch (cause) {
+    lock.release();
+    // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
+    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
+    throw configProblem(`HTTP_PORT ${config.httpPort} on ${config.httpHost} cannot be used (${code})`, cause);
+  }
   let firstAttemptDone!: () => void;
   const firstAttempt = new Promise<void>((resolve) => (firstAttemptDone = resolve));
   // What the Logon need not wait for loads once it is on the wire (or the first attempt failed):
@@ -105,6 +116,7 @@ export async function startListener(
       apiKey: config.fix.apiKey,
       privateKey: config.fix.privateKey,
       heartbeatS: config.fix.heartbeatS,
+      connectTimeoutMs: config.fix.connectTimeoutMs,
       ...(config.fix.extraCa === undefined ? {} : { extraCa: config.fix.extraCa }),
       ...(config.fix.messageRetentionHours === undefined
         ? {}
@@ -125,6 +137,7 @@ export async function startListener(
     archive: {
       graceMs: config.archiveGraceMs,
       flushMs: config.archiveFlushMs,
+      timeOutlierMs: config.archiveTimeOutlierMs,
       maxObjectBytes: config.archiveMaxObjectBytes,
       gzip: config.archiveGzip,
     },
@@ -144,12 +157,27 @@ export async function startListener(
     onFillEvent: (event) => logFillEvent(fillLog, event),
     onBackfillEvent: (event) => logBackfillEvent(log.child({ component: 'backfill' }), event),
     onJournalDamage: (damage) => logJournalDamage(journalLog, damage),
+    onSpoolFileDamage: (error) =>
+      (error.code === 'ERR_SPOOL_LINE_DAMAGED' ? journalLog.error.bind(journalLog) : journalLog.warn.bind(journalLog))(
+        { code: error.code, path: error.details?.['path'], damage: error.details?.['damage'] },
+        error.message,
+      ),
+    onExecIdConflict: (conflict) =>
+      journalLog.warn(
+        { code: 'ERR_EXEC_ID_CONFLICT', execId: conflict.execId, lsn: conflict.lsn, fields: conflict.fields },
+        'a report reused a journaled ExecID with different content: parked as a dead letter, not journaled',
+      ),
     onJournalEvent: (event) => logJournalEvent(journalLog, event),
     onFatal: (error) => {
       log.fatal({ code: error.code, err: error }, 'fatal: exiting so the orchestrator restarts the task');
       process.exitCode = 1;
       setImmediate(() => process.exit(1));
     },
+  }).catch(async (error: unknown) => {
+    // Nothing runs on the spool or serves on the port: both go to whoever starts next.
+    await port.close();
+    lock.release();
+    throw error;
   });
   // The status page's charts: the running counters sampled at a steady pace.
   const rates = new RateHistory();
@@ -158,7 +186,7 @@ export async function startListener(
   const rateTimer = setInterval(sampleRates, rates.intervalMs);
   rateTimer.unref();
   // What the stop closes, once it exists.
-  const late: { healthTimer?: NodeJS.Timeout; server?: ServerType } = {};
+  const late: { healthTimer?: NodeJS.Timeout } = {};
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -166,12 +194,15 @@ export async function startListener(
       clearInterval(rateTimer);
       await service.stop();
       await queue.close?.();
-      if (late.server !== undefined) await closeServer(late.server);
+      await port.close();
+      // Last, once nothing writes to the spool any more. A stop that failed keeps it until the
+      // process exits, and the next start is told the holder did not stop cleanly.
+      lock.release();
     })());
   // From here a signal stops the service gracefully, control plane or not.
   onServiceStarted?.(stop);
   await afterLogon;
-  const [{ createControlPlane }, { createMetrics }, { serve }] = await Promise.all([
+  const [{ createControlPlane }, { createMetrics }, { getRequestListener }] = await Promise.all([
     import('../http/control-plane.js'),
     import('../http/metrics.js'),
     import('@hono/node-server'),
@@ -183,6 +214,7 @@ export async function startListener(
     fleet: config.fleetStatusUrls,
     metrics: createMetrics(() => service.status(), { listener: config.listenerName }),
     ...(config.controlToken === undefined ? {} : { controlToken: config.controlToken }),
+    reconnectMinIntervalMs: config.reconnectMinIntervalMs,
     version: packageVersion(),
     startedAt: Date.now(),
     onReconnectRequest: ({ caller, outcome }) =>
@@ -190,29 +222,11 @@ export async function startListener(
         ? controlLog.warn({ caller, outcome }, 'POST /reconnect refused: no valid bearer token')
         : controlLog.info({ caller, outcome }, 'POST /reconnect'),
   });
-  let listening: ServerType;
-  try {
-    listening = await listen(serve, app.fetch, config.httpPort, config.httpHost);
-  } catch (cause) {
-    // A port in use is a setting to change, reported like every other one (exit 2), not a crash.
-    await stop().catch((error: unknown) =>
-      log.error(
-        { code: (error as { code?: string }).code ?? null, err: error },
-        'stop after the control plane could not listen failed',
-      ),
-    );
-    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown';
-    throw configProblem(`HTTP_PORT ${config.httpPort} on ${config.httpHost} cannot be used (${code})`, cause);
-  }
-  late.server = listening;
-  const httpPort = (listening.address() as AddressInfo).port;
+  port.serve(getRequestListener(app.fetch, { hostname: config.httpHost }));
+  const httpPort = port.port;
   log.info({ httpHost: config.httpHost, httpPort }, 'control plane listening');
-  if (stopping !== undefined) {
-    // Stopped while the control plane was starting: it closes once the rest has stopped.
-    const closeLate = () => closeServer(listening);
-    void stopping.then(closeLate, closeLate);
-    return { service, httpPort, stop };
-  }
+  // Stopped while the control plane was loading: the stop closes the port, nothing more to start.
+  if (stopping !== undefined) return { service, httpPort, stop };
   // What /readyz says, in the log at a steady pace: CloudWatch alarms on it (as metrics when
   // METRICS_NAMESPACE is set), and a reader of the log alone sees when and why it changed.
   const healthLog = log.child({ component: 'health' });
@@ -288,17 +302,6 @@ export function installLifecycle(
   });
 }
 
-function listen(serve: typeof Serve, fetch: Hono['fetch'], port: number, hostname: string): Promise<ServerType> {
-  return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }, () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-function closeServer(server: ServerType): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 /** Resolves when `promise` does, or after `ms`, whichever comes first. */
 async function settledOrAfter(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -326,6 +329,37 @@ function configProblem(problem: string, cause?: unknown): ListenerError {
     cause,
     details: { problems: [problem] },
   });
+}
+
+/**
+ * The spool's lock, or the reason there is none as a start problem (exit 2): another listener
+ * holds it (ERR_SPOOL_LOCKED, naming it), or it cannot be taken here (ERR_SPOOL_LOCK_FAILED). A
+ * lock file left by a holder that did not stop cleanly is said once, as a warning.
+ */
+async function lockSpoolOrExplain(dir: string, log: Logger): Promise<SpoolLock> {
+  let lock: SpoolLock;
+  try {
+    lock = await lockSpool(dir);
+  } catch (error) {
+    if (!isListenerError(error, 'ERR_SPOOL_LOCKED') && !isListenerError(error, 'ERR_SPOOL_LOCK_FAILED')) throw error;
+    log.error({ code: error.code, err: error, ...error.details }, error.message);
+    const advice =
+      error.code === 'ERR_SPOOL_LOCKED'
+        ? 'stop that listener first, or give this one a SPOOL_DIR of its own'
+        : 'the lock needs flock(1) (util-linux) and a SPOOL_DIR on a file system with flock: a local disk, or NFSv4.1 such as EFS';
+    throw configProblem(`${error.message} (${error.code}): ${advice}`, error);
+  }
+  if (lock.unnamed !== undefined)
+    log.warn(
+      { code: 'W_SPOOL_LOCK_UNNAMED', err: lock.unnamed, lockFile: lock.path },
+      `SPOOL_DIR is locked, but who holds it could not be written to ${lock.path} (${lock.unnamed.code ?? 'unknown'}): a second listener is still refused, only not told who holds it`,
+    );
+  if (lock.previous !== undefined)
+    log.warn(
+      { code: 'W_SPOOL_LOCK_LEFT', previous: lock.previous, lockFile: lock.path },
+      `SPOOL_DIR was left locked by ${describeHolder(lock.previous)}, which did not stop cleanly (crashed or killed); its lock had ended with it, so the spool is ours now`,
+    );
+  return lock;
 }
 
 /** SPOOL_DIR must exist (or be creatable) and be writable before anything is started on it. */

@@ -13,7 +13,7 @@ import { parquetFormat, type ParquetFormat } from '../pipeline/parquet-format.js
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
-import { Journal, type JournalDamage } from '../pipeline/journal.js';
+import { Journal, type ExecIdConflict, type JournalDamage } from '../pipeline/journal.js';
 import type { ControlTarget, FillView, ListenerStatus } from '../http/status.js';
 import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
@@ -29,6 +29,8 @@ export interface ServiceOptions {
     extraCa?: string | Buffer;
     messageRetentionHours?: number;
     reconnect?: BackoffPolicy;
+    /** The TCP connect and the TLS handshake each give up after this (FIX_CONNECT_TIMEOUT_S). */
+    connectTimeoutMs?: number;
   };
   /** KalshiDC replay for gaps the live session cannot recover (KalshiNR, or a reset KalshiRT). */
   dropCopy?: {
@@ -50,7 +52,15 @@ export interface ServiceOptions {
   journal?: { retry?: BackoffPolicy; maxPendingBytes?: number };
   store: ObjectStore;
   queue: FillQueue;
-  archive?: { graceMs?: number; flushMs?: number; maxObjectBytes?: number; gzip?: boolean; retry?: BackoffPolicy };
+  archive?: {
+    graceMs?: number;
+    flushMs?: number;
+    /** A report time further than this from its receipt is filed under the receive hour (default 24 h). */
+    timeOutlierMs?: number;
+    maxObjectBytes?: number;
+    gzip?: boolean;
+    retry?: BackoffPolicy;
+  };
   /**
    * A typed Parquet copy of every closed hour (DESIGN.md §3), off unless given: one object per
    * hour once it closes (plus grace), more past `maxObjectBytes` of JSON (default 32 MiB) and for
@@ -69,6 +79,13 @@ export interface ServiceOptions {
    * time a damaged range is settled (replayed from the drop copy, or recorded as a hole).
    */
   onJournalDamage?: (damage: JournalDamage) => void;
+  /**
+   * A report whose ExecID was journaled already with different content: it was parked as a dead
+   * letter (sink `journal`) for a person to look at, never dropped silently.
+   */
+  onExecIdConflict?: (conflict: ExecIdConflict) => void;
+  /** holes.jsonl or dead-letters.jsonl found damaged at start (repaired from its copy, or lines lost). */
+  onSpoolFileDamage?: (error: ListenerError) => void;
   /** The spool stopped taking writes (a full disk), or took them again. */
   onJournalEvent?: (event: JournalEvent) => void;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
@@ -95,6 +112,7 @@ export class ListenerService implements ControlTarget {
   readonly fills: FillPublisher;
   readonly backfill: Backfiller;
   readonly deadLetters: DeadLetterBox;
+  readonly #holes: HoleLog;
   readonly #counters = {
     executionReports: 0,
     duplicatesDropped: 0,
@@ -114,6 +132,7 @@ export class ListenerService implements ControlTarget {
 
   private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
+    this.#holes = holes;
     this.backfill = new Backfiller({
       dropCopy: options.dropCopy,
       journal,
@@ -123,7 +142,7 @@ export class ListenerService implements ControlTarget {
       onFailure: (error) => this.#die(error, options),
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
-    if (journal.maxExecId !== undefined) this.#gapMark = { lastGoodExecId: journal.maxExecId, since: Date.now() };
+    if (journal.maxExecId !== undefined) this.#gapMark = this.#gapFromJournal();
     const partition = listenerPartition(options);
     this.archive = new ArchiveWriter({
       journal,
@@ -147,8 +166,11 @@ export class ListenerService implements ControlTarget {
         deadLetters,
         ...partition,
         format: this.#parquetFormat,
-        // Only a closed hour (or the size cap) makes an object: one per hour, not one per minute.
+        // Only a closed hour (or the size cap) makes an object: one per hour, not one per minute;
+        // late reports of a closed hour are batched by the archive's flush interval.
         flushMs: Number.POSITIVE_INFINITY,
+        ...(options.archive?.flushMs === undefined ? {} : { lateFlushMs: options.archive.flushMs }),
+        ...(options.archive?.timeOutlierMs === undefined ? {} : { timeOutlierMs: options.archive.timeOutlierMs }),
         maxObjectBytes: options.parquet.maxObjectBytes ?? 32 * 1024 * 1024,
         ...((options.parquet.graceMs ?? options.archive?.graceMs) === undefined
           ? {}
@@ -180,6 +202,9 @@ export class ListenerService implements ControlTarget {
       ...(f.extraCa === undefined ? {} : { extraCa: f.extraCa }),
       ...(f.messageRetentionHours === undefined ? {} : { messageRetentionHours: f.messageRetentionHours }),
       ...(f.reconnect === undefined ? {} : { reconnect: f.reconnect }),
+      ...(f.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: f.connectTimeoutMs, tlsHandshakeTimeoutMs: f.connectTimeoutMs }),
       store: sessionFile,
       manualAck: true,
       onApplicationMessage: (message, info) => {
@@ -208,6 +233,19 @@ export class ListenerService implements ControlTarget {
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
     journal.onDamage((damage) => options.onJournalDamage?.(damage));
+    journal.onConflict((conflict) => {
+      options.onExecIdConflict?.(conflict);
+      void deadLetters
+        .park({
+          sink: 'journal',
+          lsn: conflict.lsn,
+          execId: conflict.execId,
+          code: 'ERR_EXEC_ID_CONFLICT',
+          reason: `ExecID already journaled (LSN ${conflict.lsn}) with different ${conflict.fields.join(', ')}`,
+          body: JSON.stringify(conflict.record),
+        })
+        .catch((error: unknown) => this.#die(error, options));
+    });
     // Read by the session's constructor above: a damaged copy never stops the start.
     if (sessionFile.damage !== undefined)
       journal.reportDamage({
@@ -231,7 +269,7 @@ export class ListenerService implements ControlTarget {
     if (this.#refusedFrom !== undefined) return;
     this.#refusedFrom = seqNum;
     const stall = this.journal.failure;
-    this.#gapMark ??= { lastGoodExecId: this.journal.maxExecId, since: Date.now() };
+    this.#gapMark ??= this.#gapFromJournal();
     options.onJournalEvent?.({ kind: 'refusing', seqNum, error: stall ?? error });
   }
 
@@ -260,6 +298,8 @@ export class ListenerService implements ControlTarget {
           error: cause instanceof Error ? cause : new Error(String(cause)),
         }),
     });
+    for (const failure of [holes.failure, deadLetters.failure])
+      if (failure !== undefined) options.onSpoolFileDamage?.(failure);
     const service = new ListenerService(options, journal, holes, deadLetters);
     await service.#settleDamage(holes, options, resendTarget);
     await service.archive.start();
@@ -381,7 +421,7 @@ export class ListenerService implements ControlTarget {
 
   /** The running counters alone: what the status page's rate sampler reads every few seconds. */
   counters(): ListenerStatus['counters'] {
-    return { ...this.#counters, fillsPublished: this.fills.sent };
+    return { ...this.#counters, fillsPublished: this.fills.sent, execIdConflicts: this.journal.conflicts };
   }
 
   status(): ListenerStatus {
@@ -401,6 +441,7 @@ export class ListenerService implements ControlTarget {
         this.fills.status(),
       ],
       backfill: this.backfill.status(),
+      spoolFiles: { damage: [...this.#holes.damage, ...this.deadLetters.damage] },
       counters: this.counters(),
       fatal: this.#fatal === undefined ? undefined : `${this.#fatal.code}: ${this.#fatal.message}`,
     };
@@ -433,6 +474,7 @@ export class ListenerService implements ControlTarget {
     ]);
     await this.#parquetFormat?.close();
     await this.deadLetters.close();
+    await this.#holes.close();
     // Rejects with the same stall as the flush above: reported once, below.
     const unclosed = await this.journal.close().then(
       () => undefined,
@@ -451,10 +493,7 @@ export class ListenerService implements ControlTarget {
    */
   #trackGaps(event: SessionEvent): void {
     if ((event.kind === 'gap' && event.action === 'reconnect') || event.kind === 'disconnected') {
-      this.#gapMark ??= {
-        lastGoodExecId: this.journal.maxExecId,
-        since: this.session.status().lastReceivedAt ?? Date.now(),
-      };
+      this.#gapMark ??= this.#gapFromJournal();
     } else if (event.kind === 'logon') {
       const mark = this.#gapMark;
       this.#gapMark = undefined;
@@ -462,6 +501,15 @@ export class ListenerService implements ControlTarget {
       this.#refusedFrom = undefined;
       if (event.reset && mark !== undefined) void this.backfill.request(mark);
     }
+  }
+
+  /**
+   * Where a gap in the stream opens: after the last report the journal kept (its ExecID and when
+   * it was received), across a restart as across a reconnect, so a hole's window covers the whole
+   * outage and `reconcile --from --to` over it finds what was lost.
+   */
+  #gapFromJournal(): GapMark {
+    return { lastGoodExecId: this.journal.maxExecId, since: this.journal.lastReceivedMs ?? Date.now() };
   }
 
   /** A duplicate or a non-report is processed once everything before it is durable. */

@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'ERR_JOURNAL_STALLED'
   | 'ERR_JOURNAL_LOST_DELIVERED'
   | 'ERR_JOURNAL_SEGMENT_REPLACED'
+  | 'ERR_EXEC_ID_CONFLICT'
   // one writer per spool (SPOOL_DIR/.lock)
   | 'ERR_SPOOL_LOCKED'
   | 'ERR_SPOOL_LOCK_FAILED'

@@ -51,7 +51,9 @@ export interface JournalDamage {
    * `torn_tail`: an incomplete last record nothing outside the segments had seen (a crash
    * mid-write; it was never acknowledged). `corrupt`: bytes failing their checksum with good
    * records after them, or below a cursor. `missing`: a segment or its end gone. `cursor`: a sink's
-   * cursor file damaged or gone (the other copy is used when it is good).
+   * cursor file damaged or gone (the other copy is used when it is good). `index`: a file of the
+   * ExecID index (a sealed chunk) damaged or gone: its ids are rebuilt from the segments.
+   * `session`: a copy of the FIX session file (sequence numbers) damaged or gone.
    */
   kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor' | 'index' | 'session';
   /** The segment (or cursor) file, null when a whole segment is gone. */
@@ -112,6 +114,29 @@ export interface JournalStats {
   integrity: JournalIntegrity;
 }
 
+/**
+ * A damaged stretch of an append-only spool file (holes, dead letters), found when it opened.
+ * Each such file is kept twice (`name` and `name.mirror`): what one copy lost the other gives back.
+ */
+export interface SpoolFileDamage {
+  /** The copy the bytes are in: `…/holes.jsonl` or `…/holes.jsonl.mirror`. */
+  file: string;
+  /** Where the damaged bytes start. */
+  offset: number;
+  bytes: number;
+  /**
+   * `checksum`: a line whose checksum does not match; `unparsable`: a line without one that is not
+   * JSON; `torn_tail`: bytes after the last newline (cut); `missing`: the copy is shorter or gone;
+   * `differs`: a line that reads well in both copies but differently (the primary's is kept);
+   * `unreadable`: the copy could not be read at all (its lines are taken from the other).
+   */
+  reason: 'checksum' | 'unparsable' | 'torn_tail' | 'missing' | 'differs' | 'unreadable';
+  /** The other copy held these lines intact: the copy was repaired from it, nothing is lost. */
+  recovered: boolean;
+  /** Bytes cut from the file (a torn tail, a differing line) kept here for a person to read. */
+  keptAt?: string;
+}
+
 /** A stretch of reports the listener missed and could not recover: never silent. */
 export interface Hole {
   /** Last ExecID journaled before the gap (the backfill asked to replay from it). */
@@ -154,6 +179,11 @@ export interface SinkStatus {
   oldestPendingAgeSeconds?: number;
   /** Records this sink could never deliver, parked in the dead letters (ever, from the file). */
   deadLetters: number;
+  /**
+   * Archive sinks: records whose TransactTime (or SendingTime) was too far from their receipt and
+   * were filed under their receive hour instead (since the start).
+   */
+  timeOutliers?: number;
 }
 
 /** A fill as the status page lists it: the queue has taken it. */

@@ -88,7 +88,7 @@ export function decodeExecutionReport(message: FixMessage, context: DecodeContex
         record.poss_dup = message.valueAt(i) === 'Y';
         break;
       case Tag.ExecID:
-        record.exec_id = message.valueAt(i);
+        record.exec_id = message.exactValueAt(i);
         break;
       case Tag.OrderID:
         record.order_id = message.valueAt(i);

@@ -1,4 +1,4 @@
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { parseDigits } from './digits.js';
 import { isDataTag, SOH } from './tags.js';
 
@@ -65,6 +65,19 @@ export class FixMessage {
     return textAt(this.#buffer, this.#index[at + 1]!, this.#index[at + 2]!);
   }
 
+  /**
+   * The value as text that keeps every byte: the value itself when its bytes are valid UTF-8,
+   * else `bytes:` and their hex. Two ids differing in one invalid byte would otherwise decode to
+   * the same string (each invalid byte becomes U+FFFD) and the second would pass for a duplicate.
+   */
+  exactValueAt(position: number): string {
+    const text = this.valueAt(position);
+    if (!text.includes('\uFFFD')) return text;
+    const at = this.#base + position * 3;
+    const bytes = this.#buffer.subarray(this.#index[at + 1], this.#index[at + 2]);
+    return isUtf8(bytes) ? text : `bytes:${bytes.toString('hex')}`;
+  }
+
   has(tag: number): boolean {
     return this.indexOf(tag) !== -1;
   }
@@ -123,8 +136,11 @@ export class FixMessage {
     }
     out[length - 1] = BAR; // the CheckSum field's SOH
     const text = out.subarray(0, length);
-    // Pure ASCII (the usual case) needs no UTF-8 decoding.
-    return text.toString(isAscii(text) ? 'latin1' : 'utf8');
+    // Pure ASCII (the usual case) needs no UTF-8 decoding. A frame that is not UTF-8 is kept
+    // whole as base64 of its wire bytes: decoding it would replace bytes and lose them.
+    if (isAscii(text)) return text.toString('latin1');
+    if (isUtf8(text)) return text.toString('utf8');
+    return `base64:${this.#buffer.toString('base64', start, this.#end)}`;
   }
 }
 

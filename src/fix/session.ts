@@ -12,7 +12,7 @@ import { InboundSequencer, type SequencerAction } from './sequencer.js';
 import type { SequenceState, SequenceStore } from './sequence-store.js';
 import { ADMIN_MSG_TYPES, MsgType, Tag } from './tags.js';
 import { fixTimestampToEpochMs, formatUtcTimestamp } from './time.js';
-import { connectTls } from './transport.js';
+import { connectTls, watchOpening } from './transport.js';
 
 /**
  * The session's life, one state at a time (kalshi-fix-margin.md §3–4):
@@ -95,6 +95,10 @@ export interface ListenerSessionOptions {
   permittedMsgTypes?: ReadonlySet<string>;
   extraCa?: string | Buffer;
   servername?: string;
+  /** TCP connect, DNS included, gives up after this (default 10 s): ERR_FIX_CONNECT_TIMEOUT. */
+  connectTimeoutMs?: number;
+  /** The TLS handshake gives up after this (default 10 s): ERR_FIX_TLS_HANDSHAKE_TIMEOUT. */
+  tlsHandshakeTimeoutMs?: number;
   logonTimeoutMs?: number;
   /** How long stop()/reconnect() waits for the exchange's Logout reply (default 2 s). */
   logoutTimeoutMs?: number;
@@ -123,6 +127,7 @@ export interface ListenerSessionOptions {
 // Equal jitter: a peer that logs us out at once gets a Logon at most every 1, 2, 4, … s.
 const DEFAULT_RECONNECT: BackoffPolicy = { initialMs: 1000, maxMs: 60_000, jitter: 'equal' };
 const RT = 'KalshiRT';
+const DEFAULT_OPENING_TIMEOUT_MS = 10_000;
 const CLOCK_SKEW_WARNING_MS = 10_000;
 
 /**
@@ -172,6 +177,8 @@ export class ListenerSession {
   #logoutTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
+  /** Cancels the connect/handshake watch of the connection being opened. */
+  #stopOpeningWatch: (() => void) | undefined;
   /** A floor for the next reconnect wait ("already exists" asks for 2 × HeartBtInt). */
   #minNextDelayMs = 0;
   #lastError: SessionStatus['lastError'];
@@ -256,16 +263,25 @@ export class ListenerSession {
   }
 
   /**
-   * Logs out and reconnects at once (no back-off). Returns false when a reconnect is already under
-   * way or the session is stopped, so a second call does not cause a second reconnect.
+   * Logs out and reconnects at once (no back-off); while connecting, drops the attempt and starts
+   * a new one. Returns false when a reconnect is already under way (a Logon or Logout in flight, or
+   * an attempt being dropped) or the session is stopped, so a second call does not cause a second
+   * reconnect.
    */
   reconnect(): boolean {
     switch (this.#state) {
       case 'stopped':
       case 'logout_sent':
-      case 'connecting':
       case 'logon_sent':
         return false;
+      case 'connecting':
+        // An attempt that hangs (a peer that never answers TLS) is dropped and a fresh one made at
+        // once; a second call while this one is being dropped changes nothing.
+        if (this.#afterClose !== 'retry') return false;
+        this.#afterClose = 'reconnect';
+        this.#transition('disconnected');
+        this.#socket?.destroy();
+        return true;
       case 'disconnected':
         if (this.#socket !== undefined) return false;
         this.#cancelReconnectTimer();
@@ -366,9 +382,21 @@ export class ListenerSession {
       return;
     }
     this.#socket = socket;
+    this.#stopOpeningWatch = watchOpening(
+      socket,
+      target,
+      {
+        connectMs: this.#o.connectTimeoutMs ?? DEFAULT_OPENING_TIMEOUT_MS,
+        handshakeMs: this.#o.tlsHandshakeTimeoutMs ?? DEFAULT_OPENING_TIMEOUT_MS,
+      },
+      (error) => {
+        if (this.#socket === socket && this.#state === 'connecting') this.#fail(error);
+      },
+    );
     const readyEvent = 'encrypted' in socket ? 'secureConnect' : 'connect';
     socket.once(readyEvent, () => {
       if (this.#socket !== socket || this.#state !== 'connecting') return;
+      this.#stopOpeningWatch?.();
       this.#emit({ kind: 'connected', host: this.#o.host, port: this.#o.port });
       this.#sendLogon();
     });
@@ -488,6 +516,8 @@ export class ListenerSession {
   }
 
   #clearTimers(): void {
+    this.#stopOpeningWatch?.();
+    this.#stopOpeningWatch = undefined;
     clearInterval(this.#heartbeatTimer);
     clearTimeout(this.#logonTimer);
     clearTimeout(this.#logoutTimer);

@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect, rootCertificates, type TLSSocket } from 'node:tls';
+import { ListenerError } from '../core/errors.js';
 
 export interface TlsTransportOptions {
   host: string;
@@ -24,3 +26,60 @@ export const connectTls: Connect = (options) => {
     ...(servername === undefined ? {} : { servername }),
   });
 };
+
+/** How long each step of opening a connection may take before the attempt is given up. */
+export interface OpeningTimeouts {
+  /** TCP connect: a peer (or a firewall) that drops SYNs would otherwise hold it for minutes. */
+  connectMs: number;
+  /** The TLS handshake: a peer that accepts TCP but never answers would otherwise hold it forever. */
+  handshakeMs: number;
+}
+
+/**
+ * Watches a connection being opened and calls `onTimeout` once, with a coded error, when the TCP
+ * connect (until `connect`) or the TLS handshake (from `connect` until `secureConnect`) takes
+ * longer than allowed. A stream that is not TLS (a test seam) is ready at `connect`. Returns the
+ * cancel, which the caller runs when the connection is ready or gone.
+ */
+export function watchOpening(
+  socket: Duplex,
+  target: { host: string; port: number },
+  timeouts: OpeningTimeouts,
+  onTimeout: (error: ListenerError) => void,
+): () => void {
+  const tls = 'encrypted' in socket;
+  const where = `${target.host}:${target.port}`;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number, error: () => ListenerError) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onTimeout(error()), ms);
+  };
+  const onConnect = () => {
+    if (!tls) return cancel();
+    arm(
+      timeouts.handshakeMs,
+      () =>
+        new ListenerError(
+          'ERR_FIX_TLS_HANDSHAKE_TIMEOUT',
+          `TLS handshake with ${where} did not finish within ${timeouts.handshakeMs} ms (TCP connected; the peer does not answer)`,
+          { details: { host: target.host, port: target.port, phase: 'tls', timeoutMs: timeouts.handshakeMs } },
+        ),
+    );
+  };
+  const cancel = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    socket.off('connect', onConnect);
+  };
+  arm(
+    timeouts.connectMs,
+    () =>
+      new ListenerError(
+        'ERR_FIX_CONNECT_TIMEOUT',
+        `TCP connect to ${where} did not complete within ${timeouts.connectMs} ms (the name did not resolve, or nothing answered the SYN: the host is down, a firewall drops it, or the peer's accept queue is full)`,
+        { details: { host: target.host, port: target.port, phase: 'tcp', timeoutMs: timeouts.connectMs } },
+      ),
+  );
+  socket.once('connect', onConnect);
+  return cancel;
+}

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Registry } from 'prom-client';
 import type { ControlTarget, ListenerStatus } from './status.js';
+import { controlAccess, REALM } from './control-access.js';
+import { DEFAULT_RECONNECT_MIN_INTERVAL_MS, MinInterval } from './min-interval.js';
 import { DEFAULT_READINESS, readiness, type ReadinessLimits } from './readiness.js';
 import { RateHistory } from './rate-history.js';
 import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js';
@@ -9,8 +10,13 @@ import { renderStatusPage, STATUS_PAGE_CSP } from './status-page.js';
 export interface ControlPlaneOptions {
   target: ControlTarget;
   metrics: Registry;
-  /** Bearer token POST /reconnect requires; routes are open when undefined. */
+  /**
+   * CONTROL_TOKEN: every route but /healthz and /readyz requires it (Bearer, or Basic for reading);
+   * routes are open when undefined.
+   */
   controlToken?: string;
+  /** RECONNECT_MIN_INTERVAL_S in ms: POST /reconnect is accepted at most once per this (default 10 s; 0 = no limit). */
+  reconnectMinIntervalMs?: number;
   version: string;
   startedAt: number;
   limits?: ReadinessLimits;
@@ -28,16 +34,38 @@ export interface ControlPlaneOptions {
 export interface ReconnectRequest {
   /** The peer address of the HTTP connection (null when the server does not say). */
   caller: string | null;
-  outcome: 'accepted' | 'already_in_progress' | 'unauthorized';
+  outcome: 'accepted' | 'already_in_progress' | 'unauthorized' | 'rate_limited';
+  /** With `rate_limited`: the Retry-After the caller was given, in seconds. */
+  retryAfterS?: number;
 }
+
+/** What a load balancer, ECS or a probe reads without a token: liveness and readiness only. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
 /** The Hono app of DESIGN.md §5: status page, health, readiness, status, reconnect, metrics. */
 export function createControlPlane(options: ControlPlaneOptions): Hono {
   const app = new Hono();
   const now = options.now ?? Date.now;
-  const tokenDigest = options.controlToken === undefined ? undefined : digest(options.controlToken);
+  const access = options.controlToken === undefined ? undefined : controlAccess(options.controlToken);
+  const reconnects = new MinInterval(options.reconnectMinIntervalMs ?? DEFAULT_RECONNECT_MIN_INTERVAL_MS, now);
 
   const noRates = new RateHistory();
+
+  // The token guards everything but the probes, unknown paths included (nothing to enumerate).
+  // Basic only for reading: a browser resends a Basic login by itself, even with a form another
+  // site posts, so a state change (POST /reconnect) takes the Bearer header no browser adds.
+  app.use('*', async (c, next) => {
+    if (access === undefined || OPEN_PATHS.has(c.req.path)) return next();
+    const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
+    const credential = access(c.req.header('authorization'));
+    if (credential === 'bearer' || (credential === 'basic' && reading)) return next();
+    if (c.req.method === 'POST' && c.req.path === '/reconnect')
+      options.onReconnectRequest?.({ caller: callerOf(c), outcome: 'unauthorized' });
+    // A browser prompts for a login on a Basic challenge only; scripts are told to use Bearer.
+    c.header('WWW-Authenticate', `${reading ? 'Basic' : 'Bearer'} realm="${REALM}"`);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ error: 'unauthorized' }, 401);
+  });
 
   app.get('/', (c) => {
     const uptime = Math.round((now() - options.startedAt) / 1000);
@@ -66,18 +94,14 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
   );
 
   app.post('/reconnect', (c) => {
-    // @hono/node-server passes the Node request as `incoming`; app.request() in tests passes none.
-    const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-    const caller = env?.incoming?.socket?.remoteAddress ?? null;
-    if (tokenDigest !== undefined) {
-      const header = c.req.header('authorization') ?? '';
-      const presented = /^Bearer (.+)$/i.exec(header)?.[1];
-      // Compare digests: constant time, and equal lengths whatever was sent.
-      if (presented === undefined || !timingSafeEqual(digest(presented), tokenDigest)) {
-        options.onReconnectRequest?.({ caller, outcome: 'unauthorized' });
-        c.header('WWW-Authenticate', 'Bearer realm="kalshi-fix-listener"');
-        return c.json({ error: 'unauthorized' }, 401);
-      }
+    const caller = callerOf(c);
+    // Only calls with the token count: a stranger cannot use up the operators' reconnects.
+    const waitMs = reconnects.take();
+    if (waitMs > 0) {
+      const retryAfterS = Math.ceil(waitMs / 1000);
+      options.onReconnectRequest?.({ caller, outcome: 'rate_limited', retryAfterS });
+      c.header('Retry-After', String(retryAfterS));
+      return c.json({ error: 'too many reconnects', retryAfterS }, 429);
     }
     const started = options.target.reconnect();
     options.onReconnectRequest?.({ caller, outcome: started ? 'accepted' : 'already_in_progress' });
@@ -93,8 +117,11 @@ export function createControlPlane(options: ControlPlaneOptions): Hono {
   return app;
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+/** The peer address of the HTTP connection, null when the server does not say. */
+function callerOf(c: Pick<Context, 'env'>): string | null {
+  // @hono/node-server passes the Node request as `incoming`; app.request() passes what a test gives.
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? null;
 }
 
 function iso(ms: number | undefined): string | null {

@@ -43,6 +43,11 @@ export function createMetrics(status: () => ListenerStatus, options: { listener?
       (s) => s.counters.parquetLossyValues,
     ],
     [
+      'kfl_exec_id_conflicts_total',
+      'Reports whose ExecID was journaled already with different content (parked as dead letters, logged ERR_EXEC_ID_CONFLICT).',
+      (s) => s.counters.execIdConflicts,
+    ],
+    [
       'kfl_duplicates_dropped_total',
       'Reports dropped as duplicates (PossDup below the expected seq, or an ExecID already journaled).',
       (s) => s.session.counters.duplicatesDropped + s.journal.duplicatesDropped,

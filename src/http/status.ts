@@ -1,4 +1,11 @@
-import type { BackfillStatus, FillView, JournalStats, SessionStatus, SinkStatus } from '../core/status.js';
+import type {
+  BackfillStatus,
+  FillView,
+  JournalStats,
+  SessionStatus,
+  SinkStatus,
+  SpoolFileDamage,
+} from '../core/status.js';
 
 export { SESSION_STATES } from '../core/status.js';
 
@@ -13,6 +20,8 @@ export interface ListenerStatus {
   journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
   sinks: SinkStatus[];
   backfill: BackfillStatus;
+  /** Damaged stretches of holes.jsonl and dead-letters.jsonl found at start (repaired, or lost). */
+  spoolFiles: { damage: readonly SpoolFileDamage[] };
   counters: {
     executionReports: number;
     duplicatesDropped: number;
@@ -20,6 +29,8 @@ export interface ListenerStatus {
     fillsPublished: number;
     /** Values the typed (Parquet) table could not hold exactly: null there, kept in the JSONL. */
     parquetLossyValues: number;
+    /** Reports whose ExecID was journaled already with different content: parked as dead letters. */
+    execIdConflicts: number;
   };
   /** Set when the process must exit (the journal cannot write). */
   fatal: string | undefined;

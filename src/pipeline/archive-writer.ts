@@ -1,8 +1,9 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
-import { partitionTimeOfLine, receivedAtOfLine, type ExecutionReportRecord } from '../core/record.js';
+import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { jsonlFormat, type ArchiveFormat } from './archive-format.js';
+import { DEFAULT_TIME_OUTLIER_MS, hourKeyOf, LinePartitioner, type OutlierField } from './archive-partition.js';
 import { ConsumerLoop } from './consumer-loop.js';
 import type { DeadLetterBox } from './dead-letters.js';
 import type { Journal, JournalEntry } from './journal.js';
@@ -20,6 +21,17 @@ export interface ArchiveWriterOptions {
    * ARCHIVE_FLUSH_S), so an hour is several objects and none waits for its hour to close.
    */
   flushMs?: number;
+  /**
+   * Late reports of an hour already closed are written at most this long after the first of them
+   * arrived, batched like any other (default `flushMs`, or 60 s when that is infinite, as for the
+   * Parquet copy, which otherwise writes an hour only once it closes).
+   */
+  lateFlushMs?: number;
+  /**
+   * A TransactTime (else SendingTime) further than this from the record's receipt is filed under
+   * the receive hour instead, with a `time_outlier` event (default 24 h; ARCHIVE_TIME_OUTLIER_S).
+   */
+  timeOutlierMs?: number;
   /** What the objects are (default JSONL, gzipped unless `gzip` is false). */
   format?: ArchiveFormat;
   /**
@@ -53,6 +65,22 @@ export type ArchiveEvent =
   | { kind: 'spool_refused'; retryInMs: number; attempt: number; error: ListenerError }
   | { kind: 'dead_letter_copy_failed'; key: string; error: Error }
   | {
+      /** Filed under its receive hour: its own time was too far from its receipt (or no time at all). */
+      kind: 'time_outlier';
+      code: 'ERR_ARCHIVE_TIME_OUTLIER';
+      sink: string;
+      lsn: number;
+      execId: string | null;
+      field: OutlierField;
+      /** The record's value, as received (the record keeps it). */
+      value: string;
+      receivedAt: string;
+      /** The partition it went to: `dt=…/hour=…`. */
+      partition: string;
+      /** Outliers this sink has met since the start, this one included. */
+      count: number;
+    }
+  | {
       kind: 'dead_lettered';
       key: string;
       records: number;
@@ -75,7 +103,10 @@ interface Bucket {
   hourEndMs: number;
   /** When the bucket's first record was received (epoch ms). */
   firstReceivedMs: number;
-  /** When the bucket must be written: first record + flush, or the hour's end + grace. */
+  /**
+   * When the bucket must be written: first record + flush, or the hour's end + grace; for late
+   * reports of an hour already closed, first record + late flush.
+   */
   dueMs: number;
   lines: LineBuffer;
   lsns: number[];
@@ -102,11 +133,14 @@ export class ArchiveWriter {
   readonly #o: ArchiveWriterOptions;
   readonly #graceMs: number;
   readonly #flushMs: number;
+  readonly #lateFlushMs: number;
+  readonly #partitioner: LinePartitioner;
+  #timeOutliers = 0;
   readonly #maxObjectBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #format: ArchiveFormat;
   readonly #partition: string | undefined;
-  #lastHour = '';
+  #lastHourMs = Number.NaN;
   #lastHourKey = '';
   readonly #sink: string;
   readonly #now: () => number;
@@ -127,6 +161,8 @@ export class ArchiveWriter {
     this.#o = options;
     this.#graceMs = options.graceMs ?? 5 * 60_000;
     this.#flushMs = options.flushMs ?? 60_000;
+    this.#lateFlushMs = options.lateFlushMs ?? (Number.isFinite(this.#flushMs) ? this.#flushMs : 60_000);
+    this.#partitioner = new LinePartitioner(options.timeOutlierMs ?? DEFAULT_TIME_OUTLIER_MS);
     this.#maxObjectBytes = options.maxObjectBytes ?? 64 * 1024 * 1024;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 2 * this.#maxObjectBytes;
     this.#format = options.format ?? jsonlFormat(options.gzip ?? true);
@@ -171,6 +207,11 @@ export class ArchiveWriter {
     return this.#buffered;
   }
 
+  /** The last LSN read from the journal (into a bucket, or passed). */
+  get readLsn(): number {
+    return this.#readLsn;
+  }
+
   status(): SinkStatus {
     const now = this.#now();
     let pending = 0;
@@ -189,6 +230,7 @@ export class ArchiveWriter {
     return {
       ...this.#status,
       deadLetters: this.#o.deadLetters?.count(this.#sink) ?? 0,
+      timeOutliers: this.#timeOutliers,
       pendingRecords: pending + unread,
       // Lag: how long the oldest record that should be in S3 by now has waited past that moment.
       lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
@@ -246,11 +288,11 @@ export class ArchiveWriter {
   }
 
   /** The bucket key of an hour; the last one is kept, since consecutive records share their hour. */
-  #partitioned(hour: string): string {
-    if (this.#partition === undefined) return hour;
-    if (hour !== this.#lastHour) {
-      this.#lastHour = hour;
-      this.#lastHourKey = `${this.#partition}/${hour}`;
+  #hourKey(hourStartMs: number): string {
+    if (hourStartMs !== this.#lastHourMs) {
+      this.#lastHourMs = hourStartMs;
+      const hour = hourKeyOf(hourStartMs);
+      this.#lastHourKey = this.#partition === undefined ? hour : `${this.#partition}/${hour}`;
     }
     return this.#lastHourKey;
   }
@@ -265,13 +307,19 @@ export class ArchiveWriter {
       return undefined;
     // From the line's bytes: filing a record needs neither a parse nor a string of the line.
     const line = entry.bytes;
-    const { hourKey: hour, hourEndMs } = partitionOfTime(partitionTimeOfLine(line));
-    const hourKey = this.#partitioned(hour);
+    const hourStartMs = this.#partitioner.hourOf(line, this.#now);
+    const hourKey = this.#hourKey(hourStartMs);
+    if (this.#partitioner.outlier !== undefined) this.#outlier(entry, hourKey);
     let bucket = this.#buckets.get(hourKey);
     if (bucket === undefined) {
-      const received = Date.parse(receivedAtOfLine(line) ?? '');
-      const firstReceivedMs = Number.isNaN(received) ? this.#now() : received;
-      const dueMs = Math.min(firstReceivedMs + this.#flushMs, hourEndMs + this.#graceMs);
+      const hourEndMs = hourStartMs + 3600_000;
+      const firstReceivedMs = this.#partitioner.receivedMs;
+      const closesAt = hourEndMs + this.#graceMs;
+      // Late reports of a closed hour wait for more like any bucket: due at once, each went out
+      // alone (301 late reports made 297 objects, and as many Parquet objects). A receive time
+      // ahead of the clock (a clock stepped back) cannot time that wait: the hour's close does.
+      const late = firstReceivedMs >= closesAt && firstReceivedMs <= this.#now();
+      const dueMs = late ? firstReceivedMs + this.#lateFlushMs : Math.min(firstReceivedMs + this.#flushMs, closesAt);
       bucket = { hourKey, hourEndMs, firstReceivedMs, dueMs, lines: new LineBuffer(), lsns: [], bytes: 0 };
       this.#buckets.set(hourKey, bucket);
     }
@@ -280,6 +328,24 @@ export class ArchiveWriter {
     bucket.bytes += line.length + 1;
     this.#buffered += line.length + 1;
     return bucket;
+  }
+
+  /** A record filed under its receive hour: counted, and a warning (rare, so it may make strings). */
+  #outlier(entry: JournalEntry, partition: string): void {
+    this.#timeOutliers++;
+    const p = this.#partitioner;
+    this.#o.onEvent?.({
+      kind: 'time_outlier',
+      code: 'ERR_ARCHIVE_TIME_OUTLIER',
+      sink: this.#sink,
+      lsn: entry.lsn,
+      execId: stringValue(entry.bytes, EXEC_ID),
+      field: p.outlier!,
+      value: p.outlierValue(entry.bytes),
+      receivedAt: new Date(p.receivedMs).toISOString(),
+      partition,
+      count: this.#timeOutliers,
+    });
   }
 
   async #flushAll(): Promise<void> {
@@ -511,15 +577,35 @@ export class ArchiveWriter {
   }
 }
 
-/** Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, SendingTime or receipt. */
-export function partitionOf(record: ExecutionReportRecord): { hourKey: string; hourEndMs: number } {
-  return partitionOfTime(record.transact_time ?? record.sending_time ?? record.received_at);
+/**
+ * Hive partition of a record: `dt=YYYY-MM-DD/hour=HH` from TransactTime, else SendingTime, else
+ * receipt, the receive hour when the record's own time is further than `timeOutlierMs` from it
+ * (as the writer files its line).
+ */
+export function partitionOf(
+  record: ExecutionReportRecord,
+  timeOutlierMs = DEFAULT_TIME_OUTLIER_MS,
+): { hourKey: string; hourEndMs: number } {
+  const line = Buffer.from(
+    JSON.stringify({
+      transact_time: record.transact_time,
+      sending_time: record.sending_time,
+      received_at: record.received_at,
+    }),
+  );
+  const hourStartMs = new LinePartitioner(timeOutlierMs).hourOf(line, Date.now);
+  return { hourKey: hourKeyOf(hourStartMs), hourEndMs: hourStartMs + 3600_000 };
 }
 
-function partitionOfTime(iso: string): { hourKey: string; hourEndMs: number } {
-  const dt = iso.slice(0, 10);
-  const hour = iso.slice(11, 13);
-  return { hourKey: `dt=${dt}/hour=${hour}`, hourEndMs: Date.parse(`${dt}T${hour}:00:00Z`) + 3600_000 };
+const EXEC_ID = Buffer.from('"exec_id":"', 'latin1');
+
+/** A top-level string value of a record line (null when absent), decoded by JSON.parse of it alone. */
+function stringValue(line: Buffer, key: Buffer): string | null {
+  const at = line.indexOf(key);
+  if (at < 0) return null;
+  let end = at + key.length;
+  while (end < line.length && line[end] !== 0x22) end += line[end] === 0x5c ? 2 : 1;
+  return JSON.parse(line.toString('utf8', at + key.length - 1, end + 1)) as string;
 }
 
 /** `{table}/[listener=…/]dt=…/hour=…/{first}-{last}-{count}{extension}`: deterministic for the LSNs held. */

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { AppendLog } from '../core/append-log.js';
 import { writeFileAtomic } from '../core/atomic-file.js';
+import type { ListenerError } from '../core/errors.js';
+import type { SpoolFileDamage } from '../core/status.js';
 import type { ObjectStore } from '../sinks/types.js';
 
 /** A record a sink can never deliver, parked so the flow goes on (DESIGN.md §1). */
@@ -48,15 +51,16 @@ export interface DeadLetterBoxOptions {
 const FILE = 'dead-letters.jsonl';
 
 /**
- * Dead letters: an append-only JSONL file under SPOOL_DIR, fsynced before the sink moves past the
- * record, plus a copy as an object under the archive prefix for whoever does not read the spool.
- * The archive itself still holds every record: what is parked is the delivery that failed.
+ * Dead letters: an append-only log under SPOOL_DIR (`dead-letters.jsonl` and its mirror, each line
+ * checked; see AppendLog), durable before the sink moves past the record, plus a copy as an object
+ * under the archive prefix for whoever does not read the spool. The archive itself still holds
+ * every record: what is parked is the delivery that failed.
  */
 export class DeadLetterBox {
   readonly #o: DeadLetterBoxOptions;
   readonly #path: string;
   readonly #counts = new Map<string, number>();
-  #file: FileHandle | undefined;
+  #log: AppendLog | undefined;
 
   private constructor(options: DeadLetterBoxOptions) {
     this.#o = options;
@@ -67,22 +71,25 @@ export class DeadLetterBox {
   static async open(options: DeadLetterBoxOptions): Promise<DeadLetterBox> {
     const box = new DeadLetterBox(options);
     await mkdir(options.dir, { recursive: true });
-    let text = '';
-    try {
-      text = await readFile(box.#path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    for (const line of text.split('\n')) {
-      const sink = /^\{"sink":"([a-z]+)"/.exec(line)?.[1];
-      if (sink !== undefined) box.#counts.set(sink, (box.#counts.get(sink) ?? 0) + 1);
-    }
-    box.#file = await open(box.#path, 'a');
+    box.#log = await AppendLog.open(box.#path, (letter) => {
+      const sink = (letter as { sink?: unknown }).sink;
+      if (typeof sink === 'string') box.#counts.set(sink, (box.#counts.get(sink) ?? 0) + 1);
+    });
     return box;
   }
 
   get path(): string {
     return this.#path;
+  }
+
+  /** What open found damaged in the file or its mirror, each stretch with its offset. */
+  get damage(): readonly SpoolFileDamage[] {
+    return this.#log?.damage ?? [];
+  }
+
+  /** The damage as a coded error (ERR_SPOOL_LINE_DAMAGED, or ERR_SPOOL_LINE_REPAIRED), when there is any. */
+  get failure(): ListenerError | undefined {
+    return this.#log?.failure;
   }
 
   /** Letters parked by a sink, ever (the file is never trimmed by the service). */
@@ -95,8 +102,7 @@ export class DeadLetterBox {
     const at = new Date((this.#o.now ?? Date.now)()).toISOString();
     const { sink, ...rest } = letter;
     const text = JSON.stringify({ sink, at, ...rest });
-    await this.#file!.write(`${text}\n`);
-    await this.#file!.datasync();
+    await this.#log!.append(text);
     this.#counts.set(letter.sink, this.count(letter.sink) + 1);
     if (this.#o.store === undefined) return;
     const digest = createHash('sha256').update(letter.execId).digest('hex').slice(0, 16);
@@ -125,8 +131,7 @@ export class DeadLetterBox {
     await writeFileAtomic(file, dead.data);
     const { data, ...rest } = dead;
     const text = JSON.stringify({ ...rest, at, file, bytes: data.length });
-    await this.#file!.write(`${text}\n`);
-    await this.#file!.datasync();
+    await this.#log!.append(text);
     this.#counts.set(dead.sink, this.count(dead.sink) + 1);
     if (this.#o.store !== undefined)
       await this.#o.store
@@ -136,7 +141,6 @@ export class DeadLetterBox {
   }
 
   async close(): Promise<void> {
-    await this.#file?.close();
-    this.#file = undefined;
+    await this.#log?.close();
   }
 }

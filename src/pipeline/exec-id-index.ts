@@ -260,6 +260,16 @@ export class ExecIdIndex {
     return this.#chunks.length > 0 && this.#inChunks(execId);
   }
 
+  /**
+   * The LSN an id held in memory was journaled at (undefined for one only a sealed chunk holds, or
+   * none). A scan from the newest: only a duplicate (a resend, most often of something recent) asks.
+   */
+  lsnOf(execId: string): number | undefined {
+    if (!this.#known.has(execId)) return undefined;
+    for (let i = this.#ids.length - 1; i >= this.#head; i--) if (this.#ids[i] === execId) return this.#lsns[i];
+    return undefined;
+  }
+
   /** Remembers an id journaled at `lsn` (logged with the next `persist`). */
   add(execId: string, lsn: number): void {
     this.#remember(execId, stampOf(this.#now()), lsn);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { SCHEMA_VERSION, stringOfLine, type ExecutionReportRecord } from '../core/record.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
+import { deduplicationId, messageGroupId } from './queue-ids.js';
 
 export interface FillBody {
   body: string;
@@ -51,12 +51,7 @@ export function fillBody(recordOf: () => ExecutionReportRecord, line: string, li
   }
 }
 
-/** SQS allows 128 characters of alphanumerics and punctuation; longer or odder ids are hashed. */
-export function deduplicationId(execId: string): string {
-  return execId.length <= 128 && /^[\x21-\x7e]+$/.test(execId)
-    ? execId
-    : createHash('sha256').update(execId).digest('hex');
-}
+export { deduplicationId, messageGroupId } from './queue-ids.js';
 
 /**
  * The queue message of one fill (DESIGN.md §4), as the publisher sends it and a replay sends it
@@ -74,7 +69,8 @@ export function fillQueueMessage(
   const execId = stringOfLine(line, 'exec_id')!;
   const symbol = stringOfLine(line, 'symbol') ?? 'UNKNOWN';
   // Several listeners share one queue: each keeps its own order per symbol, none waits on another.
-  const group = listener === undefined ? symbol : `${listener}:${symbol}`;
+  // Mapped into what SQS accepts, so an odd or long symbol cannot make every send of it fail.
+  const group = messageGroupId(listener === undefined ? symbol : `${listener}:${symbol}`);
   // Room for the attributes beside the body.
   const limit = queue.maxBatchBytes - 1024;
   const fitted = fillBody(recordOf, line, limit);

@@ -1,43 +1,48 @@
-import type { Hole } from '../core/status.js';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { AppendLog } from '../core/append-log.js';
+import type { ListenerError } from '../core/errors.js';
+import type { Hole, SpoolFileDamage } from '../core/status.js';
 
-/** Holes appended to a JSONL file in the spool, so they survive restarts and show on /status. */
+/**
+ * Holes appended to `holes.jsonl` in the spool (and its mirror), so they survive restarts and show
+ * on /status. The record of a loss must not be lost itself: each line is checked, a damaged line
+ * is read from the other copy, and what neither copy holds is reported (`damage`), never skipped.
+ */
 export class HoleLog {
-  readonly #path: string;
-  #holes: Hole[] = [];
+  readonly #log: AppendLog;
+  readonly #holes: Hole[];
 
-  private constructor(path: string) {
-    this.#path = path;
+  private constructor(log: AppendLog, holes: Hole[]) {
+    this.#log = log;
+    this.#holes = holes;
   }
 
   static async open(path: string): Promise<HoleLog> {
-    const log = new HoleLog(path);
-    try {
-      const text = await readFile(path, 'utf8');
-      log.#holes = text
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as Hole];
-          } catch {
-            return []; // a torn last line
-          }
-        });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    return log;
+    const holes: Hole[] = [];
+    const log = await AppendLog.open(path, (value) => holes.push(value as Hole));
+    return new HoleLog(log, holes);
   }
 
   get holes(): readonly Hole[] {
     return this.#holes;
   }
 
+  /** What open found damaged in the file or its mirror, each stretch with its offset. */
+  get damage(): readonly SpoolFileDamage[] {
+    return this.#log.damage;
+  }
+
+  /** The damage as a coded error (ERR_SPOOL_LINE_DAMAGED, or ERR_SPOOL_LINE_REPAIRED), when there is any. */
+  get failure(): ListenerError | undefined {
+    return this.#log.failure;
+  }
+
+  /** Resolves once the hole is durable in both copies; a failed write is cut back (nothing half-written stays). */
   async record(hole: Hole): Promise<void> {
-    await mkdir(dirname(this.#path), { recursive: true });
-    await appendFile(this.#path, `${JSON.stringify(hole)}\n`, { flush: true });
+    await this.#log.append(JSON.stringify(hole));
     this.#holes.push(hole);
+  }
+
+  async close(): Promise<void> {
+    await this.#log.close();
   }
 }

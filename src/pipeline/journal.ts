@@ -44,6 +44,31 @@ export interface JournalOptions {
  */
 type Redelivered = Map<string, number>;
 
+/**
+ * A report whose ExecID was journaled already with different content: not a resend of the same
+ * execution. It is not journaled (the ExecID is taken), so it is told, never dropped silently.
+ */
+export interface ExecIdConflict {
+  execId: string;
+  /** Where the first report with this ExecID is. */
+  lsn: number;
+  /** The fields whose values differ (transport fields such as MsgSeqNum and PossDup excluded). */
+  fields: string[];
+  /** The report that came second, as it would have been journaled. */
+  record: ExecutionReportRecord;
+}
+
+/** Fields a resend or a drop-copy replay of the same execution may change: never a conflict. */
+const TRANSPORT_FIELDS: ReadonlySet<string> = new Set([
+  'poss_dup',
+  'received_at',
+  'sending_time',
+  'msg_seq_num',
+  'source',
+  'raw',
+  'session_id',
+]);
+
 export interface AppendResult {
   /** The entry's LSN, or the LSN it will be durable behind when it was a duplicate. */
   lsn: number;
@@ -75,8 +100,15 @@ export class Journal {
   readonly #windowMs: number;
   readonly #now: () => number;
   readonly #damageListeners: Set<(damage: JournalDamage) => void>;
+  readonly #conflictListeners = new Set<(conflict: ExecIdConflict) => void>();
+  /** Duplicates waiting to be compared with the report journaled first (off the append path). */
+  #toCompare: ExecutionReportRecord[] = [];
+  #comparing: Promise<void> | undefined;
+  #conflicts = 0;
   #duplicates = 0;
   #closed = false;
+  /** received_at of the newest record journaled (from open, then each append): where a gap opens. */
+  #lastReceivedAt: string | undefined;
 
   private constructor(
     log: SegmentLog,
@@ -110,6 +142,7 @@ export class Journal {
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const fromSegments = new Map<string, number>();
+    let lastReceivedAt: string | undefined;
     const sinks = cursors.sinks();
     const damage: JournalDamage[] = [];
     const damageListeners = new Set<(damage: JournalDamage) => void>();
@@ -123,7 +156,11 @@ export class Journal {
         damage.push(d);
         for (const listener of damageListeners) listener(d);
       },
-      onRecovered: (lsn, line) => fromSegments.set((JSON.parse(line) as ExecutionReportRecord).exec_id, lsn),
+      onRecovered: (lsn, line) => {
+        const record = JSON.parse(line) as ExecutionReportRecord;
+        fromSegments.set(record.exec_id, lsn);
+        lastReceivedAt = record.received_at;
+      },
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
@@ -131,6 +168,7 @@ export class Journal {
     });
     damage.push(...log.damage, ...cursors.damage, ...index.damage);
     const journal = new Journal(log, index, cursors, options, damage, damageListeners);
+    journal.#lastReceivedAt = lastReceivedAt;
     const lostRanges = log.damage.flatMap((d) => (d.lsns === null || d.kind === 'torn_tail' ? [] : [d.lsns]));
     // Lost records every sink had handled stay known (a resend of one is a duplicate); those
     // some sinks had handled are stepped over by those sinks when they come back.
@@ -220,6 +258,50 @@ export class Journal {
     this.#damage.push(damage);
   }
 
+  /**
+   * Called when a duplicate ExecID turns out to carry different content from the report journaled
+   * first (compared after the append returned, against the journal's copy).
+   */
+  onConflict(listener: (conflict: ExecIdConflict) => void): () => void {
+    this.#conflictListeners.add(listener);
+    return () => this.#conflictListeners.delete(listener);
+  }
+
+  /** Duplicates found to carry different content (see onConflict). */
+  get conflicts(): number {
+    return this.#conflicts;
+  }
+
+  /**
+   * Compares queued duplicates with the first report of their ExecID, read back from the journal.
+   * One whose first report is no longer in memory or on disk (sealed and passed) cannot be
+   * compared: it stays a duplicate, as before.
+   */
+  async #compareDuplicates(): Promise<void> {
+    try {
+      while (this.#toCompare.length > 0) {
+        const batch = this.#toCompare;
+        this.#toCompare = [];
+        for (const record of batch) {
+          const lsn = this.#index.lsnOf(record.exec_id);
+          if (lsn === undefined || lsn > this.#log.durableLsn || this.#closed) continue;
+          const [first] = await this.#log.read(lsn - 1, 1, lsn).catch(() => []);
+          if (first === undefined || first.lsn !== lsn) continue;
+          const original = first.record as unknown as Record<string, unknown>;
+          const second = record as unknown as Record<string, unknown>;
+          const fields = Object.keys(second).filter(
+            (key) => !TRANSPORT_FIELDS.has(key) && JSON.stringify(second[key]) !== JSON.stringify(original[key]),
+          );
+          if (fields.length === 0) continue;
+          this.#conflicts++;
+          for (const listener of this.#conflictListeners) listener({ execId: record.exec_id, lsn, fields, record });
+        }
+      }
+    } finally {
+      this.#comparing = undefined;
+    }
+  }
+
   /** Called with damage found while running (the active segment deleted under the open file). */
   onDamage(listener: (damage: JournalDamage) => void): () => void {
     this.#damageListeners.add(listener);
@@ -270,6 +352,15 @@ export class Journal {
     damage.state = state;
   }
 
+  /**
+   * When the newest record journaled was received (epoch ms; undefined when the journal holds
+   * none): a gap in the stream opened after it, so a hole starts there, not when it was noticed.
+   */
+  get lastReceivedMs(): number | undefined {
+    const ms = this.#lastReceivedAt === undefined ? Number.NaN : Date.parse(this.#lastReceivedAt);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+
   /** Set while the spool refuses writes: appends are held in memory and retried. */
   get failure(): ListenerError | undefined {
     return this.#log.stall?.error;
@@ -291,6 +382,10 @@ export class Journal {
     if (this.#closed) throw new ListenerError('ERR_JOURNAL_CLOSED', 'journal is closed');
     if (this.#index.has(record.exec_id)) {
       this.#duplicates++;
+      if (this.#conflictListeners.size > 0) {
+        this.#toCompare.push(record);
+        this.#comparing ??= Promise.resolve().then(() => this.#compareDuplicates());
+      }
       return { lsn: this.#log.lastLsn, duplicate: true };
     }
     const stall = this.#log.stall;
@@ -302,6 +397,7 @@ export class Journal {
       );
     const line = JSON.stringify(record);
     const lsn = this.#log.append(line);
+    this.#lastReceivedAt = record.received_at;
     this.#index.add(record.exec_id, lsn);
     return { lsn, duplicate: false };
   }
@@ -413,6 +509,7 @@ export class Journal {
   /** Closes every part; rejects with the stall's error when appends could not all be written. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.#comparing;
     this.#closed = true;
     const unwritten = await this.#log.close().then(
       () => undefined,

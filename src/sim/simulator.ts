@@ -44,6 +44,11 @@ export interface SimulatorOptions {
   maxStoredMessages?: number;
   /** KalshiDC look-back (Kalshi: 3 hours). Tests shorten it to make a hole. */
   dropCopyWindowMs?: number;
+  /**
+   * The listening sockets' accept queue (default Node's 511). Tests shrink it: once a stopped
+   * (SIGSTOP) simulator's queue is full, the kernel drops new SYNs and a TCP connect hangs.
+   */
+  backlog?: number;
   onLog?: (line: string) => void;
 }
 
@@ -85,6 +90,7 @@ export class KalshiSimulator {
   #timer: NodeJS.Timeout | undefined;
   #rate: number;
   #accepting = true;
+  readonly #connections = new Map<Role, number>();
   #rest: HttpsServer | undefined;
   /** REST-only fills (a fill FIX never carried) and ExecIDs REST leaves out: reconciliation tests. */
   readonly restPlanted: SimRestFill[] = [];
@@ -122,9 +128,17 @@ export class KalshiSimulator {
         (socket) => this.#accept(role, socket),
       );
       server.on('tlsClientError', () => undefined); // a client that fails the handshake is its own problem
+      server.on('connection', () => this.#connections.set(role, (this.#connections.get(role) ?? 0) + 1));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(this.#options.ports?.[role] ?? 0, host, () => resolve());
+        server.listen(
+          {
+            port: this.#options.ports?.[role] ?? 0,
+            host,
+            ...(this.#options.backlog ? { backlog: this.#options.backlog } : {}),
+          },
+          () => resolve(),
+        );
       });
       this.#servers.set(role, server);
     }
@@ -247,6 +261,12 @@ export class KalshiSimulator {
 
   sessions(): readonly AcceptorSession[] {
     return [...this.#sessions];
+  }
+
+  /** TCP connections accepted so far, TLS or not, on one role's port or on all of them. */
+  connections(role?: Role): number {
+    if (role !== undefined) return this.#connections.get(role) ?? 0;
+    return [...this.#connections.values()].reduce((a, b) => a + b, 0);
   }
 
   // ── fault switches ──────────────────────────────────────────────────────────────────────────

@@ -1,7 +1,6 @@
-import { constants } from 'node:fs';
-import { open, readFile, mkdir, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { O_DSYNC } from '../core/atomic-file.js';
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { AppendFile, type TornTail } from '../core/append-file.js';
 import { LineBuffer } from '../core/line-buffer.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from './types.js';
 
@@ -11,6 +10,11 @@ const TAIL_BYTES = 4 * 1024 * 1024;
  * Fills appended to a local JSONL file: the embedded default. Behaves like a FIFO queue with
  * deduplication: a message whose deduplication id is already at the end of the file (a resend
  * after a crash between the append and the cursor save) is not written again.
+ *
+ * Written through AppendFile like the spool's logs (a torn last line cut at open, a failed append
+ * cut back), but plain: each line is the fill's message body exactly (DESIGN.md §4), which
+ * consumers read as JSONL, so it carries no checksum and has no mirror. A torn line is a fill not
+ * yet acknowledged: the publisher sends it again, whole.
  */
 export class LocalFileQueue implements FillQueue {
   readonly location: string;
@@ -20,20 +24,24 @@ export class LocalFileQueue implements FillQueue {
   // bigger batch is what keeps fills in step with the journal.
   readonly maxBatchEntries = 1000;
   readonly #path: string;
-  // The open, memoised: concurrent first sends must share one handle, not each open their own.
-  #opening: Promise<FileHandle> | undefined;
+  // The open, memoised: concurrent first sends must share one file, not each open their own.
+  #opening: Promise<AppendFile> | undefined;
   readonly #recent = new Set<string>();
   #order: string[] = [];
-  /** Bytes of whole lines in the file: what a failed write is cut back to. */
-  #size = 0;
+  #torn: TornTail | undefined;
 
   constructor(path: string) {
     this.#path = resolve(path);
     this.location = `file://${this.#path}`;
   }
 
+  /** What the first open cut from the end of the file (a line a crash left without its newline). */
+  get torn(): TornTail | undefined {
+    return this.#torn;
+  }
+
   async sendBatch(messages: readonly QueueMessage[]): Promise<QueueSendFailure[]> {
-    const handle = await this.#open();
+    const file = await this.#open();
     const added: string[] = [];
     const bodies = new LineBuffer();
     for (const m of messages) {
@@ -46,34 +54,14 @@ export class LocalFileQueue implements FillQueue {
     if (bodies.count > 0) {
       // One buffer of the batch's lines: appending to a string and writing it made the write
       // flatten a megabyte rope on the event loop for every batch.
-      const data = bodies.toBuffer();
-      const size = data.length;
       try {
-        for (let written = 0; written < size;)
-          written += (await handle.write(data, written, size - written)).bytesWritten;
-        if (O_DSYNC === undefined) await handle.datasync();
+        // Durable once it resolves; a failure was cut back (or is cut before the next write).
+        await file.append(bodies.toBuffer());
       } catch (error) {
         // Not sent: forget these ids (only these) so the retry writes them.
         for (const id of added) this.#recent.delete(id);
-        // Cut what may have landed; when even that fails, drop the handle: the next send reopens
-        // the file, which cuts an unfinished last line there. Every failure goes to the caller.
-        const uncut = await handle.truncate(this.#size).then(
-          () => undefined,
-          (cause: unknown) => cause,
-        );
-        if (uncut === undefined) throw error;
-        this.#opening = undefined;
-        const unclosed = await handle.close().then(
-          () => undefined,
-          (cause: unknown) => cause,
-        );
-        throw new AggregateError(
-          [error, uncut, ...(unclosed === undefined ? [] : [unclosed])],
-          'fill log write failed and could not be cut back; the file is reopened (and cut) at the next send',
-          { cause: error },
-        );
+        throw error;
       }
-      this.#size += size;
     }
     return [];
   }
@@ -84,7 +72,7 @@ export class LocalFileQueue implements FillQueue {
     if (opening !== undefined) await (await opening.catch(() => undefined))?.close();
   }
 
-  #open(): Promise<FileHandle> {
+  #open(): Promise<AppendFile> {
     if (this.#opening === undefined) {
       this.#opening = this.#openOnce();
       // A failed open is retried by the next send, not remembered.
@@ -93,29 +81,21 @@ export class LocalFileQueue implements FillQueue {
     return this.#opening;
   }
 
-  async #openOnce(): Promise<FileHandle> {
-    await mkdir(dirname(this.#path), { recursive: true });
-    // Ids already at the end of the file: what an unfinished cursor save may resend. A last line
-    // without its newline is a write a crash cut short: it is cut from the file and not counted
-    // as sent, so the resend writes it whole instead of running the next line into it.
-    let whole = 0;
-    try {
-      const data = await readFile(this.#path);
-      whole = data.lastIndexOf(0x0a) + 1;
-      const tail = data.subarray(Math.max(0, data.length - TAIL_BYTES), whole).toString('utf8');
-      const lines = tail.split('\n');
-      if (data.length > TAIL_BYTES) lines.shift(); // possibly cut in the middle
-      for (const line of lines) {
-        const match = /"exec_id":"((?:[^"\\]|\\.)*)"/.exec(line);
-        if (match !== null) this.#remember(JSON.parse(`"${match[1]}"`) as string);
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  async #openOnce(): Promise<AppendFile> {
+    // A last line without its newline is a write a crash cut short: the open cuts it, and it is
+    // not counted as sent, so the resend writes it whole instead of running the next line into it.
+    const file = await AppendFile.open(this.#path);
+    this.#torn ??= file.torn;
+    // Ids already at the end of the file: what an unfinished cursor save may resend. Only the
+    // tail is read: the file grows for as long as the listener runs.
+    const tail = await readTail(this.#path, file.size, TAIL_BYTES);
+    const lines = tail.toString('utf8').split('\n');
+    if (file.size > TAIL_BYTES) lines.shift(); // possibly cut in the middle
+    for (const line of lines) {
+      const match = /"exec_id":"((?:[^"\\]|\\.)*)"/.exec(line);
+      if (match !== null) this.#remember(JSON.parse(`"${match[1]}"`) as string);
     }
-    const handle = await open(this.#path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (O_DSYNC ?? 0));
-    if ((await handle.stat()).size > whole) await handle.truncate(whole);
-    this.#size = whole;
-    return handle;
+    return file;
   }
 
   #remember(id: string): void {
@@ -127,4 +107,21 @@ export class LocalFileQueue implements FillQueue {
       this.#order = this.#order.slice(200_000);
     }
   }
+}
+
+/** The last `max` bytes before `end`. */
+async function readTail(path: string, end: number, max: number): Promise<Buffer> {
+  const start = Math.max(0, end - max);
+  const data = Buffer.alloc(end - start);
+  const handle = await open(path, 'r');
+  try {
+    for (let read = 0; read < data.length;) {
+      const { bytesRead } = await handle.read(data, read, data.length - read, start + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return data;
 }

@@ -168,6 +168,32 @@ describe('decodeExecutionReport', () => {
     expect(b.exec_id).toBe(a.exec_id);
   });
 
+  it('keeps ExecIDs that differ in one invalid UTF-8 byte apart, and raw as the exact bytes', () => {
+    // Prepare: two frames whose ExecIDs differ only in a byte that is not UTF-8 (0xFF / 0xFE).
+    const frameWith = (byte: number) => {
+      const frame = fix(SAMPLE_ER.replace('17=1523;88|', '17=1523;8Z|'));
+      const at = frame.indexOf('17=1523;8Z') + 9;
+      frame[at] = byte;
+      // The CheckSum is the byte sum of everything before its field.
+      const end = frame.lastIndexOf('10=');
+      let sum = 0;
+      for (let k = 0; k < end; k++) sum += frame[k]!;
+      frame.write(String(sum % 256).padStart(3, '0'), end + 3, 'latin1');
+      return frame;
+    };
+    const a = frameWith(0xff);
+    const b = frameWith(0xfe);
+    // Act
+    const first = decodeExecutionReport(decodeOne(a), { receivedAt: 0, source: 'live' });
+    const second = decodeExecutionReport(decodeOne(b), { receivedAt: 0, source: 'live' });
+    // Assess: distinct ids (no U+FFFD merges them), and raw gives back the wire bytes.
+    expect(first.exec_id).toBe(`bytes:${Buffer.from('1523;8\xff', 'latin1').toString('hex')}`);
+    expect(second.exec_id).not.toBe(first.exec_id);
+    expect(first.raw.startsWith('base64:')).toBe(true);
+    expect(Buffer.from(first.raw.slice(7), 'base64').equals(a)).toBe(true);
+    expect(decodeExecutionReport(decodeOne(fix(SAMPLE_ER)), { receivedAt: 0, source: 'live' }).exec_id).toBe('1523;88');
+  });
+
   it('keeps an unparsable timestamp out of the ISO column (raw still has it)', () => {
     const frame = encodeMessage(
       '8',

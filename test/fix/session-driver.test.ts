@@ -21,7 +21,13 @@ interface Driven {
   delays(): number[];
 }
 
-function drive(options: Partial<ListenerSessionOptions> = {}): Driven {
+/**
+ * How the in-memory connection opens: `answers` connects at once; `silent` never connects (SYNs
+ * dropped); `tcpOnly` is a TLS socket whose TCP connects and whose handshake never ends.
+ */
+type Opening = 'answers' | 'silent' | 'tcpOnly';
+
+function drive(options: Partial<ListenerSessionOptions> = {}, opening: Opening = 'answers'): Driven {
   const peers: MemoryPeer[] = [];
   const events: SessionEvent[] = [];
   const reports: string[] = [];
@@ -38,7 +44,9 @@ function drive(options: Partial<ListenerSessionOptions> = {}): Driven {
     connect: () => {
       const [ours, theirs] = duplexPair();
       peers.push(new MemoryPeer(theirs, target, API_KEY));
-      setImmediate(() => ours.emit('connect'));
+      // A TLS socket is told apart by its `encrypted` property: it is ready at `secureConnect`.
+      if (opening === 'tcpOnly') Object.assign(ours, { encrypted: true });
+      if (opening !== 'silent') setImmediate(() => ours.emit('connect'));
       return ours;
     },
     onApplicationMessage: (message) => reports.push(message.get(17)!),
@@ -351,6 +359,117 @@ describe('ListenerSession (driver)', () => {
       expect(d.events.find((e) => e.kind === 'disconnected')).toMatchObject({
         reason: { code: 'ERR_FIX_PEER_CLOSED' },
       });
+    });
+  });
+
+  describe('connecting → disconnected: never stuck', () => {
+    it('gives up a TCP connect after connectTimeoutMs and tries again after the back-off', async () => {
+      // Prepare: nothing ever answers the SYN.
+      const d = drive({ connectTimeoutMs: 3000 }, 'silent');
+      d.session.start();
+      await settle();
+
+      // Act
+      await advance(2900);
+      const before = d.session.state;
+      await advance(200);
+      const after = d.session.phase;
+      await advance(500); // the first wait: half the 1 s ceiling at the lowest draw
+
+      // Assess
+      expect(before).toBe('connecting');
+      expect(d.errors()).toEqual(['ERR_FIX_CONNECT_TIMEOUT']);
+      expect(after).toMatchObject({ state: 'disconnected', reconnectScheduled: true });
+      expect(d.session.status().lastError).toMatchObject({ code: 'ERR_FIX_CONNECT_TIMEOUT' });
+      expect(d.session.status().lastError?.message).toMatch(
+        /TCP connect to fix\.test:8228 did not complete within 3000 ms/,
+      );
+      expect(d.peers).toHaveLength(2);
+      expect(d.session.state).toBe('connecting');
+      await d.session.stop();
+    });
+
+    it('gives up a TLS handshake that never ends after tlsHandshakeTimeoutMs from the TCP connect', async () => {
+      // Prepare: TCP connects, the peer never answers the ClientHello.
+      const d = drive({ connectTimeoutMs: 1000, tlsHandshakeTimeoutMs: 4000 }, 'tcpOnly');
+      d.session.start();
+      await settle();
+
+      // Act: past the connect timeout (TCP is up: it no longer applies), then past the handshake's.
+      await advance(3900);
+      const before = d.session.state;
+      await advance(200);
+
+      // Assess
+      expect(before).toBe('connecting');
+      expect(d.errors()).toEqual(['ERR_FIX_TLS_HANDSHAKE_TIMEOUT']);
+      expect(d.events.find((e) => e.kind === 'error')).toMatchObject({
+        error: { details: { phase: 'tls', timeoutMs: 4000, host: 'fix.test', port: 8228 } },
+      });
+      expect(d.session.phase).toMatchObject({ state: 'disconnected', reconnectScheduled: true });
+      expect(d.peer().received).toEqual([]); // no Logon went to a peer that never finished TLS
+      await d.session.stop();
+    });
+
+    it('allows 10 s for each by default', async () => {
+      // Prepare
+      const d = drive({}, 'tcpOnly');
+      d.session.start();
+      await settle();
+
+      // Act
+      await advance(9900, 100);
+      const before = d.session.state;
+      await advance(200);
+
+      // Assess
+      expect(before).toBe('connecting');
+      expect(d.errors()).toEqual(['ERR_FIX_TLS_HANDSHAKE_TIMEOUT']);
+      await d.session.stop();
+    });
+
+    it('keeps the timeouts to the opening: an active session is not dropped by them', async () => {
+      // Prepare
+      const d = drive({ connectTimeoutMs: 1000, tlsHandshakeTimeoutMs: 1000 });
+      const peer = await loggedOn(d);
+
+      // Act: the peer keeps the session alive well past both timeouts.
+      for (let i = 0; i < 4; i++) {
+        await advance(1000);
+        peer.send('0');
+      }
+
+      // Assess
+      expect(d.errors()).toEqual([]);
+      expect(d.session.state).toBe('active');
+      await d.session.stop();
+    });
+
+    it('reconnect() drops the attempt at once and starts a new one; a second call meanwhile is refused', async () => {
+      // Prepare: an attempt that hangs in the TLS handshake.
+      const d = drive({}, 'tcpOnly');
+      d.session.start();
+      await settle();
+
+      // Act
+      const first = d.session.reconnect();
+      const second = d.session.reconnect();
+      await settle();
+      const third = d.session.reconnect();
+      await settle();
+
+      // Assess: no back-off, no error: the operator asked for it; each accepted call a new attempt.
+      expect([first, second, third]).toEqual([true, false, true]);
+      expect(d.peers.map((p) => p.closed)).toEqual([true, true, false]);
+      expect(d.session.phase).toEqual({ state: 'connecting', afterClose: 'retry', reconnectScheduled: false });
+      expect(d.delays()).toEqual([]);
+      expect(d.errors()).toEqual([]);
+      expect(d.events.filter((e) => e.kind === 'disconnected')).toEqual([
+        { kind: 'disconnected', reason: undefined },
+        { kind: 'disconnected', reason: undefined },
+      ]);
+      expect(d.session.status().counters.reconnects).toBe(2);
+      await d.session.stop();
     });
   });
 

@@ -1,6 +1,14 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Counter, Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
-import { createControlPlane, type ControlPlaneOptions, type StatusBody } from '../../src/http/control-plane.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import {
+  createControlPlane,
+  type ControlPlaneOptions,
+  type ReconnectRequest,
+  type StatusBody,
+} from '../../src/http/control-plane.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { RateHistory } from '../../src/http/rate-history.js';
 import type { ControlTarget, FillView, ListenerStatus, SessionView, SinkView } from '../../src/http/status.js';
@@ -95,12 +103,14 @@ function listenerStatus(
       lastRun: null,
       holes: [],
     },
+    spoolFiles: { damage: [] },
     counters: {
       executionReports: 21,
       duplicatesDropped: 0,
       otherApplicationMessages: 0,
       fillsPublished: 9,
       parquetLossyValues: 0,
+      execIdConflicts: 0,
     },
     fatal: overrides.fatal,
   };
@@ -625,5 +635,257 @@ describe('createControlPlane', () => {
       expect(await response.json()).toEqual({ error: 'not found' });
       expect(target.reconnectCalls).toBe(0);
     });
+  });
+});
+
+describe('createControlPlane with CONTROL_TOKEN (issue 28, item 5)', () => {
+  const bearer = { authorization: `Bearer ${TOKEN}` };
+  /** HTTP Basic as a browser sends it: base64 of `user:password`. */
+  const basic = (user: string, password: string) => ({
+    authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  });
+  /** The peer address @hono/node-server passes; app.request() takes it as the env. */
+  const from = (remoteAddress: string) => ({ incoming: { socket: { remoteAddress } } });
+
+  /** An app with the token, a clock the test moves, and every audited reconnect call kept. */
+  function guarded(options: Partial<Omit<ControlPlaneOptions, 'target'>> & { target?: FakeTarget } = {}) {
+    const clock = { now: NOW };
+    const audit: ReconnectRequest[] = [];
+    const { app, target } = controlPlane({
+      controlToken: TOKEN,
+      now: () => clock.now,
+      onReconnectRequest: (request) => audit.push(request),
+      ...options,
+    });
+    return { app, target, clock, audit };
+  }
+
+  const reconnect = (app: ReturnType<typeof guarded>['app'], headers: Record<string, string>, caller = '10.0.0.7') =>
+    app.request('/reconnect', { method: 'POST', headers }, from(caller));
+
+  describe.each([
+    ['GET /', '/', 200],
+    ['GET /status', '/status', 200],
+    ['GET /metrics', '/metrics', 200],
+    ['GET of an unknown path', '/nope', 404],
+  ])('%s', (_, path, allowed) => {
+    it('answers 401 with a Basic challenge (a browser prompts) without the token, and shows nothing', async () => {
+      // Prepare
+      const { app } = guarded();
+      // Act
+      const response = await app.request(path);
+      const body = await response.text();
+      // Assess
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Basic realm="kalshi-fix-listener"');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(JSON.parse(body)).toEqual({ error: 'unauthorized' });
+      expect(body).not.toContain('key-1'); // the API key ID the status would show
+    });
+
+    it('answers with the Bearer token', async () => {
+      // Prepare
+      const { app } = guarded();
+      // Act
+      const response = await app.request(path, { headers: bearer });
+      // Assess
+      expect(response.status).toBe(allowed);
+    });
+
+    it('answers with HTTP Basic, any user and the token as password, as a browser sends it', async () => {
+      // Prepare
+      const { app } = guarded();
+      // Act
+      const named = await app.request(path, { headers: basic('operator', TOKEN) });
+      const anonymous = await app.request(path, { headers: basic('', TOKEN) });
+      // Assess
+      expect(named.status).toBe(allowed);
+      expect(anonymous.status).toBe(allowed);
+    });
+
+    it.each([
+      ['a wrong Basic password', basic('operator', `${TOKEN}x`)],
+      ['the token as the Basic user', basic(TOKEN, '')],
+      ['Basic that is not base64 of user:password', { authorization: `Basic ${TOKEN}` }],
+      ['a wrong bearer token', { authorization: `Bearer ${TOKEN.slice(0, -1)}` }],
+      ['the token with no scheme', { authorization: TOKEN }],
+    ])('answers 401 to %s', async (_name, headers) => {
+      // Prepare
+      const { app } = guarded();
+      // Act
+      const response = await app.request(path, { headers });
+      // Assess
+      expect(response.status).toBe(401);
+    });
+  });
+
+  it('shows the status page once the browser sends the login it prompted for', async () => {
+    // Prepare
+    const { app } = guarded();
+    // Act
+    const response = await app.request('/', { headers: basic('anyone', TOKEN) });
+    const html = await response.text();
+    // Assess
+    expect(response.status).toBe(200);
+    expect(html).toMatch(/id="session-state">active</);
+  });
+
+  it.each([
+    ['/healthz', 200],
+    ['/readyz', 200],
+  ])('leaves %s open: no token, or a wrong one, still gets %i', async (path, status) => {
+    // Prepare
+    const { app } = guarded();
+    // Act
+    const none = await app.request(path);
+    const wrong = await app.request(path, { headers: { authorization: 'Bearer wrong' } });
+    // Assess
+    expect(none.status).toBe(status);
+    expect(wrong.status).toBe(status);
+    expect(none.headers.get('www-authenticate')).toBeNull();
+  });
+
+  describe('POST /reconnect', () => {
+    it('answers 202 to the Bearer token and audits the caller', async () => {
+      // Prepare
+      const { app, target, audit } = guarded();
+      // Act
+      const response = await reconnect(app, bearer);
+      // Assess
+      expect(response.status).toBe(202);
+      expect(target.reconnectCalls).toBe(1);
+      expect(audit).toEqual([{ caller: '10.0.0.7', outcome: 'accepted' }]);
+    });
+
+    it.each([
+      ['no token', {}],
+      ['a wrong token', { authorization: `Bearer ${TOKEN}x` }],
+      // A browser resends a Basic login by itself, even with a form posted from another site.
+      ['the right token over Basic', basic('operator', TOKEN)],
+    ])('answers 401 with a Bearer challenge to %s, asks nothing and audits the refusal', async (_name, headers) => {
+      // Prepare
+      const { app, target, audit } = guarded();
+      // Act
+      const response = await reconnect(app, headers);
+      // Assess
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="kalshi-fix-listener"');
+      expect(target.reconnectCalls).toBe(0);
+      expect(audit).toEqual([{ caller: '10.0.0.7', outcome: 'unauthorized' }]);
+    });
+
+    it('answers a reconnect loop with 429 and Retry-After until the interval has passed, auditing each call', async () => {
+      // Prepare: the default interval, 10 s.
+      const { app, target, clock, audit } = guarded();
+      // Act: five calls at once, one 9.5 s later, one at 10 s.
+      const burst = await Promise.all([1, 2, 3, 4, 5].map(async () => reconnect(app, bearer)));
+      clock.now += 9_500;
+      const early = await reconnect(app, bearer);
+      clock.now += 500;
+      const due = await reconnect(app, bearer);
+      // Assess
+      expect(burst.map((r) => r.status)).toEqual([202, 429, 429, 429, 429]);
+      expect(burst.slice(1).map((r) => r.headers.get('retry-after'))).toEqual(['10', '10', '10', '10']);
+      expect(await burst[1]!.json()).toEqual({ error: 'too many reconnects', retryAfterS: 10 });
+      expect(early.status).toBe(429);
+      expect(early.headers.get('retry-after')).toBe('1'); // 0.5 s left, rounded up
+      expect(due.status).toBe(202);
+      expect(target.reconnectCalls).toBe(2);
+      expect(audit.map((a) => [a.outcome, a.retryAfterS])).toEqual([
+        ['accepted', undefined],
+        ['rate_limited', 10],
+        ['rate_limited', 10],
+        ['rate_limited', 10],
+        ['rate_limited', 10],
+        ['rate_limited', 1],
+        ['accepted', undefined],
+      ]);
+      expect(audit.every((a) => a.caller === '10.0.0.7')).toBe(true);
+    });
+
+    it('counts only calls with the token: refused strangers do not use up the operators’ reconnect', async () => {
+      // Prepare
+      const { app, target } = guarded();
+      // Act
+      const strangers = await Promise.all([1, 2, 3].map(async () => reconnect(app, {}, '203.0.113.9')));
+      const operator = await reconnect(app, bearer);
+      // Assess
+      expect(strangers.map((r) => r.status)).toEqual([401, 401, 401]);
+      expect(operator.status).toBe(202);
+      expect(target.reconnectCalls).toBe(1);
+    });
+
+    it('counts a call the session answers alreadyInProgress, and audits it as such', async () => {
+      // Prepare
+      const { app, audit } = guarded({ target: fakeTarget(listenerStatus(), false) });
+      // Act
+      const first = await reconnect(app, bearer);
+      const second = await reconnect(app, bearer);
+      // Assess
+      expect(first.status).toBe(202);
+      expect(await first.json()).toEqual({ reconnecting: true, alreadyInProgress: true });
+      expect(second.status).toBe(429);
+      expect(audit.map((a) => a.outcome)).toEqual(['already_in_progress', 'rate_limited']);
+    });
+
+    it('applies the interval it is given (RECONNECT_MIN_INTERVAL_S), 0 being no limit', async () => {
+      // Prepare
+      const minute = guarded({ reconnectMinIntervalMs: 60_000 });
+      const unlimited = guarded({ reconnectMinIntervalMs: 0 });
+      // Act
+      await reconnect(minute.app, bearer);
+      const refused = await reconnect(minute.app, bearer);
+      const all = await Promise.all([1, 2, 3].map(async () => reconnect(unlimited.app, bearer)));
+      // Assess
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('60');
+      expect(all.map((r) => r.status)).toEqual([202, 202, 202]);
+      expect(unlimited.target.reconnectCalls).toBe(3);
+    });
+
+    it('rate-limits without a token too (loopback-only control plane)', async () => {
+      // Prepare
+      const { app, target } = controlPlane();
+      // Act
+      const first = await app.request('/reconnect', { method: 'POST' });
+      const second = await app.request('/reconnect', { method: 'POST' });
+      // Assess
+      expect([first.status, second.status]).toEqual([202, 429]);
+      expect(target.reconnectCalls).toBe(1);
+    });
+
+    it('audits the address of a real connection, and never anything of the token', async () => {
+      // Prepare: the app behind @hono/node-server on loopback, as main serves it.
+      const { app, audit } = guarded({ reconnectMinIntervalMs: 60_000 });
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+      onTestFinished(() => new Promise<void>((done) => server.close(() => done())));
+      await once(server, 'listening');
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/reconnect`;
+      // Act: refused, accepted, rate-limited.
+      const statuses: number[] = [];
+      for (const headers of [{ authorization: 'Bearer not-the-token' }, bearer, bearer]) {
+        const response = await fetch(url, { method: 'POST', headers });
+        await response.body?.cancel();
+        statuses.push(response.status);
+      }
+      // Assess
+      expect(statuses).toEqual([401, 202, 429]);
+      expect(audit.map((a) => a.outcome)).toEqual(['unauthorized', 'accepted', 'rate_limited']);
+      for (const entry of audit) expect(entry.caller).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+      expect(JSON.stringify(audit)).not.toContain(TOKEN.slice(0, 8));
+      expect(JSON.stringify(audit)).not.toContain('not-the-token');
+    });
+  });
+
+  it('answers 401 with a Bearer challenge to other methods, which Basic does not open', async () => {
+    // Prepare
+    const { app } = guarded();
+    // Act
+    const withBasic = await app.request('/status', { method: 'DELETE', headers: basic('u', TOKEN) });
+    const withBearer = await app.request('/status', { method: 'DELETE', headers: bearer });
+    // Assess
+    expect(withBasic.status).toBe(401);
+    expect(withBasic.headers.get('www-authenticate')).toBe('Bearer realm="kalshi-fix-listener"');
+    expect(withBearer.status).toBe(404);
   });
 });

@@ -16,6 +16,8 @@ import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
  */
 
 const TOKEN = 'test-control-token-0123456789';
+/** What a script sends; a browser sends HTTP Basic (see GET /). */
+const BEARER = { authorization: `Bearer ${TOKEN}` };
 
 interface Run {
   sim: KalshiSimulator;
@@ -27,8 +29,11 @@ interface Run {
   fillsFile: string;
 }
 
-/** A simulator and a listener (KalshiRT, local sinks, control token) for one test, stopped after it. */
-async function startRun(): Promise<Run> {
+/**
+ * A simulator and a listener (KalshiRT, local sinks, control token) for one test, stopped after it;
+ * `overrides` replace settings of the listener's configuration.
+ */
+async function startRun(overrides: Partial<Config> = {}): Promise<Run> {
   const { sim, address } = await startSimulator({ ports: { KalshiRT: 0 } });
   const data = tempDir('http-');
   const config: Config = {
@@ -39,6 +44,7 @@ async function startRun(): Promise<Run> {
       apiKey: API_KEY,
       privateKey: testKeys().privateKey,
       heartbeatS: 1,
+      connectTimeoutMs: 10_000,
       extraCa: address.ca,
       messageRetentionHours: 72,
     },
@@ -46,6 +52,7 @@ async function startRun(): Promise<Run> {
     archive: { kind: 'file', dir: join(data, 'archive') },
     archiveGraceMs: 300_000,
     archiveFlushMs: 60_000,
+    archiveTimeOutlierMs: 86_400_000,
     archiveMaxObjectBytes: 64 * 1024 * 1024,
     archiveGzip: true,
     archiveParquet: true,
@@ -54,12 +61,14 @@ async function startRun(): Promise<Run> {
     httpPort: 0,
     httpHost: '127.0.0.1',
     controlToken: TOKEN,
+    reconnectMinIntervalMs: 10_000,
     logLevel: 'trace',
     shutdownTimeoutMs: 20_000,
     healthLogIntervalMs: 200,
     metricsNamespace: 'KalshiFixListener/test',
     listenerName: 'default',
     fleetStatusUrls: [],
+    ...overrides,
   };
   const logLines: string[] = [];
   const log = createLogger('trace', { write: (line: string) => void logLines.push(line) });
@@ -112,8 +121,9 @@ describe('control plane', () => {
         .split('\n')
         .filter(Boolean)
         .map((line) => (JSON.parse(line) as { exec_id: string }).exec_id);
-      // Act
-      const response = await fetch(`${run.base}/`);
+      // Act: as a browser sends it once it has prompted for the login (any user, the token).
+      const login = Buffer.from(`operator:${TOKEN}`).toString('base64');
+      const response = await fetch(`${run.base}/`, { headers: { authorization: `Basic ${login}` } });
       const html = await response.text();
       // Assess
       expect(response.status).toBe(200);
@@ -160,7 +170,7 @@ describe('control plane', () => {
       const run = await startRun();
       await streamReports(run, 20);
       // Act
-      const status = (await (await fetch(`${run.base}/status`)).json()) as StatusBody;
+      const status = (await (await fetch(`${run.base}/status`, { headers: BEARER })).json()) as StatusBody;
       // Assess
       expect(status.version).toBe('0.1.0');
       expect(status.session).toMatchObject({
@@ -190,7 +200,7 @@ describe('control plane', () => {
       const run = await startRun();
       await streamReports(run, 20);
       // Act
-      const response = await fetch(`${run.base}/metrics`);
+      const response = await fetch(`${run.base}/metrics`, { headers: BEARER });
       const text = await response.text();
       // Assess
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -246,8 +256,8 @@ describe('control plane', () => {
     });
 
     it('answers 202, drops and re-establishes the session once even when called twice, and loses nothing', async () => {
-      // Prepare
-      const run = await startRun();
+      // Prepare: no rate limit, so the second call reaches the session while the first is under way.
+      const run = await startRun({ reconnectMinIntervalMs: 0 });
       const { service } = run.running;
       await streamReports(run, 20);
       const logonsBefore = service.session.status().counters.logons;
@@ -285,13 +295,89 @@ describe('control plane', () => {
   });
 
   describe('unknown routes', () => {
-    it('answer 404', async () => {
+    it('answer 404 with the token, 401 without (nothing to find out without it)', async () => {
       // Prepare
       const { base } = await startRun();
       // Act
-      const response = await fetch(`${base}/nope`);
+      const response = await fetch(`${base}/nope`, { headers: BEARER });
+      const stranger = await fetch(`${base}/nope`);
       // Assess
       expect(response.status).toBe(404);
+      expect(stranger.status).toBe(401);
+    });
+  });
+
+  describe('with CONTROL_TOKEN', () => {
+    it('shows nothing but /healthz and /readyz without the token, and asks a browser to log in on GET /', async () => {
+      // Prepare
+      const { base } = await startRun();
+      // Act
+      const answers = await Promise.all(
+        ['/', '/status', '/metrics', '/healthz', '/readyz'].map(async (path) => {
+          const response = await fetch(`${base}${path}`);
+          return {
+            path,
+            status: response.status,
+            body: await response.text(),
+            challenge: response.headers.get('www-authenticate'),
+          };
+        }),
+      );
+      // Assess
+      expect(answers.map((a) => [a.path, a.status])).toEqual([
+        ['/', 401],
+        ['/status', 401],
+        ['/metrics', 401],
+        ['/healthz', 200],
+        ['/readyz', 200],
+      ]);
+      expect(answers[0]!.challenge).toBe('Basic realm="kalshi-fix-listener"');
+      for (const answer of answers.slice(0, 3)) expect(answer.body).not.toContain(API_KEY);
+    });
+
+    it('answers a reconnect loop with 429 and Retry-After, reconnects once, and audits every call by address, never the token', async () => {
+      // Prepare: the default limit, one reconnect per 10 s.
+      const run = await startRun();
+      const { session } = run.running.service;
+      // Act: a stranger, then an operator's script calling in a loop.
+      const stranger = await fetch(`${run.base}/reconnect`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer guess' },
+      });
+      const loop: Response[] = [];
+      for (let i = 0; i < 5; i++) loop.push(await fetch(`${run.base}/reconnect`, { method: 'POST', headers: BEARER }));
+      await vi.waitFor(
+        () => {
+          expect(session.status().counters.logons).toBe(2);
+          expect(session.state).toBe('active');
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      await nextHeartbeat(run);
+      // Assess
+      expect(stranger.status).toBe(401);
+      expect(loop.map((r) => r.status)).toEqual([202, 429, 429, 429, 429]);
+      for (const refused of loop.slice(1)) {
+        const wait = Number(refused.headers.get('retry-after'));
+        expect(wait).toBeGreaterThanOrEqual(1);
+        expect(wait).toBeLessThanOrEqual(10);
+      }
+      expect(session.status().counters.reconnects).toBe(1);
+      const audited = run.logLines
+        .map((l) => JSON.parse(l) as { msg: string; component?: string; caller?: string; outcome?: string })
+        .filter((l) => l.msg.startsWith('POST /reconnect'));
+      expect(audited.map((l) => l.outcome)).toEqual([
+        'unauthorized',
+        'accepted',
+        'rate_limited',
+        'rate_limited',
+        'rate_limited',
+        'rate_limited',
+      ]);
+      for (const line of audited) expect(line.caller).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+      const all = run.logLines.join('');
+      expect(all).not.toContain(TOKEN);
+      expect(all).not.toContain('guess');
     });
   });
 });
@@ -303,10 +389,7 @@ describe('logs of a session run', () => {
     const { session } = run.running.service;
     await streamReports(run, 10);
     const signatures = run.sim.sessions().map((s) => s.logonSignature);
-    const reconnect = await fetch(`${run.base}/reconnect`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}` },
-    });
+    const reconnect = await fetch(`${run.base}/reconnect`, { method: 'POST', headers: BEARER });
     await vi.waitFor(
       () => {
         expect(session.status().counters.logons).toBe(2);

@@ -77,6 +77,17 @@ describe('fleet settings from CDK context', () => {
     expect(() => from({ listeners: '[{"name":"a","cpus":1}]' })).toThrow(/cpus/);
     expect(() => from({ listeners: '[]', listenersFile: 'x.json' })).toThrow(/listeners or listenersFile, not both/);
     expect(() => from({ listeners: 'not json' })).toThrow(/listeners is not JSON/);
+    // Stack outputs keep a name's letters and digits (FixSecretArn<name>): these two would be one.
+    expect(() => from({ listeners: '[{"name":"member-a"},{"name":"membera"}]' })).toThrow(
+      /differ in their letters and digits: membera/,
+    );
+  });
+
+  it('gives the bare ids to `default`, or to the listener legacyFirstListener names', () => {
+    // Act + Assess
+    expect(from({}).unsuffixedListener).toBe('default');
+    expect(from({ listeners: '[{"name":"a"},{"name":"b"}]', legacyFirstListener: 'a' }).unsuffixedListener).toBe('a');
+    expect(() => from({ legacyFirstListener: 'a b' })).toThrow(/legacyFirstListener/);
   });
 });
 
@@ -104,9 +115,10 @@ describe('a stack of five listeners', () => {
     expect(count('AWS::SNS::Topic')).toBe(1);
     expect(count('AWS::CloudWatch::Dashboard')).toBe(1);
     expect(count('AWS::CloudWatch::Alarm')).toBe(5 * 7 + 2); // seven per listener, two on the queue
+    // None of them has its keys yet (no ARNs given, no -c start): test/infra/first-deploy.test.ts.
     for (const [, service] of ofType(resources, 'AWS::ECS::Service'))
       expect(service.Properties).toMatchObject({
-        DesiredCount: 1,
+        DesiredCount: 0,
         DeploymentConfiguration: { MinimumHealthyPercent: 0, MaximumPercent: 100 },
       });
   });
@@ -187,18 +199,180 @@ describe('a stack of five listeners', () => {
     }
   });
 
-  it('has a dashboard block per listener', () => {
+  it('has a dashboard block per listener, each showing that listener alone', () => {
     // Prepare
     const [, dashboard] = ofType(resources, 'AWS::CloudWatch::Dashboard')[0]!;
     const parts = (dashboard.Properties!['DashboardBody'] as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-    const text = parts.map((p) => (typeof p === 'string' ? p : '"REF"')).join('');
-    // Assess
+    // References sit inside JSON strings: `REF:<logical id>` keeps the body parseable.
+    const body = JSON.parse(
+      parts.map((p) => (typeof p === 'string' ? p : `REF:${JSON.stringify(p).replace(/\W/g, '')}`)).join(''),
+    ) as { widgets: Array<{ properties: { title?: string; metrics?: unknown[][] } }> };
+    const serviceOf = Object.fromEntries(
+      ofType(resources, 'AWS::ECS::Service').map(([id, service]) => [
+        listenerOfTask(resources, (service.Properties!['TaskDefinition'] as { Ref: string }).Ref),
+        id,
+      ]),
+    );
+    // Assess: every metric of a listener's row carries its Listener dimension or its own service.
     for (const name of NAMES) {
-      expect(text).toContain(`"title":"${name}: logged on and ready (1 = yes)"`);
-      expect(text).toContain(`"Listener","${name}"`);
+      const widgets = body.widgets.filter((w) => w.properties.title?.startsWith(`${name}: `));
+      expect(widgets).toHaveLength(6);
+      for (const widget of widgets)
+        for (const metric of widget.properties.metrics ?? []) {
+          const text = JSON.stringify(metric);
+          if (text.includes('"expression"')) continue; // reads a metric of the same row by id
+          expect(
+            [`"Listener","${name}"`, serviceOf[name]!].some((own) => text.includes(own)),
+            text,
+          ).toBe(true);
+          for (const other of NAMES.filter((n) => n !== name))
+            expect(text, `${name}'s row shows ${other}`).not.toMatch(
+              new RegExp(`"Listener","${other}"|${serviceOf[other]!}`),
+            );
+        }
+    }
+  });
+
+  it("puts every alarm and log metric filter of a listener under that listener's dimension", () => {
+    // Prepare
+    const filters = ofType(resources, 'AWS::Logs::MetricFilter');
+    const listenerAlarms = ofType(resources, 'AWS::CloudWatch::Alarm').filter(
+      ([, a]) => !JSON.stringify(a.Properties).includes('AWS/SQS'),
+    );
+    // Assess: a fleet of five has five of each filter, each on its own log group, each metric
+    // keyed by the line's listener field; every alarm names exactly one listener.
+    expect(filters).toHaveLength(5 * 2);
+    for (const [, filter] of filters)
+      expect(filter.Properties!['MetricTransformations']).toEqual([
+        expect.objectContaining({ Dimensions: [{ Key: 'Listener', Value: '$.listener' }] }),
+      ]);
+    expect(new Set(filters.map(([, f]) => JSON.stringify(f.Properties!['LogGroupName']))).size).toBe(5);
+    expect(listenerAlarms).toHaveLength(5 * 7);
+    for (const [id, alarm] of listenerAlarms) {
+      const text = JSON.stringify(alarm.Properties);
+      const named = NAMES.filter(
+        (n) => text.includes(`{"Name":"Listener","Value":"${n}"}`) || text.includes(`Listener${n.replace(/-/g, '')}`),
+      );
+      expect(named, id).toHaveLength(1);
     }
   });
 });
+
+describe('deployment alarms in a fleet', () => {
+  afterAll(removeSynthOutputs);
+
+  it("rolls each listener's deployment back on that listener's own readiness alarm", () => {
+    // Act
+    const resources = synthesize({ listeners: '[{"name":"default"},{"name":"member-b"}]' }).template.toJSON()
+      .Resources as Resources;
+    // Assess
+    for (const [, service] of ofType(resources, 'AWS::ECS::Service')) {
+      const name = listenerOfTask(resources, (service.Properties!['TaskDefinition'] as { Ref: string }).Ref);
+      const alarms = (
+        service.Properties!['DeploymentConfiguration'] as {
+          Alarms: { AlarmNames: Array<{ Ref: string }>; Enable: boolean; Rollback: boolean };
+        }
+      ).Alarms;
+      expect(alarms).toMatchObject({ Enable: true, Rollback: true });
+      expect(alarms.AlarmNames.map((a) => resources[a.Ref]!.Properties)).toEqual([
+        expect.objectContaining({ MetricName: 'Ready', Dimensions: [{ Name: 'Listener', Value: name }] }),
+      ]);
+    }
+  });
+});
+
+/** LISTENER_NAME of a task definition. */
+function listenerOfTask(resources: Resources, taskId: string): string {
+  return (
+    resources[taskId]!.Properties!['ContainerDefinitions'] as Array<{
+      Environment: Array<{ Name: string; Value: string }>;
+    }>
+  )[0]!.Environment.find((e) => e.Name === 'LISTENER_NAME')!.Value;
+}
+
+/** For each listener name, the logical ids of its service, task definition, file system and secrets. */
+function identities(resources: Resources): Record<string, string[]> {
+  const byName: Record<string, string[]> = {};
+  for (const [serviceId, service] of ofType(resources, 'AWS::ECS::Service')) {
+    const taskId = (service.Properties!['TaskDefinition'] as { Ref: string }).Ref;
+    const task = resources[taskId]!.Properties!;
+    const fileSystem = (task['Volumes'] as Array<{ EFSVolumeConfiguration: { FilesystemId: { Ref: string } } }>)[0]!
+      .EFSVolumeConfiguration.FilesystemId.Ref;
+    const secrets = (task['ContainerDefinitions'] as Array<{ Secrets: Array<{ ValueFrom: unknown }> }>)[0]!.Secrets.map(
+      (s) => /"Ref":"(\w+)"/.exec(JSON.stringify(s.ValueFrom))![1]!,
+    );
+    byName[listenerOfTask(resources, taskId)] = [serviceId, taskId, fileSystem, ...new Set(secrets)].sort();
+  }
+  return byName;
+}
+
+describe('identity by name', () => {
+  afterAll(removeSynthOutputs);
+  const fleetOf = (...names: string[]) =>
+    synthesize({ listeners: JSON.stringify(names.map((name) => ({ name }))) }).template.toJSON() as {
+      Resources: Resources;
+      Outputs: Record<string, unknown>;
+    };
+
+  it("never hands a listener's key, journal, task or service to another when listeners are added, removed, reordered or renamed", () => {
+    // Act: the last list renames b to d.
+    const templates = [fleetOf('a', 'b', 'c'), fleetOf('b', 'c'), fleetOf('c', 'a', 'b'), fleetOf('c', 'a', 'd')];
+    const ids = templates.map((t) => identities(t.Resources));
+    // Assess: each name keeps its own ids in every list, and no two names ever share one.
+    expect(ids.map((byName) => Object.keys(byName).sort())).toEqual([
+      ['a', 'b', 'c'],
+      ['b', 'c'],
+      ['a', 'b', 'c'],
+      ['a', 'c', 'd'],
+    ]);
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const mine = ids.filter((byName) => byName[name] !== undefined).map((byName) => byName[name]);
+      for (const other of mine) expect(other).toEqual(mine[0]);
+      expect(mine[0]).toHaveLength(6); // service, task, file system, FIX, drop-copy and token secrets
+    }
+    const owner = new Map<string, string>();
+    for (const byName of ids)
+      for (const [name, own] of Object.entries(byName))
+        for (const id of own) {
+          expect(owner.get(id) ?? name, `${id} held by ${owner.get(id)} and ${name}`).toBe(name);
+          owner.set(id, name);
+        }
+    // What the fleet shares keeps the ids a single-listener stack gave it, whoever is listed.
+    for (const t of templates) expect(Object.keys(t.Resources)).toEqual(expect.arrayContaining(SHARED_IDS));
+  });
+
+  it('keeps the ids of a single-listener stack for `default`, wherever it stands in a list', () => {
+    // Act
+    const single = identities(synthesize().template.toJSON().Resources as Resources);
+    const listed = identities(fleetOf('member-b', 'default').Resources);
+    const legacy = identities(
+      synthesize({
+        listeners: JSON.stringify([{ name: 'member-a' }, { name: 'member-b' }]),
+        legacyFirstListener: 'member-a',
+      }).template.toJSON().Resources as Resources,
+    );
+    // Assess: the ids a single-listener stack has had since before fleets (construct paths
+    // Listener/…, Spool/…, Secrets/…), so an existing deployment upgrades in place.
+    expect(single['default']).toEqual(DEFAULT_IDS);
+    expect(listed['default']).toEqual(DEFAULT_IDS);
+    // A fleet deployed when the first entry held those ids names it once, and it keeps them.
+    expect(legacy['member-a']).toEqual(DEFAULT_IDS);
+    expect(legacy['member-b']).toEqual(listed['member-b']);
+  });
+});
+
+/** A single-listener stack's own resources, by logical id (unchanged since before fleets). */
+const DEFAULT_IDS = [
+  'ListenerServiceF0CC91CD',
+  'ListenerTask70A9C114',
+  'SecretsControlTokenD34A3989',
+  'SecretsDropCopy4D994659',
+  'SecretsFix647C18A0',
+  'SpoolFileSystem00C4E14A',
+].sort();
+
+/** What every stack shares, with the ids a single-listener stack gave it. */
+const SHARED_IDS = ['ListenerClusterF8FAE342', 'AlarmsTopic3A2DFEBA', 'AlarmsFillsQueueStale39F60579'];
 
 describe('a single listener, named in a list', () => {
   afterAll(removeSynthOutputs);

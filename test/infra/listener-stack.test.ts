@@ -13,7 +13,7 @@ import {
 } from '../../infra/archive-table.js';
 import { MAX_RECEIVE_COUNT } from '../../infra/fills-queue.js';
 import { HEALTH_CHECK_SCRIPT, HTTP_PORT, RUNTIME_USER, SPOOL_DIR } from '../../infra/image-contract.js';
-import { LOG_MESSAGES } from '../../infra/log-signals.js';
+import { LOG_LISTENER_FIELD, LOG_MESSAGES } from '../../infra/log-signals.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
 import { FIX_SECRET_KEYS } from '../../infra/secrets.js';
 import { configWarnings, ENVIRONMENT, loadConfig } from '../../src/app/config.js';
@@ -106,11 +106,11 @@ function roleStatements(roleId: string): Statement[] {
 }
 
 describe('Fargate service: one task, never two', () => {
-  it('runs exactly one task and stops it before starting a replacement, rolling back a failed deployment', () => {
-    // Assess
+  it('runs at most one task and stops it before starting a replacement, rolling back a failed deployment', () => {
+    // Assess: 0 until the keys are there (test/infra/first-deploy.test.ts), never more than 1.
     template.resourceCountIs('AWS::ECS::Service', 1);
     template.hasResourceProperties('AWS::ECS::Service', {
-      DesiredCount: 1,
+      DesiredCount: 0,
       LaunchType: 'FARGATE',
       DeploymentConfiguration: {
         MinimumHealthyPercent: 0,
@@ -121,6 +121,20 @@ describe('Fargate service: one task, never two', () => {
       DeploymentController: { Type: 'ECS' },
       EnableExecuteCommand: false,
     });
+  });
+
+  it('rolls a deployment back when its new task cannot get ready (the readiness alarm fires during it)', () => {
+    // Prepare
+    const readiness = idsOf('AWS::CloudWatch::Alarm').find((id) => id.startsWith('AlarmsReadinessFailing'))!;
+    // Assess: the process may pass its health check (/healthz) and still never log on.
+    template.hasResourceProperties('AWS::ECS::Service', {
+      DeploymentConfiguration: Match.objectLike({
+        Alarms: { AlarmNames: [{ Ref: readiness }], Enable: true, Rollback: true },
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+      }),
+    });
+    // The alarm reads the health line alone: it does not refer to the service that names it.
+    expect(JSON.stringify(resources[readiness])).not.toContain('ListenerService');
   });
 
   it('places the task in the private subnets without a public address, and starts it once EFS is mountable', () => {
@@ -589,6 +603,7 @@ describe('least-privilege IAM', () => {
       'ListArchivePrefix',
       'MountSpoolAccessPoint',
       'ReadArchiveBeforeListeners',
+      'ReplaceOwnParquet',
       'SendFills',
     ]);
     expect(bySid['ArchiveObjects']).toMatchObject({
@@ -604,6 +619,18 @@ describe('least-privilege IAM', () => {
       Resource: bucketArn,
       Condition: { StringLike: { 's3:prefix': [...own, ...before] } },
     });
+    // rebuild-parquet --replace removes the hour's old Parquet object (src/app/rebuild-parquet-command.ts
+    // lists exec_reports_parquet/listener=NAME/dt=…/hour=…/, and for `default` the keys from before
+    // the partition): delete on those and nowhere else.
+    expect(bySid['ReplaceOwnParquet']).toMatchObject({
+      Action: 's3:DeleteObject',
+      Resource: [`${prefix}exec_reports_parquet/listener=default/*`, `${prefix}exec_reports_parquet/dt=*`].map((p) => ({
+        'Fn::Join': ['', [bucketArn, `/${p}`]],
+      })),
+    });
+    expect(statements.filter((s) => asList(s.Action).some((a) => /Delete/.test(a))).map((s) => s.Sid)).toEqual([
+      'ReplaceOwnParquet',
+    ]);
     expect(bySid['SendFills']).toMatchObject({
       Action: 'sqs:SendMessage',
       Resource: { 'Fn::GetAtt': [fillsQueueId(), 'Arn'] },
@@ -785,19 +812,22 @@ describe('alarms', () => {
     // Prepare
     const { namespace, filters } = signals();
     const starts = filters.find((f) => f.MetricTransformations[0]!.MetricName === 'Starts')!;
-    // Assess
+    // Assess: counted under the listener's own dimension, from the line's `listener` field.
     expect(starts.FilterPattern).toBe(`{ ($.msg = "${LOG_MESSAGES.starting}") }`);
-    expect(starts.MetricTransformations[0]).toMatchObject({
+    expect(starts.MetricTransformations[0]).toEqual({
       MetricValue: '1',
-      DefaultValue: 0,
+      MetricName: 'Starts',
       MetricNamespace: namespace,
+      Dimensions: [{ Key: 'Listener', Value: `$.${LOG_LISTENER_FIELD}` }],
     });
     expect(alarm('TaskRestarting')).toMatchObject({
       MetricName: 'Starts',
+      Dimensions: [{ Name: 'Listener', Value: 'default' }],
       Statistic: 'Sum',
       Period: 1800,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: RESTART_STARTS,
+      TreatMissingData: 'notBreaching',
     });
   });
 
@@ -815,20 +845,24 @@ describe('alarms', () => {
   it('lets the holes alarm return to OK after an interval without a hole (its metric counts events, not a total)', () => {
     // Prepare
     const { namespace, filters } = signals();
-    // Assess: the alarm sums a 1 per hole log line with 0 otherwise, so a period without a hole
-    // reads 0 and the alarm clears; and no health-line figure (the running totals published
-    // through EMF in the same namespace and dimensions) shares its name and could keep it above 0.
+    // Assess: the alarm sums a 1 per hole log line under the listener's dimension (CloudWatch takes
+    // no default value beside a dimension), so a period without a hole has no data, which the alarm
+    // reads as OK; and no health-line figure (the running totals published through EMF in the same
+    // namespace and dimensions) shares its name and could keep it above 0.
     const holes = alarm('ReportsMissed');
     const filter = filters.find((f) => f.MetricTransformations[0]!.MetricName === holes['MetricName'])!;
-    expect(filter.MetricTransformations[0]).toMatchObject({
+    expect(filter.MetricTransformations[0]).toEqual({
       MetricValue: '1',
-      DefaultValue: 0,
+      MetricName: 'HolesRecorded',
       MetricNamespace: namespace,
+      Dimensions: [{ Key: 'Listener', Value: `$.${LOG_LISTENER_FIELD}` }],
     });
     expect(holes).toMatchObject({
+      Dimensions: [{ Name: 'Listener', Value: 'default' }],
       Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
     });
     const healthNames = healthFigureNames();
     for (const f of filters) expect(healthNames).not.toContain(f.MetricTransformations[0]!.MetricName);

@@ -10,6 +10,13 @@ import { settingsFromContext, type ContextKey } from '../../infra/context.js';
 import { ListenerStack } from '../../infra/listener-stack.js';
 import { ECS_EXEC_PATHS } from '../../infra/listener-service.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
+import {
+  EFS_BURSTING_BASELINE_MIBPS,
+  EFS_BURSTING_SHARE,
+  EFS_PROVISIONED_HEADROOM,
+  spoolMeteredMiBps,
+  spoolThroughput,
+} from '../../infra/sizing.js';
 import { REPO, removeSynthOutputs, synthesize, type Resources } from './synth.js';
 
 /**
@@ -58,6 +65,8 @@ describe('cdk-nag AwsSolutions', () => {
     });
     const fleet = nagFindings({
       listeners: '[{"name":"default"},{"name":"member-b"},{"name":"fcm-1","dropCopy":false}]',
+      natGateways: '2',
+      reportsPerSecond: '1000',
     });
     // Assess
     expect(withExec).toBe('');
@@ -184,9 +193,10 @@ describe('operations resources', () => {
 
 describe('ECS Exec (ecsExec=true)', () => {
   let template: Template;
+  let stack: ListenerStack;
   afterAll(removeSynthOutputs);
   beforeAll(() => {
-    ({ template } = synthesize({ ecsExec: 'true' }));
+    ({ template, stack } = synthesize({ ecsExec: 'true' }));
   });
 
   it('turns on execute-command and gives the SSM agent scratch volumes, the root file system staying read-only', () => {
@@ -210,10 +220,160 @@ describe('ECS Exec (ecsExec=true)', () => {
       },
     });
   });
+
+  it('logs every exec session to a log group of its own, kept like the service logs', () => {
+    // Prepare
+    const resources = template.toJSON().Resources as Resources;
+    const execLogs = Object.keys(resources).find((id) => id.startsWith('ExecLogs'))!;
+    // Assess
+    expect(resources[execLogs]).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: DEFAULT_SETTINGS.logRetentionDays },
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::ECS::Cluster', {
+      Configuration: {
+        ExecuteCommandConfiguration: {
+          Logging: 'OVERRIDE',
+          LogConfiguration: { CloudWatchLogGroupName: { Ref: execLogs }, CloudWatchEncryptionEnabled: false },
+        },
+      },
+    });
+    template.hasOutput('ExecLogGroupName', { Value: { Ref: execLogs } });
+  });
+
+  it('lets the task role write only to the exec log group, and says why each wildcard is there', () => {
+    // Prepare
+    const resources = template.toJSON().Resources as Resources;
+    const execLogs = Object.keys(resources).find((id) => id.startsWith('ExecLogs'))!;
+    const task = Object.values(resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition')!;
+    const roleId = (task.Properties!['TaskRoleArn'] as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    const statements = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!['Roles']).includes(roleId))
+      .flatMap(
+        (r) =>
+          (r.Properties!['PolicyDocument'] as { Statement: Array<{ Action: string | string[]; Resource: unknown }> })
+            .Statement,
+      );
+    const logs = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('logs:')));
+    const acknowledged = stack.node
+      .findAll()
+      .filter((c) => c.node.path.endsWith('/TaskRole'))
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    // Assess: the agent lists log groups (a call IAM cannot narrow), then writes its session's
+    // stream into the exec group and nowhere else.
+    expect(logs).toEqual([
+      expect.objectContaining({ Action: 'logs:DescribeLogGroups', Resource: '*' }),
+      expect.objectContaining({
+        Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':logs:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':log-group:',
+              { Ref: execLogs },
+              ':*',
+            ],
+          ],
+        },
+      }),
+    ]);
+    const reasons = Object.fromEntries(acknowledged.map(([k, v]) => [k.replace(/^Annotation::/, ''), v]));
+    expect(reasons['AwsSolutions-IAM5[Resource::*]']).toMatch(/ssmmessages.*DescribeLogGroups/);
+    expect(
+      reasons[
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<${execLogs}>:*]`
+      ],
+    ).toMatch(/exec log group/);
+  });
+});
+
+describe('egress', () => {
+  afterAll(removeSynthOutputs);
+  const outputs = (context: Partial<Record<ContextKey, string>>) => {
+    const json = synthesize(context).template.toJSON() as {
+      Resources: Resources;
+      Outputs: Record<string, { Value: unknown }>;
+    };
+    const eips = Object.entries(json.Resources)
+      .filter(([, r]) => r.Type === 'AWS::EC2::EIP')
+      .map(([id]) => id);
+    const nats = Object.values(json.Resources).filter((r) => r.Type === 'AWS::EC2::NatGateway');
+    return { eips, nats, egress: json.Outputs['EgressIps']?.Value };
+  };
+
+  it("prints the NAT gateways' Elastic IPs, one by default and one per zone with natGateways=2", () => {
+    // Act
+    const one = outputs({});
+    const two = outputs({ natGateways: '2' });
+    // Assess: the addresses Kalshi sees the listeners connect from.
+    expect([one.nats.length, two.nats.length]).toEqual([1, 2]);
+    expect(one.egress).toEqual({ 'Fn::GetAtt': [one.eips[0], 'PublicIp'] });
+    expect(two.egress).toEqual({ 'Fn::Join': [',', two.eips.map((id) => ({ 'Fn::GetAtt': [id, 'PublicIp'] }))] });
+    expect(two.eips).toHaveLength(2);
+  });
+
+  it('prints none in an existing VPC, whose egress is its own, and refuses natGateways there', () => {
+    // Prepare
+    const vpc = {
+      vpcId: 'vpc-0123456789abcdef0',
+      availabilityZones: 'us-east-1a',
+      privateSubnetIds: 'subnet-0aaaaaaaaaaaaaaa1',
+    };
+    // Act
+    const existing = outputs(vpc);
+    // Assess
+    expect(existing.egress).toBeUndefined();
+    expect(() => settingsFromContext((key) => ({ ...vpc, natGateways: '2' })[key as string])).toThrow(
+      /natGateways is for the VPC the stack creates/,
+    );
+    expect(() => settingsFromContext((key) => ({ natGateways: '3' })[key as string])).toThrow(/natGateways/);
+  });
 });
 
 describe('task size', () => {
   afterAll(removeSynthOutputs);
+
+  it("gives each listener's spool the EFS throughput mode its rate costs least in", () => {
+    // Prepare
+    const rates = [10, 100, 1000];
+    const fileSystems = (rate: number) =>
+      Object.values(
+        synthesize({ listeners: JSON.stringify([{ name: 'default', reportsPerSecond: rate }]) }).template.toJSON()
+          .Resources as Resources,
+      )
+        .filter((r) => r.Type === 'AWS::EFS::FileSystem')
+        .map((r) => r.Properties!);
+    // Act
+    const modes = rates.map((rate) => spoolThroughput(rate));
+    // Assess: Bursting while the metered rate stays well inside its free 1 MiB/s; above it,
+    // Provisioned with headroom (Elastic would bill every metered byte of a steady stream).
+    for (const [i, rate] of rates.entries()) {
+      const metered = spoolMeteredMiBps(rate);
+      expect(modes[i]).toEqual(
+        metered <= EFS_BURSTING_BASELINE_MIBPS * EFS_BURSTING_SHARE
+          ? { mode: 'bursting' }
+          : { mode: 'provisioned', mibps: Math.ceil(metered * EFS_PROVISIONED_HEADROOM) },
+      );
+    }
+    expect(spoolThroughput(10)).toEqual({ mode: 'bursting' });
+    expect(fileSystems(10)).toEqual([expect.objectContaining({ ThroughputMode: 'bursting' })]);
+    const busy = spoolThroughput(1000);
+    expect(busy.mode).toBe('provisioned');
+    expect(fileSystems(1000)).toEqual([
+      expect.objectContaining({
+        ThroughputMode: 'provisioned',
+        ProvisionedThroughputInMibps: busy.mode === 'provisioned' ? busy.mibps : 0,
+      }),
+    ]);
+  });
 
   it('warns at synth when memoryMiB or cpu is below what reportsPerSecond needs', () => {
     // Act

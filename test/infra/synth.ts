@@ -5,6 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { settingsFromContext, type ContextKey } from '../../infra/context.js';
 import { ListenerStack } from '../../infra/listener-stack.js';
+import { DEFAULT_STACK_NAME } from '../../infra/names.js';
 
 export const REPO = join(import.meta.dirname, '../..');
 
@@ -16,14 +17,17 @@ const CDK_JSON_CONTEXT = (
 const outdirs: string[] = [];
 
 /** The stack as `cdk synth -c key=value ...` builds it: context in, template out. */
-export function synthesize(context: Partial<Record<ContextKey, string>> = {}): {
+export function synthesize(
+  context: Partial<Record<ContextKey, string>> = {},
+  stackName = DEFAULT_STACK_NAME,
+): {
   stack: ListenerStack;
   template: Template;
 } {
   const outdir = mkdtempSync(join(tmpdir(), 'kfl-cdk-'));
   outdirs.push(outdir);
   const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, ...context } });
-  const stack = new ListenerStack(app, 'KalshiFixListener', {
+  const stack = new ListenerStack(app, stackName, {
     settings: settingsFromContext((key) => app.node.tryGetContext(key)),
     imageDirectory: REPO,
   });

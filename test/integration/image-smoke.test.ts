@@ -128,7 +128,10 @@ describe('the image, without Docker', () => {
         let state = '';
         await vi.waitFor(
           async () => {
-            const response = await fetch(`http://127.0.0.1:${port}/status`);
+            // With CONTROL_TOKEN set, every route but /healthz and /readyz needs it.
+            const response = await fetch(`http://127.0.0.1:${port}/status`, {
+              headers: { authorization: `Bearer ${env['CONTROL_TOKEN']}` },
+            });
             state = ((await response.json()) as { session: { state: string } }).session.state;
             expect(state, 'the session to log on').toBe('active');
           },

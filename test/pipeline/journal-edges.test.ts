@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JournalDamage } from '../../src/core/status.js';
-import { Journal } from '../../src/pipeline/journal.js';
+import { Journal, type ExecIdConflict } from '../../src/pipeline/journal.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 const segmentsOf = (dir: string) =>
@@ -142,6 +142,28 @@ describe('Journal', () => {
       expect(reopened.damage).toMatchObject([{ kind: 'index', segment: `dedupe/${chunks[0]}`, state: 'reported' }]);
       expect(resend.duplicate).toBe(true);
       await reopened.close();
+    });
+  });
+
+  describe('append, of an ExecID journaled already', () => {
+    it('tells a report with different content as a conflict, and a resend of the same execution not', async () => {
+      // Prepare
+      const journal = await Journal.open({ dir: tempDir(), checkEveryMs: 0 });
+      const conflicts: ExecIdConflict[] = [];
+      journal.onConflict((conflict) => conflicts.push(conflict));
+      journal.append(makeRecord(2));
+      await journal.flush();
+      // Act: a resend of the same execution (transport fields differ), then a different report
+      // reusing the ExecID.
+      const resend = journal.append({ ...makeRecord(2), poss_dup: true, msg_seq_num: 99, source: 'resend' });
+      const other = journal.append({ ...makeRecord(2), last_qty: '5.00', cum_qty: '5.00' });
+      await expect.poll(() => conflicts.length).toBe(1);
+      // Assess: both dropped from the journal; the second told, with the fields that differ.
+      expect([resend.duplicate, other.duplicate]).toEqual([true, true]);
+      expect(conflicts[0]).toMatchObject({ execId: makeRecord(2).exec_id, lsn: 1, fields: ['last_qty', 'cum_qty'] });
+      expect(conflicts[0]!.record.last_qty).toBe('5.00');
+      expect(journal.conflicts).toBe(1);
+      await journal.close();
     });
   });
 });

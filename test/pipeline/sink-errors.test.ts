@@ -208,10 +208,11 @@ describe('ArchiveWriter', () => {
         .filter(Boolean)
         .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
       expect(keptIds).toEqual([0, 1, 2, 3].map((n) => makeRecord(n).exec_id));
+      // Each line: its checksum (8 hex digits), a space, the JSON.
       const listed = readFileSync(box.path, 'utf8')
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+        .map((l) => JSON.parse(l.slice(9)) as Record<string, unknown>);
       expect(listed).toEqual([
         expect.objectContaining({ sink: 'archive', key: parked.key, ranges: [[1, 4]], file: parked.path }),
       ]);

@@ -1,0 +1,104 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isListenerError, ListenerError } from '../core/errors.js';
+
+export const KEYGEN_USAGE = 'keygen [--out kalshi-key] [--force]';
+
+/** The two files of a key pair written under `base`. */
+export function keyFiles(base: string): { privateKey: string; publicKey: string } {
+  return { privateKey: `${base}.pem`, publicKey: `${base}.pub.pem` };
+}
+
+/**
+ * Writes a new RSA-2048 key pair: `<base>.pem` (PKCS#8, mode 600) and `<base>.pub.pem` (SPKI, for
+ * Kalshi's API-key page). A private key registered with Kalshi cannot be made again, so a file
+ * already there is never replaced unless `force`: ERR_KEY_FILE_EXISTS names it, and neither file
+ * is touched. Without `force` the files are created exclusively (a race with another keygen
+ * fails rather than overwrites); with it both are written beside and renamed over, so a crash
+ * leaves a whole key file, old or new, never a torn one. Returns the public key (PEM).
+ */
+export function writeKeyPair(base: string, force: boolean): string {
+  const files = keyFiles(base);
+  if (!force)
+    for (const file of [files.privateKey, files.publicKey])
+      if (existsSync(file))
+        throw new ListenerError('ERR_KEY_FILE_EXISTS', `${file} already exists`, { details: { file } });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const pair = [
+    { file: files.privateKey, content: privateKey, mode: 0o600 },
+    { file: files.publicKey, content: publicKey, mode: 0o644 },
+  ];
+  if (!force) {
+    for (const { file, content, mode } of pair) createExclusive(file, content, mode);
+    return publicKey;
+  }
+  // Both written beside their files first, then renamed over: a failure before the renames leaves
+  // the old pair whole, and the renames are the only step that can part the two halves.
+  const temps = pair.map((key) => ({ ...key, temp: `${key.file}.tmp-${process.pid}` }));
+  try {
+    for (const { temp, content, mode } of temps) {
+      writeFileSync(temp, content, { mode, flag: 'wx' });
+      chmodSync(temp, mode); // the umask may have taken bits off the public key's mode
+    }
+    for (const { temp, file } of temps) renameSync(temp, file);
+  } finally {
+    for (const { temp } of temps) rmSync(temp, { force: true });
+  }
+  return publicKey;
+}
+
+/** Created with its mode (a private key is never readable by others, even for a moment), never over a file. */
+function createExclusive(file: string, content: string, mode: number): void {
+  try {
+    writeFileSync(file, content, { mode, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new ListenerError('ERR_KEY_FILE_EXISTS', `${file} already exists`, { cause: error, details: { file } });
+    throw error;
+  }
+}
+
+/**
+ * `kalshi-fix-listener keygen [--out BASE] [--force]`. `cwd` resolves a relative `--out`: under
+ * `npm run keygen` it is where the user ran npm (INIT_CWD), not the package folder npm runs in.
+ * Exit 0 with the public key on stdout; 2 on bad arguments or a key file already there.
+ */
+export function keygenCommand(
+  args: string[],
+  cwd: string,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): number {
+  let values: { out: string; force: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { out: { type: 'string', default: 'kalshi-key' }, force: { type: 'boolean', default: false } },
+    }));
+  } catch (error) {
+    err(`kalshi-fix-listener keygen: ${(error as Error).message}\nusage: kalshi-fix-listener ${KEYGEN_USAGE}\n`);
+    return 2;
+  }
+  const base = resolve(cwd, values.out);
+  let publicKey: string;
+  try {
+    publicKey = writeKeyPair(base, values.force);
+  } catch (error) {
+    if (!isListenerError(error, 'ERR_KEY_FILE_EXISTS')) throw error;
+    err(
+      `kalshi-fix-listener keygen: ${String(error.details?.['file'])} already exists; refusing to overwrite a key ` +
+        `(a private key registered with Kalshi cannot be made again). Give another --out, or --force to replace it.\n`,
+    );
+    return 2;
+  }
+  const files = keyFiles(base);
+  // Only the public half is printed, for Kalshi's API-key page; the private key stays in its file.
+  out(`private key: ${files.privateKey} (mode 600, keep it secret)\npublic key:  ${files.publicKey}\n\n${publicKey}`);
+  return 0;
+}
