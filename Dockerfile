@@ -12,15 +12,19 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# Only src/ is in the build context (.dockerignore), so this compiles the service alone.
-RUN npm run build
+# Only src/ is in the build context (.dockerignore), so this compiles the service alone. The
+# simulator (src/sim/) is the local rig's exchange, not the service's: it stays out of the image,
+# as its certificate package does (a dev dependency), and `demo` and `sim` say so there.
+RUN npm run build && rm -r dist/src/sim
 
 FROM node:22.23.4-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     SPOOL_DIR=/var/spool/kalshi-fix-listener \
     HTTP_PORT=8080
 WORKDIR /app
-# No production dependency has an install script; --ignore-scripts keeps it that way.
+# No production dependency has an install script; --ignore-scripts keeps it that way. --omit=dev
+# also leaves out what only the tests, the benchmarks and the local rig use (selfsigned for the
+# simulator's certificate among them).
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src

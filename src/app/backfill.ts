@@ -60,6 +60,7 @@ export class Backfiller {
   #recovered = 0;
   #duplicates = 0;
   #lastRun: BackfillStatus['lastRun'] = null;
+  #retrying: BackfillStatus['retrying'] = null;
 
   constructor(options: BackfillOptions) {
     this.#o = options;
@@ -96,7 +97,9 @@ export class Backfiller {
   status(): BackfillStatus {
     return {
       configured: this.#o.dropCopy !== undefined,
+      endpoint: this.#o.dropCopy === undefined ? null : `${this.#o.dropCopy.host}:${this.#o.dropCopy.port}`,
       running: this.#running !== undefined,
+      retrying: this.#retrying,
       disabled: this.#disabled ?? null,
       runs: this.#runs,
       recovered: this.#recovered,
@@ -189,8 +192,10 @@ export class Backfiller {
           : `${result.error.code}: ${result.error.message}`;
       if (attempt >= retry.attempts) return this.#hole(mark, until, `drop copy failed ${attempt} times (last: ${why})`);
       const delayMs = backoff.next();
+      this.#retrying = { attempt, at: this.#now() + delayMs, why };
       this.#o.onEvent?.({ kind: 'retrying', from, attempt, delayMs, why });
       await new Promise((resolve) => setTimeout(resolve, delayMs));
+      this.#retrying = null;
     }
   }
 

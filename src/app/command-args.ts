@@ -11,12 +11,13 @@ import { parseArchiveUrl, type Config } from './config.js';
  * environment, each problem added to `problems` so a command lists them all at once.
  */
 
-/** `--from` and `--to` as ISO-8601 times. */
+/** `--from` and `--to` as ISO-8601 times, in that order. */
 export function timeRange(values: { from?: string; to?: string }, problems: string[]): { from: Date; to: Date } {
   const from = new Date(values.from ?? '');
   const to = new Date(values.to ?? '');
   if (Number.isNaN(from.getTime())) problems.push('--from must be an ISO-8601 time');
   if (Number.isNaN(to.getTime())) problems.push('--to must be an ISO-8601 time');
+  else if (to < from) problems.push('--to is before --from');
   return { from, to };
 }
 

@@ -1,10 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isListenerError, ListenerError } from '../core/errors.js';
-
-export const KEYGEN_USAGE = 'keygen [--out kalshi-key] [--force]';
+import { CommandRefusal, parseCommand, type CommandSpec } from './cli-command.js';
 
 /** The two files of a key pair written under `base`. */
 export function keyFiles(base: string): { privateKey: string; publicKey: string } {
@@ -64,38 +62,39 @@ function createExclusive(file: string, content: string, mode: number): void {
   }
 }
 
+export const KEYGEN = {
+  name: 'keygen',
+  synopsis: '[--out BASE] [--force]',
+  description:
+    'Writes a new RSA-2048 key pair for a Kalshi API key: BASE.pem (PKCS#8, mode 600, keep it secret) and\n' +
+    "BASE.pub.pem (register it on Kalshi's API-key page), and prints the public half only. Never replaces\n" +
+    'a key without --force: a private key registered with Kalshi cannot be made again.\n' +
+    'Exit 0 when written, 2 on bad arguments or a key file already there.',
+  options: {
+    out: { type: 'string', value: 'BASE', default: 'kalshi-key', help: 'where to write, relative to where you run it' },
+    force: { type: 'boolean', help: 'replace an existing pair (both files, atomically)' },
+  },
+} as const satisfies CommandSpec;
+
 /**
  * `kalshi-fix-listener keygen [--out BASE] [--force]`. `cwd` resolves a relative `--out`: under
  * `npm run keygen` it is where the user ran npm (INIT_CWD), not the package folder npm runs in.
- * Exit 0 with the public key on stdout; 2 on bad arguments or a key file already there.
+ * Exit 0 with the public key on stdout; a CommandRefusal (exit 2) on bad arguments or a key file
+ * already there.
  */
-export function keygenCommand(
-  args: string[],
-  cwd: string,
-  out: (text: string) => void,
-  err: (text: string) => void,
-): number {
-  let values: { out: string; force: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { out: { type: 'string', default: 'kalshi-key' }, force: { type: 'boolean', default: false } },
-    }));
-  } catch (error) {
-    err(`kalshi-fix-listener keygen: ${(error as Error).message}\nusage: kalshi-fix-listener ${KEYGEN_USAGE}\n`);
-    return 2;
-  }
+export function keygenCommand(args: string[], cwd: string, out: (text: string) => void): number {
+  const values = parseCommand(KEYGEN, args);
   const base = resolve(cwd, values.out);
   let publicKey: string;
   try {
-    publicKey = writeKeyPair(base, values.force);
+    publicKey = writeKeyPair(base, values.force === true);
   } catch (error) {
     if (!isListenerError(error, 'ERR_KEY_FILE_EXISTS')) throw error;
-    err(
-      `kalshi-fix-listener keygen: ${String(error.details?.['file'])} already exists; refusing to overwrite a key ` +
-        `(a private key registered with Kalshi cannot be made again). Give another --out, or --force to replace it.\n`,
+    throw new CommandRefusal(
+      `${String(error.details?.['file'])} already exists; refusing to overwrite a key ` +
+        `(a private key registered with Kalshi cannot be made again). Give another --out, or --force to replace it.`,
+      { code: 'ERR_KEY_FILE_EXISTS', cause: error },
     );
-    return 2;
   }
   const files = keyFiles(base);
   // Only the public half is printed, for Kalshi's API-key page; the private key stays in its file.

@@ -292,7 +292,10 @@ export function logJournalDamage(log: Logger, damage: JournalDamage): void {
     return damage.note?.includes('no good copy')
       ? log.error({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor is lost; the sink starts over')
       : log.warn({ code: 'ERR_JOURNAL_CURSOR', ...fields }, 'journal: a sink cursor copy is damaged; using the other');
-  if (damage.kind === 'session') return log.error({ code: 'ERR_SEQUENCE_STORE', ...fields }, 'session file damaged');
+  if (damage.kind === 'session')
+    return damage.code === 'ERR_SEQUENCE_UNVOUCHED'
+      ? log.warn({ code: damage.code, ...fields }, 'session file ahead of the journal: resuming from the journal')
+      : log.error({ code: 'ERR_SEQUENCE_STORE', ...fields }, 'session file damaged');
   if (damage.kind === 'index')
     return log.error({ code: 'ERR_JOURNAL_CORRUPT', ...fields }, 'journal: an ExecID index chunk is damaged or gone');
   if (damage.kind === 'missing' && damage.lsns === null)

@@ -1,9 +1,9 @@
 import { compress, init } from '@bokuweb/zstd-wasm';
-import { parseArgs } from 'node:util';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-encode.js';
 import { decode, deleteObject, hourKeys, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import type { ObjectStore } from '../sinks/types.js';
+import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
 import { archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
@@ -79,10 +79,32 @@ export async function rebuildParquet(input: {
   };
 }
 
+export const REBUILD_PARQUET = {
+  name: 'rebuild-parquet',
+  synopsis: '--hour YYYY-MM-DDTHH [--listener NAME] [--replace] [--force]',
+  description:
+    "Rebuilds one UTC hour's Parquet object from its JSONL objects (the source of truth), named for the\n" +
+    'journal range they hold, and prints a JSON summary. Exit 0 when written, 1 when the hour has no JSONL\n' +
+    'or other Parquet objects hold it (without --replace), 2 on bad input.',
+  options: {
+    hour: { type: 'string', value: 'YYYY-MM-DDTHH', help: 'the UTC hour, e.g. 2026-11-23T09 (required)' },
+    listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+    replace: { type: 'boolean', help: "remove the hour's other Parquet objects once the rebuilt one is written" },
+    force: {
+      type: 'boolean',
+      help: 'rebuild an hour that ended less than an hour ago (the listener may be writing it)',
+    },
+  },
+  environment: [
+    ['ARCHIVE_URL', 's3://bucket/prefix/ or file:///dir (required)'],
+    ['AWS_REGION, AWS_ENDPOINT_URL_S3', "the AWS SDK's own, for an S3 archive"],
+  ],
+} as const satisfies CommandSpec;
+
 /**
- * `kalshi-fix-listener rebuild-parquet --hour YYYY-MM-DDTHH [--listener NAME] [--replace] [--force]`, ARCHIVE_URL from
- * the environment. Prints a JSON summary; exit 0 when written, 1 when there is nothing to build
- * or other Parquet objects hold the hour (without --replace), 2 on bad input.
+ * `kalshi-fix-listener rebuild-parquet`, ARCHIVE_URL from the environment. Prints a JSON summary
+ * and exits 0 when written; a CommandRefusal with exit 1 when there is nothing to build or other
+ * Parquet objects hold the hour (without --replace), with exit 2 on bad input.
  */
 export async function rebuildParquetCommand(
   args: string[],
@@ -90,15 +112,7 @@ export async function rebuildParquetCommand(
   out: (text: string) => void,
   now: () => number = Date.now,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      hour: { type: 'string' },
-      listener: { type: 'string' },
-      replace: { type: 'boolean' },
-      force: { type: 'boolean' },
-    },
-  });
+  const values = parseCommand(REBUILD_PARQUET, args);
   const problems: string[] = [];
   const listener = listenerFrom(values.listener, env, problems);
   const hour = HOUR.exec(values.hour ?? '');
@@ -109,10 +123,7 @@ export async function rebuildParquetCommand(
   // would race it and could hold a record twice.
   if (hour !== null && values.force !== true && now() < hourEnd + 3600_000)
     problems.push('the hour ended less than an hour ago: the listener may still be writing it (--force to go on)');
-  if (problems.length > 0 || archiveUrl === undefined || hour === null) {
-    out(`rebuild-parquet: ${problems.join('; ')}\n`);
-    return 2;
-  }
+  if (problems.length > 0 || archiveUrl === undefined || hour === null) throw usageError(problems);
   const { source, store } = archiveAccess(archiveUrl, env);
   const result = await rebuildParquet({
     source,
@@ -122,6 +133,8 @@ export async function rebuildParquetCommand(
     replace: values.replace === true,
     listener,
   });
+  // Nothing to build, or an hour held by other objects: refused like the rest, with exit 1.
+  if ('error' in result) throw new CommandRefusal(result.error, { exitCode: 1 });
   out(`${JSON.stringify(result, null, 2)}\n`);
-  return 'error' in result ? 1 : 0;
+  return 0;
 }

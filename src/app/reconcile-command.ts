@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
 import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
@@ -39,29 +39,56 @@ export async function reconcile(
   return { ...reconcileFills(archived, rest), subaccounts, archivedFills: archived.length, restFills: rest.length };
 }
 
+/** Where reconcile asks unless --rest-url or KALSHI_REST_URL says otherwise. */
+export const KALSHI_REST_URL = 'https://external-api.kalshi.com';
+
+export const RECONCILE = {
+  name: 'reconcile',
+  synopsis: '--from ISO --to ISO [--listener NAME] [--subaccounts LIST] [--rest-url URL]',
+  description:
+    "Compares the archived fills of [from, to] with Kalshi's REST fills (GET /trade-api/v2/margin/fills,\n" +
+    'every page, for each subaccount) and prints a JSON report of what is missing on either side.\n' +
+    'Exit 0 when both sides agree, 1 when a fill is missing on either side, 2 on bad input.',
+  options: {
+    from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
+    to: { type: 'string', value: 'ISO', help: 'end of the range, inclusive (required)' },
+    listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+    subaccounts: {
+      type: 'string',
+      value: 'LIST',
+      help: 'subaccounts to ask for, e.g. 0,3 (default: 0 and every one archived)',
+    },
+    'rest-url': {
+      type: 'string',
+      value: 'URL',
+      help: `Kalshi's REST base URL (default: KALSHI_REST_URL, then ${KALSHI_REST_URL})`,
+    },
+  },
+  environment: [
+    ['ARCHIVE_URL', 's3://bucket/prefix/ or file:///dir (required)'],
+    ['FIX_API_KEY', 'the API key REST is asked with (required)'],
+    ['FIX_PRIVATE_KEY(_FILE)', 'its RSA private key, PEM or a path to it (required)'],
+    ['FIX_TLS_CA_FILE', "extra CA certificates to trust (the simulator's)"],
+    ['KALSHI_REST_URL', 'REST base URL when --rest-url is not given'],
+  ],
+} as const satisfies CommandSpec;
+
 /**
- * `kalshi-fix-listener reconcile --from ISO --to ISO [--listener NAME] [--subaccounts 0,1] [--rest-url URL]`, with
- * ARCHIVE_URL, FIX_API_KEY and FIX_PRIVATE_KEY(_FILE) from the environment. Prints a JSON report;
- * exit 0 when both sides agree, 1 when something is missing, 2 on bad input.
+ * `kalshi-fix-listener reconcile`, reading the environment above. Prints a JSON report; exit 0
+ * when both sides agree, 1 when something is missing; a CommandRefusal (exit 2) on bad input.
  */
 export async function reconcileCommand(
   args: string[],
   env: NodeJS.ProcessEnv,
   out: (text: string) => void,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      subaccounts: { type: 'string' },
-      listener: { type: 'string' },
-      'rest-url': { type: 'string' },
-    },
-  });
+  const values = parseCommand(RECONCILE, args);
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
   const listener = listenerFrom(values.listener, env, problems);
+  if (values.subaccounts !== undefined && !/^\d+(,\d+)*$/.test(values.subaccounts))
+    problems.push('--subaccounts must be whole numbers separated by commas, e.g. 0,3');
+  const subaccounts = values.subaccounts?.split(',').map(Number);
   const archiveUrl = archiveUrlFrom(env, problems);
   if (env['FIX_API_KEY'] === undefined) problems.push('FIX_API_KEY is required');
   let privateKey;
@@ -70,14 +97,16 @@ export async function reconcileCommand(
   } catch {
     problems.push('FIX_PRIVATE_KEY or a readable FIX_PRIVATE_KEY_FILE (RSA) is required');
   }
-  if (problems.length > 0 || archiveUrl === undefined || privateKey === undefined) {
-    out(`reconcile: ${problems.join('; ')}\n`);
-    return 2;
+  let extraCa: string | undefined;
+  try {
+    extraCa = env['FIX_TLS_CA_FILE'] === undefined ? undefined : readFileSync(env['FIX_TLS_CA_FILE'], 'utf8');
+  } catch {
+    problems.push(`FIX_TLS_CA_FILE ${env['FIX_TLS_CA_FILE']} cannot be read`);
   }
+  if (problems.length > 0 || archiveUrl === undefined || privateKey === undefined) throw usageError(problems);
   const archive = archiveAccess(archiveUrl, env).source;
-  const extraCa = env['FIX_TLS_CA_FILE'] === undefined ? undefined : readFileSync(env['FIX_TLS_CA_FILE'], 'utf8');
   const rest = new KalshiRest({
-    baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? 'https://external-api.kalshi.com',
+    baseUrl: values['rest-url'] ?? env['KALSHI_REST_URL'] ?? KALSHI_REST_URL,
     apiKey: env['FIX_API_KEY']!,
     privateKey,
     ...(extraCa === undefined ? {} : { extraCa }),
@@ -88,7 +117,7 @@ export async function reconcileCommand(
     archive,
     rest,
     listener,
-    ...(values.subaccounts === undefined ? {} : { subaccounts: values.subaccounts.split(',').map(Number) }),
+    ...(subaccounts === undefined ? {} : { subaccounts }),
   });
   out(
     `${JSON.stringify({ from: from.toISOString(), to: to.toISOString(), ...report, missingAtKalshi: report.missingAtKalshi.map((r) => ({ exec_id: r.exec_id, order_id: r.order_id, symbol: r.symbol, last_qty: r.last_qty, last_px: r.last_px, transact_time: r.transact_time })) }, null, 2)}\n`,

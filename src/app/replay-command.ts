@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { Backoff } from '../core/backoff.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { fillQueueMessage } from '../pipeline/fill-message.js';
@@ -6,6 +5,7 @@ import { DEFAULT_LISTENER } from '../core/settings-schema.js';
 import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
+import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
 import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
 import { parseFillsUrl } from './config.js';
 
@@ -142,10 +142,30 @@ export async function replayFills(input: {
   return summary;
 }
 
+export const REPLAY = {
+  name: 'replay',
+  synopsis: '--from ISO --to ISO --queue URL [--symbol S] [--listener NAME] [--dry-run]',
+  description:
+    'Sends the archived fills of [from, to] to a queue again, exactly as the publisher sent them (same body,\n' +
+    'attributes, FIFO group and deduplication id, in archive order). A progress bar on a terminal (stderr),\n' +
+    'a JSON summary on stdout. Exit 0 when every selected fill was sent, 1 when some failed, 2 on bad input.',
+  options: {
+    from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
+    to: { type: 'string', value: 'ISO', help: 'end of the range, inclusive (required)' },
+    queue: { type: 'string', value: 'URL', help: 'an SQS queue URL or file:///path.jsonl (required)' },
+    symbol: { type: 'string', value: 'S', help: 'only the fills of this symbol' },
+    listener: { type: 'string', value: 'NAME', help: 'whose fills (default: LISTENER_NAME, then default)' },
+    'dry-run': { type: 'boolean', help: 'count what would be sent, send nothing' },
+  },
+  environment: [
+    ['ARCHIVE_URL', 's3://bucket/prefix/ or file:///dir (required)'],
+    ['AWS_REGION, AWS_ENDPOINT_URL_*', "the AWS SDK's own, for an S3 archive or an SQS queue"],
+  ],
+} as const satisfies CommandSpec;
+
 /**
- * `kalshi-fix-listener replay --from ISO --to ISO [--symbol S] [--listener NAME] --queue URL [--dry-run]`, ARCHIVE_URL
- * from the environment. A progress bar on a terminal (stderr), a JSON summary on stdout; exit 0
- * when every selected fill was sent, 1 when some failed, 2 on bad input.
+ * `kalshi-fix-listener replay`, ARCHIVE_URL from the environment. Exit 0 when every selected fill
+ * was sent, 1 when some failed; a CommandRefusal (exit 2) on bad input.
  */
 export async function replayCommand(
   args: string[],
@@ -153,28 +173,14 @@ export async function replayCommand(
   out: (text: string) => void,
   progress: NodeJS.WriteStream | undefined = process.stderr.isTTY ? process.stderr : undefined,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      symbol: { type: 'string' },
-      listener: { type: 'string' },
-      queue: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-    },
-  });
+  const values = parseCommand(REPLAY, args);
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
   const listener = listenerFrom(values.listener, env, problems);
-  if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime()) && to < from) problems.push('--to is before --from');
   if (values.queue === undefined) problems.push('--queue is required (an SQS queue URL or file:///path.jsonl)');
   const archiveUrl = archiveUrlFrom(env, problems);
   const queueUrl = values.queue === undefined ? undefined : parseFillsUrl(values.queue, problems);
-  if (problems.length > 0 || archiveUrl === undefined || queueUrl === undefined) {
-    out(`replay: ${problems.join('; ')}\n`);
-    return 2;
-  }
+  if (problems.length > 0 || archiveUrl === undefined || queueUrl === undefined) throw usageError(problems);
   const { source } = archiveAccess(archiveUrl, env);
   const queue: FillQueue =
     queueUrl.kind === 'sqs'

@@ -7,6 +7,8 @@ import { HeadQueue } from '../core/head-queue.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
 import { FileSequenceStore } from '../fix/sequence-store.js';
 import { ListenerSession, type SessionEvent } from '../fix/session.js';
+import { SessionHistory } from './session-history.js';
+import { SpoolSpace } from './spool-space.js';
 import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
 import type { LossyValue } from '../pipeline/parquet-encode.js';
 import { parquetFormat, type ParquetFormat } from '../pipeline/parquet-format.js';
@@ -14,6 +16,7 @@ import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
 import { Journal, type ExecIdConflict, type JournalDamage } from '../pipeline/journal.js';
+import { DamageRecovery, resumePosition } from './damage-recovery.js';
 import type { ControlTarget, FillView, ListenerStatus } from '../http/status.js';
 import type { FillQueue, ObjectStore } from '../sinks/types.js';
 
@@ -113,6 +116,9 @@ export class ListenerService implements ControlTarget {
   readonly backfill: Backfiller;
   readonly deadLetters: DeadLetterBox;
   readonly #holes: HoleLog;
+  // The status page's "what happened": the last logons, logouts and disconnects, and the spool's room.
+  readonly #history = new SessionHistory();
+  readonly #spoolSpace: SpoolSpace;
   readonly #counters = {
     executionReports: 0,
     duplicatesDropped: 0,
@@ -127,18 +133,28 @@ export class ListenerService implements ControlTarget {
   // The first MsgSeqNum the journal refused while stalled: nothing from it on is acknowledged, and
   // once the journal writes again the session logs on anew so the exchange sends it again.
   #refusedFrom: number | undefined;
-  // Damaged ranges the exchange is resending (KalshiRT): settled once the session is past `target`.
-  #awaitingResend: { target: number; damages: JournalDamage[]; holes: HoleLog; options: ServiceOptions } | undefined;
+  /** What becomes of the journal damage found at open (recovering → recovered | hole). */
+  readonly #recovery: DamageRecovery;
 
   private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
     this.#holes = holes;
+    this.#spoolSpace = new SpoolSpace(options.spoolDir);
     this.backfill = new Backfiller({
       dropCopy: options.dropCopy,
       journal,
       holes,
       ...(options.backfillRetry === undefined ? {} : { retry: options.backfillRetry }),
       ...(options.onBackfillEvent === undefined ? {} : { onEvent: options.onBackfillEvent }),
+      onFailure: (error) => this.#die(error, options),
+    });
+    this.#recovery = new DamageRecovery({
+      journal,
+      holes,
+      backfill: this.backfill,
+      dropCopy: options.dropCopy !== undefined,
+      ...(options.onJournalDamage === undefined ? {} : { onDamage: options.onJournalDamage }),
+      onHole: (hole) => options.onBackfillEvent?.({ kind: 'hole', hole }),
       onFailure: (error) => this.#die(error, options),
     });
     // Whatever happened while the process was down is a gap until a logon proves otherwise.
@@ -226,9 +242,10 @@ export class ListenerService implements ControlTarget {
         }
       },
       onEvent: (event) => {
+        this.#history.record(event, Date.now());
         this.#trackGaps(event);
         options.onSessionEvent?.(event);
-        this.#watchResend(event);
+        this.#recovery.onSessionEvent(event, this.session.status());
       },
     });
     journal.onDurable((lsn) => this.#acknowledge(lsn));
@@ -280,7 +297,9 @@ export class ListenerService implements ControlTarget {
       ...(options.journal?.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.journal.maxPendingBytes }),
     });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
-    const resendTarget = await rewindForDamage(journal, options);
+    // Only a resumable session (KalshiRT) has a position to check, or can be asked to resend.
+    const resendTarget =
+      options.fix.targetCompId === 'KalshiRT' ? await resumePosition(journal, sequenceStorePath(options)) : undefined;
     const deadLetters = await DeadLetterBox.open({
       dir: options.spoolDir,
       store: options.store,
@@ -301,117 +320,12 @@ export class ListenerService implements ControlTarget {
     for (const failure of [holes.failure, deadLetters.failure])
       if (failure !== undefined) options.onSpoolFileDamage?.(failure);
     const service = new ListenerService(options, journal, holes, deadLetters);
-    await service.#settleDamage(holes, options, resendTarget);
+    await service.#recovery.settle(resendTarget);
     await service.archive.start();
     await service.parquet?.start();
     await service.fills.start();
     service.session.start();
     return service;
-  }
-
-  /**
-   * Journal damage found at open is never silent: each range is logged, and what was durable and
-   * is gone (corrupt or missing, not a torn tail that was never acknowledged) is asked for again,
-   * the service not ready meanwhile: on KalshiRT from the exchange by MsgSeqNum (the session
-   * resumes from just before the range, within the retention period), else from the drop copy
-   * starting at the last ExecID journaled before it. What neither brings back becomes a recorded
-   * hole naming its LSNs and ExecIDs, so the ReportsMissed alarm fires and `reconcile` can close it.
-   */
-  async #settleDamage(holes: HoleLog, options: ServiceOptions, resendTarget: number | undefined): Promise<void> {
-    const awaiting: JournalDamage[] = [];
-    for (const damage of this.journal.damage) {
-      if (damage.state === 'delivered') {
-        // Every sink had delivered it: nothing to ask for, and a resend of it is a duplicate.
-        options.onJournalDamage?.(damage);
-      } else if (
-        damage.kind === 'torn_tail' ||
-        damage.kind === 'cursor' ||
-        damage.kind === 'index' ||
-        damage.lsns === null
-      ) {
-        this.journal.settle(damage, 'reported');
-        options.onJournalDamage?.(damage);
-      } else if (resendTarget !== undefined && this.journal.resendFrom(damage) !== undefined) {
-        this.journal.settle(damage, 'recovering');
-        options.onJournalDamage?.(damage);
-        awaiting.push(damage);
-      } else await this.#replayOrHole(holes, damage, options, this.#unknownIds(damage));
-    }
-    if (awaiting.length > 0) this.#awaitingResend = { target: resendTarget!, damages: awaiting, holes, options };
-  }
-
-  /**
-   * The exchange's resend after a rewound resume is over once the session is past where it stood
-   * before the start: what it brought back is in the journal; the rest goes to the drop copy or
-   * becomes a hole. A logon that reset the sequence numbers means no resend is coming.
-   */
-  #watchResend(event: SessionEvent): void {
-    const awaiting = this.#awaitingResend;
-    if (awaiting === undefined) return;
-    const status = this.session.status();
-    const reset = event.kind === 'logon' && event.reset;
-    if (
-      !reset &&
-      (status.state !== 'active' || status.recovering !== undefined || status.nextInbound <= awaiting.target)
-    )
-      return;
-    this.#awaitingResend = undefined;
-    for (const damage of awaiting.damages) {
-      const missing = (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
-      if (!reset && missing.length === 0) {
-        this.journal.settle(damage, 'recovered');
-        awaiting.options.onJournalDamage?.(damage);
-      } else
-        void this.#replayOrHole(
-          awaiting.holes,
-          damage,
-          awaiting.options,
-          reset ? this.#unknownIds(damage) : missing,
-        ).catch((error: unknown) => this.#die(error, awaiting.options));
-    }
-  }
-
-  /** The lost ExecIDs the journal no longer knows (those every sink had delivered it still does). */
-  #unknownIds(damage: JournalDamage): string[] {
-    return (damage.execIds ?? []).filter((id) => !this.journal.knows(id));
-  }
-
-  /** A damaged range replayed from the drop copy when there is one, else (or for what it lacks) a hole. */
-  async #replayOrHole(holes: HoleLog, damage: JournalDamage, options: ServiceOptions, ids: string[]): Promise<void> {
-    const before = this.journal.execIdBefore(damage);
-    if (options.dropCopy !== undefined && before !== undefined) {
-      this.journal.settle(damage, 'recovering');
-      options.onJournalDamage?.(damage);
-      void this.backfill
-        .request({ lastGoodExecId: before, since: Date.now(), what: describeDamage(damage) })
-        .then(async (outcome) => {
-          if (outcome === 'failed') return; // the backfill's failure is fatal and reported as such
-          const missing = ids.filter((id) => !this.journal.knows(id));
-          if (outcome === 'complete' && missing.length > 0) await this.#damageHole(holes, damage, options, missing);
-          this.journal.settle(damage, outcome === 'complete' && missing.length === 0 ? 'recovered' : 'hole');
-          options.onJournalDamage?.(damage);
-        })
-        .catch((error: unknown) => this.#die(error, options));
-      return;
-    }
-    this.journal.settle(damage, 'hole');
-    options.onJournalDamage?.(damage);
-    await this.#damageHole(holes, damage, options, ids);
-  }
-
-  async #damageHole(holes: HoleLog, damage: JournalDamage, options: ServiceOptions, ids: string[]): Promise<void> {
-    const now = new Date().toISOString();
-    const hole = {
-      lastGoodExecId: this.journal.execIdBefore(damage) ?? null,
-      from: now,
-      to: now,
-      reason:
-        describeDamage({ ...damage, execIds: ids }) +
-        (options.dropCopy === undefined ? ' (no drop copy configured to replay it)' : ' (not in the drop-copy replay)'),
-      recordedAt: now,
-    };
-    await holes.record(hole);
-    options.onBackfillEvent?.({ kind: 'hole', hole });
   }
 
   /** The last fills the queue took, newest first (the status page). */
@@ -427,6 +341,8 @@ export class ListenerService implements ControlTarget {
   status(): ListenerStatus {
     return {
       session: this.session.status(),
+      sessionEvents: this.#history.list(),
+      spool: this.#spoolSpace.current(),
       journal: {
         ...this.journal.stats(),
         backlog: {
@@ -538,42 +454,8 @@ export class ListenerService implements ControlTarget {
   }
 }
 
-/** `damage` in one line: its kind, LSN range and file. */
-function describeDamage(damage: JournalDamage): string {
-  const ids = damage.execIds ?? [];
-  return (
-    `journal ${damage.kind}: LSNs ${damage.lsns === null ? '(none)' : `${damage.lsns[0]}..${damage.lsns[1]}`} lost` +
-    `${damage.msgSeqNums === undefined ? '' : ` (MsgSeqNum ${damage.msgSeqNums[0]}..${damage.msgSeqNums[1] ?? ''})`}` +
-    `${damage.segment === null ? '' : ` (${damage.segment} from byte ${damage.offset})`}` +
-    `${ids.length === 0 ? '' : `; ExecIDs ${ids.slice(0, 20).join(', ')}${ids.length > 20 ? ` and ${ids.length - 20} more` : ''}`}`
-  );
-}
-
 function sequenceStorePath(options: ServiceOptions): string {
   return join(options.spoolDir, `session-${options.fix.targetCompId}-${options.fix.apiKey}.json`);
-}
-
-/**
- * On KalshiRT, records lost to journal damage can be asked for again by MsgSeqNum: the saved
- * position is moved back to just before the earliest damaged range, so the resumed session's
- * ResendRequest covers it (what is still journaled comes back as duplicates and is dropped). A
- * position saved at or before the range already does (the process stopped before its last
- * reports were acknowledged). Returns the MsgSeqNum the resend is over past: where the session
- * had got to, and at least the last damaged record's; undefined when no resend can be asked for.
- */
-async function rewindForDamage(journal: Journal, options: ServiceOptions): Promise<number | undefined> {
-  if (options.fix.targetCompId !== 'KalshiRT') return undefined;
-  // The journal names MsgSeqNums only for ranges a resumed session can deliver again.
-  const ranges = journal.damage.flatMap((d) => (journal.resendFrom(d) === undefined ? [] : [d.msgSeqNums!]));
-  if (ranges.length === 0) return undefined;
-  const store = new FileSequenceStore(sequenceStorePath(options));
-  const state = store.load();
-  if (state === undefined) return undefined;
-  const from = Math.min(...ranges.map(([first]) => first));
-  // The last MsgSeqNum a damaged record is known to have come in on (an open range: its first).
-  const lastDamaged = Math.max(...ranges.map(([first, last]) => last ?? first));
-  if (state.nextInbound > from) await store.save({ ...state, nextInbound: from });
-  return Math.max(state.nextInbound - 1, lastDamaged);
 }
 
 /** Where a named listener's objects go: `listener=NAME` in the archive keys and dead letters. */

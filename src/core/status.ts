@@ -38,6 +38,10 @@ export interface SessionStatus {
   loggedOnAt: number | undefined;
   recovering: { from: number; to: number } | undefined;
   reconnectAttempts: number;
+  /** When the scheduled reconnect is due (epoch ms); undefined when none is waiting. */
+  nextAttemptAt: number | undefined;
+  /** Since when the session has not been logged on (its last Logon ended, or the start); undefined while logged on. */
+  disconnectedSince: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
   /** Exchange SendingTime minus our clock at the last Logon (ms). */
   clockSkewMs: number | undefined;
@@ -70,8 +74,14 @@ export interface JournalDamage {
    * bound null when nothing after it is kept); absent when those came from a drop-copy replay.
    */
   msgSeqNums?: [number, number | null];
+  /** The last ExecID journaled before the range: where a drop-copy replay of it starts. */
+  lastGoodExecId?: string;
+  /** When the good records either side of the range were received (null where there is none): a hole's window. */
+  receivedBetween?: [string | null, string | null];
   /** What it means for the sinks, in words (cursor damage). */
   note?: string;
+  /** The stable code it is logged with, where it has one of its own (ERR_SEQUENCE_UNVOUCHED). */
+  code?: string;
   /**
    * `recovering`: being replayed from the drop copy (the service is not ready meanwhile);
    * `recovered`: replayed, every named ExecID back in the journal; `hole`: recorded as a hole
@@ -150,7 +160,11 @@ export interface Hole {
 
 export interface BackfillStatus {
   configured: boolean;
+  /** The KalshiDC endpoint (host:port) replays are asked from; null when not configured. */
+  endpoint: string | null;
   running: boolean;
+  /** A run that failed (U3 1, U3 2, a lost connection) and waits to try again: until `at` (epoch ms). */
+  retrying: { attempt: number; at: number; why: string } | null;
   /** Set after U3 5 (not enabled): the listener stops asking until restart. */
   disabled: string | null;
   runs: number;
@@ -184,6 +198,12 @@ export interface SinkStatus {
    * were filed under their receive hour instead (since the start).
    */
   timeOutliers?: number;
+  /**
+   * Archive sinks: why records are held and not yet in an object, in words ("waiting for hour 14:00
+   * UTC to close + 5 min grace"), null when nothing is; and when the next object is due (epoch ms).
+   */
+  pendingReason?: string | null;
+  nextWriteAt?: number | null;
 }
 
 /** A fill as the status page lists it: the queue has taken it. */
@@ -198,4 +218,34 @@ export interface FillView {
   receivedAt: string;
   /** When the queue accepted it (epoch ms). */
   sentAt: number;
+}
+
+/** How many session events the service keeps and the status page lists. */
+export const SESSION_EVENTS_KEPT = 20;
+
+/** A session event as the status page lists it: logons, logouts and disconnects, with their reasons. */
+export interface SessionEventView {
+  kind: 'logon' | 'logout' | 'disconnected';
+  /** When it happened (epoch ms); for a run of the same event, the latest. */
+  at: number;
+  /** When a run of the same event began (equal to `at` when `count` is 1). */
+  firstAt: number;
+  /** The same event this many times in a row (a peer refusing every attempt), else 1. */
+  count: number;
+  /** The stable code of the error that ended the connection, where there is one. */
+  code: string | null;
+  /** In words, with the reason: Kalshi's Logout Text, the error message, how the logon went. */
+  text: string;
+}
+
+/** The free space of SPOOL_DIR's file system, sampled every few seconds at most. */
+export interface SpoolSpaceView {
+  dir: string;
+  /** Bytes a non-root process may still write; null until the first sample, or when it failed. */
+  freeBytes: number | null;
+  totalBytes: number | null;
+  /** When the figures were read (epoch ms); null before the first sample. */
+  sampledAt: number | null;
+  /** Why the last sample failed (the code), else null. */
+  error: string | null;
 }

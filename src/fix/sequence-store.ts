@@ -11,6 +11,11 @@ export interface SequenceState {
   nextInbound: number;
   /** Next MsgSeqNum this side will send. */
   nextOutbound: number;
+  /**
+   * The MsgSeqNum of the last application message acknowledged durable (0 or absent: none since
+   * the numbering began): what the application's own store must vouch for at the next start.
+   */
+  lastApplicationSeq?: number;
 }
 
 export interface SequenceStore {
@@ -80,11 +85,20 @@ export class FileSequenceStore implements SequenceStore {
               : `session file ${bad.join(' and ')} damaged or missing; using the other copy (nextInbound ${state.nextInbound})`,
             { details: { files: bad } },
           );
-    return state === undefined ? undefined : { nextInbound: state.nextInbound, nextOutbound: state.nextOutbound };
+    if (state === undefined) return undefined;
+    return {
+      nextInbound: state.nextInbound,
+      nextOutbound: state.nextOutbound,
+      ...(state.lastApplicationSeq === undefined ? {} : { lastApplicationSeq: state.lastApplicationSeq }),
+    };
   }
 
   save(state: SequenceState): Promise<void> {
-    this.#next = { nextInbound: state.nextInbound, nextOutbound: state.nextOutbound };
+    this.#next = {
+      nextInbound: state.nextInbound,
+      nextOutbound: state.nextOutbound,
+      ...(state.lastApplicationSeq === undefined ? {} : { lastApplicationSeq: state.lastApplicationSeq }),
+    };
     this.#writing ??= this.#drain();
     return this.#writing;
   }
@@ -135,11 +149,18 @@ function readCopy(path: string): (SequenceState & { mirrored: boolean }) | 'dama
   // A plain JSON file is the state as written before the checksum.
   try {
     const parsed = JSON.parse(json) as Partial<SequenceState>;
+    const last = parsed.lastApplicationSeq;
     return Number.isSafeInteger(parsed.nextInbound) &&
       Number.isSafeInteger(parsed.nextOutbound) &&
       parsed.nextInbound! >= 1 &&
-      parsed.nextOutbound! >= 1
-      ? { nextInbound: parsed.nextInbound!, nextOutbound: parsed.nextOutbound!, mirrored }
+      parsed.nextOutbound! >= 1 &&
+      (last === undefined || (Number.isSafeInteger(last) && last >= 0))
+      ? {
+          nextInbound: parsed.nextInbound!,
+          nextOutbound: parsed.nextOutbound!,
+          ...(last === undefined ? {} : { lastApplicationSeq: last }),
+          mirrored,
+        }
       : 'damaged';
   } catch {
     return 'damaged';

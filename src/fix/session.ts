@@ -24,6 +24,9 @@ import { connectTls, watchOpening } from './transport.js';
  *                                                                         ▼
  *   stopped ◀── stop() ── (any state)                                 logout_sent
  */
+
+/** The session file is written at most this often while reports flow. */
+const SAVE_EVERY_MS = 1000;
 export type { SessionState, SessionStatus } from '../core/status.js';
 
 const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
@@ -176,7 +179,13 @@ export class ListenerSession {
   #logonTimer: NodeJS.Timeout | undefined;
   #logoutTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  /** When the running reconnect timer fires (the status page's "next try in"). */
+  #nextAttemptAt: number | undefined;
+  /** When the session was last logged on, or started: undefined while logged on. */
+  #disconnectedSince: number | undefined;
   #saveTimer: NodeJS.Timeout | undefined;
+  /** The highest MsgSeqNum acknowledged (manualAck): saved so a start can check the app holds it. */
+  #lastApplicationSeq = 0;
   /** Cancels the connect/handshake watch of the connection being opened. */
   #stopOpeningWatch: (() => void) | undefined;
   /** A floor for the next reconnect wait ("already exists" asks for 2 × HeartBtInt). */
@@ -244,6 +253,7 @@ export class ListenerSession {
     if (saved !== undefined) {
       this.#sequencer.restore(saved.nextInbound);
       this.#nextOutbound = saved.nextOutbound;
+      this.#lastApplicationSeq = saved.lastApplicationSeq ?? 0;
     }
   }
 
@@ -259,6 +269,8 @@ export class ListenerSession {
   start(): void {
     if (this.#state !== 'disconnected' || this.#socket !== undefined) return;
     this.#afterClose = 'retry';
+    // Not logged on since the start: a start that never gets through says so from when it began.
+    this.#disconnectedSince ??= this.#now();
     this.#connect();
   }
 
@@ -331,6 +343,7 @@ export class ListenerSession {
    */
   acknowledge(seqNum: number): void {
     this.#sequencer.acknowledge(seqNum);
+    if (seqNum > this.#lastApplicationSeq) this.#lastApplicationSeq = seqNum;
     this.#scheduleSave();
   }
 
@@ -350,6 +363,8 @@ export class ListenerSession {
       loggedOnAt: this.#loggedOnAt,
       recovering: this.#sequencer.recovering,
       reconnectAttempts: this.#reconnectBackoff.attempts,
+      nextAttemptAt: this.#nextAttemptAt,
+      disconnectedSince: this.#disconnectedSince,
       lastError: this.#lastError,
       clockSkewMs: this.#clockSkewMs,
       messagesInByType: Object.fromEntries(this.#byType),
@@ -442,6 +457,7 @@ export class ListenerSession {
     this.#clearTimers();
     this.#sequencer.connectionClosed();
     this.#saveNow();
+    this.#disconnectedSince ??= this.#now();
     this.#emit({ kind: 'disconnected', reason: this.#disconnectReason });
     if (this.#state === 'stopped') {
       this.#finishStop();
@@ -468,8 +484,10 @@ export class ListenerSession {
     const delayMs = this.#reconnectBackoff.next(this.#minNextDelayMs);
     this.#minNextDelayMs = 0;
     this.#emit({ kind: 'reconnect_scheduled', delayMs, attempt: this.#reconnectBackoff.attempts });
+    this.#nextAttemptAt = this.#now() + delayMs;
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
+      this.#nextAttemptAt = undefined;
       if (this.#state !== 'disconnected') return;
       this.#counters.reconnects++;
       this.#connect();
@@ -478,7 +496,7 @@ export class ListenerSession {
 
   #cancelReconnectTimer(): void {
     clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
+    this.#reconnectTimer = this.#nextAttemptAt = undefined;
   }
 
   #finishStop(): void {
@@ -765,6 +783,7 @@ export class ListenerSession {
     if (reset && this.#resumable) {
       // The exchange reset both sides (e.g. after maintenance): our store no longer applies.
       this.#sequencer.resetNumbering();
+      this.#lastApplicationSeq = 0;
     } else if (message.seqNum < this.#sequencer.nextInbound) {
       // A resumed logon answered below our position: the exchange lost its numbering. Resuming
       // cannot work; log on fresh (141=Y) next time and report the hole it may leave.
@@ -784,6 +803,7 @@ export class ListenerSession {
     this.#transition('active');
     const now = this.#now();
     this.#loggedOnAt = now;
+    this.#disconnectedSince = undefined;
     this.#checkClock(message, now);
     // The back-off is not reset here: a peer that logs us out right after every Logon must not get
     // a Logon a second. It resets once the session proves healthy (#onTick, #run).
@@ -870,17 +890,22 @@ export class ListenerSession {
 
   #scheduleSave(): void {
     if (!this.#resumable || this.#o.store === undefined || this.#saveTimer !== undefined) return;
-    // Coalesce: one atomic write per 100 ms at most. Lagging behind is safe (a resume re-requests
-    // and the journal drops the duplicates); running ahead would not be.
+    // Coalesce: one save a second at most (two atomic files: on EFS each is a round trip and the
+    // bill). Lagging behind is safe (a resume re-requests at most that second, and the journal
+    // drops the duplicates); running ahead would not be. Logon, logout and stop save at once.
     this.#saveTimer = setTimeout(() => {
       this.#saveTimer = undefined;
       this.#saveNow();
-    }, 100);
+    }, SAVE_EVERY_MS);
   }
 
   #saveNow(): void {
     if (!this.#resumable || this.#o.store === undefined) return;
-    const state: SequenceState = { nextInbound: this.#sequencer.safeInbound, nextOutbound: this.#nextOutbound };
+    const state: SequenceState = {
+      nextInbound: this.#sequencer.safeInbound,
+      nextOutbound: this.#nextOutbound,
+      lastApplicationSeq: this.#lastApplicationSeq,
+    };
     this.#saving = this.#o.store.save(state).catch((cause: unknown) => {
       const error = new ListenerError('ERR_SEQUENCE_STORE', 'cannot persist session sequence numbers', { cause });
       this.#lastError = { code: error.code, message: error.message, at: this.#now() };

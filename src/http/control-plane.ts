@@ -124,8 +124,10 @@ function callerOf(c: Pick<Context, 'env'>): string | null {
   return env?.incoming?.socket?.remoteAddress ?? null;
 }
 
-function iso(ms: number | undefined): string | null {
-  return ms === undefined ? null : new Date(ms).toISOString();
+function iso(ms: number): string;
+function iso(ms: number | null | undefined): string | null;
+function iso(ms: number | null | undefined): string | null {
+  return ms === undefined || ms === null ? null : new Date(ms).toISOString();
 }
 
 /** GET /status: the listener's status for a person or a script, times as ISO strings. */
@@ -150,19 +152,30 @@ function statusBody(status: ListenerStatus, options: ControlPlaneOptions, uptime
       loggedOnAt: iso(s.loggedOnAt),
       recovering: s.recovering ?? null,
       reconnectAttempts: s.reconnectAttempts,
+      nextAttemptAt: iso(s.nextAttemptAt),
+      disconnectedSince: iso(s.disconnectedSince),
       lastError: s.lastError === undefined ? null : { ...s.lastError, at: iso(s.lastError.at) },
       clockSkewMs: s.clockSkewMs ?? null,
       messagesInByType: s.messagesInByType,
       counters: s.counters,
     },
+    sessionEvents: status.sessionEvents.map((e) => ({ ...e, at: iso(e.at), firstAt: iso(e.firstAt) })),
+    spool: { ...status.spool, sampledAt: iso(status.spool.sampledAt) },
     counters: status.counters,
     journal: status.journal,
     sinks: status.sinks.map((sink) => ({
       ...sink,
       lastSuccessAt: iso(sink.lastSuccessAt),
       lastError: sink.lastError === undefined ? null : { ...sink.lastError, at: iso(sink.lastError.at) },
+      ...(sink.nextWriteAt === undefined ? {} : { nextWriteAt: iso(sink.nextWriteAt) }),
     })),
-    backfill: status.backfill,
+    backfill: {
+      ...status.backfill,
+      retrying:
+        status.backfill.retrying === null
+          ? null
+          : { ...status.backfill.retrying, at: iso(status.backfill.retrying.at) },
+    },
     fatal: status.fatal ?? null,
   };
 }

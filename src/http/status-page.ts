@@ -1,4 +1,4 @@
-import type { FillView } from '../core/status.js';
+import { SESSION_EVENTS_KEPT, type FillView } from '../core/status.js';
 import type { StatusBody } from './control-plane.js';
 import type { RateSeries } from './rate-history.js';
 
@@ -62,6 +62,7 @@ export function renderStatusPage(view: StatusPageView): string {
     ${s.fatal === null ? '' : `<span class="badge bad">fatal: ${esc(s.fatal)}</span>`}
   </p>
   ${ready ? '' : `<ul class="reasons">${s.ready.reasons.map((r) => `<li>${esc(r)}</li>`).join('')}</ul>`}
+  ${outage(s, now)}
 </header>
 <main>
 <section class="charts">
@@ -79,7 +80,9 @@ ${table('Session', [
   ['Last sent', ago(session.lastSentAt, now)],
   ['Logged on', ago(session.loggedOnAt, now)],
   ['Heartbeat', `${session.heartbeatIntervalS} s`],
-  ['Reconnect attempts', String(session.reconnectAttempts)],
+  ['Disconnected since', since(session.disconnectedSince, now), 'disconnected-since'],
+  ['Next try in', nextTry(session.state, session.nextAttemptAt, now), 'next-try'],
+  ['Reconnects / failed tries', `${session.counters.reconnects} / ${session.reconnectAttempts}`, 'reconnects'],
   ['Last error', session.lastError === null ? '—' : `${session.lastError.code}: ${session.lastError.message}`],
 ])}
 ${table('Counters', [
@@ -94,18 +97,43 @@ ${table('Counters', [
       : `${s.journal.integrity.stalled.code}, since ${ago(s.journal.integrity.stalled.since, now)}`,
   ],
   ['Journal damage', String(s.journal.integrity.damage.length)],
+  ['Spool free', spoolFree(s.spool, now), 'spool-free'],
   ['Holes', String(s.backfill.holes.length)],
 ])}
+${table('Drop copy', [
+  ['State', dropCopyState(s.backfill, now), 'drop-copy-state'],
+  ['Endpoint', s.backfill.endpoint ?? '—'],
+  ['Runs / recovered / duplicates', `${s.backfill.runs} / ${s.backfill.recovered} / ${s.backfill.duplicatesDropped}`],
+  [
+    'Last run',
+    s.backfill.lastRun === null
+      ? '—'
+      : `${s.backfill.lastRun.outcome}, ${ago(s.backfill.lastRun.at, now)}: ${s.backfill.lastRun.replayed} replayed, ${s.backfill.lastRun.recovered} recovered`,
+  ],
+])}
+</section>
+<section>
+<h2>Session events <small>(the last ${SESSION_EVENTS_KEPT}, newest first)</small></h2>
+${
+  s.sessionEvents.length === 0
+    ? '<p id="session-events">None since the start.</p>'
+    : `<table id="session-events"><thead><tr><th>When</th><th>Event</th><th>Code</th><th>What happened</th></tr></thead><tbody>${s.sessionEvents
+        .map(
+          (e) =>
+            `<tr class="${e.kind}"><td>${esc(ago(e.at, now))}, ${esc(clock(e.at))}</td><td>${esc(eventName(e.kind))}${e.count > 1 ? ` ×${e.count} <small>since ${esc(clock(e.firstAt))}</small>` : ''}</td><td>${e.code === null ? '—' : `<code>${esc(e.code)}</code>`}</td><td>${esc(e.text)}</td></tr>`,
+        )
+        .join('\n')}</tbody></table>`
+}
 </section>
 <section>
 <h2>Sinks</h2>
 <table id="sinks">
-<thead><tr><th>Sink</th><th>Lag</th><th>Oldest pending</th><th>Pending</th><th>Dead letters</th><th>Last success</th><th>Last error</th></tr></thead>
+<thead><tr><th>Sink</th><th>Lag</th><th>Oldest pending</th><th>Pending</th><th>Pending because</th><th>Dead letters</th><th>Last success</th><th>Last error</th></tr></thead>
 <tbody>
 ${s.sinks
   .map(
     (k) =>
-      `<tr><td title="${esc(k.location)}">${esc(k.name)}</td><td class="${k.lagSeconds > 0 ? 'warn' : ''}">${k.lagSeconds.toFixed(1)} s</td><td>${(k.oldestPendingAgeSeconds ?? 0).toFixed(1)} s</td><td>${k.pendingRecords}</td><td class="${k.deadLetters > 0 ? 'bad' : ''}">${k.deadLetters}</td><td>${esc(ago(k.lastSuccessAt, now))}</td><td>${k.lastError === null ? '—' : esc(`${k.lastError.code ?? ''} ${k.lastError.message}`)}</td></tr>`,
+      `<tr><td title="${esc(k.location)}">${esc(k.name)}</td><td class="${k.lagSeconds > 0 ? 'warn' : ''}">${k.lagSeconds.toFixed(1)} s</td><td>${(k.oldestPendingAgeSeconds ?? 0).toFixed(1)} s</td><td>${k.pendingRecords}</td><td class="why">${esc(k.pendingReason ?? '—')}</td><td class="${k.deadLetters > 0 ? 'bad' : ''}">${k.deadLetters}</td><td>${esc(ago(k.lastSuccessAt, now))}</td><td>${k.lastError === null ? '—' : esc(`${k.lastError.code ?? ''} ${k.lastError.message}`)}</td></tr>`,
   )
   .join('\n')}
 </tbody>
@@ -148,7 +176,9 @@ h1{font-size:18px;margin:0 0 6px}h1 small,h2 small{font-weight:normal;color:#5c6
 h2{font-size:15px;margin:18px 0 6px}
 .badges{margin:0}.badge{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:600;margin-right:6px}
 .ok{background:#d7f2df;color:#14532d}.warn{background:#fff1c2;color:#713f12}.bad{background:#fde0e0;color:#7f1d1d}
-.reasons{margin:6px 0 0;color:#7f1d1d}nav{margin:4px 0 8px;font-size:13px}#listener{color:#2563eb}
+.reasons{margin:6px 0 0;color:#7f1d1d}.outage{margin:6px 0 0;color:#713f12;font-weight:600}
+tr.logon td:nth-child(2){color:#14532d;font-weight:600}tr.disconnected td:nth-child(2){color:#7f1d1d;font-weight:600}
+td.why{color:#5c6677;font-size:13px}#sinks td:not(.why){white-space:nowrap}nav{margin:4px 0 8px;font-size:13px}#listener{color:#2563eb}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(360px,1fr));gap:16px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
 figure{margin:0;background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 12px}
@@ -159,8 +189,66 @@ th{background:#fafbfc;font-weight:600}td.ok,td.warn,td.bad{font-weight:600}
 code{font-size:12px}footer{color:#5c6677;font-size:12px}
 `;
 
-function table(title: string, rows: Array<[string, string]>): string {
-  return `<div><h2>${esc(title)}</h2><table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table></div>`;
+/** Rows of label, value and (for the cells tests and readers look up) an id. */
+function table(title: string, rows: Array<[string, string, string?]>): string {
+  return `<div><h2>${esc(title)}</h2><table>${rows.map(([k, v, id]) => `<tr><th>${esc(k)}</th><td${id === undefined ? '' : ` id="${id}"`}>${esc(v)}</td></tr>`).join('')}</table></div>`;
+}
+
+/** The line an operator reads first while the session is down: since when, and the next try. */
+function outage(s: StatusBody, now: number): string {
+  const session = s.session;
+  if (session.disconnectedSince === null) return '';
+  const last = s.sessionEvents.find((e) => e.kind === 'disconnected');
+  return `<p class="outage" id="outage">Not logged on since ${esc(since(session.disconnectedSince, now))} · next try ${esc(nextTry(session.state, session.nextAttemptAt, now))} · ${session.reconnectAttempts} failed attempt${session.reconnectAttempts === 1 ? '' : 's'}${last === undefined ? '' : ` · last: ${esc(last.code === null ? last.text : `${last.code}: ${last.text}`)}`}</p>`;
+}
+
+/** "2 min ago, at 17:01:02 UTC"; — when logged on. */
+function since(when: string | null, now: number): string {
+  return when === null ? '—' : `${ago(when, now)}, at ${clock(when)}`;
+}
+
+/** When the session tries again: a countdown while a reconnect waits, "now" while it connects. */
+function nextTry(state: string, at: string | null, now: number): string {
+  if (at !== null) return `in ${duration(Math.max(0, Math.ceil((Date.parse(at) - now) / 1000)))} (${clock(at)})`;
+  if (state === 'connecting' || state === 'logon_sent') return 'now (connecting)';
+  return '—';
+}
+
+function eventName(kind: string): string {
+  return kind === 'disconnected' ? 'disconnect' : kind;
+}
+
+function spoolFree(spool: StatusBody['spool'], now: number): string {
+  if (spool.freeBytes === null || spool.totalBytes === null)
+    return spool.error === null ? 'sampling…' : `unknown (${spool.error})`;
+  const share = spool.totalBytes === 0 ? 0 : (100 * spool.freeBytes) / spool.totalBytes;
+  const stale = spool.error === null ? '' : `; the last sample failed (${spool.error})`;
+  return `${bytes(spool.freeBytes)} of ${bytes(spool.totalBytes)} (${share.toFixed(share < 10 ? 1 : 0)} %), read ${ago(spool.sampledAt, now)}${stale}`;
+}
+
+function dropCopyState(b: StatusBody['backfill'], now: number): string {
+  if (!b.configured) return 'not configured: gaps a logon cannot resend become holes';
+  if (b.disabled !== null) return `disabled: ${b.disabled}`;
+  if (b.retrying !== null)
+    return `retrying (attempt ${b.retrying.attempt} failed: ${b.retrying.why}), next in ${duration(Math.max(0, Math.ceil((Date.parse(b.retrying.at) - now) / 1000)))}`;
+  return b.running ? 'replaying' : 'idle (ready to replay a gap)';
+}
+
+/** "1.5 GiB": binary units, as df -h. */
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** "17:01:02 UTC" from an ISO time or epoch ms. */
+function clock(when: string | number): string {
+  return `${new Date(when).toISOString().slice(11, 19)} UTC`;
 }
 
 /** A sparkline with its latest and highest value; time runs left to right. */

@@ -2,9 +2,11 @@ import type {
   BackfillStatus,
   FillView,
   JournalStats,
+  SessionEventView,
   SessionStatus,
   SinkStatus,
   SpoolFileDamage,
+  SpoolSpaceView,
 } from '../core/status.js';
 
 export { SESSION_STATES } from '../core/status.js';
@@ -16,6 +18,10 @@ export { SESSION_STATES } from '../core/status.js';
  */
 export interface ListenerStatus {
   session: SessionStatus;
+  /** The last logons, logouts and disconnects with their reasons, newest first (at most 20). */
+  sessionEvents: readonly SessionEventView[];
+  /** SPOOL_DIR's free space, sampled every few seconds at most. */
+  spool: SpoolSpaceView;
   /** Per sink: journaled records (and their bytes) it has not handled yet. */
   journal: JournalStats & { backlog: Record<string, { records: number; bytes: number }> };
   sinks: SinkStatus[];
@@ -46,4 +52,10 @@ export interface ControlTarget {
 }
 
 /** The parts, by the names the control plane's tests and readers use. */
-export type { FillView, SessionStatus as SessionView, SinkStatus as SinkView } from '../core/status.js';
+export type {
+  FillView,
+  SessionEventView,
+  SessionStatus as SessionView,
+  SinkStatus as SinkView,
+  SpoolSpaceView,
+} from '../core/status.js';

@@ -10,6 +10,7 @@ import type { Journal, JournalEntry } from './journal.js';
 import type { SinkStatus } from '../core/status.js';
 import { LineBuffer } from '../core/line-buffer.js';
 import { addRange, normalize, rangesOf, type LsnRange } from './lsn-ranges.js';
+import { pendingReason } from './pending-reason.js';
 
 export interface ArchiveWriterOptions {
   journal: Journal;
@@ -227,6 +228,12 @@ export class ArchiveWriter {
     if (this.#stalledSince !== undefined && (overdueSince === undefined || this.#stalledSince < overdueSince))
       overdueSince = this.#stalledSince;
     const unread = this.#o.journal.durableLsn - this.#readLsn;
+    const why = pendingReason(this.#buckets.values(), {
+      graceMs: this.#graceMs,
+      now,
+      stalledSince: this.#stalledSince,
+      unread,
+    });
     return {
       ...this.#status,
       deadLetters: this.#o.deadLetters?.count(this.#sink) ?? 0,
@@ -236,6 +243,8 @@ export class ArchiveWriter {
       lagSeconds: overdueSince === undefined ? 0 : Math.max(0, (now - overdueSince) / 1000),
       // Records not read yet are younger than any read (the journal is in arrival order).
       oldestPendingAgeSeconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
+      pendingReason: why?.reason ?? null,
+      nextWriteAt: why?.nextWriteAt ?? null,
     };
   }
 

@@ -62,7 +62,10 @@ interface Pending {
 export const RECENT_FILLS = 20;
 
 const SINK = 'fills';
-const CURSOR_SAVE_MS = 100;
+// The cursor is saved at most once a second (two atomic files each time: on EFS that is the
+// bill): a crash resends at most the fills of that second, which the FIFO queue's deduplication
+// id (and a consumer's exec_id check beyond its window) absorbs.
+const CURSOR_SAVE_MS = 1000;
 
 /**
  * Sends every ExecType=F record to the queue, in journal order within each message group
@@ -112,7 +115,8 @@ export class FillPublisher {
     this.#backoff = new Backoff({ initialMs: 200, maxMs: 30_000, floorMs: 50, ...options.retry });
     this.#loop = new ConsumerLoop({
       journal: options.journal,
-      tickMs: 250,
+      // A safety net only: retries and the owed cursor save set their own wake-ups.
+      tickMs: 1000,
       body: () => this.#run(),
       sink: { name: SINK, location: options.queue.location },
       onFailure: options.onFailure,
@@ -175,10 +179,15 @@ export class FillPublisher {
       if (!progressed) {
         // Every slot busy: the batch that settles first wakes the loop; a timer would only poll.
         const nextDue = this.#inFlight >= this.#maxInFlight ? undefined : this.#waiting.nextDueAt();
-        const waitMs =
+        let waitMs =
           nextDue === undefined
             ? undefined
             : Math.max(1, nextDue - this.#now(), this.#inFlight > 0 ? this.#lingerMs : 0);
+        // A position not saved yet is saved when due, not at the next report or tick.
+        if (this.#through !== this.#lastSavedThrough) {
+          const saveInMs = Math.max(1, this.#lastSaveAt + CURSOR_SAVE_MS - this.#now());
+          waitMs = waitMs === undefined ? saveInMs : Math.min(waitMs, saveInMs);
+        }
         await this.#loop.sleep(waitMs);
       }
     }

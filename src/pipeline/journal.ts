@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { BackoffPolicy } from '../core/backoff.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import { stringOfLine, type ExecutionReportRecord } from '../core/record.js';
@@ -34,6 +35,12 @@ export interface JournalOptions {
   retry?: BackoffPolicy;
   /** How often the active segment is checked for deletion under the open file (default 1000 ms). */
   checkEveryMs?: number;
+  /**
+   * Bytes kept aside in `reserve` (default 256 KiB; 0 for none): given up when a full spool
+   * refuses a cursor save, so the save lands and the segments it passes are deleted. Without it a
+   * spool the journal filled itself could never free a byte.
+   */
+  reserveBytes?: number;
   now?: () => number;
 }
 
@@ -88,8 +95,6 @@ export class Journal {
   readonly #cursors: CursorStore;
   readonly #maxPendingBytes: number;
   readonly #damage: JournalDamage[];
-  readonly #before = new Map<JournalDamage, string | undefined>();
-  readonly #resendFrom = new Map<JournalDamage, number>();
   /** Each registered sink's latest position, and the one on disk (segments go below the latter only). */
   readonly #positions = new Map<string, number>();
   readonly #saved = new Map<string, number>();
@@ -105,10 +110,16 @@ export class Journal {
   #toCompare: ExecutionReportRecord[] = [];
   #comparing: Promise<void> | undefined;
   #conflicts = 0;
+  readonly #reservePath: string;
+  readonly #reserveBytes: number;
+  /** False while the reserve is given up (or could not be made): the next save that lands remakes it. */
+  #reserved = false;
   #duplicates = 0;
   #closed = false;
   /** received_at of the newest record journaled (from open, then each append): where a gap opens. */
   #lastReceivedAt: string | undefined;
+  /** MsgSeqNum of the newest record that came over the session itself (not a drop-copy replay). */
+  #lastSessionSeq: number | undefined;
 
   private constructor(
     log: SegmentLog,
@@ -127,6 +138,8 @@ export class Journal {
     this.#now = options.now ?? Date.now;
     this.#damage = damage;
     this.#openedAt = log.lastLsn;
+    this.#reservePath = join(options.dir, 'reserve');
+    this.#reserveBytes = options.reserveBytes ?? 256 * 1024;
     log.onDurable((lsn) => void index.persist(lsn));
   }
 
@@ -143,6 +156,7 @@ export class Journal {
     });
     const fromSegments = new Map<string, number>();
     let lastReceivedAt: string | undefined;
+    let lastSessionSeq: number | undefined;
     const sinks = cursors.sinks();
     const damage: JournalDamage[] = [];
     const damageListeners = new Set<(damage: JournalDamage) => void>();
@@ -160,6 +174,7 @@ export class Journal {
         const record = JSON.parse(line) as ExecutionReportRecord;
         fromSegments.set(record.exec_id, lsn);
         lastReceivedAt = record.received_at;
+        if (record.source !== 'backfill') lastSessionSeq = record.msg_seq_num;
       },
       ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
       ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }),
@@ -169,6 +184,7 @@ export class Journal {
     damage.push(...log.damage, ...cursors.damage, ...index.damage);
     const journal = new Journal(log, index, cursors, options, damage, damageListeners);
     journal.#lastReceivedAt = lastReceivedAt;
+    journal.#lastSessionSeq = lastSessionSeq;
     const lostRanges = log.damage.flatMap((d) => (d.lsns === null || d.kind === 'torn_tail' ? [] : [d.lsns]));
     // Lost records every sink had handled stay known (a resend of one is a duplicate); those
     // some sinks had handled are stepped over by those sinks when they come back.
@@ -195,17 +211,19 @@ export class Journal {
       const around = log.neighbours(d);
       const prior = around.prior === undefined ? undefined : (JSON.parse(around.prior) as ExecutionReportRecord);
       const next = around.next === undefined ? undefined : (JSON.parse(around.next) as ExecutionReportRecord);
-      journal.#before.set(d, prior?.exec_id ?? (await index.lastIdBefore(a)));
+      const before = prior?.exec_id ?? (await index.lastIdBefore(a));
+      if (before !== undefined) d.lastGoodExecId = before;
+      d.receivedBetween = [prior?.received_at ?? null, next?.received_at ?? null];
       // The session's MsgSeqNums around the range, when both came over the session itself (not a
       // drop-copy replay) in increasing order: a resumable session can ask the exchange again.
       const live = (r: ExecutionReportRecord | undefined) => r !== undefined && r.source !== 'backfill';
       if (live(prior) && (next === undefined || (live(next) && next.msg_seq_num > prior!.msg_seq_num))) {
-        journal.#resendFrom.set(d, prior!.msg_seq_num + 1);
         d.msgSeqNums = [prior!.msg_seq_num + 1, next === undefined ? null : next.msg_seq_num - 1];
       }
     }
     await index.restore(fromSegments, log.lastLsn, lostRanges, delivered);
     await journal.#loadRedelivered(sinks, redelivered);
+    await journal.#keepReserve();
     return journal;
   }
 
@@ -334,22 +352,12 @@ export class Journal {
     return this.#damage.some((d) => d.kind !== 'torn_tail' && d.lsns !== null && lsn >= d.lsns[0] && lsn <= d.lsns[1]);
   }
 
-  /** The last ExecID journaled before a damaged range: where a drop-copy replay of it starts. */
-  execIdBefore(damage: JournalDamage): string | undefined {
-    return this.#before.get(damage);
-  }
-
   /**
    * The MsgSeqNum from which the session that delivered a damaged range would deliver it again
    * (the one after the last record kept before it), when the records around it say so.
    */
   resendFrom(damage: JournalDamage): number | undefined {
-    return this.#resendFrom.get(damage);
-  }
-
-  /** Records what became of a damaged range (replayed, a hole). */
-  settle(damage: JournalDamage, state: NonNullable<JournalDamage['state']>): void {
-    damage.state = state;
+    return damage.lsns === null ? undefined : damage.msgSeqNums?.[0];
   }
 
   /**
@@ -359,6 +367,14 @@ export class Journal {
   get lastReceivedMs(): number | undefined {
     const ms = this.#lastReceivedAt === undefined ? Number.NaN : Date.parse(this.#lastReceivedAt);
     return Number.isNaN(ms) ? undefined : ms;
+  }
+
+  /**
+   * The MsgSeqNum the newest report the journal holds from the session itself came in on (not a
+   * drop-copy replay), as found at open: what the session file's position must agree with.
+   */
+  get lastSessionSeqAtOpen(): number | undefined {
+    return this.#lastSessionSeq;
   }
 
   /** Set while the spool refuses writes: appends are held in memory and retried. */
@@ -453,12 +469,42 @@ export class Journal {
    */
   async saveCursor(sink: string, state: CursorState): Promise<void> {
     this.#positions.set(sink, state.through);
-    if (!(await this.#saveState(sink, state))) throw this.#cursors.failure!;
+    if (!(await this.#saveState(sink, state))) {
+      // A full spool: give up the reserve and try once more, so the segments this position passes
+      // can go and the spool drains by itself.
+      if (this.#cursors.failure?.code !== 'ERR_JOURNAL_DISK_FULL' || !(await this.#releaseReserve()))
+        throw this.#cursors.failure!;
+      if (!(await this.#saveState(sink, state))) throw this.#cursors.failure;
+    }
     this.#saved.set(sink, state.through);
     if (this.#saved.size === 0) return;
     const through = Math.min(...this.#saved.values(), this.#index.loggedLsn);
     // A deletion the disk refuses is tried again at the next save (stats: lastWriteError).
     await this.#log.deleteThrough(through);
+    if (!this.#reserved) await this.#keepReserve();
+  }
+
+  /** Makes the reserve file when it is not there (best effort: a full spool makes it later). */
+  async #keepReserve(): Promise<void> {
+    if (this.#reserveBytes <= 0) return;
+    try {
+      if ((await stat(this.#reservePath).catch(() => undefined))?.size !== this.#reserveBytes)
+        await writeFile(this.#reservePath, Buffer.alloc(this.#reserveBytes), { flush: true });
+      this.#reserved = true;
+    } catch {
+      await rm(this.#reservePath, { force: true }).catch(() => undefined);
+      this.#reserved = false;
+    }
+  }
+
+  /** Deletes the reserve file; false when there was none to give up. */
+  async #releaseReserve(): Promise<boolean> {
+    if (!this.#reserved) return false;
+    this.#reserved = false;
+    return rm(this.#reservePath).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Records waiting for a sink: count and approximate bytes. */

@@ -1,14 +1,24 @@
-import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { fsyncDir, O_DSYNC, writeFileAtomic } from '../core/atomic-file.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { addRange, unaccountedGap, Vacancies, type LsnRange } from './lsn-ranges.js';
+import { unaccountedGap, Vacancies, type LsnRange } from './lsn-ranges.js';
+import { recoverSegments, type Segment } from './segment-recovery.js';
+import {
+  checksum,
+  HEADER_BYTES,
+  INDEX_EVERY,
+  LSN_BASE_TAG,
+  MAGIC,
+  recordAt,
+  segmentName,
+  writeRecord,
+} from './segment-format.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
 /** One durable journal entry: its position (LSN) and its record, as the JSON line every sink writes. */
@@ -125,29 +135,8 @@ interface Pending {
   size: number;
 }
 
-// Format 2: a file starts with MAGIC; each record is u32 length, u32 crc32 of everything after
-// it, the LSN as a float64 (exact to 2^53), then the JSON line. The LSN inside each record is what
-// lets recovery resynchronise after damaged bytes and know exactly which records they held.
-const MAGIC = Buffer.from('KFLJSEG2', 'latin1');
-const HEADER_BYTES = 16;
-// Format 1 (before 0.4): no file header, u32 length + u32 crc32, LSN by position. Read once and
-// rewritten as format 2 on open.
-const V1_HEADER_BYTES = 8;
-const INDEX_EVERY = 256;
 const MIN_SEGMENT_BYTES = 64 * 1024;
-// lsn-base: where numbering stands, the last LSN deleted, and the runs known to hold no record.
-const LSN_BASE_TAG = 'kfl-lsn-base 2';
 const READ_WINDOW = 1024 * 1024;
-
-interface Segment {
-  firstLsn: number;
-  lastLsn: number; // firstLsn - 1 while empty
-  path: string;
-  bytes: number;
-  /** [LSN, byte offset] of every INDEX_EVERY-th record, so a sink far behind reads without a full scan. */
-  index: Array<[number, number]>;
-  records: number;
-}
 
 /**
  * The journal's storage: numbered, checksummed records in segment files, appended by group commit
@@ -173,7 +162,7 @@ export class SegmentLog {
   readonly #cache = new HeadQueue<StoredEntry>();
   #deleting: Promise<void> = Promise.resolve();
   /** LSNs that hold no record (deleted, lost, never given): the only ones a read may step over. */
-  readonly #vacancies = new Vacancies();
+  #vacancies = new Vacancies();
   readonly #durableListeners = new Set<(lsn: number) => void>();
   readonly #stallListeners = new Set<StallListener>();
   #cachedBytes = 0;
@@ -666,142 +655,23 @@ export class SegmentLog {
   // ── recovery ────────────────────────────────────────────────────────────────────────────────
 
   async #recover(onRecovered: SegmentLogOptions['onRecovered']): Promise<void> {
-    await mkdir(this.#dir, { recursive: true });
-    const names = (await readdir(this.#dir, { withFileTypes: true }))
-      .filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name))
-      .map((d) => d.name)
-      .sort();
-    const base = await this.#lsnBase();
-    const floor = Math.max(this.#floor, base.lsn);
-    const now = this.#now();
-    // Runs earlier opens found holding no record (lost and reported then, or never given): what
-    // lies there now is no news. Records after the last deleted segment must be on disk.
-    const known = base.vacant;
-    // Unknown (no lsn-base, no sink positions given): the first segment found is taken as the first.
-    const firstOnDisk = names.length === 0 ? undefined : Number(names[0]!.slice(4, 20));
-    this.#deletedThrough = base.deletedThrough ?? this.#keptAbove ?? (firstOnDisk ?? floor + 1) - 1;
-    const expectedFrom = this.#deletedThrough + 1;
-    // The last good record read so far: a damaged range found next lies after it.
-    let lastLine: string | undefined;
-    let lastRecovered: number | undefined;
-    const report = (damage: JournalDamage) => {
-      this.#damage.push(damage);
-      if (damage.lsns !== null && damage.kind !== 'torn_tail') {
-        this.#neighbours.set(damage, { prior: lastLine, next: undefined });
-        addRange(this.#vacant, damage.lsns);
-      }
-    };
-    // LSNs [a, b] no segment holds: each run that no earlier open accounted for is missing.
-    const reportMissing = (a: number, b: number) => {
-      for (const [first, last] of uncovered(a, b, known))
-        report({ kind: 'missing', segment: null, offset: 0, lsns: [first, last] });
-    };
-    // The first segment left must start right after the last one deleted (a sink may still need
-    // what lay between: someone else deleted it).
-    if (firstOnDisk !== undefined) reportMissing(expectedFrom, firstOnDisk - 1);
-    for (let s = 0; s < names.length; s++) {
-      const name = names[s]!;
-      const firstLsn = Number(name.slice(4, 20));
-      const path = join(this.#dir, name);
-      const data = await readFile(path);
-      const previous = this.#segments.at(-1);
-      const lastSeen = Math.max(previous?.lastLsn ?? 0, ...this.#damage.map((d) => d.lsns?.[1] ?? 0));
-      if (previous !== undefined && firstLsn > lastSeen + 1) reportMissing(lastSeen + 1, firstLsn - 1);
-      else if (previous !== undefined && firstLsn <= previous.lastLsn)
-        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} overlaps the one before it`, {
-          details: { segment: name },
-        });
-      const isLast = s === names.length - 1;
-      const nextFirst = isLast ? undefined : Number(names[s + 1]!.slice(4, 20));
-      const scan = scanSegment(data, firstLsn);
-      // Where the records after the last good one would have ended: the next segment's start, or
-      // for the last segment the floor (something outside saw them), at least one record.
-      let tornAt: number | undefined;
-      let rewrite = scan.legacy;
-      let damaged = false;
-      for (const bad of scan.bad) {
-        const before = scan.records.filter((r) => r.offset < bad.offset).at(-1)?.lsn ?? firstLsn - 1;
-        const after = scan.records.find((r) => r.offset >= bad.end)?.lsn;
-        const atEnd = after === undefined;
-        const torn =
-          isLast && atEnd && bad.end === data.length && isIncompleteTail(data, bad.offset) && before + 1 > floor;
-        if (torn) {
-          // A header cut short goes too: the first write of the segment writes it again.
-          tornAt = scan.magic ? bad.offset : 0;
-          this.#truncatedTailBytes = data.length - bad.offset;
-          report({
-            kind: 'torn_tail',
-            segment: name,
-            offset: bad.offset,
-            lsns: [before + 1, before + 1],
-            bytes: data.length - bad.offset,
-          });
-          continue;
-        }
-        rewrite = damaged = true;
-        const until =
-          after !== undefined ? after - 1 : nextFirst !== undefined ? nextFirst - 1 : Math.max(floor, before + 1);
-        report({
-          kind: 'corrupt',
-          segment: name,
-          offset: bad.offset,
-          lsns: until >= before + 1 ? [before + 1, until] : null,
-          bytes: bad.end - bad.offset,
-        });
-      }
-      const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
-      const kept = rewrite ? encodeSegment(scan.records) : undefined;
-      if (damaged) await writeFileAtomic(`${path}.damaged-${now}`, data);
-      if (kept !== undefined) await writeFileAtomic(path, kept);
-      else if (tornAt !== undefined) {
-        const handle = await open(path, 'r+');
-        await handle.truncate(tornAt);
-        await handle.sync();
-        await handle.close();
-      }
-      let offset = MAGIC.length;
-      for (const record of scan.records) {
-        if (segment.records++ % INDEX_EVERY === 0) segment.index.push([record.lsn, offset]);
-        offset += HEADER_BYTES + Buffer.byteLength(record.line, 'utf8');
-        segment.lastLsn = record.lsn;
-        if (lastRecovered === undefined) this.#vacancies.below = record.lsn - 1;
-        else if (record.lsn > lastRecovered + 1) {
-          this.#vacancies.add(lastRecovered + 1, record.lsn - 1);
-          addRange(this.#vacant, [lastRecovered + 1, record.lsn - 1]);
-        }
-        lastRecovered = record.lsn;
-        onRecovered?.(record.lsn, record.line);
-        if (this.#neighbours.size > 0)
-          for (const [damage, around] of this.#neighbours) {
-            if (around.next !== undefined) continue;
-            if (record.lsn < damage.lsns![0]) around.prior = record.line;
-            else if (record.lsn > damage.lsns![1]) around.next = record.line;
-          }
-        lastLine = record.line;
-      }
-      segment.bytes = kept?.length ?? tornAt ?? data.length;
-      if (segment.bytes > 0 && segment.bytes !== offset)
-        throw new ListenerError('ERR_JOURNAL_CORRUPT', `journal segment ${name} does not add up after recovery`);
-      this.#segments.push(segment);
-    }
-    // Numbering never goes back below an LSN something outside the segments has seen, even when
-    // the segments lost it: a cursor past it would make the sink skip the new record given it.
-    const lastOnDisk = this.#segments.at(-1)?.lastLsn;
-    const reported = reportedLoss(this.#damage);
-    // With no segment left at all, everything after the last deletion up to the floor is gone.
-    if (Math.max(lastOnDisk ?? this.#deletedThrough, reported) < floor)
-      reportMissing(Math.max(lastOnDisk ?? this.#deletedThrough, reported) + 1, floor);
+    const found = await recoverSegments({
+      dir: this.#dir,
+      floor: this.#floor,
+      keptAbove: this.#keptAbove,
+      now: this.#now(),
+      onRecovered,
+    });
+    this.#segments.push(...found.segments);
+    this.#damage.push(...found.damage);
+    for (const [damage, around] of found.neighbours) this.#neighbours.set(damage, around);
+    this.#vacancies = found.vacancies;
+    this.#vacant = found.vacant;
+    this.#deletedThrough = found.deletedThrough;
+    this.#truncatedTailBytes = found.truncatedTailBytes;
+    if (found.lsnBaseProblem !== undefined) this.#housekeeping = found.lsnBaseProblem;
+    this.#lastLsn = this.#durableLsn = found.lastLsn;
     const lastSegment = this.#segments.at(-1);
-    // Never below an LSN reported lost either: a report names it, a new record must not take it.
-    this.#lastLsn = this.#durableLsn = Math.max(lastSegment?.lastLsn ?? 0, floor, reportedLoss(this.#damage));
-    // What holds no record among the LSNs given so far: numbering resumes after them.
-    if (lastRecovered === undefined) this.#vacancies.below = this.#lastLsn;
-    else this.#vacancies.add(lastRecovered + 1, this.#lastLsn);
-    for (const run of known) addRange(this.#vacant, run);
-    if (lastRecovered !== undefined && this.#lastLsn > lastRecovered)
-      addRange(this.#vacant, [lastRecovered + 1, this.#lastLsn]);
-    else if (lastRecovered === undefined && this.#lastLsn > this.#deletedThrough)
-      addRange(this.#vacant, [this.#deletedThrough + 1, this.#lastLsn]);
     // A segment's first LSN is in its name: after a gap, appends start a segment of their own.
     if (
       lastSegment === undefined ||
@@ -821,31 +691,6 @@ export class SegmentLog {
     // Where numbering stands, for when every segment is deleted. Refreshed at each deletion too;
     // a full disk here must not stop the start (the failure shows as housekeepingFailure).
     await this.#writeLsnBase(this.#lastLsn);
-  }
-
-  /**
-   * lsn-base: the LSN numbering had reached when it was last written (0 when never), the last LSN
-   * of the newest segment deleted, and the runs known to hold no record. Missing or damaged, it is
-   * rebuilt: the segments, the cursors and the ExecID log still bound numbering from below, and
-   * the sinks' positions say where the segments must start.
-   */
-  async #lsnBase(): Promise<{ lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] }> {
-    const unknown = { lsn: 0, deletedThrough: undefined, vacant: [] };
-    let text: string;
-    try {
-      text = await readFile(join(this.#dir, 'lsn-base'), 'utf8');
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return unknown;
-      this.#housekeeping = asListenerError(cause, 'ERR_JOURNAL_CORRUPT', 'cannot read lsn-base; rewritten');
-      return unknown;
-    }
-    const base = parseLsnBase(text);
-    if (base === undefined)
-      this.#housekeeping = new ListenerError(
-        'ERR_JOURNAL_CORRUPT',
-        `lsn-base is damaged (${JSON.stringify(text.slice(0, 40))}); rewritten from the segments and cursors`,
-      );
-    return base ?? unknown;
   }
 
   /**
@@ -912,175 +757,6 @@ export class SegmentLog {
     }
     return out;
   }
-}
-
-/** The highest LSN a report of lost records names (0 when none does; a torn tail was never durable). */
-function reportedLoss(damage: readonly JournalDamage[]): number {
-  let last = 0;
-  for (const d of damage) if (d.kind !== 'torn_tail' && d.lsns !== null && d.lsns[1] > last) last = d.lsns[1];
-  return last;
-}
-
-/** The parts of [a, b] that no run of `known` (sorted, disjoint) covers. */
-function uncovered(a: number, b: number, known: readonly LsnRange[]): LsnRange[] {
-  const out: LsnRange[] = [];
-  let from = a;
-  for (const [x, y] of known) {
-    if (from > b) break;
-    if (y < from) continue;
-    if (x > from) out.push([from, Math.min(b, x - 1)]);
-    from = Math.max(from, y + 1);
-  }
-  if (from <= b) out.push([from, b]);
-  return out;
-}
-
-function checksum(text: string): string {
-  return crc32(text).toString(16).padStart(8, '0');
-}
-
-/** lsn-base as written (with its checksum), or a plain LSN as written before it; else undefined. */
-function parseLsnBase(
-  text: string,
-): { lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] } | undefined {
-  if (!text.startsWith(`${LSN_BASE_TAG} `)) {
-    const value = Number(text);
-    return text.trim() !== '' && Number.isSafeInteger(value) && value >= 0
-      ? { lsn: value, deletedThrough: undefined, vacant: [] }
-      : undefined;
-  }
-  const crc = text.slice(LSN_BASE_TAG.length + 1, LSN_BASE_TAG.length + 9);
-  const body = text.slice(LSN_BASE_TAG.length + 10, text.endsWith('\n') ? -1 : undefined);
-  if (!text.endsWith('\n') || checksum(body) !== crc) return undefined;
-  try {
-    const parsed = JSON.parse(body) as { lsn?: unknown; deletedThrough?: unknown; vacant?: unknown };
-    const ok = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-    if (!ok(parsed.lsn) || !ok(parsed.deletedThrough) || !Array.isArray(parsed.vacant)) return undefined;
-    const vacant: LsnRange[] = [];
-    for (const run of parsed.vacant as unknown[]) {
-      if (!Array.isArray(run) || !ok(run[0]) || !ok(run[1]) || run[1] < run[0]) return undefined;
-      addRange(vacant, [run[0], run[1]]);
-    }
-    return { lsn: parsed.lsn, deletedThrough: parsed.deletedThrough, vacant };
-  } catch {
-    return undefined;
-  }
-}
-
-function segmentName(firstLsn: number): string {
-  return `seg-${String(firstLsn).padStart(16, '0')}.log`;
-}
-
-function writeRecord(data: Buffer, at: number, lsn: number, line: string, size: number): void {
-  data.writeUInt32LE(size - HEADER_BYTES, at);
-  data.writeDoubleLE(lsn, at + 8);
-  data.write(line, at + HEADER_BYTES, 'utf8');
-  data.writeUInt32LE(crc32(data.subarray(at + 8, at + size)), at + 4);
-}
-
-/** The record at `offset` if its header and checksum hold, else undefined (torn or corrupt). */
-function recordAt(data: Buffer, offset: number): { lsn: number; start: number; next: number } | undefined {
-  if (offset + HEADER_BYTES > data.length) return undefined;
-  const length = data.readUInt32LE(offset);
-  const end = offset + HEADER_BYTES + length;
-  if (length === 0 || end > data.length) return undefined;
-  if (crc32(data.subarray(offset + 8, end)) !== data.readUInt32LE(offset + 4)) return undefined;
-  const lsn = data.readDoubleLE(offset + 8);
-  if (!Number.isSafeInteger(lsn) || lsn < 1) return undefined;
-  return { lsn, start: offset + HEADER_BYTES, next: end };
-}
-
-function v1RecordAt(data: Buffer, offset: number): { line: string; next: number } | undefined {
-  if (offset + V1_HEADER_BYTES > data.length) return undefined;
-  const length = data.readUInt32LE(offset);
-  const end = offset + V1_HEADER_BYTES + length;
-  if (length === 0 || end > data.length) return undefined;
-  if (crc32(data.subarray(offset + V1_HEADER_BYTES, end)) !== data.readUInt32LE(offset + 4)) return undefined;
-  return { line: data.toString('utf8', offset + V1_HEADER_BYTES, end), next: end };
-}
-
-interface ScannedRecord {
-  lsn: number;
-  offset: number;
-  line: string;
-}
-
-interface SegmentScan {
-  /** The good records, in order. */
-  records: ScannedRecord[];
-  /** Byte ranges holding no good record: damage, or a torn tail at the very end. */
-  bad: Array<{ offset: number; end: number }>;
-  /** A format-1 segment (to be rewritten in format 2). */
-  legacy: boolean;
-  magic: boolean;
-}
-
-/**
- * Every good record of a segment, and the ranges between them that are not: after damaged bytes
- * the scan resynchronises on the next offset holding a record whose checksum holds and whose LSN
- * follows the last good one.
- */
-function scanSegment(data: Buffer, firstLsn: number): SegmentScan {
-  const records: ScannedRecord[] = [];
-  const bad: SegmentScan['bad'] = [];
-  const magic = data.length >= MAGIC.length && data.subarray(0, MAGIC.length).equals(MAGIC);
-  if (!magic && v1RecordAt(data, 0) !== undefined) return scanLegacy(data, firstLsn);
-  // A damaged or cut file header is bad bytes like any other: the records start after it.
-  let at = magic ? MAGIC.length : 0;
-  let last = firstLsn - 1;
-  while (at < data.length) {
-    const record = recordAt(data, at);
-    if (record !== undefined && record.lsn > last) {
-      records.push({ lsn: record.lsn, offset: at, line: data.toString('utf8', record.start, record.next) });
-      last = record.lsn;
-      at = record.next;
-      continue;
-    }
-    let next = at + 1;
-    for (; next + HEADER_BYTES < data.length; next++) {
-      const candidate = recordAt(data, next);
-      if (candidate !== undefined && candidate.lsn > last) break;
-    }
-    if (next + HEADER_BYTES >= data.length) next = data.length;
-    bad.push({ offset: at, end: next });
-    at = next;
-  }
-  return { records, bad, legacy: false, magic };
-}
-
-function scanLegacy(data: Buffer, firstLsn: number): SegmentScan {
-  const records: ScannedRecord[] = [];
-  let at = 0;
-  for (let record = v1RecordAt(data, 0); record !== undefined; record = v1RecordAt(data, at)) {
-    records.push({ lsn: firstLsn + records.length, offset: at, line: record.line });
-    at = record.next;
-  }
-  // Format 1 cannot resynchronise (positions are LSNs): whatever follows a bad record is lost.
-  const bad = at < data.length ? [{ offset: at, end: data.length }] : [];
-  return { records, bad, legacy: true, magic: false };
-}
-
-/** A format-2 segment holding `records` (a recovered or migrated segment, rewritten whole). */
-function encodeSegment(records: readonly ScannedRecord[]): Buffer {
-  let bytes = MAGIC.length;
-  for (const r of records) bytes += HEADER_BYTES + Buffer.byteLength(r.line, 'utf8');
-  const data = Buffer.allocUnsafe(bytes);
-  let at = MAGIC.copy(data, 0);
-  for (const r of records) {
-    const size = HEADER_BYTES + Buffer.byteLength(r.line, 'utf8');
-    writeRecord(data, at, r.lsn, r.line, size);
-    at += size;
-  }
-  return data;
-}
-
-/**
- * True for a record cut short by a crash mid-write: its header or its declared body runs past the
- * end of the file (a flipped length would look the same, but then good records come after it,
- * and the caller only asks about a bad range with none after it).
- */
-function isIncompleteTail(data: Buffer, offset: number): boolean {
-  return offset + HEADER_BYTES > data.length || offset + HEADER_BYTES + data.readUInt32LE(offset) > data.length;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {

@@ -33,6 +33,8 @@ export interface AcceptorSessionOptions {
   isTaken(apiKey: string, target: Role, self: AcceptorSession): boolean;
   book(apiKey: string, reset: boolean): SessionBook;
   log(line: string): void;
+  /** After a Logon was accepted and answered. */
+  onLogon?(session: AcceptorSession): void;
   onClose(): void;
 }
 
@@ -228,6 +230,7 @@ export class AcceptorSession {
     this.#o.log(
       `${this.role} ${apiKey} logged on (listener=${this.isListening}, reset=${reset}, next out ${book.nextOutbound})`,
     );
+    this.#o.onLogon?.(this);
     this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, (this.#heartbeatS * 1000) / 4)));
   }
 

@@ -23,6 +23,9 @@ export interface SimRestFill {
  */
 export async function startRestFills(options: {
   certificate: LoopbackCertificate;
+  /** Default 127.0.0.1 and any free port. */
+  host?: string;
+  port?: number;
   publicKeyOf(apiKey: string): KeyObject | undefined;
   fillsOf(apiKey: string): readonly SimRestFill[];
   pageSize(): number;
@@ -58,6 +61,11 @@ export async function startRestFills(options: {
     const page = all.slice(offset, offset + limit);
     send(200, { fills: page, cursor: offset + limit < all.length ? String(offset + limit) : '' });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject); // a port in use, say
+    server.listen(options.port ?? 0, host, resolve);
+  });
+  const urlHost = host.includes(':') ? `[${host}]` : host; // an IPv6 address is bracketed in a URL
+  return { url: `https://${urlHost}:${(server.address() as AddressInfo).port}`, server };
 }

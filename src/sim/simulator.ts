@@ -50,6 +50,8 @@ export interface SimulatorOptions {
    */
   backlog?: number;
   onLog?: (line: string) => void;
+  /** Every accepted Logon, on any role (the `sim` command starts its order flow at the first). */
+  onLogon?: (role: Role, apiKey: string) => void;
 }
 
 export interface SimulatorAddress {
@@ -152,10 +154,12 @@ export class KalshiSimulator {
     return { host: this.#options.host ?? '127.0.0.1', ports, ca: this.#certificate?.cert ?? '' };
   }
 
-  /** Starts the REST fills endpoint (HTTPS, same certificate); returns its base URL. */
-  async startRest(): Promise<string> {
+  /** Starts the REST fills endpoint (HTTPS, same certificate and host) on `port` (0: any free one); returns its base URL. */
+  async startRest(port = 0): Promise<string> {
     const { url, server } = await startRestFills({
       certificate: this.#certificate!,
+      host: this.#options.host ?? '127.0.0.1',
+      port,
       publicKeyOf: (apiKey) => this.#options.accounts.find((a) => a.apiKey === apiKey)?.publicKey,
       fillsOf: (apiKey) => [...this.restFills(apiKey), ...this.restPlanted],
       pageSize: () => this.restPageSize,
@@ -404,6 +408,7 @@ export class KalshiSimulator {
         return book;
       },
       log: (line) => this.#options.onLog?.(line),
+      onLogon: (session) => this.#options.onLogon?.(role, session.apiKey),
       eventResend: (apiKey, begin, end) => this.#eventResend(apiKey, begin, end),
       onClose: () => this.#sessions.delete(session),
     });

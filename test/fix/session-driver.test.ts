@@ -296,6 +296,45 @@ describe('ListenerSession (driver)', () => {
       await d.session.stop();
     });
 
+    it('tells since when it has not been logged on and when it tries next (the status page)', async () => {
+      // Prepare: logged on.
+      const d = drive({ logonTimeoutMs: 1000 });
+      const peer = await loggedOn(d);
+      const up = d.session.status();
+
+      // Act: the exchange drops the connection, and the next attempt times out too.
+      const droppedAt = Date.now();
+      peer.close();
+      await settle();
+      const waiting = d.session.status();
+      await advance(500);
+      const connecting = d.session.status();
+      await advance(1100);
+      const waitingAgain = d.session.status();
+      await advance(1000);
+      d.peer().logon(3);
+      await settle();
+      const back = d.session.status();
+      d.peer().close();
+      await settle();
+      await d.session.stop();
+      const stopped = d.session.status();
+
+      // Assess: back-off draws 500 ms, then 1000 ms (equal jitter, lowest draw).
+      expect([up.disconnectedSince, up.nextAttemptAt]).toEqual([undefined, undefined]);
+      expect(waiting).toMatchObject({
+        state: 'disconnected',
+        disconnectedSince: droppedAt,
+        nextAttemptAt: droppedAt + 500,
+      });
+      expect(connecting).toMatchObject({ disconnectedSince: droppedAt, nextAttemptAt: undefined });
+      expect(waitingAgain).toMatchObject({ state: 'disconnected', disconnectedSince: droppedAt, reconnectAttempts: 2 });
+      expect(waitingAgain.nextAttemptAt).toBe(droppedAt + 500 + 1000 + 1000); // the Logon timed out at 1.5 s
+      expect([back.state, back.disconnectedSince, back.nextAttemptAt]).toEqual(['active', undefined, undefined]);
+      expect(stopped).toMatchObject({ state: 'stopped', nextAttemptAt: undefined });
+      expect(stopped.disconnectedSince).toBeGreaterThan(droppedAt);
+    });
+
     it('starts over once the session has been healthy for 2 × HeartBtInt', async () => {
       // Prepare: two failed attempts.
       const d = drive({ logonTimeoutMs: 1000 });

@@ -37,6 +37,8 @@ function sessionView(overrides: Partial<SessionView> = {}): SessionView {
     loggedOnAt: NOW - 600_000,
     recovering: undefined,
     reconnectAttempts: 0,
+    nextAttemptAt: undefined,
+    disconnectedSince: undefined,
     lastError: undefined,
     clockSkewMs: undefined,
     messagesInByType: { '0': 20, '8': 21 },
@@ -81,6 +83,8 @@ function listenerStatus(
 ): ListenerStatus {
   return {
     session: sessionView(overrides.session),
+    sessionEvents: [],
+    spool: { dir: '/spool', freeBytes: 40 * 2 ** 30, totalBytes: 50 * 2 ** 30, sampledAt: NOW - 2000, error: null },
     journal: {
       lastLsn: 21,
       durableLsn: 21,
@@ -95,7 +99,9 @@ function listenerStatus(
     sinks: [sinkView('archive', overrides.archive), sinkView('fills', overrides.fills)],
     backfill: {
       configured: false,
+      endpoint: null,
       running: false,
+      retrying: null,
       disabled: null,
       runs: 0,
       recovered: 0,
@@ -147,6 +153,82 @@ function controlPlane(options: Partial<Omit<ControlPlaneOptions, 'target'>> & { 
     target,
   });
   return { app, target };
+}
+
+/** A listener that was logged on, was logged out by the exchange and cannot get back in since. */
+function afterAnOutage(): ListenerStatus {
+  const status = listenerStatus({
+    session: {
+      state: 'disconnected',
+      reconnectAttempts: 3,
+      disconnectedSince: NOW - 95_000,
+      nextAttemptAt: NOW + 7_400,
+      lastError: { code: 'ERR_FIX_TRANSPORT', message: 'connect ECONNREFUSED 10.0.0.9:8230', at: NOW - 600 },
+    },
+    archive: { pendingRecords: 4, pendingReason: 'batching: next object at 12:00:05 UTC', nextWriteAt: NOW + 5000 },
+  });
+  status.session.counters.reconnects = 4;
+  status.sessionEvents = [
+    {
+      kind: 'disconnected',
+      at: NOW - 600,
+      firstAt: NOW - 60_000,
+      count: 3,
+      code: 'ERR_FIX_TRANSPORT',
+      text: 'connect ECONNREFUSED 10.0.0.9:8230',
+    },
+    {
+      kind: 'disconnected',
+      at: NOW - 95_000,
+      firstAt: NOW - 95_000,
+      count: 1,
+      code: 'ERR_FIX_LOGOUT',
+      text: 'KalshiRT logged the session out: <maintenance>',
+    },
+    {
+      kind: 'logout',
+      at: NOW - 95_010,
+      firstAt: NOW - 95_010,
+      count: 1,
+      code: null,
+      text: 'the exchange logged out: <maintenance>',
+    },
+    {
+      kind: 'logon',
+      at: NOW - 600_000,
+      firstAt: NOW - 600_000,
+      count: 1,
+      code: null,
+      text: 'logged on, resuming at MsgSeqNum 42',
+    },
+  ];
+  status.sinks.splice(1, 0, {
+    name: 'parquet',
+    location: 's3://bucket/prod/',
+    lastSuccessAt: NOW - 3600_000,
+    lastError: undefined,
+    consecutiveFailures: 0,
+    lagSeconds: 0,
+    pendingRecords: 2621,
+    deadLetters: 0,
+    pendingReason: 'waiting for hour 11:00 UTC to close + 5 min grace (object at 12:05:00 UTC)',
+    nextWriteAt: NOW + 300_000,
+  });
+  status.backfill = {
+    ...status.backfill,
+    configured: true,
+    endpoint: 'fix.example.test:8229',
+    runs: 2,
+    retrying: { attempt: 2, at: NOW + 4000, why: 'U3 1: rate limited' },
+  };
+  status.spool = {
+    dir: '/spool',
+    freeBytes: 1.5 * 2 ** 30,
+    totalBytes: 20 * 2 ** 30,
+    sampledAt: NOW - 3000,
+    error: null,
+  };
+  return status;
 }
 
 interface ReadyJson {
@@ -268,6 +350,59 @@ describe('createControlPlane', () => {
       expect(html).not.toContain('"><b>');
       expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
       expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    });
+
+    it('tells an operator what happened: the session events, since when it is down and the next try, the drop copy, the spool, why a sink holds records', async () => {
+      // Prepare
+      const { app } = controlPlane({ target: fakeTarget(afterAnOutage()) });
+      // Act
+      const html = await (await app.request('/')).text();
+      const events = [
+        ...html.matchAll(/<tr class="(\w+)"><td>([^<]*)<\/td><td>(.*?)<\/td><td>(.*?)<\/td><td>(.*?)<\/td><\/tr>/g),
+      ];
+      // Assess: the header says it first, with the last reason.
+      expect(html).toContain(
+        '<p class="outage" id="outage">Not logged on since 95 s ago, at 11:58:25 UTC · next try in 8 s (12:00:07 UTC) · 3 failed attempts · last: ERR_FIX_TRANSPORT: connect ECONNREFUSED 10.0.0.9:8230</p>',
+      );
+      expect(html).toContain('<td id="disconnected-since">95 s ago, at 11:58:25 UTC</td>');
+      expect(html).toContain('<td id="next-try">in 8 s (12:00:07 UTC)</td>');
+      expect(html).toContain('<td id="reconnects">4 / 3</td>');
+      // Newest first, a run of the same refusal once with its count, every text escaped.
+      expect(events.map((m) => [m[1], m[3], m[4]])).toEqual([
+        ['disconnected', 'disconnect ×3 <small>since 11:59:00 UTC</small>', '<code>ERR_FIX_TRANSPORT</code>'],
+        ['disconnected', 'disconnect', '<code>ERR_FIX_LOGOUT</code>'],
+        ['logout', 'logout', '—'],
+        ['logon', 'logon', '—'],
+      ]);
+      expect(events[0]![2]).toBe('1 s ago, 11:59:59 UTC');
+      expect(events[2]![5]).toBe('the exchange logged out: &lt;maintenance&gt;');
+      expect(events[3]![5]).toBe('logged on, resuming at MsgSeqNum 42');
+      expect(html).toContain(
+        '<td id="drop-copy-state">retrying (attempt 2 failed: U3 1: rate limited), next in 4 s</td>',
+      );
+      expect(html).toContain('fix.example.test:8229');
+      expect(html).toContain('<td id="spool-free">1.5 GiB of 20.0 GiB (7.5 %), read 3 s ago</td>');
+      expect(html).toContain(
+        '<td class="why">waiting for hour 11:00 UTC to close + 5 min grace (object at 12:05:00 UTC)</td>',
+      );
+      expect(html).toContain('<td class="why">batching: next object at 12:00:05 UTC</td>');
+      expect(html).not.toMatch(/<script/i);
+    });
+
+    it('says nothing of an outage while logged on, and says so when the drop copy or the events are not there', async () => {
+      // Prepare
+      const status = listenerStatus();
+      status.spool = { dir: '/spool', freeBytes: null, totalBytes: null, sampledAt: null, error: 'EACCES' };
+      const { app } = controlPlane({ target: fakeTarget(status) });
+      // Act
+      const html = await (await app.request('/')).text();
+      // Assess
+      expect(html).not.toContain('id="outage"');
+      expect(html).toContain('<td id="disconnected-since">—</td>');
+      expect(html).toContain('<td id="next-try">—</td>');
+      expect(html).toContain('<p id="session-events">None since the start.</p>');
+      expect(html).toContain('<td id="drop-copy-state">not configured: gaps a logon cannot resend become holes</td>');
+      expect(html).toContain('<td id="spool-free">unknown (EACCES)</td>');
     });
   });
 
@@ -442,6 +577,8 @@ describe('createControlPlane', () => {
         loggedOnAt: '2026-11-24T11:50:00.000Z',
         recovering: null,
         reconnectAttempts: 0,
+        nextAttemptAt: null,
+        disconnectedSince: null,
         lastError: null,
         clockSkewMs: -12,
         messagesInByType: { '0': 20, '8': 21 },
@@ -508,6 +645,47 @@ describe('createControlPlane', () => {
       expect(body.fatal).toBe('journal write failed');
       expect(body.ready.ready).toBe(false);
       expect(body.ready.reasons).toHaveLength(3);
+    });
+
+    it('tells the session events, the outage, the next try, the spool and why the archive holds records, times as ISO', async () => {
+      // Prepare
+      const { app } = controlPlane({ target: fakeTarget(afterAnOutage()) });
+      // Act
+      const body = (await (await app.request('/status')).json()) as StatusBody;
+      // Assess
+      expect(body.session).toMatchObject({
+        disconnectedSince: '2026-11-24T11:58:25.000Z',
+        nextAttemptAt: '2026-11-24T12:00:07.400Z',
+        reconnectAttempts: 3,
+      });
+      expect(body.session.counters.reconnects).toBe(4);
+      expect(body.sessionEvents).toHaveLength(4);
+      expect(body.sessionEvents[0]).toEqual({
+        kind: 'disconnected',
+        at: '2026-11-24T11:59:59.400Z',
+        firstAt: '2026-11-24T11:59:00.000Z',
+        count: 3,
+        code: 'ERR_FIX_TRANSPORT',
+        text: 'connect ECONNREFUSED 10.0.0.9:8230',
+      });
+      expect(body.spool).toEqual({
+        dir: '/spool',
+        freeBytes: 1.5 * 2 ** 30,
+        totalBytes: 20 * 2 ** 30,
+        sampledAt: '2026-11-24T11:59:57.000Z',
+        error: null,
+      });
+      expect(body.sinks[1]).toMatchObject({
+        name: 'parquet',
+        pendingReason: 'waiting for hour 11:00 UTC to close + 5 min grace (object at 12:05:00 UTC)',
+        nextWriteAt: '2026-11-24T12:05:00.000Z',
+      });
+      expect(body.sinks[2]).not.toHaveProperty('nextWriteAt');
+      expect(body.backfill).toMatchObject({
+        configured: true,
+        endpoint: 'fix.example.test:8229',
+        retrying: { attempt: 2, at: '2026-11-24T12:00:04.000Z', why: 'U3 1: rate limited' },
+      });
     });
   });
 

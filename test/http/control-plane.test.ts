@@ -191,6 +191,24 @@ describe('control plane', () => {
       expect(status.sinks.map((s) => s.name)).toEqual(['archive', 'parquet', 'fills']);
       expect(status.sinks[0]).toMatchObject({ lagSeconds: 0, pendingRecords: 20, lastError: null });
       expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
+      // What happened, for the status page: the Logon, the spool's room, why Parquet holds the hour.
+      expect(status.sessionEvents).toEqual([
+        expect.objectContaining({
+          kind: 'logon',
+          code: null,
+          count: 1,
+          text: expect.stringMatching(/^logged on/) as unknown,
+        }),
+      ]);
+      expect(status.session).toMatchObject({ disconnectedSince: null, nextAttemptAt: null });
+      expect(status.spool.freeBytes).toBeGreaterThan(0);
+      await expect
+        .poll(
+          async () =>
+            ((await (await fetch(`${run.base}/status`, { headers: BEARER })).json()) as StatusBody).sinks[1]!
+              .pendingReason,
+        )
+        .toMatch(/^waiting for hour \d\d:00 UTC to close \+ 5 min grace \(object at \d\d:05:00 UTC\)$/);
     });
   });
 

@@ -15,6 +15,8 @@ import { REPO } from './synth.js';
 const packageJson = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
   bin: Record<string, string>;
   engines: { node: string };
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
 };
 
 // The stack (EFS owner, mount path, health check, command) depends on these lines of the Dockerfile.
@@ -36,11 +38,20 @@ describe('Dockerfile', () => {
     const runtimeRuns = instruction(runtime, 'RUN').map((i) => i.args);
     // Assess
     expect(buildRuns).toContain('npm ci --ignore-scripts --no-audit --no-fund');
-    expect(buildRuns).toContain('npm run build');
+    expect(buildRuns.flatMap((r) => r.split(' && '))).toContain('npm run build');
     expect(
       runtimeRuns.some((r) => r.startsWith(`${RUNTIME_INSTALL.join(' ')} `) || r === RUNTIME_INSTALL.join(' ')),
     ).toBe(true);
     expect(instruction(runtime, 'COPY').map((i) => i.args)).toContain('--from=build /app/dist/src ./dist/src');
+  });
+
+  it('leaves the simulator out: its compiled code dropped after the build, its certificate package a dev dependency', () => {
+    // Prepare
+    const build = instruction(stages[0]!, 'RUN').find((i) => i.args.startsWith('npm run build'))!;
+    // Assess: the runtime stage copies dist/src, from which src/sim's output is gone.
+    expect(build.args.split(' && ')).toEqual(['npm run build', 'rm -r dist/src/sim']);
+    expect(packageJson.dependencies).not.toHaveProperty('selfsigned');
+    expect(packageJson.devDependencies).toHaveProperty('selfsigned');
   });
 
   it('runs the package bin with `run` as the non-root node user, from the working directory the command expects', () => {

@@ -133,8 +133,13 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
 });
 
 describe('Backfiller', () => {
-  async function setUp(options: Parameters<typeof startSimulator>[0] = {}) {
-    const started = await startSimulator({ ports: { KalshiDC: 0 }, ...options });
+  async function setUp(
+    options: Parameters<typeof startSimulator>[0] & {
+      backfill?: Partial<ConstructorParameters<typeof Backfiller>[0]>;
+    } = {},
+  ) {
+    const { backfill: _, ...simOptions } = options;
+    const started = await startSimulator({ ports: { KalshiDC: 0 }, ...simOptions });
     sim = started.sim;
     const dir = tempDir('bf-');
     const journal = await Journal.open({ dir: join(dir, 'journal') });
@@ -145,9 +150,10 @@ describe('Backfiller', () => {
       journal,
       holes,
       retry: { initialMs: 20, maxMs: 50, attempts: 3 },
+      ...options.backfill,
       onEvent: (e) => events.push(e),
     });
-    return { backfiller, journal, holes, events, dir };
+    return { backfiller, journal, holes, events, dir, address: started.address };
   }
 
   describe('on EventResendReject reason 1 (rate limited)', () => {
@@ -161,6 +167,37 @@ describe('Backfiller', () => {
       expect(events.map((e) => e.kind)).toEqual(['started', 'retrying', 'started', 'finished']);
       expect((events[1] as { why: string }).why).toMatch(/^U3 1/);
       expect(journal.lastLsn).toBe(reports.slice(2).filter((r) => r.execType !== '8').length);
+    });
+
+    it('says so in its status while it waits to ask again (the status page: the drop copy state)', async () => {
+      // Prepare: a wait of at least 800 ms, long enough to look at.
+      const { backfiller, address } = await setUp({
+        backfill: { retry: { initialMs: 1000, maxMs: 1000, floorMs: 800, attempts: 3 } },
+      });
+      const reports = sim!.emitReports(API_KEY, 5);
+      sim!.dropCopy.rateLimitNext = 1;
+      const before = backfiller.status();
+      // Act
+      const outcome = backfiller.request({ lastGoodExecId: reports[0]!.execId, since: Date.now() - 1000 });
+      const waiting = await vi.waitFor(
+        () => {
+          const status = backfiller.status();
+          expect(status.retrying).not.toBeNull();
+          return status;
+        },
+        { timeout: 5000, interval: 10 },
+      );
+      expect(await outcome).toBe('complete');
+      // Assess
+      expect(before).toMatchObject({
+        endpoint: `${address.host}:${address.ports.KalshiDC}`,
+        running: false,
+        retrying: null,
+      });
+      expect(waiting.running).toBe(true);
+      expect(waiting.retrying).toMatchObject({ attempt: 1, why: expect.stringMatching(/^U3 1/) as unknown });
+      expect(waiting.retrying!.at).toBeGreaterThan(Date.now() - 1000);
+      expect(backfiller.status()).toMatchObject({ running: false, retrying: null });
     });
   });
 

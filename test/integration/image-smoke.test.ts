@@ -16,7 +16,13 @@ import { captureOutput, REPO } from '../helpers/spawn.js';
  * install the production dependencies alone with the runtime stage's own command into an empty
  * directory, and start the image's CMD there against the simulator, with local sinks.
  */
-const runtime = readDockerfile(REPO).at(-1)!;
+const stages = readDockerfile(REPO);
+const [buildStage, runtime] = [stages[0]!, stages.at(-1)!];
+/** What the build stage removes after compiling (the simulator), relative to /app. */
+const removedAfterBuild = instruction(buildStage, 'RUN')
+  .flatMap((i) => i.args.split(' && '))
+  .filter((command) => command.startsWith('rm -r '))
+  .map((command) => command.slice('rm -r '.length));
 const installCommand = instruction(runtime, 'RUN')
   .map((i) => i.args.split(' && ')[0]!)
   .find((command) => command.startsWith('npm ci'))!;
@@ -55,6 +61,7 @@ beforeAll(async () => {
     }),
   );
   run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], REPO);
+  for (const path of removedAfterBuild) rmSync(join(app, path), { recursive: true });
   // Runtime stage: manifests, then the production install, exactly as the Dockerfile runs it.
   for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, file), join(app, file));
   const [npm, ...npmArgs] = installCommand.split(' ');
@@ -86,6 +93,40 @@ describe('the image, without Docker', () => {
       [],
     );
     expect(existsSync(join(app, 'dist/src/app/cli.js'))).toBe(true);
+  });
+
+  it("leaves the simulator out: its code and its certificate package's tree", () => {
+    // Assess
+    const installed = (name: string) => existsSync(join(app, 'node_modules', name, 'package.json'));
+    expect(removedAfterBuild).toEqual(['dist/src/sim']);
+    expect(existsSync(join(app, 'dist/src/sim'))).toBe(false);
+    expect(['selfsigned', '@peculiar/x509', 'pkijs', 'asn1js', '@noble/hashes', 'tsyringe'].filter(installed)).toEqual(
+      [],
+    );
+  });
+
+  it('says so when asked for demo or sim, in the one refusal shape with exit 2; --help still works there', () => {
+    // Act
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['dist/src/app/cli.js', ...args], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    const demo = cli('demo');
+    const sim = cli('sim', '--dir', join(root, 'sim'));
+    const help = cli('sim', '--help');
+    // Assess
+    for (const [name, result] of [
+      ['demo', demo],
+      ['sim', sim],
+    ] as const) {
+      expect(result.status, result.stderr).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^kalshi-fix-listener ${name}: the Kalshi simulator is not installed here .*npm ci && npm run sim.*\\n$`,
+        ),
+      );
+    }
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: kalshi-fix-listener sim /);
   });
 
   it(

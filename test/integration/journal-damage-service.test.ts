@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ListenerService, type ServiceOptions } from '../../src/app/service.js';
@@ -251,6 +251,47 @@ describe('ListenerService', () => {
         expect(status.backfill.holes).toEqual([]);
         const [lost] = reported[0]!.execIds!;
         expect(await journaledIds(dir)).not.toContain(lost);
+      },
+    );
+
+    it(
+      'on KalshiRT with a journal older than the session file, resumes from the journal and gets the rest resent',
+      { timeout: 60_000 },
+      async () => {
+        // Prepare: a first run journals 10 reports; its journal is copied aside; a second run
+        // journals 20 more; then the old journal is put back (a restore from elsewhere): the
+        // session file is ahead of everything the journal holds or names.
+        const started = await startSimulator({ ports: { KalshiRT: 0 } });
+        sim = started.sim;
+        const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
+        const dir = join(options.spoolDir, 'journal');
+        const first = await ListenerService.start(options);
+        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
+        const early = sim.emitReports(API_KEY, 10);
+        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(early.at(-1)!.execId);
+        await first.stop();
+        const aside = tempDir();
+        cpSync(dir, aside, { recursive: true });
+        const second = await ListenerService.start(options);
+        await expect.poll(() => second.session.state, { timeout: 10_000 }).toBe('active');
+        const late = sim.emitReports(API_KEY, 20);
+        await expect.poll(() => second.journal.maxExecId, { timeout: 10_000 }).toBe(late.at(-1)!.execId);
+        await second.stop();
+        rmSync(dir, { recursive: true });
+        cpSync(aside, dir, { recursive: true });
+
+        // Act
+        const reported: JournalDamage[] = [];
+        const third = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        await expect.poll(() => third.journal.maxExecId, { timeout: 10_000 }).toBe(late.at(-1)!.execId);
+        await third.stop();
+
+        // Assess: told, with the code; every report of both runs journaled once.
+        expect(reported).toMatchObject([{ kind: 'session', code: 'ERR_SEQUENCE_UNVOUCHED' }]);
+        const ids = await journaledIds(dir);
+        const expected = [...early, ...late].map((r) => r.execId);
+        expect(new Set(ids)).toEqual(new Set(expected));
+        expect(ids).toHaveLength(expected.length);
       },
     );
   });

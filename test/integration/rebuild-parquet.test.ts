@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandRefusal } from '../../src/app/cli-command.js';
 import { rebuildParquet, rebuildParquetCommand } from '../../src/app/rebuild-parquet-command.js';
 import { listObjects } from '../../src/reconcile/archive-reader.js';
 import { S3Store } from '../../src/sinks/s3-store.js';
@@ -40,7 +41,9 @@ describe('rebuild-parquet', () => {
       const env = { ARCHIVE_URL: `file://${root}` };
 
       // Act
-      const refused = await rebuildParquetCommand(['--hour', '2026-11-23T09'], env, (t) => lines.push(t), NOW);
+      const refused = await rebuildParquetCommand(['--hour', '2026-11-23T09'], env, (t) => lines.push(t), NOW).catch(
+        (error: unknown) => error,
+      );
       const code = await rebuildParquetCommand(
         ['--hour', '2026-11-23T09', '--replace'],
         env,
@@ -49,10 +52,10 @@ describe('rebuild-parquet', () => {
       );
 
       // Assess
-      expect(refused).toBe(1);
-      expect(lines[0]).toMatch(/2 other Parquet object\(s\) already hold this hour/);
+      expect(refused).toMatchObject({ exitCode: 1 });
+      expect((refused as Error).message).toMatch(/2 other Parquet object\(s\) already hold this hour/);
       expect(code).toBe(0);
-      expect(JSON.parse(lines[1]!)).toMatchObject({
+      expect(JSON.parse(lines[0]!)).toMatchObject({
         hour: '2026-11-23T09',
         jsonlObjects: 3,
         records: 75,
@@ -83,20 +86,21 @@ describe('rebuild-parquet', () => {
       const env = { ARCHIVE_URL: `file://${tempDir()}` };
 
       // Act
-      const bad = await rebuildParquetCommand(['--hour', '2026-11-23 09:00'], env, (t) => lines.push(t), NOW);
-      const recent = await rebuildParquetCommand(['--hour', '2026-11-23T23'], env, (t) => lines.push(t), NOW);
-      const listener = await rebuildParquetCommand(
-        ['--hour', '2026-11-23T09', '--listener', 'a/b'],
-        env,
-        (t) => lines.push(t),
-        NOW,
-      );
+      const refusal = (args: string[]) =>
+        rebuildParquetCommand(args, env, (t) => lines.push(t), NOW).then(
+          (code) => ({ exitCode: code, message: '' }),
+          (error: unknown) => error as CommandRefusal,
+        );
+      const bad = await refusal(['--hour', '2026-11-23 09:00']);
+      const recent = await refusal(['--hour', '2026-11-23T23']);
+      const listener = await refusal(['--hour', '2026-11-23T09', '--listener', 'a/b']);
 
       // Assess
-      expect([bad, recent, listener]).toEqual([2, 2, 2]);
-      expect(lines[0]).toMatch(/--hour must be a UTC hour/);
-      expect(lines[1]).toMatch(/ended less than an hour ago/);
-      expect(lines[2]).toMatch(/--listener may hold letters, digits, - and _ only/);
+      expect([bad, recent, listener].map((r) => r.exitCode)).toEqual([2, 2, 2]);
+      expect(lines).toEqual([]);
+      expect(bad.message).toMatch(/--hour must be a UTC hour/);
+      expect(recent.message).toMatch(/ended less than an hour ago/);
+      expect(listener.message).toMatch(/--listener may hold letters, digits, - and _ only/);
     });
   });
 

@@ -163,9 +163,11 @@ describe('reconcileCommand', () => {
     expect(code).toBe(1);
     const printedReport = JSON.parse(printed) as { missingInArchive: Array<{ fill_id: string }> };
     expect(printedReport.missingInArchive.map((f) => f.fill_id)).toEqual(['planted-2']);
-    let error = '';
-    expect(await reconcileCommand(['--from', 'yesterday'], {}, (t) => (error += t))).toBe(2);
-    expect(error).toMatch(/--from must be an ISO-8601 time/);
+    await expect(reconcileCommand(['--from', 'yesterday'], {}, () => undefined)).rejects.toMatchObject({
+      exitCode: 2,
+      usage: true,
+      message: expect.stringMatching(/--from must be an ISO-8601 time/) as unknown,
+    });
   });
 });
 

@@ -143,14 +143,16 @@ describe('replay', () => {
         (t) => out.push(t),
         undefined,
       );
-      const bad = await replayCommand(['--from', 'yesterday', '--queue', 'ftp://x'], {}, (t) => out.push(t), undefined);
+      const bad = replayCommand(['--from', 'yesterday', '--queue', 'ftp://x'], {}, (t) => out.push(t), undefined);
 
       // Assess
       expect(code).toBe(0);
       const lines = readFileSync(fills, 'utf8').trim().split('\n');
       expect(lines).toHaveLength(records.filter((r) => r.exec_type === 'F').length);
-      expect(bad).toBe(2);
-      expect(out.at(-1)).toMatch(/--from must be an ISO-8601 time.*--to must be an ISO-8601 time/);
+      await expect(bad).rejects.toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/--from must be an ISO-8601 time.*--to must be an ISO-8601 time/) as unknown,
+      });
     });
   });
 });
