@@ -13,9 +13,11 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],
-      exclude: ['src/app/cli.ts'],
+      // The CLI's entry and the run command's process lifecycle (signals, exit codes) run only in
+      // child processes, where coverage is not collected; their tests spawn them.
+      exclude: ['src/app/cli.ts', 'src/app/run-command.ts'],
       reporter: ['text-summary', 'json-summary'],
-      thresholds: { lines: 80, functions: 80, branches: 70, statements: 80 },
+      thresholds: { lines: 90, functions: 90, branches: 80, statements: 90 },
     },
   },
 });

@@ -449,7 +449,9 @@ export class ListenerService implements ControlTarget {
    */
   #die(error: unknown, options: ServiceOptions): void {
     if (this.#fatal !== undefined) return;
-    this.#fatal = asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal append failed');
+    // Every failure the service expects carries its own code; one without is a bug, named as such
+    // rather than passed off as a journal write.
+    this.#fatal = asListenerError(error, 'ERR_INTERNAL', 'unexpected failure');
     options.onFatal?.(this.#fatal);
   }
 }

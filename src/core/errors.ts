@@ -63,7 +63,9 @@ export type ErrorCode =
   // keygen: a key file already there is never replaced without --force
   | 'ERR_KEY_FILE_EXISTS'
   // everything outside FIX
-  | 'ERR_CONFIG';
+  | 'ERR_CONFIG'
+  // a failure no part of the service expected (a bug): the fatal path names it, not a journal code
+  | 'ERR_INTERNAL';
 
 export class ListenerError extends Error {
   override readonly name = 'ListenerError';

@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FileSequenceStore, MemorySequenceStore } from '../../src/fix/sequence-store.js';
 import { tempDir } from '../helpers/records.js';
@@ -120,5 +121,49 @@ describe('MemorySequenceStore', () => {
 
     // Assess
     expect(store.load()).toEqual({ nextInbound: 4, nextOutbound: 9 });
+  });
+});
+
+describe('FileSequenceStore.load, for any single damage of either copy (property)', () => {
+  it('reads back the saved state and reports the damaged copy, never throws', async () => {
+    // Prepare: one saved state, kept to copy from.
+    const base = tempDir();
+    await new FileSequenceStore(join(base, 'session.json')).save({
+      nextInbound: 294,
+      nextOutbound: 17,
+      lastApplicationSeq: 290,
+    });
+    const damage = fc.record({
+      file: fc.constantFrom('session.json', 'session.json.mirror'),
+      kind: fc.constantFrom('flip' as const, 'truncate' as const, 'zero' as const, 'delete' as const, 'digit' as const),
+      at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+      bit: fc.integer({ min: 0, max: 7 }),
+    });
+    fc.assert(
+      fc.property(damage, ({ file, kind, at, bit }) => {
+        const dir = tempDir();
+        for (const name of ['session.json', 'session.json.mirror'])
+          writeFileSync(join(dir, name), readFileSync(join(base, name)));
+        const path = join(dir, file);
+        const bytes = readFileSync(path);
+        const offset = Math.floor(at * bytes.length);
+        if (kind === 'delete') rmSync(path);
+        else if (kind === 'truncate') writeFileSync(path, bytes.subarray(0, offset));
+        else if (kind === 'zero')
+          writeFileSync(path, Buffer.concat([bytes.subarray(0, offset), Buffer.alloc(bytes.length - offset)]));
+        else if (kind === 'digit') writeFileSync(path, bytes.toString('latin1').replace('294', '394'));
+        else {
+          bytes[offset] = bytes[offset]! ^ (1 << bit);
+          writeFileSync(path, bytes);
+        }
+        // Act
+        const store = new FileSequenceStore(join(dir, 'session.json'));
+        const state = store.load();
+        // Assess: the other copy holds it; the harmed one is named.
+        expect(state).toEqual({ nextInbound: 294, nextOutbound: 17, lastApplicationSeq: 290 });
+        expect(store.damage?.details).toEqual({ files: [path] });
+      }),
+      { numRuns: 500 },
+    );
   });
 });

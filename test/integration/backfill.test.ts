@@ -1,6 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backfiller, type BackfillEvent } from '../../src/app/backfill.js';
 import { HoleLog } from '../../src/pipeline/hole-log.js';
@@ -9,6 +7,7 @@ import { ListenerService } from '../../src/app/service.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import type { KalshiSimulator } from '../../src/sim/simulator.js';
+import { archivedIds } from '../helpers/archive.js';
 import { tempDir } from '../helpers/records.js';
 import { simulatorDropCopy } from '../helpers/service.js';
 import { API_KEY, startSimulator, testKeys } from '../helpers/sim.js';
@@ -18,22 +17,6 @@ afterEach(async () => {
   await sim?.stop();
   sim = undefined;
 });
-
-function archivedIds(dir: string): string[] {
-  const walk = (d: string): string[] =>
-    existsSync(d)
-      ? readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]))
-      : [];
-  return walk(dir)
-    .filter((p) => p.endsWith('.jsonl.gz'))
-    .flatMap((p) =>
-      gunzipSync(readFileSync(p))
-        .toString('utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id),
-    );
-}
 
 describe('ListenerService on KalshiNR with drop-copy backfill', () => {
   it(

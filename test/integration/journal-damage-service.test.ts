@@ -21,6 +21,28 @@ afterEach(async () => {
   sim = undefined;
 });
 
+/** A run of the service that journals `count` reports from the simulator, then stops cleanly. */
+async function runUntilJournaled(options: ServiceOptions, count: number) {
+  const service = await ListenerService.start(options);
+  await expect.poll(() => service.session.state, { timeout: 10_000 }).toBe('active');
+  const generated = sim!.emitReports(API_KEY, count);
+  await expect.poll(() => service.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
+  await service.stop();
+  return generated;
+}
+
+/** Flips one bit in the middle of the journal's segment: the record holding it is lost. */
+function flipMiddleByte(dir: string): void {
+  const segment = join(
+    dir,
+    readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
+  );
+  const bytes = readFileSync(segment);
+  const middle = Math.floor(bytes.length / 2);
+  bytes[middle] = bytes[middle]! ^ 0x04;
+  writeFileSync(segment, bytes);
+}
+
 /**
  * A first run of the service on the simulator journals 30 reports and stops with the archive
  * behind (its cursor set back to the start, as when it waits for its minute); then one byte flips
@@ -31,21 +53,10 @@ async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dr
   const started = await startSimulator({ ports: { [target]: 0, ...(extra.dropCopy ? { KalshiDC: 0 } : {}) } });
   sim = started.sim;
   const options = simulatorServiceOptions(started.address, tempDir(), target, extra);
-  const first = await ListenerService.start(options);
-  await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
-  const generated = sim.emitReports(API_KEY, 30);
-  await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
-  await first.stop();
+  const generated = await runUntilJournaled(options, 30);
   const dir = join(options.spoolDir, 'journal');
   await (await CursorStore.open(dir)).save('archive', { through: 0 });
-  const segment = join(
-    dir,
-    readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
-  );
-  const bytes = readFileSync(segment);
-  const middle = Math.floor(bytes.length / 2);
-  bytes[middle] = bytes[middle]! ^ 0x04;
-  writeFileSync(segment, bytes);
+  flipMiddleByte(dir);
   return { options, generated, dir };
 }
 
@@ -223,20 +234,9 @@ describe('ListenerService', () => {
         const started = await startSimulator({ ports: { KalshiRT: 0 } });
         sim = started.sim;
         const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
-        const first = await ListenerService.start(options);
-        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
-        const generated = sim.emitReports(API_KEY, 30);
-        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
-        await first.stop();
+        await runUntilJournaled(options, 30);
         const dir = join(options.spoolDir, 'journal');
-        const segment = join(
-          dir,
-          readdirSync(dir).find((n) => /^seg-\d+\.log$/.test(n))!,
-        );
-        const bytes = readFileSync(segment);
-        const middle = Math.floor(bytes.length / 2);
-        bytes[middle] = bytes[middle]! ^ 0x04;
-        writeFileSync(segment, bytes);
+        flipMiddleByte(dir);
 
         // Act
         const reported: JournalDamage[] = [];
@@ -265,18 +265,10 @@ describe('ListenerService', () => {
         sim = started.sim;
         const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
         const dir = join(options.spoolDir, 'journal');
-        const first = await ListenerService.start(options);
-        await expect.poll(() => first.session.state, { timeout: 10_000 }).toBe('active');
-        const early = sim.emitReports(API_KEY, 10);
-        await expect.poll(() => first.journal.maxExecId, { timeout: 10_000 }).toBe(early.at(-1)!.execId);
-        await first.stop();
+        const early = await runUntilJournaled(options, 10);
         const aside = tempDir();
         cpSync(dir, aside, { recursive: true });
-        const second = await ListenerService.start(options);
-        await expect.poll(() => second.session.state, { timeout: 10_000 }).toBe('active');
-        const late = sim.emitReports(API_KEY, 20);
-        await expect.poll(() => second.journal.maxExecId, { timeout: 10_000 }).toBe(late.at(-1)!.execId);
-        await second.stop();
+        const late = await runUntilJournaled(options, 20);
         rmSync(dir, { recursive: true });
         cpSync(aside, dir, { recursive: true });
 

@@ -1,6 +1,5 @@
 import { cpSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionReportRecord } from '../../src/core/record.js';
@@ -10,6 +9,7 @@ import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
+import { archivedIds } from '../helpers/archive.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 const HOUR = '2026-11-23T10:15:00.000Z';
@@ -18,21 +18,6 @@ const segmentsOf = (dir: string) =>
   readdirSync(dir)
     .filter((n) => /^seg-\d{16}\.log$/.test(n))
     .sort();
-
-function archivedIds(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.jsonl.gz'))
-        for (const line of gunzipSync(readFileSync(path)).toString('utf8').split('\n').filter(Boolean))
-          out.push((JSON.parse(line) as ExecutionReportRecord).exec_id);
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function publishedIds(path: string): string[] {
   return readFileSync(path, 'utf8')

@@ -1,6 +1,5 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionReportRecord } from '../../src/core/record.js';
@@ -10,6 +9,7 @@ import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal, type JournalOptions } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
+import { archivedIds } from '../helpers/archive.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 // The exchange's reports, numbered as they were sent (record n is journaled at LSN n).
@@ -28,28 +28,6 @@ const journalOptions = (dir: string): JournalOptions => ({
   dedupeChunkIds: 8,
   checkEveryMs: 0,
 });
-
-function lines(text: string): ExecutionReportRecord[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ExecutionReportRecord);
-}
-
-function archived(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    if (!existsSync(d)) return;
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name.endsWith('.jsonl.gz'))
-        out.push(...lines(gunzipSync(readFileSync(path)).toString()).map((r) => r.exec_id));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 /**
  * Every fill sent, as SQS delivers them once its 5-minute deduplication window has passed (the
@@ -179,7 +157,7 @@ describe.each([
 
           // Assess: each report once in the archive and (a fill) once on the queue: never twice;
           // never missing unless a damage report names its range and it was not resent.
-          const inArchive = count(archived(join(spool, 'archive')));
+          const inArchive = count(archivedIds(join(spool, 'archive')));
           const onQueue = count(SentFills.sent.get(spool) ?? []);
           const reportedLost = (n: number) => lost.some((d) => n >= d.lsns![0] && n <= d.lsns![1]);
           for (let n = 1; n <= LATER; n++) {
