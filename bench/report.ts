@@ -11,6 +11,7 @@ import type { ParquetResult } from './parquet.js';
 import type { LatencyScenarioResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
+import type { SpoolOpsResult, SpoolOpsRun } from './spool-ops.js';
 import type { StartupResult } from './startup.js';
 
 export interface BenchResults {
@@ -24,6 +25,7 @@ export interface BenchResults {
   memory?: MemoryResult;
   startup?: StartupResult;
   profile?: ProfileResult;
+  'spool-ops'?: SpoolOpsResult;
 }
 
 export interface Target {
@@ -162,6 +164,60 @@ export function cpuTable(c: CpuResult): string {
     ],
     rows,
   );
+}
+
+export function spoolOpsTable(s: SpoolOpsResult): string {
+  // Steady rates: per report (per second); idle: per minute.
+  const cell = (r: SpoolOpsRun, pick: (f: NonNullable<SpoolOpsRun['perReport']>) => number) =>
+    r.perReport === null ? `${pick(r.perMinute)}/min` : `${pick(r.perReport)} (${pick(r.perSecond)}/s)`;
+  const rows = s.runs.map((r) => [
+    r.targetReportsPerSecond === 0
+      ? `idle, connected, ${n(r.seconds)} s`
+      : `${n(r.reportsPerSecond)} reports/s (${n(r.reports)} in ${n(r.seconds)} s)`,
+    cell(r, (f) => f.data),
+    cell(r, (f) => f.dsyncWrites),
+    cell(r, (f) => f.fsyncs),
+    cell(r, (f) => f.renames),
+    cell(r, (f) => f.creates + f.opens),
+    cell(r, (f) => f.closes),
+    cell(r, (f) => f.unlinks),
+    cell(r, (f) => f.mkdirs),
+    cell(r, (f) => f.stats),
+    cell(r, (f) => f.truncates + f.readdirs + f.other),
+    cell(r, (f) => f.metadata),
+    `**${cell(r, (f) => f.total)}**`,
+    `${r.meteredMiBps} MiB/s`,
+    `$${r.usdPerMonth.toLocaleString('en-US', { maximumFractionDigits: 2 })}`,
+  ]);
+  const main = table(
+    [
+      'run',
+      'data writes',
+      'of them O_DSYNC',
+      'fsync / fdatasync',
+      'renames',
+      'creates + opens',
+      'closes',
+      'unlinks',
+      'mkdir',
+      'stat / statfs',
+      'truncate, readdir, other',
+      'metadata ops',
+      'all ops',
+      'EFS metered',
+      'a month at $0.06/GB',
+    ],
+    rows,
+  );
+  const at100 = s.runs.find((r) => r.targetReportsPerSecond === 100) ?? s.runs[0];
+  const files =
+    at100 === undefined
+      ? ''
+      : `\n\nBy file at ${n(at100.reportsPerSecond)} reports/s (digits as #):\n\n${table(
+          ['file under SPOOL_DIR', 'data writes/s', 'metadata ops/s'],
+          at100.byFile.slice(0, 10).map((f) => [`\`${f.file}\``, f.dataPerSecond, f.metadataPerSecond]),
+        )}`;
+  return `Per report (per second); idle per minute. ${s.assumption}.\n\n${main}${files}`;
 }
 
 export function dedupeTable(d: DedupeResult): string {
@@ -361,6 +417,15 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
       met: d.ratios.oursKeyVsJspurefix >= 12,
     });
   }
+  const so = r['spool-ops']?.runs.find((x) => x.targetReportsPerSecond === 100);
+  if (so !== undefined && so.perReport !== null)
+    out.push({
+      what: `spool operations per report at ${n(so.reportsPerSecond)} reports/s (data writes + metadata ops)`,
+      issue: 29,
+      target: '≤ 0.3',
+      measured: `${so.perReport.total} (${so.perReport.data} data, ${so.perReport.metadata} metadata; EFS ${so.meteredMiBps} MiB/s metered)`,
+      met: so.perReport.total <= 0.3,
+    });
   const f = r.freshness;
   if (f !== undefined)
     out.push({

@@ -27,6 +27,7 @@ import {
   latencyTable,
   memoryTable,
   profileTable,
+  spoolOpsTable,
   targets,
   targetsTable,
   type BenchResults,
@@ -37,6 +38,7 @@ const ORDER = [
   'decode',
   'profile',
   'cpu',
+  'spool-ops',
   'end-to-end',
   'latency',
   'freshness',
@@ -140,6 +142,10 @@ async function main(): Promise<void> {
   if (results.cpu)
     blocks.push(
       `### CPU per report (simulator in another process → ListenerService, local sinks, fsync on, nothing instrumented)\n\n${cpuTable(results.cpu)}`,
+    );
+  if (results['spool-ops'])
+    blocks.push(
+      `### Spool operations per report (simulator in another process → ListenerService, local sinks outside the spool)\n\n${spoolOpsTable(results['spool-ops'])}`,
     );
   if (results['end-to-end'])
     blocks.push(

@@ -6,6 +6,9 @@
  * The optional JSON overrides the section's defaults. One process per section keeps JIT state,
  * heap and RSS of one section out of the next.
  */
+// First: the spool-ops section counts file operations through node:fs wrappers that must be in
+// place before src's modules are evaluated.
+import './spool-ops-preload.js';
 import { DEFAULT_CPU_OPTIONS, runCpu } from './cpu.js';
 import { DEFAULT_DECODE_OPTIONS, runDecode } from './decode.js';
 import { DEFAULT_DEDUPE_OPTIONS, runDedupe } from './dedupe.js';
@@ -15,6 +18,7 @@ import { DEFAULT_PARQUET_OPTIONS, runParquet } from './parquet.js';
 import { DEFAULT_LATENCY_OPTIONS, runLatency } from './latency.js';
 import { DEFAULT_MEMORY_OPTIONS, runMemory } from './memory.js';
 import { runProfile } from './profile.js';
+import { DEFAULT_SPOOL_OPS_OPTIONS, runSpoolOps } from './spool-ops.js';
 import { DEFAULT_STARTUP_OPTIONS, runStartup } from './startup.js';
 
 const SECTIONS = {
@@ -26,6 +30,7 @@ const SECTIONS = {
   freshness: (o: object) => runFreshness({ ...DEFAULT_FRESHNESS_OPTIONS, ...o }),
   parquet: (o: object) => runParquet({ ...DEFAULT_PARQUET_OPTIONS, ...o }),
   memory: (o: object) => runMemory({ ...DEFAULT_MEMORY_OPTIONS, ...o }),
+  'spool-ops': (o: object) => runSpoolOps({ ...DEFAULT_SPOOL_OPS_OPTIONS, ...o }),
   startup: (o: object) => runStartup({ ...DEFAULT_STARTUP_OPTIONS, ...o }),
   profile: (o: { seconds?: number }) => runProfile(o.seconds),
 } as const;
