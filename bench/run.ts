@@ -195,12 +195,12 @@ async function main(): Promise<void> {
       text.replace(/<!-- results:start -->[\s\S]*<!-- results:end -->/, () => block),
     );
     console.log(`updated ${readme}`);
-    // The project README carries the summary: the machine and every target with its figure.
-    const projectReadme = fileURLToPath(new URL('../../README.md', import.meta.url));
+    // docs/architecture.md (Performance) carries the summary: the machine and every target with its figure.
+    const projectReadme = fileURLToPath(new URL('../../docs/architecture.md', import.meta.url));
     const summary = `<!-- bench:start -->\n${blocks[0]}\n\n${targetsTable(verdicts)}\n<!-- bench:end -->`;
     const projectText = readFileSync(projectReadme, 'utf8');
     if (!projectText.includes('<!-- bench:start -->'))
-      throw new Error('README.md has no <!-- bench:start --> block to update');
+      throw new Error('docs/architecture.md has no <!-- bench:start --> block to update');
     writeFileSync(
       projectReadme,
       projectText.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => summary),

@@ -57,18 +57,18 @@ export function taskSizeFor(reportsPerSecond: number, cpu?: number): { cpu: numb
 
 /**
  * The spool's operations per report at 100 reports/s, from the bench's spool-ops section:
- * `npm run build && node dist/bench/run.js --only spool-ops`, 2026-12-06 (main 865520a). 1.04 data
- * writes a report (0.99 the journal's O_DSYNC commit, one a report at this rate; the rest the
- * cursor, session and dedupe files) and 0.33 metadata operations (33 a second: the fill cursor and
- * the session file saved once a second, each an atomic write of two copies — create, fsync, close,
- * rename, the folder's open, fsync, close). The saves are per second, not per report, and the
- * journal's commits group at higher rates, so these overstate 1,000/s (measured 0.75 + 0.03 a
- * report, 23.6 MiB/s metered: Provisioned 51 MiB/s where 36 would do) and understate 10/s (1.49 +
- * 3.2, 0.59 MiB/s: Bursting either way). The performance work aims at 0.3 in all; update these
- * with the bench and the stack follows (spoolThroughput).
+ * `npm run build && node dist/bench/run.js --only spool-ops`, 2026-12-06 (main after a00b7da, the
+ * cursor and session files written in place). 1.04 data writes a report (1.03 the journal's
+ * O_DSYNC commit, one a report at this rate, and the cursor, session and dedupe files once a
+ * second) and 0.09 metadata operations (9 a second: the fstat after each in-place save, the
+ * segment's check, the dedupe log's). Before the in-place saves: 1.04 + 0.33. The saves are per
+ * second, not per report, and the journal's commits group at higher rates, so these overstate
+ * 1,000/s (measured 0.74 + 0.01 a report, 23.3 MiB/s metered) and understate 10/s (1.49 + 0.88,
+ * 0.50 MiB/s: Bursting either way). The performance work aims at 0.3 in all; update these with
+ * the bench and the stack follows (spoolThroughput).
  */
 export const SPOOL_DATA_OPS_PER_REPORT = 1.04;
-export const SPOOL_METADATA_OPS_PER_REPORT = 0.33;
+export const SPOOL_METADATA_OPS_PER_REPORT = 0.09;
 
 /**
  * How EFS meters an operation (Elastic throughput's rule: a data operation as at least 32 KiB, a

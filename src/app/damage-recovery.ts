@@ -199,6 +199,7 @@ export async function resumePosition(journal: Journal, sessionFile: string): Pro
   const from = ranges.length === 0 ? Infinity : Math.min(...ranges.map(([first]) => first));
   if (nextInbound > from) nextInbound = from;
   if (nextInbound !== state.nextInbound) await store.save({ ...state, nextInbound });
+  await store.close();
   if (ranges.length === 0) return undefined;
   // The last MsgSeqNum a damaged record is known to have come in on (an open range: its first).
   const lastDamaged = Math.max(...ranges.map(([first, last]) => last ?? first));

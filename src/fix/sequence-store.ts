@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from '../core/atomic-file.js';
 import { ListenerError } from '../core/errors.js';
+import { readSlot, SlotPair } from '../core/slot-pair.js';
 
 /** Where a resumable (KalshiRT) session keeps its sequence numbers across connections and restarts. */
 export interface SequenceState {
@@ -23,6 +22,8 @@ export interface SequenceStore {
   load(): SequenceState | undefined;
   /** Resolves when `state` (or a later one) is durable; rejects when the write failed. */
   save(state: SequenceState): Promise<void>;
+  /** Lets go of what the store holds open (after the last save). */
+  close?(): Promise<void>;
 }
 
 export class MemorySequenceStore implements SequenceStore {
@@ -40,22 +41,27 @@ export class MemorySequenceStore implements SequenceStore {
 }
 
 /**
- * The state in two files written one after the other (`<path>`, then `<path>.mirror`), each
- * atomically (temp file, fsync, rename, directory fsync) and with a checksum, off the event loop:
- * the session never waits on the disk (on EFS each write is a network round trip). Saves made
- * while one is being written coalesce into the next write, so at most one is in flight and the
- * files end at the latest state. Damage to one file leaves the other; damage to both (or a file
- * that cannot be read) is no reason to stop: `load` says nothing is known and `damage` says why,
- * and the session starts afresh (a reset logon, after which the drop copy covers the gap).
+ * The state in two files (`<path>`, then `<path>.mirror`), each rewritten in place with a
+ * checksum and a generation (core/slot-pair: one durable write a copy, not a temp file and a
+ * rename), off the event loop: the session never waits on the disk (on EFS each write is a network
+ * round trip). Saves made while one is being written coalesce into the next write, so at most one
+ * is in flight and the files end at the latest state. Damage to one file leaves the other; damage
+ * to both (or a file that cannot be read) is no reason to stop: `load` says nothing is known and
+ * `damage` says why, and the session starts afresh (a reset logon, after which the drop copy
+ * covers the gap).
  */
 export class FileSequenceStore implements SequenceStore {
   readonly path: string;
+  readonly #slots: SlotPair;
+  #generation = 0;
+  #dirMade = false;
   #next: SequenceState | undefined;
   #writing: Promise<void> | undefined;
   #damage: ListenerError | undefined;
 
   constructor(path: string) {
     this.path = path;
+    this.#slots = new SlotPair(path, TAG);
   }
 
   /** What the last `load` found wrong with either copy (undefined when both were good or absent). */
@@ -64,16 +70,17 @@ export class FileSequenceStore implements SequenceStore {
   }
 
   load(): SequenceState | undefined {
-    const primary = readCopy(this.path);
-    const mirror = readCopy(`${this.path}.mirror`);
-    // A crash between the two writes leaves the primary one save ahead: it wins when good.
-    const state = typeof primary === 'object' ? primary : typeof mirror === 'object' ? mirror : undefined;
+    const [primary, mirror] = [readCopy(this.path), readCopy(`${this.path}.mirror`)];
+    const good = [primary, mirror].filter((c) => typeof c === 'object');
+    // The newer generation wins; a crash between the two writes leaves the first one ahead.
+    const state = good.sort((a, b) => b.generation - a.generation)[0];
+    this.#generation = state?.generation ?? 0;
     const bad = [
-      ...(primary === 'damaged' ? [this.path] : []),
-      ...(mirror === 'damaged' || (mirror === 'absent' && typeof primary === 'object' && primary.mirrored)
+      ...(primary === 'damaged' || (primary === 'absent' && state !== undefined) ? [this.path] : []),
+      // Every save writes both (a state from before the checksum, generation 0, had no mirror).
+      ...(mirror === 'damaged' || (mirror === 'absent' && state !== undefined && state.generation > 0)
         ? [`${this.path}.mirror`]
         : []),
-      ...(primary === 'absent' && typeof mirror === 'object' ? [this.path] : []),
     ];
     this.#damage =
       bad.length === 0
@@ -103,16 +110,24 @@ export class FileSequenceStore implements SequenceStore {
     return this.#writing;
   }
 
+  /** Waits for a save under way, then closes the files kept open for saving. */
+  async close(): Promise<void> {
+    await this.#writing?.catch(() => undefined);
+    await this.#slots.close();
+  }
+
   async #drain(): Promise<void> {
     try {
-      await mkdir(dirname(this.path), { recursive: true });
+      // Once: after that the folder is there (a mkdir a save was a spool operation a second).
+      if (!this.#dirMade) {
+        await mkdir(dirname(this.path), { recursive: true });
+        this.#dirMade = true;
+      }
       while (this.#next !== undefined) {
         const state = this.#next;
         this.#next = undefined;
-        const body = JSON.stringify(state);
-        const text = `${TAG} ${checksum(body)} ${body}\n`;
-        await writeFileAtomic(this.path, text);
-        await writeFileAtomic(`${this.path}.mirror`, text);
+        await this.#slots.write(this.#generation + 1, JSON.stringify(state));
+        this.#generation++;
       }
     } catch (cause) {
       throw new ListenerError('ERR_SEQUENCE_STORE', `cannot write sequence store ${this.path}`, { cause });
@@ -122,31 +137,24 @@ export class FileSequenceStore implements SequenceStore {
   }
 }
 
-const TAG = 'kfl-session 1';
+const TAG = 'kfl-session 2';
 
-function checksum(text: string): string {
-  return crc32(text).toString(16).padStart(8, '0');
-}
-
-/**
- * One copy: its state (`mirrored` when it is of the checksummed format, which always has a mirror),
- * 'damaged' when present but unreadable, 'absent' when there is no file.
- */
-function readCopy(path: string): (SequenceState & { mirrored: boolean }) | 'damaged' | 'absent' {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'damaged';
+/** One copy: its state and generation, 'damaged' when present but unreadable, 'absent'. */
+function readCopy(path: string): (SequenceState & { generation: number }) | 'damaged' | 'absent' {
+  const copy = readSlot(path, TAG);
+  if (copy === 'absent') return copy;
+  let json: string;
+  let generation = 0;
+  if (copy !== 'damaged') ({ body: json, generation } = copy);
+  else {
+    // A plain JSON file is the state as written before the checksum (generation 0).
+    try {
+      json = readFileSync(path, 'utf8');
+    } catch {
+      return 'damaged';
+    }
+    if (json.startsWith('kfl-')) return 'damaged';
   }
-  let json = text;
-  const mirrored = text.startsWith(`${TAG} `);
-  if (mirrored) {
-    const crc = text.slice(TAG.length + 1, TAG.length + 9);
-    json = text.slice(TAG.length + 10, text.endsWith('\n') ? -1 : undefined);
-    if (!text.endsWith('\n') || checksum(json) !== crc) return 'damaged';
-  }
-  // A plain JSON file is the state as written before the checksum.
   try {
     const parsed = JSON.parse(json) as Partial<SequenceState>;
     const last = parsed.lastApplicationSeq;
@@ -159,7 +167,7 @@ function readCopy(path: string): (SequenceState & { mirrored: boolean }) | 'dama
           nextInbound: parsed.nextInbound!,
           nextOutbound: parsed.nextOutbound!,
           ...(last === undefined ? {} : { lastApplicationSeq: last }),
-          mirrored,
+          generation,
         }
       : 'damaged';
   } catch {

@@ -320,6 +320,7 @@ export class ListenerSession {
     else this.#finishStop();
     await closed;
     await this.#saving;
+    await this.#o.store?.close?.();
   }
 
   /**

@@ -1,8 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from '../core/atomic-file.js';
 import type { ListenerError } from '../core/errors.js';
+import { checksum, readSlot, SlotPair } from '../core/slot-pair.js';
 import type { JournalDamage } from '../core/status.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
@@ -17,18 +17,21 @@ interface Copy {
 }
 
 const NAME = /^cursor-(.+)\.json(\.mirror)?$/;
+const TAG = 'kfl-cursor 3';
 
 /**
  * Each sink's position in the journal, in two files written one after the other
- * (`cursor-<sink>.json`, then `cursor-<sink>.json.mirror`), each atomically and with a checksum
- * and a generation number. Any damage to one file leaves the other; a crash between the two
- * leaves the newer generation in the first. A save that fails (a full disk) says so: the sink does
+ * (`cursor-<sink>.json`, then `cursor-<sink>.json.mirror`), in place and with a checksum and a
+ * generation number (core/slot-pair). Any damage to one file leaves the other; a crash between
+ * the two leaves the newer generation in the first. A save that fails (a full disk) says so: the sink does
  * not go past a position it could not save.
  */
 export class CursorStore {
   readonly #dir: string;
   /** Each sink's state as on disk (loaded at open, replaced by every save that lands). */
   readonly #loaded = new Map<string, Copy>();
+  /** Each sink's two files, kept open for saving in place. */
+  readonly #slots = new Map<string, SlotPair>();
   readonly #damage: JournalDamage[] = [];
   #failure: ListenerError | undefined;
 
@@ -44,7 +47,7 @@ export class CursorStore {
       const match = NAME.exec(name);
       if (match !== null) sinks.add(match[1]!);
     }
-    for (const sink of [...sinks].sort()) await store.#read(sink);
+    for (const sink of [...sinks].sort()) store.#read(sink);
     return store;
   }
 
@@ -97,12 +100,11 @@ export class CursorStore {
   async save(sink: string, state: CursorState): Promise<boolean> {
     const generation = (this.#loaded.get(sink)?.generation ?? 0) + 1;
     const json = JSON.stringify(state);
-    const body = `${generation} ${json}`;
-    const text = `kfl-cursor 2 ${crc32(body).toString(16).padStart(8, '0')} ${body}\n`;
     const path = this.#path(sink);
+    let slots = this.#slots.get(sink);
+    if (slots === undefined) this.#slots.set(sink, (slots = new SlotPair(path, TAG)));
     try {
-      await writeFileAtomic(path, text);
-      await writeFileAtomic(`${path}.mirror`, text);
+      await slots.write(generation, json);
     } catch (cause) {
       this.#failure = await spoolWriteFailure(path, `cannot save the ${sink} cursor`, cause, 'ERR_JOURNAL_CURSOR');
       return false;
@@ -116,10 +118,16 @@ export class CursorStore {
     return join(this.#dir, `cursor-${sink}.json`);
   }
 
-  async #read(sink: string): Promise<void> {
+  /** Closes the cursor files kept open for saving. */
+  async close(): Promise<void> {
+    for (const slots of this.#slots.values()) await slots.close();
+    this.#slots.clear();
+  }
+
+  #read(sink: string): void {
     const path = this.#path(sink);
-    const primary = await readCopy(path);
-    const mirror = await readCopy(`${path}.mirror`);
+    const primary = readCopy(path);
+    const mirror = readCopy(`${path}.mirror`);
     const good = [primary, mirror].filter((c): c is Copy => c !== undefined && c !== 'damaged' && c !== 'absent');
     const best = good.sort((a, b) => b.generation - a.generation)[0];
     if (best !== undefined) this.#loaded.set(sink, best);
@@ -145,25 +153,31 @@ export class CursorStore {
 }
 
 /** One copy: its state, 'damaged' when present but unreadable, 'absent' when there is no file. */
-async function readCopy(path: string): Promise<Copy | 'damaged' | 'absent'> {
+function readCopy(path: string): Copy | 'damaged' | 'absent' {
+  const copy = readSlot(path, TAG);
+  if (copy === 'absent') return copy;
+  if (copy !== 'damaged') {
+    const state = parseState(copy.body);
+    return state === undefined ? 'damaged' : { generation: copy.generation, state };
+  }
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    text = readFileSync(path, 'utf8');
+  } catch {
     return 'damaged';
   }
+  // Written whole by rename, before cursors were saved in place: one line, nothing after it.
   if (text.startsWith('kfl-cursor 2 ')) {
     const crc = text.slice(13, 21);
     const body = text.slice(22, text.endsWith('\n') ? -1 : undefined);
-    if (text[21] !== ' ' || !text.endsWith('\n') || crc32(body).toString(16).padStart(8, '0') !== crc) return 'damaged';
+    if (text[21] !== ' ' || !text.endsWith('\n') || checksum(body) !== crc) return 'damaged';
     const space = body.indexOf(' ');
     const generation = Number(body.slice(0, space));
     const state = parseState(body.slice(space + 1));
     return state === undefined || !Number.isSafeInteger(generation) ? 'damaged' : { generation, state };
   }
   // A cursor from before the checksum (one plain JSON file): taken as written, generation 0.
-  const state = parseState(text);
+  const state = text.startsWith('kfl-') ? undefined : parseState(text);
   return state === undefined ? 'damaged' : { generation: 0, state };
 }
 

@@ -562,6 +562,7 @@ export class Journal {
       (error: unknown) => asListenerError(error, 'ERR_JOURNAL_WRITE', 'journal appends not written at close'),
     );
     await this.#index.close(this.#log.durableLsn);
+    await this.#cursors.close();
     if (unwritten !== undefined) throw unwritten;
   }
 }

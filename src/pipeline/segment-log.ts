@@ -576,7 +576,10 @@ export class SegmentLog {
       }
       await writeFileAtomic(segment.path, data);
       this.#active = await open(segment.path, this.#appendFlags());
-      await handle.close().catch(() => undefined);
+      // The old descriptor names a deleted file: a failure to close it loses nothing, but is shown.
+      await handle.close().catch((cause: unknown) => {
+        this.#housekeeping = asListenerError(cause, 'ERR_JOURNAL_WRITE', 'cannot close the replaced segment');
+      });
       this.#report({
         kind: 'missing',
         segment: segmentName(segment.firstLsn),

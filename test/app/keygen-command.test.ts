@@ -158,14 +158,20 @@ describe('keygen', () => {
     expect(read(join(dir, 'key.pem'))).not.toBe(key);
   });
 
-  it("is an npm script that builds first, so the README's `npm run keygen` works from a fresh clone", () => {
+  it("is an npm script that builds first, so the docs' `npm run keygen` works from a fresh clone", () => {
     // Prepare
     const scripts = (JSON.parse(read(join(REPO, 'package.json'))) as { scripts: Record<string, string> }).scripts;
-    const readme = read(join(REPO, 'README.md'));
+    const deployment = read(join(REPO, 'docs', 'deployment.md'));
+    const docs = [
+      'README.md',
+      ...readdirSync(join(REPO, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     // Assess
     expect(scripts['keygen']).toBe('tsc -b tsconfig.build.json && node dist/src/app/cli.js keygen');
-    expect(readme).toContain('npm run keygen -- --out kalshi-key');
-    expect(readme).toContain('npm run keygen -- --out kalshi-dc-key');
-    expect(readme).not.toMatch(/npx kalshi-fix-listener keygen/);
+    expect(deployment).toContain('npm run keygen -- --out kalshi-key');
+    expect(deployment).toContain('npm run keygen -- --out kalshi-dc-key');
+    for (const doc of docs) expect(read(join(REPO, doc)), doc).not.toMatch(/npx kalshi-fix-listener keygen/);
   });
 });

@@ -100,7 +100,7 @@ describe('AppendLog', () => {
         expect(readFileSync(`${path}.mirror`)).toEqual(readFileSync(path));
         await appendReadsBack(path, values);
       }),
-      { numRuns: 200 },
+      { numRuns: 500 },
     );
   });
 
@@ -126,7 +126,7 @@ describe('AppendLog', () => {
         expect(next).toBe(back.length);
         await appendReadsBack(path, back);
       }),
-      { numRuns: 200 },
+      { numRuns: 500 },
     );
   });
 });

@@ -7,7 +7,7 @@ import { makeRecord } from '../helpers/records.js';
 import { spawnTs } from '../helpers/spawn.js';
 
 /**
- * The README's consumer (examples/fills-consumer.ts) run as a user runs it, in its own process,
+ * The consumer docs/archive.md offers (examples/fills-consumer.ts) run as a user runs it, in its own process,
  * against the SQS-compatible server `.ci/run` starts (or one started here): fills published in
  * the listener's own format come out once each, with their attributes, and leave the queue.
  */

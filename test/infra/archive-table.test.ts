@@ -48,9 +48,9 @@ describe("Glue table over the archive writer's keys", () => {
     expect(tableColumns()).toEqual(RECORD_COLUMNS.map((c) => ({ name: c.name, type: c.glueType, comment: c.comment })));
   });
 
-  it('is the table the README documents: same partitions, SerDe and projection start', () => {
+  it('is the table docs/archive.md documents: same partitions, SerDe and projection start', () => {
     // Prepare
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const readme = readFileSync(join(REPO, 'docs', 'archive.md'), 'utf8');
     // Assess
     expect(readme).toContain(`CREATE EXTERNAL TABLE ${TABLE_NAME} (`);
     expect(readme).toContain(`PARTITIONED BY (${PARTITION_KEYS.map((k) => `${k.name} ${k.type}`).join(', ')})`);
@@ -76,9 +76,9 @@ describe('the typed (Parquet) table', () => {
     });
   });
 
-  it('is documented in the README with the same DDL', () => {
+  it('is documented in docs/archive.md with the same DDL', () => {
     // Act
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const readme = readFileSync(join(REPO, 'docs', 'archive.md'), 'utf8');
     const ddl = new RegExp(
       `CREATE EXTERNAL TABLE ${PARQUET_TABLE_NAME} \\(\\n([\\s\\S]+?)\\n\\)\\nPARTITIONED BY`,
     ).exec(readme)?.[1];

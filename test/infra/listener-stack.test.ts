@@ -691,13 +691,13 @@ describe('alarms', () => {
     for (const a of alarms()) expect([a['AlarmActions'], a['OKActions']]).toEqual([[topic], [topic]]);
   });
 
-  it('has a runbook line in the README for every alarm', () => {
+  it('has a runbook line in docs/operations.md for every alarm', () => {
     // Prepare
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const readme = readFileSync(join(REPO, 'docs', 'operations.md'), 'utf8');
     // Assess
     for (const a of alarms()) {
       const name = a.id.replace(/^Alarms|[0-9A-F]{8}$/g, '');
-      expect(readme, `README runbook for ${name}`).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+      expect(readme, `docs/operations.md runbook for ${name}`).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
       expect(String(a['AlarmDescription'])).not.toBe('');
     }
   });

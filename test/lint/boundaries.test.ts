@@ -15,7 +15,7 @@ async function importProblems(filePath: string, specifier: string): Promise<stri
 }
 
 describe('architecture boundaries (DESIGN.md §2)', () => {
-  // The seven arrows the README promises, each as a bad import from a file in the room.
+  // The seven arrows docs/architecture.md promises, each as a bad import from a file in the room.
   const forbidden: Array<[arrow: string, file: string, specifier: string]> = [
     ['fix ↛ pipeline', 'src/fix/session.ts', '../pipeline/journal.js'],
     ['pipeline ↛ fix', 'src/pipeline/journal.ts', '../fix/message.js'],

@@ -24,7 +24,7 @@ async function savedStore(dir: string, sink: string, states: CursorState[]): Pro
 
 /** The parts of a cursor line: `kfl-cursor 2 <crc32 hex> <generation> <json>\n`. */
 function parseLine(text: string): { crc: string; body: string; generation: number; json: string } {
-  const match = /^kfl-cursor 2 ([0-9a-f]{8}) ((\d+) (.*))\n$/.exec(text);
+  const match = /^kfl-cursor 3 ([0-9a-f]{8}) ((\d+) \d+ (.*))\n *$/.exec(text);
   if (match === null) throw new Error(`not a cursor line: ${JSON.stringify(text)}`);
   return { crc: match[1]!, body: match[2]!, generation: Number(match[3]), json: match[4]! };
 }

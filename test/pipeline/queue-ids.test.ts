@@ -166,7 +166,7 @@ describe('fillQueueMessage on FIFO', () => {
     const { message, group } = fillQueueMessage(JSON.stringify(record), () => record, fifo, 'e1', 'default');
     // Assess
     expect(message.groupId).toBe(messageGroupId('default:KX SPACE É'));
-    expect(message.groupId).toBe('default:KX_SPACE_E~6df40debee62ee65'); // the README's example
+    expect(message.groupId).toBe('default:KX_SPACE_E~6df40debee62ee65'); // docs/archive.md's example
     expect(group).toBe(message.groupId);
     expect(message.attributes['symbol']).toEqual({ type: 'String', value: 'KX SPACE É' });
   });
