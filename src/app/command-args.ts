@@ -12,6 +12,12 @@ import { parseArchiveUrl, type Config } from './config.js';
  */
 
 /** `--from` and `--to` as ISO-8601 times, in that order. */
+/** --from and --to, as reconcile and replay take them (parsed by `timeRange`). */
+export const RANGE_OPTIONS = {
+  from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
+  to: { type: 'string', value: 'ISO', help: 'end of the range, inclusive (required)' },
+} as const;
+
 export function timeRange(values: { from?: string; to?: string }, problems: string[]): { from: Date; to: Date } {
   const from = new Date(values.from ?? '');
   const to = new Date(values.to ?? '');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
+import { archiveAccess, archiveUrlFrom, listenerFrom, RANGE_OPTIONS, timeRange } from './command-args.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { KalshiRest, type RestFill } from '../reconcile/kalshi-rest.js';
@@ -50,8 +50,7 @@ export const RECONCILE = {
     'every page, for each subaccount) and prints a JSON report of what is missing on either side.\n' +
     'Exit 0 when both sides agree, 1 when a fill is missing on either side, 2 on bad input.',
   options: {
-    from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
-    to: { type: 'string', value: 'ISO', help: 'end of the range, inclusive (required)' },
+    ...RANGE_OPTIONS,
     listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
     subaccounts: {
       type: 'string',

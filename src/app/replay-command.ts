@@ -6,7 +6,7 @@ import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reade
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
 import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { archiveAccess, archiveUrlFrom, listenerFrom, timeRange } from './command-args.js';
+import { archiveAccess, archiveUrlFrom, listenerFrom, RANGE_OPTIONS, timeRange } from './command-args.js';
 import { parseFillsUrl } from './config.js';
 
 export interface ReplaySummary {
@@ -150,8 +150,7 @@ export const REPLAY = {
     'attributes, FIFO group and deduplication id, in archive order). A progress bar on a terminal (stderr),\n' +
     'a JSON summary on stdout. Exit 0 when every selected fill was sent, 1 when some failed, 2 on bad input.',
   options: {
-    from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
-    to: { type: 'string', value: 'ISO', help: 'end of the range, inclusive (required)' },
+    ...RANGE_OPTIONS,
     queue: { type: 'string', value: 'URL', help: 'an SQS queue URL or file:///path.jsonl (required)' },
     symbol: { type: 'string', value: 'S', help: 'only the fills of this symbol' },
     listener: { type: 'string', value: 'NAME', help: 'whose fills (default: LISTENER_NAME, then default)' },

@@ -78,7 +78,7 @@ export class AppendFile {
   }
 
   async close(): Promise<void> {
-    await this.#queue.catch(() => undefined);
+    await this.#queue;
     const handle = this.#handle;
     this.#handle = undefined;
     await handle?.close();
@@ -86,6 +86,7 @@ export class AppendFile {
 
   #serial<T>(job: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(job, job);
+    // The caller gets this job's rejection from `run`; the queue only has to go on after it.
     this.#queue = run.catch(() => undefined);
     return run;
   }

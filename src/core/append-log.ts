@@ -67,6 +67,7 @@ export class AppendLog {
         if (data === undefined ? merged.content.length > 0 : !data.equals(merged.content))
           await writeFileAtomic(file, merged.content);
     };
+    // A repair the disk refuses is kept (`failure` reports it) and tried again by the next append.
     await log.#repaired().catch(() => undefined);
     for (const value of merged.values) onValue(value);
     return log;
@@ -89,6 +90,7 @@ export class AppendLog {
   append(json: string): Promise<void> {
     const line = encodeLine(json);
     const run = this.#queue.then(() => this.#append(line));
+    // The caller gets this append's rejection from `run`; the queue only has to go on after it.
     this.#queue = run.catch(() => undefined);
     return run;
   }

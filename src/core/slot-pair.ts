@@ -121,6 +121,7 @@ export function readSlot(path: string, tag: string): SlotCopy {
   return { generation, body };
 }
 
+/** CRC-32 of the text's UTF-8 bytes as 8 hex digits: the check every state file of the spool carries. */
 export function checksum(text: string): string {
   return crc32(text).toString(16).padStart(8, '0');
 }

@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { checksum } from '../core/slot-pair.js';
 import { addRange, type LsnRange } from './lsn-ranges.js';
 
 /*
@@ -32,10 +33,6 @@ export function uncovered(a: number, b: number, known: readonly LsnRange[]): Lsn
   }
   if (from <= b) out.push([from, b]);
   return out;
-}
-
-export function checksum(text: string): string {
-  return crc32(text).toString(16).padStart(8, '0');
 }
 
 /** lsn-base as written (with its checksum), or a plain LSN as written before it; else undefined. */

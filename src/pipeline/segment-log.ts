@@ -9,8 +9,8 @@ import type { JournalDamage } from '../core/status.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { unaccountedGap, Vacancies, type LsnRange } from './lsn-ranges.js';
 import { recoverSegments, type Segment } from './segment-recovery.js';
+import { checksum } from '../core/slot-pair.js';
 import {
-  checksum,
   HEADER_BYTES,
   INDEX_EVERY,
   LSN_BASE_TAG,

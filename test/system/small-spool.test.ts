@@ -86,6 +86,8 @@ describe('Journal on a small spool', () => {
             refusedSince ??= Date.now();
           }
         }
+        // The generator's pace (60 reports every 100 ms), not a wait for a condition: the rate is
+        // what fills the spool as an account would.
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       expect(stalled).toBe(true);
