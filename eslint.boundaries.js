@@ -38,8 +38,14 @@ export const ROOMS = {
   },
   infra: {
     forbid: ['src'],
-    allow: ['src/core/record.js', 'src/core/settings-schema.js', 'src/http/readiness.js', 'src/http/health-line.js'],
-    why: 'The CDK app may import the record schema, the settings checks, the readiness defaults and the health line (the metrics its alarms read), never the protocol or the service.',
+    allow: [
+      'src/core/record.js',
+      'src/core/env-checks.js',
+      'src/core/environment.js',
+      'src/http/readiness.js',
+      'src/http/health-line.js',
+    ],
+    why: 'The CDK app may import the record schema, the environment table and its checks, the readiness defaults and the health line (the metrics its alarms read), never the protocol or the service.',
   },
 };
 

@@ -1,15 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
+// Suites that need the machine (g++ and libquickfix-dev; root for a tmpfs) and the long crash
+// run: `npm run test:system` (vitest.system.config.js), which .ci/run runs after this.
+const EXCLUDE = ['**/node_modules/**', '**/.git/**', 'test/interop/quickfix*.test.ts', 'test/system/**'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Suites that need the machine (g++ and libquickfix-dev; root for a tmpfs): `npm run test:system`
-    // (vitest.system.config.js), which .ci/run runs after this.
-    exclude: ['**/node_modules/**', '**/.git/**', 'test/interop/quickfix*.test.ts', 'test/system/**'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    exclude: EXCLUDE,
+    // dist/ built for the suites that spawn the CLI and the fixtures; scratch folders on a tmpfs.
+    globalSetup: ['test/setup/build.ts', 'test/setup/scratch.ts'],
+    // Vitest's defaults (5 s a test, 10 s a hook): the suites that spawn processes or start peers
+    // set their own, test by test.
     // Integration suites bind real sockets and spawn real peers; two cores run two at a time.
     maxWorkers: 2,
+    projects: [
+      // The CDK suites share a process per worker: aws-cdk-lib compiles its template validation
+      // rules (WebAssembly) once a process, ~8 s, which each file paid on its own.
+      { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false } },
+      {
+        extends: true,
+        test: { name: 'service', include: ['test/**/*.test.ts'], exclude: [...EXCLUDE, 'test/infra/**'] },
+      },
+    ],
     coverage: {
       provider: 'v8',
       include: ['src/**/*.ts'],

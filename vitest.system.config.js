@@ -4,12 +4,15 @@ import { defineConfig } from 'vitest/config';
 // `npm run test:system`: suites that need the machine itself, kept out of `npm test` (which needs
 // Node and the npm registry only). The QuickFIX C++ suite compiles its acceptor with g++ against
 // Debian's libquickfix-dev (test/interop/quickfix.ts); the disk-full suite mounts a tmpfs (root);
-// the status-page suite drives Debian's chromium with playwright-core.
+// the status-page suite drives Debian's chromium with playwright-core. The crash suite runs here
+// at 24 and 10 kill points (test/system/crash.test.ts; `npm test` runs it at a few).
 // .ci/run installs the packages and runs this as root. No coverage gate: `npm test` measures it.
 // (JavaScript, like eslint.config.js, so the type-aware lint needs no tsconfig entry for it.)
 export default defineConfig({
   test: {
     include: ['test/interop/quickfix*.test.ts', 'test/system/*.test.ts'],
+    // dist/ built for the suites that spawn the CLI and the fixtures (test/setup/build.ts).
+    globalSetup: ['test/setup/build.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     maxWorkers: 2,

@@ -9,10 +9,14 @@
  * histogram splits off the first leg: socket read → durable in the journal (an O_DSYNC write), for
  * every report. Percentiles from HdrHistograms in µs; only reports read inside the window count.
  *
- * Three scenarios: the service's defaults (archive to fauxqs S3 in 64 MiB objects, gzipped a piece
+ * Four scenarios: the service's defaults (archive to fauxqs S3 in 64 MiB objects, gzipped a piece
  * at a time on the thread pool), the same with the archive's object cap raised so no object is
- * written inside the window (the difference is what archive writes do to fill latency), and the
- * defaults at 500 fills/s, below what fauxqs on a 2-core VM sustains, so nothing queues.
+ * written inside the window (the difference is what archive writes do to fill latency), the
+ * defaults at 500 fills/s, below what fauxqs on a 2-core VM sustains, so nothing queues, and at
+ * 100 fills/s, issue 29's target: socket read → SendMessageBatch issued, split at the journal
+ * (read → durable holds the group commit's linger, JOURNAL_LINGER_MS; durable → issued is the
+ * fill publisher's). With a `lingerMs` list the 100 fills/s scenario runs once per value, the
+ * other half of the trade-off the spool-ops section measures (operations per report).
  */
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
@@ -28,12 +32,19 @@ export interface LatencyScenario {
   measureMs: number;
   /** Archive object cap; absent = the service default (64 MiB). */
   archiveMaxObjectMb?: number;
+  /** JOURNAL_LINGER_MS; absent = the service default. */
+  lingerMs?: number;
 }
 
 export interface LatencyOptions {
   warmupMs: number;
   scenarios: LatencyScenario[];
+  /** Runs the 100 fills/s scenario once per value of JOURNAL_LINGER_MS (e.g. [0, 10, 50]). */
+  lingerMs?: number[];
 }
+
+/** The fill rate of issue 29's latency target, the scenario a `lingerMs` list repeats. */
+export const TARGET_FILLS_PER_SECOND = 100;
 
 export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   warmupMs: 3000,
@@ -47,8 +58,28 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
     },
     // Below the SQS peer's capacity on a small VM: what a fill waits when nothing is queueing.
     { name: 'service defaults at 500 fills/s', fillsPerSecond: 500, measureMs: 15_000 },
+    // Issue 29: read → SendMessageBatch issued, p99 ≤ 10 ms (≈ 235 reports/s).
+    { name: 'service defaults at 100 fills/s', fillsPerSecond: TARGET_FILLS_PER_SECOND, measureMs: 20_000 },
   ],
 };
+
+/**
+ * The scenarios to run: as given, but with a `lingerMs` list the 100 fills/s one once per value.
+ * run.ts runs each in a process of its own.
+ */
+export function latencyScenarios(options: LatencyOptions): LatencyScenario[] {
+  const lingers = options.lingerMs;
+  if (lingers === undefined || lingers.length === 0) return options.scenarios;
+  return options.scenarios.flatMap((scenario) =>
+    scenario.fillsPerSecond !== TARGET_FILLS_PER_SECOND || scenario.lingerMs !== undefined
+      ? [scenario]
+      : lingers.map((lingerMs) => ({
+          ...scenario,
+          name: `${scenario.name.replace('service defaults', 'defaults')}, JOURNAL_LINGER_MS=${lingerMs}`,
+          lingerMs,
+        })),
+  );
+}
 
 /** Share of the simulator's reports that are fills (OrderFlow's mix; the decode corpus measures it). */
 const FILL_SHARE = 0.425;
@@ -65,6 +96,8 @@ interface Percentiles {
 
 export interface LatencyScenarioResult {
   name: string;
+  /** JOURNAL_LINGER_MS the listener ran with; null = the service default. */
+  lingerMs: number | null;
   targetFillsPerSecond: number;
   measuredFillsPerSecond: number;
   measuredReportsPerSecond: number;
@@ -72,6 +105,8 @@ export interface LatencyScenarioResult {
   readToSent: Percentiles & { over5msPercent: number };
   /** Socket read → durable in the journal, per report, ms. */
   readToDurable: Percentiles;
+  /** Socket read → its SendMessageBatch issued, per fill, ms: issue 29's figure (no SQS round trip). */
+  readToIssued: Percentiles;
   /**
    * The journal segment's durable write (O_DSYNC: the write returns once the bytes are on disk,
    * what write + fdatasync took before) in the same window, per call, ms: the disk's share.
@@ -115,6 +150,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
   trackReadTimes(true);
   const toSent = newHistogram();
   const toDurable = newHistogram();
+  const readIssued = newHistogram();
   const syncs = newHistogram();
   const toIssued = newHistogram();
   const roundTrip = newHistogram();
@@ -130,6 +166,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     const listener = await startListener(peers, {
       archive: 's3',
       fills: 'sqs',
+      ...(scenario.lingerMs === undefined ? {} : { lingerMs: scenario.lingerMs }),
       ...(scenario.archiveMaxObjectMb === undefined
         ? {}
         : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
@@ -145,6 +182,9 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
             if (us > 5000) over5ms++;
           },
           (execId, issuedAt) => {
+            const readAt = readAtByExecId.get(execId);
+            if (readAt !== undefined && inWindow(readAt))
+              readIssued.recordValue(Math.max(1, Math.round((issuedAt - readAt) * 1000)));
             const durableAt = durableAtByExecId.get(execId);
             durableAtByExecId.delete(execId);
             if (durableAt !== undefined) toIssued.recordValue(Math.max(1, Math.round((issuedAt - durableAt) * 1000)));
@@ -193,6 +233,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     const windowSeconds = (windowEnd - windowStart) / 1000;
     return {
       name: scenario.name,
+      lingerMs: scenario.lingerMs ?? null,
       targetFillsPerSecond: scenario.fillsPerSecond,
       measuredFillsPerSecond: Math.round((after.fills - before.fills) / windowSeconds),
       measuredReportsPerSecond: Math.round((after.generated - before.generated) / windowSeconds),
@@ -201,6 +242,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
         over5msPercent: round((over5ms / Math.max(1, toSent.totalCount)) * 100, 2),
       },
       readToDurable: percentiles(toDurable),
+      readToIssued: percentiles(readIssued),
       durableWrite: percentiles(syncs),
       durableToIssued: percentiles(toIssued),
       sqsRoundTrip: percentiles(roundTrip),
@@ -220,6 +262,6 @@ export async function runLatency(
 ): Promise<{ scenarios: LatencyScenarioResult[] }> {
   await installStageTiming();
   const scenarios: LatencyScenarioResult[] = [];
-  for (const scenario of options.scenarios) scenarios.push(await runScenario(scenario, options.warmupMs));
+  for (const scenario of latencyScenarios(options)) scenarios.push(await runScenario(scenario, options.warmupMs));
   return { scenarios };
 }

@@ -12,6 +12,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ArchiveEvent } from '../src/pipeline/archive-writer.js';
 import type { FillEvent } from '../src/pipeline/fill-publisher.js';
 import { ListenerService } from '../src/app/service.js';
+import { childParquetRunner } from '../src/app/parquet-builds.js';
 import { LocalFileQueue } from '../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../src/sinks/local-folder-store.js';
 import { S3Store } from '../src/sinks/s3-store.js';
@@ -19,13 +20,14 @@ import { SqsQueue } from '../src/sinks/sqs-queue.js';
 import type { FillQueue, ObjectStore } from '../src/sinks/types.js';
 import type { SessionEvent } from '../src/fix/session.js';
 import { BENCH_API_KEY } from './fixtures.js';
-import type { Peers } from './peers-client.js';
+import type { PeersHandle } from './peers-client.js';
 import { waitUntil } from './timing.js';
 
 export type ArchiveKind = 'local' | 's3';
 export type FillsKind = 'local' | 'sqs';
 
 const PARQUET_TABLE = 'exec_reports_parquet/';
+const BENCH_LISTENER = 'bench';
 const AWS = { region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
 
 export interface BenchListener {
@@ -56,20 +58,22 @@ export interface ListenerOptions {
    * own thread, is a large share of the listener's CPU per report.
    */
   parquet?: boolean;
+  /** JOURNAL_LINGER_MS: how long a group commit waits for more reports (absent: the service default). */
+  lingerMs?: number;
 }
 
-export function s3Store(peers: Peers): S3Store {
+export function s3Store(peers: PeersHandle): S3Store {
   const client = new S3Client({ ...AWS, endpoint: peers.address.aws.endpoint, forcePathStyle: true });
   return new S3Store({ bucket: peers.address.aws.bucket, prefix: 'bench/', client });
 }
 
-export function sqsQueue(peers: Peers): SqsQueue {
+export function sqsQueue(peers: PeersHandle): SqsQueue {
   const client = new SQSClient({ ...AWS, endpoint: peers.address.aws.endpoint, useQueueUrlAsEndpoint: false });
   return new SqsQueue({ queueUrl: peers.address.aws.queueUrl, client });
 }
 
 /** Starts the service on a fresh spool directory and resolves once it is logged on. */
-export async function startListener(peers: Peers, options: ListenerOptions): Promise<BenchListener> {
+export async function startListener(peers: PeersHandle, options: ListenerOptions): Promise<BenchListener> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'kfl-bench-'));
   const store =
     typeof options.archive !== 'string'
@@ -99,7 +103,26 @@ export async function startListener(peers: Peers, options: ListenerOptions): Pro
     store,
     queue,
     ...(options.archiveOptions === undefined ? {} : { archive: options.archiveOptions }),
-    ...(options.parquet === false ? {} : { parquet: {} }),
+    ...(options.lingerMs === undefined ? {} : { journal: { lingerMs: options.lingerMs } }),
+    // Named as deployed, so the Parquet builder (a child process, as deployed) finds its partition.
+    listener: BENCH_LISTENER,
+    ...(options.parquet === false
+      ? {}
+      : {
+          parquet: {
+            run: childParquetRunner({
+              archiveUrl: store.location,
+              listener: BENCH_LISTENER,
+              env: {
+                ...process.env,
+                AWS_REGION: AWS.region,
+                AWS_ACCESS_KEY_ID: AWS.credentials.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: AWS.credentials.secretAccessKey,
+                AWS_ENDPOINT_URL_S3: peers.address.aws.endpoint,
+              },
+            }),
+          },
+        }),
     onSessionEvent: (event: SessionEvent) => {
       if (event.kind === 'logon') loggedOn = true;
       if (event.kind === 'state' && event.to === 'stopped') sessionStoppedAt = performance.now();

@@ -15,6 +15,12 @@ export interface PeersAddress {
   aws: { endpoint: string; bucket: string; queueUrl: string };
 }
 
+/** What a listener (or a reference client) needs of the peers: where they are, and its key. */
+export interface PeersHandle {
+  readonly address: PeersAddress;
+  readonly privateKey: KeyObject;
+}
+
 export type PeerReply =
   | ({ type: 'ready' } & PeersAddress)
   | { type: 'emitted'; generated: number; fills: number }
@@ -22,7 +28,7 @@ export type PeerReply =
   | { type: 'ok' }
   | { type: 'error'; message: string };
 
-export class Peers {
+export class Peers implements PeersHandle {
   readonly #child: ChildProcess;
   /** The listener's key; the simulator gets the public half to check the Logon signature. */
   readonly privateKey: KeyObject;

@@ -91,6 +91,12 @@ function stats(): void {
   reply({ type: 'stats', generated, fills, rssBytes: process.memoryUsage().rss });
 }
 
+// The process that forked this one is gone without a stop (it failed): do not outlive it.
+let stopping = false;
+process.on('disconnect', () => {
+  if (!stopping) process.exit(1);
+});
+
 process.on('message', (command: PeerCommand) => {
   void (async () => {
     try {
@@ -105,6 +111,7 @@ process.on('message', (command: PeerCommand) => {
         case 'stats':
           return stats();
         case 'stop':
+          stopping = true;
           setRate(0);
           await sim?.stop();
           await aws?.stop();

@@ -11,12 +11,14 @@ import type { ParquetResult } from './parquet.js';
 import type { LatencyScenarioResult } from './latency.js';
 import type { MemoryResult } from './memory.js';
 import type { ProfileResult } from './profile.js';
+import type { ReferencesResult, Subject } from './references.js';
 import type { SpoolOpsResult, SpoolOpsRun } from './spool-ops.js';
 import type { StartupResult } from './startup.js';
 
 export interface BenchResults {
   decode?: DecodeResult;
   cpu?: CpuResult;
+  references?: ReferencesResult;
   dedupe?: DedupeResult;
   'end-to-end'?: { runs: EndToEndRun[] };
   freshness?: FreshnessResult;
@@ -102,6 +104,7 @@ export function latencyTable(scenarios: readonly LatencyScenarioResult[]): strin
     s.readToSent.max,
     `${s.readToSent.over5msPercent}%`,
     `${s.readToDurable.p50} / ${s.readToDurable.p99}`,
+    `${s.readToIssued.p50} / ${s.readToIssued.p99}`,
     `${s.durableWrite.p50} / ${s.durableWrite.p99}`,
     `${s.durableToIssued.p50} / ${s.durableToIssued.p99}`,
     `${s.sqsRoundTrip.p50} / ${s.sqsRoundTrip.p99}`,
@@ -120,6 +123,7 @@ export function latencyTable(scenarios: readonly LatencyScenarioResult[]): strin
       'max ms',
       '> 5 ms',
       'read→durable p50 / p99 ms',
+      'read→SendMessageBatch issued p50 / p99 ms',
       'journal durable write (O_DSYNC) p50 / p99 ms',
       'durable→SendMessageBatch issued p50 / p99 ms',
       'SQS round trip p50 / p99 ms',
@@ -166,14 +170,178 @@ export function cpuTable(c: CpuResult): string {
   );
 }
 
+const SUBJECT_LABEL: Record<Subject, string> = {
+  listener: 'listener (local sinks, Parquet copy on)',
+  'listener-s3-sqs': 'listener, S3 + SQS sinks (fauxqs)',
+  'listener-no-parquet': 'listener, Parquet copy off',
+  floor: 'floor',
+  jspurefix: 'jspurefix 5.11.4',
+};
+
+/** The idle windows the figure pools, e.g. "60 s in 1 round". */
+function idleWindows(r: ReferencesResult): string {
+  const windows = r.rounds.filter((x) => x.idle.listener !== undefined || x.idle.floor !== undefined).length;
+  return `${r.options.idleMs / 1000} s in ${windows} round${windows === 1 ? '' : 's'}`;
+}
+
+/** Lowest–highest ms/min over the idle windows' slices (idleSliceMs each). */
+function idleSlices(r: ReferencesResult, s: Subject): string {
+  const slices = r.rounds.flatMap((x) => x.idle[s]?.slices ?? []);
+  return slices.length === 0
+    ? '—'
+    : `of ${r.options.idleSliceMs / 1000} s ${Math.min(...slices)}–${Math.max(...slices)} ms/min`;
+}
+
+const times = (x: number | null | undefined) => (x === null || x === undefined ? '—' : `${x}×`);
+const fig = (x: number | undefined) => (x === undefined ? '—' : String(x));
+
+/**
+ * The listener against the floor and jspurefix (medians of the rounds; the ratios are medians of
+ * each round's ratio), then the listener's variants.
+ */
+export function referencesTable(r: ReferencesResult): string {
+  const m = r.median;
+  const q = r.ratios;
+  const o = r.options;
+  const vsFloor = (load: Partial<Record<Subject, number>>, s: Subject) => {
+    const a = load[s];
+    const f = load.floor;
+    return a === undefined || f === undefined || f === 0 ? null : Math.round((a / f) * 100) / 100;
+  };
+  const row = (
+    label: string,
+    load: Partial<Record<Subject, number>>,
+    listenerToFloor: number | null,
+    jspurefixToFloor: number | null,
+    below: [number, number] | undefined,
+  ) => [
+    label,
+    fig(load.listener),
+    fig(load.floor),
+    fig(load.jspurefix),
+    times(listenerToFloor),
+    times(jspurefixToFloor),
+    below === undefined
+      ? load.listener !== undefined && load.jspurefix !== undefined
+        ? load.listener < load.jspurefix
+          ? 'yes'
+          : 'no'
+        : '—'
+      : `${below[0]} of ${below[1]} rounds`,
+  ];
+  const main = table(
+    [
+      `load (medians of ${r.rounds.length} rounds)`,
+      'listener',
+      'floor',
+      'jspurefix',
+      'listener ÷ floor',
+      'jspurefix ÷ floor',
+      'listener below jspurefix',
+    ],
+    [
+      row(
+        `idle, connected: CPU ms/min (${idleWindows(r)}, side by side)`,
+        m.idleMsPerMinute,
+        vsFloor(m.idleMsPerMinute, 'listener'),
+        vsFloor(m.idleMsPerMinute, 'jspurefix'),
+        undefined,
+      ),
+      row(
+        `steady ${n(o.slowRate)}/s evenly spaced: µs/report (${o.slowMs / 1000} s, side by side)`,
+        m.slowUsPerReport,
+        q.slowListenerToFloor,
+        q.slowJspurefixToFloor,
+        q.slowBelowJspurefix,
+      ),
+      row(
+        `steady ${n(o.fastRate)}/s: µs/report (${o.fastMs / 1000} s, one at a time)`,
+        m.fastUsPerReport,
+        q.fastListenerToFloor,
+        q.fastJspurefixToFloor,
+        q.fastBelowJspurefix,
+      ),
+      row(
+        `flood of ${n(o.floodReports)} through the stop: µs/report`,
+        m.floodUsPerReport,
+        q.floodListenerToFloor,
+        q.floodJspurefixToFloor,
+        undefined,
+      ),
+      ...(
+        [
+          ['flood: reports/s', m.floodReportsPerSecond],
+          ['flood: peak RSS, MB', m.floodPeakRssMb],
+        ] as const
+      ).map(([label, load]) => [label, fig(load.listener), fig(load.floor), fig(load.jspurefix), '', '', '']),
+    ],
+  );
+  const variants = table(
+    [
+      'listener',
+      'idle ms/min',
+      `${n(o.slowRate)}/s µs/report`,
+      `${n(o.fastRate)}/s µs/report`,
+      `${n(o.fastRate)}/s from the rate's start through the stop, µs/report`,
+    ],
+    (['listener', 'listener-s3-sqs', 'listener-no-parquet'] as const).map((s) => [
+      SUBJECT_LABEL[s],
+      fig(m.idleMsPerMinute[s]),
+      fig(m.slowUsPerReport[s]),
+      fig(m.fastUsPerReport[s]),
+      fig(m.fastThroughStopUsPerReport[s]),
+    ]),
+  );
+  const notes = [
+    `S3 + SQS sinks ÷ local sinks at ${n(o.slowRate)}/s: ${times(q.s3SqsToLocalSinks)}`,
+    `the typed Parquet copy's cost to the listener (on − off at ${n(o.fastRate)}/s, through the stop): ${q.parquetUsPerReport ?? '—'} µs/report in its process, ${q.parquetChildrenUsPerReport ?? '—'} µs/report in the processes it started`,
+  ];
+  return `Each client in its own process against its own simulator, CPU of that process (all threads, process.cpuUsage) per report durable in it; the floor is a TLS client that splits on CheckSum and appends each read O_DSYNC, jspurefix parses each ExecutionReport into an object and appends it as a JSON line O_DSYNC.\n\n${main}\n\n${variants}\n\n${notes.join('; ')}.`;
+}
+
+/** Spool operations against fill latency for each JOURNAL_LINGER_MS run (both sections run with `lingerMs`). */
+export function lingerTable(
+  spool: SpoolOpsResult | undefined,
+  latency: readonly LatencyScenarioResult[] | undefined,
+): string | undefined {
+  const ops = (spool?.runs ?? []).filter((x) => x.targetReportsPerSecond === 100 && x.perReport !== null);
+  const lat = (latency ?? []).filter((x) => x.targetFillsPerSecond === 100);
+  const lingers = [...new Set([...ops.map((x) => x.lingerMs), ...lat.map((x) => x.lingerMs)])];
+  if (lingers.length < 2 && lingers.every((l) => l === null)) return undefined;
+  lingers.sort((a, b) => (a ?? -1) - (b ?? -1));
+  return table(
+    [
+      'JOURNAL_LINGER_MS',
+      'spool ops/report at 100/s (data + metadata)',
+      'of them O_DSYNC writes',
+      'fill read→SendMessageBatch issued p50 / p99 ms (100 fills/s)',
+      'of it read→durable p50 / p99 ms',
+      'durable→issued p50 / p99 ms',
+    ],
+    lingers.map((l) => {
+      const o = ops.find((x) => x.lingerMs === l)?.perReport ?? undefined;
+      const t = lat.find((x) => x.lingerMs === l);
+      return [
+        l === null ? 'service default' : `${l} ms`,
+        o === undefined ? '—' : `${o.total} (${o.data} + ${o.metadata})`,
+        o === undefined ? '—' : String(o.dsyncWrites),
+        t === undefined ? '—' : `${t.readToIssued.p50} / ${t.readToIssued.p99}`,
+        t === undefined ? '—' : `${t.readToDurable.p50} / ${t.readToDurable.p99}`,
+        t === undefined ? '—' : `${t.durableToIssued.p50} / ${t.durableToIssued.p99}`,
+      ];
+    }),
+  );
+}
+
 export function spoolOpsTable(s: SpoolOpsResult): string {
   // Steady rates: per report (per second); idle: per minute.
   const cell = (r: SpoolOpsRun, pick: (f: NonNullable<SpoolOpsRun['perReport']>) => number) =>
     r.perReport === null ? `${pick(r.perMinute)}/min` : `${pick(r.perReport)} (${pick(r.perSecond)}/s)`;
   const rows = s.runs.map((r) => [
-    r.targetReportsPerSecond === 0
+    (r.targetReportsPerSecond === 0
       ? `idle, connected, ${n(r.seconds)} s`
-      : `${n(r.reportsPerSecond)} reports/s (${n(r.reports)} in ${n(r.seconds)} s)`,
+      : `${n(r.reportsPerSecond)} reports/s (${n(r.reports)} in ${n(r.seconds)} s)`) +
+      (r.lingerMs === null || r.lingerMs === undefined ? '' : `, JOURNAL_LINGER_MS=${r.lingerMs}`),
     cell(r, (f) => f.data),
     cell(r, (f) => f.dsyncWrites),
     cell(r, (f) => f.fsyncs),
@@ -310,8 +478,127 @@ export function profileTable(p: ProfileResult): string {
   return `${top}\n\n${lines}`;
 }
 
-export function targets(r: BenchResults, totalSeconds: number): Target[] {
+/**
+ * Issue 29's table, in its order: the CPU figures as ratios to the floor measured in the same
+ * rounds (and against jspurefix, also in them), then the rest of its rows.
+ */
+export function issue29Targets(r: BenchResults): Target[] {
   const out: Target[] = [];
+  const ref = r.references;
+  if (ref !== undefined) {
+    const m = ref.median;
+    const q = ref.ratios;
+    const o = ref.options;
+    const steady = (
+      load: Partial<Record<Subject, number>>,
+      toFloor: number | null,
+      jspurefixToFloor: number | null,
+      below: [number, number],
+      what: string,
+    ) => {
+      if (load.listener === undefined || load.floor === undefined) return;
+      const belowJspurefix = load.jspurefix !== undefined && load.listener < load.jspurefix;
+      out.push({
+        what,
+        issue: 29,
+        target: '≤ 1.5 × floor, and below jspurefix',
+        measured: `${times(toFloor)} floor (${load.listener} vs ${load.floor} µs/report); jspurefix ${fig(load.jspurefix)} µs (${times(jspurefixToFloor)} floor), the listener below it in ${below[0]} of ${below[1]} rounds`,
+        met: toFloor !== null && toFloor <= 1.5 && belowJspurefix,
+      });
+    };
+    steady(
+      m.slowUsPerReport,
+      q.slowListenerToFloor,
+      q.slowJspurefixToFloor,
+      q.slowBelowJspurefix,
+      `listener CPU per report, steady ${n(o.slowRate)}/s evenly spaced (all threads)`,
+    );
+    steady(
+      m.fastUsPerReport,
+      q.fastListenerToFloor,
+      q.fastJspurefixToFloor,
+      q.fastBelowJspurefix,
+      `listener CPU per report, steady ${n(o.fastRate)}/s (all threads)`,
+    );
+    if (m.floodUsPerReport.listener !== undefined && m.floodUsPerReport.floor !== undefined)
+      out.push({
+        what: `listener CPU per report, flood of ${n(o.floodReports)} through the stop (all threads)`,
+        issue: 29,
+        target: '≤ 5 × floor',
+        measured: `${times(q.floodListenerToFloor)} floor (${m.floodUsPerReport.listener} vs ${m.floodUsPerReport.floor} µs/report); jspurefix ${fig(m.floodUsPerReport.jspurefix)} µs (${times(q.floodJspurefixToFloor)} floor)`,
+        met: q.floodListenerToFloor !== null && q.floodListenerToFloor <= 5,
+      });
+    const idle = m.idleMsPerMinute.listener;
+    if (idle !== undefined)
+      out.push({
+        what: 'listener CPU idle, connected',
+        issue: 29,
+        target: '≤ 60 ms/min',
+        measured: `${idle} ms/min over ${idleWindows(ref)}, slices ${idleSlices(ref, 'listener')} (floor ${fig(m.idleMsPerMinute.floor)}, jspurefix ${fig(m.idleMsPerMinute.jspurefix)})`,
+        met: idle <= 60,
+      });
+    if (q.parquetUsPerReport !== null)
+      out.push({
+        what: `the typed copy's cost to the listener (ARCHIVE_PARQUET on − off, ${n(o.fastRate)}/s through the stop)`,
+        issue: 29,
+        target: '≤ 5 µs per report',
+        measured: `${q.parquetUsPerReport} µs (on ${fig(m.fastThroughStopUsPerReport.listener)}, off ${fig(m.fastThroughStopUsPerReport['listener-no-parquet'])} µs/report; the processes it started: ${q.parquetChildrenUsPerReport ?? 'n/a'} µs/report)`,
+        met: q.parquetUsPerReport <= 5,
+      });
+    if (q.s3SqsToLocalSinks !== null)
+      out.push({
+        what: `listener CPU per report, steady ${n(o.slowRate)}/s with the S3 + SQS sinks (fauxqs)`,
+        issue: 29,
+        target: '≤ 1.3 × the local-sink figure',
+        measured: `${times(q.s3SqsToLocalSinks)} (${fig(m.slowUsPerReport['listener-s3-sqs'])} vs ${fig(m.slowUsPerReport.listener)} µs/report)`,
+        met: q.s3SqsToLocalSinks <= 1.3,
+      });
+  }
+  const spool = r['spool-ops']?.runs.filter((x) => x.targetReportsPerSecond === 100 && x.perReport !== null) ?? [];
+  const so = spool.find((x) => x.lingerMs === null) ?? spool[0];
+  if (so?.perReport !== undefined && so.perReport !== null)
+    out.push({
+      what: `spool operations per report at ${n(so.reportsPerSecond)} reports/s (data writes + metadata ops${so.lingerMs === null ? '' : `; JOURNAL_LINGER_MS=${so.lingerMs}`})`,
+      issue: 29,
+      target: '≤ 0.3',
+      measured: `${so.perReport.total} (${so.perReport.data} data, ${so.perReport.metadata} metadata; EFS ${so.meteredMiBps} MiB/s metered)`,
+      met: so.perReport.total <= 0.3,
+    });
+  const fills = r.latency?.scenarios.filter((x) => x.targetFillsPerSecond === 100) ?? [];
+  const fl = fills.find((x) => x.lingerMs === null) ?? fills[0];
+  if (fl !== undefined) {
+    const linger = fl.lingerMs === null ? 'the service default' : `${fl.lingerMs} ms`;
+    out.push({
+      what: `fill read → SendMessageBatch issued, p99 at ${n(fl.measuredFillsPerSecond)} fills/s`,
+      issue: 29,
+      target: "≤ 10 ms (state the linger's share)",
+      measured: `${fl.readToIssued.p99} ms: read → durable p99 ${fl.readToDurable.p99} ms (journal linger ${linger}; its durable write p99 ${fl.durableWrite.p99} ms), durable → issued p99 ${fl.durableToIssued.p99} ms`,
+      met: fl.readToIssued.p99 <= 10,
+    });
+  }
+  const rss = r.references?.median.floodPeakRssMb.listener;
+  if (rss !== undefined)
+    out.push({
+      what: `listener peak RSS, flood of ${n(r.references!.options.floodReports)}`,
+      issue: 29,
+      target: '≤ 300 MB',
+      measured: `${rss} MB (floor ${fig(r.references!.median.floodPeakRssMb.floor)}, jspurefix ${fig(r.references!.median.floodPeakRssMb.jspurefix)} MB)`,
+      met: rss <= 300,
+    });
+  const local = r['end-to-end']?.runs.find((x) => x.sinks.startsWith('local'));
+  if (local !== undefined)
+    out.push({
+      what: 'end to end, local sinks, journal durable (also #7)',
+      issue: 29,
+      target: '≥ 50,000 reports/s',
+      measured: `${n(local.journalReportsPerSecond)}/s`,
+      met: local.journalReportsPerSecond >= 50_000,
+    });
+  return out;
+}
+
+export function targets(r: BenchResults, totalSeconds: number): Target[] {
+  const out: Target[] = issue29Targets(r);
   const c = r.cpu;
   if (c !== undefined) {
     out.push({
@@ -417,15 +704,6 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
       met: d.ratios.oursKeyVsJspurefix >= 12,
     });
   }
-  const so = r['spool-ops']?.runs.find((x) => x.targetReportsPerSecond === 100);
-  if (so !== undefined && so.perReport !== null)
-    out.push({
-      what: `spool operations per report at ${n(so.reportsPerSecond)} reports/s (data writes + metadata ops)`,
-      issue: 29,
-      target: '≤ 0.3',
-      measured: `${so.perReport.total} (${so.perReport.data} data, ${so.perReport.metadata} metadata; EFS ${so.meteredMiBps} MiB/s metered)`,
-      met: so.perReport.total <= 0.3,
-    });
   const f = r.freshness;
   if (f !== undefined)
     out.push({
@@ -453,15 +731,6 @@ export function targets(r: BenchResults, totalSeconds: number): Target[] {
         met: q.fewerBytes >= 10,
       });
   }
-  const local = r['end-to-end']?.runs.find((x) => x.sinks.startsWith('local'));
-  if (local !== undefined)
-    out.push({
-      what: 'end to end, local sinks, journal durable',
-      issue: 7,
-      target: '≥ 50k reports/s',
-      measured: `${n(local.journalReportsPerSecond)}/s`,
-      met: local.journalReportsPerSecond >= 50_000,
-    });
   out.push({
     what: '`npm run bench` wall time on this machine',
     issue: 7,

@@ -4,10 +4,14 @@
  * Sections made of several service runs (end-to-end, latency) get one process per run: a run
  * that follows another in the same process inherits its heap and GC state and measured worse.
  *
- *   node dist/bench/run.js                       everything (≈ 4 min here)
+ *   node dist/bench/run.js                       everything (≈ 20 min here)
  *   node dist/bench/run.js --only decode,latency a subset; latest.json is still written
  *   npm run bench -- --readme                    everything, and the tables replace the results
  *                                                block of bench/README.md
+ *   node dist/bench/run.js --only spool-ops,latency --linger-ms 0,10,50
+ *                                                spool-ops' rates and the 100 fills/s latency
+ *                                                scenario once per JOURNAL_LINGER_MS, and the
+ *                                                trade-off table
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_END_TO_END_OPTIONS, type EndToEndRun } from './end-to-end.js';
-import { DEFAULT_LATENCY_OPTIONS, type LatencyScenarioResult } from './latency.js';
+import { DEFAULT_LATENCY_OPTIONS, latencyScenarios, type LatencyScenarioResult } from './latency.js';
 import {
   cpuTable,
   decodeTable,
@@ -25,8 +29,10 @@ import {
   freshnessTable,
   parquetTable,
   latencyTable,
+  lingerTable,
   memoryTable,
   profileTable,
+  referencesTable,
   spoolOpsTable,
   targets,
   targetsTable,
@@ -38,6 +44,7 @@ const ORDER = [
   'decode',
   'profile',
   'cpu',
+  'references',
   'spool-ops',
   'end-to-end',
   'latency',
@@ -99,7 +106,18 @@ function machine() {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, readme: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      readme: { type: 'boolean', default: false },
+      'linger-ms': { type: 'string' },
+    },
+  });
+  const lingerMs = values['linger-ms']?.split(',').map((v) => {
+    const ms = Number(v);
+    if (!Number.isInteger(ms) || ms < 0) throw new Error(`--linger-ms: '${v}' is not a whole number of ms`);
+    return ms;
+  });
   const wanted = values.only === undefined ? [...ORDER] : ORDER.filter((s) => values.only!.split(',').includes(s));
   const started = performance.now();
   const loadBefore = loadavg();
@@ -115,13 +133,19 @@ async function main(): Promise<void> {
       results[name] = { runs };
     } else if (name === 'latency') {
       const scenarios: LatencyScenarioResult[] = [];
-      for (const scenario of DEFAULT_LATENCY_OPTIONS.scenarios)
+      for (const scenario of latencyScenarios({
+        ...DEFAULT_LATENCY_OPTIONS,
+        ...(lingerMs === undefined ? {} : { lingerMs }),
+      }))
         scenarios.push(
           ...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] }).scenarios,
         );
       results[name] = { scenarios };
     } else {
-      (results as Record<string, unknown>)[name] = await runSection(name);
+      (results as Record<string, unknown>)[name] = await runSection(
+        name,
+        name === 'spool-ops' && lingerMs !== undefined ? { lingerMs } : {},
+      );
     }
     sectionSeconds[name] = Math.round((performance.now() - t) / 1000);
     // Let the previous section's file deletions and write-back settle before the next one times fsyncs.
@@ -139,9 +163,15 @@ async function main(): Promise<void> {
     `Machine: ${env.cpu} × ${env.cores} cores, ${env.memoryGb} GB, ${env.os}, Node ${env.node}; commit ${env.commit}${env.uncommittedChanges ? ' (+ uncommitted changes)' : ''}; load average before ${env.loadAverageBefore.join(' ')}`,
   );
   if (results.decode) blocks.push(`### Decode\n\n${decodeTable(results.decode)}`);
-  if (results.cpu)
+  if (results.cpu || results.references)
     blocks.push(
-      `### CPU per report (simulator in another process → ListenerService, local sinks, fsync on, nothing instrumented)\n\n${cpuTable(results.cpu)}`,
+      [
+        '### CPU per report (simulator in another process → ListenerService, local sinks, fsync on, nothing instrumented)',
+        ...(results.cpu ? [cpuTable(results.cpu)] : []),
+        ...(results.references
+          ? [`Against the floor and jspurefix, in the same rounds:\n\n${referencesTable(results.references)}`]
+          : []),
+      ].join('\n\n'),
     );
   if (results['spool-ops'])
     blocks.push(
@@ -155,6 +185,9 @@ async function main(): Promise<void> {
     blocks.push(
       `### Fill latency: socket read → SQS SendMessageBatch returned (fauxqs)\n\n${latencyTable(results.latency.scenarios)}`,
     );
+  const linger = lingerTable(results['spool-ops'], results.latency?.scenarios);
+  if (linger !== undefined)
+    blocks.push(`### Journal linger: spool operations against fill latency (JOURNAL_LINGER_MS)\n\n${linger}`);
   if (results.freshness)
     blocks.push(
       `### Archive freshness: report received → its object visible in S3 (fauxqs)\n\n${freshnessTable(results.freshness)}`,

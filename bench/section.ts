@@ -18,12 +18,14 @@ import { DEFAULT_PARQUET_OPTIONS, runParquet } from './parquet.js';
 import { DEFAULT_LATENCY_OPTIONS, runLatency } from './latency.js';
 import { DEFAULT_MEMORY_OPTIONS, runMemory } from './memory.js';
 import { runProfile } from './profile.js';
+import { DEFAULT_REFERENCES_OPTIONS, runReferences } from './references.js';
 import { DEFAULT_SPOOL_OPS_OPTIONS, runSpoolOps } from './spool-ops.js';
 import { DEFAULT_STARTUP_OPTIONS, runStartup } from './startup.js';
 
 const SECTIONS = {
   decode: (o: object) => runDecode({ ...DEFAULT_DECODE_OPTIONS, ...o }),
   cpu: (o: object) => runCpu({ ...DEFAULT_CPU_OPTIONS, ...o }),
+  references: (o: object) => runReferences({ ...DEFAULT_REFERENCES_OPTIONS, ...o }),
   dedupe: (o: object) => runDedupe({ ...DEFAULT_DEDUPE_OPTIONS, ...o }),
   'end-to-end': (o: object) => runEndToEnd({ ...DEFAULT_END_TO_END_OPTIONS, ...o }),
   latency: (o: object) => runLatency({ ...DEFAULT_LATENCY_OPTIONS, ...o }),

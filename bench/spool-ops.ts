@@ -44,6 +44,11 @@ export interface SpoolOpsOptions {
   measureMs: number;
   /** A connected listener with nothing to read, for this long (0: skipped). */
   idleMs: number;
+  /**
+   * JOURNAL_LINGER_MS values: each rate runs once per value (the idle run once, with the first).
+   * Absent: the service default. The latency section's `lingerMs` gives the other side of the trade-off.
+   */
+  lingerMs?: number[];
 }
 
 export const DEFAULT_SPOOL_OPS_OPTIONS: SpoolOpsOptions = {
@@ -63,6 +68,8 @@ type Figures = Record<OpKind | 'data' | 'metadata' | 'total', number>;
 export interface SpoolOpsRun {
   /** 0 for the idle run. */
   targetReportsPerSecond: number;
+  /** JOURNAL_LINGER_MS the listener ran with; null = the service default. */
+  lingerMs: number | null;
   reportsPerSecond: number;
   reports: number;
   seconds: number;
@@ -94,14 +101,23 @@ function figures(counts: OpCounts, per: number, digits: number): Figures {
   return out;
 }
 
-async function measure(reportsPerSecond: number, options: SpoolOpsOptions): Promise<SpoolOpsRun> {
+async function measure(
+  reportsPerSecond: number,
+  lingerMs: number | undefined,
+  options: SpoolOpsOptions,
+): Promise<SpoolOpsRun> {
   const peers = await Peers.start();
   try {
     // The spool's folder is known before the service opens anything in it, so every handle it
     // opens (the journal's segment first) is followed.
     const dir = mkdtempSync(join(tmpdir(), 'kfl-bench-'));
     setSpoolRoot(join(dir, 'spool'));
-    const listener = await startListener(peers, { archive: 'local', fills: 'local', dir });
+    const listener = await startListener(peers, {
+      archive: 'local',
+      fills: 'local',
+      dir,
+      ...(lingerMs === undefined ? {} : { lingerMs }),
+    });
     if (reportsPerSecond > 0) await peers.setRate(reportsPerSecond);
     await sleep(options.warmupMs);
     const ms = reportsPerSecond > 0 ? options.measureMs : options.idleMs;
@@ -121,6 +137,7 @@ async function measure(reportsPerSecond: number, options: SpoolOpsOptions): Prom
     const meteredBytes = ops.meteredWriteBytes + metadata * EFS_METERED_METADATA_KIB * KIB;
     return {
       targetReportsPerSecond: reportsPerSecond,
+      lingerMs: lingerMs ?? null,
       reportsPerSecond: Math.round(reports / seconds),
       reports,
       seconds: round(seconds, 1),
@@ -152,8 +169,9 @@ export async function runSpoolOps(options: SpoolOpsOptions = DEFAULT_SPOOL_OPS_O
     );
   setMeterMinBytes(EFS_METERED_DATA_KIB * KIB);
   const runs: SpoolOpsRun[] = [];
-  for (const rate of options.rates) runs.push(await measure(rate, options));
-  if (options.idleMs > 0) runs.push(await measure(0, options));
+  const lingers = options.lingerMs === undefined || options.lingerMs.length === 0 ? [undefined] : options.lingerMs;
+  for (const rate of options.rates) for (const lingerMs of lingers) runs.push(await measure(rate, lingerMs, options));
+  if (options.idleMs > 0) runs.push(await measure(0, lingers[0], options));
   return {
     runs,
     assumption: `EFS Elastic metering assumed for every operation: a data write as max(its size, ${EFS_METERED_DATA_KIB} KiB), any other operation as ${EFS_METERED_METADATA_KIB} KiB, all billed as written at $${EFS_ELASTIC_USD_PER_GB_WRITTEN}/GB (730 h a month); reads not priced`,

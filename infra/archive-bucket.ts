@@ -2,7 +2,6 @@ import { Duration, RemovalPolicy, Stack, Validations, type CfnResource } from 'a
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DEFAULT_LISTENER } from '../src/core/settings-schema.js';
 
 /**
  * The archive of DESIGN.md §3: private, encrypted, TLS only, kept when the stack goes. Hourly objects
@@ -65,11 +64,11 @@ export class ArchiveBucket extends Construct {
   /**
    * Write (conditional PutObject) and read back its own listener's part of the archive — reading is
    * for `reconcile` and `rebuild-parquet`, run as one-off tasks of the same definition: its
-   * `listener=` partitions of both tables and its dead letters. The `default` listener also reads
-   * the keys from before the partition. Delete only its own Parquet objects: `rebuild-parquet
-   * --replace` removes an hour's old object once the rebuilt one is in (else Athena counts the hour
-   * twice); the JSONL source of truth and the dead letters cannot be deleted, and a deleted Parquet
-   * object stays a noncurrent version for 90 days. Nothing else in the bucket.
+   * `listener=` partitions of both tables and its dead letters. Delete only its own Parquet
+   * objects: `rebuild-parquet --replace` removes an hour's old object once the rebuilt one is in
+   * (else Athena counts the hour twice); the JSONL source of truth and the dead letters cannot be
+   * deleted, and a deleted Parquet object stays a noncurrent version for 90 days. Nothing else in
+   * the bucket.
    */
   grantArchiveAccess(role: iam.IRole, listener: string): void {
     const parquet = `${this.prefix}exec_reports_parquet/listener=${listener}/*`;
@@ -78,8 +77,6 @@ export class ArchiveBucket extends Construct {
       parquet,
       `${this.prefix}dead_letters/listener=${listener}/*`,
     ];
-    const legacyParquet = `${this.prefix}exec_reports_parquet/dt=*`;
-    const legacy = listener === DEFAULT_LISTENER ? [`${this.prefix}exec_reports/dt=*`, legacyParquet] : [];
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ArchiveObjects',
@@ -87,22 +84,11 @@ export class ArchiveBucket extends Construct {
         resources: own.map((p) => this.bucket.arnForObjects(p)),
       }),
     );
-    if (legacy.length > 0)
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'ReadArchiveBeforeListeners',
-          actions: ['s3:GetObject'],
-          resources: legacy.map((p) => this.bucket.arnForObjects(p)),
-        }),
-      );
-    // rebuild-parquet --replace lists the hour under both layouts for `default` (src/reconcile
-    // archive-reader hourKeys), so it may also remove that hour's Parquet object from before the
-    // partition.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReplaceOwnParquet',
         actions: ['s3:DeleteObject'],
-        resources: [parquet, ...(legacy.length > 0 ? [legacyParquet] : [])].map((p) => this.bucket.arnForObjects(p)),
+        resources: [this.bucket.arnForObjects(parquet)],
       }),
     );
     role.addToPrincipalPolicy(
@@ -110,11 +96,11 @@ export class ArchiveBucket extends Construct {
         sid: 'ListArchivePrefix',
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [...own, ...legacy] } },
+        conditions: { StringLike: { 's3:prefix': own } },
       }),
     );
     const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as CfnResource);
-    for (const pattern of [...own, ...legacy])
+    for (const pattern of own)
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${pattern}]`,
         reason:

@@ -1,6 +1,20 @@
-import { z } from 'zod';
-import { listenerName, oneOf, problemsOf, wholeNumber } from '../src/core/settings-schema.js';
 import { readFileSync } from 'node:fs';
+import { oneOf, text, wholeNumber, type WholeNumber } from '../src/core/env-checks.js';
+import { ENVIRONMENT, settingOf, type ByName } from '../src/core/environment.js';
+import {
+  atMost,
+  checked,
+  given,
+  ipv4Cidr,
+  isoDate,
+  keyPrefix,
+  list,
+  oneOfNumbers,
+  optional,
+  orDefault,
+  secretArn,
+  type Check,
+} from './context-checks.js';
 import {
   DEFAULT_SETTINGS,
   FIX_PORTS,
@@ -65,81 +79,66 @@ function normalized(get: (key: ContextKey) => unknown): Record<string, unknown> 
   return values;
 }
 
-const text = (key: ContextKey) => z.string({ error: `${key} must be a string` });
-/** A comma-separated list, or a JSON array. */
-const list = (key: ContextKey) =>
-  z.union([z.array(z.coerce.string()), text(key)]).transform((v) =>
-    Array.isArray(v)
-      ? v
-      : v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-  );
+/**
+ * The service's own rule for a variable the stack passes on to the task (taskEnvironment): a range
+ * changed in core/environment.ts is the one `cdk synth` checks.
+ */
+function service<N extends keyof Variables>(name: N): Variables[N]['rule'] {
+  return settingOf(ENVIRONMENT, name).rule;
+}
+type Variables = ByName<typeof ENVIRONMENT>;
 
-/** A complete Secrets Manager ARN: ECS needs the suffix to resolve JSON keys of it. */
-const secretArn = (key: ContextKey) =>
-  text(key).regex(
-    /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
-    `${key} must be the complete secret ARN (ending in the 6-character suffix Secrets Manager adds)`,
-  );
+/** ECS waits at most 120 s after SIGTERM (stopTimeout), and the task adds its margin to the flush bound. */
+const MAX_SHUTDOWN_TIMEOUT_S = 100;
+
+const LOG_LEVEL = service('LOG_LEVEL');
+/** `silent` would silence the health line, and with it the metrics the alarms read. */
+const deployedLogLevel = oneOf(
+  LOG_LEVEL.values.filter((l): l is Exclude<typeof l, 'silent'> => l !== 'silent') as [
+    ListenerStackSettings['logLevel'],
+    ...ListenerStackSettings['logLevel'][],
+  ],
+);
+const trueFalse = oneOf(['true', 'false']);
+const count = (rule: WholeNumber) => optional(given(rule));
 
 const d = DEFAULT_SETTINGS;
-const schema = z.object({
-  fixHost: text('fixHost').default(d.fix.host),
-  fixTargetCompId: oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT']).default(d.fix.targetCompId),
-  fixPort: wholeNumber('fixPort', 1, 65535).optional(),
-  fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).default(d.fix.heartbeatS),
-  dropCopy: oneOf('dropCopy', ['true', 'false']).default(d.fix.dropCopy ? 'true' : 'false'),
-  fixSecretArn: secretArn('fixSecretArn').optional(),
-  dropCopySecretArn: secretArn('dropCopySecretArn').optional(),
-  archivePrefix: text('archivePrefix')
-    .transform((p) => (p.endsWith('/') ? p : `${p}/`))
-    .refine((p) => !p.startsWith('/') && !p.includes('*'), {
-      error: (issue) => `archivePrefix must be a relative key prefix without *, got ${String(issue.input)}`,
-    })
-    .default(d.archivePrefix),
-  infrequentAccessAfterDays: wholeNumber('infrequentAccessAfterDays', 30, 3650).default(d.infrequentAccessAfterDays),
-  archiveStartDate: text('archiveStartDate')
-    .regex(/^\d{4}-\d{2}-\d{2}$/, {
-      error: (issue) => `archiveStartDate must be YYYY-MM-DD, got ${String(issue.input)}`,
-    })
-    .default(d.archiveStartDate),
-  reportsPerSecond: wholeNumber('reportsPerSecond', 1, 5000).default(d.reportsPerSecond),
-  cpu: wholeNumber('cpu', 256, 16384).optional(),
-  memoryMiB: wholeNumber('memoryMiB', 512, 122880).optional(),
+const CHECKS = {
+  fixHost: orDefault(given(service('FIX_HOST')), d.fix.host),
+  fixTargetCompId: orDefault(given(service('FIX_TARGET_COMP_ID')), d.fix.targetCompId),
+  fixPort: optional(given(service('FIX_PORT'))),
+  fixHeartbeatS: orDefault(given(service('FIX_HEARTBEAT_S')), d.fix.heartbeatS),
+  dropCopy: orDefault(given(trueFalse), d.fix.dropCopy ? 'true' : 'false'),
+  fixSecretArn: optional(given(secretArn)),
+  dropCopySecretArn: optional(given(secretArn)),
+  archivePrefix: orDefault(given(keyPrefix), d.archivePrefix),
+  infrequentAccessAfterDays: orDefault(given(wholeNumber(30, 3650)), d.infrequentAccessAfterDays),
+  archiveStartDate: orDefault(given(isoDate), d.archiveStartDate),
+  reportsPerSecond: orDefault(given(wholeNumber(1, 5000)), d.reportsPerSecond),
+  cpu: count(wholeNumber(256, 16384)),
+  memoryMiB: count(wholeNumber(512, 122880)),
   // Unset: 1 once the keys are there, else 0 (props.ts startOf).
-  desiredCount: wholeNumber('desiredCount', 0, 1).optional(),
+  desiredCount: count(wholeNumber(0, 1)),
   // `true` (every listener), or the names of the listeners whose keys were put into the secrets
   // the stack created: they start. Kept on every later deployment (or in cdk.json's context).
-  start: list('start').optional(),
-  logLevel: oneOf('logLevel', ['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default(d.logLevel),
-  logRetentionDays: wholeNumber('logRetentionDays', 1, 3653)
-    .refine((days) => LOG_RETENTION_DAYS.includes(days), {
-      error: (issue) =>
-        `logRetentionDays must be one of CloudWatch's values (${LOG_RETENTION_DAYS.join(', ')}), got ${String(issue.input)}`,
-    })
-    .default(d.logRetentionDays),
-  shutdownTimeoutS: wholeNumber('shutdownTimeoutS', 1, 100).default(d.shutdownTimeoutS),
-  vpcId: text('vpcId').optional(),
-  availabilityZones: list('availabilityZones').optional(),
-  privateSubnetIds: list('privateSubnetIds').optional(),
-  listenerName: listenerName('listenerName').default(d.listenerName),
-  listeners: z.unknown().optional(),
-  listenersFile: text('listenersFile').optional(),
-  legacyFirstListener: listenerName('legacyFirstListener').optional(),
-  natGateways: wholeNumber('natGateways', 1, 2).default(d.natGateways),
-  alarmEmail: text('alarmEmail').optional(),
-  notReadyMinutes: wholeNumber('notReadyMinutes', 1, 1440).default(d.notReadyMinutes),
-  fillsQueueMaxAgeMinutes: wholeNumber('fillsQueueMaxAgeMinutes', 1, 20160).default(d.fillsQueueMaxAgeMinutes),
-  ecsExec: oneOf('ecsExec', ['true', 'false']).default(d.ecsExec ? 'true' : 'false'),
-  controlPlaneCidrWide: z.enum(['true', 'false']).optional(),
-  controlPlaneCidr: text('controlPlaneCidr')
-    .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, {
-      error: (issue) => `controlPlaneCidr must be an IPv4 CIDR such as 10.0.0.0/16, got ${String(issue.input)}`,
-    })
-    .optional(),
-});
+  start: optional(list),
+  logLevel: orDefault(given(deployedLogLevel), d.logLevel),
+  logRetentionDays: orDefault(given(oneOfNumbers(LOG_RETENTION_DAYS, "CloudWatch's values")), d.logRetentionDays),
+  shutdownTimeoutS: orDefault(given(atMost(service('SHUTDOWN_TIMEOUT_S'), MAX_SHUTDOWN_TIMEOUT_S)), d.shutdownTimeoutS),
+  vpcId: optional(given(text)),
+  availabilityZones: optional(list),
+  privateSubnetIds: optional(list),
+  listenerName: orDefault(given(service('LISTENER_NAME')), d.listenerName),
+  listenersFile: optional(given(text)),
+  legacyFirstListener: optional(given(service('LISTENER_NAME'))),
+  natGateways: orDefault(given(wholeNumber(1, 2)), d.natGateways),
+  alarmEmail: optional(given(text)),
+  notReadyMinutes: orDefault(given(wholeNumber(1, 1440)), d.notReadyMinutes),
+  fillsQueueMaxAgeMinutes: orDefault(given(wholeNumber(1, 20160)), d.fillsQueueMaxAgeMinutes),
+  ecsExec: orDefault(given(trueFalse), d.ecsExec ? 'true' : 'false'),
+  controlPlaneCidrWide: optional(given(trueFalse)),
+  controlPlaneCidr: optional(given(ipv4Cidr)),
+} satisfies Partial<Record<ContextKey, Check<unknown>>>;
 
 /**
  * An existing VPC is given, not looked up (a look-up needs credentials at synth time), so its
@@ -150,9 +149,9 @@ function vpcProblems(values: Record<string, unknown>): string[] {
   if (values['vpcId'] === undefined) return [];
   if (values['natGateways'] !== undefined)
     return ['natGateways is for the VPC the stack creates; with vpcId the egress is your VPC’s own'];
-  const count = (key: ContextKey) => list(key).safeParse(values[key] ?? '').data?.length ?? 0;
-  const subnets = count('privateSubnetIds');
-  return subnets > 0 && subnets === count('availabilityZones')
+  const length = (key: ContextKey) => list(values[key] ?? '', key, []).length;
+  const subnets = length('privateSubnetIds');
+  return subnets > 0 && subnets === length('availabilityZones')
     ? []
     : ['vpcId needs privateSubnetIds and availabilityZones, comma-separated, one zone per subnet'];
 }
@@ -180,14 +179,10 @@ function cidrProblems(values: Record<string, unknown>): string[] {
  */
 export function settingsFromContext(get: (key: ContextKey) => unknown): ListenerStackSettings {
   const values = normalized(get);
-  const parsed = schema.safeParse(values);
-  const problems = [
-    ...(parsed.success ? [] : problemsOf(parsed.error)),
-    ...vpcProblems(values),
-    ...cidrProblems(values),
-  ];
-  if (!parsed.success || problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
-  const c = parsed.data;
+  const problems: string[] = [];
+  const c = checked(CHECKS, values, problems);
+  problems.push(...vpcProblems(values), ...cidrProblems(values));
+  if (problems.length > 0) throw new Error(`invalid CDK context:\n  - ${problems.join('\n  - ')}`);
   const sized = taskSizeFor(c.reportsPerSecond, c.cpu);
   const given = c.desiredCount as 0 | 1 | undefined;
   const flag = c.start?.join();
@@ -239,21 +234,45 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
 }
 
 /** What a fleet entry may set; the rest comes from the top-level context. */
-const listenerEntry = z
-  .object({
-    name: listenerName('a listener name'),
-    fixTargetCompId: oneOf('fixTargetCompId', ['KalshiNR', 'KalshiRT']).optional(),
-    fixPort: wholeNumber('fixPort', 1, 65535).optional(),
-    fixHeartbeatS: wholeNumber('fixHeartbeatS', 3, 300).optional(),
-    dropCopy: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).optional(),
-    fixSecretArn: secretArn('fixSecretArn').optional(),
-    dropCopySecretArn: secretArn('dropCopySecretArn').optional(),
-    reportsPerSecond: wholeNumber('reportsPerSecond', 1, 5000).optional(),
-    cpu: wholeNumber('cpu', 256, 16384).optional(),
-    memoryMiB: wholeNumber('memoryMiB', 512, 122880).optional(),
-    desiredCount: wholeNumber('desiredCount', 0, 1).optional(),
-  })
-  .strict();
+const ENTRY_CHECKS = {
+  name: (value: unknown, _key: string, problems: string[]) =>
+    value === undefined
+      ? (problems.push('a listener name is required'), '')
+      : given(service('LISTENER_NAME'))(value, 'a listener name', problems),
+  fixTargetCompId: optional(given(service('FIX_TARGET_COMP_ID'))),
+  fixPort: optional(given(service('FIX_PORT'))),
+  fixHeartbeatS: optional(given(service('FIX_HEARTBEAT_S'))),
+  dropCopy: optional((value, key, problems) =>
+    typeof value === 'boolean' ? value : given(trueFalse)(value, key, problems) === 'true',
+  ),
+  fixSecretArn: optional(given(secretArn)),
+  dropCopySecretArn: optional(given(secretArn)),
+  reportsPerSecond: optional(given(wholeNumber(1, 5000))),
+  cpu: count(wholeNumber(256, 16384)),
+  memoryMiB: count(wholeNumber(512, 122880)),
+  desiredCount: count(wholeNumber(0, 1)),
+};
+
+/** The fleet's entries, each checked by ENTRY_CHECKS and holding no other key. */
+function entriesOf(raw: unknown, problems: string[]): Array<ReturnType<typeof entryOf>> {
+  if (!Array.isArray(raw)) {
+    problems.push('listeners must be a JSON array of listeners, like [{"name":"member-a"}]');
+    return [];
+  }
+  if (raw.length === 0) problems.push('listeners needs at least one entry');
+  return raw.map((entry) => entryOf(entry, problems));
+}
+
+function entryOf(entry: unknown, problems: string[]) {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    problems.push(`each listener is an object like {"name":"member-a"}, got ${JSON.stringify(entry)}`);
+    return checked(ENTRY_CHECKS, {}, []);
+  }
+  const unknown = Object.keys(entry).filter((key) => !Object.hasOwn(ENTRY_CHECKS, key));
+  if (unknown.length > 0)
+    problems.push(`a listener entry cannot set ${unknown.join(', ')} (only ${Object.keys(ENTRY_CHECKS).join(', ')})`);
+  return checked(ENTRY_CHECKS, entry as Record<string, unknown>, problems);
+}
 
 /**
  * `-c listeners='[{"name":"member-a"},…]'` (or an array in cdk.json), or `-c listenersFile=fleet.json`
@@ -276,9 +295,10 @@ function fleetFrom(
     return `${file ?? 'listeners'} is not JSON: ${(error as Error).message}`;
   }
   if (raw === undefined) return undefined;
-  const parsed = z.array(listenerEntry).min(1, 'listeners needs at least one entry').safeParse(raw);
-  if (!parsed.success) return problemsOf(parsed.error).join('\n  - ');
-  const names = parsed.data.map((l) => l.name);
+  const problems: string[] = [];
+  const entries = entriesOf(raw, problems);
+  if (problems.length > 0) return problems.join('\n  - ');
+  const names = entries.map((l) => l.name);
   const twice = names.filter((n, i) => names.indexOf(n) !== i);
   if (twice.length > 0) return `listener names must differ: ${[...new Set(twice)].join(', ')} given twice`;
   // Stack output ids keep a name's letters and digits only (FixSecretArn<name>).
@@ -286,7 +306,7 @@ function fleetFrom(
   const alike = names.filter((n, i) => bare.indexOf(bare[i]!) !== i);
   if (alike.length > 0)
     return `listener names must differ in their letters and digits: ${alike.join(', ')} reads like another`;
-  return parsed.data.map((l) => {
+  return entries.map((l) => {
     const targetCompId = l.fixTargetCompId ?? base.fix.targetCompId;
     const reportsPerSecond = l.reportsPerSecond ?? base.reportsPerSecond;
     const sized = taskSizeFor(reportsPerSecond, l.cpu);

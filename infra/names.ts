@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_LISTENER } from '../src/core/settings-schema.js';
+import { DEFAULT_LISTENER } from '../src/core/env-checks.js';
 
 /** The stack name infra/app.ts uses unless `-c stackName=…` gives another. */
 export const DEFAULT_STACK_NAME = 'KalshiFixListener';

@@ -1,4 +1,5 @@
-import { DEFAULT_LISTENER } from '../src/core/settings-schema.js';
+import { DEFAULT_LISTENER } from '../src/core/env-checks.js';
+import { ENVIRONMENT, FIX_PORTS as SERVICE_FIX_PORTS, settingOf, type ByName } from '../src/core/environment.js';
 import { taskSizeFor } from './sizing.js';
 
 /** What a deployment chooses; everything else in the stack follows from these. */
@@ -151,16 +152,23 @@ export function settingsOf(settings: ListenerStackSettings, listener: ListenerSp
   return { ...settings, ...listener };
 }
 
+/** The service's own default for a variable the stack sets (src/core/environment.ts). */
+function serviceDefault<N extends 'FIX_HEARTBEAT_S' | 'FIX_DC_PORT' | 'LOG_LEVEL' | 'SHUTDOWN_TIMEOUT_S'>(
+  name: N,
+): ByName<typeof ENVIRONMENT>[N]['default'] {
+  return settingOf(ENVIRONMENT, name).default;
+}
+
 const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   // KalshiRT: the exchange resends what the listener missed while it was away, and the drop copy
   // fills what a resend cannot. KalshiNR without it records a hole at every restart.
   fix: {
     host: 'margin-mm.fix.elections.kalshi.com',
     targetCompId: 'KalshiRT',
-    port: 8230,
-    heartbeatS: 30,
+    port: SERVICE_FIX_PORTS.KalshiRT,
+    heartbeatS: serviceDefault('FIX_HEARTBEAT_S'),
     dropCopy: true,
-    dropCopyPort: 8229,
+    dropCopyPort: serviceDefault('FIX_DC_PORT'),
   },
   fixSecretArn: undefined,
   dropCopySecretArn: undefined,
@@ -172,9 +180,9 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   // No key secrets given: the stack creates empty ones and waits for them (startOf).
   desiredCount: 0,
   waitingForKeys: true,
-  logLevel: 'info',
+  logLevel: serviceDefault('LOG_LEVEL'),
   logRetentionDays: 90,
-  shutdownTimeoutS: 20,
+  shutdownTimeoutS: serviceDefault('SHUTDOWN_TIMEOUT_S'),
   existingVpc: undefined,
   listenerName: DEFAULT_LISTENER,
   alarmEmail: undefined,
@@ -188,8 +196,5 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
 
 export const DEFAULT_SETTINGS: ListenerStackSettings = { ...BASE_SETTINGS, listeners: [listenerOf(BASE_SETTINGS)] };
 
-/** The port Kalshi pairs with each TargetCompID; a mismatch is rejected at logon. */
-export const FIX_PORTS: Record<ListenerStackSettings['fix']['targetCompId'], number> = {
-  KalshiNR: 8228,
-  KalshiRT: 8230,
-};
+/** The port Kalshi pairs with each TargetCompID (the service's table); a mismatch is rejected at logon. */
+export const FIX_PORTS: Record<ListenerStackSettings['fix']['targetCompId'], number> = SERVICE_FIX_PORTS;

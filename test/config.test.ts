@@ -54,6 +54,7 @@ describe('loadConfig', () => {
       httpPort: 8080,
       logLevel: 'info',
       spoolDir: './data/spool',
+      journalLingerMs: 0,
       archiveGraceMs: 300_000,
       archiveFlushMs: 60_000,
       archiveTimeOutlierMs: 86_400_000,
@@ -223,6 +224,16 @@ describe('loadConfig', () => {
     expect(bad).toEqual(['FIX_CONNECT_TIMEOUT_S must be a whole number from 1 to 120, got 121']);
   });
 
+  it('reads JOURNAL_LINGER_MS in milliseconds, from 0 (commit at once) to 100', () => {
+    // Act
+    const lingering = loadConfig({ ...VALID, JOURNAL_LINGER_MS: '100' });
+    const bad = problemsOf({ ...VALID, JOURNAL_LINGER_MS: '101' });
+    // Assess
+    expect(lingering.journalLingerMs).toBe(100);
+    expect(loadConfig({ ...VALID, JOURNAL_LINGER_MS: '0' }).journalLingerMs).toBe(0);
+    expect(bad).toEqual(['JOURNAL_LINGER_MS must be a whole number from 0 to 100, got 101']);
+  });
+
   it('reads FLEET_STATUS_URLS as name=url pairs, and refuses anything else', () => {
     // Act
     const fleet = loadConfig({
@@ -313,7 +324,8 @@ describe('loadConfig', () => {
   });
 });
 
-describe('kalshi-fix-listener run', () => {
+// The built CLI in child processes: more than the 5 s default on a busy machine.
+describe('kalshi-fix-listener run', { timeout: 30_000 }, () => {
   it('exits 2 with every problem listed when the environment is wrong', async () => {
     const run = spawnTs('src/app/cli.ts', ['run'], { env: { PATH: process.env['PATH'], FIX_PORT: '0' } });
     expect(await run.exited).toBe(2);

@@ -1,5 +1,6 @@
 import { asListenerError, type ListenerError } from '../core/errors.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { sleep, systemClock, type Clock } from '../core/clock.js';
 import { compareExecIds } from '../core/exec-id.js';
 import { replayFromDropCopy, type DropCopyOptions, type ReplayResult } from '../fix/drop-copy.js';
 import { decodeExecutionReport } from '../fix/execution-report.js';
@@ -9,12 +10,13 @@ import type { Journal } from '../pipeline/journal.js';
 
 export interface BackfillOptions {
   /** The KalshiDC session to replay from; undefined when not configured (every gap is a hole). */
-  dropCopy: Omit<DropCopyOptions, 'onEvent'> | undefined;
+  dropCopy: Omit<DropCopyOptions, 'onEvent' | 'clock'> | undefined;
   journal: Journal;
   holes: HoleLog;
   /** Retries for U3 1 (rate limited), U3 2 (server error) and connection failures. */
   retry?: BackfillRetry;
-  now?: () => number;
+  /** The waits between runs, each replay's deadline and session, and the readings (default: the real clock). */
+  clock?: Clock;
   onEvent?: (event: BackfillEvent) => void;
   /** A run failed outside the exchange's answers (the journal refused an append, the hole log a write). */
   onFailure?: (error: ListenerError) => void;
@@ -52,7 +54,7 @@ export type BackfillOutcome = 'complete' | 'hole' | 'failed';
  */
 export class Backfiller {
   readonly #o: BackfillOptions;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   #pending: { mark: GapMark; until: number; waiters: Array<(outcome: BackfillOutcome) => void> } | undefined;
   #running: Promise<void> | undefined;
   #disabled: string | undefined;
@@ -64,7 +66,7 @@ export class Backfiller {
 
   constructor(options: BackfillOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -72,7 +74,7 @@ export class Backfiller {
    * started (the earliest start wins); resolves with the outcome of the run that covered it.
    */
   request(mark: GapMark): Promise<BackfillOutcome> {
-    const until = this.#now();
+    const until = this.#clock.now();
     const done = new Promise<BackfillOutcome>((resolve) => {
       if (this.#pending === undefined) this.#pending = { mark, until, waiters: [resolve] };
       else {
@@ -145,9 +147,10 @@ export class Backfiller {
       this.#runs++;
       let recovered = 0;
       let duplicates = 0;
-      const result: ReplayResult = await replayFromDropCopy(this.#o.dropCopy, from, (message) => {
+      const dropCopy = { ...this.#o.dropCopy, clock: this.#clock };
+      const result: ReplayResult = await replayFromDropCopy(dropCopy, from, (message) => {
         const appended = this.#o.journal.append(
-          decodeExecutionReport(message, { receivedAt: this.#now(), source: 'backfill' }),
+          decodeExecutionReport(message, { receivedAt: this.#clock.now(), source: 'backfill' }),
         );
         if (appended.duplicate) duplicates++;
         else recovered++;
@@ -155,7 +158,7 @@ export class Backfiller {
       this.#recovered += recovered;
       this.#duplicates += duplicates;
       this.#lastRun = {
-        at: new Date(this.#now()).toISOString(),
+        at: new Date(this.#clock.now()).toISOString(),
         from,
         outcome: result.outcome === 'rejected' ? `rejected ${result.reason}` : result.outcome,
         replayed: result.replayed,
@@ -192,9 +195,9 @@ export class Backfiller {
           : `${result.error.code}: ${result.error.message}`;
       if (attempt >= retry.attempts) return this.#hole(mark, until, `drop copy failed ${attempt} times (last: ${why})`);
       const delayMs = backoff.next();
-      this.#retrying = { attempt, at: this.#now() + delayMs, why };
+      this.#retrying = { attempt, at: this.#clock.now() + delayMs, why };
       this.#o.onEvent?.({ kind: 'retrying', from, attempt, delayMs, why });
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(this.#clock, delayMs);
       this.#retrying = null;
     }
   }
@@ -205,7 +208,7 @@ export class Backfiller {
       from: new Date(mark.since).toISOString(),
       to: new Date(until).toISOString(),
       reason: mark.what === undefined ? reason : `${mark.what}: ${reason}`,
-      recordedAt: new Date(this.#now()).toISOString(),
+      recordedAt: new Date(this.#clock.now()).toISOString(),
     };
     await this.#o.holes.record(hole);
     this.#o.onEvent?.({ kind: 'hole', hole });

@@ -59,6 +59,13 @@ const COMMANDS: Record<string, { summary: string; load(): Promise<Command> }> = 
       return { spec: m.REBUILD_PARQUET, main: (args) => m.rebuildParquetCommand(args, env, out) };
     },
   },
+  'build-parquet': {
+    summary: 'write the Parquet copy of closed hours from their JSONL (what the service runs)',
+    load: async () => {
+      const m = await import('./build-parquet-command.js');
+      return { spec: m.BUILD_PARQUET, main: (args) => m.buildParquetCommand(args, env, out) };
+    },
+  },
   replay: {
     summary: 'send archived fills to a queue again',
     load: async () => {

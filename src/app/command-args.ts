@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { DEFAULT_LISTENER, listenerName } from '../core/settings-schema.js';
+import { DEFAULT_LISTENER, listenerName } from '../core/env-checks.js';
 import type { ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { S3Store } from '../sinks/s3-store.js';
@@ -12,6 +12,12 @@ import { parseArchiveUrl, type Config } from './config.js';
  */
 
 /** `--from` and `--to` as ISO-8601 times, in that order. */
+/** What the commands that read and write an S3 or folder archive take from the environment. */
+export const ARCHIVE_ENVIRONMENT = [
+  ['ARCHIVE_URL', 's3://bucket/prefix/ or file:///dir (required)'],
+  ['AWS_REGION, AWS_ENDPOINT_URL_S3', "the AWS SDK's own, for an S3 archive"],
+] as const;
+
 /** --from and --to, as reconcile and replay take them (parsed by `timeRange`). */
 export const RANGE_OPTIONS = {
   from: { type: 'string', value: 'ISO', help: 'start of the range, an ISO-8601 time (required)' },
@@ -32,9 +38,9 @@ export function timeRange(values: { from?: string; to?: string }, problems: stri
  * command run beside a listener), then `default` (a single-listener deployment).
  */
 export function listenerFrom(value: string | undefined, env: NodeJS.ProcessEnv, problems: string[]): string {
-  const parsed = listenerName('--listener').safeParse(value ?? env['LISTENER_NAME'] ?? DEFAULT_LISTENER);
-  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => issue.message));
-  return parsed.data ?? DEFAULT_LISTENER;
+  const before = problems.length;
+  const name = listenerName.check(value ?? env['LISTENER_NAME'] ?? DEFAULT_LISTENER, '--listener', problems);
+  return problems.length === before ? name : DEFAULT_LISTENER;
 }
 
 /** ARCHIVE_URL from the environment: required. */

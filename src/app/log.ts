@@ -6,6 +6,7 @@ import type { JournalDamage } from '../core/status.js';
 import type { SessionEvent } from '../fix/session.js';
 import type { ArchiveEvent } from '../pipeline/archive-writer.js';
 import type { FillEvent } from '../pipeline/fill-publisher.js';
+import type { ParquetBuildEvent } from './parquet-builds.js';
 
 /**
  * JSON logs (pino). Secrets never reach a line: the private key and token are never passed to the
@@ -120,6 +121,27 @@ export function logSessionEvent(log: Logger, event: SessionEvent): void {
       log.info({ delayMs: event.delayMs, attempt: event.attempt }, 'reconnecting');
       return;
   }
+}
+
+/** The Parquet copy's builds: one line an hour built, an error line (with its retry) a failure. */
+export function logParquetEvent(log: Logger, event: ParquetBuildEvent): void {
+  if (event.kind === 'parquet_built') {
+    const { hour, written, removed, covered } = event.result;
+    log.info(
+      {
+        hour,
+        objects: written.map((w) => w.key),
+        records: written.reduce((n, w) => n + w.records, 0),
+        removed,
+        covered,
+      },
+      'Parquet copy of the hour built',
+    );
+  } else
+    log.error(
+      { code: event.error.code, hours: event.hours, retryInMs: event.retryInMs, err: event.error },
+      'Parquet build failed; retrying (the JSONL objects hold every record)',
+    );
 }
 
 export function logArchiveEvent(log: Logger, event: ArchiveEvent): void {
@@ -298,6 +320,11 @@ export function logJournalDamage(log: Logger, damage: JournalDamage): void {
       : log.error({ code: 'ERR_SEQUENCE_STORE', ...fields }, 'session file damaged');
   if (damage.kind === 'index')
     return log.error({ code: 'ERR_JOURNAL_CORRUPT', ...fields }, 'journal: an ExecID index chunk is damaged or gone');
+  if (damage.kind === 'lsn_base')
+    return log.warn(
+      { code: 'ERR_JOURNAL_CORRUPT', ...fields },
+      'journal: lsn-base damaged or gone; rewritten from the segments and cursors (no record lost)',
+    );
   if (damage.kind === 'missing' && damage.lsns === null)
     return log.error(
       { code: 'ERR_JOURNAL_SEGMENT_REPLACED', ...fields },

@@ -8,6 +8,7 @@ import { healthFigures, healthLine, type HealthCounters } from '../http/health-l
 import { RateHistory } from '../http/rate-history.js';
 import {
   logArchiveEvent,
+  logParquetEvent,
   logBackfillEvent,
   logFillEvent,
   logJournalDamage,
@@ -16,6 +17,7 @@ import {
   STARTING_MESSAGE,
 } from './log.js';
 import { ListenerService } from './service.js';
+import { childParquetRunner } from './parquet-builds.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import { LocalFolderStore } from '../sinks/local-folder-store.js';
 import { DeferredFillQueue, DeferredObjectStore, s3Location, sqsQueueShape } from './deferred-sinks.js';
@@ -132,6 +134,7 @@ export async function startListener(
         }),
     listener: config.listenerName,
     spoolDir: config.spoolDir,
+    journal: { lingerMs: config.journalLingerMs },
     store,
     queue,
     archive: {
@@ -141,7 +144,10 @@ export async function startListener(
       maxObjectBytes: config.archiveMaxObjectBytes,
       gzip: config.archiveGzip,
     },
-    ...(config.archiveParquet ? { parquet: { graceMs: config.archiveGraceMs } } : {}),
+    ...(config.archiveParquet
+      ? { parquet: { run: childParquetRunner({ archiveUrl: store.location, listener: config.listenerName }) } }
+      : {}),
+    onParquetEvent: (event) => logParquetEvent(archiveLog, event),
     onParquetLossy: (value) =>
       archiveLog.warn(
         { execId: value.execId, column: value.column, value: value.value },

@@ -4,7 +4,7 @@ import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-
 import { decode, deleteObject, hourKeys, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
+import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
 const HOUR = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/;
@@ -95,10 +95,7 @@ export const REBUILD_PARQUET = {
       help: 'rebuild an hour that ended less than an hour ago (the listener may be writing it)',
     },
   },
-  environment: [
-    ['ARCHIVE_URL', 's3://bucket/prefix/ or file:///dir (required)'],
-    ['AWS_REGION, AWS_ENDPOINT_URL_S3', "the AWS SDK's own, for an S3 archive"],
-  ],
+  environment: ARCHIVE_ENVIRONMENT,
 } as const satisfies CommandSpec;
 
 /**

@@ -1,7 +1,8 @@
 import { Backoff } from '../core/backoff.js';
+import { sleep, systemClock, type Clock } from '../core/clock.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import { fillQueueMessage } from '../pipeline/fill-message.js';
-import { DEFAULT_LISTENER } from '../core/settings-schema.js';
+import { DEFAULT_LISTENER } from '../core/env-checks.js';
 import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
@@ -46,6 +47,8 @@ export async function replayFills(input: {
   dryRun?: boolean;
   onProgress?: (sent: number, total: number) => void;
   retryBaseMs?: number;
+  /** The waits between retries of a throttled batch (default: the real clock). */
+  clock?: Clock;
 }): Promise<ReplaySummary> {
   const listener = input.listener ?? DEFAULT_LISTENER;
   const lines = await readArchiveLines(input.source, input.from, input.to, listener);
@@ -137,7 +140,7 @@ export async function replayFills(input: {
       }
       break;
     }
-    await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+    await sleep(input.clock ?? systemClock, backoff.next());
   }
   return summary;
 }

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import type { BackoffPolicy } from '../core/backoff.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { Backfiller, type BackfillEvent, type BackfillRetry, type GapMark } from './backfill.js';
 import { asListenerError, isListenerError, type ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
@@ -11,7 +12,7 @@ import { SessionHistory } from './session-history.js';
 import { SpoolSpace } from './spool-space.js';
 import { ArchiveWriter, type ArchiveEvent } from '../pipeline/archive-writer.js';
 import type { LossyValue } from '../pipeline/parquet-encode.js';
-import { parquetFormat, type ParquetFormat } from '../pipeline/parquet-format.js';
+import { ParquetBuilds, type ParquetBuildEvent, type ParquetRunner } from './parquet-builds.js';
 import { FillPublisher, type FillEvent } from '../pipeline/fill-publisher.js';
 import { DeadLetterBox } from '../pipeline/dead-letters.js';
 import { HoleLog } from '../pipeline/hole-log.js';
@@ -52,7 +53,12 @@ export interface ServiceOptions {
   listener?: string;
   spoolDir: string;
   /** While the spool refuses writes: retry waits, and how much to hold in memory meanwhile. */
-  journal?: { retry?: BackoffPolicy; maxPendingBytes?: number };
+  journal?: {
+    retry?: BackoffPolicy;
+    maxPendingBytes?: number;
+    /** A group commit waits this long for more reports (JOURNAL_LINGER_MS; default 0). */
+    lingerMs?: number;
+  };
   store: ObjectStore;
   queue: FillQueue;
   archive?: {
@@ -65,13 +71,21 @@ export interface ServiceOptions {
     retry?: BackoffPolicy;
   };
   /**
-   * A typed Parquet copy of every closed hour (DESIGN.md §3), off unless given: one object per
-   * hour once it closes (plus grace), more past `maxObjectBytes` of JSON (default 32 MiB) and for
-   * late reports. Encoded on a worker thread.
+   * A typed Parquet copy of every closed hour (DESIGN.md §3), off unless given: built from the
+   * hour's JSONL objects by `run` (a child process in the service) once the hour has closed, plus
+   * the archive's grace and `settleMs`. See ParquetBuilds.
    */
-  parquet?: { graceMs?: number; maxObjectBytes?: number; retry?: BackoffPolicy };
+  parquet?: {
+    run: ParquetRunner;
+    settleMs?: number;
+    tickMs?: number;
+    lookbackHours?: number;
+    retry?: BackoffPolicy;
+  };
   /** A value the Parquet table cannot hold exactly (its cell is null there). */
   onParquetLossy?: (value: LossyValue) => void;
+  /** An hour's Parquet built, or a build that failed (retried). */
+  onParquetEvent?: (event: ParquetBuildEvent) => void;
   fills?: { lingerMs?: number; retry?: BackoffPolicy };
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;
@@ -91,6 +105,11 @@ export interface ServiceOptions {
   onSpoolFileDamage?: (error: ListenerError) => void;
   /** The spool stopped taking writes (a full disk), or took them again. */
   onJournalEvent?: (event: JournalEvent) => void;
+  /**
+   * Time for every part: the session's heartbeats and back-off, the consumer loops, the journal's
+   * linger, the backfill, the Parquet builds (default the system clock; tests move one by hand).
+   */
+  clock?: Clock;
   /** A failure the process cannot continue from (journal write failed): exit and let ECS restart. */
   onFatal?: (error: ListenerError) => void;
 }
@@ -109,9 +128,8 @@ export class ListenerService implements ControlTarget {
   readonly session: ListenerSession;
   readonly journal: Journal;
   readonly archive: ArchiveWriter;
-  /** The typed Parquet copy (DESIGN.md §3), when configured. */
-  readonly parquet: ArchiveWriter | undefined;
-  readonly #parquetFormat: ParquetFormat | undefined;
+  /** The typed Parquet copy (DESIGN.md §3), when configured: built off the listener's path. */
+  readonly parquet: ParquetBuilds | undefined;
   readonly fills: FillPublisher;
   readonly backfill: Backfiller;
   readonly deadLetters: DeadLetterBox;
@@ -128,6 +146,7 @@ export class ListenerService implements ControlTarget {
   // (journal LSN, session seq) pairs waiting for the journal to make them durable.
   readonly #acks = new HeadQueue<[lsn: number, seq: number]>();
   #fatal: ListenerError | undefined;
+  readonly #clock: Clock;
   // Set when the stream broke (gap, disconnect, or a start after downtime); consumed at the next logon.
   #gapMark: GapMark | undefined;
   // The first MsgSeqNum the journal refused while stalled: nothing from it on is acknowledged, and
@@ -139,8 +158,11 @@ export class ListenerService implements ControlTarget {
   private constructor(options: ServiceOptions, journal: Journal, holes: HoleLog, deadLetters: DeadLetterBox) {
     this.journal = journal;
     this.#holes = holes;
-    this.#spoolSpace = new SpoolSpace(options.spoolDir);
+    const clock = (this.#clock = options.clock ?? systemClock);
+    const now = () => clock.now();
+    this.#spoolSpace = new SpoolSpace(options.spoolDir, { now });
     this.backfill = new Backfiller({
+      clock,
       dropCopy: options.dropCopy,
       journal,
       holes,
@@ -149,6 +171,7 @@ export class ListenerService implements ControlTarget {
       onFailure: (error) => this.#die(error, options),
     });
     this.#recovery = new DamageRecovery({
+      now,
       journal,
       holes,
       backfill: this.backfill,
@@ -162,43 +185,40 @@ export class ListenerService implements ControlTarget {
     const partition = listenerPartition(options);
     this.archive = new ArchiveWriter({
       journal,
+      clock,
       store: options.store,
       deadLetters,
       ...partition,
       ...options.archive,
-      ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
+      onEvent: (event) => {
+        // Each JSONL object owes its hour a Parquet build (once the hour closes).
+        if (event.kind === 'uploaded') this.parquet?.noteObject(event.key);
+        options.onArchiveEvent?.(event);
+      },
       onFailure: (error) => this.#die(error, options),
     });
     if (options.parquet !== undefined) {
-      this.#parquetFormat = parquetFormat({
-        onLossy: (value) => {
-          this.#counters.parquetLossyValues++;
-          options.onParquetLossy?.(value);
+      const { run, ...timing } = options.parquet;
+      this.parquet = new ParquetBuilds({
+        run,
+        clock,
+        location: options.store.location,
+        graceMs: options.archive?.graceMs ?? 5 * 60_000,
+        ...timing,
+        onEvent: (event) => {
+          if (event.kind === 'parquet_built')
+            for (const value of event.result.lossy) {
+              this.#counters.parquetLossyValues++;
+              options.onParquetLossy?.(value);
+            }
+          options.onParquetEvent?.(event);
         },
-      });
-      this.parquet = new ArchiveWriter({
-        journal,
-        store: options.store,
-        deadLetters,
-        ...partition,
-        format: this.#parquetFormat,
-        // Only a closed hour (or the size cap) makes an object: one per hour, not one per minute;
-        // late reports of a closed hour are batched by the archive's flush interval.
-        flushMs: Number.POSITIVE_INFINITY,
-        ...(options.archive?.flushMs === undefined ? {} : { lateFlushMs: options.archive.flushMs }),
-        ...(options.archive?.timeOutlierMs === undefined ? {} : { timeOutlierMs: options.archive.timeOutlierMs }),
-        maxObjectBytes: options.parquet.maxObjectBytes ?? 32 * 1024 * 1024,
-        ...((options.parquet.graceMs ?? options.archive?.graceMs) === undefined
-          ? {}
-          : { graceMs: (options.parquet.graceMs ?? options.archive?.graceMs)! }),
-        ...(options.parquet.retry === undefined ? {} : { retry: options.parquet.retry }),
-        ...(options.onArchiveEvent ? { onEvent: options.onArchiveEvent } : {}),
-        onFailure: (error) => this.#die(error, options),
       });
     }
     this.deadLetters = deadLetters;
     this.fills = new FillPublisher({
       journal,
+      clock,
       queue: options.queue,
       deadLetters,
       ...(options.listener === undefined ? {} : { listener: options.listener }),
@@ -209,6 +229,7 @@ export class ListenerService implements ControlTarget {
     const f = options.fix;
     const sessionFile = new FileSequenceStore(sequenceStorePath(options));
     this.session = new ListenerSession({
+      clock,
       host: f.host,
       port: f.port,
       senderCompId: f.apiKey,
@@ -242,7 +263,7 @@ export class ListenerService implements ControlTarget {
         }
       },
       onEvent: (event) => {
-        this.#history.record(event, Date.now());
+        this.#history.record(event, this.#clock.now());
         this.#trackGaps(event);
         options.onSessionEvent?.(event);
         this.#recovery.onSessionEvent(event, this.session.status());
@@ -276,7 +297,11 @@ export class ListenerService implements ControlTarget {
     journal.onStall((stall, ended) => {
       if (stall !== undefined) return options.onJournalEvent?.({ kind: 'stalled', error: stall.error });
       if (ended !== undefined)
-        options.onJournalEvent?.({ kind: 'resumed', stalledMs: Date.now() - ended.since, attempts: ended.attempts });
+        options.onJournalEvent?.({
+          kind: 'resumed',
+          stalledMs: this.#clock.now() - ended.since,
+          attempts: ended.attempts,
+        });
       if (this.#refusedFrom !== undefined) this.session.reconnect();
     });
   }
@@ -295,6 +320,8 @@ export class ListenerService implements ControlTarget {
       dir: join(options.spoolDir, 'journal'),
       ...(options.journal?.retry === undefined ? {} : { retry: options.journal.retry }),
       ...(options.journal?.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.journal.maxPendingBytes }),
+      ...(options.journal?.lingerMs === undefined ? {} : { lingerMs: options.journal.lingerMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock, now: () => options.clock!.now() }),
     });
     const holes = await HoleLog.open(join(options.spoolDir, 'holes.jsonl'));
     // Only a resumable session (KalshiRT) has a position to check, or can be asked to resend.
@@ -322,7 +349,7 @@ export class ListenerService implements ControlTarget {
     const service = new ListenerService(options, journal, holes, deadLetters);
     await service.#recovery.settle(resendTarget);
     await service.archive.start();
-    await service.parquet?.start();
+    service.parquet?.start();
     await service.fills.start();
     service.session.start();
     return service;
@@ -347,7 +374,6 @@ export class ListenerService implements ControlTarget {
         ...this.journal.stats(),
         backlog: {
           archive: this.journal.backlog('archive'),
-          ...(this.parquet === undefined ? {} : { parquet: this.journal.backlog('parquet') }),
           fills: this.journal.backlog('fills'),
         },
       },
@@ -385,10 +411,9 @@ export class ListenerService implements ControlTarget {
     // the first failure is reported after.
     const stopped = await Promise.allSettled([
       this.archive.stop({ flush: true }),
-      this.parquet?.stop({ flush: true }),
+      this.parquet?.stop(),
       this.fills.stop(),
     ]);
-    await this.#parquetFormat?.close();
     await this.deadLetters.close();
     await this.#holes.close();
     // Rejects with the same stall as the flush above: reported once, below.
@@ -425,7 +450,7 @@ export class ListenerService implements ControlTarget {
    * outage and `reconcile --from --to` over it finds what was lost.
    */
   #gapFromJournal(): GapMark {
-    return { lastGoodExecId: this.journal.maxExecId, since: this.journal.lastReceivedMs ?? Date.now() };
+    return { lastGoodExecId: this.journal.maxExecId, since: this.journal.lastReceivedMs ?? this.#clock.now() };
   }
 
   /** A duplicate or a non-report is processed once everything before it is durable. */

@@ -2,19 +2,16 @@ import { crc32 } from 'node:zlib';
 
 /**
  * The line format of the spool's append-only logs (holes, dead letters): `<crc32 hex8> <json>\n`,
- * the checksum over the JSON's UTF-8 bytes (the cursor files carry theirs the same way). A plain
- * JSON line, written before lines had a checksum, is taken as written when it parses as an object:
- * nothing vouches for it, and nothing says it is damaged either. No single changed byte turns a
- * checked line into one that passes as plain: it would have to start with `{` and still parse.
+ * the checksum over the JSON's UTF-8 bytes (the cursor files carry theirs the same way). A line
+ * in any other shape (a plain JSON line, as no release wrote) is damaged: `unparsable`.
  */
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
-const OPEN_BRACE = 0x7b;
 /** `hhhhhhhh ` before the JSON, `\n` after. */
 const FRAME = 10;
 
-/** Why a line is not taken: its checksum does not match, or (a plain line) it is not a JSON object. */
+/** Why a line is not taken: its checksum does not match, or it is not `<crc32 hex8> <JSON object>`. */
 export type LineFault = 'checksum' | 'unparsable';
 
 export interface ScannedLine {
@@ -23,8 +20,6 @@ export interface ScannedLine {
   length: number;
   /** The parsed JSON object, when the line is good. */
   value?: object;
-  /** A good line with its checksum (not a plain one from before them). */
-  checked?: true;
   /** Set when the line is damaged. */
   fault?: LineFault;
 }
@@ -61,14 +56,12 @@ export function scanLines(data: Buffer): LineScan {
 
 function readLine(data: Buffer, offset: number, end: number): ScannedLine {
   const length = end + 1 - offset;
-  if (end - offset >= FRAME - 1 && data[offset + 8] === SPACE && isHex8(data, offset)) {
-    const body = data.subarray(offset + 9, end);
-    if (data.toString('latin1', offset, offset + 8) !== hex8(crc32(body))) return { offset, length, fault: 'checksum' };
-    const value = parseObject(body);
-    // A matching checksum over bytes that do not parse: written so, never by this module.
-    return value === undefined ? { offset, length, fault: 'unparsable' } : { offset, length, value, checked: true };
-  }
-  const value = data[offset] === OPEN_BRACE ? parseObject(data.subarray(offset, end)) : undefined;
+  if (end - offset < FRAME - 1 || data[offset + 8] !== SPACE || !isHex8(data, offset))
+    return { offset, length, fault: 'unparsable' };
+  const body = data.subarray(offset + 9, end);
+  if (data.toString('latin1', offset, offset + 8) !== hex8(crc32(body))) return { offset, length, fault: 'checksum' };
+  const value = parseObject(body);
+  // A matching checksum over bytes that do not parse: written so, never by this module.
   return value === undefined ? { offset, length, fault: 'unparsable' } : { offset, length, value };
 }
 

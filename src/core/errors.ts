@@ -46,6 +46,8 @@ export type ErrorCode =
   | 'ERR_S3_PUT'
   | 'ERR_S3_OBJECT_REFUSED'
   | 'ERR_ARCHIVE_ENCODE'
+  // the typed Parquet copy: its builder (a child process) failed for an hour; retried
+  | 'ERR_PARQUET_BUILD'
   // a TransactTime (or SendingTime) too far from the receipt, filed under the receive hour (a warning)
   | 'ERR_ARCHIVE_TIME_OUTLIER'
   // the session's own files, the dead letters, and a background loop that failed

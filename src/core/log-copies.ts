@@ -8,7 +8,7 @@ export type CopyName = 'primary' | 'mirror';
 /**
  * Why bytes of a copy were not taken: a line failing its checksum or not parsing, a torn tail
  * (bytes after the last newline), bytes missing (the copy is shorter, or gone), or a good line
- * that differs from the other copy's (only plain lines or a hand edit can do that).
+ * that differs from the other copy's (a hand edit can do that).
  */
 export type LineDamageReason = SpoolFileDamage['reason'];
 
@@ -43,8 +43,6 @@ interface Span {
   from: number;
   to: number;
   recovered: boolean;
-  /** A checked line was taken from the other copy: this copy had it once (a plain line, maybe not). */
-  vouched: boolean;
 }
 
 /**
@@ -53,7 +51,7 @@ interface Span {
  * good stay where they are when a newline ends them (a damaged line, for a person to read) and are
  * reported; a torn tail is left out (and set aside). Missing lines, torn tails and damaged lines of
  * one copy are reported as recovered, except what a crash between the two writes leaves: the
- * mirror without the last line, or without the plain lines the log had before it had a mirror.
+ * mirror without the last line.
  */
 export function mergeCopies(primary: Buffer | undefined, mirror: Buffer | undefined): MergedCopies {
   const p = view('primary', primary);
@@ -78,9 +76,8 @@ export function mergeCopies(primary: Buffer | undefined, mirror: Buffer | undefi
       pieces.push(bytes);
       values.push(line.value!);
       lastLine = o;
-      const vouched = line.checked === true;
-      if (a === undefined) add(spans.primary, { from: o, to: o + line.length, recovered: true, vouched });
-      else if (b === undefined) add(spans.mirror, { from: o, to: o + line.length, recovered: true, vouched });
+      if (a === undefined) add(spans.primary, { from: o, to: o + line.length, recovered: true });
+      else if (b === undefined) add(spans.mirror, { from: o, to: o + line.length, recovered: true });
       else if (!m.data!.subarray(o, o + b.length).equals(bytes)) {
         merged.damage.push({ copy: 'mirror', offset: o, bytes: b.length, reason: 'differs', recovered: false });
         merged.aside.push({ copy: 'mirror', offset: o, data: Buffer.from(m.data!.subarray(o, o + b.length)) });
@@ -93,7 +90,7 @@ export function mergeCopies(primary: Buffer | undefined, mirror: Buffer | undefi
     const next = Math.min(nextGood(p, o) ?? end, nextGood(m, o) ?? end);
     const source = [p, m].find((c) => c.data !== undefined && c.data.length >= next && c.data[next - 1] === NEWLINE)!;
     pieces.push(source.data!.subarray(o, next));
-    add(lost, { from: o, to: next, recovered: false, vouched: true });
+    add(lost, { from: o, to: next, recovered: false });
     o = next;
   }
   merged.content = Buffer.concat(pieces);
@@ -102,8 +99,7 @@ export function mergeCopies(primary: Buffer | undefined, mirror: Buffer | undefi
   const mirrorBytes = m.data ?? Buffer.alloc(0);
   const crashGap = mirrorBytes.length >= lastLine && merged.content.subarray(0, mirrorBytes.length).equals(mirrorBytes);
   for (const copy of [p, m])
-    for (const span of spans[copy.name])
-      if (span.vouched && !(copy === m && crashGap)) merged.damage.push(...describe(copy, span));
+    for (const span of spans[copy.name]) if (!(copy === m && crashGap)) merged.damage.push(...describe(copy, span));
   for (const span of lost)
     merged.damage.push(...describe(p.data !== undefined && p.data.length > span.from ? p : m, span));
   // Bytes after the last newline of both: no copy holds them whole.
@@ -152,10 +148,8 @@ function lineAt(lines: readonly ScannedLine[], offset: number): number {
 
 function add(spans: Span[], span: Span): void {
   const last = spans.at(-1);
-  if (last !== undefined && last.to === span.from && last.recovered === span.recovered) {
-    last.to = span.to;
-    last.vouched ||= span.vouched;
-  } else spans.push(span);
+  if (last !== undefined && last.to === span.from && last.recovered === span.recovered) last.to = span.to;
+  else spans.push(span);
 }
 
 /** A span of one copy as damage entries, split where its reason changes: bad lines, torn tail, missing. */

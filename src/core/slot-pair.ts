@@ -26,7 +26,7 @@ export class SlotPair {
   readonly #handles: [FileHandle | undefined, FileHandle | undefined] = [undefined, undefined];
   readonly #sizes: [number, number] = [0, 0];
 
-  /** `tag` starts every line (`kfl-cursor 2`): what the file is and its format. */
+  /** `tag` starts every line (`kfl-cursor 3`): what the file is and its format. */
   constructor(path: string, tag: string) {
     this.path = path;
     this.#tag = tag;
@@ -97,7 +97,7 @@ function encodeSlot(tag: string, generation: number, body: string, size?: number
 /**
  * One copy as written by SlotPair: the line up to the first newline, its checksum over
  * `generation size body`, and the file exactly `size` bytes of which the rest is padding.
- * Anything else is 'damaged' (a caller that accepts an earlier format reads it itself).
+ * Anything else is 'damaged': another tag, another format, a file cut or changed.
  */
 export function readSlot(path: string, tag: string): SlotCopy {
   let bytes: Buffer;

@@ -57,9 +57,11 @@ export interface JournalDamage {
    * records after them, or below a cursor. `missing`: a segment or its end gone. `cursor`: a sink's
    * cursor file damaged or gone (the other copy is used when it is good). `index`: a file of the
    * ExecID index (a sealed chunk) damaged or gone: its ids are rebuilt from the segments.
-   * `session`: a copy of the FIX session file (sequence numbers) damaged or gone.
+   * `session`: a copy of the FIX session file (sequence numbers) damaged or gone. `lsn_base`: the
+   * journal's numbering file damaged, or gone while segments or cursors exist: rewritten from them
+   * (no record is lost; what it alone knew, the runs reported before, may be reported again).
    */
-  kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor' | 'index' | 'session';
+  kind: 'torn_tail' | 'corrupt' | 'missing' | 'cursor' | 'index' | 'session' | 'lsn_base';
   /** The segment (or cursor) file, null when a whole segment is gone. */
   segment: string | null;
   /** Byte offset in the file where the damage starts. */

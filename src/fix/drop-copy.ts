@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
+import { systemClock, type Clock } from '../core/clock.js';
 import { ListenerError } from '../core/errors.js';
 import type { FixMessage } from './message.js';
-import { ListenerSession, type SessionEvent } from './session.js';
+import { ListenerSession, type ListenerSessionOptions, type SessionEvent } from './session.js';
 import { ADMIN_MSG_TYPES, Tag } from './tags.js';
 
 export interface DropCopyOptions {
@@ -15,6 +16,10 @@ export interface DropCopyOptions {
   /** Gives up on a replay that has not finished in this time (default 60 s). */
   timeoutMs?: number;
   onEvent?: (event: SessionEvent) => void;
+  /** The replay deadline and the session's timers (default: the real clock). */
+  clock?: Clock;
+  /** Test seam: opens the connection instead of TLS (an in-memory KalshiDC). */
+  connect?: ListenerSessionOptions['connect'];
 }
 
 /** How a replay ended. `reason` is EventResendRejectReason(21004) for a U3. */
@@ -40,6 +45,7 @@ export async function replayFromDropCopy(
   let requestSeq = -1;
   let settle: (result: ReplayResult) => void = () => undefined;
   const done = new Promise<ReplayResult>((resolve) => (settle = resolve));
+  const clock = options.clock ?? systemClock;
   const session: ListenerSession = new ListenerSession({
     host: options.host,
     port: options.port,
@@ -51,6 +57,8 @@ export async function replayFromDropCopy(
     permittedMsgTypes: DROP_COPY_TYPES,
     autoReconnect: false,
     ...(options.extraCa === undefined ? {} : { extraCa: options.extraCa }),
+    ...(options.connect === undefined ? {} : { connect: options.connect }),
+    clock,
     onEvent: (event) => {
       options.onEvent?.(event);
       if (event.kind === 'logon') {
@@ -86,7 +94,7 @@ export async function replayFromDropCopy(
       }
     },
   });
-  const timer = setTimeout(
+  const timer = clock.setTimeout(
     () =>
       settle({
         outcome: 'failed',
@@ -100,7 +108,7 @@ export async function replayFromDropCopy(
   );
   session.start();
   const result = await done;
-  clearTimeout(timer);
+  clock.clearTimeout(timer);
   await session.stop();
   return result;
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ListenerError } from '../core/errors.js';
@@ -76,11 +75,9 @@ export class FileSequenceStore implements SequenceStore {
     const state = good.sort((a, b) => b.generation - a.generation)[0];
     this.#generation = state?.generation ?? 0;
     const bad = [
+      // Every save writes both.
       ...(primary === 'damaged' || (primary === 'absent' && state !== undefined) ? [this.path] : []),
-      // Every save writes both (a state from before the checksum, generation 0, had no mirror).
-      ...(mirror === 'damaged' || (mirror === 'absent' && state !== undefined && state.generation > 0)
-        ? [`${this.path}.mirror`]
-        : []),
+      ...(mirror === 'damaged' || (mirror === 'absent' && state !== undefined) ? [`${this.path}.mirror`] : []),
     ];
     this.#damage =
       bad.length === 0
@@ -139,24 +136,16 @@ export class FileSequenceStore implements SequenceStore {
 
 const TAG = 'kfl-session 2';
 
-/** One copy: its state and generation, 'damaged' when present but unreadable, 'absent'. */
+/**
+ * One copy: its state and generation, 'damaged' when present but unreadable (any other format
+ * too: no release wrote one), 'absent'.
+ */
 function readCopy(path: string): (SequenceState & { generation: number }) | 'damaged' | 'absent' {
   const copy = readSlot(path, TAG);
-  if (copy === 'absent') return copy;
-  let json: string;
-  let generation = 0;
-  if (copy !== 'damaged') ({ body: json, generation } = copy);
-  else {
-    // A plain JSON file is the state as written before the checksum (generation 0).
-    try {
-      json = readFileSync(path, 'utf8');
-    } catch {
-      return 'damaged';
-    }
-    if (json.startsWith('kfl-')) return 'damaged';
-  }
+  if (copy === 'absent' || copy === 'damaged') return copy;
+  const { body, generation } = copy;
   try {
-    const parsed = JSON.parse(json) as Partial<SequenceState>;
+    const parsed = JSON.parse(body) as Partial<SequenceState>;
     const last = parsed.lastApplicationSeq;
     return Number.isSafeInteger(parsed.nextInbound) &&
       Number.isSafeInteger(parsed.nextOutbound) &&

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { ListenerError } from '../core/errors.js';
 import type { SessionCounters, SessionState, SessionStatus } from '../core/status.js';
 import { FixDecoder } from './decoder.js';
@@ -123,7 +124,11 @@ export interface ListenerSessionOptions {
   onEvent?: (event: SessionEvent) => void;
   /** Test seams. */
   connect?: (options: { host: string; port: number; extraCa?: string | Buffer; servername?: string }) => Duplex;
-  now?: () => number;
+  /**
+   * Every reading and every timer of the session: heartbeats, the Logon, Logout, connect and
+   * handshake timeouts, the reconnect back-off, the coalesced save (default: the real clock).
+   */
+  clock?: Clock;
   random?: () => number;
 }
 
@@ -165,7 +170,7 @@ export class ListenerSession {
   readonly #heartbeatS: number;
   readonly #resumable: boolean;
   readonly #reconnectBackoff: Backoff;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #sequencer: InboundSequencer<FixMessage>;
   readonly #liveness: HeartbeatMonitor;
 
@@ -175,15 +180,15 @@ export class ListenerSession {
   #nextOutbound = 1;
   #loggedOnAt: number | undefined;
   #chunkReceivedAt = 0;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
-  #logonTimer: NodeJS.Timeout | undefined;
-  #logoutTimer: NodeJS.Timeout | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: TimerHandle | undefined;
+  #logonTimer: TimerHandle | undefined;
+  #logoutTimer: TimerHandle | undefined;
+  #reconnectTimer: TimerHandle | undefined;
   /** When the running reconnect timer fires (the status page's "next try in"). */
   #nextAttemptAt: number | undefined;
   /** When the session was last logged on, or started: undefined while logged on. */
   #disconnectedSince: number | undefined;
-  #saveTimer: NodeJS.Timeout | undefined;
+  #saveTimer: TimerHandle | undefined;
   /** The highest MsgSeqNum acknowledged (manualAck): saved so a start can check the app holds it. */
   #lastApplicationSeq = 0;
   /** Cancels the connect/handshake watch of the connection being opened. */
@@ -229,7 +234,7 @@ export class ListenerSession {
       );
     }
     this.#resumable = options.targetCompId === RT && options.resetOnLogon !== true;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#reconnectBackoff = new Backoff({ ...DEFAULT_RECONNECT, ...options.reconnect }, options.random);
     this.#encoder = new ListenerGuardEncoder(
       options.permittedMsgTypes === undefined ? undefined : new Set([...options.permittedMsgTypes, ...ADMIN_MSG_TYPES]),
@@ -270,7 +275,7 @@ export class ListenerSession {
     if (this.#state !== 'disconnected' || this.#socket !== undefined) return;
     this.#afterClose = 'retry';
     // Not logged on since the start: a start that never gets through says so from when it began.
-    this.#disconnectedSince ??= this.#now();
+    this.#disconnectedSince ??= this.#clock.now();
     this.#connect();
   }
 
@@ -408,6 +413,7 @@ export class ListenerSession {
       (error) => {
         if (this.#socket === socket && this.#state === 'connecting') this.#fail(error);
       },
+      this.#clock,
     );
     const readyEvent = 'encrypted' in socket ? 'secureConnect' : 'connect';
     socket.once(readyEvent, () => {
@@ -420,7 +426,7 @@ export class ListenerSession {
       if (this.#socket !== socket) return;
       // Liveness counts complete messages (#onMessage), not bytes: a peer trickling one endless
       // frame is as silent as one sending nothing.
-      this.#chunkReceivedAt = this.#now();
+      this.#chunkReceivedAt = this.#clock.now();
       this.#decoder.push(chunk);
     });
     socket.on('error', (cause: Error) => {
@@ -447,7 +453,7 @@ export class ListenerSession {
           `${this.#o.host}:${this.#o.port} closed the connection without a Logout`,
         );
         this.#disconnectReason = error;
-        this.#lastError = { code: error.code, message: error.message, at: this.#now() };
+        this.#lastError = { code: error.code, message: error.message, at: this.#clock.now() };
       }
       this.#onClosed();
     });
@@ -458,7 +464,7 @@ export class ListenerSession {
     this.#clearTimers();
     this.#sequencer.connectionClosed();
     this.#saveNow();
-    this.#disconnectedSince ??= this.#now();
+    this.#disconnectedSince ??= this.#clock.now();
     this.#emit({ kind: 'disconnected', reason: this.#disconnectReason });
     if (this.#state === 'stopped') {
       this.#finishStop();
@@ -485,8 +491,8 @@ export class ListenerSession {
     const delayMs = this.#reconnectBackoff.next(this.#minNextDelayMs);
     this.#minNextDelayMs = 0;
     this.#emit({ kind: 'reconnect_scheduled', delayMs, attempt: this.#reconnectBackoff.attempts });
-    this.#nextAttemptAt = this.#now() + delayMs;
-    this.#reconnectTimer = setTimeout(() => {
+    this.#nextAttemptAt = this.#clock.now() + delayMs;
+    this.#reconnectTimer = this.#clock.setTimeout(() => {
       this.#reconnectTimer = undefined;
       this.#nextAttemptAt = undefined;
       if (this.#state !== 'disconnected') return;
@@ -496,7 +502,7 @@ export class ListenerSession {
   }
 
   #cancelReconnectTimer(): void {
-    clearTimeout(this.#reconnectTimer);
+    this.#clock.clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = this.#nextAttemptAt = undefined;
   }
 
@@ -512,7 +518,7 @@ export class ListenerSession {
 
   /** Records the error and drops the connection; #onClosed decides what comes next. */
   #fail(error: ListenerError): void {
-    this.#lastError = { code: error.code, message: error.message, at: this.#now() };
+    this.#lastError = { code: error.code, message: error.message, at: this.#clock.now() };
     this.#disconnectReason ??= error;
     this.#emit({ kind: 'error', error });
     const socket = this.#socket;
@@ -537,16 +543,16 @@ export class ListenerSession {
   #clearTimers(): void {
     this.#stopOpeningWatch?.();
     this.#stopOpeningWatch = undefined;
-    clearInterval(this.#heartbeatTimer);
-    clearTimeout(this.#logonTimer);
-    clearTimeout(this.#logoutTimer);
-    clearTimeout(this.#saveTimer);
+    this.#clock.clearInterval(this.#heartbeatTimer);
+    this.#clock.clearTimeout(this.#logonTimer);
+    this.#clock.clearTimeout(this.#logoutTimer);
+    this.#clock.clearTimeout(this.#saveTimer);
     this.#heartbeatTimer = this.#logonTimer = this.#logoutTimer = this.#saveTimer = undefined;
   }
 
   // ── outbound ────────────────────────────────────────────────────────────────────────────────
 
-  #send(msgType: string, body: readonly Field[], sendingTime = formatUtcTimestamp(this.#now())): void {
+  #send(msgType: string, body: readonly Field[], sendingTime = formatUtcTimestamp(this.#clock.now())): void {
     const socket = this.#socket;
     if (socket === undefined) return;
     const frame = this.#encoder.encode(
@@ -566,7 +572,7 @@ export class ListenerSession {
   }
 
   #markSent(): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#liveness.sent(now);
     this.#counters.messagesOut++;
   }
@@ -575,7 +581,7 @@ export class ListenerSession {
     const reset = !this.#resumable || this.#forceReset;
     if (reset) this.#nextOutbound = 1;
     this.#sequencer.beginLogon(reset);
-    const sendingTime = formatUtcTimestamp(this.#now());
+    const sendingTime = formatUtcTimestamp(this.#clock.now());
     const fields = logonFields({
       senderCompId: this.#o.senderCompId,
       targetCompId: this.#o.targetCompId,
@@ -591,7 +597,7 @@ export class ListenerSession {
     this.#transition('logon_sent');
     this.#send(MsgType.Logon, fields, sendingTime);
     const timeoutMs = this.#o.logonTimeoutMs ?? 10_000;
-    this.#logonTimer = setTimeout(() => {
+    this.#logonTimer = this.#clock.setTimeout(() => {
       if (this.#state !== 'logon_sent') return;
       this.#fail(
         new ListenerError(
@@ -606,16 +612,16 @@ export class ListenerSession {
     this.#transition('logout_sent');
     this.#send(MsgType.Logout, text === undefined ? [] : [[Tag.Text, text]]);
     this.#emit({ kind: 'logout', initiator: 'listener', text });
-    clearInterval(this.#heartbeatTimer);
+    this.#clock.clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
-    this.#logoutTimer = setTimeout(() => this.#socket?.destroy(), this.#o.logoutTimeoutMs ?? 2000);
+    this.#logoutTimer = this.#clock.setTimeout(() => this.#socket?.destroy(), this.#o.logoutTimeoutMs ?? 2000);
   }
 
   /** We never send application messages, so any range we are asked for is one GapFill. */
   #answerResendRequest(begin: number): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    const sendingTime = formatUtcTimestamp(this.#now());
+    const sendingTime = formatUtcTimestamp(this.#clock.now());
     const frame = this.#encoder.encode(
       MsgType.SequenceReset,
       {
@@ -752,7 +758,7 @@ export class ListenerSession {
   }
 
   #onLogonReply(message: FixMessage): void {
-    clearTimeout(this.#logonTimer);
+    this.#clock.clearTimeout(this.#logonTimer);
     this.#logonTimer = undefined;
     if (message.msgType === MsgType.Logout) {
       const text = message.get(Tag.Text);
@@ -802,7 +808,7 @@ export class ListenerSession {
     this.#forceReset = false;
     this.#adoptedOutbound = false;
     this.#transition('active');
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#loggedOnAt = now;
     this.#disconnectedSince = undefined;
     this.#checkClock(message, now);
@@ -817,8 +823,8 @@ export class ListenerSession {
       nextOutbound: this.#nextOutbound,
     });
     this.#liveness.start();
-    this.#heartbeatTimer = setInterval(() => this.#onTick(), this.#liveness.tickMs);
-    this.#heartbeatTimer.unref?.();
+    // The liveness tick alone does not hold the process: stop() and the socket decide its life.
+    this.#heartbeatTimer = this.#clock.setInterval(() => this.#onTick(), this.#liveness.tickMs, { ref: false });
     this.#run(this.#sequencer.receive(message, this.#chunkReceivedAt));
   }
 
@@ -856,7 +862,7 @@ export class ListenerSession {
 
   #onTick(): void {
     if (this.#state !== 'active') return;
-    const now = this.#now();
+    const now = this.#clock.now();
     const intervalMs = this.#liveness.intervalMs;
     // Up for 2 × HeartBtInt: the session proved healthy, the next failure backs off afresh.
     if (this.#reconnectBackoff.attempts > 0 && now - (this.#loggedOnAt ?? now) >= 2 * intervalMs)
@@ -894,7 +900,7 @@ export class ListenerSession {
     // Coalesce: one save a second at most (two atomic files: on EFS each is a round trip and the
     // bill). Lagging behind is safe (a resume re-requests at most that second, and the journal
     // drops the duplicates); running ahead would not be. Logon, logout and stop save at once.
-    this.#saveTimer = setTimeout(() => {
+    this.#saveTimer = this.#clock.setTimeout(() => {
       this.#saveTimer = undefined;
       this.#saveNow();
     }, SAVE_EVERY_MS);
@@ -909,7 +915,7 @@ export class ListenerSession {
     };
     this.#saving = this.#o.store.save(state).catch((cause: unknown) => {
       const error = new ListenerError('ERR_SEQUENCE_STORE', 'cannot persist session sequence numbers', { cause });
-      this.#lastError = { code: error.code, message: error.message, at: this.#now() };
+      this.#lastError = { code: error.code, message: error.message, at: this.#clock.now() };
       this.#emit({ kind: 'error', error });
     });
   }

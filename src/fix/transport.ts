@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect, rootCertificates, type TLSSocket } from 'node:tls';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { ListenerError } from '../core/errors.js';
 
 export interface TlsTransportOptions {
@@ -39,20 +40,22 @@ export interface OpeningTimeouts {
  * Watches a connection being opened and calls `onTimeout` once, with a coded error, when the TCP
  * connect (until `connect`) or the TLS handshake (from `connect` until `secureConnect`) takes
  * longer than allowed. A stream that is not TLS (a test seam) is ready at `connect`. Returns the
- * cancel, which the caller runs when the connection is ready or gone.
+ * cancel, which the caller runs when the connection is ready or gone. The timers run on `clock`,
+ * the session's, so a test drives both deadlines by hand.
  */
 export function watchOpening(
   socket: Duplex,
   target: { host: string; port: number },
   timeouts: OpeningTimeouts,
   onTimeout: (error: ListenerError) => void,
+  clock: Clock = systemClock,
 ): () => void {
   const tls = 'encrypted' in socket;
   const where = `${target.host}:${target.port}`;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   const arm = (ms: number, error: () => ListenerError) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => onTimeout(error()), ms);
+    clock.clearTimeout(timer);
+    timer = clock.setTimeout(() => onTimeout(error()), ms);
   };
   const onConnect = () => {
     if (!tls) return cancel();
@@ -67,7 +70,7 @@ export function watchOpening(
     );
   };
   const cancel = () => {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     timer = undefined;
     socket.off('connect', onConnect);
   };

@@ -1,11 +1,6 @@
 import type { ListenerStatus } from './status.js';
 import { readiness, type ReadinessLimits } from './readiness.js';
-
-/**
- * core/settings-schema.ts's DEFAULT_LISTENER, written out: that module loads zod, which the
- * service does not need at start-up (test/app/env-checks.test.ts checks the two agree).
- */
-const DEFAULT_LISTENER = 'default';
+import { DEFAULT_LISTENER } from '../core/env-checks.js';
 
 /**
  * The figures an operator alarms on, as numbers: what /readyz and /status say, for CloudWatch,

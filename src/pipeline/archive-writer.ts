@@ -1,4 +1,5 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import type { Clock } from '../core/clock.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import type { ExecutionReportRecord } from '../core/record.js';
 import type { ObjectStore } from '../sinks/types.js';
@@ -47,6 +48,8 @@ export interface ArchiveWriterOptions {
   /** JSONL only: gzip the objects (default true). */
   gzip?: boolean;
   now?: () => number;
+  /** Its loop's tick and waits (default the system clock). */
+  clock?: Clock;
   /** Upload retry back-off (default 1 s doubling to 60 s, forever). */
   retry?: BackoffPolicy;
   onEvent?: (event: ArchiveEvent) => void;
@@ -169,7 +172,7 @@ export class ArchiveWriter {
     this.#format = options.format ?? jsonlFormat(options.gzip ?? true);
     this.#partition = options.partition;
     this.#sink = this.#format.sink;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (options.clock === undefined ? Date.now : () => options.clock!.now());
     this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000, floorMs: 50, ...options.retry });
     this.#loop = new ConsumerLoop({
       journal: options.journal,
@@ -179,6 +182,7 @@ export class ArchiveWriter {
       onFailure: options.onFailure,
       onRetry: (error, retryInMs, attempt) => options.onEvent?.({ kind: 'spool_refused', retryInMs, attempt, error }),
       now: this.#now,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     this.#status = this.#loop.status;
   }
@@ -283,7 +287,15 @@ export class ArchiveWriter {
         // (#write already waited out its back-off when it fails: go round again at once.)
         if (bucket !== undefined && bucket.bytes >= this.#maxObjectBytes && !(await this.#write(bucket))) return true;
       }
-      if (entries.length < READ_BATCH) break;
+      if (entries.length < READ_BATCH) {
+        // A lost tail (reported by the journal) holds nothing to archive: passed, not pending.
+        const past = this.#o.journal.vacantThrough(this.#readLsn);
+        if (past > this.#readLsn) {
+          this.#readLsn = past;
+          progressed = true;
+        }
+        break;
+      }
     }
     const now = this.#now();
     for (const bucket of [...this.#buckets.values()]) {

@@ -1,4 +1,5 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { asListenerError, type ErrorCode, type ListenerError } from '../core/errors.js';
 import type { SinkStatus } from '../core/status.js';
 import type { Journal } from './journal.js';
@@ -18,6 +19,12 @@ export interface ConsumerLoopOptions {
   onRetry?: ((error: ListenerError, delayMs: number, attempt: number) => void) | undefined;
   /** Waits between runs of the body after a retried failure. */
   retry?: BackoffPolicy;
+  /** The tick, sleeps and back-off pauses, and the readings (default: the real clock). */
+  clock?: Clock;
+  /**
+   * Overrides `clock.now` for the readings only (failure times, a long run resetting the
+   * back-off); the timers stay the clock's. Kept for callers that pass a reading alone.
+   */
   now?: () => number;
 }
 
@@ -31,11 +38,15 @@ const RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_JOURNAL_DISK_FU
  */
 export class ConsumerLoop {
   readonly #o: ConsumerLoopOptions;
+  readonly #clock: Clock;
+  readonly #now: () => number;
   #running = false;
   #loop: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #wake: (() => void) | undefined;
+  /** A wake-up that came while the body was busy: its next sleep returns at once. */
+  #wokenWhileBusy = false;
   #interruptPause: (() => void) | undefined;
 
   /** The sink's status, kept by the sink; the loop records its own failure in it. */
@@ -43,6 +54,9 @@ export class ConsumerLoop {
 
   constructor(options: ConsumerLoopOptions) {
     this.#o = options;
+    const clock = options.clock ?? systemClock;
+    this.#clock = clock;
+    this.#now = options.now ?? (() => clock.now());
     this.status = {
       name: options.sink.name,
       location: options.sink.location,
@@ -63,8 +77,8 @@ export class ConsumerLoop {
   start(): void {
     this.#running = true;
     this.#unsubscribe = this.#o.journal.onDurable(() => this.wake());
-    this.#timer = setInterval(() => this.wake(), this.#o.tickMs);
-    this.#timer.unref();
+    // A safety-net tick: it never holds the process; the loop's owner stops it.
+    this.#timer = this.#clock.setInterval(() => this.wake(), this.#o.tickMs, { ref: false });
     this.#loop = this.#supervise();
   }
 
@@ -76,16 +90,15 @@ export class ConsumerLoop {
   async #supervise(): Promise<void> {
     const backoff = new Backoff(this.#o.retry ?? { initialMs: 250, maxMs: 10_000, floorMs: 50 });
     for (;;) {
-      const now = this.#o.now ?? Date.now;
-      const startedAt = now();
+      const startedAt = this.#now();
       try {
         await this.#o.body();
         return;
       } catch (cause) {
         // A body that ran a good while before failing starts its back-off afresh.
-        if (now() - startedAt > 60_000) backoff.reset();
+        if (this.#now() - startedAt > 60_000) backoff.reset();
         const error = asListenerError(cause, 'ERR_LOOP_FAILED', `the ${this.status.name} loop failed`);
-        this.status.lastError = { code: error.code, message: error.message, at: (this.#o.now ?? Date.now)() };
+        this.status.lastError = { code: error.code, message: error.message, at: this.#now() };
         this.status.consecutiveFailures++;
         if (this.#running && RETRIED.has(error.code)) {
           const delayMs = backoff.next();
@@ -101,19 +114,28 @@ export class ConsumerLoop {
     }
   }
 
-  /** Ends a sleep now (new records, a slot free). */
+  /**
+   * Ends a sleep now (new records, a slot free). One that comes while the body is busy (between
+   * its read and its sleep) is kept for the next sleep: dropped, the record it announced would
+   * wait for the next tick.
+   */
   wake(): void {
-    this.#wake?.();
+    if (this.#wake === undefined) this.#wokenWhileBusy = true;
+    else this.#wake();
   }
 
-  /** Sleeps until woken, or `ms` passed when given. */
+  /** Sleeps until woken, or `ms` passed when given; returns at once if woken since the last sleep. */
   async sleep(ms?: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    if (this.#wokenWhileBusy) {
+      this.#wokenWhileBusy = false;
+      return;
+    }
+    let timer: TimerHandle | undefined;
     await new Promise<void>((resolve) => {
       this.#wake = resolve;
-      if (ms !== undefined) timer = setTimeout(resolve, ms);
+      if (ms !== undefined) timer = this.#clock.setTimeout(resolve, ms);
     });
-    clearTimeout(timer);
+    this.#clock.clearTimeout(timer);
     this.#wake = undefined;
   }
 
@@ -121,9 +143,9 @@ export class ConsumerLoop {
   async pause(ms: number): Promise<void> {
     if (!this.#running) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = this.#clock.setTimeout(resolve, ms);
       this.#interruptPause = () => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         resolve();
       };
     });
@@ -136,7 +158,7 @@ export class ConsumerLoop {
     this.#interruptPause?.();
     this.wake();
     await this.#loop;
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
     this.#unsubscribe?.();
   }
 }

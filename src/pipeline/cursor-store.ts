@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ListenerError } from '../core/errors.js';
-import { checksum, readSlot, SlotPair } from '../core/slot-pair.js';
+import { readSlot, SlotPair } from '../core/slot-pair.js';
 import type { JournalDamage } from '../core/status.js';
 import { spoolWriteFailure } from './spool-failure.js';
 
@@ -152,33 +151,15 @@ export class CursorStore {
   }
 }
 
-/** One copy: its state, 'damaged' when present but unreadable, 'absent' when there is no file. */
+/**
+ * One copy: its state, 'damaged' when present but unreadable, 'absent' when there is no file. Any
+ * other format (no release wrote one) is damaged too.
+ */
 function readCopy(path: string): Copy | 'damaged' | 'absent' {
   const copy = readSlot(path, TAG);
-  if (copy === 'absent') return copy;
-  if (copy !== 'damaged') {
-    const state = parseState(copy.body);
-    return state === undefined ? 'damaged' : { generation: copy.generation, state };
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return 'damaged';
-  }
-  // Written whole by rename, before cursors were saved in place: one line, nothing after it.
-  if (text.startsWith('kfl-cursor 2 ')) {
-    const crc = text.slice(13, 21);
-    const body = text.slice(22, text.endsWith('\n') ? -1 : undefined);
-    if (text[21] !== ' ' || !text.endsWith('\n') || checksum(body) !== crc) return 'damaged';
-    const space = body.indexOf(' ');
-    const generation = Number(body.slice(0, space));
-    const state = parseState(body.slice(space + 1));
-    return state === undefined || !Number.isSafeInteger(generation) ? 'damaged' : { generation, state };
-  }
-  // A cursor from before the checksum (one plain JSON file): taken as written, generation 0.
-  const state = text.startsWith('kfl-') ? undefined : parseState(text);
-  return state === undefined ? 'damaged' : { generation: 0, state };
+  if (copy === 'absent' || copy === 'damaged') return copy;
+  const state = parseState(copy.body);
+  return state === undefined ? 'damaged' : { generation: copy.generation, state };
 }
 
 function parseState(json: string): CursorState | undefined {

@@ -22,7 +22,7 @@ export interface ExecIdIndexOptions {
   now?: () => number;
 }
 
-/** A line of dedupe.log: when the id was journaled, at which LSN (0 in a log from before chunks). */
+/** A line of dedupe.log: when the id was journaled, at which LSN. */
 export interface RememberedId {
   at: number;
   lsn: number;
@@ -143,7 +143,9 @@ export class ExecIdIndex {
         throw new ListenerError('ERR_JOURNAL_READ', 'cannot read dedupe.log', { cause: error });
     }
     // A last line without its newline was cut by a crash: not an id (its end may be missing), and
-    // cut from the file at restore so the next line does not run into it.
+    // cut from the file at restore so the next line does not run into it. A line that does not
+    // read (damaged, or an LSN of 0 as no release wrote) is not an id either: the segments that
+    // still hold its record give it back at restore.
     text = text.slice(0, text.lastIndexOf('\n') + 1);
     const horizon = (options.now ?? Date.now)() - (options.windowMs ?? 72 * 3600 * 1000);
     const remembered: RememberedId[] = [];
@@ -155,7 +157,7 @@ export class ExecIdIndex {
       if (tab1 <= 0 || tab2 < 0 || tab2 === line.length - 1) continue;
       const at = Number(line.slice(0, tab1));
       const lsn = Number(line.slice(tab1 + 1, tab2));
-      if (!Number.isSafeInteger(lsn) || lsn < 0 || !Number.isFinite(at)) continue;
+      if (!Number.isSafeInteger(lsn) || lsn < 1 || !Number.isFinite(at)) continue;
       if (lsn > maxLsn) maxLsn = lsn;
       entries++;
       if (at >= horizon) remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
@@ -226,8 +228,8 @@ export class ExecIdIndex {
     const now = this.#now();
     for (const { at, lsn, execId } of this.remembered) {
       // Ids sealed by a seal whose log rewrite did not happen (a crash between the two) are in
-      // both; the chunk has them. Ids from a log written before chunks have LSN 0.
-      if ((lsn > 0 && lsn <= sealedLsn) || isLost(lsn) || this.#known.has(execId)) continue;
+      // both; the chunk has them.
+      if (lsn <= sealedLsn || isLost(lsn) || this.#known.has(execId)) continue;
       this.#remember(execId, stampOf(at), lsn);
     }
     this.#logged = this.#ids.length;
@@ -322,9 +324,9 @@ export class ExecIdIndex {
   /** The id logged at the highest LSN below `lsn`, if the log or a chunk names one. */
   async lastIdBefore(lsn: number): Promise<string | undefined> {
     let best: { lsn: number; execId: string } | undefined;
-    for (const r of this.remembered) if (r.lsn > 0 && r.lsn < lsn && (best === undefined || r.lsn > best.lsn)) best = r;
+    for (const r of this.remembered) if (r.lsn < lsn && (best === undefined || r.lsn > best.lsn)) best = r;
     if (best !== undefined) return best.execId;
-    const chunk = this.#chunks.filter((c) => c.minLsn > 0 && c.minLsn < lsn).sort((x, y) => y.minLsn - x.minLsn)[0];
+    const chunk = this.#chunks.filter((c) => c.minLsn < lsn).sort((x, y) => y.minLsn - x.minLsn)[0];
     if (chunk === undefined) return undefined;
     for (const [execId, at] of await this.#readChunk(chunk))
       if (at < lsn && (best === undefined || at > best.lsn)) best = { lsn: at, execId };
@@ -683,6 +685,8 @@ async function readHeader(path: string): Promise<Omit<ChunkHeader, 'v'>> {
       if (newline >= 0) {
         const { v, ...header } = JSON.parse(buffer.toString('utf8', 0, newline)) as ChunkHeader;
         if (v !== 1) throw new Error(`unknown dedupe chunk version ${String(v)}`);
+        // Sealed from ids of LSN 0 (an unreleased dedupe.log): not one this version wrote.
+        if (header.minLsn < 1) throw new Error(`dedupe chunk holds LSN ${header.minLsn}`);
         return header;
       }
       if (bytesRead < size) throw new Error('dedupe chunk header has no end');

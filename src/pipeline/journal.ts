@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackoffPolicy } from '../core/backoff.js';
@@ -35,6 +36,10 @@ export interface JournalOptions {
   retry?: BackoffPolicy;
   /** How often the active segment is checked for deletion under the open file (default 1000 ms). */
   checkEveryMs?: number;
+  /** A group commit waits this long for more reports (default 0; JOURNAL_LINGER_MS). */
+  lingerMs?: number;
+  /** The segment log's timers (default the system clock). */
+  clock?: Clock;
   /**
    * Bytes kept aside in `reserve` (default 256 KiB; 0 for none): given up when a full spool
    * refuses a cursor save, so the save lands and the segments it passes are deleted. Without it a
@@ -166,6 +171,8 @@ export class Journal {
       // Segments are deleted only below every sink's saved position.
       keptAbove: sinks.length === 0 ? 0 : Math.min(...sinks.map((sink) => cursors.load(sink)!.through)),
       ...(options.checkEveryMs === undefined ? {} : { checkEveryMs: options.checkEveryMs }),
+      ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
       onDamage: (d) => {
         damage.push(d);
         for (const listener of damageListeners) listener(d);
@@ -445,6 +452,11 @@ export class Journal {
    */
   read(afterLsn: number, max: number, throughLsn?: number): Promise<JournalEntry[]> {
     return this.#log.read(afterLsn, max, throughLsn);
+  }
+
+  /** The durable LSN when nothing after `afterLsn` holds a record (a lost tail), else `afterLsn`. */
+  vacantThrough(afterLsn: number): number {
+    return this.#log.vacantThrough(afterLsn);
   }
 
   // ── cursors ─────────────────────────────────────────────────────────────────────────────────

@@ -49,13 +49,13 @@ export function pendingReason(
 }
 
 /** "14:00 UTC" (an hour) or "15:05:00 UTC" (a moment). */
-function clock(ms: number, precision: 'hour' | 'second' = 'second'): string {
+export function clock(ms: number, precision: 'hour' | 'second' = 'second'): string {
   const iso = new Date(ms).toISOString();
   return `${precision === 'hour' ? iso.slice(11, 16) : iso.slice(11, 19)} UTC`;
 }
 
 /** "5 min", "90 s", "2 h". */
-function span(ms: number): string {
+export function span(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s} s`;
   if (s < 7200) return `${Math.round(s / 60)} min`;

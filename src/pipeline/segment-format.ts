@@ -13,9 +13,6 @@ import { addRange, type LsnRange } from './lsn-ranges.js';
 // lets recovery resynchronise after damaged bytes and know exactly which records they held.
 export const MAGIC = Buffer.from('KFLJSEG2', 'latin1');
 export const HEADER_BYTES = 16;
-// Format 1 (before 0.4): no file header, u32 length + u32 crc32, LSN by position. Read once and
-// rewritten as format 2 on open.
-const V1_HEADER_BYTES = 8;
 // lsn-base: where numbering stands, the last LSN deleted, and the runs known to hold no record.
 export const LSN_BASE_TAG = 'kfl-lsn-base 2';
 /** Every this many records a segment's offset index notes one, so a reader far behind seeks. */
@@ -35,16 +32,9 @@ export function uncovered(a: number, b: number, known: readonly LsnRange[]): Lsn
   return out;
 }
 
-/** lsn-base as written (with its checksum), or a plain LSN as written before it; else undefined. */
-export function parseLsnBase(
-  text: string,
-): { lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] } | undefined {
-  if (!text.startsWith(`${LSN_BASE_TAG} `)) {
-    const value = Number(text);
-    return text.trim() !== '' && Number.isSafeInteger(value) && value >= 0
-      ? { lsn: value, deletedThrough: undefined, vacant: [] }
-      : undefined;
-  }
+/** lsn-base as written (its tag, its checksum), else undefined: damaged, or not lsn-base at all. */
+export function parseLsnBase(text: string): { lsn: number; deletedThrough: number; vacant: LsnRange[] } | undefined {
+  if (!text.startsWith(`${LSN_BASE_TAG} `)) return undefined;
   const crc = text.slice(LSN_BASE_TAG.length + 1, LSN_BASE_TAG.length + 9);
   const body = text.slice(LSN_BASE_TAG.length + 10, text.endsWith('\n') ? -1 : undefined);
   if (!text.endsWith('\n') || checksum(body) !== crc) return undefined;
@@ -86,15 +76,6 @@ export function recordAt(data: Buffer, offset: number): { lsn: number; start: nu
   return { lsn, start: offset + HEADER_BYTES, next: end };
 }
 
-function v1RecordAt(data: Buffer, offset: number): { line: string; next: number } | undefined {
-  if (offset + V1_HEADER_BYTES > data.length) return undefined;
-  const length = data.readUInt32LE(offset);
-  const end = offset + V1_HEADER_BYTES + length;
-  if (length === 0 || end > data.length) return undefined;
-  if (crc32(data.subarray(offset + V1_HEADER_BYTES, end)) !== data.readUInt32LE(offset + 4)) return undefined;
-  return { line: data.toString('utf8', offset + V1_HEADER_BYTES, end), next: end };
-}
-
 export interface ScannedRecord {
   lsn: number;
   offset: number;
@@ -106,8 +87,6 @@ export interface SegmentScan {
   records: ScannedRecord[];
   /** Byte ranges holding no good record: damage, or a torn tail at the very end. */
   bad: Array<{ offset: number; end: number }>;
-  /** A format-1 segment (to be rewritten in format 2). */
-  legacy: boolean;
   magic: boolean;
 }
 
@@ -120,8 +99,8 @@ export function scanSegment(data: Buffer, firstLsn: number): SegmentScan {
   const records: ScannedRecord[] = [];
   const bad: SegmentScan['bad'] = [];
   const magic = data.length >= MAGIC.length && data.subarray(0, MAGIC.length).equals(MAGIC);
-  if (!magic && v1RecordAt(data, 0) !== undefined) return scanLegacy(data, firstLsn);
-  // A damaged or cut file header is bad bytes like any other: the records start after it.
+  // A damaged or cut file header is bad bytes like any other: the records start after it. So is a
+  // file in any other format (no release wrote one): nothing in it reads as a record.
   let at = magic ? MAGIC.length : 0;
   let last = firstLsn - 1;
   while (at < data.length) {
@@ -141,22 +120,10 @@ export function scanSegment(data: Buffer, firstLsn: number): SegmentScan {
     bad.push({ offset: at, end: next });
     at = next;
   }
-  return { records, bad, legacy: false, magic };
+  return { records, bad, magic };
 }
 
-function scanLegacy(data: Buffer, firstLsn: number): SegmentScan {
-  const records: ScannedRecord[] = [];
-  let at = 0;
-  for (let record = v1RecordAt(data, 0); record !== undefined; record = v1RecordAt(data, at)) {
-    records.push({ lsn: firstLsn + records.length, offset: at, line: record.line });
-    at = record.next;
-  }
-  // Format 1 cannot resynchronise (positions are LSNs): whatever follows a bad record is lost.
-  const bad = at < data.length ? [{ offset: at, end: data.length }] : [];
-  return { records, bad, legacy: true, magic: false };
-}
-
-/** A format-2 segment holding `records` (a recovered or migrated segment, rewritten whole). */
+/** A format-2 segment holding `records` (a recovered segment, rewritten whole). */
 export function encodeSegment(records: readonly ScannedRecord[]): Buffer {
   let bytes = MAGIC.length;
   for (const r of records) bytes += HEADER_BYTES + Buffer.byteLength(r.line, 'utf8');

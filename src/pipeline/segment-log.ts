@@ -3,6 +3,7 @@ import { open, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import { fsyncDir, O_DSYNC, writeFileAtomic } from '../core/atomic-file.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import { HeadQueue } from '../core/head-queue.js';
 import type { JournalDamage } from '../core/status.js';
@@ -114,6 +115,15 @@ export interface SegmentLogOptions {
    * hand-offs, not the disk, were most of the cost. `fdatasync` writes, then syncs.
    */
   sync?: 'dsync' | 'fdatasync';
+  /**
+   * How long a commit waits after the first append that starts it (default 0: at once), so one
+   * durable write serves every report that arrives meanwhile (JOURNAL_LINGER_MS). At evenly spaced
+   * low rates each report is otherwise its own write; every millisecond here is a millisecond of
+   * fill latency, since nothing leaves the spool before it is durable.
+   */
+  lingerMs?: number;
+  /** The linger, the retry waits and the active segment's check (default the system clock). */
+  clock?: Clock;
   /** Called for every record found on open, in LSN order (the ExecID index is rebuilt from them). */
   onRecovered?: (lsn: number, line: string) => void;
   now?: () => number;
@@ -137,6 +147,8 @@ interface Pending {
 
 const MIN_SEGMENT_BYTES = 64 * 1024;
 const READ_WINDOW = 1024 * 1024;
+/** A lingering group this large is written at once: waiting longer saves no write. */
+const LINGER_CUT_BYTES = 256 * 1024;
 
 /**
  * The journal's storage: numbered, checksummed records in segment files, appended by group commit
@@ -154,6 +166,9 @@ export class SegmentLog {
   readonly #floor: number;
   /** O_DSYNC when each write makes itself durable, else 0 (a write is followed by fdatasync). */
   readonly #dsync: number;
+  readonly #lingerMs: number;
+  /** Ends the linger early: close, or a group already large enough to write. */
+  #endLinger: (() => void) | undefined;
   readonly #now: () => number;
   readonly #backoff: Backoff;
   readonly #segments: Segment[] = [];
@@ -191,7 +206,8 @@ export class SegmentLog {
   readonly #keptAbove: number | undefined;
   readonly #checkEveryMs: number;
   readonly #onDamage: ((damage: JournalDamage) => void) | undefined;
-  #checkTimer: NodeJS.Timeout | undefined;
+  #checkTimer: TimerHandle | undefined;
+  readonly #clock: Clock;
   #checkDue = false;
   /** The size the active segment rolls at: `segmentBytes`, or less when the spool is short of space. */
   #activeLimit: number;
@@ -208,6 +224,8 @@ export class SegmentLog {
     this.#checkEveryMs = options.checkEveryMs ?? 1000;
     this.#onDamage = options.onDamage;
     this.#dsync = options.sync === 'fdatasync' ? 0 : (O_DSYNC ?? 0);
+    this.#lingerMs = options.lingerMs ?? 0;
+    this.#clock = options.clock ?? systemClock;
     this.#now = options.now ?? Date.now;
     this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, floorMs: 50, ...options.retry });
   }
@@ -216,8 +234,7 @@ export class SegmentLog {
     const log = new SegmentLog(options);
     await log.#recover(options.onRecovered);
     if (log.#checkEveryMs > 0) {
-      log.#checkTimer = setInterval(() => log.#checkSoon(), log.#checkEveryMs);
-      log.#checkTimer.unref();
+      log.#checkTimer = log.#clock.setInterval(() => log.#checkSoon(), log.#checkEveryMs, { ref: false });
     }
     return log;
   }
@@ -273,6 +290,7 @@ export class SegmentLog {
     this.#pending.push({ entry, size });
     this.#pendingBytes += size;
     if (this.#flushing === undefined) this.#flushing = this.#flushLoop();
+    else if (this.#pendingBytes >= LINGER_CUT_BYTES) this.#endLinger?.();
     return entry.lsn;
   }
 
@@ -305,6 +323,17 @@ export class SegmentLog {
    * to damage have no entry: the result steps over them. Served from memory when the reader is
    * keeping up, from the segment files otherwise.
    */
+  /**
+   * Where a reader that stands at `afterLsn` and finds nothing more stands in truth: the durable
+   * LSN when every LSN after its position holds no record (lost to damage, never given), else its
+   * position. Without it a reader behind a lost tail would count the lost LSNs as pending forever.
+   */
+  vacantThrough(afterLsn: number): number {
+    return afterLsn < this.#durableLsn && this.#vacancies.covers(afterLsn + 1, this.#durableLsn)
+      ? this.#durableLsn
+      : afterLsn;
+  }
+
   async read(afterLsn: number, max: number, throughLsn = this.#durableLsn): Promise<JournalEntry[]> {
     const to = Math.min(throughLsn, this.#durableLsn);
     if (to <= afterLsn || max <= 0) return [];
@@ -402,7 +431,8 @@ export class SegmentLog {
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    clearInterval(this.#checkTimer);
+    this.#clock.clearInterval(this.#checkTimer);
+    this.#endLinger?.();
     if (this.#flushing !== undefined) {
       // The attempt that decides is one that starts now. An attempt already under way may have
       // begun before the disk came back, so its failure is not the last word, and a stalled log
@@ -426,6 +456,8 @@ export class SegmentLog {
 
   async #flushLoop(): Promise<void> {
     try {
+      if (this.#lingerMs > 0 && this.#pending.length > 0 && !this.#closed && this.#stall === undefined)
+        await this.#linger();
       if (this.#checkDue) await this.#checkActive();
       while (this.#pending.length > 0 && !this.#closed) {
         const batch = this.#pending;
@@ -528,13 +560,25 @@ export class SegmentLog {
     // A close waiting for an attempt that starts after it retries now, without a back-off.
     if (this.#closed || attempt < (this.#finalAttempt ?? 0)) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.#backoff.next());
+      const timer = this.#clock.setTimeout(resolve, this.#backoff.next());
       this.#wakeRetry = () => {
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         resolve();
       };
     });
     this.#wakeRetry = undefined;
+  }
+
+  /** Waits out the linger, or less: close() and a full group end it early. */
+  async #linger(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(resolve, this.#lingerMs);
+      this.#endLinger = () => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#endLinger = undefined;
   }
 
   /**
@@ -672,7 +716,16 @@ export class SegmentLog {
     this.#vacant = found.vacant;
     this.#deletedThrough = found.deletedThrough;
     this.#truncatedTailBytes = found.truncatedTailBytes;
-    if (found.lsnBaseProblem !== undefined) this.#housekeeping = found.lsnBaseProblem;
+    // Rewritten below from what the segments and cursors hold; reported, never passed over.
+    if (found.lsnBaseProblem !== undefined)
+      this.#damage.push({
+        kind: 'lsn_base',
+        segment: join(this.#dir, 'lsn-base'),
+        offset: 0,
+        lsns: null,
+        note: found.lsnBaseProblem.message,
+        code: 'ERR_JOURNAL_CORRUPT',
+      });
     this.#lastLsn = this.#durableLsn = found.lastLsn;
     const lastSegment = this.#segments.at(-1);
     // A segment's first LSN is in its name: after a gap, appends start a segment of their own.

@@ -74,7 +74,14 @@ export async function recoverSegments(input: RecoveryInput): Promise<RecoveredLo
     .filter((d: Dirent) => d.isFile() && /^seg-\d{16}\.log$/.test(d.name))
     .map((d) => d.name)
     .sort();
-  const { base, problem: lsnBaseProblem } = await readLsnBase(input.dir);
+  const read = await readLsnBase(input.dir);
+  const { base } = read;
+  // Gone while segments are there: deleted, not a first start.
+  const lsnBaseProblem =
+    read.problem ??
+    (read.missing && names.length > 0
+      ? new ListenerError('ERR_JOURNAL_CORRUPT', 'lsn-base is missing; rewritten from the segments and cursors')
+      : undefined);
   const floor = Math.max(input.floor, base.lsn);
   const now = input.now;
   // Runs earlier opens found holding no record (lost and reported then, or never given): what
@@ -120,7 +127,6 @@ export async function recoverSegments(input: RecoveryInput): Promise<RecoveredLo
     // Where the records after the last good one would have ended: the next segment's start, or
     // for the last segment the floor (something outside saw them), at least one record.
     let tornAt: number | undefined;
-    let rewrite = scan.legacy;
     let damaged = false;
     for (const bad of scan.bad) {
       const before = scan.records.filter((r) => r.offset < bad.offset).at(-1)?.lsn ?? firstLsn - 1;
@@ -141,7 +147,7 @@ export async function recoverSegments(input: RecoveryInput): Promise<RecoveredLo
         });
         continue;
       }
-      rewrite = damaged = true;
+      damaged = true;
       const until =
         after !== undefined ? after - 1 : nextFirst !== undefined ? nextFirst - 1 : Math.max(floor, before + 1);
       report({
@@ -153,7 +159,7 @@ export async function recoverSegments(input: RecoveryInput): Promise<RecoveredLo
       });
     }
     const segment: Segment = { firstLsn, lastLsn: firstLsn - 1, path, bytes: 0, index: [], records: 0 };
-    const kept = rewrite ? encodeSegment(scan.records) : undefined;
+    const kept = damaged ? encodeSegment(scan.records) : undefined;
     if (damaged) await writeFileAtomic(`${path}.damaged-${now}`, data);
     if (kept !== undefined) await writeFileAtomic(path, kept);
     else if (tornAt !== undefined) {
@@ -232,19 +238,25 @@ function reportedLoss(damage: readonly JournalDamage[]): number {
 async function readLsnBase(dir: string): Promise<{
   base: { lsn: number; deletedThrough: number | undefined; vacant: LsnRange[] };
   problem: ListenerError | undefined;
+  missing: boolean;
 }> {
   const unknown = { lsn: 0, deletedThrough: undefined, vacant: [] };
   let text: string;
   try {
     text = await readFile(join(dir, 'lsn-base'), 'utf8');
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return { base: unknown, problem: undefined };
-    return { base: unknown, problem: asListenerError(cause, 'ERR_JOURNAL_CORRUPT', 'cannot read lsn-base; rewritten') };
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return { base: unknown, problem: undefined, missing: true };
+    return {
+      base: unknown,
+      problem: asListenerError(cause, 'ERR_JOURNAL_CORRUPT', 'cannot read lsn-base; rewritten'),
+      missing: false,
+    };
   }
   const base = parseLsnBase(text);
-  if (base !== undefined) return { base, problem: undefined };
+  if (base !== undefined) return { base, problem: undefined, missing: false };
   return {
     base: unknown,
+    missing: false,
     problem: new ListenerError(
       'ERR_JOURNAL_CORRUPT',
       `lsn-base is damaged (${JSON.stringify(text.slice(0, 40))}); rewritten from the segments and cursors`,

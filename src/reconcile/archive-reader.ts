@@ -3,15 +3,14 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { ExecutionReportRecord } from '../core/record.js';
-import { DEFAULT_LISTENER } from '../core/settings-schema.js';
+import { DEFAULT_LISTENER } from '../core/env-checks.js';
 
 export type ArchiveSource =
   { kind: 'file'; dir: string } | { kind: 's3'; bucket: string; prefix: string; client: S3Client };
 
 /**
  * The keys of one hour of a table for a listener, in journal order (object names are LSN ranges):
- * its `listener=` partition, and for `default` also the layout from before listeners (no
- * `listener=`), so an archive written then stays readable.
+ * its `listener=` partition. Keys outside one (a layout no release wrote) are not the archive.
  */
 export async function hourKeys(
   source: ArchiveSource,
@@ -20,13 +19,7 @@ export async function hourKeys(
   dt: string,
   hour: string,
 ): Promise<string[]> {
-  const hourPath = `dt=${dt}/hour=${hour}/`;
-  const prefixes = [`${table}/listener=${listener}/${hourPath}`];
-  if (listener === DEFAULT_LISTENER) prefixes.push(`${table}/${hourPath}`);
-  const keys: string[] = [];
-  for (const prefix of prefixes) keys.push(...(await listObjects(source, prefix)));
-  const name = (key: string) => key.slice(key.lastIndexOf('/') + 1);
-  return keys.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+  return listObjects(source, `${table}/listener=${listener}/dt=${dt}/hour=${hour}/`);
 }
 
 /** Every archived record of a listener whose hour partition overlaps [from, to], read hour by hour. */

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { FixDecoder } from '../fix/decoder.js';
 import { encodeMessage, type Field } from '../fix/encoder.js';
 import { verifyLogon } from '../fix/logon-signature.js';
@@ -23,6 +24,8 @@ export interface AcceptorSessionOptions {
   minHeartbeatS: number;
   maxClockSkewMs: number;
   maxStoredMessages: number;
+  /** The exchange's clock: SendingTime, liveness, and the timers that close a connection. */
+  clock: Clock;
   publicKeyOf(apiKey: string): KeyObject | undefined;
   /** KalshiDC: answers an EventResendRequest (U1) with the reports to replay, or a U3 reason. */
   eventResend?(
@@ -56,22 +59,23 @@ export class AcceptorSession {
   readonly #decoder: FixDecoder;
   #book: SessionBook | undefined;
   #heartbeatS = 30;
-  #lastReceivedAt = Date.now();
-  #lastSentAt = Date.now();
+  #lastReceivedAt: number;
+  #lastSentAt: number;
   #testRequestOut = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
   #lastApp: { seq: number; msgType: string; fields: readonly Field[]; sendingTime: string } | undefined;
   #closed = false;
 
   constructor(options: AcceptorSessionOptions) {
     this.#o = options;
     this.role = options.role;
+    this.#lastReceivedAt = this.#lastSentAt = options.clock.now();
     this.#decoder = new FixDecoder({
       onMessage: (message) => this.#onMessage(message),
       onError: (error) => options.log(`${this.role} decode error ${error.code}: ${error.message}`),
     });
     options.socket.on('data', (chunk: Buffer) => {
-      this.#lastReceivedAt = Date.now();
+      this.#lastReceivedAt = this.#o.clock.now();
       this.#decoder.push(chunk);
     });
     options.socket.on('error', () => undefined);
@@ -107,7 +111,7 @@ export class AcceptorSession {
   logout(text: string): void {
     if (this.#book === undefined) return;
     this.#send(MsgType.Logout, [[Tag.Text, text]], false);
-    setTimeout(() => this.destroy(), 200).unref();
+    this.#o.clock.setTimeout(() => this.destroy(), 200, { ref: false });
   }
 
   destroy(): void {
@@ -185,7 +189,7 @@ export class AcceptorSession {
       this.#o.log(`${this.role} Logon from ${apiKey} refused: ${problem}`);
       // A Logout needs a numbering; a refused logon never touches the book, so use 1.
       this.#write(MsgType.Logout, 1, [[Tag.Text, problem]], {}, apiKey);
-      setTimeout(() => this.destroy(), 100).unref();
+      this.#o.clock.setTimeout(() => this.destroy(), 100, { ref: false });
       return;
     }
     const reset = message.getFlag(Tag.ResetSeqNumFlag);
@@ -202,7 +206,7 @@ export class AcceptorSession {
         {},
         apiKey,
       );
-      setTimeout(() => this.destroy(), 100).unref();
+      this.#o.clock.setTimeout(() => this.destroy(), 100, { ref: false });
       return;
     }
     const clientGap = !reset && clientSeq > book.nextInbound;
@@ -231,7 +235,10 @@ export class AcceptorSession {
       `${this.role} ${apiKey} logged on (listener=${this.isListening}, reset=${reset}, next out ${book.nextOutbound})`,
     );
     this.#o.onLogon?.(this);
-    this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, (this.#heartbeatS * 1000) / 4)));
+    this.#timer = this.#o.clock.setInterval(
+      () => this.#tick(),
+      Math.max(50, Math.min(1000, (this.#heartbeatS * 1000) / 4)),
+    );
   }
 
   /** Kalshi's logon rules (kalshi-fix-margin.md §2, §4, §9.2); returns the Logout Text on failure. */
@@ -249,7 +256,7 @@ export class AcceptorSession {
     if (heartbeat < this.#o.minHeartbeatS) return `HeartBtInt must be at least ${this.#o.minHeartbeatS}`;
     const sendingTime = m.get(Tag.SendingTime) ?? '';
     const sentAt = fixTimestampToEpochMs(sendingTime);
-    if (sentAt === undefined || Math.abs(sentAt - Date.now()) > this.#o.maxClockSkewMs)
+    if (sentAt === undefined || Math.abs(sentAt - this.#o.clock.now()) > this.#o.maxClockSkewMs)
       return 'SendingTime accuracy problem';
     const signature = m.get(Tag.RawData) ?? '';
     if (
@@ -383,13 +390,13 @@ export class AcceptorSession {
   #reject(text: string): void {
     this.#o.log(`${this.role} ${this.apiKey}: ${text}; logging out`);
     this.#send(MsgType.Logout, [[Tag.Text, text]], false);
-    setTimeout(() => this.destroy(), 100).unref();
+    this.#o.clock.setTimeout(() => this.destroy(), 100, { ref: false });
   }
 
   // ── outbound ────────────────────────────────────────────────────────────────────────────────
 
   #sendingTime(): string {
-    return formatUtcTimestamp(Date.now() + this.#o.faults.skewMs);
+    return formatUtcTimestamp(this.#o.clock.now() + this.#o.faults.skewMs);
   }
 
   /** Numbers, stores (RT app messages) and writes — unless a fault swallows or corrupts it. */
@@ -428,13 +435,13 @@ export class AcceptorSession {
       const digit = frame.length - 2;
       frame[digit] = frame[digit] === 0x39 ? 0x30 : frame[digit]! + 1;
     }
-    this.#lastSentAt = Date.now();
+    this.#lastSentAt = this.#o.clock.now();
     this.#o.socket.write(frame);
   }
 
   #tick(): void {
     if (this.#o.faults.heartbeatsStopped) return;
-    const now = Date.now();
+    const now = this.#o.clock.now();
     const intervalMs = this.#heartbeatS * 1000;
     if (now - this.#lastReceivedAt > 2 * intervalMs) {
       this.#o.log(`${this.role} ${this.apiKey}: no traffic for ${now - this.#lastReceivedAt} ms; disconnecting`);
@@ -453,7 +460,7 @@ export class AcceptorSession {
     this.#closed = true;
     this.isLoggedOn = false;
     this.isListening = false;
-    clearInterval(this.#timer);
+    this.#o.clock.clearInterval(this.#timer);
     this.#o.onClose();
   }
 }

@@ -5,6 +5,7 @@ import { AcceptorSession, type FaultState } from './acceptor-session.js';
 import { generateLoopbackCertificate, type LoopbackCertificate } from './certificate.js';
 import type { Field } from '../fix/encoder.js';
 import { formatUtcTimestamp } from '../fix/time.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { compareExecIds } from '../core/exec-id.js';
 import { OrderFlow, type GeneratedReport } from './order-flow.js';
 import { startRestFills, type SimRestFill } from './rest-fills.js';
@@ -49,6 +50,8 @@ export interface SimulatorOptions {
    * (SIGSTOP) simulator's queue is full, the kernel drops new SYNs and a TCP connect hangs.
    */
   backlog?: number;
+  /** The exchange's clock: report generation, SendingTime, the drop-copy window, heartbeats (default: the real clock). */
+  clock?: Clock;
   onLog?: (line: string) => void;
   /** Every accepted Logon, on any role (the `sim` command starts its order flow at the first). */
   onLogon?: (role: Role, apiKey: string) => void;
@@ -89,7 +92,8 @@ export class KalshiSimulator {
   readonly dropCopy = { rateLimitNext: 0, serverErrorNext: 0, enabled: true, requests: 0 };
   readonly #generatedAt = new Map<string, number[]>();
   #certificate: LoopbackCertificate | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #timer: TimerHandle | undefined;
   #rate: number;
   #accepting = true;
   readonly #connections = new Map<Role, number>();
@@ -102,6 +106,7 @@ export class KalshiSimulator {
 
   constructor(options: SimulatorOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#rate = options.reportsPerSecond ?? 0;
     for (const [index, account] of options.accounts.entries()) {
       // Each account its own flow and its own ExecIDs, as at Kalshi: a fleet's listeners can be
@@ -202,13 +207,13 @@ export class KalshiSimulator {
   /** Changes the generated report rate (per second, per account); 0 stops generation. */
   setRate(reportsPerSecond: number): void {
     this.#rate = reportsPerSecond;
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
     this.#timer = undefined;
     if (reportsPerSecond <= 0 || this.#servers.size === 0) return;
     // Timers fire at most every few ms: emit in batches sized to the rate.
     const periodMs = Math.max(5, Math.floor(1000 / reportsPerSecond));
     let carry = 0;
-    this.#timer = setInterval(() => {
+    this.#timer = this.#clock.setInterval(() => {
       carry += (reportsPerSecond * periodMs) / 1000;
       const n = Math.floor(carry);
       carry -= n;
@@ -226,10 +231,10 @@ export class KalshiSimulator {
     const out: GeneratedReport[] = [];
     const log = this.#generated.get(apiKey)!;
     for (let i = 0; i < count; i++) {
-      const report = flow.next(new Date());
+      const report = flow.next(new Date(this.#clock.now()));
       out.push(report);
       log.push(report);
-      this.#generatedAt.get(apiKey)!.push(Date.now());
+      this.#generatedAt.get(apiKey)!.push(this.#clock.now());
       this.#deliver(apiKey, report.fields);
     }
     return out;
@@ -253,7 +258,7 @@ export class KalshiSimulator {
     }
     const book = this.#books.get(`${apiKey}/KalshiRT`);
     if (book !== undefined && !rtLive) {
-      book.sent.set(book.nextOutbound, { fields, msgType: '8', sendingTime: formatUtcTimestamp(Date.now()) });
+      book.sent.set(book.nextOutbound, { fields, msgType: '8', sendingTime: formatUtcTimestamp(this.#clock.now()) });
       book.nextOutbound++;
     }
   }
@@ -359,7 +364,7 @@ export class KalshiSimulator {
     }
     const reports = this.#generated.get(apiKey) ?? [];
     const times = this.#generatedAt.get(apiKey) ?? [];
-    const horizon = Date.now() - (this.#options.dropCopyWindowMs ?? 3 * 3600_000);
+    const horizon = this.#clock.now() - (this.#options.dropCopyWindowMs ?? 3 * 3600_000);
     let first = 0;
     while (first < reports.length && times[first]! < horizon) first++;
     const inWindow = reports.slice(first).filter((r) => r.execType !== '8');
@@ -389,6 +394,7 @@ export class KalshiSimulator {
       minHeartbeatS: this.#options.minHeartbeatS ?? 3,
       maxClockSkewMs: this.#options.maxClockSkewMs ?? 30_000,
       maxStoredMessages: this.#options.maxStoredMessages ?? 1_000_000,
+      clock: this.#clock,
       publicKeyOf: (apiKey) => this.#options.accounts.find((a) => a.apiKey === apiKey)?.publicKey,
       isTaken: (apiKey, target, self) =>
         [...this.#sessions].some(

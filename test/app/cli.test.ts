@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CommandSpec } from '../../src/app/cli-command.js';
 import { DEMO } from '../../src/app/demo-command.js';
 import { KEYGEN } from '../../src/app/keygen-command.js';
@@ -12,7 +12,7 @@ import { REPLAY } from '../../src/app/replay-command.js';
 import { RUN } from '../../src/app/run-command.js';
 import { SIM } from '../../src/app/sim-command.js';
 import { tempDir } from '../helpers/records.js';
-import { CLI, ensureBuilt, runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { captureOutput, REPO } from '../helpers/spawn.js';
 
 /** Issue 31 item 7: `--help` per command, usage errors on stderr with exit 2, one shape for refusals. */
@@ -21,8 +21,6 @@ const SPECS: CommandSpec[] = [RUN, DEMO, SIM, KEYGEN, RECONCILE, REBUILD_PARQUET
 
 /** Exactly one line on stderr: `kalshi-fix-listener[ <command>]: [CODE] message`. */
 const REFUSAL = /^kalshi-fix-listener(?: [a-z-]+)?: (?:\[ERR_[A-Z_]+\] )?[^\n]+\n$/;
-
-beforeAll(() => ensureBuilt(), 180_000);
 
 describe('--help', () => {
   it('lists every command, on stdout with exit 0, as --help, -h and help', async () => {
@@ -166,7 +164,8 @@ describe('npm start', () => {
   });
 
   it('starts without compiling when nothing changed', { timeout: 60_000 }, async () => {
-    // Prepare: dist/ is fresh (beforeAll); its entry point's time says whether anything rewrote it.
+    // Prepare: dist/ is fresh (the global setup, test/setup/build.ts); its entry point's time says
+    // whether anything rewrote it.
     const before = statSync(CLI).mtimeMs;
     // Act: an empty environment, so `run` refuses as soon as it has started.
     const child = spawn('npm', ['start', '--silent'], {

@@ -58,10 +58,11 @@ describe('the AWS sinks loaded after the Logon', () => {
         },
       });
     });
-    // Act: writes made before the gate opens wait for it.
+    // Act: writes made before the gate opens wait for it. A load hangs off promises only: by the
+    // next turn of the event loop, every callback the writes queued has run.
     const put = store.putIfAbsent('k', Buffer.from('x'), { contentType: 'text/plain' });
     const send = queue.sendBatch([MESSAGE]);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setImmediate(resolve));
     const before = [...loads];
     open();
     // Assess

@@ -25,7 +25,8 @@ async function demo(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code, printed, configs };
 }
 
-describe('demoCommand', () => {
+// The simulator and a listener on it, real TLS and RSA keys: more than the 5 s default on a busy machine.
+describe('demoCommand', { timeout: 30_000 }, () => {
   it("points one listener at the simulator's KalshiRT and drop copy, with its data under --data", async () => {
     // Prepare
     const data = tempDir('demo-');

@@ -30,7 +30,8 @@ function isPair(privatePem: string, publicPem: string): boolean {
   return derived === publicPem;
 }
 
-describe('keygen', () => {
+// 2048-bit RSA pairs and the built CLI in child processes: more than the 5 s default on a busy machine.
+describe('keygen', { timeout: 30_000 }, () => {
   it('writes a 2048-bit pair, the private half mode 600, and prints only the public half', () => {
     // Prepare
     const dir = tempDir('keygen-');

@@ -76,57 +76,65 @@ async function appendReadsBack(path: string, before: object[]): Promise<void> {
 const covers = (d: SpoolFileDamage, from: number, to: number) => d.offset < to && d.offset + d.bytes > from;
 
 describe('AppendLog', () => {
-  it('gives back every line when any one damage hits one copy, and reports that copy', async () => {
-    await fc.assert(
-      fc.asyncProperty(entries, damage, fc.constantFrom('primary', 'mirror'), async (values, d, copy) => {
-        // Prepare
-        const { path, offsets } = written(tempDir(), values);
-        const file = copy === 'primary' ? path : `${path}.mirror`;
-        const original = readFileSync(file);
-        apply(file, d);
-        const left = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
-        // What a crash between the two writes leaves: the mirror without (part of) its last line.
-        const crashShape =
-          copy === 'mirror' && left.length >= offsets.at(-1)! && original.subarray(0, left.length).equals(left);
+  it(
+    'gives back every line when any one damage hits one copy, and reports that copy',
+    { timeout: 30_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(entries, damage, fc.constantFrom('primary', 'mirror'), async (values, d, copy) => {
+          // Prepare
+          const { path, offsets } = written(tempDir(), values);
+          const file = copy === 'primary' ? path : `${path}.mirror`;
+          const original = readFileSync(file);
+          apply(file, d);
+          const left = existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+          // What a crash between the two writes leaves: the mirror without (part of) its last line.
+          const crashShape =
+            copy === 'mirror' && left.length >= offsets.at(-1)! && original.subarray(0, left.length).equals(left);
 
-        // Act
-        const { log, values: back } = await read(path);
+          // Act
+          const { log, values: back } = await read(path);
 
-        // Assess: nothing lost; the damaged copy named, unless the damage left it a crash's shape
-        // (the mirror one line short); both copies alike again.
-        expect(back).toEqual(values);
-        expect(log.damage.every((x) => x.recovered && x.file === file)).toBe(true);
-        if (!left.equals(original) && !crashShape) expect(log.damage.length).toBeGreaterThan(0);
-        expect(readFileSync(`${path}.mirror`)).toEqual(readFileSync(path));
-        await appendReadsBack(path, values);
-      }),
-      { numRuns: 500 },
-    );
-  });
+          // Assess: nothing lost; the damaged copy named, unless the damage left it a crash's shape
+          // (the mirror one line short); both copies alike again.
+          expect(back).toEqual(values);
+          expect(log.damage.every((x) => x.recovered && x.file === file)).toBe(true);
+          if (!left.equals(original) && !crashShape) expect(log.damage.length).toBeGreaterThan(0);
+          expect(readFileSync(`${path}.mirror`)).toEqual(readFileSync(path));
+          await appendReadsBack(path, values);
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
 
-  it('reads back or reports with its offset every line when the same bytes are damaged in both copies', async () => {
-    const inPlace = damage.filter((d) => d.kind === 'flip' || d.kind === 'zero');
-    await fc.assert(
-      fc.asyncProperty(entries, inPlace, async (values, d) => {
-        // Prepare: one damage of "the file", with its copy damaged alike (as a single-copy log would be).
-        const { path, offsets, lengths } = written(tempDir(), values);
-        apply(path, d);
-        writeFileSync(`${path}.mirror`, readFileSync(path));
+  it(
+    'reads back or reports with its offset every line when the same bytes are damaged in both copies',
+    { timeout: 30_000 },
+    async () => {
+      const inPlace = damage.filter((d) => d.kind === 'flip' || d.kind === 'zero');
+      await fc.assert(
+        fc.asyncProperty(entries, inPlace, async (values, d) => {
+          // Prepare: one damage of "the file", with its copy damaged alike (as a single-copy log would be).
+          const { path, offsets, lengths } = written(tempDir(), values);
+          apply(path, d);
+          writeFileSync(`${path}.mirror`, readFileSync(path));
 
-        // Act
-        const { log, values: back } = await read(path);
+          // Act
+          const { log, values: back } = await read(path);
 
-        // Assess: each line read back exactly (in order, nothing made up) or inside a reported stretch.
-        const lost = log.damage.filter((x) => !x.recovered);
-        let next = 0;
-        values.forEach((value, i) => {
-          if (next < back.length && JSON.stringify(back[next]) === JSON.stringify(value)) next++;
-          else expect(lost.some((x) => covers(x, offsets[i]!, offsets[i]! + lengths[i]!))).toBe(true);
-        });
-        expect(next).toBe(back.length);
-        await appendReadsBack(path, back);
-      }),
-      { numRuns: 500 },
-    );
-  });
+          // Assess: each line read back exactly (in order, nothing made up) or inside a reported stretch.
+          const lost = log.damage.filter((x) => !x.recovered);
+          let next = 0;
+          values.forEach((value, i) => {
+            if (next < back.length && JSON.stringify(back[next]) === JSON.stringify(value)) next++;
+            else expect(lost.some((x) => covers(x, offsets[i]!, offsets[i]! + lengths[i]!))).toBe(true);
+          });
+          expect(next).toBe(back.length);
+          await appendReadsBack(path, back);
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
 });

@@ -4,38 +4,42 @@ import { LineBuffer } from '../../src/core/line-buffer.js';
 
 describe('LineBuffer', () => {
   describe('add, addBytes, pieces and toBuffer', () => {
-    it('holds the JSONL of any lines, added as text or as UTF-8, byte for byte, each piece whole lines, and gives the lines back (property)', () => {
-      // Lines as JSON.stringify writes them (no raw newline), short and long, any characters.
-      const line = fc.oneof(
-        fc.string({ unit: 'binary', maxLength: 200 }),
-        fc.nat(300_000).map((n) => 'x'.repeat(n)),
-        fc.constant('é€😀'.repeat(5000)),
-      );
-      fc.assert(
-        fc.property(
-          fc.array(
-            line.map((l) => JSON.stringify(l)),
-            { maxLength: 60 },
+    it(
+      'holds the JSONL of any lines, added as text or as UTF-8, byte for byte, each piece whole lines, and gives the lines back (property)',
+      { timeout: 30_000 },
+      () => {
+        // Lines as JSON.stringify writes them (no raw newline), short and long, any characters.
+        const line = fc.oneof(
+          fc.string({ unit: 'binary', maxLength: 200 }),
+          fc.nat(300_000).map((n) => 'x'.repeat(n)),
+          fc.constant('é€😀'.repeat(5000)),
+        );
+        fc.assert(
+          fc.property(
+            fc.array(
+              line.map((l) => JSON.stringify(l)),
+              { maxLength: 60 },
+            ),
+            fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
+            (lines, asBytes) => {
+              // Act
+              const buffer = new LineBuffer();
+              lines.forEach((l, i) => (asBytes[i] ? buffer.addBytes(Buffer.from(l, 'utf8')) : buffer.add(l)));
+              const pieces = buffer.pieces();
+              // Assess
+              const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
+              expect(buffer.toBuffer().equals(expected)).toBe(true);
+              expect(buffer.count).toBe(lines.length);
+              expect(buffer.bytes).toBe(expected.length);
+              for (const piece of pieces) expect(piece.at(-1)).toBe(10);
+              expect(pieces.every((piece) => piece.buffer instanceof SharedArrayBuffer)).toBe(true);
+              expect(LineBuffer.linesOf(pieces)).toEqual(lines);
+            },
           ),
-          fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
-          (lines, asBytes) => {
-            // Act
-            const buffer = new LineBuffer();
-            lines.forEach((l, i) => (asBytes[i] ? buffer.addBytes(Buffer.from(l, 'utf8')) : buffer.add(l)));
-            const pieces = buffer.pieces();
-            // Assess
-            const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
-            expect(buffer.toBuffer().equals(expected)).toBe(true);
-            expect(buffer.count).toBe(lines.length);
-            expect(buffer.bytes).toBe(expected.length);
-            for (const piece of pieces) expect(piece.at(-1)).toBe(10);
-            expect(pieces.every((piece) => piece.buffer instanceof SharedArrayBuffer)).toBe(true);
-            expect(LineBuffer.linesOf(pieces)).toEqual(lines);
-          },
-        ),
-        { numRuns: 150 },
-      );
-    });
+          { numRuns: 150 },
+        );
+      },
+    );
 
     it('copies the bytes it is given: the caller may reuse them', () => {
       // Prepare

@@ -166,7 +166,8 @@ const fieldsArb = fc.array(
   { maxLength: 40 },
 );
 
-describe('FixDecoder properties', () => {
+// Many generated inputs: more than the 5 s default on a busy machine.
+describe('FixDecoder properties', { timeout: 30_000 }, () => {
   it('any valid message survives encode → decode for any split of the byte stream', () => {
     fc.assert(
       fc.property(

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { SlotPair } from '../../src/core/slot-pair.js';
 import { FileSequenceStore, MemorySequenceStore } from '../../src/fix/sequence-store.js';
 import { tempDir } from '../helpers/records.js';
 
@@ -63,11 +64,13 @@ describe('FileSequenceStore', () => {
       expect(new FileSequenceStore(join(tempDir(), 'none.json')).load()).toBeUndefined();
     });
 
-    it('starts afresh, never throws, when a file is not JSON or holds no valid sequence numbers, and says why', () => {
-      // Prepare
+    it('starts afresh, never throws, when a file is not JSON or holds no valid sequence numbers, and says why', async () => {
+      // Prepare: one file cut short; two good copies whose numbers are not valid.
       const dir = tempDir();
       writeFileSync(join(dir, 'garbled.json'), '{"nextInb');
-      writeFileSync(join(dir, 'zero.json'), JSON.stringify({ nextInbound: 0, nextOutbound: 1 }));
+      const slots = new SlotPair(join(dir, 'zero.json'), 'kfl-session 2');
+      await slots.write(1, JSON.stringify({ nextInbound: 0, nextOutbound: 1 }));
+      await slots.close();
       const garbled = new FileSequenceStore(join(dir, 'garbled.json'));
       const zero = new FileSequenceStore(join(dir, 'zero.json'));
 
@@ -79,6 +82,25 @@ describe('FileSequenceStore', () => {
       });
       expect(zero.load()).toBeUndefined();
       expect(zero.damage).toMatchObject({ code: 'ERR_SEQUENCE_STORE' });
+    });
+
+    it('reports a plain JSON session file (an unreleased format, no checksum) as damaged and starts afresh', () => {
+      // Prepare: valid numbers, as written before the file had a checksum and a mirror.
+      const dir = tempDir();
+      const path = join(dir, 'session.json');
+      writeFileSync(path, JSON.stringify({ nextInbound: 294, nextOutbound: 17 }));
+      const store = new FileSequenceStore(path);
+
+      // Act
+      const state = store.load();
+
+      // Assess: not taken as written; the file named, the session told to start afresh.
+      expect(state).toBeUndefined();
+      expect(store.damage).toMatchObject({
+        code: 'ERR_SEQUENCE_STORE',
+        message: expect.stringMatching(/damaged and no good copy left: the session starts afresh/) as unknown,
+        details: { files: [path] },
+      });
     });
 
     it('uses the other copy when one has a raised digit, a cut or is gone, and reports the bad one', async () => {

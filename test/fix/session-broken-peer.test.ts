@@ -105,7 +105,8 @@ describe('ListenerSession', () => {
         peer = await startBrokenPeer('expects39');
         const h = createSession(
           { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
-          { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+          // The peer never answers a Logout: stop() need not wait its default 2 s for one.
+          { targetCompId: 'KalshiRT', store: new MemorySequenceStore(), logoutTimeoutMs: 100 },
         );
 
         // Act
@@ -131,7 +132,8 @@ describe('ListenerSession', () => {
         peer = await startBrokenPeer('refusesResume');
         const h = createSession(
           { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
-          { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+          // The peer never answers a Logout: stop() need not wait its default 2 s for one.
+          { targetCompId: 'KalshiRT', store: new MemorySequenceStore(), logoutTimeoutMs: 100 },
         );
 
         // Act
@@ -156,7 +158,8 @@ describe('ListenerSession', () => {
       peer = await startBrokenPeer('gapFillsOverLive');
       const h = createSession(
         { host: '127.0.0.1', ports: { KalshiRT: peer.port }, ca: peer.ca },
-        { targetCompId: 'KalshiRT', store: new MemorySequenceStore() },
+        // The peer never answers a Logout: stop() need not wait its default 2 s for one.
+        { targetCompId: 'KalshiRT', store: new MemorySequenceStore(), logoutTimeoutMs: 100 },
       );
 
       // Act

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { canTransition, ListenerSession, type SessionState } from '../../src/fix/session.js';
 import { FileSequenceStore } from '../../src/fix/sequence-store.js';
 import type { KalshiSimulator, SimulatorAddress } from '../../src/sim/simulator.js';
@@ -59,7 +60,8 @@ describe('canTransition', () => {
   it.each(refused)('refuses %s → %s', (from, to) => expect(canTransition(from, to)).toBe(false));
 });
 
-describe('ListenerSession', () => {
+// A simulator, real TLS and real heartbeats: more than the 5 s default on a busy machine.
+describe('ListenerSession', { timeout: 30_000 }, () => {
   describe('constructor', () => {
     it('refuses CancelOrdersOnDisconnect(8013) among the extra Logon fields', () => {
       expect(
@@ -135,7 +137,7 @@ describe('ListenerSession', () => {
 
     it('gets a SendingTime accuracy rejection when its clock is 60 s off', async () => {
       const address = await setUp();
-      const h = open(address, { now: () => Date.now() + 60_000 });
+      const h = open(address, { clock: { ...systemClock, now: () => Date.now() + 60_000 } });
       const error = await h.waitForEvent('error', 5000, (e) => e.error.code === 'ERR_FIX_LOGON_REJECTED');
       expect(error.error.message).toMatch(/SendingTime accuracy/);
     });

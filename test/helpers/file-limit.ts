@@ -1,20 +1,17 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { captureOutput, REPO } from './spawn.js';
+import { builtPath, captureOutput, REPO } from './spawn.js';
 
 /**
- * A real failed append: runs test/fixtures/append-over-limit.ts in a process whose file size limit
- * is one block (`ulimit -f 1`: 512 or 1024 bytes), so an append crossing it is written in part and
- * refused for the rest (EFBIG), as a disk filling up mid-write does. Resolves with what the
- * fixture printed: `{ ok, codes }`.
+ * A real failed append: runs test/fixtures/append-over-limit.ts (as built into dist/) in a process
+ * whose file size limit is one block (`ulimit -f 1`: 512 or 1024 bytes), so an append crossing it
+ * is written in part and refused for the rest (EFBIG), as a disk filling up mid-write does.
+ * Resolves with what the fixture printed: `{ ok, codes }`.
  */
 export async function appendOverLimit(kind: 'holes' | 'fills', path: string, bytes: number): Promise<unknown> {
-  const tsx = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
-  const fixture = join(REPO, 'test/fixtures/append-over-limit.ts');
+  const fixture = builtPath('test/fixtures/append-over-limit.ts');
   const child = spawn(
     'bash',
-    ['-c', 'ulimit -f 1 && exec "$0" "$@"', process.execPath, '--import', tsx, fixture, kind, path, String(bytes)],
+    ['-c', 'ulimit -f 1 && exec "$0" "$@"', process.execPath, fixture, kind, path, String(bytes)],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const output = captureOutput(child);

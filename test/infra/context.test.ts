@@ -3,7 +3,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsFromContext, type ContextKey } from '../../infra/context.js';
 import { DEFAULT_SETTINGS } from '../../infra/props.js';
-import { only, removeSynthOutputs, synthesize } from './synth.js';
+import { only, removeSynthOutputs, SYNTH_MS, synthesize } from './synth.js';
 
 const from = (context: Partial<Record<ContextKey, unknown>>) => settingsFromContext((key) => context[key]);
 
@@ -99,85 +99,89 @@ describe('settings from CDK context', () => {
 });
 
 // An existing VPC is given by ids and zones rather than looked up, so this path synthesizes offline too.
-describe("stack in an existing VPC, with existing secrets, drop-copy backfill and an operators' network", () => {
-  const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/fix-AbCdEf';
-  const dropCopySecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/dc-GhIjKl';
-  let template: Template;
+describe(
+  "stack in an existing VPC, with existing secrets, drop-copy backfill and an operators' network",
+  { timeout: SYNTH_MS },
+  () => {
+    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/fix-AbCdEf';
+    const dropCopySecretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:kalshi/dc-GhIjKl';
+    let template: Template;
 
-  afterAll(removeSynthOutputs);
-  beforeAll(() => {
-    ({ template } = synthesize({
-      vpcId: 'vpc-0123456789abcdef0',
-      availabilityZones: 'us-east-1a,us-east-1b',
-      privateSubnetIds: 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2',
-      fixSecretArn: secretArn,
-      dropCopySecretArn: dropCopySecretArn,
-      dropCopy: 'true',
-      fixTargetCompId: 'KalshiRT',
-      controlPlaneCidr: '10.20.0.0/16',
-    }));
-  });
+    afterAll(removeSynthOutputs);
+    beforeAll(() => {
+      ({ template } = synthesize({
+        vpcId: 'vpc-0123456789abcdef0',
+        availabilityZones: 'us-east-1a,us-east-1b',
+        privateSubnetIds: 'subnet-0aaaaaaaaaaaaaaa1,subnet-0bbbbbbbbbbbbbbb2',
+        fixSecretArn: secretArn,
+        dropCopySecretArn: dropCopySecretArn,
+        dropCopy: 'true',
+        fixTargetCompId: 'KalshiRT',
+        controlPlaneCidr: '10.20.0.0/16',
+      }));
+    }, SYNTH_MS);
 
-  it('creates no VPC and puts the task and the mount targets in the given subnets', () => {
-    // Assess
-    template.resourceCountIs('AWS::EC2::VPC', 0);
-    template.resourceCountIs('AWS::EC2::NatGateway', 0);
-    template.hasResourceProperties('AWS::ECS::Service', {
-      NetworkConfiguration: {
-        AwsvpcConfiguration: { Subnets: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'] },
-      },
+    it('creates no VPC and puts the task and the mount targets in the given subnets', () => {
+      // Assess
+      template.resourceCountIs('AWS::EC2::VPC', 0);
+      template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      template.hasResourceProperties('AWS::ECS::Service', {
+        NetworkConfiguration: {
+          AwsvpcConfiguration: { Subnets: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'] },
+        },
+      });
+      expect(
+        Object.values(template.findResources('AWS::EFS::MountTarget'))
+          .map((r) => (r as { Properties: { SubnetId: string } }).Properties.SubnetId)
+          .sort(),
+      ).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
     });
-    expect(
-      Object.values(template.findResources('AWS::EFS::MountTarget'))
-        .map((r) => (r as { Properties: { SubnetId: string } }).Properties.SubnetId)
-        .sort(),
-    ).toEqual(['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2']);
-  });
 
-  it('reads the given secrets, the FIX key and the drop-copy key, and creates only the control token', () => {
-    // Prepare
-    const container = (
-      only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<{
-        Secrets: Array<{ Name: string; ValueFrom: unknown }>;
-      }>
-    )[0]!;
-    const byName = Object.fromEntries(container.Secrets.map((s) => [s.Name, s.ValueFrom]));
-    // Assess
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
-    expect(byName).toMatchObject({
-      FIX_API_KEY: `${secretArn}:apiKey::`,
-      FIX_PRIVATE_KEY: `${secretArn}:privateKey::`,
-      FIX_DC_API_KEY: `${dropCopySecretArn}:apiKey::`,
-      FIX_DC_PRIVATE_KEY: `${dropCopySecretArn}:privateKey::`,
+    it('reads the given secrets, the FIX key and the drop-copy key, and creates only the control token', () => {
+      // Prepare
+      const container = (
+        only(template, 'AWS::ECS::TaskDefinition').properties['ContainerDefinitions'] as Array<{
+          Secrets: Array<{ Name: string; ValueFrom: unknown }>;
+        }>
+      )[0]!;
+      const byName = Object.fromEntries(container.Secrets.map((s) => [s.Name, s.ValueFrom]));
+      // Assess
+      template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+      expect(byName).toMatchObject({
+        FIX_API_KEY: `${secretArn}:apiKey::`,
+        FIX_PRIVATE_KEY: `${secretArn}:privateKey::`,
+        FIX_DC_API_KEY: `${dropCopySecretArn}:apiKey::`,
+        FIX_DC_PRIVATE_KEY: `${dropCopySecretArn}:privateKey::`,
+      });
     });
-  });
 
-  it('connects to KalshiRT on 8230 and may reach the drop copy on 8229', () => {
-    // Assess
-    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
-      ContainerDefinitions: [
-        Match.objectLike({
-          Environment: Match.arrayWith([
-            { Name: 'FIX_PORT', Value: '8230' },
-            { Name: 'FIX_TARGET_COMP_ID', Value: 'KalshiRT' },
-          ]),
-        }),
-      ],
+    it('connects to KalshiRT on 8230 and may reach the drop copy on 8229', () => {
+      // Assess
+      template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+        ContainerDefinitions: [
+          Match.objectLike({
+            Environment: Match.arrayWith([
+              { Name: 'FIX_PORT', Value: '8230' },
+              { Name: 'FIX_TARGET_COMP_ID', Value: 'KalshiRT' },
+            ]),
+          }),
+        ],
+      });
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: 'kalshi-fix-listener task',
+        SecurityGroupEgress: Match.arrayWith([
+          Match.objectLike({ FromPort: 8230 }),
+          Match.objectLike({ FromPort: 8229 }),
+        ]),
+      });
     });
-    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: 'kalshi-fix-listener task',
-      SecurityGroupEgress: Match.arrayWith([
-        Match.objectLike({ FromPort: 8230 }),
-        Match.objectLike({ FromPort: 8229 }),
-      ]),
-    });
-  });
 
-  it("lets the operators' network, and only it, reach the control plane", () => {
-    // Assess
-    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
-      GroupDescription: 'kalshi-fix-listener task',
-      SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 8080, ToPort: 8080 })],
+    it("lets the operators' network, and only it, reach the control plane", () => {
+      // Assess
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: 'kalshi-fix-listener task',
+        SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.20.0.0/16', FromPort: 8080, ToPort: 8080 })],
+      });
     });
-  });
-});
+  },
+);

@@ -1,7 +1,7 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { settingsFromContext, type ContextKey } from '../../infra/context.js';
-import { removeSynthOutputs, synthesize, type Resources } from './synth.js';
+import { removeSynthOutputs, SYNTH_MS, synthesize, type Resources } from './synth.js';
 
 /**
  * `cdk deploy` with no secret ARNs: the stack creates empty key secrets, so a task started at once
@@ -31,7 +31,7 @@ function shellText(value: unknown): string {
   return parts.map((p) => (typeof p === 'string' ? p : `<${(p as { Ref: string }).Ref}>`)).join('');
 }
 
-describe('a first deployment without secret ARNs', () => {
+describe('a first deployment without secret ARNs', { timeout: SYNTH_MS }, () => {
   afterAll(removeSynthOutputs);
 
   it('creates the service stopped, and prints how to put the keys and start it', () => {
@@ -73,7 +73,7 @@ describe('a first deployment without secret ARNs', () => {
   });
 });
 
-describe('when a listener starts', () => {
+describe('when a listener starts', { timeout: SYNTH_MS }, () => {
   it('is 1 once its keys are there, 0 before, and whatever desiredCount says when given', () => {
     // Act + Assess
     expect(from({}).desiredCount).toBe(0);

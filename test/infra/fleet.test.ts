@@ -4,7 +4,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settingsFromContext, type ContextKey } from '../../infra/context.js';
 import { tempDir } from '../helpers/records.js';
-import { removeSynthOutputs, synthesize, type Resources } from './synth.js';
+import { removeSynthOutputs, SYNTH_MS, synthesize, type Resources } from './synth.js';
 
 /**
  * A fleet from one deployment: one ECS service per listener, each with its own secrets, EFS access
@@ -91,14 +91,14 @@ describe('fleet settings from CDK context', () => {
   });
 });
 
-describe('a stack of five listeners', () => {
+describe('a stack of five listeners', { timeout: SYNTH_MS }, () => {
   let template: Template;
   let resources: Resources;
   afterAll(removeSynthOutputs);
   beforeAll(() => {
     ({ template } = synthesize({ listeners: JSON.stringify(NAMES.map((name) => ({ name }))) }));
     resources = template.toJSON().Resources as Resources;
-  });
+  }, SYNTH_MS);
 
   it('runs one single-task service per listener in one cluster, sharing the bucket, tables, queue, topic and dashboard', () => {
     // Assess
@@ -258,7 +258,7 @@ describe('a stack of five listeners', () => {
   });
 });
 
-describe('deployment alarms in a fleet', () => {
+describe('deployment alarms in a fleet', { timeout: SYNTH_MS }, () => {
   afterAll(removeSynthOutputs);
 
   it("rolls each listener's deployment back on that listener's own readiness alarm", () => {
@@ -306,7 +306,7 @@ function identities(resources: Resources): Record<string, string[]> {
   return byName;
 }
 
-describe('identity by name', () => {
+describe('identity by name', { timeout: SYNTH_MS }, () => {
   afterAll(removeSynthOutputs);
   const fleetOf = (...names: string[]) =>
     synthesize({ listeners: JSON.stringify(names.map((name) => ({ name }))) }).template.toJSON() as {
@@ -374,7 +374,7 @@ const DEFAULT_IDS = [
 /** What every stack shares, with the ids a single-listener stack gave it. */
 const SHARED_IDS = ['ListenerClusterF8FAE342', 'AlarmsTopic3A2DFEBA', 'AlarmsFillsQueueStale39F60579'];
 
-describe('a single listener, named in a list', () => {
+describe('a single listener, named in a list', { timeout: SYNTH_MS }, () => {
   afterAll(removeSynthOutputs);
 
   it('is the very same stack as without the list: an existing deployment upgrades in place', () => {

@@ -16,6 +16,13 @@ const CDK_JSON_CONTEXT = (
 
 const outdirs: string[] = [];
 
+/**
+ * The time a test or hook that synthesizes is given. A synth takes about a second, but the first
+ * one in a process (the infra suites share one per worker) also compiles aws-cdk-lib's template
+ * validation rules: ~8 s on two idle cores, and several times that on a busy machine.
+ */
+export const SYNTH_MS = 60_000;
+
 /** The stack as `cdk synth -c key=value ...` builds it: context in, template out. */
 export function synthesize(
   context: Partial<Record<ContextKey, string>> = {},

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { accountUniqueName, DEFAULT_STACK_NAME } from '../../infra/names.js';
-import { removeSynthOutputs, synthesize, type Resources } from './synth.js';
+import { removeSynthOutputs, SYNTH_MS, synthesize, type Resources } from './synth.js';
 
 /**
  * Two deployments in one account and region (staging beside production, or a second firm's keys):
@@ -38,7 +38,7 @@ function fixedNames(stackName: string): string[] {
   });
 }
 
-describe('two stacks in one account', () => {
+describe('two stacks in one account', { timeout: SYNTH_MS }, () => {
   afterAll(removeSynthOutputs);
 
   it('share no name the account holds once: the Glue database, the Athena workgroup, the dashboard', () => {

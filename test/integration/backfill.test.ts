@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backfiller, type BackfillEvent } from '../../src/app/backfill.js';
+import { systemClock } from '../../src/core/clock.js';
 import { HoleLog } from '../../src/pipeline/hole-log.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { ListenerService } from '../../src/app/service.js';
@@ -115,7 +116,8 @@ describe('ListenerService on KalshiNR with drop-copy backfill', () => {
   );
 });
 
-describe('Backfiller', () => {
+// A simulator, real TLS and real heartbeats: more than the 5 s default on a busy machine.
+describe('Backfiller', { timeout: 30_000 }, () => {
   async function setUp(
     options: Parameters<typeof startSimulator>[0] & {
       backfill?: Partial<ConstructorParameters<typeof Backfiller>[0]>;
@@ -198,11 +200,14 @@ describe('Backfiller', () => {
 
   describe('on EventResendReject reason 3 (outside the window)', () => {
     it('reports a hole beyond the drop-copy window with its time range and last good ExecID, persisted', async () => {
-      // Prepare: a window of 300 ms stands in for Kalshi's 3 hours.
-      const { backfiller, holes, events, dir } = await setUp({ dropCopyWindowMs: 300 });
+      // Prepare: Kalshi's 3-hour window; the first reports generated on an exchange clock 4 hours
+      // behind (no session is connected yet to see its SendingTime), the rest on the real one.
+      let behindMs = 4 * 3600_000;
+      const { backfiller, holes, events, dir } = await setUp({
+        clock: { ...systemClock, now: () => Date.now() - behindMs },
+      });
       const old = sim!.emitReports(API_KEY, 3);
-      // Wall-clock time must pass here: the window is measured in it.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      behindMs = 0;
       sim!.emitReports(API_KEY, 3);
       const since = Date.now() - 4 * 3600_000;
       // Act

@@ -86,18 +86,22 @@ describe('kalshi-fix-listener demo', () => {
     async () => {
       // Prepare
       const cwd = tempDir('demo-fleet-');
+      // Objects every second, not the demo's 5: what is checked here is where they go.
       const demo = spawnTs('src/app/cli.ts', ['demo', '--listeners', '2'], {
         cwd,
-        env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' },
+        env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info', ARCHIVE_FLUSH_S: '1' },
       });
       // Act
       await demo.waitForOutput(/demo: 2 listeners \(listener-1, listener-2\)/);
       const archive = join(cwd, 'data', 'archive', 'exec_reports');
       await vi.waitFor(
         () => {
-          for (const name of ['listener-1', 'listener-2'])
+          for (const name of ['listener-1', 'listener-2']) {
             if (!files(join(archive, `listener=${name}`)).some((p) => p.endsWith('.jsonl.gz')))
               throw new Error(`no archive object of ${name} yet; output:\n${demo.output()}`);
+            if (!existsSync(join(cwd, 'data', 'fills', `${name}.jsonl`)))
+              throw new Error(`no fill of ${name} yet; output:\n${demo.output()}`);
+          }
         },
         { timeout: 20_000, interval: 100 },
       );

@@ -80,7 +80,8 @@ async function journaledIds(dir: string): Promise<string[]> {
   return ids;
 }
 
-describe('ListenerService', () => {
+// Services on the simulator; a stop waits out the fill publisher's drain (5 s) on a spool that lost records.
+describe('ListenerService', { timeout: 30_000 }, () => {
   describe('start on a damaged spool', () => {
     it('reports the damage, records it as a hole naming LSNs and ExecIDs, and shows it on /status', async () => {
       // Prepare: a spool whose journal lost its last records to a flipped byte.

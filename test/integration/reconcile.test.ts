@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { reconcile, reconcileCommand } from '../../src/app/reconcile-command.js';
@@ -38,6 +38,7 @@ beforeAll(async () => {
       heartbeatS: 5,
       extraCa: ca,
     },
+    listener: 'default',
     spoolDir: join(root, 'spool'),
     store: new LocalFolderStore(archiveDir),
     queue: new LocalFileQueue(join(root, 'fills.jsonl')),
@@ -67,6 +68,18 @@ describe('reconcile', () => {
     expect(report.matched).toBe(report.archivedFills);
     expect(report.missingInArchive).toEqual([]);
     expect(report.missingAtKalshi).toEqual([]);
+  });
+
+  it('does not read objects outside a listener= partition (a layout no release wrote): their fills are reported missing', async () => {
+    // Prepare: the same objects, moved out of the listener= partition.
+    const old = tempDir('old-layout-');
+    cpSync(join(archiveDir, 'exec_reports', 'listener=default'), join(old, 'exec_reports'), { recursive: true });
+    // Act
+    const report = await reconcile({ from, to, archive: { kind: 'file', dir: old }, rest: rest() });
+    // Assess
+    expect(report.archivedFills).toBe(0);
+    expect(report.restFills).toBeGreaterThan(0);
+    expect(report.missingInArchive).toHaveLength(report.restFills);
   });
 
   it('reports a planted REST-only fill and a fill REST does not list, across pages and subaccounts', async () => {

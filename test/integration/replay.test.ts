@@ -8,10 +8,7 @@ import { SqsQueue } from '../../src/sinks/sqs-queue.js';
 import { drainQueue, sqsClient, startAws, type AwsPeer } from '../helpers/aws.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
-/**
- * 120 reports (60 fills, three symbols) over hours 09 and 10, in two JSONL objects per hour: hour
- * 09 in the layout from before listeners, hour 10 under `listener=default` (an upgraded archive).
- */
+/** 120 reports (60 fills, three symbols) over hours 09 and 10, in two JSONL objects per hour under `listener=default`. */
 function archive(): { root: string; records: ExecutionReportRecord[] } {
   const root = tempDir('archive-');
   const records = Array.from({ length: 120 }, (_, n) =>
@@ -20,8 +17,7 @@ function archive(): { root: string; records: ExecutionReportRecord[] } {
     }),
   );
   const write = (hour: string, name: string, slice: ExecutionReportRecord[]) => {
-    const partition = hour === '09' ? '' : 'listener=default/';
-    const dir = join(root, 'exec_reports', `${partition}dt=2026-11-23/hour=${hour}`);
+    const dir = join(root, 'exec_reports', `listener=default/dt=2026-11-23/hour=${hour}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, name), gzipSync(slice.map((r) => `${JSON.stringify(r)}\n`).join('')));
   };

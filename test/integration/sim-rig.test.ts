@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommandRefusal } from '../../src/app/cli-command.js';
 import { reconcileCommand } from '../../src/app/reconcile-command.js';
 import { simCommand } from '../../src/app/sim-command.js';
 import { tempDir } from '../helpers/records.js';
-import { ensureBuilt, spawnCli } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
 
 /**
  * Issue 31 item 6: `sim` is the recommended setup on a laptop (KalshiRT, the drop copy, Kalshi's
@@ -40,8 +40,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
   cleanups = [];
 });
-
-beforeAll(() => ensureBuilt(), 180_000);
 
 /** `sim` in this process until the test ends; what it prints, and its environment file once written. */
 async function startRig(args: string[] = []): Promise<{ printed: () => string; rig: Record<string, string> }> {

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { decodeExecutionReport } from '../../src/fix/execution-report.js';
 import { MemorySequenceStore } from '../../src/fix/sequence-store.js';
 import { API_KEY, createSession, type Harness } from '../helpers/sim.js';
@@ -127,7 +128,11 @@ describe('ListenerSession against QuickFIX C++', () => {
 
   it('surfaces QuickFIX rejecting a Logon whose SendingTime is a minute off', async () => {
     acceptor = await startQuickFixAcceptor({ senderCompId: 'KalshiNR', targetCompId: API_KEY, resetOnLogon: true });
-    harness = connect(acceptor, { targetCompId: 'KalshiNR', now: () => Date.now() - 60_000, autoReconnect: false });
+    harness = connect(acceptor, {
+      targetCompId: 'KalshiNR',
+      clock: { ...systemClock, now: () => Date.now() - 60_000 },
+      autoReconnect: false,
+    });
     const error = await harness.waitForEvent('error', 8000, (e) => e.error.code === 'ERR_FIX_LOGON_REJECTED');
     expect(error.error.message).toMatch(/SendingTime accuracy problem/);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ExecutionReportRecord } from '../../src/core/record.js';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { Journal } from '../../src/pipeline/journal.js';
-import { parquetFormat } from '../../src/pipeline/parquet-format.js';
+import { buildHourParquet } from '../../src/app/parquet-build.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
@@ -90,47 +90,8 @@ describe('ArchiveWriter time outliers', () => {
     await journal.close();
   });
 
-  it('never lets a TransactTime of 2099 hold the Parquet cursor: its hour closes with the receive hour', async () => {
-    // Prepare: the Parquet copy as the service runs it (an hour written once it closes).
-    const journal = await Journal.open({ dir: tempDir() });
-    const dir = tempDir();
-    const clock = { now: T0 };
-    const format = parquetFormat();
-    const events: ArchiveEvent[] = [];
-    const writer = new ArchiveWriter({
-      journal,
-      store: new LocalFolderStore(dir),
-      format,
-      flushMs: Number.POSITIVE_INFINITY,
-      graceMs: GRACE,
-      now: () => clock.now,
-      onEvent: (e) => events.push(e),
-    });
-    journal.append(makeRecord(0, { transact_time: at(T0), received_at: at(T0) }));
-    journal.append(makeRecord(1, { transact_time: '2099-11-23T22:05:00.000Z', received_at: at(T0) }));
-    journal.append(makeRecord(2, { transact_time: at(T0 + 1000), received_at: at(T0 + 1000) }));
-    await journal.flush();
-
-    // Act: hour 22 closes.
-    await writer.start();
-    await expect.poll(() => writer.readLsn).toBe(3);
-    clock.now = CLOSED;
-    await expect.poll(() => journal.backlog('parquet').records, { timeout: 20_000 }).toBe(0);
-    await writer.stop({ flush: false });
-    await format.close();
-
-    // Assess: one object for hour 22, the cursor past every record (the spool can be trimmed).
-    expect(files(dir, '.parquet')).toEqual([
-      'exec_reports_parquet/dt=2026-11-23/hour=22/000000000001-000000000003-3.parquet',
-    ]);
-    expect((await journal.loadCursor<{ through: number }>('parquet'))?.through).toBe(3);
-    expect(writer.status()).toMatchObject({ timeOutliers: 1, pendingRecords: 0 });
-    expect(events).toContainEqual(expect.objectContaining({ kind: 'time_outlier', sink: 'parquet', lsn: 2 }));
-    await journal.close();
-  });
-
   it(
-    'batches 300 late reports of a closed hour by the flush interval, in the JSONL and the Parquet copy',
+    'batches 300 late reports of a closed hour by the flush interval, in the JSONL, and its Parquet copy holds them once',
     { timeout: 60_000 },
     async () => {
       // Prepare: both copies of one journal, as the service runs them; hour 22 already closed.
@@ -139,19 +100,8 @@ describe('ArchiveWriter time outliers', () => {
       const store = new LocalFolderStore(dir);
       const clock = { now: CLOSED + 1000 };
       const now = () => clock.now;
-      const format = parquetFormat();
       const jsonl = new ArchiveWriter({ journal, store, flushMs: 5000, graceMs: GRACE, now });
-      // No lateFlushMs: the Parquet copy's default (60 s, its flushMs being infinite).
-      const parquet = new ArchiveWriter({
-        journal,
-        store,
-        format,
-        flushMs: Number.POSITIVE_INFINITY,
-        graceMs: GRACE,
-        now,
-      });
       await jsonl.start();
-      await parquet.start();
 
       // Act: 300 reports of 22:59, one every 100 ms over 30 s, each read by both before the next.
       for (let n = 1; n <= 300; n++) {
@@ -159,16 +109,14 @@ describe('ArchiveWriter time outliers', () => {
         journal.append(makeRecord(n, { transact_time: '2026-11-23T22:59:00.000Z', received_at: at(clock.now) }));
         await journal.flush();
         await expect.poll(() => jsonl.readLsn).toBe(n);
-        await expect.poll(() => parquet.readLsn).toBe(n);
       }
       clock.now += 60_000;
       await expect.poll(() => journal.backlog('archive').records, { timeout: 10_000 }).toBe(0);
-      await expect.poll(() => journal.backlog('parquet').records, { timeout: 20_000 }).toBe(0);
       await jsonl.stop({ flush: false });
-      await parquet.stop({ flush: false });
-      await format.close();
+      // The hour's Parquet copy is built from those objects once they are all written.
+      await buildHourParquet({ source: { kind: 'file', dir }, store, listener: undefined, hour: '2026-11-23T22' });
 
-      // Assess: 30 s of late reports in objects of at most 5 s (JSONL) and 60 s (Parquet) each,
+      // Assess: 30 s of late reports in JSONL objects of at most 5 s each and one Parquet object,
       // every report once.
       const jsonlObjects = files(dir, '.jsonl.gz');
       expect(jsonlObjects.length).toBeGreaterThanOrEqual(5);

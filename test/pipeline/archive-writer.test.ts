@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
@@ -26,9 +27,14 @@ function execIds(dir: string, key: string): string[] {
     .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
 }
 
-/** A journal, a local archive and a writer whose clock the test moves. */
+/**
+ * A journal, a local archive and a writer whose clock the test moves (`clock.now`; `clock.reads`
+ * counts the writer's readings of it). What is due is decided by that reading alone; the loop's
+ * safety-net tick comes every 20 ms of real time instead of every second, so a test waits for
+ * rounds of the writer, not for seconds.
+ */
 async function setUp(options: { flushMs: number; graceMs?: number }) {
-  const clock = { now: T0 };
+  const clock = { now: T0, reads: 0 };
   const journal = await Journal.open({ dir: tempDir() });
   const dir = tempDir();
   const events: ArchiveEvent[] = [];
@@ -37,7 +43,14 @@ async function setUp(options: { flushMs: number; graceMs?: number }) {
     store: new LocalFolderStore(dir),
     flushMs: options.flushMs,
     graceMs: options.graceMs ?? 300_000,
-    now: () => clock.now,
+    clock: {
+      ...systemClock,
+      now: () => {
+        clock.reads++;
+        return clock.now;
+      },
+      setInterval: (fn, ms, timer) => systemClock.setInterval(fn, Math.min(ms, 20), timer),
+    },
     onEvent: (e) => events.push(e),
   });
   const append = async (from: number, count: number, receivedAt: number) => {
@@ -64,7 +77,10 @@ describe('ArchiveWriter', () => {
       // Act: 4 s after the first record, nothing; at 5 s, the object.
       clock.now = T0 + 4000;
       await expect.poll(() => writer.status().pendingRecords).toBe(3);
-      await new Promise((resolve) => setTimeout(resolve, 1200));
+      // The writer reads the clock once a round, to see what is due, and again after a write: two
+      // readings once it says 4 s mean a round at 4 s has run to its end (or has written).
+      const reads = clock.reads;
+      await expect.poll(() => clock.reads).toBeGreaterThan(reads + 1);
       const before = objects(dir);
       const oldest = writer.status().oldestPendingAgeSeconds;
       clock.now = T0 + 5000;

@@ -22,7 +22,7 @@ async function savedStore(dir: string, sink: string, states: CursorState[]): Pro
   return store;
 }
 
-/** The parts of a cursor line: `kfl-cursor 2 <crc32 hex> <generation> <json>\n`. */
+/** The parts of a cursor line: `kfl-cursor 3 <crc32 hex> <generation> <size> <json>\n`, padded to `size`. */
 function parseLine(text: string): { crc: string; body: string; generation: number; json: string } {
   const match = /^kfl-cursor 3 ([0-9a-f]{8}) ((\d+) \d+ (.*))\n *$/.exec(text);
   if (match === null) throw new Error(`not a cursor line: ${JSON.stringify(text)}`);
@@ -237,28 +237,37 @@ describe('CursorStore', () => {
       for (const d of store.damage) expect(d.note).toMatch(/^damaged and no good copy is left/);
     });
 
-    it('accepts a plain JSON cursor from before the checksum as generation 0, and upgrades it at the next save', async () => {
-      // Prepare
+    it('reports cursors in the unreleased earlier formats (plain JSON, kfl-cursor 2) as damaged, never taken', async () => {
+      // Prepare: the archive cursor as plain JSON, the fills cursor as a whole-file `kfl-cursor 2` line.
       const dir = tempDir();
       writeFileSync(primaryOf(dir, 'archive'), JSON.stringify({ through: 42, uploaded: [[1, 42]] }));
+      const body = '3 {"through":42}';
+      const v2 = `kfl-cursor 2 ${crc32(body).toString(16).padStart(8, '0')} ${body}\n`;
+      writeFileSync(primaryOf(dir, 'fills'), v2);
+      writeFileSync(mirrorOf(dir, 'fills'), v2);
       // Act
       const store = await CursorStore.open(dir);
-      const loaded = store.load<ArchiveCursor>('archive');
-      await store.save('archive', { through: 43 });
-      // Assess
-      expect(loaded).toEqual({ through: 42, uploaded: [[1, 42]] });
-      expect(store.damage).toEqual([]);
-      expect(parseLine(readFileSync(primaryOf(dir, 'archive'), 'utf8')).generation).toBe(1);
-      expect(parseLine(readFileSync(mirrorOf(dir, 'archive'), 'utf8')).generation).toBe(1);
+      // Assess: nothing loaded; each file named as damaged, the sink starting from the oldest record.
+      expect(store.load('archive')).toBeUndefined();
+      expect(store.load('fills')).toBeUndefined();
+      expect(store.floor()).toBe(0);
+      expect(store.damage.map((d) => [d.kind, d.segment])).toEqual([
+        ['cursor', 'cursor-archive.json'],
+        ['cursor', 'cursor-fills.json'],
+        ['cursor', 'cursor-fills.json.mirror'],
+      ]);
+      for (const d of store.damage) expect(d.note).toMatch(/^damaged and no good copy is left/);
     });
 
     it('reports a cursor whose state has no valid through as damaged', async () => {
-      // Prepare: a well-formed line with a good checksum, but a negative LSN.
+      // Prepare: a well-formed copy with a good checksum and size, but a negative LSN.
       const dir = tempDir();
-      const body = '1 {"through":-1}';
-      const line = `kfl-cursor 2 ${crc32(body).toString(16).padStart(8, '0')} ${body}\n`;
-      writeFileSync(primaryOf(dir, 'fills'), line);
-      writeFileSync(mirrorOf(dir, 'fills'), line);
+      const signed = '1 512 {"through":-1}';
+      const line = `kfl-cursor 3 ${crc32(signed).toString(16).padStart(8, '0')} ${signed}\n`;
+      const copy = Buffer.alloc(512, ' ');
+      copy.write(line);
+      writeFileSync(primaryOf(dir, 'fills'), copy);
+      writeFileSync(mirrorOf(dir, 'fills'), copy);
       // Act
       const store = await CursorStore.open(dir);
       // Assess
@@ -320,7 +329,8 @@ describe('CursorStore', () => {
     });
   });
 
-  describe('for any single flipped bit or truncation of either copy', () => {
+  // A file written and synced at every run: more than the 5 s default on a busy disk.
+  describe('for any single flipped bit or truncation of either copy', { timeout: 30_000 }, () => {
     const SINK = 'archive';
     const FIRST: ArchiveCursor = { through: 12, uploaded: [[1, 12]] };
     const LAST: ArchiveCursor = { through: 42, uploaded: [[1, 40]], intent: { ranges: [[41, 42]] }, note: 'reçu ✓' };

@@ -1,4 +1,5 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeLine } from '../../src/core/checked-lines.js';
 import { DeadLetterBox, type DeadLetter } from '../../src/pipeline/dead-letters.js';
@@ -80,5 +81,25 @@ describe('DeadLetterBox', () => {
     expect(again.damage).toEqual([]);
     expect(lettersIn(box.path)).toEqual(['1001;1', '1002;2', '1003;3']);
     expect(lettersIn(`${box.path}.mirror`)).toEqual(['1001;1', '1002;2', '1003;3']);
+  });
+
+  it('reports a file of plain JSON lines in one copy (an unreleased format) as damaged, counting none of it', async () => {
+    // Prepare: two letters as lines without a checksum, and no mirror.
+    const dir = tempDir();
+    const path = join(dir, 'dead-letters.jsonl');
+    const plain = [1, 2].map((n) => `${JSON.stringify({ at: '2026-11-23T10:00:00.000Z', ...letter(n) })}\n`).join('');
+    writeFileSync(path, plain);
+
+    // Act
+    const box = await DeadLetterBox.open({ dir });
+    await box.close();
+
+    // Assess: the stretch reported with its offset and kept in both copies, for a person to read.
+    const damage = [{ file: path, offset: 0, bytes: Buffer.byteLength(plain), reason: 'unparsable', recovered: false }];
+    expect(box.count('fills')).toBe(0);
+    expect(box.damage).toEqual(damage);
+    expect(box.failure).toMatchObject({ code: 'ERR_SPOOL_LINE_DAMAGED', details: { path, damage } });
+    expect(readFileSync(path, 'utf8')).toBe(plain);
+    expect(readFileSync(`${path}.mirror`, 'utf8')).toBe(plain);
   });
 });

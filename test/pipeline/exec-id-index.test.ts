@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -107,6 +107,38 @@ describe('ExecIdIndex', () => {
         [1, '1001;1'],
         [2, '1002;2'],
       ]);
+    });
+
+    it('takes no id from a line with LSN 0 (an unreleased dedupe.log) and none from a chunk sealed from one', async () => {
+      // Prepare: a log line at LSN 0 beside a good one, and a chunk whose ids have LSN 0.
+      const dir = tempDir();
+      writeFileSync(
+        join(dir, 'dedupe.log'),
+        `${T0_SECOND}\t0\t1001;1\n${T0_SECOND}\t0\t1003;3\n${T0_SECOND}\t2\t1002;2\n`,
+      );
+      mkdirSync(join(dir, 'dedupe'));
+      const header = { v: 1, count: 1, minLsn: 0, maxLsn: 0, newest: T0, lo: '1000;9', hi: '1000;9', others: [] };
+      writeFileSync(join(dir, 'dedupe', 'ids-0000000001.txt'), `${JSON.stringify(header)}\n1000;9\t0\n`);
+      // Act: the segments still hold LSN 1's record, not the others.
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      await index.restore(new Map([['1001;1', 1]]), 2, nothingLost);
+      const known = ['1001;1', '1002;2', '1003;3', '1000;9'].map((id) => index.has(id));
+      await index.close(ALL_DURABLE);
+      // Assess: the log's line is skipped as any line that does not read (the segments give its id
+      // back); the chunk is reported as an unreadable one and kept aside.
+      expect(index.remembered.map((r) => [r.lsn, r.execId])).toEqual([[2, '1002;2']]);
+      expect(known).toEqual([true, true, false, false]);
+      expect(index.damage).toEqual([
+        expect.objectContaining({
+          kind: 'index',
+          segment: 'dedupe/ids-0000000001.txt',
+          lsns: null,
+          note: expect.stringMatching(
+            /^ExecID index chunk unreadable \(.*\); kept aside as ids-0000000001\.txt\.damaged-/,
+          ) as unknown,
+        }),
+      ]);
+      expect(readdirSync(join(dir, 'dedupe'))).toEqual([`ids-0000000001.txt.damaged-${T0}`]);
     });
 
     it('knows the highest LSN logged even when every id has left the window', async () => {
@@ -281,29 +313,33 @@ describe('ExecIdIndex', () => {
       await index.close(ALL_DURABLE);
     });
 
-    it('compacts the log to the ids still in the window once it holds over 100 000 lines', async () => {
-      // Prepare: 100 001 ids logged (fewer than a chunk), then all of them out of the window.
-      const dir = tempDir();
-      let now = T0;
-      const index = await restoredIndex(dir, { now: () => now, chunkIds: 200_000 });
-      for (let n = 1; n <= 100_001; n++) index.add(`${n};${n}`, n);
-      await index.persist(ALL_DURABLE);
-      const before = readFileSync(join(dir, 'dedupe.log'), 'utf8').length;
-      now += 2 * HOUR;
-      index.add('200000;1', 100_002);
-      // Act
-      await index.persist(ALL_DURABLE);
-      // Assess: one line left; a reopen still knows the id.
-      const after = readFileSync(join(dir, 'dedupe.log'), 'utf8');
-      expect(before).toBeGreaterThan(100_000 * 10);
-      expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t100002\t200000;1\n`);
-      expect(index.size).toBe(1);
-      await index.close(ALL_DURABLE);
-      const reopened = await restoredIndex(dir, { now: () => now, lastLsn: 100_002 });
-      expect(reopened.has('200000;1')).toBe(true);
-      expect(reopened.has('100001;100001')).toBe(false);
-      await reopened.close(ALL_DURABLE);
-    });
+    it(
+      'compacts the log to the ids still in the window once it holds over 100 000 lines',
+      { timeout: 30_000 },
+      async () => {
+        // Prepare: 100 001 ids logged (fewer than a chunk), then all of them out of the window.
+        const dir = tempDir();
+        let now = T0;
+        const index = await restoredIndex(dir, { now: () => now, chunkIds: 200_000 });
+        for (let n = 1; n <= 100_001; n++) index.add(`${n};${n}`, n);
+        await index.persist(ALL_DURABLE);
+        const before = readFileSync(join(dir, 'dedupe.log'), 'utf8').length;
+        now += 2 * HOUR;
+        index.add('200000;1', 100_002);
+        // Act
+        await index.persist(ALL_DURABLE);
+        // Assess: one line left; a reopen still knows the id.
+        const after = readFileSync(join(dir, 'dedupe.log'), 'utf8');
+        expect(before).toBeGreaterThan(100_000 * 10);
+        expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t100002\t200000;1\n`);
+        expect(index.size).toBe(1);
+        await index.close(ALL_DURABLE);
+        const reopened = await restoredIndex(dir, { now: () => now, lastLsn: 100_002 });
+        expect(reopened.has('200000;1')).toBe(true);
+        expect(reopened.has('100001;100001')).toBe(false);
+        await reopened.close(ALL_DURABLE);
+      },
+    );
   });
 
   describe('sealing', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import type { ExecutionReportRecord } from '../../src/core/record.js';
 import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { FillLanes, type LaneEntry } from '../../src/pipeline/fill-lanes.js';
@@ -248,30 +249,29 @@ const inGroup = (fills: string[], group: string) => fills.filter((f) => f.starts
 describe('FillPublisher', () => {
   describe('a message group with a batch in flight', () => {
     it('sends its next batch once that batch settles, not before, however many slots are free', async () => {
-      // Prepare: twelve fills of one symbol, four slots, ten to a batch; the queue holds every batch.
-      const journal = await journalOf(Array.from({ length: 12 }, () => 'A'));
+      // Prepare: twelve fills of one symbol, then one of another; four slots, ten to a batch; the
+      // queue holds every batch.
+      const journal = await journalOf([...Array.from({ length: 12 }, () => 'A'), 'B']);
       const queue = new GateQueue(10, { hold: () => true });
       const publisher = new FillPublisher({
         journal,
         queue,
         deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
       });
-      // Act
+      const first = Array.from({ length: 10 }, (_, k) => `A:A${k + 1}`);
+      // Act: B's fill, behind A's last two, goes out while A's first batch is in flight: the
+      // publisher has had a free slot, and passed over A's two (no waiting for it to try).
       await publisher.start();
-      await expect.poll(() => queue.held).toBe(1);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const whileInFlight = queue.batches.length;
+      await expect.poll(() => queue.held).toBe(2);
+      const whileInFlight = queue.batches.map((b) => b.fills);
       queue.release();
-      await expect.poll(() => queue.batches.length).toBe(2);
+      await expect.poll(() => queue.batches.length).toBe(3);
       queue.release();
-      await expect.poll(() => publisher.sent).toBe(12);
+      await expect.poll(() => publisher.sent).toBe(13);
       await publisher.stop();
       // Assess
-      expect(whileInFlight).toBe(1);
-      expect(queue.batches.map((b) => b.fills)).toEqual([
-        Array.from({ length: 10 }, (_, k) => `A:A${k + 1}`),
-        ['A:A11', 'A:A12'],
-      ]);
+      expect(whileInFlight).toEqual([first, ['B:B1']]);
+      expect(queue.batches.map((b) => b.fills)).toEqual([first, ['B:B1'], ['A:A11', 'A:A12']]);
       await journal.close();
     });
   });
@@ -366,7 +366,7 @@ describe('FillPublisher', () => {
       const publisher = new FillPublisher({
         journal,
         queue,
-        now: () => clock,
+        clock: { ...systemClock, now: () => clock },
         deadLetters: await DeadLetterBox.open({ dir: tempDir() }),
       });
       await publisher.start();

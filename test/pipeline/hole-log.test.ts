@@ -182,12 +182,12 @@ describe('HoleLog', () => {
     });
   });
 
-  describe('a log from before the checksum', () => {
-    it('takes its plain JSON lines as written, gives it a mirror, and checks what it appends', async () => {
-      // Prepare: holes.jsonl as version 0.x wrote it.
+  describe('a log in an unreleased format (plain JSON lines, one copy)', () => {
+    it('reports its lines as damaged and keeps them in the file, never read as holes or dropped', async () => {
+      // Prepare: holes.jsonl with lines that carry no checksum, and no mirror.
       const path = join(tempDir(), 'holes.jsonl');
-      const legacy = `${JSON.stringify(hole(0))}\n${JSON.stringify(hole(1))}\n`;
-      writeFileSync(path, legacy);
+      const plain = `${JSON.stringify(hole(0))}\n${JSON.stringify(hole(1))}\n`;
+      writeFileSync(path, plain);
 
       // Act
       const opened = await HoleLog.open(path);
@@ -195,10 +195,15 @@ describe('HoleLog', () => {
       await opened.close();
       const again = await HoleLog.open(path);
 
-      // Assess
-      expect(opened.damage).toEqual([]);
-      expect(again.holes).toEqual([0, 1, 2].map(hole));
-      expect(readFileSync(path, 'utf8')).toBe(`${legacy}${encodeLine(JSON.stringify(hole(2))).toString('utf8')}`);
+      // Assess: one stretch neither copy holds good, at every start while it is there; the next
+      // hole is recorded after it as usual.
+      const damage = [{ file: path, offset: 0, bytes: plain.length, reason: 'unparsable', recovered: false }];
+      expect(opened.holes).toEqual([hole(2)]);
+      expect(opened.damage).toEqual(damage);
+      expect(opened.failure).toMatchObject({ code: 'ERR_SPOOL_LINE_DAMAGED', details: { path, damage } });
+      expect(again.holes).toEqual([hole(2)]);
+      expect(again.damage).toEqual(damage);
+      expect(readFileSync(path, 'utf8')).toBe(`${plain}${encodeLine(JSON.stringify(hole(2))).toString('utf8')}`);
       expect(readFileSync(`${path}.mirror`)).toEqual(readFileSync(path));
     });
   });

@@ -5,9 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ArchiveWriter, type ArchiveEvent } from '../../src/pipeline/archive-writer.js';
 import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { Journal } from '../../src/pipeline/journal.js';
-import { parquetFormat } from '../../src/pipeline/parquet-format.js';
-import type { ArchiveFormat } from '../../src/pipeline/archive-format.js';
-import { LineBuffer } from '../../src/core/line-buffer.js';
+import { jsonlFormat, type ArchiveFormat } from '../../src/pipeline/archive-format.js';
+import { buildHourParquet } from '../../src/app/parquet-build.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
@@ -34,87 +33,29 @@ async function journalOfTwoHours(): Promise<Journal> {
   return journal;
 }
 
-describe('parquetFormat', () => {
-  describe('encode', () => {
-    it('runs each object on an encoder thread that is gone once idle for idleMs, and starts one for the next', async () => {
-      // Prepare: the process's threads, before and while encoding (Linux lists them in /proc).
-      const threads = () => readdirSync('/proc/self/task').length;
-      const format = parquetFormat({ idleMs: 300 });
-      const lines = LineBuffer.of(Array.from({ length: 50 }, (_, n) => JSON.stringify(makeRecord(n))));
-      // A first object warms the process (the thread pool starts with the first file read).
-      await format.encode(lines);
-      await new Promise((resolve) => setTimeout(resolve, 800));
-      const before = threads();
-      // Act
-      const first = format.encode(lines);
-      const during = threads();
-      const bytes = await first;
-      await expect.poll(threads, { timeout: 5000 }).toBe(before);
-      const again = await format.encode(lines);
-      // Assess: a thread came and went; the second object, on a new thread, is the same bytes.
-      expect(during).toBeGreaterThan(before);
-      expect(again.equals(bytes)).toBe(true);
-      await expect.poll(threads, { timeout: 5000 }).toBe(before);
-      await format.close();
-    });
-
-    it('keeps the thread for objects that come within idleMs of each other', async () => {
-      // Prepare
-      const threads = () => readdirSync('/proc/self/task').length;
-      const format = parquetFormat({ idleMs: 60_000 });
-      const lines = LineBuffer.of(Array.from({ length: 50 }, (_, n) => JSON.stringify(makeRecord(n))));
-      const first = await format.encode(lines);
-      const withThread = threads();
-      // Act: a pause well past the time a new thread takes to start, then the next object.
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const between = threads();
-      const second = await format.encode(lines);
-      const after = threads();
-      await format.close();
-      // Assess: the same thread served both (none left, none came); close ends it.
-      expect(between).toBe(withThread);
-      expect(after).toBe(withThread);
-      expect(second.equals(first)).toBe(true);
-      await expect.poll(threads, { timeout: 5000 }).toBeLessThan(withThread);
-    });
-  });
-});
-
-describe('ArchiveWriter with the Parquet format', () => {
-  it('writes one typed object per closed hour, row for row the JSONL of that hour', async () => {
-    // Prepare: the JSONL archive and the Parquet copy, each on its own cursor of one journal.
+describe('buildHourParquet', () => {
+  it('writes one typed object per closed hour from its JSONL objects, row for row the JSONL of that hour', async () => {
+    // Prepare: the JSONL archive of two closed hours.
     const journal = await journalOfTwoHours();
     const root = tempDir('archive-');
     const store = new LocalFolderStore(root);
     const now = () => Date.parse('2026-11-24T00:00:00Z');
-    const format = parquetFormat();
-    const events: ArchiveEvent[] = [];
-    const jsonl = new ArchiveWriter({ journal, store, graceMs: 0, now });
-    const parquet = new ArchiveWriter({
-      journal,
-      store,
-      format,
-      graceMs: 0,
-      flushMs: Number.POSITIVE_INFINITY,
-      now,
-      onEvent: (e) => events.push(e),
-    });
-
-    // Act
+    const jsonl = new ArchiveWriter({ journal, store, graceMs: 0, flushMs: 50, now });
     await jsonl.start();
-    await parquet.start();
-    await expect.poll(() => journal.backlog('parquet').records, { timeout: 20_000 }).toBe(0);
     await expect.poll(() => journal.backlog('archive').records, { timeout: 20_000 }).toBe(0);
     await jsonl.stop();
-    await parquet.stop();
-    await format.close();
+
+    // Act
+    const built = [];
+    for (const hour of ['2026-11-23T09', '2026-11-23T10'])
+      built.push(await buildHourParquet({ source: { kind: 'file', dir: root }, store, listener: undefined, hour }));
 
     // Assess: one object per hour, named for its journal range.
     expect(files(root, '.parquet')).toEqual([
       'exec_reports_parquet/dt=2026-11-23/hour=09/000000000001-000000000300-300.parquet',
       'exec_reports_parquet/dt=2026-11-23/hour=10/000000000301-000000000500-200.parquet',
     ]);
-    expect(events.filter((e) => e.kind === 'uploaded')).toHaveLength(2);
+    expect(built.map((b) => b.written.map((w) => w.result))).toEqual([['created'], ['created']]);
     // DuckDB reads both tables with their Hive partitions: the same rows, typed in one.
     const db = await DuckDBInstance.create(':memory:');
     const connection = await db.connect();
@@ -152,7 +93,9 @@ describe('ArchiveWriter with the Parquet format', () => {
     );
     await journal.close();
   });
+});
 
+describe('ArchiveWriter with a format that refuses', () => {
   it('parks the records of an object it cannot encode, as JSONL in the dead letters, and goes on', async () => {
     // Prepare: an encoder that refuses everything.
     const journal = await journalOfTwoHours();
@@ -160,7 +103,7 @@ describe('ArchiveWriter with the Parquet format', () => {
     const box = await DeadLetterBox.open({ dir: spool });
     const events: ArchiveEvent[] = [];
     const refusing: ArchiveFormat = {
-      ...parquetFormat(),
+      ...jsonlFormat(),
       encode: () => Promise.reject(new Error('unsupported value')),
     };
     const writer = new ArchiveWriter({
@@ -176,7 +119,7 @@ describe('ArchiveWriter with the Parquet format', () => {
 
     // Act
     await writer.start();
-    await expect.poll(() => journal.backlog('parquet').records, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => journal.backlog('archive').records, { timeout: 10_000 }).toBe(0);
     await writer.stop();
 
     // Assess: both hours parked whole, coded, and the sink caught up.

@@ -45,7 +45,8 @@ function linesOf(archive: Map<string, string>): ExecutionReportRecord[] {
   );
 }
 
-describe('ArchiveWriter', () => {
+// fauxqs over HTTP, and outages taken through a proxy: more than the 5 s default on a busy machine.
+describe('ArchiveWriter', { timeout: 30_000 }, () => {
   describe('with S3 (fauxqs)', () => {
     it('writes closed hours as gzip JSONL under the Hive layout, every record once, every key present', async () => {
       // Prepare
@@ -249,7 +250,8 @@ describe('ArchiveWriter', () => {
   });
 });
 
-describe('FillPublisher', () => {
+// fauxqs over HTTP, and outages taken through a proxy: more than the 5 s default on a busy machine.
+describe('FillPublisher', { timeout: 30_000 }, () => {
   describe('with SQS FIFO (fauxqs)', () => {
     it('sends every fill once with group = symbol, dedup id = exec_id and the attributes, in order per group', async () => {
       // Prepare

@@ -81,28 +81,34 @@ describe('messageGroupId', () => {
     expect(id).toBe(`~${sha256Hex('').slice(0, 16)}`);
   });
 
-  it('gives every input an id SQS accepts, the same id every time, and distinct ids to distinct inputs', () => {
-    // Prepare: any UTF-16 text (lone surrogates too) up to 300 units, often listener-prefixed.
-    const group = fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 300 }),
-      fc.string({ unit: 'grapheme', maxLength: 200 }),
-      fc.tuple(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.string({ maxLength: 200 })).map(([l, s]) => `${l}:${s}`),
-    );
-    fc.assert(
-      fc.property(fc.uniqueArray(group, { minLength: 2, maxLength: 20 }), (groups) => {
-        // Act
-        const ids = groups.map(messageGroupId);
-        // Assess
-        for (const [i, id] of ids.entries()) {
-          expect(sqsAccepts(id), JSON.stringify(groups[i])).toBe(true);
-          expect(messageGroupId(groups[i]!)).toBe(id);
-          if (sqsAccepts(groups[i]!)) expect(id).toBe(groups[i]);
-        }
-        expect(new Set(ids).size).toBe(groups.length);
-      }),
-      { numRuns: 500 },
-    );
-  });
+  it(
+    'gives every input an id SQS accepts, the same id every time, and distinct ids to distinct inputs',
+    { timeout: 30_000 },
+    () => {
+      // Prepare: any UTF-16 text (lone surrogates too) up to 300 units, often listener-prefixed.
+      const group = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.string({ unit: 'grapheme', maxLength: 200 }),
+        fc
+          .tuple(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.string({ maxLength: 200 }))
+          .map(([l, s]) => `${l}:${s}`),
+      );
+      fc.assert(
+        fc.property(fc.uniqueArray(group, { minLength: 2, maxLength: 20 }), (groups) => {
+          // Act
+          const ids = groups.map(messageGroupId);
+          // Assess
+          for (const [i, id] of ids.entries()) {
+            expect(sqsAccepts(id), JSON.stringify(groups[i])).toBe(true);
+            expect(messageGroupId(groups[i]!)).toBe(id);
+            if (sqsAccepts(groups[i]!)) expect(id).toBe(groups[i]);
+          }
+          expect(new Set(ids).size).toBe(groups.length);
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
 });
 
 describe('deduplicationId (DESIGN.md §4: the ExecID, hashed if SQS would refuse it)', () => {

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { SegmentLog } from '../../src/pipeline/segment-log.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { fsIdle } from '../helpers/wait.js';
 
 // The real fs, with `rm` observable: a test holds one deletion at its rm to order two requests
 // exactly (a real disk cannot be made to pause there on cue).
@@ -38,11 +39,11 @@ describe('SegmentLog', () => {
       });
       // Act: the first request is held at its rm of segment 1; a second asks for the same, and has
       // every chance to run to its end (it did, and shifted segment 1, before the first shifted
-      // "the first segment", segment 2) before the first is let go.
+      // "the first segment", segment 2) before the first is let go: until no file work is in flight.
       const first = log.deleteThrough(1);
       await atRm;
       const second = log.deleteThrough(1);
-      await Promise.race([second, new Promise((resolve) => setTimeout(resolve, 100))]);
+      await fsIdle();
       release();
       await Promise.all([first, second]);
       // Assess: segment 2 is still listed and read.

@@ -23,6 +23,7 @@ import type { ListenerError } from '../../src/core/errors.js';
 import { SegmentLog, type LogStall } from '../../src/pipeline/segment-log.js';
 import { spoolWriteFailure } from '../../src/pipeline/spool-failure.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { blockedOpeningFifo } from '../helpers/wait.js';
 
 const MAGIC = 'KFLJSEG2';
 const lineOf = (n: number) => JSON.stringify(makeRecord(n));
@@ -53,7 +54,7 @@ function recordSpans(bytes: Buffer): Array<{ lsn: number; start: number; end: nu
   return spans;
 }
 
-/** A format-1 segment (before 0.4): no file header, each record u32 length + u32 crc32 of the line. */
+/** A segment in format 1, which no release wrote: no file header, each record u32 length + u32 crc32 of the line. */
 function legacySegment(lines: string[]): Buffer {
   return Buffer.concat(
     lines.flatMap((line) => {
@@ -198,6 +199,51 @@ describe('SegmentLog', () => {
     });
   });
 
+  describe('append with a linger', () => {
+    it('makes the reports of one linger durable in a single commit', async () => {
+      // Prepare: a 40 ms linger; four reports arrive within it, spaced like a slow feed.
+      const log = await SegmentLog.open({ dir: tempDir(), floor: 0, lingerMs: 40, checkEveryMs: 0 });
+      const durable: number[] = [];
+      log.onDurable((lsn) => durable.push(lsn));
+      // Act
+      for (const n of range(1, 4)) {
+        log.append(lineOf(n));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const durableWhileLingering = log.durableLsn;
+      await log.flush();
+      // Assess: one durable write served all four.
+      expect(durableWhileLingering).toBe(0);
+      expect(durable).toEqual([4]);
+      await log.close();
+    });
+
+    it('ends the linger when close is called, writing what waits', async () => {
+      // Prepare: a linger far longer than the test may take.
+      const dir = tempDir();
+      const log = await SegmentLog.open({ dir, floor: 0, lingerMs: 60_000, checkEveryMs: 0 });
+      log.append(lineOf(1));
+      // Act
+      await log.close();
+      const reopened = await SegmentLog.open({ dir, floor: 0, checkEveryMs: 0 });
+      // Assess
+      expect((await reopened.read(0, 10)).map((e) => e.line)).toEqual([lineOf(1)]);
+      await reopened.close();
+    });
+
+    it('writes a group at once when it outgrows the linger, without waiting it out', async () => {
+      // Prepare: a linger far longer than the test may take, then more than 256 KiB of reports.
+      const log = await SegmentLog.open({ dir: tempDir(), floor: 0, lingerMs: 60_000, checkEveryMs: 0 });
+      const big = JSON.stringify({ ...makeRecord(1), raw: 'x'.repeat(64 * 1024) });
+      // Act
+      for (let n = 0; n < 5; n++) log.append(big);
+      await log.flush();
+      // Assess
+      expect(log.durableLsn).toBe(5);
+      await log.close();
+    });
+  });
+
   describe('read', () => {
     it('serves a reader far behind from the segment files, across segments, byte for byte', async () => {
       // Prepare: tiny segments and cache, so reads go to disk.
@@ -215,7 +261,7 @@ describe('SegmentLog', () => {
       await log.close();
     });
 
-    it('steps over no segment while passed segments are deleted during the read', async () => {
+    it('steps over no segment while passed segments are deleted during the read', { timeout: 30_000 }, async () => {
       // Prepare: one record per segment, read from disk; segment 1 is deleted (another sink passed
       // it) while the read of 2.. is under way. Its timing varies, so it is tried many times.
       for (let round = 0; round < 10; round++) {
@@ -501,29 +547,30 @@ describe('SegmentLog', () => {
       await log.close();
     });
 
-    it('reads a format-1 segment with LSNs by position and rewrites it in format 2', async () => {
-      // Prepare: a segment from before 0.4, starting at LSN 5.
+    it('reports a format-1 segment as corrupt like any unreadable one: kept aside, its LSNs lost, none given again', async () => {
+      // Prepare: a segment in the unreleased format 1 starting at LSN 5, and a cursor past LSN 7.
       const dir = tempDir();
       const name = segmentName(5);
-      const lines = [5, 6, 7].map(lineOf);
-      writeFileSync(join(dir, name), legacySegment(lines));
+      const bytes = legacySegment([5, 6, 7].map(lineOf));
+      writeFileSync(join(dir, name), bytes);
       const recovered: number[] = [];
       // Act
-      const log = await SegmentLog.open({ dir, floor: 0, onRecovered: (lsn) => recovered.push(lsn) });
-      // Assess
-      expect(log.damage).toEqual([]);
-      expect(recovered).toEqual([5, 6, 7]);
-      expect(log.firstLsn).toBe(5);
-      expect((await log.read(0, 10)).map((e) => [e.lsn, e.line])).toEqual([5, 6, 7].map((n) => [n, lineOf(n)]));
-      const rewritten = readFileSync(join(dir, name));
-      expect(rewritten.subarray(0, 8).toString('latin1')).toBe(MAGIC);
-      expect(recordSpans(rewritten).map((s) => s.lsn)).toEqual([5, 6, 7]);
-      expect(damagedCopiesOf(dir, name)).toEqual([]); // a migration, not damage
-      expect(await appendAll(log, 8, 8)).toEqual([8]);
+      const log = await SegmentLog.open({ dir, floor: 7, onRecovered: (lsn) => recovered.push(lsn) });
+      const next = await appendAll(log, 8, 8);
+      // Assess: no byte of it reads as a record; the whole file is damage, not an empty segment.
+      // (No lsn-base beside it either: that is reported too.)
+      expect(log.damage).toEqual([
+        { kind: 'corrupt', segment: name, offset: 0, lsns: [5, 7], bytes: bytes.length },
+        expect.objectContaining({ kind: 'lsn_base', lsns: null }),
+      ]);
+      expect(recovered).toEqual([]);
+      expect(next).toEqual([8]);
+      expect((await log.read(0, 10)).map((e) => e.lsn)).toEqual([8]);
+      expect(readFileSync(join(dir, name)).toString('latin1')).toBe(MAGIC);
+      const kept = damagedCopiesOf(dir, name);
+      expect(kept).toHaveLength(1);
+      expect(readFileSync(join(dir, kept[0]!))).toEqual(bytes);
       await log.close();
-      const reopened = await SegmentLog.open({ dir, floor: 0 });
-      expect((await reopened.read(0, 10)).map((e) => e.line)).toEqual([5, 6, 7, 8].map(lineOf));
-      await reopened.close();
     });
 
     it('refuses to open when a segment overlaps the one before it', async () => {
@@ -602,6 +649,76 @@ describe('SegmentLog', () => {
       expect(next).toEqual([6]);
       expect((await reopened.read(0, 10)).map((e) => e.line)).toEqual([lineOf(6)]);
       await reopened.close();
+    });
+  });
+
+  describe('vacantThrough', () => {
+    it('moves a reader past a lost tail to the durable LSN, and nowhere else', async () => {
+      // Prepare: records 1..5 in one segment; 4 and 5 cut off below a cursor that had passed them.
+      const dir = tempDir();
+      const log = await SegmentLog.open({ dir, floor: 0 });
+      await appendAll(log, 1, 5);
+      await log.close();
+      const [name] = segmentsOf(dir);
+      const spans = recordSpans(readFileSync(join(dir, name!)));
+      truncateSync(join(dir, name!), spans[3]!.start);
+      const reopened = await SegmentLog.open({ dir, floor: 5 });
+      // Act
+      const fromTail = reopened.vacantThrough(3);
+      const fromMiddle = reopened.vacantThrough(2);
+      // Assess: 4..5 are lost (reported), so a reader at 3 has nothing left; one at 2 still has 3.
+      expect(reopened.damage).toEqual([expect.objectContaining({ kind: 'missing', lsns: [4, 5] })]);
+      expect(reopened.durableLsn).toBe(5);
+      expect(fromTail).toBe(5);
+      expect(fromMiddle).toBe(2);
+      expect(reopened.vacantThrough(5)).toBe(5);
+      await reopened.close();
+    });
+  });
+
+  describe('open, with lsn-base damaged or gone', () => {
+    it.each([
+      ['deleted', (path: string) => rmSync(path), 'lsn-base is missing; rewritten from the segments and cursors'],
+      [
+        'changed',
+        (path: string) => writeFileSync(path, readFileSync(path, 'utf8').replace('"lsn":0', '"lsn":9')),
+        expect.stringMatching(/^lsn-base is damaged/) as unknown,
+      ],
+    ])(
+      'reports an lsn-base %s under a journal that has run, and numbers on from the segments',
+      async (_how, harm, note) => {
+        // Prepare: records 1..3 on disk, then lsn-base harmed.
+        const dir = tempDir();
+        const log = await SegmentLog.open({ dir, floor: 0 });
+        await appendAll(log, 1, 3);
+        await log.close();
+        harm(join(dir, 'lsn-base'));
+        // Act
+        const reopened = await SegmentLog.open({ dir, floor: 0 });
+        const next = await appendAll(reopened, 4, 4);
+        // Assess: reported (no record lost), rewritten, and numbering goes on.
+        expect(reopened.damage).toEqual([
+          {
+            kind: 'lsn_base',
+            segment: join(dir, 'lsn-base'),
+            offset: 0,
+            lsns: null,
+            note,
+            code: 'ERR_JOURNAL_CORRUPT',
+          },
+        ]);
+        expect(next).toEqual([4]);
+        expect(readFileSync(join(dir, 'lsn-base'), 'utf8')).toMatch(/^kfl-lsn-base 2 /);
+        await reopened.close();
+      },
+    );
+
+    it('reports nothing on a first start, where no lsn-base was ever written', async () => {
+      // Act
+      const log = await SegmentLog.open({ dir: tempDir(), floor: 0 });
+      // Assess
+      expect(log.damage).toEqual([]);
+      await log.close();
     });
   });
 
@@ -719,7 +836,7 @@ describe('SegmentLog', () => {
         () => 'closed',
         (error: unknown) => error,
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await expect.poll(blockedOpeningFifo).toBe(true);
       const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       unlinkSync(fifo);
       // Assess: the attempt under way fails, the close's own attempt (no 60 s back-off) lands.

@@ -12,28 +12,10 @@ const message = (execId: string): QueueMessage => ({
   attributes: { exec_id: { type: 'String', value: execId } },
 });
 
+// What every FillQueue must do (each fill once, a resend after a restart dropped, order, batch
+// limits) is in test/sinks/contract.test.ts; here, what only an append-only file can get wrong.
 describe('LocalFileQueue', () => {
   describe('sendBatch', () => {
-    it('appends one line per fill and skips a fill already at the end of the file (a resend after a crash)', async () => {
-      // Prepare
-      const path = join(tempDir(), 'fills.jsonl');
-      const first = new LocalFileQueue(path);
-      await first.sendBatch([message('1;1'), message('1;2')]);
-      await first.close();
-
-      // Act: a new process resends the last fill with the next one.
-      const second = new LocalFileQueue(path);
-      await second.sendBatch([message('1;2'), message('1;3')]);
-      await second.close();
-
-      // Assess
-      const ids = readFileSync(path, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => (JSON.parse(l) as { exec_id: string }).exec_id);
-      expect(ids).toEqual(['1;1', '1;2', '1;3']);
-    });
-
     it('cuts a last line a crash left without its newline, and writes that fill again whole', async () => {
       // Prepare: a kill in the middle of appending 1;2.
       const path = join(tempDir(), 'fills.jsonl');

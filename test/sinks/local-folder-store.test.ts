@@ -6,23 +6,10 @@ import { tempDir } from '../helpers/records.js';
 
 const KEY = 'exec_reports/dt=2026-11-23/hour=22/000000000001-000000000003-3.jsonl.gz';
 
+// What every ObjectStore must do (created, then exists; the bytes under the key) is in
+// test/sinks/contract.test.ts; here, what only a folder can get wrong.
 describe('LocalFolderStore', () => {
   describe('putIfAbsent', () => {
-    it('writes the object under its key and says created, then exists for the same key', async () => {
-      // Prepare
-      const root = tempDir();
-      const store = new LocalFolderStore(root);
-
-      // Act
-      const first = await store.putIfAbsent(KEY, Buffer.from('one'));
-      const second = await store.putIfAbsent(KEY, Buffer.from('two'));
-
-      // Assess
-      expect([first, second]).toEqual(['created', 'exists']);
-      expect(readFileSync(join(root, KEY), 'utf8')).toBe('one');
-      expect(store.location).toBe(`file://${root}/`);
-    });
-
     it('takes over the half-written temp file a killed process left, leaving no stray file', async () => {
       // Prepare: a crash between writing the temp file and renaming it.
       const root = tempDir();

@@ -164,9 +164,9 @@ describe('status page', () => {
         expect(spoolFree).toMatch(
           /^\d+(\.\d)? (B|KiB|MiB|GiB|TiB|PiB|EiB) of \d+(\.\d)? \w+ \(\d+(\.\d)? %\), read \d+ s ago$/,
         );
-        // The Parquet copy writes an hour once it has closed, plus ARCHIVE_GRACE_S (300 s by default).
+        // The Parquet copy is built once an hour has closed, plus ARCHIVE_GRACE_S (300 s by default) and a minute.
         expect(parquetWhy).toMatch(
-          /^waiting for hour \d\d:00 UTC to close \+ 5 min grace \(object at \d\d:05:00 UTC\)$/,
+          /^waiting for hour \d\d:00 UTC to close \+ 5 min grace \(built from its JSONL at \d\d:06:00 UTC\)/,
         );
         expect(reloaded).toBe(true);
         expect(refused).toEqual([]);
