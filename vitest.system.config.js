@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
 // Node and the npm registry only). The QuickFIX C++ suite compiles its acceptor with g++ against
 // Debian's libquickfix-dev (test/interop/quickfix.ts); the disk-full suite mounts a tmpfs (root);
 // the status-page suite drives Debian's chromium with playwright-core. The crash suite runs here
-// at 24 and 10 kill points (test/system/crash.test.ts; `npm test` runs it at a few).
+// at 24 and 10 kill points (test/system/crash.test.ts; `npm test` runs it at a few). The image
+// smoke suite installs the production dependencies with the Dockerfile's own command (a full
+// compile and an `npm ci`, the two thirds of its time) and starts the image's CMD.
 // .ci/run installs the packages and runs this as root. No coverage gate: `npm test` measures it.
 // (JavaScript, like eslint.config.js, so the type-aware lint needs no tsconfig entry for it.)
 export default defineConfig({

@@ -10,6 +10,7 @@
  * the whole window remembered and takes `listenerRate` reports/s from the peers process for
  * `listenerSeconds`; its RSS, sampled every 250 ms, is what a deployed task holding 72 h needs.
  */
+import { SegmentLog } from '../src/pipeline/segment-log.js';
 import { mkdirSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +158,9 @@ export async function runDedupe(options: DedupeOptions = DEFAULT_DEDUPE_OPTIONS)
       listener: undefined,
     };
     await index.close(options.ids);
+    // As a listener's spool stands after the window: every record delivered and its segment
+    // deleted (lsn-base says so), so the next open finds nothing missing.
+    await (await SegmentLog.open({ dir, floor: options.ids, keptAbove: options.ids, checkEveryMs: 0 })).close();
     if (options.listenerSeconds > 0) result.listener = await listenerWithWindow(root, options);
     return result;
   } finally {

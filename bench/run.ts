@@ -123,29 +123,37 @@ async function main(): Promise<void> {
   const loadBefore = loadavg();
   const results: BenchResults = {};
   const sectionSeconds: Record<string, number> = {};
+  const failed: Record<string, string> = {};
   for (const name of wanted) {
     const t = performance.now();
     process.stderr.write(`bench: ${name}…\n`);
-    if (name === 'end-to-end') {
-      const runs: EndToEndRun[] = [];
-      for (const run of DEFAULT_END_TO_END_OPTIONS.runs)
-        runs.push(...((await runSection(name, { runs: [run] })) as { runs: EndToEndRun[] }).runs);
-      results[name] = { runs };
-    } else if (name === 'latency') {
-      const scenarios: LatencyScenarioResult[] = [];
-      for (const scenario of latencyScenarios({
-        ...DEFAULT_LATENCY_OPTIONS,
-        ...(lingerMs === undefined ? {} : { lingerMs }),
-      }))
-        scenarios.push(
-          ...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] }).scenarios,
+    // A section that fails is reported and the run goes on: the others' figures are not lost.
+    try {
+      if (name === 'end-to-end') {
+        const runs: EndToEndRun[] = [];
+        for (const run of DEFAULT_END_TO_END_OPTIONS.runs)
+          runs.push(...((await runSection(name, { runs: [run] })) as { runs: EndToEndRun[] }).runs);
+        results[name] = { runs };
+      } else if (name === 'latency') {
+        const scenarios: LatencyScenarioResult[] = [];
+        for (const scenario of latencyScenarios({
+          ...DEFAULT_LATENCY_OPTIONS,
+          ...(lingerMs === undefined ? {} : { lingerMs }),
+        }))
+          scenarios.push(
+            ...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] })
+              .scenarios,
+          );
+        results[name] = { scenarios };
+      } else {
+        (results as Record<string, unknown>)[name] = await runSection(
+          name,
+          name === 'spool-ops' && lingerMs !== undefined ? { lingerMs } : {},
         );
-      results[name] = { scenarios };
-    } else {
-      (results as Record<string, unknown>)[name] = await runSection(
-        name,
-        name === 'spool-ops' && lingerMs !== undefined ? { lingerMs } : {},
-      );
+      }
+    } catch (error) {
+      failed[name] = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`bench: ${name} failed: ${failed[name]}\n`);
     }
     sectionSeconds[name] = Math.round((performance.now() - t) / 1000);
     // Let the previous section's file deletions and write-back settle before the next one times fsyncs.
@@ -219,7 +227,10 @@ async function main(): Promise<void> {
     `${JSON.stringify({ capturedAt: new Date().toISOString(), machine: env, totalSeconds: Math.round(totalSeconds), sectionSeconds, targets: verdicts, results }, null, 2)}\n`,
   );
   console.log(`\nwrote ${out}`);
-  if (values.readme) {
+  if (Object.keys(failed).length > 0) {
+    console.error(`\nsections failed: ${Object.keys(failed).join(', ')}; the tables of the docs are left as they were`);
+    process.exitCode = 1;
+  } else if (values.readme) {
     const readme = fileURLToPath(new URL('../../bench/README.md', import.meta.url));
     const text = readFileSync(readme, 'utf8');
     const block = `<!-- results:start -->\n${blocks.join('\n\n')}\n<!-- results:end -->`;

@@ -3,7 +3,7 @@
  * 10, 100 and 1,000 reports/s (evenly spaced, the simulator in the peers process, each rate on a
  * fresh listener as in the CPU section) and connected with nothing to read. On EFS every one of
  * them is a metered request, so this is the figure the stack's throughput mode and the README's
- * cost table rest on (infra/sizing.ts SPOOL_DATA_OPS_PER_REPORT, SPOOL_METADATA_OPS_PER_REPORT).
+ * cost table rest on (infra/sizing.ts SPOOL_DATA_WRITES_PER_SECOND, SPOOL_METADATA_OPS_PER_SECOND, commitsPerReport).
  *
  * Counted in this process by bench/spool-ops-counter.ts, installed by spool-ops-preload.ts before
  * src is imported: data writes (O_DSYNC ones apart), fsyncs, renames, creates and opens, closes,

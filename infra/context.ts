@@ -45,6 +45,7 @@ export const CONTEXT_KEYS = [
   'logLevel',
   'logRetentionDays',
   'shutdownTimeoutS',
+  'journalLingerMs',
   'vpcId',
   'availabilityZones',
   'privateSubnetIds',
@@ -125,6 +126,7 @@ const CHECKS = {
   logLevel: orDefault(given(deployedLogLevel), d.logLevel),
   logRetentionDays: orDefault(given(oneOfNumbers(LOG_RETENTION_DAYS, "CloudWatch's values")), d.logRetentionDays),
   shutdownTimeoutS: orDefault(given(atMost(service('SHUTDOWN_TIMEOUT_S'), MAX_SHUTDOWN_TIMEOUT_S)), d.shutdownTimeoutS),
+  journalLingerMs: orDefault(given(service('JOURNAL_LINGER_MS')), d.journalLingerMs),
   vpcId: optional(given(text)),
   availabilityZones: optional(list),
   privateSubnetIds: optional(list),
@@ -209,6 +211,7 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
     logLevel: c.logLevel,
     logRetentionDays: c.logRetentionDays,
     shutdownTimeoutS: c.shutdownTimeoutS,
+    journalLingerMs: c.journalLingerMs,
     existingVpc:
       c.vpcId === undefined
         ? undefined

@@ -194,6 +194,7 @@ export class ListenerStack extends Stack {
       listenerScopeId('Spool', name, settings.unsuffixedListener),
       vpc,
       own.reportsPerSecond,
+      own.journalLingerMs,
     );
     const service = new ListenerService(scopeOf('Listener', name), {
       vpc,
@@ -273,6 +274,7 @@ export function taskEnvironment(
     HTTP_PORT: String(HTTP_PORT),
     LOG_LEVEL: settings.logLevel,
     SHUTDOWN_TIMEOUT_S: String(settings.shutdownTimeoutS),
+    JOURNAL_LINGER_MS: String(settings.journalLingerMs),
     AWS_REGION: resources.region,
     // V8 otherwise keeps growing its heap reservation under allocation pressure (measured: RSS up
     // ~140 MB/min through an S3 outage while the live heap stayed flat) until the task is killed

@@ -57,6 +57,11 @@ export interface ListenerStackSettings {
   logRetentionDays: number;
   /** SIGTERM flush bound; ECS waits a little longer before SIGKILL. */
   shutdownTimeoutS: number;
+  /**
+   * JOURNAL_LINGER_MS of the task: fewer durable writes on the spool (and a cheaper EFS mode,
+   * infra/sizing.ts spoolThroughput) for that much more fill latency.
+   */
+  journalLingerMs: number;
   /** Import this VPC (no look-up: ids and zones are given) instead of creating one. */
   existingVpc: { vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] } | undefined;
   /** LISTENER_NAME of the task: the `Listener` dimension of its metrics and its dashboard's name. */
@@ -153,9 +158,9 @@ export function settingsOf(settings: ListenerStackSettings, listener: ListenerSp
 }
 
 /** The service's own default for a variable the stack sets (src/core/environment.ts). */
-function serviceDefault<N extends 'FIX_HEARTBEAT_S' | 'FIX_DC_PORT' | 'LOG_LEVEL' | 'SHUTDOWN_TIMEOUT_S'>(
-  name: N,
-): ByName<typeof ENVIRONMENT>[N]['default'] {
+function serviceDefault<
+  N extends 'FIX_HEARTBEAT_S' | 'FIX_DC_PORT' | 'LOG_LEVEL' | 'SHUTDOWN_TIMEOUT_S' | 'JOURNAL_LINGER_MS',
+>(name: N): ByName<typeof ENVIRONMENT>[N]['default'] {
   return settingOf(ENVIRONMENT, name).default;
 }
 
@@ -183,6 +188,7 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   logLevel: serviceDefault('LOG_LEVEL'),
   logRetentionDays: 90,
   shutdownTimeoutS: serviceDefault('SHUTDOWN_TIMEOUT_S'),
+  journalLingerMs: serviceDefault('JOURNAL_LINGER_MS'),
   existingVpc: undefined,
   listenerName: DEFAULT_LISTENER,
   alarmEmail: undefined,

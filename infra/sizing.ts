@@ -56,19 +56,32 @@ export function taskSizeFor(reportsPerSecond: number, cpu?: number): { cpu: numb
 }
 
 /**
- * The spool's operations per report at 100 reports/s, from the bench's spool-ops section:
- * `npm run build && node dist/bench/run.js --only spool-ops`, 2026-12-06 (main after a00b7da, the
- * cursor and session files written in place). 1.04 data writes a report (1.03 the journal's
- * O_DSYNC commit, one a report at this rate, and the cursor, session and dedupe files once a
- * second) and 0.09 metadata operations (9 a second: the fstat after each in-place save, the
- * segment's check, the dedupe log's). Before the in-place saves: 1.04 + 0.33. The saves are per
- * second, not per report, and the journal's commits group at higher rates, so these overstate
- * 1,000/s (measured 0.74 + 0.01 a report, 23.3 MiB/s metered) and understate 10/s (1.49 + 0.88,
- * 0.50 MiB/s: Bursting either way). The performance work aims at 0.3 in all; update these with
- * the bench and the stack follows (spoolThroughput).
+ * The spool's operations, from the bench's spool-ops section (`npm run bench -- --linger-ms
+ * 0,10,50`, 2026-12-06): the journal's O_DSYNC group commit is the one data write that follows the
+ * reports; the rest come at most once a second whatever the rate (the fills cursor, the session
+ * file, the dedupe log's sync, the archive cursor: 4.85–5.85 data writes a second measured at 10
+ * and 100/s) with 6.8–7 metadata operations a second (the fstat after each in-place save, the
+ * active segment's check). docs/deployment.md (What it costs) has the measured rows.
  */
-export const SPOOL_DATA_OPS_PER_REPORT = 1.04;
-export const SPOOL_METADATA_OPS_PER_REPORT = 0.09;
+export const SPOOL_DATA_WRITES_PER_SECOND = 5;
+export const SPOOL_METADATA_OPS_PER_SECOND = 7;
+
+/**
+ * The share of the reports a linger could gather that a commit does gather at a steady, evenly
+ * spaced rate (timer slack, the write's own time): measured 0.69–0.86 at 100/s with 50 ms and at
+ * 1,000/s with 10 and 50 ms; taken low, so the sizing errs toward more writes.
+ */
+const LINGER_YIELD = 0.6;
+
+/**
+ * Group commits a report at a steady, evenly spaced rate with the journal's linger
+ * (JOURNAL_LINGER_MS): a commit waits the linger after its first report and takes what arrives
+ * meanwhile; never more than one a report. Evenly spaced is the worst case: reports come in
+ * clusters (an order's acknowledgement and its fills), which share commits without a linger.
+ */
+export function commitsPerReport(reportsPerSecond: number, lingerMs: number): number {
+  return 1 / Math.max(1, (LINGER_YIELD * reportsPerSecond * lingerMs) / 1000);
+}
 
 /**
  * How EFS meters an operation (Elastic throughput's rule: a data operation as at least 32 KiB, a
@@ -92,10 +105,9 @@ export const EFS_BURSTING_SHARE = 0.75;
 export const EFS_PROVISIONED_HEADROOM = 1.5;
 
 /** MiB/s of metered EFS throughput the spool drives at a sustained rate of reports per second. */
-export function spoolMeteredMiBps(reportsPerSecond: number): number {
-  const kib =
-    reportsPerSecond *
-    (SPOOL_DATA_OPS_PER_REPORT * EFS_METERED_DATA_KIB + SPOOL_METADATA_OPS_PER_REPORT * EFS_METERED_METADATA_KIB);
+export function spoolMeteredMiBps(reportsPerSecond: number, lingerMs = 0): number {
+  const dataWrites = reportsPerSecond * commitsPerReport(reportsPerSecond, lingerMs) + SPOOL_DATA_WRITES_PER_SECOND;
+  const kib = dataWrites * EFS_METERED_DATA_KIB + SPOOL_METADATA_OPS_PER_SECOND * EFS_METERED_METADATA_KIB;
   return kib / 1024;
 }
 
@@ -109,8 +121,9 @@ export function spoolMeteredMiBps(reportsPerSecond: number): number {
  */
 export function spoolThroughput(
   reportsPerSecond: number,
+  lingerMs = 0,
 ): { mode: 'bursting' } | { mode: 'provisioned'; mibps: number } {
-  const metered = spoolMeteredMiBps(reportsPerSecond);
+  const metered = spoolMeteredMiBps(reportsPerSecond, lingerMs);
   if (metered <= EFS_BURSTING_BASELINE_MIBPS * EFS_BURSTING_SHARE) return { mode: 'bursting' };
   return { mode: 'provisioned', mibps: Math.ceil(metered * EFS_PROVISIONED_HEADROOM) };
 }

@@ -16,12 +16,12 @@ export class SpoolVolume extends Construct {
   readonly fileSystem: efs.FileSystem;
   readonly accessPoint: efs.AccessPoint;
 
-  constructor(scope: Construct, id: string, vpc: ec2.IVpc, reportsPerSecond: number) {
+  constructor(scope: Construct, id: string, vpc: ec2.IVpc, reportsPerSecond: number, journalLingerMs = 0) {
     super(scope, id);
     // The cheapest throughput mode for this listener's rate (infra/sizing.ts spoolThroughput): the
     // spool writes a few KiB at a time, steadily, which Elastic bills per metered byte and Bursting
     // or Provisioned do not.
-    const throughput = spoolThroughput(reportsPerSecond);
+    const throughput = spoolThroughput(reportsPerSecond, journalLingerMs);
     this.fileSystem = new efs.FileSystem(this, 'FileSystem', {
       vpc,
       vpcSubnets: PRIVATE_SUBNETS,

@@ -68,6 +68,8 @@ export class ParquetBuilds {
   #running: Promise<void> | undefined;
   #abort: AbortController | undefined;
   #retryAt = 0;
+  /** The hours the running build was given. */
+  #building: string[] = [];
   /** The hour the clock was in at the last tick: each new one is owed its build. */
   #current: string | undefined;
   #lastSuccessAt: number | undefined;
@@ -112,9 +114,9 @@ export class ParquetBuilds {
     return Date.parse(`${hour}:00:00Z`) + HOUR_MS + this.#options.graceMs + this.#settleMs;
   }
 
-  /** Hours owed a build, oldest first. */
+  /** Hours owed a build (those being built among them), oldest first. */
   get pendingHours(): string[] {
-    return [...this.#due.keys()].sort();
+    return [...new Set([...this.#due.keys(), ...this.#building])].sort();
   }
 
   /** Objects written since the start. */
@@ -125,15 +127,6 @@ export class ParquetBuilds {
   /** Resolves when no build is running (tests, the bench). */
   async idle(): Promise<void> {
     while (this.#running !== undefined) await this.#running;
-  }
-
-  /** Builds every hour owed one now, due or not, and waits for it (stop with flush, tests). */
-  async flush(): Promise<void> {
-    await this.idle();
-    for (const hour of this.#due.keys()) this.#due.set(hour, 0);
-    this.#retryAt = 0;
-    this.#tick();
-    await this.idle();
   }
 
   /** Stops looking, and stops a build under way (what it wrote stays; the next start finishes it). */
@@ -176,7 +169,7 @@ export class ParquetBuilds {
     const others = earlier === 0 ? '' : `; ${earlier} earlier hour(s) owed a build too`;
     if (this.#running !== undefined) return `building ${hours.join(', ')} from their JSONL objects`;
     if (this.#retryAt > now) return `the last build failed: retrying at ${clock(this.#retryAt)}${others}`;
-    const due = this.#due.get(newest)!;
+    const due = this.#due.get(newest) ?? now;
     const grace = this.#options.graceMs > 0 ? ` + ${span(this.#options.graceMs)} grace` : '';
     if (due === this.#closes(newest) && due > now)
       return `waiting for hour ${newest.slice(11)}:00 UTC to close${grace} (built from its JSONL at ${clock(due)})${others}`;
@@ -196,7 +189,14 @@ export class ParquetBuilds {
     const hours = [...this.#due].filter(([, at]) => at <= now).map(([hour]) => hour);
     if (hours.length === 0) return;
     hours.sort();
-    this.#running = this.#build(hours).finally(() => (this.#running = undefined));
+    // Out of the owed set while they build: an object the JSONL writer lands meanwhile owes its
+    // hour a build of its own (the running one may have listed the folder before it).
+    for (const hour of hours) this.#due.delete(hour);
+    this.#building = hours;
+    this.#running = this.#build(hours).finally(() => {
+      this.#running = undefined;
+      this.#building = [];
+    });
   }
 
   async #build(hours: string[]): Promise<void> {
@@ -214,7 +214,6 @@ export class ParquetBuilds {
             details: { hour: outcome.hour, cause: `${outcome.error.code}: ${outcome.error.message}` },
           });
         } else {
-          this.#due.delete(outcome.hour);
           this.#objects += outcome.written.filter((w) => w.result === 'created').length;
           this.#options.onEvent?.({ kind: 'parquet_built', result: outcome });
         }
@@ -232,6 +231,9 @@ export class ParquetBuilds {
     } finally {
       this.#abort = undefined;
     }
+    // What was not built is owed again (due at once: the retry wait holds it back).
+    const now = this.#clock.now();
+    for (const hour of abort.signal.aborted ? hours : failed) if (!this.#due.has(hour)) this.#due.set(hour, now);
     if (error === undefined) {
       this.#failures = 0;
       this.#backoff.reset();

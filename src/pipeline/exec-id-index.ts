@@ -310,15 +310,27 @@ export class ExecIdIndex {
     return (await this.entriesBetween(a, b)).map(([execId]) => execId);
   }
 
-  /** Like `idsBetween`, with each id's LSN: [execId, lsn] in LSN order. */
-  async entriesBetween(a: number, b: number): Promise<Array<[execId: string, lsn: number]>> {
-    const found = new Map<number, string>();
-    for (const r of this.remembered) if (r.lsn >= a && r.lsn <= b) found.set(r.lsn, r.execId);
-    for (const chunk of this.#chunks) {
+  /**
+   * Like `idsBetween`, with each id's LSN: [execId, lsn] in LSN order, at most `limit` of them
+   * (default 1,000,000). A range of tens of millions (every segment of a 72-hour window gone) is
+   * named in part rather than held whole in memory, which would stop the start.
+   */
+  async entriesBetween(a: number, b: number, limit = 1_000_000): Promise<Array<[execId: string, lsn: number]>> {
+    // A chunk and the log can both hold an id (a crash between a seal and the log's rewrite).
+    const seen = new Set<number>();
+    const found: Array<[execId: string, lsn: number]> = [];
+    const take = (execId: string, lsn: number) => {
+      if (lsn < a || lsn > b || seen.has(lsn)) return;
+      seen.add(lsn);
+      found.push([execId, lsn]);
+    };
+    for (const chunk of [...this.#chunks].sort((x, y) => x.minLsn - y.minLsn)) {
       if (chunk.maxLsn < a || chunk.minLsn > b) continue;
-      for (const [execId, lsn] of await this.#readChunk(chunk)) if (lsn >= a && lsn <= b) found.set(lsn, execId);
+      if (found.length >= limit) break;
+      for (const [execId, lsn] of await this.#readChunk(chunk)) take(execId, lsn);
     }
-    return [...found.entries()].sort(([x], [y]) => x - y).map(([lsn, execId]) => [execId, lsn]);
+    for (const r of this.remembered) if (found.length < limit || r.lsn < found.at(-1)![1]) take(r.execId, r.lsn);
+    return found.sort(([, x], [, y]) => x - y).slice(0, limit);
   }
 
   /** The id logged at the highest LSN below `lsn`, if the log or a chunk names one. */

@@ -9,6 +9,9 @@ import { CursorStore, type CursorState } from './cursor-store.js';
 import { ExecIdIndex } from './exec-id-index.js';
 import { SegmentLog, type JournalEntry, type StallListener } from './segment-log.js';
 
+/** Lost ExecIDs a damage report names at most (the rest of a huge range is replayed unnamed). */
+const NAMED_LOST_IDS = 1_000_000;
+
 export type { JournalDamage, JournalEntry };
 
 export interface JournalOptions {
@@ -202,8 +205,10 @@ export class Journal {
       const [a, b] = d.lsns;
       // Name what was lost (the dedupe log knows the ids), and where a replay would start: the
       // last record kept before it, else the last id the dedupe log has before it.
-      const entries = await index.entriesBetween(a, b);
+      const entries = await index.entriesBetween(a, b, NAMED_LOST_IDS);
       d.execIds = entries.map(([execId]) => execId);
+      if (entries.length === NAMED_LOST_IDS)
+        d.note = `more records lost than are named: ${NAMED_LOST_IDS} of their ExecIDs (the drop copy's replay of the range brings the rest)`;
       for (const [execId, lsn] of entries) {
         const handledBy = sinks.filter((sink) => cursors.handled(sink, lsn));
         if (sinks.length > 0 && handledBy.length === sinks.length) delivered.add(lsn);

@@ -8,6 +8,7 @@ import {
   ParquetBuilds,
   type HourOutcome,
   type ParquetBuildEvent,
+  type ParquetRunner,
 } from '../../src/app/parquet-builds.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
@@ -24,6 +25,20 @@ function scriptedRunner(answer: (hours: string[]) => HourOutcome[] | Promise<Hou
       return answer(hours);
     },
   };
+}
+
+/** Builds owing the hour before the start at once (no grace, no settle), with their events. */
+function owingOneHour(run: ParquetRunner) {
+  const events: ParquetBuildEvent[] = [];
+  const builds = new ParquetBuilds({
+    run,
+    location: 'x',
+    graceMs: 0,
+    settleMs: 0,
+    lookbackHours: 1,
+    onEvent: (e) => events.push(e),
+  });
+  return { builds, events };
 }
 
 describe('ParquetBuilds', () => {
@@ -77,6 +92,28 @@ describe('ParquetBuilds', () => {
       await builds.idle();
       // Assess
       expect(runner.calls).toEqual([['2026-11-22T03']]);
+      await builds.stop();
+    });
+    it('owes an hour again when its JSONL writer lands an object while the hour is being built', async () => {
+      // Prepare: a build of hour 09 that waits until the test lets it finish.
+      let finish!: () => void;
+      const runner = scriptedRunner(async (hours) => {
+        if (runner.calls.length === 1) await new Promise<void>((resolve) => (finish = resolve));
+        return hours.map(built);
+      });
+      const builds = new ParquetBuilds({ run: runner.run, location: 'x', graceMs: 0, settleMs: MIN, lookbackHours: 1 });
+      builds.start();
+      await vi.advanceTimersByTimeAsync(MIN);
+      // Act: an object of hour 09 lands while it builds (the builder may have listed before it).
+      builds.noteObject('exec_reports/dt=2026-11-23/hour=09/000000000050-000000000050-1.jsonl.gz');
+      finish();
+      await builds.idle();
+      const afterFirst = builds.pendingHours;
+      await vi.advanceTimersByTimeAsync(MIN);
+      await builds.idle();
+      // Assess: built a second time, for that object.
+      expect(afterFirst).toEqual(['2026-11-23T09', '2026-11-23T10']);
+      expect(runner.calls).toEqual([['2026-11-23T09'], ['2026-11-23T09']]);
       await builds.stop();
     });
   });
@@ -142,16 +179,7 @@ describe('ParquetBuilds', () => {
 
     it('counts an hour the runner never answered for as failed (a killed builder)', async () => {
       // Prepare
-      const events: ParquetBuildEvent[] = [];
-      const runner = scriptedRunner(() => Promise.reject(new Error('the Parquet builder exited SIGKILL')));
-      const builds = new ParquetBuilds({
-        run: runner.run,
-        location: 'x',
-        graceMs: 0,
-        settleMs: 0,
-        lookbackHours: 1,
-        onEvent: (e) => events.push(e),
-      });
+      const { builds, events } = owingOneHour(() => Promise.reject(new Error('the Parquet builder exited SIGKILL')));
       // Act
       builds.start();
       await builds.idle();
@@ -168,16 +196,10 @@ describe('ParquetBuilds', () => {
   describe('stop', () => {
     it('aborts a build under way and reports no failure for it', async () => {
       // Prepare: a runner that runs until aborted.
-      const events: ParquetBuildEvent[] = [];
-      const builds = new ParquetBuilds({
-        run: (_hours, signal) =>
+      const { builds, events } = owingOneHour(
+        (_hours, signal) =>
           new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))),
-        location: 'x',
-        graceMs: 0,
-        settleMs: 0,
-        lookbackHours: 1,
-        onEvent: (e) => events.push(e),
-      });
+      );
       builds.start();
       // Act
       await builds.stop();

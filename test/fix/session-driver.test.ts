@@ -1,68 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ListenerSession, type ListenerSessionOptions, type SessionEvent } from '../../src/fix/session.js';
 import { MemorySequenceStore } from '../../src/fix/sequence-store.js';
-import { duplexPair, MemoryPeer } from '../helpers/memory-peer.js';
-import { API_KEY, testKeys } from '../helpers/sim.js';
+import { drive, loggedOn } from '../helpers/session-driver.js';
+import { testKeys } from '../helpers/sim.js';
 
 /**
  * The connection driver, one transition at a time: in-memory streams instead of sockets and fake
  * timers instead of sleeps, so a 60 s back-off or a 2 × HeartBtInt timeout takes no time.
  */
-
-interface Driven {
-  session: ListenerSession;
-  peers: MemoryPeer[];
-  events: SessionEvent[];
-  reports: string[];
-  /** The peer of the newest connection. */
-  peer(): MemoryPeer;
-  errors(): string[];
-  states(): string[];
-  delays(): number[];
-}
-
-/**
- * How the in-memory connection opens: `answers` connects at once; `silent` never connects (SYNs
- * dropped); `tcpOnly` is a TLS socket whose TCP connects and whose handshake never ends.
- */
-type Opening = 'answers' | 'silent' | 'tcpOnly';
-
-function drive(options: Partial<ListenerSessionOptions> = {}, opening: Opening = 'answers'): Driven {
-  const peers: MemoryPeer[] = [];
-  const events: SessionEvent[] = [];
-  const reports: string[] = [];
-  const target = options.targetCompId ?? 'KalshiNR';
-  const session = new ListenerSession({
-    host: 'fix.test',
-    port: 8228,
-    senderCompId: API_KEY,
-    targetCompId: target,
-    privateKey: testKeys().privateKey,
-    heartbeatIntervalS: 3,
-    random: () => 0,
-    ...options,
-    connect: () => {
-      const [ours, theirs] = duplexPair();
-      peers.push(new MemoryPeer(theirs, target, API_KEY));
-      // A TLS socket is told apart by its `encrypted` property: it is ready at `secureConnect`.
-      if (opening === 'tcpOnly') Object.assign(ours, { encrypted: true });
-      if (opening !== 'silent') setImmediate(() => ours.emit('connect'));
-      return ours;
-    },
-    onApplicationMessage: (message) => reports.push(message.get(17)!),
-    onEvent: (event) => events.push(event),
-  });
-  return {
-    session,
-    peers,
-    events,
-    reports,
-    peer: () => peers.at(-1)!,
-    errors: () => events.flatMap((e) => (e.kind === 'error' ? [e.error.code] : [])),
-    states: () => events.flatMap((e) => (e.kind === 'state' ? [e.to] : [])),
-    delays: () => events.flatMap((e) => (e.kind === 'reconnect_scheduled' ? [e.delayMs] : [])),
-  };
-}
 
 /** Lets streams and immediates run (they are not faked), without moving the clock. */
 async function settle(): Promise<void> {
@@ -75,17 +19,6 @@ async function advance(ms: number, stepMs = 50): Promise<void> {
     await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - done));
     await settle();
   }
-}
-
-/** Connects and answers the Logon: the session is active. */
-async function loggedOn(d: Driven, heartbeatS = 3): Promise<MemoryPeer> {
-  d.session.start();
-  await settle();
-  const peer = d.peer();
-  peer.logon(heartbeatS);
-  await settle();
-  expect(d.session.state).toBe('active');
-  return peer;
 }
 
 beforeEach(() => {

@@ -3,7 +3,7 @@ import { ListenerSession, type ListenerSessionOptions, type SessionEvent } from 
 import { MemorySequenceStore } from '../../src/fix/sequence-store.js';
 import { formatUtcTimestamp } from '../../src/fix/time.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
-import { duplexPair, MemoryPeer } from '../helpers/memory-peer.js';
+import { drive as driveSession, loggedOn, type Driven, type Opening } from '../helpers/session-driver.js';
 import { API_KEY, testKeys } from '../helpers/sim.js';
 
 /**
@@ -12,66 +12,17 @@ import { API_KEY, testKeys } from '../helpers/sim.js';
  * each one is asserted to the millisecond (one before, then at the instant) with no waiting.
  */
 
-/** How the in-memory connection opens: at once, never (SYNs dropped), or TCP without a TLS handshake. */
-type Opening = 'answers' | 'silent' | 'tcpOnly';
-
-interface Driven {
-  clock: ManualClock;
-  session: ListenerSession;
-  events: SessionEvent[];
-  /** Connection attempts made. */
-  attempts(): number;
-  peer(): MemoryPeer;
-  errors(): string[];
-}
-
 const sessions: ListenerSession[] = [];
 
-function drive(options: Partial<ListenerSessionOptions> = {}, opening: Opening = 'answers'): Driven {
+/** A driven session on a clock of its own, stopped after the test. */
+function drive(
+  options: Partial<ListenerSessionOptions> = {},
+  opening: Opening = 'answers',
+): Driven & { clock: ManualClock } {
   const clock = new ManualClock();
-  const peers: MemoryPeer[] = [];
-  const events: SessionEvent[] = [];
-  const target = options.targetCompId ?? 'KalshiNR';
-  const session = new ListenerSession({
-    host: 'fix.test',
-    port: 8228,
-    senderCompId: API_KEY,
-    targetCompId: target,
-    privateKey: testKeys().privateKey,
-    heartbeatIntervalS: 3,
-    random: () => 0,
-    clock,
-    connect: () => {
-      const [ours, theirs] = duplexPair();
-      peers.push(new MemoryPeer(theirs, target, API_KEY));
-      // A TLS socket is told apart by its `encrypted` property: it is ready at `secureConnect`.
-      if (opening === 'tcpOnly') Object.assign(ours, { encrypted: true });
-      if (opening !== 'silent') setImmediate(() => ours.emit('connect'));
-      return ours;
-    },
-    onEvent: (event) => events.push(event),
-    ...options,
-  });
-  sessions.push(session);
-  return {
-    clock,
-    session,
-    events,
-    attempts: () => peers.length,
-    peer: () => peers.at(-1)!,
-    errors: () => events.flatMap((e) => (e.kind === 'error' ? [e.error.code] : [])),
-  };
-}
-
-/** Connects and answers the Logon at the clock's current instant: the session is active. */
-async function loggedOn(d: Driven, heartbeatS = 3): Promise<MemoryPeer> {
-  d.session.start();
-  await settle();
-  const peer = d.peer();
-  peer.logon(heartbeatS);
-  await settle();
-  expect(d.session.state).toBe('active');
-  return peer;
+  const driven = driveSession({ ...options, clock }, opening);
+  sessions.push(driven.session);
+  return { ...driven, clock };
 }
 
 beforeAll(() => {

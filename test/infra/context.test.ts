@@ -83,6 +83,17 @@ describe('settings from CDK context', () => {
     expect(attempt).toThrow(/controlPlaneCidr must be an IPv4 CIDR/);
   });
 
+  it("takes journalLingerMs with the service's own rule for JOURNAL_LINGER_MS (0–100, default 0)", () => {
+    // Act
+    const unset = from({});
+    const set = from({ journalLingerMs: '100' });
+    const tooLong = () => from({ journalLingerMs: '101' });
+    // Assess
+    expect(unset.journalLingerMs).toBe(0);
+    expect(set.journalLingerMs).toBe(100);
+    expect(tooLong).toThrow(/journalLingerMs must be a whole number from 0 to 100/);
+  });
+
   it('refuses a control-plane CIDR wider than /8 unless controlPlaneCidrWide=true says it is meant', () => {
     // Act
     const open = () => from({ controlPlaneCidr: '0.0.0.0/0' });

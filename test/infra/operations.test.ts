@@ -362,6 +362,20 @@ describe('task size', { timeout: SYNTH_MS }, () => {
       );
     }
     expect(spoolThroughput(10)).toEqual({ mode: 'bursting' });
+    // A linger gathers reports into fewer commits: at 100/s, 100 ms of it keeps the spool on Bursting.
+    expect(spoolThroughput(100)).toEqual({ mode: 'provisioned', mibps: 5 });
+    expect(spoolThroughput(100, 100)).toEqual({ mode: 'bursting' });
+    expect(spoolMeteredMiBps(100, 50)).toBeLessThan(spoolMeteredMiBps(100, 0) / 2);
+    const lingering = Object.values(
+      synthesize({ reportsPerSecond: '100', journalLingerMs: '100' }).template.toJSON().Resources as Resources,
+    );
+    expect(lingering.filter((r) => r.Type === 'AWS::EFS::FileSystem').map((r) => r.Properties)).toEqual([
+      expect.objectContaining({ ThroughputMode: 'bursting' }),
+    ]);
+    const task = lingering.find((r) => r.Type === 'AWS::ECS::TaskDefinition')!.Properties as {
+      ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
+    };
+    expect(task.ContainerDefinitions[0]!.Environment).toContainEqual({ Name: 'JOURNAL_LINGER_MS', Value: '100' });
     expect(fileSystems(10)).toEqual([expect.objectContaining({ ThroughputMode: 'bursting' })]);
     const busy = spoolThroughput(1000);
     expect(busy.mode).toBe('provisioned');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../src/core/clock.js';
 import { ListenerError } from '../../src/core/errors.js';
+import { fakeJournal } from '../helpers/fake-journal.js';
 import { ConsumerLoop, type ConsumerLoopOptions } from '../../src/pipeline/consumer-loop.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 
@@ -11,22 +12,11 @@ import { ManualClock, settle } from '../helpers/manual-clock.js';
 
 const SINK = { name: 'archive', location: 'file:///archive/' };
 
-/** A journal that announces durable LSNs when the test says so. */
-function fakeJournal() {
-  const listeners = new Set<(lsn: number) => void>();
-  return {
-    onDurable(listener: (lsn: number) => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    durable(lsn: number) {
-      for (const listener of listeners) listener(lsn);
-    },
-  };
-}
-
 /** A loop whose body records, in ms since the start, when each round begins, and then waits with `wait`. */
-function recordingLoop(wait: (loop: ConsumerLoop) => Promise<void>, options: Partial<ConsumerLoopOptions> = {}) {
+function recordingLoop(
+  wait: (loop: ConsumerLoop, clock: ManualClock) => Promise<void>,
+  options: Partial<ConsumerLoopOptions> = {},
+) {
   const clock = new ManualClock();
   const t0 = clock.now();
   const journal = fakeJournal();
@@ -39,7 +29,7 @@ function recordingLoop(wait: (loop: ConsumerLoop) => Promise<void>, options: Par
     body: async () => {
       while (loop.running) {
         rounds.push(clock.now() - t0);
-        await wait(loop);
+        await wait(loop, clock);
       }
     },
     onFailure: (error) => {
@@ -89,25 +79,9 @@ describe('ConsumerLoop on an injected clock', () => {
 
   it('does not lose a wake-up that comes while the body is busy: its next sleep returns at once, not at the tick', async () => {
     // Prepare: each round works 100 ms on the clock (a read, a cursor save), then sleeps.
-    const clock = new ManualClock();
-    const t0 = clock.now();
-    const journal = fakeJournal();
-    const rounds: number[] = [];
-    const loop: ConsumerLoop = new ConsumerLoop({
-      journal,
-      sink: SINK,
-      tickMs: 1000,
-      clock,
-      body: async () => {
-        while (loop.running) {
-          rounds.push(clock.now() - t0);
-          await sleep(clock, 100);
-          await loop.sleep();
-        }
-      },
-      onFailure: (error) => {
-        throw error;
-      },
+    const { clock, journal, loop, rounds } = recordingLoop(async (l, c) => {
+      await sleep(c, 100);
+      await l.sleep();
     });
     loop.start();
 

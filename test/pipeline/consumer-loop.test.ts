@@ -1,25 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ListenerError } from '../../src/core/errors.js';
+import { fakeJournal } from '../helpers/fake-journal.js';
 import { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
 
 const SINK = { name: 'archive', location: 'file:///archive/' };
-
-/** A journal that announces durable LSNs when the test says so. */
-function fakeJournal() {
-  const listeners = new Set<(lsn: number) => void>();
-  return {
-    onDurable(listener: (lsn: number) => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    durable(lsn: number) {
-      for (const listener of listeners) listener(lsn);
-    },
-    get listeners() {
-      return listeners.size;
-    },
-  };
-}
 
 /** A loop whose body records each wake-up and sleeps with `sleep` until stopped. */
 function recordingLoop(sleep: (loop: ConsumerLoop) => Promise<void>, tickMs = 1000) {

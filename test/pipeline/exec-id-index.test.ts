@@ -432,6 +432,24 @@ describe('ExecIdIndex', () => {
       await index.close(ALL_DURABLE);
     });
 
+    it('names at most `limit` ids of a range, in LSN order, so a huge lost range never stops the start', async () => {
+      // Prepare: ids 1..5, sealed in chunks of two and in the log.
+      const dir = tempDir();
+      const first = await restoredIndex(dir, { chunkIds: 2 });
+      ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'].forEach((id, i) => first.add(id, i + 1));
+      await first.close(ALL_DURABLE);
+      const index = await restoredIndex(dir, { chunkIds: 2 });
+      // Act
+      const named = await index.entriesBetween(1, 5, 3);
+      // Assess
+      expect(named).toEqual([
+        ['1001;1', 1],
+        ['1002;2', 2],
+        ['1003;3', 3],
+      ]);
+      await index.close(ALL_DURABLE);
+    });
+
     it('deletes a chunk once its newest id has left the window', async () => {
       // Prepare
       const dir = tempDir();
