@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { REPO } from './spawn.js';
@@ -33,6 +33,8 @@ export function buildForTests(): string | undefined {
     const why = result.error?.message ?? result.status ?? result.signal;
     throw new Error(`tsc -b tsconfig.build.json did not run (${why}):\n${result.stdout}${result.stderr}`);
   }
+  // What `npm run build` does after tsc: the package's bin runs as `npx kalshi-fix-listener`.
+  chmodSync(join(REPO, 'dist/src/app/cli.js'), 0o755);
   transpileFixtures();
   return result.status === 0 ? undefined : `${result.stdout}${result.stderr}`;
 }
