@@ -157,7 +157,7 @@ describe('npm start', () => {
       compilerOptions: { incremental?: boolean };
     };
     // Assess
-    expect(scripts['build']).toBe('tsc -b tsconfig.build.json');
+    expect(scripts['build']).toBe('tsc -b tsconfig.build.json && chmod +x dist/src/app/cli.js');
     for (const name of ['start', 'demo', 'sim', 'keygen', 'bench'])
       expect(scripts[name], name).toMatch(/^tsc -b tsconfig\.build\.json && node dist\/\S+\.js\b/);
     expect(buildConfig.compilerOptions.incremental).toBe(true);
