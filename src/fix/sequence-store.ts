@@ -109,6 +109,7 @@ export class FileSequenceStore implements SequenceStore {
 
   /** Waits for a save under way, then closes the files kept open for saving. */
   async close(): Promise<void> {
+    // A failed save was rejected to its caller (save returns this promise): close only waits.
     await this.#writing?.catch(() => undefined);
     await this.#slots.close();
   }

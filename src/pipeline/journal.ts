@@ -1,3 +1,4 @@
+import { spoolWriteFailure } from './spool-failure.js';
 import type { Clock } from '../core/clock.js';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -119,6 +120,8 @@ export class Journal {
   #comparing: Promise<void> | undefined;
   #conflicts = 0;
   readonly #reservePath: string;
+  /** Why the reserve could not be made (a full spool), until a save makes it. */
+  #reserveFailure: ListenerError | undefined;
   readonly #reserveBytes: number;
   /** False while the reserve is given up (or could not be made): the next save that lands remakes it. */
   #reserved = false;
@@ -505,10 +508,15 @@ export class Journal {
   async #keepReserve(): Promise<void> {
     if (this.#reserveBytes <= 0) return;
     try {
+      // A reserve that is not there (or not whole) reads as undefined: it is written below.
       if ((await stat(this.#reservePath).catch(() => undefined))?.size !== this.#reserveBytes)
         await writeFile(this.#reservePath, Buffer.alloc(this.#reserveBytes), { flush: true });
       this.#reserved = true;
-    } catch {
+      this.#reserveFailure = undefined;
+    } catch (cause) {
+      // Shown in stats().lastWriteError until a later save makes it; the partial file goes (its
+      // removal failing leaves the same state, already reported here).
+      this.#reserveFailure = await spoolWriteFailure(this.#reservePath, 'cannot keep the spool reserve', cause);
       await rm(this.#reservePath, { force: true }).catch(() => undefined);
       this.#reserved = false;
     }
@@ -541,7 +549,8 @@ export class Journal {
   stats(): JournalStats {
     const stall = this.#log.stall;
     const details = stall?.error.details as { path?: string; freeBytes?: number | null } | undefined;
-    const writeError = this.#cursors.failure ?? this.#index.failure ?? this.#log.housekeepingFailure;
+    const writeError =
+      this.#cursors.failure ?? this.#index.failure ?? this.#log.housekeepingFailure ?? this.#reserveFailure;
     return {
       lastLsn: this.#log.lastLsn,
       durableLsn: this.#log.durableLsn,
