@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { compareExecIds, isSequencedExecId } from '../core/exec-id.js';
+import { encodeLine, scanLines } from '../core/checked-lines.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import type { JournalDamage } from '../core/status.js';
 import { spoolWriteFailure } from './spool-failure.js';
@@ -20,6 +22,8 @@ export interface ExecIdIndexOptions {
    */
   syncEveryMs?: number;
   now?: () => number;
+  /** A chunk found damaged after `open` returned (by `restore`, or a lookup that read it). */
+  onDamage?: (damage: JournalDamage) => void;
 }
 
 /** A line of dedupe.log: when the id was journaled, at which LSN. */
@@ -30,8 +34,10 @@ export interface RememberedId {
 }
 
 /**
- * A sealed file of ids (`dedupe/ids-N.txt`): a JSON header line, then `execId\tlsn` lines in
- * string order. Only the header stays in memory.
+ * A sealed file of ids (`dedupe/ids-N.txt`): a header line, then `execId\tlsn` lines in string
+ * order. The header is a checked line (`<crc32> <json>`, core/checked-lines.ts) and carries the
+ * body's length and CRC32, so a changed digit anywhere in the file is found rather than believed:
+ * the header at every open, the body when it is read. Only the header stays in memory.
  */
 interface Chunk {
   file: string;
@@ -45,10 +51,18 @@ interface Chunk {
   hi: string | null;
   /** Ids that are not `clock;event` tuples (rare: `noexecid:` hashes) are listed in the header. */
   others: string[];
+  /** The body's length and CRC32, checked whenever the body is read. */
+  seal: BodySeal;
 }
 
 interface ChunkHeader extends Omit<Chunk, 'file'> {
-  v: 1;
+  v: 2;
+}
+
+/** What the header says of the body (the lines after it). */
+interface BodySeal {
+  bytes: number;
+  crc: number;
 }
 
 /** A chunk read for a lookup: its bytes and where each line starts. */
@@ -112,6 +126,9 @@ export class ExecIdIndex {
   #aboveMax: string | undefined;
   #maxLsn = 0;
   #failure: ListenerError | undefined;
+  readonly #onDamage: ((damage: JournalDamage) => void) | undefined;
+  /** Set once `open` is done: damage found after it (in `damage` then) is reported through `onDamage`. */
+  #opened = false;
   /** Set when a chunk was lost at open: every id the segments hold is checked back in. */
   #rebuild = false;
   /** Chunks open found damaged or missing. */
@@ -129,6 +146,7 @@ export class ExecIdIndex {
     this.#chunkIds = options.chunkIds ?? 65_536;
     this.#syncEveryMs = options.syncEveryMs ?? 0;
     this.#now = options.now ?? Date.now;
+    this.#onDamage = options.onDamage;
     this.remembered = remembered;
   }
 
@@ -167,6 +185,7 @@ export class ExecIdIndex {
     index.#maxLsn = Math.max(maxLsn, ...index.#chunks.map((c) => c.maxLsn));
     index.#logEntries = entries;
     index.#logBytes = Buffer.byteLength(text, 'utf8');
+    index.#opened = true;
     return index;
   }
 
@@ -222,6 +241,11 @@ export class ExecIdIndex {
   ): Promise<void> {
     const isLost = (lsn: number) =>
       lsn > lastLsn || (lost.some(([a, b]) => lsn >= a && lsn <= b) && !delivered.has(lsn));
+    // The chunks holding ids whose records the segments still hold are read whole now, so one
+    // found damaged is rebuilt from them. The older ones are checked when a lookup reads them.
+    let firstInSegments = Infinity;
+    for (const lsn of fromSegments.values()) if (lsn < firstInSegments) firstInSegments = lsn;
+    for (const chunk of this.#chunks.filter((c) => c.maxLsn >= firstInSegments)) await this.#readChunk(chunk);
     const touched = (c: Chunk) => c.maxLsn > lastLsn || lost.some(([a, b]) => a <= c.maxLsn && b >= c.minLsn);
     await this.#forgetInChunks(this.#chunks.filter(touched), isLost);
     const sealedLsn = this.#chunks.reduce((m, c) => Math.max(m, c.maxLsn), 0);
@@ -381,7 +405,12 @@ export class ExecIdIndex {
   #lookup(chunk: Chunk, execId: string): boolean {
     let loaded = this.#loaded.find((l) => l.file === chunk.file);
     if (loaded === undefined) {
-      loaded = loadChunk(join(this.#dir, CHUNK_DIR, chunk.file));
+      const read = loadChunk(join(this.#dir, CHUNK_DIR, chunk.file), chunk.seal);
+      if (typeof read === 'string') {
+        this.#loseChunk(chunk, read);
+        return false;
+      }
+      loaded = read;
       this.#loaded = [loaded, ...this.#loaded].slice(0, LOADED_CHUNKS);
     }
     const { bytes, starts } = loaded;
@@ -515,7 +544,7 @@ export class ExecIdIndex {
       const file = `ids-${String(this.#chunkSeq + 1).padStart(10, '0')}.txt`;
       try {
         await mkdir(join(this.#dir, CHUNK_DIR), { recursive: true });
-        await writeFileAtomic(join(this.#dir, CHUNK_DIR, file), `${JSON.stringify(header)}\n${body}`);
+        await writeFileAtomic(join(this.#dir, CHUNK_DIR, file), chunkFile(header, body));
       } catch (cause) {
         // Kept in memory and in the log; sealing is tried again after the next batch.
         this.#failure = await spoolWriteFailure(join(this.#dir, CHUNK_DIR, file), 'dedupe chunk not written', cause);
@@ -632,14 +661,34 @@ export class ExecIdIndex {
    */
   #chunkDamage(file: string, what: string): void {
     this.#rebuild = true;
-    this.damage.push({
+    const damage: JournalDamage = {
       kind: 'index',
       segment: file,
       offset: 0,
       lsns: null,
       state: 'reported',
       note: `ExecID index chunk ${what}: its ids are rebuilt from the journal where it still holds their records; older ids of it are forgotten until the dedupe window passes them`,
-    });
+    };
+    this.damage.push(damage);
+    if (this.#opened) this.#onDamage?.(damage);
+  }
+
+  /**
+   * A chunk whose body is gone or not what its header sealed, found when it was read: set aside
+   * (for a person to look at), dropped, reported. At open its ids are rebuilt from the segments
+   * that hold them (restore reads those chunks first); found later, by a lookup, its records are
+   * gone already and its ids are forgotten, as the report says.
+   */
+  #loseChunk(chunk: Chunk, what: string): void {
+    const aside = `${chunk.file}.damaged-${this.#now()}`;
+    try {
+      renameSync(join(this.#dir, CHUNK_DIR, chunk.file), join(this.#dir, CHUNK_DIR, aside));
+      what += `; kept aside as ${aside}`;
+    } catch {
+      // Gone already, or the folder refuses: the chunk is dropped all the same.
+    }
+    this.#dropChunk(chunk);
+    this.#chunkDamage(`dedupe/${chunk.file}`, what);
   }
 
   /** Deletes a file open found left over; a refusal is shown (`failure`) and tried at the next open. */
@@ -667,16 +716,27 @@ export class ExecIdIndex {
       }
       const header = emptyHeader(chunk.newest);
       for (const [execId, lsn] of kept) noteEntry(header, execId, lsn);
-      await writeFileAtomic(path, `${JSON.stringify(header)}\n${kept.map(([e, l]) => `${e}\t${l}\n`).join('')}`);
+      await writeFileAtomic(path, chunkFile(header, kept.map(([e, l]) => `${e}\t${l}\n`).join('')));
       this.#addChunk({ file: chunk.file, ...header });
     }
   }
 
+  /** A chunk's entries; none when its file is gone or not what its header sealed (then lost: reported). */
   async #readChunk(chunk: Chunk): Promise<Array<[string, number]>> {
-    const text = await readFile(join(this.#dir, CHUNK_DIR, chunk.file), 'utf8');
-    return text
+    let body: Buffer | undefined;
+    try {
+      body = sealedBody(await readFile(join(this.#dir, CHUNK_DIR, chunk.file)), chunk.seal);
+    } catch (cause) {
+      this.#loseChunk(chunk, `unreadable (${(cause as Error).message})`);
+      return [];
+    }
+    if (body === undefined) {
+      this.#loseChunk(chunk, 'damaged (its ids do not match the checksum in its header)');
+      return [];
+    }
+    return body
+      .toString('utf8')
       .split('\n')
-      .slice(1)
       .filter(Boolean)
       .map((line) => {
         const tab = line.lastIndexOf('\t');
@@ -694,31 +754,29 @@ async function readHeader(path: string): Promise<Omit<ChunkHeader, 'v'>> {
       const buffer = Buffer.alloc(size);
       const { bytesRead } = await handle.read(buffer, 0, size, 0);
       const newline = buffer.subarray(0, bytesRead).indexOf(10);
-      if (newline >= 0) {
-        const { v, ...header } = JSON.parse(buffer.toString('utf8', 0, newline)) as ChunkHeader;
-        if (v !== 1) throw new Error(`unknown dedupe chunk version ${String(v)}`);
-        // Sealed from ids of LSN 0 (an unreleased dedupe.log): not one this version wrote.
-        if (header.minLsn < 1) throw new Error(`dedupe chunk holds LSN ${header.minLsn}`);
-        return header;
-      }
+      if (newline >= 0) return parseHeader(buffer.subarray(0, newline + 1));
       if (bytesRead < size) throw new Error('dedupe chunk header has no end');
       size *= 4;
     }
   } catch (cause) {
-    throw new ListenerError('ERR_JOURNAL_READ', `cannot read the dedupe chunk ${path}`, { cause });
+    throw new ListenerError('ERR_JOURNAL_READ', `cannot read the dedupe chunk ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
   } finally {
     await handle.close();
   }
 }
 
-function loadChunk(path: string): LoadedChunk {
+/** A chunk read for lookups, or why it cannot be (gone, or not what its header sealed). */
+function loadChunk(path: string, seal: BodySeal): LoadedChunk | string {
   let bytes: Buffer;
   try {
     // Kept as bytes: turning 2 MB into a string cost as much again as reading it.
     bytes = readFileSync(path);
   } catch (cause) {
-    throw new ListenerError('ERR_JOURNAL_READ', `cannot read the dedupe chunk ${path}`, { cause });
+    return `unreadable (${(cause as Error).message})`;
   }
+  if (sealedBody(bytes, seal) === undefined) return 'damaged (its ids do not match the checksum in its header)';
   const last = bytes.length - 1;
   let lines = 0;
   for (let i = bytes.indexOf(10); i >= 0 && i < last; i = bytes.indexOf(10, i + 1)) lines++;
@@ -759,7 +817,40 @@ function msOfStamp(stamp: number): number {
 
 /** A chunk header before any entry is noted. */
 function emptyHeader(newest: number): ChunkHeader {
-  return { v: 1, count: 0, minLsn: Number.MAX_SAFE_INTEGER, maxLsn: 0, newest, lo: null, hi: null, others: [] };
+  return {
+    v: 2,
+    count: 0,
+    minLsn: Number.MAX_SAFE_INTEGER,
+    maxLsn: 0,
+    newest,
+    lo: null,
+    hi: null,
+    others: [],
+    seal: { bytes: 0, crc: 0 },
+  };
+}
+
+/** A chunk file's bytes: the header, sealed over `body` (which it is given), as a checked line, then the body. */
+function chunkFile(header: ChunkHeader, body: string): Buffer {
+  const bytes = Buffer.from(body, 'utf8');
+  header.seal = { bytes: bytes.length, crc: crc32(bytes) };
+  return Buffer.concat([encodeLine(JSON.stringify(header)), bytes]);
+}
+
+/** The header line of a chunk file's first bytes (through its newline), or why it is not one. */
+function parseHeader(line: Buffer): Omit<ChunkHeader, 'v'> {
+  const scanned = scanLines(line).lines[0];
+  if (scanned?.value === undefined) throw new Error(`dedupe chunk header ${scanned?.fault ?? 'unparsable'}`);
+  const { v, ...header } = scanned.value as ChunkHeader;
+  if (v !== 2) throw new Error(`unknown dedupe chunk version ${String(v)}`);
+  if (header.minLsn < 1) throw new Error(`dedupe chunk holds LSN ${header.minLsn}`);
+  return header;
+}
+
+/** The body of a chunk file's bytes, when it is the one its header sealed; undefined when not. */
+function sealedBody(bytes: Buffer, seal: BodySeal): Buffer | undefined {
+  const body = bytes.subarray(bytes.indexOf(10) + 1);
+  return body.length === seal.bytes && crc32(body) === seal.crc ? body : undefined;
 }
 
 /** Counts one entry of a chunk (distinct ids, in string order) into its header. */

@@ -1,5 +1,5 @@
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
-import { sleep, systemClock, type Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { isListenerError, ListenerError } from '../core/errors.js';
 import { isFillLine } from '../core/record.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../sinks/types.js';
@@ -105,6 +105,8 @@ export class FillPublisher {
   #saveOwed = false;
   #lastSaveAt = 0;
   #sent = 0;
+  /** A stop waiting for the loop's next step (a read, a batch started or settled). */
+  #onStep: (() => void) | undefined;
   /** The last RECENT_FILLS fills the queue took, oldest first (a small ring: fills are few). */
   readonly #recent: FillView[] = [];
 
@@ -151,12 +153,30 @@ export class FillPublisher {
       (this.#readLsn < this.#o.journal.durableLsn || this.#waiting.size > 0 || this.#inFlight > 0)
     ) {
       this.#loop.wake();
-      // Polls what is left on the same clock as the deadline, so a test's clock ends the drain.
-      await sleep(this.#clock, 10);
+      await this.#nextStep();
     }
     await this.#loop.stop();
     await Promise.all(this.#inFlightBatches);
     await this.#saveCursor(true);
+  }
+
+  /**
+   * Resolves at the loop's next step, or 10 ms on the same clock as the drain's deadline (so a
+   * test's clock ends the drain), whichever is first: a drain ends as soon as it is done, not at a
+   * poll's next turn.
+   */
+  #nextStep(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#onStep = undefined;
+        resolve();
+      }, 10);
+      this.#onStep = () => {
+        this.#onStep = undefined;
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   status(): SinkStatus {
@@ -178,6 +198,7 @@ export class FillPublisher {
       let progressed = await this.#read();
       progressed = this.#dispatch() || progressed;
       await this.#saveCursor(false);
+      if (progressed) this.#onStep?.();
       if (!this.#loop.running) break;
       if (!progressed) {
         // Every slot busy: the batch that settles first wakes the loop; a timer would only poll.
@@ -291,6 +312,7 @@ export class FillPublisher {
         this.#inFlightBatches.delete(flight);
         this.#waiting.release(batch, this.#clock.now());
         this.#loop.wake();
+        this.#onStep?.();
       });
       this.#inFlightBatches.add(flight);
       started = true;

@@ -158,8 +158,15 @@ export class Journal {
   static async open(options: JournalOptions): Promise<Journal> {
     await mkdir(options.dir, { recursive: true });
     const cursors = await CursorStore.open(options.dir);
+    const damage: JournalDamage[] = [];
+    const damageListeners = new Set<(damage: JournalDamage) => void>();
+    const reportDamage = (d: JournalDamage) => {
+      damage.push(d);
+      for (const listener of damageListeners) listener(d);
+    };
     const index = await ExecIdIndex.open({
       dir: options.dir,
+      onDamage: reportDamage,
       ...(options.dedupeWindowMs === undefined ? {} : { windowMs: options.dedupeWindowMs }),
       ...(options.dedupeChunkIds === undefined ? {} : { chunkIds: options.dedupeChunkIds }),
       syncEveryMs: options.dedupeSyncMs ?? 1000,
@@ -169,8 +176,6 @@ export class Journal {
     let lastReceivedAt: string | undefined;
     let lastSessionSeq: number | undefined;
     const sinks = cursors.sinks();
-    const damage: JournalDamage[] = [];
-    const damageListeners = new Set<(damage: JournalDamage) => void>();
     const log = await SegmentLog.open({
       dir: options.dir,
       floor: Math.max(cursors.floor(), index.maxLsn),
@@ -179,10 +184,7 @@ export class Journal {
       ...(options.checkEveryMs === undefined ? {} : { checkEveryMs: options.checkEveryMs }),
       ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
-      onDamage: (d) => {
-        damage.push(d);
-        for (const listener of damageListeners) listener(d);
-      },
+      onDamage: reportDamage,
       onRecovered: (lsn, line) => {
         const record = JSON.parse(line) as ExecutionReportRecord;
         fromSegments.set(record.exec_id, lsn);
@@ -194,6 +196,7 @@ export class Journal {
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });
+    // What each part found while opening (found later, it comes through reportDamage).
     damage.push(...log.damage, ...cursors.damage, ...index.damage);
     const journal = new Journal(log, index, cursors, options, damage, damageListeners);
     journal.#lastReceivedAt = lastReceivedAt;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AppendLog } from '../../src/core/append-log.js';
 import { encodeLine } from '../../src/core/checked-lines.js';
 import type { SpoolFileDamage } from '../../src/core/status.js';
+import { propertyRuns, propertyTimeout } from '../helpers/property.js';
 import { tempDir } from '../helpers/records.js';
 
 type Damage =
@@ -78,7 +79,7 @@ const covers = (d: SpoolFileDamage, from: number, to: number) => d.offset < to &
 describe('AppendLog', () => {
   it(
     'gives back every line when any one damage hits one copy, and reports that copy',
-    { timeout: 30_000 },
+    { timeout: propertyTimeout(30_000) },
     async () => {
       await fc.assert(
         fc.asyncProperty(entries, damage, fc.constantFrom('primary', 'mirror'), async (values, d, copy) => {
@@ -103,14 +104,14 @@ describe('AppendLog', () => {
           expect(readFileSync(`${path}.mirror`)).toEqual(readFileSync(path));
           await appendReadsBack(path, values);
         }),
-        { numRuns: 500 },
+        { numRuns: propertyRuns(250) },
       );
     },
   );
 
   it(
     'reads back or reports with its offset every line when the same bytes are damaged in both copies',
-    { timeout: 30_000 },
+    { timeout: propertyTimeout(30_000) },
     async () => {
       const inPlace = damage.filter((d) => d.kind === 'flip' || d.kind === 'zero');
       await fc.assert(
@@ -133,7 +134,7 @@ describe('AppendLog', () => {
           expect(next).toBe(back.length);
           await appendReadsBack(path, back);
         }),
-        { numRuns: 500 },
+        { numRuns: propertyRuns(250) },
       );
     },
   );

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExecIdIndex } from '../../src/pipeline/exec-id-index.js';
@@ -352,8 +353,19 @@ describe('ExecIdIndex', () => {
       await index.persist(ALL_DURABLE);
       // Assess: four ids sealed (lines sorted), two left in memory and in the log.
       const chunk = readFileSync(join(dir, 'dedupe', 'ids-0000000001.txt'), 'utf8').split('\n');
-      expect(JSON.parse(chunk[0]!)).toMatchObject({ v: 1, count: 4, minLsn: 1, maxLsn: 4, lo: '1001;1', hi: '1005;5' });
-      expect(chunk.slice(1)).toEqual(['1001;1\t2', '1002;2\t4', '1003;3\t3', '1005;5\t1', '']);
+      const body = '1001;1\t2\n1002;2\t4\n1003;3\t3\n1005;5\t1\n';
+      // The header a checked line (`<crc32> <json>`), sealing the body's length and CRC32.
+      expect(chunk[0]!.slice(0, 8)).toBe(crc32(chunk[0]!.slice(9)).toString(16).padStart(8, '0'));
+      expect(JSON.parse(chunk[0]!.slice(9))).toMatchObject({
+        v: 2,
+        count: 4,
+        minLsn: 1,
+        maxLsn: 4,
+        lo: '1001;1',
+        hi: '1005;5',
+        seal: { bytes: body.length, crc: crc32(body) },
+      });
+      expect(chunk.slice(1).join('\n')).toBe(body);
       expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(`${T0_SECOND}\t5\t1004;4\n${T0_SECOND}\t6\t1006;6\n`);
       expect([index.size, index.inMemory, index.chunkCount]).toEqual([6, 2, 1]);
       expect(['1001;1', '1002;2', '1003;3', '1004;4', '1005;5', '1006;6'].every((id) => index.has(id))).toBe(true);
@@ -490,6 +502,102 @@ describe('ExecIdIndex', () => {
       expect(index.failure).toBeUndefined();
       expect([index.inMemory, index.chunkCount]).toEqual([1, 1]);
       await index.close(ALL_DURABLE);
+    });
+  });
+
+  describe('a damaged or deleted chunk', () => {
+    /** Ids 1001;1..1008;8 at LSNs 1..8, sealed four a chunk: ids-0000000001.txt holds 1..4. */
+    async function sealedDir(): Promise<{ dir: string; chunk: string }> {
+      const dir = tempDir();
+      const index = await restoredIndex(dir, { chunkIds: 4 });
+      for (let n = 1; n <= 8; n++) index.add(`100${n};${n}`, n);
+      await index.persist(ALL_DURABLE);
+      await index.close(ALL_DURABLE);
+      return { dir, chunk: join(dir, 'dedupe', 'ids-0000000001.txt') };
+    }
+    /** Raises one digit of the chunk's body: the file still reads, as JSON and as lines. */
+    function raiseDigit(path: string, of: string, to: string): void {
+      const text = readFileSync(path, 'utf8');
+      const at = text.indexOf(of, text.indexOf('\n'));
+      writeFileSync(path, text.slice(0, at) + to + text.slice(at + of.length));
+    }
+
+    it('reports a header whose JSON still reads after a change (its checksum does not match), and keeps it aside', async () => {
+      // Prepare: "minLsn":1 made "minLsn":2, still valid JSON.
+      const { dir, chunk } = await sealedDir();
+      writeFileSync(chunk, readFileSync(chunk, 'utf8').replace('"minLsn":1', '"minLsn":2'));
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      await index.restore(new Map(), 8, nothingLost);
+      await index.close(ALL_DURABLE);
+      // Assess
+      expect(index.damage).toEqual([
+        expect.objectContaining({
+          kind: 'index',
+          segment: 'dedupe/ids-0000000001.txt',
+          note: expect.stringMatching(
+            /^ExecID index chunk unreadable \(cannot read the dedupe chunk .*ids-0000000001\.txt: dedupe chunk header checksum\); kept aside/,
+          ) as unknown,
+        }),
+      ]);
+      expect(readdirSync(join(dir, 'dedupe'))).toEqual([`ids-0000000001.txt.damaged-${T0}`, 'ids-0000000002.txt']);
+    });
+
+    it('rebuilds at open the ids of a chunk whose body changed from the segments that still hold them', async () => {
+      // Prepare: 1003;3 made 1004;3 in the chunk (it would name a wrong id and lose the real one).
+      const { dir, chunk } = await sealedDir();
+      raiseDigit(chunk, '1003;3', '1004;3');
+      const segments = new Map(
+        Array.from({ length: 8 }, (_, i) => [`100${i + 1};${i + 1}`, i + 1] as [string, number]),
+      );
+      const reported: unknown[] = [];
+      // Act
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR, onDamage: (d) => reported.push(d) });
+      await index.restore(segments, 8, nothingLost);
+      const known = [1, 2, 3, 4].map((n) => index.has(`100${n};${n}`));
+      await index.close(ALL_DURABLE);
+      // Assess: every id known again (from the segments), the chunk reported and kept aside.
+      expect(known).toEqual([true, true, true, true]);
+      expect(index.has('1004;3')).toBe(false);
+      expect(reported).toEqual([
+        expect.objectContaining({
+          kind: 'index',
+          segment: 'dedupe/ids-0000000001.txt',
+          note: expect.stringMatching(/^ExecID index chunk damaged \(its ids do not match the checksum/) as unknown,
+        }),
+      ]);
+      expect(index.damage).toEqual(reported);
+      // Kept aside, beside the other chunk (5..8); the ids it held are in memory again.
+      expect(readdirSync(join(dir, 'dedupe'))).toEqual([`ids-0000000001.txt.damaged-${T0}`, 'ids-0000000002.txt']);
+    });
+
+    it('reports a chunk found changed or deleted by a lookup after open, and answers instead of throwing', async () => {
+      for (const harm of ['raise a digit', 'delete'] as const) {
+        // Prepare: the segments no longer hold the sealed ids' records (their chunk is checked
+        // only when a lookup reads it).
+        const { dir, chunk } = await sealedDir();
+        const reported: Array<{ note?: string }> = [];
+        const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR, onDamage: (d) => reported.push(d) });
+        await index.restore(new Map([['1008;8', 8]]), 8, nothingLost);
+        if (harm === 'delete') rmSync(chunk);
+        else raiseDigit(chunk, '1002;2', '1002;7');
+        // Act: a resend of a sealed id.
+        const known = index.has('1002;2');
+        // Assess: not believed (its ids are forgotten, as the report says), and reported once.
+        expect(known, harm).toBe(false);
+        expect(reported, harm).toEqual([
+          expect.objectContaining({
+            kind: 'index',
+            segment: 'dedupe/ids-0000000001.txt',
+            note: expect.stringMatching(harm === 'delete' ? /unreadable \(ENOENT/ : /damaged/) as unknown,
+          }),
+        ]);
+        expect(index.has('1003;3'), harm).toBe(false);
+        expect(reported, harm).toHaveLength(1);
+        expect(index.chunkCount, harm).toBe(1); // the other chunk, 5..8
+        expect(index.has('1006;6'), harm).toBe(true);
+        await index.close(ALL_DURABLE);
+      }
     });
   });
 

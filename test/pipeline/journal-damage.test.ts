@@ -10,6 +10,7 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { archivedIds } from '../helpers/archive.js';
+import { everyCombination, propertyRuns, propertyTimeout } from '../helpers/property.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 const HOUR = '2026-11-23T10:15:00.000Z';
@@ -117,10 +118,10 @@ describe('Journal recovery from damage', () => {
       await journal.close();
     });
 
-    // 500 runs take ~13 s alone; the budget leaves room for a loaded 2-core machine.
+    // Every segment flipped and cut mid-file, then random offsets and bits: ~15 ms a run.
     it(
       'reads back every undamaged record as written, reports every damaged one by LSN, and reuses no LSN',
-      { timeout: 120_000 },
+      { timeout: propertyTimeout(120_000) },
       async () => {
         const segments = segmentsOf(base);
         expect(segments.length).toBeGreaterThan(3);
@@ -174,7 +175,15 @@ describe('Journal recovery from damage', () => {
             }
             expect(next.lsn).toBe(RECORDS + 1);
           }),
-          { numRuns: 500 },
+          {
+            numRuns: propertyRuns(150),
+            examples: everyCombination({
+              segment: segments.map((_, i) => i),
+              at: [0.5],
+              kind: ['flip', 'truncate'] as const,
+              bit: [0],
+            }),
+          },
         );
       },
     );
@@ -198,7 +207,7 @@ describe('Journal recovery from damage', () => {
 
     it(
       'every undamaged record reaches each sink exactly once; every lost one is reported by LSN; no LSN is reused',
-      { timeout: 120_000 },
+      { timeout: propertyTimeout(120_000) },
       async () => {
         const dir = join(base, 'journal');
         const files = readdirSync(dir)
@@ -248,7 +257,15 @@ describe('Journal recovery from damage', () => {
             for (const d of journal.damage)
               if (d.lsns !== null && d.kind !== 'torn_tail') expect(d.lsns[1]).toBeLessThanOrEqual(JOURNALED);
           }),
-          { numRuns: 150 },
+          {
+            numRuns: propertyRuns(60),
+            examples: everyCombination({
+              file: files.map((_, i) => i),
+              at: [0.5],
+              kind: ['flip', 'truncate'] as const,
+              bit: [0],
+            }),
+          },
         );
       },
     );
