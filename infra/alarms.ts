@@ -95,6 +95,14 @@ export interface ListenerAlarmsProps {
   /** LISTENER_NAME: the `Listener` dimension of every metric these alarms read. */
   listenerName: string;
   notReadyMinutes: number;
+  /**
+   * Container Insights is on for the cluster: TaskNotRunning compares its running and desired task
+   * counts. Off (the default: ~20 metrics, ~$6 a month a listener), it reads ECS's own free
+   * CPUUtilization, which has data only while a task runs.
+   */
+  containerInsights: boolean;
+  /** The service's desired count as deployed: with 0 (waiting for its keys) TaskNotRunning notifies nobody. */
+  desiredCount: number;
 }
 
 /**
@@ -121,28 +129,50 @@ export class ListenerAlarms {
     const namespace = metricsNamespace(Stack.of(scope).stackName);
     const listener = { [LISTENER_DIMENSION]: props.listenerName };
 
-    // Container Insights' service metrics: running against desired, so a parked service (0) is quiet.
-    const insight = (metricName: string) =>
-      new cloudwatch.Metric({
-        namespace: 'ECS/ContainerInsights',
-        metricName,
-        dimensionsMap: { ClusterName: props.cluster.clusterName, ServiceName: props.service.serviceName },
-        statistic: 'Minimum',
-        period: MINUTE,
-      });
-    this.taskNotRunning = new cloudwatch.MathExpression({
-      expression: 'desired - running',
-      usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
-      period: MINUTE,
-      label: 'tasks missing',
-    }).createAlarm(scope, 'TaskNotRunning', {
+    const taskMissing = {
       alarmDescription: `The listener task has not been running for ${TASK_MISSING_MINUTES} minutes: no FIX session, nothing journaled. See the service events and the log group.`,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: TASK_MISSING_MINUTES,
-      // No data at all means Container Insights sees no service: as bad as no task.
+      // No data at all means no task reports to ECS: as bad as a task missing.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-    });
+    };
+    const ecsService = { ClusterName: props.cluster.clusterName, ServiceName: props.service.serviceName };
+    if (props.containerInsights) {
+      // Container Insights' service metrics: running against desired, so a parked service (0) is quiet.
+      const insight = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'ECS/ContainerInsights',
+          metricName,
+          dimensionsMap: ecsService,
+          statistic: 'Minimum',
+          period: MINUTE,
+        });
+      this.taskNotRunning = new cloudwatch.MathExpression({
+        expression: 'desired - running',
+        usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
+        period: MINUTE,
+        label: 'tasks missing',
+      }).createAlarm(scope, 'TaskNotRunning', {
+        ...taskMissing,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    } else {
+      // ECS's own service metrics (free, every minute) exist only while a task runs: none is
+      // missing data, breaching. A service deployed at 0 (waiting for its keys) would be in ALARM
+      // all along, so it notifies nobody until a deployment starts the listener.
+      this.taskNotRunning = new cloudwatch.Metric({
+        namespace: 'AWS/ECS',
+        metricName: 'CPUUtilization',
+        dimensionsMap: ecsService,
+        statistic: 'SampleCount',
+        period: MINUTE,
+      }).createAlarm(scope, 'TaskNotRunning', {
+        ...taskMissing,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        actionsEnabled: props.desiredCount > 0,
+      });
+    }
 
     // A count of log lines, under the listener's dimension like every other metric of the
     // namespace: without it, every listener of a fleet would publish into one metric and each

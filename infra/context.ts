@@ -46,6 +46,8 @@ export const CONTEXT_KEYS = [
   'logRetentionDays',
   'shutdownTimeoutS',
   'journalLingerMs',
+  'fillsBatchWaitMs',
+  'containerInsights',
   'vpcId',
   'availabilityZones',
   'privateSubnetIds',
@@ -127,6 +129,8 @@ const CHECKS = {
   logRetentionDays: orDefault(given(oneOfNumbers(LOG_RETENTION_DAYS, "CloudWatch's values")), d.logRetentionDays),
   shutdownTimeoutS: orDefault(given(atMost(service('SHUTDOWN_TIMEOUT_S'), MAX_SHUTDOWN_TIMEOUT_S)), d.shutdownTimeoutS),
   journalLingerMs: orDefault(given(service('JOURNAL_LINGER_MS')), d.journalLingerMs),
+  fillsBatchWaitMs: orDefault(given(service('FILLS_BATCH_WAIT_MS')), d.fillsBatchWaitMs),
+  containerInsights: orDefault(given(trueFalse), d.containerInsights ? 'true' : 'false'),
   vpcId: optional(given(text)),
   availabilityZones: optional(list),
   privateSubnetIds: optional(list),
@@ -212,6 +216,8 @@ export function settingsFromContext(get: (key: ContextKey) => unknown): Listener
     logRetentionDays: c.logRetentionDays,
     shutdownTimeoutS: c.shutdownTimeoutS,
     journalLingerMs: c.journalLingerMs,
+    fillsBatchWaitMs: c.fillsBatchWaitMs,
+    containerInsights: c.containerInsights === 'true',
     existingVpc:
       c.vpcId === undefined
         ? undefined

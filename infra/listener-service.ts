@@ -36,10 +36,15 @@ const STOP_MARGIN_S = 15;
  * it. With ECS Exec on, every exec session is logged to a log group of its own (the commands run,
  * their output: an exec user can read the task's environment, the private key among it).
  */
-export function listenerCluster(scope: Construct, vpc: ec2.IVpc, execLogs: logs.ILogGroup | undefined): ecs.Cluster {
-  return new ecs.Cluster(scope, 'Cluster', {
+export function listenerCluster(
+  scope: Construct,
+  vpc: ec2.IVpc,
+  execLogs: logs.ILogGroup | undefined,
+  containerInsights: boolean,
+): ecs.Cluster {
+  const cluster = new ecs.Cluster(scope, 'Cluster', {
     vpc,
-    containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    containerInsightsV2: containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     ...(execLogs === undefined
       ? {}
       : {
@@ -51,6 +56,13 @@ export function listenerCluster(scope: Construct, vpc: ec2.IVpc, execLogs: logs.
           },
         }),
   });
+  if (!containerInsights)
+    Validations.of(cluster).acknowledge({
+      id: 'AwsSolutions-ECS4',
+      reason:
+        'Container Insights is off by default for its cost (~20 metrics, ~$6 a month a listener): the task CPU and memory on the dashboard are ECS’s own free metrics, TaskNotRunning reads them, and the service publishes its own health metrics; -c containerInsights=true turns it on.',
+    });
+  return cluster;
 }
 
 /**

@@ -94,7 +94,7 @@ export class ListenerStack extends Stack {
           removalPolicy: RemovalPolicy.RETAIN,
         })
       : undefined;
-    this.cluster = listenerCluster(scopeOf('Listener', unsuffixed), vpc, execLogs);
+    this.cluster = listenerCluster(scopeOf('Listener', unsuffixed), vpc, execLogs, settings.containerInsights);
     this.fleetAlarms = new FleetAlarms(scopeOf('Alarms', unsuffixed), {
       fillsQueue: this.fills.queue,
       deadLetterQueue: this.fills.deadLetterQueue,
@@ -219,6 +219,8 @@ export class ListenerStack extends Stack {
       topic: this.fleetAlarms.topic,
       listenerName: name,
       notReadyMinutes: settings.notReadyMinutes,
+      containerInsights: settings.containerInsights,
+      desiredCount: own.desiredCount,
     });
     // A new task that passes its health check (the process is alive) but never gets ready (a key
     // Kalshi refuses, an image that cannot log on) fails its deployment once the readiness alarm
@@ -275,6 +277,7 @@ export function taskEnvironment(
     LOG_LEVEL: settings.logLevel,
     SHUTDOWN_TIMEOUT_S: String(settings.shutdownTimeoutS),
     JOURNAL_LINGER_MS: String(settings.journalLingerMs),
+    FILLS_BATCH_WAIT_MS: String(settings.fillsBatchWaitMs),
     AWS_REGION: resources.region,
     // V8 otherwise keeps growing its heap reservation under allocation pressure (measured: RSS up
     // ~140 MB/min through an S3 outage while the live heap stayed flat) until the task is killed

@@ -62,6 +62,13 @@ export interface ListenerStackSettings {
    * infra/sizing.ts spoolThroughput) for that much more fill latency.
    */
   journalLingerMs: number;
+  /**
+   * FILLS_BATCH_WAIT_MS of the task: fewer SQS requests (one SendMessageBatch for several fills)
+   * for that much more fill latency.
+   */
+  fillsBatchWaitMs: number;
+  /** Container Insights on the cluster (~20 metrics, ~$6 a month a listener); TaskNotRunning reads ECS's free metrics without it. */
+  containerInsights: boolean;
   /** Import this VPC (no look-up: ids and zones are given) instead of creating one. */
   existingVpc: { vpcId: string; availabilityZones: string[]; privateSubnetIds: string[] } | undefined;
   /** LISTENER_NAME of the task: the `Listener` dimension of its metrics and its dashboard's name. */
@@ -159,7 +166,13 @@ export function settingsOf(settings: ListenerStackSettings, listener: ListenerSp
 
 /** The service's own default for a variable the stack sets (src/core/environment.ts). */
 function serviceDefault<
-  N extends 'FIX_HEARTBEAT_S' | 'FIX_DC_PORT' | 'LOG_LEVEL' | 'SHUTDOWN_TIMEOUT_S' | 'JOURNAL_LINGER_MS',
+  N extends
+    | 'FIX_HEARTBEAT_S'
+    | 'FIX_DC_PORT'
+    | 'LOG_LEVEL'
+    | 'SHUTDOWN_TIMEOUT_S'
+    | 'JOURNAL_LINGER_MS'
+    | 'FILLS_BATCH_WAIT_MS',
 >(name: N): ByName<typeof ENVIRONMENT>[N]['default'] {
   return settingOf(ENVIRONMENT, name).default;
 }
@@ -189,6 +202,8 @@ const BASE_SETTINGS: Omit<ListenerStackSettings, 'listeners'> = {
   logRetentionDays: 90,
   shutdownTimeoutS: serviceDefault('SHUTDOWN_TIMEOUT_S'),
   journalLingerMs: serviceDefault('JOURNAL_LINGER_MS'),
+  fillsBatchWaitMs: serviceDefault('FILLS_BATCH_WAIT_MS'),
+  containerInsights: false,
   existingVpc: undefined,
   listenerName: DEFAULT_LISTENER,
   alarmEmail: undefined,

@@ -43,6 +43,8 @@ export interface Config {
   spoolDir: string;
   /** The journal's wait before a group commit, for the reports that arrive meanwhile (JOURNAL_LINGER_MS). */
   journalLingerMs: number;
+  /** A part-full batch of fills waits this long for more (FILLS_BATCH_WAIT_MS). */
+  fillsBatchWaitMs: number;
   httpPort: number;
   /** Where the control plane listens: loopback unless CONTROL_TOKEN is set. */
   httpHost: string;
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     fills: raw.FILLS_QUEUE_URL,
     spoolDir: raw.SPOOL_DIR,
     journalLingerMs: raw.JOURNAL_LINGER_MS,
+    fillsBatchWaitMs: raw.FILLS_BATCH_WAIT_MS,
     httpPort: raw.HTTP_PORT,
     httpHost,
     controlToken: raw.CONTROL_TOKEN,

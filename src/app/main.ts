@@ -135,6 +135,7 @@ export async function startListener(
     listener: config.listenerName,
     spoolDir: config.spoolDir,
     journal: { lingerMs: config.journalLingerMs },
+    fills: { batchWaitMs: config.fillsBatchWaitMs },
     store,
     queue,
     archive: {

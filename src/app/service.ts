@@ -86,7 +86,8 @@ export interface ServiceOptions {
   onParquetLossy?: (value: LossyValue) => void;
   /** An hour's Parquet built, or a build that failed (retried). */
   onParquetEvent?: (event: ParquetBuildEvent) => void;
-  fills?: { lingerMs?: number; retry?: BackoffPolicy };
+  /** The publisher's waits for fuller batches (FillPublisherOptions lingerMs, batchWaitMs) and its retry. */
+  fills?: { lingerMs?: number; batchWaitMs?: number; retry?: BackoffPolicy };
   onSessionEvent?: (event: SessionEvent) => void;
   onArchiveEvent?: (event: ArchiveEvent) => void;
   onFillEvent?: (event: FillEvent) => void;

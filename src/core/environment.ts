@@ -166,6 +166,11 @@ export const ENVIRONMENT = [
     meaning:
       'how long the journal waits after a report before its group commit, so one durable write serves the reports that arrive meanwhile (0: commit at once; each ms adds to fill latency)',
   }),
+  setting('FILLS_BATCH_WAIT_MS', wholeNumber(0, 1000), {
+    default: 0,
+    meaning:
+      'how long a part-full batch of fills waits from its oldest fill for more, even with no send in flight, so one SendMessageBatch (one billed SQS request) carries several (0: a fill goes at once; each ms adds to fill latency)',
+  }),
   setting('HTTP_PORT', port(true), { default: 8080, meaning: 'control plane port' }),
   setting('HTTP_HOST', hostName, {
     shown: `${CONTROL_HOSTS.open} (${CONTROL_HOSTS.tokened} with CONTROL_TOKEN)`,

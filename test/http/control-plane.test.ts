@@ -59,6 +59,7 @@ async function startRun(overrides: Partial<Config> = {}): Promise<Run> {
     fills: { kind: 'file', path: join(data, 'fills.jsonl') },
     spoolDir: join(data, 'spool'),
     journalLingerMs: 0,
+    fillsBatchWaitMs: 0,
     httpPort: 0,
     httpHost: '127.0.0.1',
     controlToken: TOKEN,

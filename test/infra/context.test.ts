@@ -94,6 +94,17 @@ describe('settings from CDK context', () => {
     expect(tooLong).toThrow(/journalLingerMs must be a whole number from 0 to 100/);
   });
 
+  it("takes fillsBatchWaitMs with the service's own rule for FILLS_BATCH_WAIT_MS (0–1000, default 0)", () => {
+    // Act
+    const unset = from({});
+    const set = from({ fillsBatchWaitMs: '250' });
+    const tooLong = () => from({ fillsBatchWaitMs: '1001' });
+    // Assess
+    expect(unset.fillsBatchWaitMs).toBe(0);
+    expect(set.fillsBatchWaitMs).toBe(250);
+    expect(tooLong).toThrow(/fillsBatchWaitMs must be a whole number from 0 to 1000/);
+  });
+
   it('refuses a control-plane CIDR wider than /8 unless controlPlaneCidrWide=true says it is meant', () => {
     // Act
     const open = () => from({ controlPlaneCidr: '0.0.0.0/0' });

@@ -154,16 +154,13 @@ describe('Fargate service: one task, never two', () => {
     ).toHaveLength(2);
   });
 
-  it('is an ARM64 Fargate task of the configured size, from the Dockerfile asset, on a cluster with Container Insights', () => {
+  it('is an ARM64 Fargate task of the configured size, from the Dockerfile asset', () => {
     // Assess
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       Cpu: String(DEFAULT_SETTINGS.cpu),
       Memory: String(DEFAULT_SETTINGS.memoryMiB),
       RequiresCompatibilities: ['FARGATE'],
       RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
-    });
-    template.hasResourceProperties('AWS::ECS::Cluster', {
-      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
     });
     expect(JSON.stringify(container['Image'])).toMatch(/container-assets.*:[0-9a-f]{64}/);
   });
@@ -712,9 +709,43 @@ describe('alarms', () => {
     expect([parked.ComparisonOperator, parked.Threshold]).toEqual(['GreaterThanThreshold', 0]);
   });
 
-  it('fires when the service runs fewer tasks than desired (Container Insights), and when it reports nothing', () => {
-    // Prepare
-    const taskAlarm = alarm('TaskNotRunning') as unknown as {
+  it('fires when no task reports to ECS (its free CPU metric), notifying once the listener is started', () => {
+    // Prepare: the default stack waits for its keys (desiredCount 0); started, it runs one task.
+    type TaskAlarm = {
+      Namespace?: string;
+      MetricName?: string;
+      Statistic?: string;
+      Threshold: number;
+      ComparisonOperator: string;
+      TreatMissingData: string;
+      ActionsEnabled?: boolean;
+    };
+    const started = Object.values(synthesize({ start: 'true' }).template.toJSON()['Resources'] as Resources).find(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties).includes('has not been running'),
+    )!.Properties as unknown as TaskAlarm;
+    const waiting = alarm('TaskNotRunning') as unknown as TaskAlarm;
+    // Assess: ECS's own metric has data only while a task runs; Container Insights is off.
+    for (const taskAlarm of [waiting, started])
+      expect(taskAlarm).toMatchObject({
+        Namespace: 'AWS/ECS',
+        MetricName: 'CPUUtilization',
+        Statistic: 'SampleCount',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      });
+    expect([waiting.ActionsEnabled, started.ActionsEnabled]).toEqual([false, true]);
+    expect(only(template, 'AWS::ECS::Cluster').properties['ClusterSettings']).toEqual([
+      { Name: 'containerInsights', Value: 'disabled' },
+    ]);
+  });
+
+  it('compares running with desired tasks through Container Insights with containerInsights=true', () => {
+    // Act
+    const { template: insights } = synthesize({ containerInsights: 'true' });
+    const taskAlarm = Object.values(insights.toJSON()['Resources'] as Resources).find(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties).includes('has not been running'),
+    )!.Properties as unknown as {
       Metrics: Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string } } }>;
       TreatMissingData: string;
     };
@@ -725,6 +756,9 @@ describe('alarms', () => {
       ).sort(),
     ).toEqual(['ECS/ContainerInsights/DesiredTaskCount', 'ECS/ContainerInsights/RunningTaskCount']);
     expect(taskAlarm.TreatMissingData).toBe('breaching');
+    expect(only(insights, 'AWS::ECS::Cluster').properties['ClusterSettings']).toEqual([
+      { Name: 'containerInsights', Value: 'enabled' },
+    ]);
   });
 
   /** The task's METRICS_NAMESPACE and the stack's log metric filters. */

@@ -88,6 +88,7 @@ describe('cdk-nag AwsSolutions', { timeout: SYNTH_MS }, () => {
     const ids = acknowledged.map((a) => a.id);
     expect(ids.filter((id) => !id.startsWith('AwsSolutions-IAM5[Resource::<ArchiveBucket')).sort()).toEqual([
       'AwsSolutions-ECS2',
+      'AwsSolutions-ECS4',
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-S1',
       'AwsSolutions-SMG4',
@@ -367,7 +368,8 @@ describe('task size', { timeout: SYNTH_MS }, () => {
     expect(spoolThroughput(100, 100)).toEqual({ mode: 'bursting' });
     expect(spoolMeteredMiBps(100, 50)).toBeLessThan(spoolMeteredMiBps(100, 0) / 2);
     const lingering = Object.values(
-      synthesize({ reportsPerSecond: '100', journalLingerMs: '100' }).template.toJSON().Resources as Resources,
+      synthesize({ reportsPerSecond: '100', journalLingerMs: '100', fillsBatchWaitMs: '250' }).template.toJSON()
+        .Resources as Resources,
     );
     expect(lingering.filter((r) => r.Type === 'AWS::EFS::FileSystem').map((r) => r.Properties)).toEqual([
       expect.objectContaining({ ThroughputMode: 'bursting' }),
@@ -376,6 +378,7 @@ describe('task size', { timeout: SYNTH_MS }, () => {
       ContainerDefinitions: Array<{ Environment: Array<{ Name: string; Value: string }> }>;
     };
     expect(task.ContainerDefinitions[0]!.Environment).toContainEqual({ Name: 'JOURNAL_LINGER_MS', Value: '100' });
+    expect(task.ContainerDefinitions[0]!.Environment).toContainEqual({ Name: 'FILLS_BATCH_WAIT_MS', Value: '250' });
     expect(fileSystems(10)).toEqual([expect.objectContaining({ ThroughputMode: 'bursting' })]);
     const busy = spoolThroughput(1000);
     expect(busy.mode).toBe('provisioned');

@@ -156,6 +156,56 @@ describe('FillPublisher on an injected clock', () => {
     await stopOnClock(r);
   });
 
+  it('holds a part-full batch batchWaitMs from its oldest fill with nothing in flight, gathering what arrives', async () => {
+    // Prepare: A, then B 100 ms later; the batch may wait 250 ms for more.
+    const r = await rig({}, { batchWaitMs: 250 });
+    await appendFill(r.journal, 'A');
+    await r.publisher.start();
+    await until(() => armed(r.clock, 250));
+    await r.clock.advance(100);
+    await appendFill(r.journal, 'B');
+    await until(() => armed(r.clock, 150));
+
+    // Act
+    await r.clock.advance(149);
+    const before = r.queue.batches.length;
+    await r.clock.advance(1);
+    await until(() => r.publisher.sent === 2);
+
+    // Assess: one request for both, when the oldest fill's wait was over.
+    expect(before).toBe(0);
+    expect(r.queue.batches).toEqual([{ atMs: 250, symbols: ['A', 'B'] }]);
+    await stopOnClock(r);
+  });
+
+  it('sends a full batch at once, however long batchWaitMs is', async () => {
+    // Prepare: ten fills, SQS's most a batch holds.
+    const r = await rig({}, { batchWaitMs: 60_000 });
+    for (const symbol of 'ABCDEFGHIJ') await appendFill(r.journal, symbol);
+
+    // Act
+    await r.publisher.start();
+    await until(() => r.publisher.sent === 10);
+
+    // Assess
+    expect(r.queue.batches).toEqual([{ atMs: 0, symbols: [...'ABCDEFGHIJ'] }]);
+    await stopOnClock(r);
+  });
+
+  it('sends a held batch at once when stopped', async () => {
+    // Prepare
+    const r = await rig({}, { batchWaitMs: 60_000 });
+    await appendFill(r.journal, 'A');
+    await r.publisher.start();
+    await until(() => armed(r.clock, 60_000));
+
+    // Act
+    await stopOnClock(r);
+
+    // Assess: sent within the stop, not a minute later.
+    expect(r.queue.batches).toEqual([{ atMs: 0, symbols: ['A'] }]);
+  });
+
   it('sends a failed batch again exactly when its back-off ends', async () => {
     // Prepare: the first send fails; the back-off is fixed at 300 ms.
     const r = await rig({ fail: (n) => n === 1 }, { retry: { initialMs: 300, maxMs: 300, floorMs: 300 } });
