@@ -12,64 +12,22 @@
  * stamps when it encodes, so the Logon's SendingTime is fixed first (the transmitter's `time`,
  * which it uses in place of the clock while set) and signed with src's `signLogon`.
  *
- * Dictionary: jspurefix's QuickFIX FIX50SP2.xml (it carries the FIXT.1.1 session layer), with the
- * three Kalshi Logon fields it lacks declared on Logon, so its encoder does not drop them. Loaded
- * once per process (a few seconds and ~300 MB: start one per process, and not inside a window).
+ * Dictionary: jspurefix's FIX50SP2.xml with the three Kalshi Logon fields it lacks declared on
+ * Logon, so its encoder does not drop them (jspurefix-kalshi.ts). Loaded once per process (a few
+ * seconds and ~300 MB: start one per process, and not inside a window).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type * as Jspurefix from 'jspurefix';
+import { join } from 'node:path';
 import type { FixEntity, IJsFixConfig, IJsFixLogger, ILooseObject, ISessionDescription, MsgView } from 'jspurefix';
 import { signLogon } from '../src/fix/logon-signature.js';
 import { formatUtcTimestamp } from '../src/fix/time.js';
 import { DurableAppender } from './durable-append.js';
 import type { ReferenceClient, ReferenceClientOptions } from './floor-client.js';
+import { jspurefix, kalshiDictionary } from './jspurefix-kalshi.js';
 
-type JspurefixModule = typeof Jspurefix;
-
-const requireHere = createRequire(import.meta.url);
 const TARGET = 'KalshiRT';
 const EXECUTION_REPORT = '8';
-
-let loaded: JspurefixModule | undefined;
-
-function jspurefix(): JspurefixModule {
-  if (loaded === undefined) {
-    // CommonJS, and tsyringe needs reflect-metadata first: required from jspurefix's own location.
-    createRequire(requireHere.resolve('jspurefix'))('reflect-metadata');
-    loaded = requireHere('jspurefix') as JspurefixModule;
-  }
-  return loaded;
-}
-
-/** Kalshi's Logon fields that QuickFIX's FIX50SP2.xml lacks. */
-const KALSHI_LOGON_FIELDS = [
-  { number: 20126, name: 'ListenerSession', type: 'BOOLEAN' },
-  { number: 21011, name: 'SkipPendingExecReports', type: 'BOOLEAN' },
-  { number: 20200, name: 'MessageRetentionPeriod', type: 'INT' },
-] as const;
-
-/** jspurefix's FIX50SP2.xml with the Kalshi fields declared and added to Logon, written under `dir`. */
-async function kalshiDictionary(dir: string): Promise<string> {
-  const stock = join(dirname(requireHere.resolve('jspurefix/package.json')), 'data', 'FIX50SP2.xml');
-  const xml = await readFile(stock, 'utf8');
-  const logon = xml.indexOf("<message name='Logon'");
-  const logonEnd = xml.indexOf('</message>', logon);
-  const fieldsEnd = xml.lastIndexOf('</fields>');
-  if (logon === -1 || logonEnd === -1 || fieldsEnd === -1) throw new Error(`${stock}: unexpected layout`);
-  const onLogon = KALSHI_LOGON_FIELDS.map((f) => `<field name='${f.name}' required='N' />\n`).join('');
-  const declared = KALSHI_LOGON_FIELDS.map(
-    (f) => `<field number='${f.number}' name='${f.name}' type='${f.type}' />\n`,
-  ).join('');
-  const path = join(dir, 'FIX50SP2-kalshi.xml');
-  await writeFile(
-    path,
-    xml.slice(0, logonEnd) + onLogon + xml.slice(logonEnd, fieldsEnd) + declared + xml.slice(fieldsEnd),
-  );
-  return path;
-}
 
 export async function startJspurefixClient(options: ReferenceClientOptions): Promise<ReferenceClient> {
   const jsfix = jspurefix();

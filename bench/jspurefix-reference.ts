@@ -9,18 +9,16 @@
  * node_modules/jspurefix/data, which carries the FIXT.1.1 header, so our `8=FIXT.1.1` frames parse
  * as they are.
  *
- * jspurefix is CommonJS and relies on tsyringe, which needs the `reflect-metadata` polyfill loaded
- * first; that package is jspurefix's dependency, so it is required from jspurefix's own location.
+ * jspurefix is loaded as the bench's clients load it (`jspurefix-kalshi.ts`).
  */
 import { createRequire } from 'node:module';
-import type * as Jspurefix from 'jspurefix';
 import type { ElasticBuffer, IJsFixConfig, MsgView } from 'jspurefix';
+import { jspurefix, type JspurefixModule } from './jspurefix-kalshi.js';
 
 export type { MsgView } from 'jspurefix';
 
 export const JSPUREFIX_DICTIONARY = 'qf50sp2';
 
-type JspurefixModule = typeof Jspurefix;
 type SessionDescription = Parameters<InstanceType<JspurefixModule['SessionContainer']>['makeSystem']>[0];
 
 interface SessionScopeModule {
@@ -33,10 +31,9 @@ let scopes: SessionScopeModule | undefined;
 
 function load(): Promise<IJsFixConfig> {
   loaded ??= (async () => {
-    const requireHere = createRequire(import.meta.url);
-    const requireFromJspurefix = createRequire(requireHere.resolve('jspurefix'));
-    requireFromJspurefix('reflect-metadata');
-    jsfix = requireHere('jspurefix') as JspurefixModule;
+    jsfix = jspurefix();
+    // Not exported by the package: required from jspurefix's own location.
+    const requireFromJspurefix = createRequire(createRequire(import.meta.url).resolve('jspurefix'));
     scopes = requireFromJspurefix('./runtime/session-scope') as SessionScopeModule;
     const system = new jsfix.SessionContainer();
     system.registerGlobal('error');

@@ -17,6 +17,10 @@
  * (read → durable holds the group commit's linger, JOURNAL_LINGER_MS; durable → issued is the
  * fill publisher's). With a `lingerMs` list the 100 fills/s scenario runs once per value, the
  * other half of the trade-off the spool-ops section measures (operations per report).
+ *
+ * With a `fillsBatchWaitMs` list, 10 fills/s (docs/deployment.md's cost table: 100 reports/s with
+ * 10 % fills) once per FILLS_BATCH_WAIT_MS: SendMessageBatch requests (each one billed, however
+ * many fills it carries) and fills per request, against read → SendMessageBatch issued.
  */
 import { performance } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
@@ -34,6 +38,8 @@ export interface LatencyScenario {
   archiveMaxObjectMb?: number;
   /** JOURNAL_LINGER_MS; absent = the service default. */
   lingerMs?: number;
+  /** FILLS_BATCH_WAIT_MS; absent = the service default. */
+  fillsBatchWaitMs?: number;
 }
 
 export interface LatencyOptions {
@@ -41,10 +47,18 @@ export interface LatencyOptions {
   scenarios: LatencyScenario[];
   /** Runs the 100 fills/s scenario once per value of JOURNAL_LINGER_MS (e.g. [0, 10, 50]). */
   lingerMs?: number[];
+  /** Adds a 10 fills/s scenario per value of FILLS_BATCH_WAIT_MS (e.g. [0, 250]). */
+  fillsBatchWaitMs?: number[];
 }
 
 /** The fill rate of issue 29's latency target, the scenario a `lingerMs` list repeats. */
 export const TARGET_FILLS_PER_SECOND = 100;
+
+/** The fill rate docs/deployment.md prices SQS at (100 reports/s, 10 % fills): a `fillsBatchWaitMs` list's. */
+export const COST_TABLE_FILLS_PER_SECOND = 10;
+
+/** At 10 fills/s a minute holds ~600 fills: p99 then rests on the slowest six, not on one. */
+const BATCH_WAIT_MEASURE_MS = 60_000;
 
 export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
   warmupMs: 3000,
@@ -64,13 +78,17 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = {
 };
 
 /**
- * The scenarios to run: as given, but with a `lingerMs` list the 100 fills/s one once per value.
- * run.ts runs each in a process of its own.
+ * The scenarios to run: as given, but with a `lingerMs` list the 100 fills/s one once per value;
+ * then, with a `fillsBatchWaitMs` list, the 10 fills/s one per value. run.ts runs each in a process
+ * of its own.
  */
 export function latencyScenarios(options: LatencyOptions): LatencyScenario[] {
-  const lingers = options.lingerMs;
-  if (lingers === undefined || lingers.length === 0) return options.scenarios;
-  return options.scenarios.flatMap((scenario) =>
+  return [...withLingers(options.scenarios, options.lingerMs), ...batchWaitScenarios(options.fillsBatchWaitMs)];
+}
+
+function withLingers(scenarios: LatencyScenario[], lingers: number[] | undefined): LatencyScenario[] {
+  if (lingers === undefined || lingers.length === 0) return scenarios;
+  return scenarios.flatMap((scenario) =>
     scenario.fillsPerSecond !== TARGET_FILLS_PER_SECOND || scenario.lingerMs !== undefined
       ? [scenario]
       : lingers.map((lingerMs) => ({
@@ -79,6 +97,16 @@ export function latencyScenarios(options: LatencyOptions): LatencyScenario[] {
           lingerMs,
         })),
   );
+}
+
+/** The cost table's fill rate once per FILLS_BATCH_WAIT_MS, everything else at the service defaults. */
+function batchWaitScenarios(waits: number[] | undefined): LatencyScenario[] {
+  return (waits ?? []).map((fillsBatchWaitMs) => ({
+    name: `defaults at ${COST_TABLE_FILLS_PER_SECOND} fills/s, FILLS_BATCH_WAIT_MS=${fillsBatchWaitMs}`,
+    fillsPerSecond: COST_TABLE_FILLS_PER_SECOND,
+    measureMs: BATCH_WAIT_MEASURE_MS,
+    fillsBatchWaitMs,
+  }));
 }
 
 /** Share of the simulator's reports that are fills (OrderFlow's mix; the decode corpus measures it). */
@@ -98,6 +126,8 @@ export interface LatencyScenarioResult {
   name: string;
   /** JOURNAL_LINGER_MS the listener ran with; null = the service default. */
   lingerMs: number | null;
+  /** FILLS_BATCH_WAIT_MS the listener ran with; null = the service default. */
+  fillsBatchWaitMs: number | null;
   targetFillsPerSecond: number;
   measuredFillsPerSecond: number;
   measuredReportsPerSecond: number;
@@ -118,11 +148,37 @@ export interface LatencyScenarioResult {
   sqsRoundTrip: Percentiles;
   /** Archive objects written (each joined and gzipped on the event loop) inside the window. */
   archiveObjectsInWindow: number;
+  /**
+   * SendMessageBatch requests issued inside the window (SQS bills each, whatever it carries): per
+   * second, and fills per request. meanBatchSize below counts the warm-up and the drain too.
+   */
+  sqsRequests: SqsRequests;
   /** Fills per SendMessageBatch, and SendMessageBatch calls in flight when one starts (mean). */
   meanBatchSize: number;
   meanBatchesInFlight: number;
   eventLoopUtilization: number;
   peakRssMb: number;
+}
+
+export interface SqsRequests {
+  count: number;
+  perSecond: number;
+  fillsPerRequest: number;
+}
+
+/** The requests issued in [start, end) and the fills they carried. */
+function sqsRequestsIn(
+  issued: ReadonlyArray<readonly [issuedAt: number, fills: number]>,
+  start: number,
+  end: number,
+): SqsRequests {
+  const inWindow = issued.filter(([at]) => at >= start && at < end);
+  const fills = inWindow.reduce((sum, [, n]) => sum + n, 0);
+  return {
+    count: inWindow.length,
+    perSecond: round(inWindow.length / ((end - start) / 1000), 2),
+    fillsPerRequest: round(fills / Math.max(1, inWindow.length), 2),
+  };
 }
 
 function newHistogram() {
@@ -167,6 +223,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
       archive: 's3',
       fills: 'sqs',
       ...(scenario.lingerMs === undefined ? {} : { lingerMs: scenario.lingerMs }),
+      ...(scenario.fillsBatchWaitMs === undefined ? {} : { fillsBatchWaitMs: scenario.fillsBatchWaitMs }),
       ...(scenario.archiveMaxObjectMb === undefined
         ? {}
         : { archiveOptions: { maxObjectBytes: scenario.archiveMaxObjectMb * MB } }),
@@ -234,6 +291,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
     return {
       name: scenario.name,
       lingerMs: scenario.lingerMs ?? null,
+      fillsBatchWaitMs: scenario.fillsBatchWaitMs ?? null,
       targetFillsPerSecond: scenario.fillsPerSecond,
       measuredFillsPerSecond: Math.round((after.fills - before.fills) / windowSeconds),
       measuredReportsPerSecond: Math.round((after.generated - before.generated) / windowSeconds),
@@ -247,6 +305,7 @@ async function runScenario(scenario: LatencyScenario, warmupMs: number): Promise
       durableToIssued: percentiles(toIssued),
       sqsRoundTrip: percentiles(roundTrip),
       archiveObjectsInWindow: uploadsInWindow,
+      sqsRequests: sqsRequestsIn(timed!.requests, windowStart, windowEnd),
       ...timed!.shape(),
       eventLoopUtilization: round(elu.utilization, 3),
       peakRssMb: Math.round(peakRss / MB),

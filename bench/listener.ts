@@ -60,6 +60,11 @@ export interface ListenerOptions {
   parquet?: boolean;
   /** JOURNAL_LINGER_MS: how long a group commit waits for more reports (absent: the service default). */
   lingerMs?: number;
+  /**
+   * FILLS_BATCH_WAIT_MS: how long a part-full SQS batch waits for more fills, even with nothing in
+   * flight (absent: the service default). Passed as main.ts passes it.
+   */
+  fillsBatchWaitMs?: number;
 }
 
 export function s3Store(peers: PeersHandle): S3Store {
@@ -104,6 +109,7 @@ export async function startListener(peers: PeersHandle, options: ListenerOptions
     queue,
     ...(options.archiveOptions === undefined ? {} : { archive: options.archiveOptions }),
     ...(options.lingerMs === undefined ? {} : { journal: { lingerMs: options.lingerMs } }),
+    ...(options.fillsBatchWaitMs === undefined ? {} : { fills: { batchWaitMs: options.fillsBatchWaitMs } }),
     // Named as deployed, so the Parquet builder (a child process, as deployed) finds its partition.
     listener: BENCH_LISTENER,
     ...(options.parquet === false

@@ -333,6 +333,45 @@ export function lingerTable(
   );
 }
 
+/**
+ * SQS requests against fill latency for each FILLS_BATCH_WAIT_MS run (the latency section run with
+ * `fillsBatchWaitMs`), next to what docs/deployment.md's cost table assumes of it.
+ */
+export function batchWaitTable(latency: readonly LatencyScenarioResult[] | undefined): string | undefined {
+  const runs = (latency ?? []).filter((x) => x.fillsBatchWaitMs !== null);
+  if (runs.length === 0) return undefined;
+  return table(
+    [
+      'FILLS_BATCH_WAIT_MS',
+      'fills/s (reports/s)',
+      'fills per SendMessageBatch',
+      'cost table assumes (1 + fills/s × wait, ≤ 10)',
+      'SendMessageBatch requests/s',
+      'fill read→SendMessageBatch issued p50 / p99 / max ms',
+      'of it durable→issued p50 / p99 / max ms',
+    ],
+    [...runs]
+      .sort((a, b) => a.fillsBatchWaitMs! - b.fillsBatchWaitMs!)
+      .map((t) => [
+        `${t.fillsBatchWaitMs} ms`,
+        `${n(t.measuredFillsPerSecond)} (${n(t.measuredReportsPerSecond)})`,
+        `${t.sqsRequests.fillsPerRequest} (${n(t.sqsRequests.count)} requests)`,
+        String(assumedFillsPerRequest(t.measuredFillsPerSecond, t.fillsBatchWaitMs!)),
+        t.sqsRequests.perSecond,
+        `${t.readToIssued.p50} / ${t.readToIssued.p99} / ${t.readToIssued.max}`,
+        `${t.durableToIssued.p50} / ${t.durableToIssued.p99} / ${t.durableToIssued.max}`,
+      ]),
+  );
+}
+
+/**
+ * docs/deployment.md's model: a request leaves with its first fill plus those arriving within the
+ * wait (fills at random), at most a batch of 10.
+ */
+function assumedFillsPerRequest(fillsPerSecond: number, waitMs: number): number {
+  return round2(Math.min(10, 1 + (fillsPerSecond * waitMs) / 1000));
+}
+
 export function spoolOpsTable(s: SpoolOpsResult): string {
   // Steady rates: per report (per second); idle: per minute.
   const cell = (r: SpoolOpsRun, pick: (f: NonNullable<SpoolOpsRun['perReport']>) => number) =>

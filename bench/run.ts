@@ -12,15 +12,26 @@
  *                                                spool-ops' rates and the 100 fills/s latency
  *                                                scenario once per JOURNAL_LINGER_MS, and the
  *                                                trade-off table
+ *   node dist/bench/run.js --only latency --fills-batch-wait-ms 0,250
+ *                                                the 10 fills/s latency scenario once per
+ *                                                FILLS_BATCH_WAIT_MS alone (with --linger-ms or
+ *                                                --readme, the usual scenarios too), and its table
+ *   --out FILE                                   results there instead of bench/results/latest.json
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_END_TO_END_OPTIONS, type EndToEndRun } from './end-to-end.js';
-import { DEFAULT_LATENCY_OPTIONS, latencyScenarios, type LatencyScenarioResult } from './latency.js';
+import {
+  DEFAULT_LATENCY_OPTIONS,
+  latencyScenarios,
+  type LatencyOptions,
+  type LatencyScenarioResult,
+} from './latency.js';
 import {
   cpuTable,
   decodeTable,
@@ -30,6 +41,7 @@ import {
   parquetTable,
   latencyTable,
   lingerTable,
+  batchWaitTable,
   memoryTable,
   profileTable,
   referencesTable,
@@ -105,19 +117,47 @@ function machine() {
   };
 }
 
+/** A comma-separated list of whole ms, e.g. `--linger-ms 0,10,50`; `max` where the setting has one. */
+function msList(flag: string, list: string | undefined, max = Number.MAX_SAFE_INTEGER): number[] | undefined {
+  return list?.split(',').map((v) => {
+    const ms = Number(v);
+    if (!Number.isInteger(ms) || ms < 0) throw new Error(`--${flag}: '${v}' is not a whole number of ms`);
+    if (ms > max) throw new Error(`--${flag}: ${ms} is above the setting's ${max} ms`);
+    return ms;
+  });
+}
+
+/**
+ * The latency section's options. A FILLS_BATCH_WAIT_MS list alone runs its 10 fills/s scenarios
+ * and nothing else: the four usual scenarios (≈ 2 min) do not depend on it. They stay with a
+ * `lingerMs` list, and when the README is rewritten, whose tables and targets need them.
+ */
+function latencyOptions(
+  lingerMs: number[] | undefined,
+  fillsBatchWaitMs: number[] | undefined,
+  readme: boolean,
+): LatencyOptions {
+  const usual = lingerMs !== undefined || readme;
+  return {
+    ...DEFAULT_LATENCY_OPTIONS,
+    ...(lingerMs === undefined ? {} : { lingerMs }),
+    ...(fillsBatchWaitMs === undefined ? {} : { fillsBatchWaitMs, ...(usual ? {} : { scenarios: [] }) }),
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
       readme: { type: 'boolean', default: false },
       'linger-ms': { type: 'string' },
+      'fills-batch-wait-ms': { type: 'string' },
+      out: { type: 'string' },
     },
   });
-  const lingerMs = values['linger-ms']?.split(',').map((v) => {
-    const ms = Number(v);
-    if (!Number.isInteger(ms) || ms < 0) throw new Error(`--linger-ms: '${v}' is not a whole number of ms`);
-    return ms;
-  });
+  const lingerMs = msList('linger-ms', values['linger-ms']);
+  // FILLS_BATCH_WAIT_MS's range (src/core/environment.ts).
+  const fillsBatchWaitMs = msList('fills-batch-wait-ms', values['fills-batch-wait-ms'], 1000);
   const wanted = values.only === undefined ? [...ORDER] : ORDER.filter((s) => values.only!.split(',').includes(s));
   const started = performance.now();
   const loadBefore = loadavg();
@@ -136,10 +176,7 @@ async function main(): Promise<void> {
         results[name] = { runs };
       } else if (name === 'latency') {
         const scenarios: LatencyScenarioResult[] = [];
-        for (const scenario of latencyScenarios({
-          ...DEFAULT_LATENCY_OPTIONS,
-          ...(lingerMs === undefined ? {} : { lingerMs }),
-        }))
+        for (const scenario of latencyScenarios(latencyOptions(lingerMs, fillsBatchWaitMs, values.readme)))
           scenarios.push(
             ...((await runSection(name, { scenarios: [scenario] })) as { scenarios: LatencyScenarioResult[] })
               .scenarios,
@@ -196,6 +233,9 @@ async function main(): Promise<void> {
   const linger = lingerTable(results['spool-ops'], results.latency?.scenarios);
   if (linger !== undefined)
     blocks.push(`### Journal linger: spool operations against fill latency (JOURNAL_LINGER_MS)\n\n${linger}`);
+  const batching = batchWaitTable(results.latency?.scenarios);
+  if (batching !== undefined)
+    blocks.push(`### Fill batching: SQS requests against fill latency (FILLS_BATCH_WAIT_MS)\n\n${batching}`);
   if (results.freshness)
     blocks.push(
       `### Archive freshness: report received → its object visible in S3 (fauxqs)\n\n${freshnessTable(results.freshness)}`,
@@ -220,8 +260,9 @@ async function main(): Promise<void> {
   );
   console.log(blocks.join('\n\n'));
 
-  const out = fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url));
-  mkdirSync(fileURLToPath(new URL('../../bench/results/', import.meta.url)), { recursive: true });
+  // --out keeps a partial run's figures away from the committed latest.json.
+  const out = resolve(values.out ?? fileURLToPath(new URL('../../bench/results/latest.json', import.meta.url)));
+  mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
     `${JSON.stringify({ capturedAt: new Date().toISOString(), machine: env, totalSeconds: Math.round(totalSeconds), sectionSeconds, targets: verdicts, results }, null, 2)}\n`,

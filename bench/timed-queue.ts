@@ -13,6 +13,11 @@ export class TimedQueue implements FillQueue {
   concurrencySum = 0;
   /** Each SendMessageBatch: when it was issued and its round trip (issued → returned), ms. */
   readonly roundTrips: Array<[issuedAt: number, ms: number]> = [];
+  /**
+   * Each SendMessageBatch when issued, with the fills it carries: failed ones too, as SQS bills
+   * a request whatever became of it.
+   */
+  readonly requests: Array<[issuedAt: number, fills: number]> = [];
   #inFlight = 0;
 
   constructor(
@@ -43,6 +48,7 @@ export class TimedQueue implements FillQueue {
     this.messages += messages.length;
     this.concurrencySum += ++this.#inFlight;
     const issuedAt = performance.now();
+    this.requests.push([issuedAt, messages.length]);
     for (const m of messages) this.issued(m.attributes['exec_id']?.value ?? '', issuedAt);
     let failures: QueueSendFailure[];
     try {

@@ -13,6 +13,13 @@ import { anyMessagePattern, LOG_LISTENER_FIELD, LOG_MESSAGES } from './log-signa
 
 const SIGNAL_PERIOD = Duration.minutes(5);
 const MINUTE = Duration.minutes(1);
+/** Fires at the first one (a fill dead-lettered, a record parked): each is a thing to act on; none reported is none. */
+const ANY_AT_ALL = {
+  threshold: 0,
+  comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+  evaluationPeriods: 1,
+  treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+};
 
 /** The archive is late past what /readyz tolerates (DEFAULT_READINESS) for a whole period. */
 export const ARCHIVE_LAG_PERIODS = 1;
@@ -72,10 +79,7 @@ export class FleetAlarms {
       .createAlarm(scope, 'DeadLettersWaiting', {
         alarmDescription:
           'Fills reached the dead-letter queue: a consumer failed on them repeatedly. They are kept there for 14 days; redrive after fixing the consumer.',
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...ANY_AT_ALL,
       });
     notifyTopic(this.topic, this.all());
   }
@@ -258,10 +262,7 @@ export class ListenerAlarms {
     }).createAlarm(scope, 'RecordsParked', {
       alarmDescription:
         'A record a sink can never deliver (a fill SQS refuses for its content) was parked in the spool dead letters (dead-letters.jsonl, with a copy under dead_letters/ in the archive bucket). The flow goes on; the log line names its exec_id. Fix the cause, then republish it from the archive.',
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      ...ANY_AT_ALL,
     });
 
     notifyTopic(props.topic, this.all());

@@ -197,6 +197,30 @@ const live = once(async () => {
   return d;
 });
 
+/**
+ * Runs a command of the docs (`text`, as changed for this machine) after its block's definitions,
+ * in `cwd`. It must exit 0: what a failed command printed is not worth reading.
+ */
+async function runInDir(
+  cwd: string,
+  command: DocCommand,
+  text = command.text,
+  env: Record<string, string> = {},
+): Promise<ShellResult> {
+  const r = await runShell(script(command, text), cwd, env);
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
+
+/**
+ * Runs a README command against the live demo's control plane: HTTP_PORT is the demo's port, which
+ * the block's `PORT=${HTTP_PORT:-8080}` reads.
+ */
+async function onLiveDemo(command: DocCommand): Promise<ShellResult> {
+  const d = await live();
+  return runInDir(d.cwd, command, command.text, { HTTP_PORT: String(d.port) });
+}
+
 /** What the demo left once Ctrl-C stopped it: its archive, its fills, its hours. */
 const stopped = once(async () => {
   const d = await live();
@@ -331,9 +355,7 @@ const RUNNERS: Runner[] = [
     stage: 'live',
     how: 'against the demo',
     run: async (c) => {
-      const d = await live();
-      const r = await runShell(script(c), d.cwd, { HTTP_PORT: String(d.port) });
-      expect(r.code, r.stderr).toBe(0);
+      const r = await onLiveDemo(c);
       const status = JSON.parse(r.stdout) as { session: { state: string }; counters: { executionReports: number } };
       expect(status.session.state).toBe('active');
       expect(status.counters.executionReports).toBeGreaterThan(0);
@@ -344,9 +366,7 @@ const RUNNERS: Runner[] = [
     stage: 'live',
     how: 'against the demo',
     run: async (c) => {
-      const d = await live();
-      const r = await runShell(script(c), d.cwd, { HTTP_PORT: String(d.port) });
-      expect(r.code, r.stderr).toBe(0);
+      const r = await onLiveDemo(c);
       const lines = r.stdout.trim().split('\n');
       expect(lines.every((l) => l.startsWith('kfl_'))).toBe(true);
       expect(r.stdout).toMatch(/^kfl_execution_reports_total\{listener="default"\} [1-9]\d*$/m);
@@ -360,8 +380,7 @@ const RUNNERS: Runner[] = [
       const d = await live();
       const logons = () => d.output().split('"msg":"logged on"').length - 1;
       const before = logons();
-      const r = await runShell(script(c), d.cwd, { HTTP_PORT: String(d.port) });
-      expect(r.code, r.stderr).toBe(0);
+      const r = await onLiveDemo(c);
       expect(JSON.parse(r.stdout)).toEqual({ reconnecting: true });
       await expect.poll(logons, { timeout: 10_000, interval: 50 }).toBeGreaterThan(before);
     },
@@ -394,9 +413,8 @@ const RUNNERS: Runner[] = [
     stage: 'live',
     how: "in the demo's directory",
     run: async (c) => {
-      const d = await live();
-      const r = await runShell(script(c), d.cwd);
-      expect(r.code, r.stderr).toBe(0);
+      const { cwd } = await live();
+      const r = await runInDir(cwd, c);
       expect(r.stdout).toMatch(/^data\/archive\/exec_reports\/listener=default\/dt=\d{4}-\d\d-\d\d\/hour=\d\d:$/m);
       expect(r.stdout).toMatch(/^\d{12}-\d{12}-\d+\.jsonl\.gz$/m);
     },
@@ -408,8 +426,7 @@ const RUNNERS: Runner[] = [
     how: "in the demo's directory while it runs (dist/src/app/cli.js from the repository, as built or its sources)",
     run: async (c) => {
       const d = await live();
-      const r = await runShell(script(c, substitute(c.text, 'node dist/src/app/cli.js', CLI_SHELL)), d.cwd);
-      expect(r.code, r.stderr).toBe(0);
+      const r = await runInDir(d.cwd, c, substitute(c.text, 'node dist/src/app/cli.js', CLI_SHELL));
       const [outcome] = parquetOutcomes(r.stdout);
       expect(outcome?.hour).toMatch(/^\d{4}-\d\d-\d\dT\d\d$/);
       expect(parquetObjects(d.data, outcome!.hour).length).toBeGreaterThan(0);
@@ -424,12 +441,10 @@ const RUNNERS: Runner[] = [
       const s = await stopped();
       let text = substitute(c.text, 'node dist/src/app/cli.js', CLI_SHELL);
       text = substitute(text, /--hours \d{4}-\d\d-\d\dT\d\d/, `--hours ${s.hour}`);
-      const r = await runShell(script(c, text), s.cwd);
-      expect(r.code, r.stderr).toBe(0);
+      const r = await runInDir(s.cwd, c, text);
       expect(parquetOutcomes(r.stdout).map((o) => o.hour)).toEqual([s.hour]);
       // Run again, it writes nothing new; either way the hour's Parquet holds each report once.
-      const again = await runShell(script(c, text), s.cwd);
-      expect(again.code, again.stderr).toBe(0);
+      await runInDir(s.cwd, c, text);
       const db = await duckDb();
       const rows = (
         await db.runAndReadAll(
@@ -448,8 +463,7 @@ const RUNNERS: Runner[] = [
     how: "in the demo's directory, after Ctrl-C and the rebuild-parquet of docs/archive.md",
     run: async (c) => {
       const s = await stopped();
-      const r = await runShell(script(c), s.cwd);
-      expect(r.code, r.stderr).toBe(0);
+      const r = await runInDir(s.cwd, c);
       expect(r.stdout).toMatch(
         /^data\/archive\/exec_reports_parquet\/listener=default\/dt=\d{4}-\d\d-\d\d\/hour=\d\d:\n\d{12}-\d{12}-\d+\.parquet$/m,
       );
@@ -470,10 +484,7 @@ const RUNNERS: Runner[] = [
       ).scripts;
       expect(scripts['keygen']).toBe('tsc -b tsconfig.build.json && node dist/src/app/cli.js keygen');
       // npm passes the directory it was run from as INIT_CWD, which keygen resolves --out against.
-      const r = await runShell(script(c, substitute(c.text, 'npm run keygen --', `${CLI_SHELL} keygen`)), keysDir, {
-        INIT_CWD: keysDir,
-      });
-      expect(r.code, r.stderr).toBe(0);
+      await runInDir(keysDir, c, substitute(c.text, 'npm run keygen --', `${CLI_SHELL} keygen`), { INIT_CWD: keysDir });
       const out = /--out ([\w-]+)/.exec(c.command)![1]!;
       const privatePem = join(keysDir, `${out}.pem`);
       expect(statSync(privatePem).mode & 0o777).toBe(0o600);

@@ -1,5 +1,5 @@
 import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
+import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, LISTENER_OPTION, listenerFrom } from './command-args.js';
 import { buildHourParquet, PARQUET_OBJECT_RECORDS } from './parquet-build.js';
 import type { HourOutcome } from './parquet-builds.js';
 
@@ -14,7 +14,7 @@ export const BUILD_PARQUET = {
     'closes). Prints one JSON line per hour. Exit 0 when every hour was built, 1 when one failed, 2 on bad input.',
   options: {
     hours: { type: 'string', value: 'HOURS', help: 'UTC hours, comma-separated, e.g. 2026-11-23T09 (required)' },
-    listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+    ...LISTENER_OPTION,
     'max-records': {
       type: 'string',
       value: 'N',

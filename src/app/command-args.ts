@@ -33,6 +33,11 @@ export function timeRange(values: { from?: string; to?: string }, problems: stri
   return { from, to };
 }
 
+/** --listener, as the commands over one listener's part of the archive take it (parsed by `listenerFrom`). */
+export const LISTENER_OPTION = {
+  listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+} as const;
+
 /**
  * `--listener NAME`: whose part of the archive. Default LISTENER_NAME from the environment (a
  * command run beside a listener), then `default` (a single-listener deployment).

@@ -4,7 +4,7 @@ import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-
 import { decode, deleteObject, hourKeys, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import type { ObjectStore } from '../sinks/types.js';
 import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, listenerFrom } from './command-args.js';
+import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, LISTENER_OPTION, listenerFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
 const HOUR = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/;
@@ -88,7 +88,7 @@ export const REBUILD_PARQUET = {
     'or other Parquet objects hold it (without --replace), 2 on bad input.',
   options: {
     hour: { type: 'string', value: 'YYYY-MM-DDTHH', help: 'the UTC hour, e.g. 2026-11-23T09 (required)' },
-    listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+    ...LISTENER_OPTION,
     replace: { type: 'boolean', help: "remove the hour's other Parquet objects once the rebuilt one is written" },
     force: {
       type: 'boolean',

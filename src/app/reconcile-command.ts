@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
-import { archiveAccess, archiveUrlFrom, listenerFrom, RANGE_OPTIONS, timeRange } from './command-args.js';
+import {
+  archiveAccess,
+  archiveUrlFrom,
+  LISTENER_OPTION,
+  listenerFrom,
+  RANGE_OPTIONS,
+  timeRange,
+} from './command-args.js';
 import { loadRsaPrivateKey } from '../fix/logon-signature.js';
 import { readArchive, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { KalshiRest, type RestFill } from '../reconcile/kalshi-rest.js';
@@ -51,7 +58,7 @@ export const RECONCILE = {
     'Exit 0 when both sides agree, 1 when a fill is missing on either side, 2 on bad input.',
   options: {
     ...RANGE_OPTIONS,
-    listener: { type: 'string', value: 'NAME', help: 'whose archive (default: LISTENER_NAME, then default)' },
+    ...LISTENER_OPTION,
     subaccounts: {
       type: 'string',
       value: 'LIST',

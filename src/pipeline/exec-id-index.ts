@@ -162,25 +162,39 @@ export class ExecIdIndex {
     }
     // A last line without its newline was cut by a crash: not an id (its end may be missing), and
     // cut from the file at restore so the next line does not run into it. A line that does not
-    // read (damaged, or an LSN of 0 as no release wrote) is not an id either: the segments that
-    // still hold its record give it back at restore.
+    // read (its checksum, or an LSN of 0 as no release wrote) is not an id either, and is reported:
+    // the segments that still hold its record give it back at restore.
     text = text.slice(0, text.lastIndexOf('\n') + 1);
     const horizon = (options.now ?? Date.now)() - (options.windowMs ?? 72 * 3600 * 1000);
     const remembered: RememberedId[] = [];
     let maxLsn = 0;
     let entries = 0;
+    let damaged = 0;
+    let firstDamaged = 0;
+    let offset = 0;
     for (const line of text.split('\n')) {
-      const tab1 = line.indexOf('\t');
-      const tab2 = tab1 < 0 ? -1 : line.indexOf('\t', tab1 + 1);
-      if (tab1 <= 0 || tab2 < 0 || tab2 === line.length - 1) continue;
-      const at = Number(line.slice(0, tab1));
-      const lsn = Number(line.slice(tab1 + 1, tab2));
-      if (!Number.isSafeInteger(lsn) || lsn < 1 || !Number.isFinite(at)) continue;
-      if (lsn > maxLsn) maxLsn = lsn;
+      const at = offset;
+      offset += Buffer.byteLength(line, 'utf8') + 1;
+      if (line === '') continue;
+      const id = parseIdLine(line);
+      if (id === undefined) {
+        if (damaged++ === 0) firstDamaged = at;
+        continue;
+      }
+      if (id.lsn > maxLsn) maxLsn = id.lsn;
       entries++;
-      if (at >= horizon) remembered.push({ at, lsn, execId: line.slice(tab2 + 1) });
+      if (id.at >= horizon) remembered.push(id);
     }
     const index = new ExecIdIndex(options, remembered);
+    if (damaged > 0)
+      index.damage.push({
+        kind: 'index',
+        segment: 'dedupe.log',
+        offset: firstDamaged,
+        lsns: null,
+        state: 'reported',
+        note: `dedupe.log: ${damaged} line(s) damaged (checksum or shape): their ids come back from the segments that still hold their records; the others are forgotten until the dedupe window passes them`,
+      });
     await index.#openChunks(horizon);
     index.#maxLsn = Math.max(maxLsn, ...index.#chunks.map((c) => c.maxLsn));
     index.#logEntries = entries;
@@ -451,7 +465,7 @@ export class ExecIdIndex {
     if (wrote) {
       let text = '';
       for (let i = this.#logged; i < end; i++)
-        text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
+        text += dedupeLogLine(msOfStamp(this.#stamps[i]!), this.#lsns[i]!, this.#ids[i]!);
       try {
         await this.#log.write(text);
       } catch (cause) {
@@ -563,7 +577,7 @@ export class ExecIdIndex {
   async #rewriteLog(): Promise<void> {
     let text = '';
     for (let i = this.#head; i < this.#logged; i++)
-      text += `${msOfStamp(this.#stamps[i]!)}\t${this.#lsns[i]}\t${this.#ids[i]}\n`;
+      text += dedupeLogLine(msOfStamp(this.#stamps[i]!), this.#lsns[i]!, this.#ids[i]!);
     try {
       await writeFileAtomic(this.#path, text);
     } catch (cause) {
@@ -813,6 +827,33 @@ function stampOf(epochMs: number): number {
 
 function msOfStamp(stamp: number): number {
   return STAMP_EPOCH_MS + stamp * 1000;
+}
+
+/**
+ * A line of dedupe.log: when the id was journaled (ms), its LSN, the ExecID, and the CRC32 (hex)
+ * of those three as written, tab-separated. A changed digit of an LSN or an id must not be taken
+ * for another id: it would make a real resend a new report, or a new report a duplicate.
+ */
+export function dedupeLogLine(at: number, lsn: number, execId: string): string {
+  const fields = `${at}\t${lsn}\t${execId}`;
+  return `${fields}\t${crc32(fields).toString(16).padStart(8, '0')}\n`;
+}
+
+/**
+ * A dedupe.log line read back, or undefined when it is not one this version wrote whole: a
+ * checksum that does not match, a shape that does not read, an LSN of 0 (as no release wrote).
+ */
+function parseIdLine(line: string): RememberedId | undefined {
+  const tab1 = line.indexOf('\t');
+  const tab2 = tab1 < 0 ? -1 : line.indexOf('\t', tab1 + 1);
+  const last = line.lastIndexOf('\t');
+  if (tab1 <= 0 || tab2 < 0 || last <= tab2 + 1 || line.length - last !== 9) return undefined;
+  const fields = line.slice(0, last);
+  if (crc32(fields).toString(16).padStart(8, '0') !== line.slice(last + 1)) return undefined;
+  const at = Number(line.slice(0, tab1));
+  const lsn = Number(line.slice(tab1 + 1, tab2));
+  if (!Number.isSafeInteger(lsn) || lsn < 1 || !Number.isFinite(at)) return undefined;
+  return { at, lsn, execId: line.slice(tab2 + 1, last) };
 }
 
 /** A chunk header before any entry is noted. */

@@ -56,35 +56,36 @@ describe('--help', () => {
   });
 });
 
+/** A command's usage error as it prints it: its problems, then where its own help is. */
+const usageError = (command: string, problems: string) =>
+  `kalshi-fix-listener ${command}: ${problems} (see kalshi-fix-listener ${command} --help)`;
+
 describe('usage errors', () => {
   it.each([
     [[], 'kalshi-fix-listener: no command given (see kalshi-fix-listener --help)'],
     [['nope'], 'kalshi-fix-listener: unknown command: nope (see kalshi-fix-listener --help)'],
     [['help', 'nope'], 'kalshi-fix-listener: unknown command: nope (see kalshi-fix-listener --help)'],
-    [['run', 'extra'], "kalshi-fix-listener run: unexpected argument 'extra' (see kalshi-fix-listener run --help)"],
-    [
-      ['reconcile', '--bogus'],
-      "kalshi-fix-listener reconcile: unknown option '--bogus' (see kalshi-fix-listener reconcile --help)",
-    ],
+    [['run', 'extra'], usageError('run', "unexpected argument 'extra'")],
+    [['reconcile', '--bogus'], usageError('reconcile', "unknown option '--bogus'")],
     [
       ['replay', '--from', 'yesterday'],
-      'kalshi-fix-listener replay: --from must be an ISO-8601 time; --to must be an ISO-8601 time; --queue is required (an SQS queue URL or file:///path.jsonl); ARCHIVE_URL is required (see kalshi-fix-listener replay --help)',
+      usageError(
+        'replay',
+        '--from must be an ISO-8601 time; --to must be an ISO-8601 time; --queue is required (an SQS queue URL or file:///path.jsonl); ARCHIVE_URL is required',
+      ),
     ],
     [
       ['rebuild-parquet', '--hour', 'x', '--force'],
-      'kalshi-fix-listener rebuild-parquet: --hour must be a UTC hour, e.g. 2026-11-23T09; ARCHIVE_URL is required (see kalshi-fix-listener rebuild-parquet --help)',
+      usageError('rebuild-parquet', '--hour must be a UTC hour, e.g. 2026-11-23T09; ARCHIVE_URL is required'),
     ],
-    [
-      ['keygen', '--force=yes'],
-      "kalshi-fix-listener keygen: option '--force' does not take an argument (see kalshi-fix-listener keygen --help)",
-    ],
-    [
-      ['demo', '--listeners', '0'],
-      'kalshi-fix-listener demo: --listeners must be a whole number from 1 to 9 (see kalshi-fix-listener demo --help)',
-    ],
+    [['keygen', '--force=yes'], usageError('keygen', "option '--force' does not take an argument")],
+    [['demo', '--listeners', '0'], usageError('demo', '--listeners must be a whole number from 1 to 9')],
     [
       ['sim', '--rt-port', 'x', '--rate=-1'],
-      'kalshi-fix-listener sim: --rt-port must be a port number from 0 (any free one) to 65535; --rate must be a number of reports per second, 0 or more (see kalshi-fix-listener sim --help)',
+      usageError(
+        'sim',
+        '--rt-port must be a port number from 0 (any free one) to 65535; --rate must be a number of reports per second, 0 or more',
+      ),
     ],
   ])('%j: one line on stderr, nothing on stdout, exit 2', async (args, line) => {
     // Act

@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SessionEvent } from '../../src/fix/session.js';
+import type { ListenerSessionOptions, SessionEvent } from '../../src/fix/session.js';
 import { spawnTs, type PipedChild } from '../helpers/spawn.js';
 import { API_KEY, createSession, testKeys, type Harness } from '../helpers/sim.js';
 
@@ -17,14 +17,27 @@ const MAX_BACKOFF_MS = 200;
 /** What a loaded 2-core machine may add to a timer or a loopback round trip. */
 const SLACK_MS = 1000;
 
+let cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  cleanups = [];
+});
+
+/** Timeouts and a back-off short enough that an attempt which hangs shows within a few seconds. */
+const BOUNDED: Partial<ListenerSessionOptions> = {
+  connectTimeoutMs: TIMEOUT_MS,
+  tlsHandshakeTimeoutMs: TIMEOUT_MS,
+  reconnect: { initialMs: MAX_BACKOFF_MS / 2, maxMs: MAX_BACKOFF_MS },
+};
+
 /** A TCP server that accepts every connection and never sends a byte. */
 interface TcpOnlyPeer {
-  server: Server;
   port: number;
   /** Every accepted connection, with when it was accepted. */
   accepted: Array<{ socket: Socket; at: number; closed: boolean }>;
 }
 
+/** Closed after the test. */
 async function startTcpOnlyPeer(): Promise<TcpOnlyPeer> {
   const accepted: TcpOnlyPeer['accepted'] = [];
   const server = createServer((socket) => {
@@ -36,17 +49,32 @@ async function startTcpOnlyPeer(): Promise<TcpOnlyPeer> {
     socket.resume();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as { port: number }).port, accepted };
+  cleanups.push(() => server.close());
+  return { port: (server.address() as { port: number }).port, accepted };
 }
 
-/** Every event with the time it came, for the spans between them. */
-function timeline(): { events: Array<{ at: number; event: SessionEvent }>; onEvent: (event: SessionEvent) => void } {
-  const events: Array<{ at: number; event: SessionEvent }> = [];
-  return { events, onEvent: (event) => events.push({ at: Date.now(), event }) };
+type Timeline = Array<{ at: number; event: SessionEvent }>;
+
+/**
+ * A session on the peer at `port` (trusting `ca`), stopped after the test, with every event it
+ * reports and the time it came, for the spans between them.
+ */
+function sessionAt(
+  port: number,
+  ca: string,
+  options: Partial<ListenerSessionOptions> = {},
+): { h: Harness; events: Timeline } {
+  const events: Timeline = [];
+  const h = createSession(
+    { host: '127.0.0.1', ports: { KalshiNR: port }, ca },
+    { ...options, onEvent: (event) => events.push({ at: Date.now(), event }) },
+  );
+  cleanups.push(() => h.session.stop());
+  return { h, events };
 }
 
 /** How long each connection attempt stayed in `connecting`, in ms. */
-function connectingSpans(events: Array<{ at: number; event: SessionEvent }>): number[] {
+function connectingSpans(events: Timeline): number[] {
   const spans: number[] = [];
   let since: number | undefined;
   for (const { at, event } of events) {
@@ -64,12 +92,6 @@ function errorCodes(h: Harness): string[] {
   return h.events.flatMap((e) => (e.kind === 'error' ? [e.error.code] : []));
 }
 
-let cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
 describe('ListenerSession never stuck in connecting', () => {
   it(
     'gives up on a peer that accepts TCP and never answers TLS, and retries within timeout + back-off, counting attempts',
@@ -77,18 +99,7 @@ describe('ListenerSession never stuck in connecting', () => {
     async () => {
       // Prepare
       const peer = await startTcpOnlyPeer();
-      cleanups.push(() => peer.server.close());
-      const { events, onEvent } = timeline();
-      const h = createSession(
-        { host: '127.0.0.1', ports: { KalshiNR: peer.port }, ca: (await testKeys().certificate).cert },
-        {
-          connectTimeoutMs: TIMEOUT_MS,
-          tlsHandshakeTimeoutMs: TIMEOUT_MS,
-          reconnect: { initialMs: MAX_BACKOFF_MS / 2, maxMs: MAX_BACKOFF_MS },
-          onEvent,
-        },
-      );
-      cleanups.push(() => h.session.stop());
+      const { h, events } = sessionAt(peer.port, (await testKeys().certificate).cert, BOUNDED);
 
       // Act
       h.session.start();
@@ -125,13 +136,7 @@ describe('ListenerSession never stuck in connecting', () => {
     async () => {
       // Prepare: the default 10 s timeouts, so only the reconnect can end the attempt this soon.
       const peer = await startTcpOnlyPeer();
-      cleanups.push(() => peer.server.close());
-      const h = createSession({
-        host: '127.0.0.1',
-        ports: { KalshiNR: peer.port },
-        ca: (await testKeys().certificate).cert,
-      });
-      cleanups.push(() => h.session.stop());
+      const { h } = sessionAt(peer.port, (await testKeys().certificate).cert);
       h.session.start();
       await h.waitFor(() => peer.accepted.length === 1, 5000, 'the first attempt at the peer');
       const askedAt = Date.now();
@@ -175,18 +180,8 @@ describe('ListenerSession never stuck in connecting', () => {
         await peer.exited;
       });
       const port = Number((await peer.waitForOutput(/port (\d+)/))[1]);
-      const { events, onEvent } = timeline();
-      const h = createSession(
-        { host: '127.0.0.1', ports: { KalshiNR: port }, ca: certificate.cert },
-        {
-          heartbeatIntervalS: 1,
-          connectTimeoutMs: TIMEOUT_MS,
-          tlsHandshakeTimeoutMs: TIMEOUT_MS,
-          reconnect: { initialMs: MAX_BACKOFF_MS / 2, maxMs: MAX_BACKOFF_MS },
-          onEvent,
-        },
-      );
-      cleanups.push(() => h.session.stop());
+      // A 1 s heartbeat: the half-open session is noticed within seconds.
+      const { h, events } = sessionAt(port, certificate.cert, { ...BOUNDED, heartbeatIntervalS: 1 });
       h.session.start();
       await h.waitForEvent('logon', 10_000);
 

@@ -83,26 +83,18 @@ describe('settings from CDK context', () => {
     expect(attempt).toThrow(/controlPlaneCidr must be an IPv4 CIDR/);
   });
 
-  it("takes journalLingerMs with the service's own rule for JOURNAL_LINGER_MS (0–100, default 0)", () => {
+  it.each([
+    ['journalLingerMs', 'JOURNAL_LINGER_MS', 100],
+    ['fillsBatchWaitMs', 'FILLS_BATCH_WAIT_MS', 1000],
+  ] as const)("takes %s with the service's own rule for %s (0–%i, default 0)", (key, _, most) => {
     // Act
     const unset = from({});
-    const set = from({ journalLingerMs: '100' });
-    const tooLong = () => from({ journalLingerMs: '101' });
+    const set = from({ [key]: String(most) });
+    const tooLong = () => from({ [key]: String(most + 1) });
     // Assess
-    expect(unset.journalLingerMs).toBe(0);
-    expect(set.journalLingerMs).toBe(100);
-    expect(tooLong).toThrow(/journalLingerMs must be a whole number from 0 to 100/);
-  });
-
-  it("takes fillsBatchWaitMs with the service's own rule for FILLS_BATCH_WAIT_MS (0–1000, default 0)", () => {
-    // Act
-    const unset = from({});
-    const set = from({ fillsBatchWaitMs: '250' });
-    const tooLong = () => from({ fillsBatchWaitMs: '1001' });
-    // Assess
-    expect(unset.fillsBatchWaitMs).toBe(0);
-    expect(set.fillsBatchWaitMs).toBe(250);
-    expect(tooLong).toThrow(/fillsBatchWaitMs must be a whole number from 0 to 1000/);
+    expect(unset[key]).toBe(0);
+    expect(set[key]).toBe(most);
+    expect(tooLong).toThrow(new RegExp(`${key} must be a whole number from 0 to ${most}`));
   });
 
   it('refuses a control-plane CIDR wider than /8 unless controlPlaneCidrWide=true says it is meant', () => {

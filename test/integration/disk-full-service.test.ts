@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JournalEvent } from '../../src/app/service.js';
 import { readiness } from '../../src/http/readiness.js';
-import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { tempDir } from '../helpers/records.js';
-import { simulatorServiceOptions } from '../helpers/service.js';
-import { API_KEY, startSimulator } from '../helpers/sim.js';
+import { simulatorPerTest } from '../helpers/simulated-service.js';
+import { API_KEY } from '../helpers/sim.js';
 
 /** While `full`, every write under `root` fails as a full disk makes it fail (the sinks' folders are elsewhere). */
 const disk = { full: false, root: '' };
@@ -33,11 +32,11 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 const { ListenerService } = await import('../../src/app/service.js');
 
-let sim: KalshiSimulator | undefined;
-afterEach(async () => {
+const onSimulator = simulatorPerTest();
+// Registered after the simulator's stop, so it runs before it (after-hooks run last first): the
+// disk has room again while the simulator and anything still on the spool wind down.
+afterEach(() => {
   disk.full = false;
-  await sim?.stop();
-  sim = undefined;
 });
 
 describe('ListenerService', () => {
@@ -47,14 +46,12 @@ describe('ListenerService', () => {
       { timeout: 60_000 },
       async () => {
         // Prepare: a resumable session receiving reports, a small memory budget for a stalled journal.
-        const started = await startSimulator({ ports: { KalshiRT: 0 } });
-        sim = started.sim;
-        const root = tempDir('disk-full-');
+        const { sim, options, root } = await onSimulator('KalshiRT', { root: tempDir('disk-full-') });
         disk.root = join(root, 'spool');
         const events: JournalEvent[] = [];
         const fatal: unknown[] = [];
         const service = await ListenerService.start({
-          ...simulatorServiceOptions(started.address, root, 'KalshiRT'),
+          ...options,
           journal: { retry: { initialMs: 50, maxMs: 200 }, maxPendingBytes: 16 * 1024 },
           onJournalEvent: (event) => events.push(event),
           onFatal: (error) => fatal.push(error),

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ListenerService, type ServiceOptions } from '../../src/app/service.js';
 import type { JournalDamage } from '../../src/core/status.js';
 import { FileSequenceStore } from '../../src/fix/sequence-store.js';
@@ -10,26 +10,12 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { readiness } from '../../src/http/readiness.js';
-import type { KalshiSimulator } from '../../src/sim/simulator.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
-import { simulatorServiceOptions } from '../helpers/service.js';
-import { API_KEY, startSimulator } from '../helpers/sim.js';
+import { runUntilJournaled, simulatorPerTest } from '../helpers/simulated-service.js';
 
-let sim: KalshiSimulator | undefined;
-afterEach(async () => {
-  await sim?.stop();
-  sim = undefined;
-});
+const onSimulator = simulatorPerTest();
 
-/** A run of the service that journals `count` reports from the simulator, then stops cleanly. */
-async function runUntilJournaled(options: ServiceOptions, count: number) {
-  const service = await ListenerService.start(options);
-  await expect.poll(() => service.session.state, { timeout: 10_000 }).toBe('active');
-  const generated = sim!.emitReports(API_KEY, count);
-  await expect.poll(() => service.journal.maxExecId, { timeout: 10_000 }).toBe(generated.at(-1)!.execId);
-  await service.stop();
-  return generated;
-}
+const journalDir = (options: ServiceOptions) => join(options.spoolDir, 'journal');
 
 /** Flips one bit in the middle of the journal's segment: the record holding it is lost. */
 function flipMiddleByte(dir: string): void {
@@ -50,14 +36,19 @@ function flipMiddleByte(dir: string): void {
  * of what every sink had delivered is no loss to recover: see the 'delivered' test below.)
  */
 async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dropCopy?: boolean } = {}) {
-  const started = await startSimulator({ ports: { [target]: 0, ...(extra.dropCopy ? { KalshiDC: 0 } : {}) } });
-  sim = started.sim;
-  const options = simulatorServiceOptions(started.address, tempDir(), target, extra);
-  const generated = await runUntilJournaled(options, 30);
-  const dir = join(options.spoolDir, 'journal');
+  const exchange = await onSimulator(target, extra);
+  const { generated } = await runUntilJournaled(exchange, 30);
+  const dir = journalDir(exchange.options);
   await (await CursorStore.open(dir)).save('archive', { through: 0 });
   flipMiddleByte(dir);
-  return { options, generated, dir };
+  return { options: exchange.options, generated, dir };
+}
+
+/** Starts the service on the spool, keeping each journal damage it reports as it stood then. */
+async function startKeepingDamage(options: ServiceOptions) {
+  const reported: JournalDamage[] = [];
+  const service = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+  return { service, reported };
 }
 
 /**
@@ -65,8 +56,7 @@ async function journalThenFlipAByte(target: 'KalshiNR' | 'KalshiRT', extra: { dr
  * (still running), what it reported, and its readiness at start.
  */
 async function restartUntilRecovered(options: ServiceOptions) {
-  const reported: JournalDamage[] = [];
-  const service = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+  const { service, reported } = await startKeepingDamage(options);
   const atStart = readiness(service.status());
   await expect.poll(() => service.status().journal.integrity.damage[0]?.state, { timeout: 20_000 }).toBe('recovered');
   return { service, reported, atStart };
@@ -232,16 +222,13 @@ describe('ListenerService', { timeout: 30_000 }, () => {
       { timeout: 60_000 },
       async () => {
         // Prepare: the first run delivers everything and stops cleanly; then a byte flips.
-        const started = await startSimulator({ ports: { KalshiRT: 0 } });
-        sim = started.sim;
-        const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
-        await runUntilJournaled(options, 30);
-        const dir = join(options.spoolDir, 'journal');
+        const exchange = await onSimulator('KalshiRT');
+        await runUntilJournaled(exchange, 30);
+        const dir = journalDir(exchange.options);
         flipMiddleByte(dir);
 
         // Act
-        const reported: JournalDamage[] = [];
-        const second = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        const { service: second, reported } = await startKeepingDamage(exchange.options);
         await expect.poll(() => second.session.state, { timeout: 10_000 }).toBe('active');
         const status = second.status();
         await second.stop();
@@ -262,20 +249,17 @@ describe('ListenerService', { timeout: 30_000 }, () => {
         // Prepare: a first run journals 10 reports; its journal is copied aside; a second run
         // journals 20 more; then the old journal is put back (a restore from elsewhere): the
         // session file is ahead of everything the journal holds or names.
-        const started = await startSimulator({ ports: { KalshiRT: 0 } });
-        sim = started.sim;
-        const options = simulatorServiceOptions(started.address, tempDir(), 'KalshiRT');
-        const dir = join(options.spoolDir, 'journal');
-        const early = await runUntilJournaled(options, 10);
+        const exchange = await onSimulator('KalshiRT');
+        const dir = journalDir(exchange.options);
+        const { generated: early } = await runUntilJournaled(exchange, 10);
         const aside = tempDir();
         cpSync(dir, aside, { recursive: true });
-        const late = await runUntilJournaled(options, 20);
+        const { generated: late } = await runUntilJournaled(exchange, 20);
         rmSync(dir, { recursive: true });
         cpSync(aside, dir, { recursive: true });
 
         // Act
-        const reported: JournalDamage[] = [];
-        const third = await ListenerService.start({ ...options, onJournalDamage: (d) => reported.push({ ...d }) });
+        const { service: third, reported } = await startKeepingDamage(exchange.options);
         await expect.poll(() => third.journal.maxExecId, { timeout: 10_000 }).toBe(late.at(-1)!.execId);
         await third.stop();
 

@@ -64,13 +64,29 @@ async function runEnv(root: string, fixPort: number, extra: Record<string, strin
   };
 }
 
-function run(env: NodeJS.ProcessEnv): ReturnType<typeof spawnTs> {
-  const service = spawnTs('src/app/cli.ts', ['run'], { env });
+/** `kalshi-fix-listener <command>` from the sources, killed after the test if it is still running. */
+function service(
+  command: 'run' | 'demo',
+  options: { cwd?: string; env: NodeJS.ProcessEnv },
+): ReturnType<typeof spawnTs> {
+  const started = spawnTs('src/app/cli.ts', [command], options);
   cleanups.push(async () => {
-    service.child.kill('SIGKILL');
-    await service.exited;
+    started.child.kill('SIGKILL');
+    await started.exited;
   });
-  return service;
+  return started;
+}
+
+const run = (env: NodeJS.ProcessEnv) => service('run', { env });
+
+/** A `run` on its own simulator with a spool under a fresh `root`, once it has logged on. */
+async function loggedOnRun(rootPrefix: string) {
+  const ex = await exchange();
+  const root = tempDir(rootPrefix);
+  const env = await runEnv(root, ex.port);
+  const listener = run(env);
+  await listener.waitForOutput(/"msg":"logged on"/);
+  return { ex, root, env, listener };
 }
 
 /**
@@ -106,11 +122,7 @@ describe('one writer per spool', () => {
     { timeout: 90_000 },
     async () => {
       // Prepare: a first listener logged on.
-      const ex = await exchange();
-      const root = tempDir('one-writer-');
-      const env = await runEnv(root, ex.port);
-      const first = run(env);
-      await first.waitForOutput(/"msg":"logged on"/);
+      const { ex, root, env, listener: first } = await loggedOnRun('one-writer-');
       const connectionsBefore = await connectionsSoFar(ex);
 
       // Act: a second one on the same spool (its own control plane port: HTTP_PORT=0).
@@ -156,12 +168,8 @@ describe('one writer per spool', () => {
     'a lock left by a SIGKILLed run does not block the next: it starts, logs on and says who left it',
     { timeout: 60_000 },
     async () => {
-      // Prepare
-      const ex = await exchange();
-      const root = tempDir('stale-lock-');
-      const env = await runEnv(root, ex.port);
-      const killed = run(env);
-      await killed.waitForOutput(/"msg":"logged on"/);
+      // Prepare: a listener logged on, which then dies holding the lock.
+      const { root, env, listener: killed } = await loggedOnRun('stale-lock-');
 
       // Act
       killed.child.kill('SIGKILL');
@@ -187,17 +195,7 @@ describe('one writer per spool', () => {
     async () => {
       // Prepare
       const cwd = tempDir('two-demos-');
-      const demo = () => {
-        const started = spawnTs('src/app/cli.ts', ['demo'], {
-          cwd,
-          env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' },
-        });
-        cleanups.push(async () => {
-          started.child.kill('SIGKILL');
-          await started.exited;
-        });
-        return started;
-      };
+      const demo = () => service('demo', { cwd, env: { ...process.env, HTTP_PORT: '0', LOG_LEVEL: 'info' } });
       const first = demo();
       await first.waitForOutput(/"msg":"logged on"/);
 

@@ -5,8 +5,8 @@
 // - Dictionary: jspurefix validates every inbound message against its dictionary, and its Logon
 //   (QuickFIX's FIX50SP2.xml) has no ListenerSession(20126), SkipPendingExecReports(21011) or
 //   MessageRetentionPeriod(20200), so it would reject our Logon ("invalid tags"). A copy of that
-//   dictionary with the three Kalshi fields declared on Logon is written to a temp dir; validation
-//   stays on.
+//   dictionary with the three Kalshi fields declared on Logon (bench/jspurefix-kalshi.ts, shared
+//   with the bench's jspurefix client) is written to a temp dir; validation stays on.
 // - TLS: jspurefix's TLS listener drops any client that presents no certificate unless
 //   `rejectUnauthorized` is false, even with `requestCert` false. Kalshi does not use client
 //   certificates, so the acceptor runs with both off. Key and certificate are handed over in memory
@@ -21,17 +21,14 @@
 // - Resend: jspurefix replays only what the application put in the session's message store; this
 //   harness stores nothing, so a ResendRequest is answered with one SequenceReset-GapFill.
 //
-// jspurefix is CommonJS and needs the `reflect-metadata` polyfill first (tsyringe), required from
-// jspurefix's own location as bench/jspurefix-reference.ts does. Loading it and parsing the
-// dictionary take a few seconds and ~300 MB: start one acceptor per test file.
+// Loading jspurefix and parsing the dictionary take a few seconds and ~300 MB: start one acceptor
+// per test file.
 
 import { constants, verify, type KeyObject } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type * as Jspurefix from 'jspurefix';
+import { join } from 'node:path';
 import type {
   FixEntity,
   IFixSessionStore,
@@ -41,46 +38,7 @@ import type {
   ISessionDescription,
   MsgView,
 } from 'jspurefix';
-
-type JspurefixModule = typeof Jspurefix;
-
-const requireHere = createRequire(import.meta.url);
-
-let loaded: JspurefixModule | undefined;
-
-function jspurefix(): JspurefixModule {
-  if (loaded === undefined) {
-    const requireFromJspurefix = createRequire(requireHere.resolve('jspurefix'));
-    requireFromJspurefix('reflect-metadata');
-    loaded = requireHere('jspurefix') as JspurefixModule;
-  }
-  return loaded;
-}
-
-/** The Kalshi Logon fields QuickFIX's FIX50SP2.xml does not declare, added to Logon. */
-const KALSHI_LOGON_FIELDS = [
-  { number: 20126, name: 'ListenerSession', type: 'BOOLEAN' },
-  { number: 21011, name: 'SkipPendingExecReports', type: 'BOOLEAN' },
-  { number: 20200, name: 'MessageRetentionPeriod', type: 'INT' },
-] as const;
-
-/** jspurefix's own QuickFIX-format FIX.5.0SP2 dictionary with the Kalshi Logon fields declared. */
-export async function writeKalshiDictionary(dir: string): Promise<string> {
-  const stock = join(dirname(requireHere.resolve('jspurefix/package.json')), 'data', 'FIX50SP2.xml');
-  const xml = await readFile(stock, 'utf8');
-  const logonStart = xml.indexOf("<message name='Logon'");
-  const logonEnd = xml.indexOf('</message>', logonStart);
-  const fieldsEnd = xml.lastIndexOf('</fields>');
-  if (logonStart === -1 || logonEnd === -1 || fieldsEnd === -1) throw new Error(`unexpected layout of ${stock}`);
-  const onLogon = KALSHI_LOGON_FIELDS.map((f) => `  <field name='${f.name}' required='N' />\n     `).join('');
-  const declared = KALSHI_LOGON_FIELDS.map(
-    (f) => `  <field number='${f.number}' name='${f.name}' type='${f.type}' />\n `,
-  ).join('');
-  const patched = xml.slice(0, logonEnd) + onLogon + xml.slice(logonEnd, fieldsEnd) + declared + xml.slice(fieldsEnd);
-  const path = join(dir, 'FIX50SP2-kalshi.xml');
-  await writeFile(path, patched);
-  return path;
-}
+import { jspurefix, kalshiDictionary } from '../../bench/jspurefix-kalshi.js';
 
 /** One line the exchange sent or received, SOH shown as `|`. */
 export interface WireLine {
@@ -260,7 +218,7 @@ export async function startJspurefixAcceptor(opts: JspurefixAcceptorOptions): Pr
       type: 'acceptor',
       name: 'jspurefix-exchange',
       protocol: 'ascii',
-      dictionary: await writeKalshiDictionary(work),
+      dictionary: await kalshiDictionary(work),
       tcp: {
         host: '127.0.0.1',
         port: 0,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExecIdIndex } from '../../src/pipeline/exec-id-index.js';
+import { dedupeLogLine, ExecIdIndex } from '../../src/pipeline/exec-id-index.js';
 import { tempDir } from '../helpers/records.js';
 
 const HOUR = 3600_000;
@@ -11,6 +11,8 @@ const HOUR = 3600_000;
 const T0 = Date.parse('2026-11-24T00:00:00.750Z');
 const T0_SECOND = Date.parse('2026-11-24T00:00:00.000Z');
 const nothingLost: Array<[number, number]> = [];
+/** dedupe.log's line for an id journaled at T0 (whole seconds) at `lsn`. */
+const line = (lsn: number, execId: string) => dedupeLogLine(T0_SECOND, lsn, execId);
 /** Every record added is durable (the tests of the log itself, not of its order with the segments). */
 const ALL_DURABLE = Number.MAX_SAFE_INTEGER;
 
@@ -71,18 +73,43 @@ describe('ExecIdIndex', () => {
     it('ignores a torn last line', async () => {
       // Prepare: a crash while writing the third line, cut right after its LSN.
       const dir = tempDir();
-      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\t1002;2\n${T0_SECOND}\t3\t`);
+      writeFileSync(join(dir, 'dedupe.log'), `${line(1, '1001;1')}${line(2, '1002;2')}${T0_SECOND}\t3\t`);
       // Act
       const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
       // Assess
       expect(index.remembered.map((r) => r.execId)).toEqual(['1001;1', '1002;2']);
       expect(index.maxLsn).toBe(2);
+      expect(index.damage).toEqual([]); // a crash's shape, not damage
+    });
+
+    it('takes no id from a line whose digits changed (its checksum), and reports the log', async () => {
+      // Prepare: LSN 2's id 1002;2 made 1003;2 on disk, every byte still a valid line's.
+      const dir = tempDir();
+      const good = `${line(1, '1001;1')}${line(2, '1002;2')}${line(3, '1004;3')}`;
+      writeFileSync(join(dir, 'dedupe.log'), good.replace('1002;2', '1003;2'));
+      // Act: the segments still hold LSN 2's record.
+      const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
+      await index.restore(new Map([['1002;2', 2]]), 3, nothingLost);
+      const known = ['1001;1', '1002;2', '1003;2', '1004;3'].map((id) => index.has(id));
+      await index.close(ALL_DURABLE);
+      // Assess: the changed line is not believed; its id comes back from the segment; reported.
+      expect(index.remembered.map((r) => r.execId)).toEqual(['1001;1', '1004;3']);
+      expect(known).toEqual([true, true, false, true]);
+      expect(index.damage).toEqual([
+        expect.objectContaining({
+          kind: 'index',
+          segment: 'dedupe.log',
+          offset: line(1, '1001;1').length,
+          lsns: null,
+          note: expect.stringMatching(/^dedupe\.log: 1 line\(s\) damaged/) as unknown,
+        }),
+      ]);
     });
 
     it('does not take an ExecID cut short by a crash for a whole one', async () => {
       // Prepare: '999;9' logged at LSN 2, the write cut after its first two characters.
       const dir = tempDir();
-      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1005;5\n${T0_SECOND}\t2\t99`);
+      writeFileSync(join(dir, 'dedupe.log'), `${line(1, '1005;5')}${T0_SECOND}\t2\t99`);
       // Act
       const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR });
       await index.restore(new Map([['999;9', 2]]), 2, nothingLost);
@@ -97,7 +124,7 @@ describe('ExecIdIndex', () => {
     it('remembers the id logged right after a torn last line at the next open', async () => {
       // Prepare: a crash left the second line cut after its LSN; the index restarts and logs LSN 2 again.
       const dir = tempDir();
-      writeFileSync(join(dir, 'dedupe.log'), `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\t`);
+      writeFileSync(join(dir, 'dedupe.log'), `${line(1, '1001;1')}${T0_SECOND}\t2\t`);
       const index = await restoredIndex(dir, { lastLsn: 1 });
       index.add('1002;2', 2);
       await index.close(ALL_DURABLE);
@@ -113,10 +140,7 @@ describe('ExecIdIndex', () => {
     it('takes no id from a line with LSN 0 (an unreleased dedupe.log) and none from a chunk sealed from one', async () => {
       // Prepare: a log line at LSN 0 beside a good one, and a chunk whose ids have LSN 0.
       const dir = tempDir();
-      writeFileSync(
-        join(dir, 'dedupe.log'),
-        `${T0_SECOND}\t0\t1001;1\n${T0_SECOND}\t0\t1003;3\n${T0_SECOND}\t2\t1002;2\n`,
-      );
+      writeFileSync(join(dir, 'dedupe.log'), `${line(0, '1001;1')}${line(0, '1003;3')}${line(2, '1002;2')}`);
       mkdirSync(join(dir, 'dedupe'));
       const header = { v: 1, count: 1, minLsn: 0, maxLsn: 0, newest: T0, lo: '1000;9', hi: '1000;9', others: [] };
       writeFileSync(join(dir, 'dedupe', 'ids-0000000001.txt'), `${JSON.stringify(header)}\n1000;9\t0\n`);
@@ -125,11 +149,17 @@ describe('ExecIdIndex', () => {
       await index.restore(new Map([['1001;1', 1]]), 2, nothingLost);
       const known = ['1001;1', '1002;2', '1003;3', '1000;9'].map((id) => index.has(id));
       await index.close(ALL_DURABLE);
-      // Assess: the log's line is skipped as any line that does not read (the segments give its id
-      // back); the chunk is reported as an unreadable one and kept aside.
+      // Assess: the log's lines are skipped and reported as any line that does not read (the
+      // segments give its id back); the chunk is reported as an unreadable one and kept aside.
       expect(index.remembered.map((r) => [r.lsn, r.execId])).toEqual([[2, '1002;2']]);
       expect(known).toEqual([true, true, false, false]);
       expect(index.damage).toEqual([
+        expect.objectContaining({
+          kind: 'index',
+          segment: 'dedupe.log',
+          offset: 0,
+          note: expect.stringMatching(/^dedupe\.log: 2 line\(s\) damaged/) as unknown,
+        }),
         expect.objectContaining({
           kind: 'index',
           segment: 'dedupe/ids-0000000001.txt',
@@ -229,7 +259,7 @@ describe('ExecIdIndex', () => {
       await index.close(3);
     });
 
-    it('appends one line per id: when (whole seconds, in ms), the LSN and the ExecID', async () => {
+    it('appends one line per id: when (whole seconds, in ms), the LSN, the ExecID and their CRC32', async () => {
       // Prepare
       const dir = tempDir();
       const index = await restoredIndex(dir);
@@ -238,8 +268,9 @@ describe('ExecIdIndex', () => {
       // Act
       await index.persist(ALL_DURABLE);
       // Assess
+      const fields = [`${T0_SECOND}\t1\t1001;1`, `${T0_SECOND}\t2\tnoexecid:ab12`];
       expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(
-        `${T0_SECOND}\t1\t1001;1\n${T0_SECOND}\t2\tnoexecid:ab12\n`,
+        fields.map((f) => `${f}\t${crc32(f).toString(16).padStart(8, '0')}\n`).join(''),
       );
       expect(index.loggedLsn).toBe(2);
       expect(index.failure).toBeUndefined();
@@ -332,7 +363,7 @@ describe('ExecIdIndex', () => {
         // Assess: one line left; a reopen still knows the id.
         const after = readFileSync(join(dir, 'dedupe.log'), 'utf8');
         expect(before).toBeGreaterThan(100_000 * 10);
-        expect(after).toBe(`${T0_SECOND + 2 * HOUR}\t100002\t200000;1\n`);
+        expect(after).toBe(dedupeLogLine(T0_SECOND + 2 * HOUR, 100002, '200000;1'));
         expect(index.size).toBe(1);
         await index.close(ALL_DURABLE);
         const reopened = await restoredIndex(dir, { now: () => now, lastLsn: 100_002 });
@@ -366,7 +397,7 @@ describe('ExecIdIndex', () => {
         seal: { bytes: body.length, crc: crc32(body) },
       });
       expect(chunk.slice(1).join('\n')).toBe(body);
-      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(`${T0_SECOND}\t5\t1004;4\n${T0_SECOND}\t6\t1006;6\n`);
+      expect(readFileSync(join(dir, 'dedupe.log'), 'utf8')).toBe(`${line(5, '1004;4')}${line(6, '1006;6')}`);
       expect([index.size, index.inMemory, index.chunkCount]).toEqual([6, 2, 1]);
       expect(['1001;1', '1002;2', '1003;3', '1004;4', '1005;5', '1006;6'].every((id) => index.has(id))).toBe(true);
       expect(['1000;9', '1002;3', '1005;4', '1007;7', 'noexecid:x'].some((id) => index.has(id))).toBe(false);

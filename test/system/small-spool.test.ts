@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isListenerError } from '../../src/core/errors.js';
 import { ArchiveWriter } from '../../src/pipeline/archive-writer.js';
 import { Journal } from '../../src/pipeline/journal.js';
@@ -9,25 +7,13 @@ import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import type { ObjectStore } from '../../src/sinks/types.js';
 import { archivedIds } from '../helpers/archive.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
+import { tmpfsSpool } from '../helpers/tmpfs.js';
 
 // A spool the journal fills by itself: an 8 MiB tmpfs (root mounts it; CI runs as root), the
 // default 64 MiB segment size, and an archive that is down while reports arrive at ~600/s. The
 // journal must stall, not die, and drain by itself once the archive is back: a segment as big as
 // the disk could never be passed and deleted, and a cursor a full disk refuses could never free one.
-const root = tempDir('small-spool-');
-const spool = join(root, 'spool');
-
-beforeAll(() => {
-  mkdirSync(spool);
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', spool], { encoding: 'utf8' });
-  if (mounted.status !== 0)
-    throw new Error(`npm run test:system mounts a tmpfs and needs root: mount said ${mounted.stderr.trim()}`);
-});
-
-afterAll(() => {
-  spawnSync('umount', [spool]);
-  rmSync(root, { recursive: true, force: true });
-});
+const spool = tmpfsSpool('small-spool-', '8m');
 
 /** The local folder store, refusing every write while `down` is set (an S3 outage). */
 class OutageStore implements ObjectStore {

@@ -1,26 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCK_FILE, lockSpool } from '../../src/app/spool-lock.js';
-import { tempDir } from '../helpers/records.js';
+import { tmpfsSpool } from '../helpers/tmpfs.js';
 
 // The spool lock on a really full disk: a 64 KiB tmpfs filled to ENOSPC (mounting needs root, as
 // for disk-full.test.ts). A restart on a full spool must not become a loop of refusals.
-const root = tempDir('lock-tmpfs-');
-const spool = join(root, 'spool');
-
-beforeAll(() => {
-  mkdirSync(spool);
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', spool], { encoding: 'utf8' });
-  if (mounted.status !== 0)
-    throw new Error(`npm run test:system mounts a tmpfs and needs root: mount said ${mounted.stderr.trim()}`);
-});
-
-afterAll(() => {
-  spawnSync('umount', [spool]);
-  rmSync(root, { recursive: true, force: true });
-});
+const spool = tmpfsSpool('lock-tmpfs-', '64k');
 
 describe('lockSpool on a full spool', () => {
   it('holds the lock without writing its name, and still refuses a second holder', async () => {
