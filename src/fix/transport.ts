@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
+import { connect, rootCertificates, type TLSSocket } from 'node:tls';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { ListenerError } from '../core/errors.js';
 
@@ -16,29 +16,14 @@ export interface TlsTransportOptions {
 /** A TLS connection as Kalshi requires: TLS 1.2+, SNI, verified against system CAs (+ extra ones). */
 export type Connect = (options: TlsTransportOptions) => TLSSocket;
 
-/**
- * The TLS context trusting the system roots and `extraCa`, made once per CA: parsing ~140 root
- * certificates cost ~5 ms of CPU at every reconnect. A handful at most (one per configured CA).
- */
-const contexts = new Map<string, SecureContext>();
-
-function contextTrusting(extraCa: string): SecureContext {
-  let context = contexts.get(extraCa);
-  if (context === undefined) {
-    // Node's `ca` replaces the default roots, so keep them when adding one.
-    context = createSecureContext({ minVersion: 'TLSv1.2', ca: [...rootCertificates, extraCa] });
-    contexts.set(extraCa, context);
-  }
-  return context;
-}
-
 export const connectTls: Connect = (options) => {
   const servername = options.servername ?? (isIP(options.host) === 0 ? options.host : undefined);
   return connect({
     host: options.host,
     port: options.port,
     minVersion: 'TLSv1.2',
-    ...(options.extraCa === undefined ? {} : { secureContext: contextTrusting(options.extraCa.toString()) }),
+    // Node's `ca` replaces the default roots, so keep them when adding one.
+    ...(options.extraCa === undefined ? {} : { ca: [...rootCertificates, options.extraCa.toString()] }),
     ...(servername === undefined ? {} : { servername }),
   });
 };
