@@ -5,6 +5,7 @@ import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { compareExecIds, isSequencedExecId } from '../core/exec-id.js';
 import { encodeLine, scanLines } from '../core/checked-lines.js';
+import { checksum } from '../core/slot-pair.js';
 import { asListenerError, ListenerError } from '../core/errors.js';
 import type { JournalDamage } from '../core/status.js';
 import { spoolWriteFailure } from './spool-failure.js';
@@ -259,7 +260,7 @@ export class ExecIdIndex {
     // found damaged is rebuilt from them. The older ones are checked when a lookup reads them.
     let firstInSegments = Infinity;
     for (const lsn of fromSegments.values()) if (lsn < firstInSegments) firstInSegments = lsn;
-    for (const chunk of this.#chunks.filter((c) => c.maxLsn >= firstInSegments)) await this.#readChunk(chunk);
+    for (const chunk of this.#chunks.filter((c) => c.maxLsn >= firstInSegments)) await this.#chunkBody(chunk);
     const touched = (c: Chunk) => c.maxLsn > lastLsn || lost.some(([a, b]) => a <= c.maxLsn && b >= c.minLsn);
     await this.#forgetInChunks(this.#chunks.filter(touched), isLost);
     const sealedLsn = this.#chunks.reduce((m, c) => Math.max(m, c.maxLsn), 0);
@@ -735,19 +736,23 @@ export class ExecIdIndex {
     }
   }
 
-  /** A chunk's entries; none when its file is gone or not what its header sealed (then lost: reported). */
-  async #readChunk(chunk: Chunk): Promise<Array<[string, number]>> {
+  /** A chunk's body as its header sealed it; undefined when its file is gone or not that (then lost: reported). */
+  async #chunkBody(chunk: Chunk): Promise<Buffer | undefined> {
     let body: Buffer | undefined;
     try {
       body = sealedBody(await readFile(join(this.#dir, CHUNK_DIR, chunk.file)), chunk.seal);
     } catch (cause) {
       this.#loseChunk(chunk, `unreadable (${(cause as Error).message})`);
-      return [];
+      return undefined;
     }
-    if (body === undefined) {
-      this.#loseChunk(chunk, 'damaged (its ids do not match the checksum in its header)');
-      return [];
-    }
+    if (body === undefined) this.#loseChunk(chunk, 'damaged (its ids do not match the checksum in its header)');
+    return body;
+  }
+
+  /** A chunk's entries; none when its file is gone or not what its header sealed (then lost: reported). */
+  async #readChunk(chunk: Chunk): Promise<Array<[string, number]>> {
+    const body = await this.#chunkBody(chunk);
+    if (body === undefined) return [];
     return body
       .toString('utf8')
       .split('\n')
@@ -836,7 +841,7 @@ function msOfStamp(stamp: number): number {
  */
 export function dedupeLogLine(at: number, lsn: number, execId: string): string {
   const fields = `${at}\t${lsn}\t${execId}`;
-  return `${fields}\t${crc32(fields).toString(16).padStart(8, '0')}\n`;
+  return `${fields}\t${checksum(fields)}\n`;
 }
 
 /**
@@ -849,7 +854,7 @@ function parseIdLine(line: string): RememberedId | undefined {
   const last = line.lastIndexOf('\t');
   if (tab1 <= 0 || tab2 < 0 || last <= tab2 + 1 || line.length - last !== 9) return undefined;
   const fields = line.slice(0, last);
-  if (crc32(fields).toString(16).padStart(8, '0') !== line.slice(last + 1)) return undefined;
+  if (checksum(fields) !== line.slice(last + 1)) return undefined;
   const at = Number(line.slice(0, tab1));
   const lsn = Number(line.slice(tab1 + 1, tab2));
   if (!Number.isSafeInteger(lsn) || lsn < 1 || !Number.isFinite(at)) return undefined;
