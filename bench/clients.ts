@@ -5,8 +5,7 @@
  * `process.cpuUsage()` (all threads) and RSS are its own, measured the same way for all three,
  * and several can run side by side against their own peers.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { ChildChannel } from './child-channel.js';
 import type { ArchiveKind, FillsKind } from './listener.js';
 import type { Peers, PeersAddress } from './peers-client.js';
 
@@ -50,31 +49,13 @@ export type ClientReply =
   { type: 'ready'; startMs: number } | { type: 'sample'; sample: ClientSample } | { type: 'error'; message: string };
 
 export class BenchClient {
-  readonly #child: ChildProcess;
+  readonly #channel: ChildChannel<ClientCommand, ClientReply>;
   readonly spec: ClientSpec;
-  #waiting: ((reply: ClientReply) => void) | undefined;
-  readonly #exited: Promise<void>;
   #stopped = false;
 
   private constructor(spec: ClientSpec) {
     this.spec = spec;
-    this.#child = fork(fileURLToPath(new URL('./client-process.js', import.meta.url)), [], {
-      execArgv: [],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.#child.on('message', (reply: ClientReply) => {
-      const waiter = this.#waiting;
-      this.#waiting = undefined;
-      waiter?.(reply);
-    });
-    this.#exited = new Promise((resolve) =>
-      this.#child.once('exit', (code, signal) => {
-        const waiter = this.#waiting;
-        this.#waiting = undefined;
-        waiter?.({ type: 'error', message: `client process exited (${signal ?? code})` });
-        resolve();
-      }),
-    );
+    this.#channel = new ChildChannel(new URL('./client-process.js', import.meta.url), `client ${spec.kind}`);
   }
 
   /** Forks the client's process and resolves once it is logged on to the simulator in `peers`. */
@@ -82,24 +63,24 @@ export class BenchClient {
     const client = new BenchClient(spec);
     try {
       const privateKeyPem = peers.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-      const reply = await client.#send({ cmd: 'start', spec, address: peers.address, privateKeyPem });
+      const reply = await client.#channel.send({ cmd: 'start', spec, address: peers.address, privateKeyPem });
       if (reply.type !== 'ready') throw new Error(`client did not start: ${JSON.stringify(reply)}`);
       return client;
     } catch (error) {
-      client.#child.kill();
+      client.#channel.kill();
       throw error;
     }
   }
 
   async sample(trackPeak = false): Promise<ClientSample> {
-    const reply = await this.#send({ cmd: 'sample', trackPeak });
+    const reply = await this.#channel.send({ cmd: 'sample', trackPeak });
     if (reply.type !== 'sample') throw new Error(`sample failed: ${JSON.stringify(reply)}`);
     return reply.sample;
   }
 
   /** Resolves once `reports` are durable and `fills` sent (totals since the client started). */
   async waitFor(reports: number, fills: number, timeoutMs: number): Promise<ClientSample> {
-    const reply = await this.#send({ cmd: 'wait', reports, fills, timeoutMs });
+    const reply = await this.#channel.send({ cmd: 'wait', reports, fills, timeoutMs });
     if (reply.type !== 'sample') throw new Error(`wait failed: ${JSON.stringify(reply)}`);
     return reply.sample;
   }
@@ -110,29 +91,18 @@ export class BenchClient {
    */
   async stop(): Promise<ClientSample> {
     this.#stopped = true;
-    const reply = await this.#send({ cmd: 'stop' });
-    await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (this.#child.exitCode === null) this.#child.kill();
+    const reply = await this.#channel.send({ cmd: 'stop' });
+    await this.#channel.end(5000);
     if (reply.type !== 'sample') throw new Error(`stop failed: ${JSON.stringify(reply)}`);
     return reply.sample;
   }
 
   /** Ends the client, gracefully if it answers within 15 s (unmeasured: cleanup), else by signal. */
   async kill(): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    if (!this.#stopped && this.#waiting === undefined)
+    if (this.#channel.gone) return;
+    if (!this.#stopped && !this.#channel.busy)
       await Promise.race([this.stop().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 15_000))]);
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
-    await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-  }
-
-  #send(command: ClientCommand): Promise<ClientReply> {
-    if (this.#waiting !== undefined) throw new Error('one client command at a time');
-    if (!this.#child.connected) return Promise.reject(new Error('client process is gone'));
-    return new Promise((resolve, reject) => {
-      this.#waiting = (reply) =>
-        reply.type === 'error' ? reject(new Error(`client ${this.spec.kind}: ${reply.message}`)) : resolve(reply);
-      this.#child.send(command);
-    });
+    this.#channel.kill('SIGKILL');
+    await this.#channel.end(5000, 'SIGKILL');
   }
 }

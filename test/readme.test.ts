@@ -38,12 +38,12 @@ function anchors(markdown: string): Set<string> {
   return result;
 }
 
-/** The subcommands src/app/cli.ts dispatches: the keys of its COMMANDS table. */
+/** The subcommands src/app/cli.ts dispatches: the keys of its MODULES table. */
 function cliCommands(): string[] {
   const source = read('src/app/cli.ts');
-  const table = /^const COMMANDS\b[^\n]*= \{\n([\s\S]*?)^\};$/m.exec(source)?.[1];
-  expect(table, 'the COMMANDS table of src/app/cli.ts').toBeDefined();
-  return [...table!.matchAll(/^ {2}(?:'([a-z][a-z-]*)'|([a-z][a-z-]*)): \{$/gm)].map((m) => m[1] ?? m[2]!);
+  const table = /^const MODULES\b[^\n]*= \{\n([\s\S]*?)^\};$/m.exec(source)?.[1];
+  expect(table, 'the MODULES table of src/app/cli.ts').toBeDefined();
+  return [...table!.matchAll(/^ {2}(?:'([a-z][a-z-]*)'|([a-z][a-z-]*)): \(\) => import\(/gm)].map((m) => m[1] ?? m[2]!);
 }
 
 // The README and docs/ are a contract users copy from: keep them equal to the code they document.

@@ -1,4 +1,4 @@
-import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { CommandRefusal, parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, LISTENER_OPTION, listenerFrom } from './command-args.js';
 import { buildHourParquet, PARQUET_OBJECT_RECORDS } from './parquet-build.js';
 import type { HourOutcome } from './parquet-builds.js';
@@ -26,11 +26,7 @@ export const BUILD_PARQUET = {
 } as const satisfies CommandSpec;
 
 /** `kalshi-fix-listener build-parquet`: one JSON line per hour on stdout, an hour's failure on its own line. */
-export async function buildParquetCommand(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
-): Promise<number> {
+export async function buildParquetCommand(args: string[], env: NodeJS.ProcessEnv, out: Print): Promise<number> {
   const values = parseCommand(BUILD_PARQUET, args);
   const problems: string[] = [];
   const listener = listenerFrom(values.listener, env, problems);
@@ -62,3 +58,5 @@ export async function buildParquetCommand(
   if (failed > 0) throw new CommandRefusal(`${failed} of ${hours.length} hour(s) failed`, { exitCode: 1 });
   return 0;
 }
+
+export const COMMAND: Command = { spec: BUILD_PARQUET, main: (args, io) => buildParquetCommand(args, io.env, io.out) };

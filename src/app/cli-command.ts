@@ -29,6 +29,23 @@ export interface CommandSpec {
   environment?: ReadonlyArray<readonly [name: string, meaning: string]>;
 }
 
+/** Where a command writes what it prints: stdout in the CLI, a string in tests. */
+export type Print = (text: string) => void;
+
+/** What cli.ts hands every command: the environment, the folder relative paths start from, stdout. */
+export interface CommandIo {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  out: Print;
+}
+
+/** A command as cli.ts runs it: its spec (parser and --help) and its work. */
+export interface Command {
+  spec: CommandSpec;
+  /** The exit code, or undefined for a service that lives until a signal. */
+  main(args: string[], io: CommandIo): Promise<number | undefined> | number;
+}
+
 type OptionValue<O extends OptionSpec> = O['type'] extends 'boolean'
   ? boolean | undefined
   : O extends { default: string }

@@ -1,78 +1,33 @@
 #!/usr/bin/env node
-import { BIN, CommandRefusal, helpText, refusalText, table, wantsHelp, type CommandSpec } from './cli-command.js';
+import { BIN, CommandRefusal, helpText, refusalText, table, wantsHelp, type Command } from './cli-command.js';
 
-/** A command: its spec and its work, from a module loaded only when it is the one asked for. */
-interface Command {
-  spec: CommandSpec;
-  /** The exit code, or undefined for a service that lives until a signal. */
-  main(args: string[]): Promise<number | undefined> | number;
-}
+const io = { env: process.env, cwd: process.cwd(), out: (text: string) => void process.stdout.write(text) };
 
-const env = process.env;
-const out = (text: string) => process.stdout.write(text);
+/** Every command, with the one line the command list shows. */
+const SUMMARIES = {
+  run: 'the service, configured from the environment',
+  demo: 'the service against the local simulator, data under ./data, no AWS needed',
+  sim: 'the local Kalshi rig (KalshiRT, KalshiDC, REST fills) for a listener of your own',
+  keygen: 'an RSA key pair for a Kalshi API key',
+  reconcile: "compare archived fills with Kalshi's REST fills",
+  'rebuild-parquet': "rebuild an hour's Parquet object from its JSONL",
+  'build-parquet': 'write the Parquet copy of closed hours from their JSONL (what the service runs)',
+  replay: 'send archived fills to a queue again',
+};
 
 /**
- * Every command, with the one line the command list shows. Each module is imported on use, so
- * `keygen` or `--help` never loads the service, the AWS SDK or the simulator.
+ * Each command's module, imported on use, so `keygen` or `--help` never loads the service, the AWS
+ * SDK or the simulator.
  */
-const COMMANDS: Record<string, { summary: string; load(): Promise<Command> }> = {
-  run: {
-    summary: 'the service, configured from the environment',
-    load: async () => {
-      const m = await import('./run-command.js');
-      return { spec: m.RUN, main: (args) => m.runCommand(args, env) };
-    },
-  },
-  demo: {
-    summary: 'the service against the local simulator, data under ./data, no AWS needed',
-    load: async () => {
-      const m = await import('./demo-command.js');
-      return { spec: m.DEMO, main: (args) => m.demoCommand(args, env, out) };
-    },
-  },
-  sim: {
-    summary: 'the local Kalshi rig (KalshiRT, KalshiDC, REST fills) for a listener of your own',
-    load: async () => {
-      const m = await import('./sim-command.js');
-      return { spec: m.SIM, main: (args) => m.simCommand(args, process.cwd(), out) };
-    },
-  },
-  keygen: {
-    summary: 'an RSA key pair for a Kalshi API key',
-    load: async () => {
-      const m = await import('./keygen-command.js');
-      // Relative to where the user ran `npm run keygen` (npm runs scripts in the package folder).
-      return { spec: m.KEYGEN, main: (args) => m.keygenCommand(args, env['INIT_CWD'] ?? process.cwd(), out) };
-    },
-  },
-  reconcile: {
-    summary: "compare archived fills with Kalshi's REST fills",
-    load: async () => {
-      const m = await import('./reconcile-command.js');
-      return { spec: m.RECONCILE, main: (args) => m.reconcileCommand(args, env, out) };
-    },
-  },
-  'rebuild-parquet': {
-    summary: "rebuild an hour's Parquet object from its JSONL",
-    load: async () => {
-      const m = await import('./rebuild-parquet-command.js');
-      return { spec: m.REBUILD_PARQUET, main: (args) => m.rebuildParquetCommand(args, env, out) };
-    },
-  },
-  'build-parquet': {
-    summary: 'write the Parquet copy of closed hours from their JSONL (what the service runs)',
-    load: async () => {
-      const m = await import('./build-parquet-command.js');
-      return { spec: m.BUILD_PARQUET, main: (args) => m.buildParquetCommand(args, env, out) };
-    },
-  },
-  replay: {
-    summary: 'send archived fills to a queue again',
-    load: async () => {
-      const m = await import('./replay-command.js');
-      return { spec: m.REPLAY, main: (args) => m.replayCommand(args, env, out) };
-    },
-  },
+const MODULES: Record<keyof typeof SUMMARIES, () => Promise<{ COMMAND: Command }>> = {
+  run: () => import('./run-command.js'),
+  demo: () => import('./demo-command.js'),
+  sim: () => import('./sim-command.js'),
+  keygen: () => import('./keygen-command.js'),
+  reconcile: () => import('./reconcile-command.js'),
+  'rebuild-parquet': () => import('./rebuild-parquet-command.js'),
+  'build-parquet': () => import('./build-parquet-command.js'),
+  replay: () => import('./replay-command.js'),
 };
 
 function usage(): string {
@@ -80,7 +35,7 @@ function usage(): string {
     `usage: ${BIN} <command> [options]`,
     '',
     'Commands:',
-    ...table(Object.entries(COMMANDS).map(([name, { summary }]) => [name, summary])),
+    ...table(Object.entries(SUMMARIES)),
     '',
     `${BIN} <command> --help prints a command's options. Exit codes: 0 done, 1 failed (or found a`,
     'difference), 2 refused: bad arguments or environment. Refusals are one line on stderr:',
@@ -97,20 +52,19 @@ async function main(argv: string[]): Promise<number | undefined> {
   const [name, ...args] = argv;
   if (name === undefined) throw new CommandRefusal('no command given', { usage: true });
   if (name === '--help' || name === '-h' || (name === 'help' && args.length === 0)) {
-    out(usage());
+    io.out(usage());
     return 0;
   }
   // `help <command>` is `<command> --help`.
   const [wanted, rest] = name === 'help' ? [args[0]!, ['--help']] : [name, args];
-  const entry = Object.hasOwn(COMMANDS, wanted) ? COMMANDS[wanted] : undefined;
-  if (entry === undefined) throw new CommandRefusal(`unknown command: ${wanted}`, { usage: true });
+  if (!Object.hasOwn(MODULES, wanted)) throw new CommandRefusal(`unknown command: ${wanted}`, { usage: true });
   current = wanted;
-  const command = await entry.load();
+  const { COMMAND: command } = await MODULES[wanted as keyof typeof MODULES]();
   if (wantsHelp(command.spec, rest)) {
-    out(helpText(command.spec));
+    io.out(helpText(command.spec));
     return 0;
   }
-  return command.main(rest);
+  return command.main(rest, io);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import { DEFAULTS, type Config } from './config.js';
 import { configFrom, serveUntilSignal } from './run-command.js';
 import { loadSimulator } from './sim-command.js';
@@ -44,7 +44,7 @@ export const DEMO = {
 export async function demoCommand(
   args: string[],
   env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
+  out: Print,
   serve: typeof serveUntilSignal = serveUntilSignal,
 ): Promise<number | undefined> {
   const values = parseCommand(DEMO, args);
@@ -140,3 +140,5 @@ export async function demoCommand(
   );
   return serve(configs, () => simulator.stop());
 }
+
+export const COMMAND: Command = { spec: DEMO, main: (args, io) => demoCommand(args, io.env, io.out) };

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isListenerError, ListenerError } from '../core/errors.js';
-import { CommandRefusal, parseCommand, type CommandSpec } from './cli-command.js';
+import { CommandRefusal, parseCommand, type CommandSpec, type Command, type Print } from './cli-command.js';
 
 /** The two files of a key pair written under `base`. */
 export function keyFiles(base: string): { privateKey: string; publicKey: string } {
@@ -82,7 +82,7 @@ export const KEYGEN = {
  * Exit 0 with the public key on stdout; a CommandRefusal (exit 2) on bad arguments or a key file
  * already there.
  */
-export function keygenCommand(args: string[], cwd: string, out: (text: string) => void): number {
+export function keygenCommand(args: string[], cwd: string, out: Print): number {
   const values = parseCommand(KEYGEN, args);
   const base = resolve(cwd, values.out);
   let publicKey: string;
@@ -101,3 +101,9 @@ export function keygenCommand(args: string[], cwd: string, out: (text: string) =
   out(`private key: ${files.privateKey} (mode 600, keep it secret)\npublic key:  ${files.publicKey}\n\n${publicKey}`);
   return 0;
 }
+
+export const COMMAND: Command = {
+  spec: KEYGEN,
+  // Relative to where the user ran `npm run keygen` (npm runs scripts in the package folder).
+  main: (args, io) => keygenCommand(args, io.env['INIT_CWD'] ?? io.cwd, io.out),
+};

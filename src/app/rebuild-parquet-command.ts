@@ -3,7 +3,7 @@ import type { ExecutionReportRecord } from '../core/record.js';
 import { encodeParquet, ZSTD_LEVEL, type LossyValue } from '../pipeline/parquet-encode.js';
 import { decode, deleteObject, hourKeys, readObject, type ArchiveSource } from '../reconcile/archive-reader.js';
 import type { ObjectStore } from '../sinks/types.js';
-import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { CommandRefusal, parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import { ARCHIVE_ENVIRONMENT, archiveAccess, archiveUrlFrom, LISTENER_OPTION, listenerFrom } from './command-args.js';
 
 const JSONL_NAME = /\/(\d{12})-(\d{12})-(\d+)\.jsonl(\.gz)?$/;
@@ -106,7 +106,7 @@ export const REBUILD_PARQUET = {
 export async function rebuildParquetCommand(
   args: string[],
   env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
+  out: Print,
   now: () => number = Date.now,
 ): Promise<number> {
   const values = parseCommand(REBUILD_PARQUET, args);
@@ -135,3 +135,8 @@ export async function rebuildParquetCommand(
   out(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }
+
+export const COMMAND: Command = {
+  spec: REBUILD_PARQUET,
+  main: (args, io) => rebuildParquetCommand(args, io.env, io.out),
+};

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import {
   archiveAccess,
   archiveUrlFrom,
@@ -83,11 +83,7 @@ export const RECONCILE = {
  * `kalshi-fix-listener reconcile`, reading the environment above. Prints a JSON report; exit 0
  * when both sides agree, 1 when something is missing; a CommandRefusal (exit 2) on bad input.
  */
-export async function reconcileCommand(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
-): Promise<number> {
+export async function reconcileCommand(args: string[], env: NodeJS.ProcessEnv, out: Print): Promise<number> {
   const values = parseCommand(RECONCILE, args);
   const problems: string[] = [];
   const { from, to } = timeRange(values, problems);
@@ -130,3 +126,5 @@ export async function reconcileCommand(
   );
   return report.missingInArchive.length === 0 && report.missingAtKalshi.length === 0 ? 0 : 1;
 }
+
+export const COMMAND: Command = { spec: RECONCILE, main: (args, io) => reconcileCommand(args, io.env, io.out) };

@@ -6,7 +6,7 @@ import { DEFAULT_LISTENER } from '../core/env-checks.js';
 import { readArchiveLines, type ArchiveSource } from '../reconcile/archive-reader.js';
 import { LocalFileQueue } from '../sinks/local-file-queue.js';
 import type { FillQueue, QueueMessage } from '../sinks/types.js';
-import { parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import { archiveAccess, archiveUrlFrom, listenerFrom, RANGE_OPTIONS, timeRange } from './command-args.js';
 import { parseFillsUrl } from './config.js';
 
@@ -172,7 +172,7 @@ export const REPLAY = {
 export async function replayCommand(
   args: string[],
   env: NodeJS.ProcessEnv,
-  out: (text: string) => void,
+  out: Print,
   progress: NodeJS.WriteStream | undefined = process.stderr.isTTY ? process.stderr : undefined,
 ): Promise<number> {
   const values = parseCommand(REPLAY, args);
@@ -208,3 +208,5 @@ export async function replayCommand(
   out(`${JSON.stringify(summary, null, 2)}\n`);
   return summary.failed.length === 0 ? 0 : 1;
 }
+
+export const COMMAND: Command = { spec: REPLAY, main: (args, io) => replayCommand(args, io.env, io.out) };

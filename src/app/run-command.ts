@@ -1,5 +1,5 @@
 import { isListenerError } from '../core/errors.js';
-import { CommandRefusal, parseCommand, type CommandSpec } from './cli-command.js';
+import { CommandRefusal, parseCommand, type CommandSpec, type Command } from './cli-command.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { installLifecycle, startListener, type RunningService } from './main.js';
@@ -87,3 +87,5 @@ export async function serveUntilSignal(configs: Config[], cleanup: () => Promise
   }
   return undefined;
 }
+
+export const COMMAND: Command = { spec: RUN, main: (args, io) => runCommand(args, io.env) };

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { KalshiSimulator, Role, SimulatorAddress } from '../sim/simulator.js';
-import { CommandRefusal, parseCommand, usageError, type CommandSpec } from './cli-command.js';
+import { CommandRefusal, parseCommand, usageError, type CommandSpec, type Command, type Print } from './cli-command.js';
 import { DEFAULTS } from './config.js';
 
 /** Next to the FIX ports (8228–8230), so the whole rig is easy to remember. */
@@ -119,7 +119,7 @@ function signalled(): Promise<void> {
 export async function simCommand(
   args: string[],
   cwd: string,
-  out: (text: string) => void,
+  out: Print,
   until: () => Promise<void> = signalled,
 ): Promise<number> {
   const values = parseCommand(SIM, args);
@@ -202,3 +202,5 @@ export async function simCommand(
   await simulator.stop();
   return 0;
 }
+
+export const COMMAND: Command = { spec: SIM, main: (args, io) => simCommand(args, io.cwd, io.out) };

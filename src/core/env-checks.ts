@@ -169,19 +169,24 @@ export const apiKeyId: Rule<string> = {
   },
 };
 
+/** `value` as a URL, or a problem saying what was `expected` instead. */
+function urlOf(value: string, name: string, expected: string, problems: string[]): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    problems.push(`${name} is not a URL: expected ${expected}`);
+    return undefined;
+  }
+}
+
 /** Where the archive goes: an S3 bucket and key prefix, or a local folder. */
 export type ArchiveLocation = { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
 
 export const archiveUrl: Rule<ArchiveLocation | undefined> = {
   range: 's3://bucket/prefix/ or file:///dir',
   check(value, name, problems) {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      problems.push(`${name} is not a URL: expected s3://bucket/prefix/ or file:///dir`);
-      return undefined;
-    }
+    const url = urlOf(value, name, 's3://bucket/prefix/ or file:///dir', problems);
+    if (url === undefined) return undefined;
     if (url.protocol === 'file:') return { kind: 'file', dir: fileURLToPath(url) };
     if (url.protocol === 's3:' && url.hostname !== '') {
       let prefix = decodeURIComponent(url.pathname.replace(/^\//, ''));
@@ -199,15 +204,13 @@ export type FillsTarget = { kind: 'sqs'; queueUrl: string } | { kind: 'file'; pa
 export const fillsUrl: Rule<FillsTarget | undefined> = {
   range: 'an SQS queue URL or file:///path.jsonl',
   check(value, name, problems) {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      problems.push(
-        `${name} is not a URL: expected https://sqs.<region>.amazonaws.com/<account>/<name> or file:///path.jsonl`,
-      );
-      return undefined;
-    }
+    const url = urlOf(
+      value,
+      name,
+      'https://sqs.<region>.amazonaws.com/<account>/<name> or file:///path.jsonl',
+      problems,
+    );
+    if (url === undefined) return undefined;
     if (url.protocol === 'file:') return { kind: 'file', path: fileURLToPath(url) };
     if ((url.protocol === 'https:' || url.protocol === 'http:') && url.pathname.split('/').filter(Boolean).length >= 2)
       return { kind: 'sqs', queueUrl: value };

@@ -52,10 +52,10 @@ function setting<
   U extends Rule<unknown>,
   const D extends RuleValue<U> | undefined = undefined,
   const R extends Requirement = 'no',
->(name: N, rule: U, doc: { required?: R; default?: D; shown?: string; meaning: string }): Setting<N, U, D, R> {
+>(name: N, doc: { rule: U; required?: R; default?: D; shown?: string; meaning: string }): Setting<N, U, D, R> {
   return {
     name,
-    rule,
+    rule: doc.rule,
     required: doc.required ?? ('no' as R),
     default: doc.default as D,
     shown: doc.shown,
@@ -75,145 +75,166 @@ export const RT_MESSAGE_RETENTION_H = 72;
 export const CONTROL_HOSTS = { open: '127.0.0.1', tokened: '0.0.0.0' } as const;
 
 export const ENVIRONMENT = [
-  setting('FIX_HOST', hostName, {
+  setting('FIX_HOST', {
+    rule: hostName,
     required: 'yes',
     meaning:
       'Kalshi FIX host name, e.g. `margin-mm.fix.elections.kalshi.com` (demo environment: `margin-fix.demo.kalshi.co`); a host, not a URL',
   }),
-  setting('FIX_PORT', port(), {
+  setting('FIX_PORT', {
+    rule: port(),
     shown: `${FIX_PORTS.KalshiNR} (NR) / ${FIX_PORTS.KalshiRT} (RT)`,
     meaning: 'TLS port; must match the TargetCompID',
   }),
-  setting('FIX_TARGET_COMP_ID', oneOf(['KalshiNR', 'KalshiRT']), {
+  setting('FIX_TARGET_COMP_ID', {
+    rule: oneOf(['KalshiNR', 'KalshiRT']),
     default: 'KalshiNR',
     meaning:
       "`KalshiNR` (no retransmission) or `KalshiRT` (retransmission, resumable — recommended; the CDK stack's default). KalshiNR without `FIX_DC_API_KEY` logs a warning (`W_CONFIG_HOLES`) at every start: each restart or reconnect then records a hole",
   }),
-  setting('FIX_API_KEY', apiKeyId, {
+  setting('FIX_API_KEY', {
+    rule: apiKeyId,
     required: 'yes',
     meaning:
       "the listener's own API key ID (checked; key material here is refused without being echoed), sent as SenderCompID; not the trading session's key",
   }),
-  setting('FIX_PRIVATE_KEY', text, {
+  setting('FIX_PRIVATE_KEY', {
+    rule: text,
     required: 'one of',
     meaning: 'the RSA private key (2048 bits or more), PEM text (Secrets Manager injects it; `\\n` escapes accepted)',
   }),
-  setting('FIX_PRIVATE_KEY_FILE', text, { required: 'one of', meaning: 'path to the RSA private key PEM' }),
-  setting('FIX_HEARTBEAT_S', wholeNumber(3, 300), { default: 30, meaning: 'HeartBtInt in seconds' }),
-  setting('FIX_CONNECT_TIMEOUT_S', wholeNumber(1, 120), {
+  setting('FIX_PRIVATE_KEY_FILE', { rule: text, required: 'one of', meaning: 'path to the RSA private key PEM' }),
+  setting('FIX_HEARTBEAT_S', { rule: wholeNumber(3, 300), default: 30, meaning: 'HeartBtInt in seconds' }),
+  setting('FIX_CONNECT_TIMEOUT_S', {
+    rule: wholeNumber(1, 120),
     default: 10,
     meaning:
       'the TCP connect (DNS included) and the TLS handshake each give up after this many seconds (`ERR_FIX_CONNECT_TIMEOUT`, `ERR_FIX_TLS_HANDSHAKE_TIMEOUT`), then the reconnect back-off and another try',
   }),
-  setting('FIX_MESSAGE_RETENTION_H', wholeNumber(1, 72), {
+  setting('FIX_MESSAGE_RETENTION_H', {
+    rule: wholeNumber(1, 72),
     shown: `${RT_MESSAGE_RETENTION_H} on RT`,
     meaning: 'MessageRetentionPeriod (20200) asked for on KalshiRT, hours; KalshiRT only',
   }),
-  setting('FIX_TLS_CA_FILE', text, {
-    meaning: 'extra CA certificates (PEM) trusted on top of the system roots',
-  }),
-  setting('FIX_DC_API_KEY', apiKeyId, {
+  setting('FIX_TLS_CA_FILE', { rule: text, meaning: 'extra CA certificates (PEM) trusted on top of the system roots' }),
+  setting('FIX_DC_API_KEY', {
+    rule: apiKeyId,
     meaning:
       'API key ID for KalshiDC drop-copy backfill after gaps (a key of its own is safest); unset = gaps are only reported as holes',
   }),
-  setting('FIX_DC_PRIVATE_KEY', text, {
+  setting('FIX_DC_PRIVATE_KEY', {
+    rule: text,
     shown: 'the FIX key',
     meaning: 'RSA private key (PEM) of the drop-copy API key',
   }),
-  setting('FIX_DC_PRIVATE_KEY_FILE', text, { meaning: 'path to that key' }),
-  setting('FIX_DC_HOST', hostName, { shown: '`FIX_HOST`', meaning: 'drop-copy host' }),
-  setting('FIX_DC_PORT', port(), { default: 8229, meaning: 'drop-copy port (KalshiDC)' }),
-  setting('ARCHIVE_URL', archiveUrl, {
+  setting('FIX_DC_PRIVATE_KEY_FILE', { rule: text, meaning: 'path to that key' }),
+  setting('FIX_DC_HOST', { rule: hostName, shown: '`FIX_HOST`', meaning: 'drop-copy host' }),
+  setting('FIX_DC_PORT', { rule: port(), default: 8229, meaning: 'drop-copy port (KalshiDC)' }),
+  setting('ARCHIVE_URL', {
+    rule: archiveUrl,
     required: 'yes',
     meaning: 'where the archive goes: an S3 bucket and prefix, or a folder',
   }),
-  setting('ARCHIVE_FLUSH_S', wholeNumber(1, 3600), {
+  setting('ARCHIVE_FLUSH_S', {
+    rule: wholeNumber(1, 3600),
     default: 60,
     meaning:
       'an archive object is written at most this long after its first record arrived, so S3 is never more than about this far behind',
   }),
-  setting('ARCHIVE_TIME_OUTLIER_S', wholeNumber(60, 31_536_000), {
+  setting('ARCHIVE_TIME_OUTLIER_S', {
+    rule: wholeNumber(60, 31_536_000),
     default: 86_400,
     meaning:
       'a report whose TransactTime (else SendingTime) is further than this from its receipt is filed under its receive hour ([Time outliers](docs/operations.md#time-outliers))',
   }),
-  setting('ARCHIVE_GRACE_S', wholeNumber(0, 86_400), {
+  setting('ARCHIVE_GRACE_S', {
+    rule: wholeNumber(0, 86_400),
     default: 300,
     meaning:
       "an hour's last object is written no later than this long after the hour ends, so late reports for it still make it in",
   }),
-  setting('ARCHIVE_MAX_OBJECT_MB', wholeNumber(1, 4096), {
+  setting('ARCHIVE_MAX_OBJECT_MB', {
+    rule: wholeNumber(1, 4096),
     default: 64,
     meaning: 'an hour is written early past this size (uncompressed)',
   }),
-  setting('ARCHIVE_GZIP', flag, { default: true, meaning: '`.jsonl.gz` objects, or plain `.jsonl`' }),
-  setting('ARCHIVE_PARQUET', flag, {
+  setting('ARCHIVE_GZIP', { rule: flag, default: true, meaning: '`.jsonl.gz` objects, or plain `.jsonl`' }),
+  setting('ARCHIVE_PARQUET', {
+    rule: flag,
     default: true,
     meaning:
       'also write each closed hour as typed Parquet under `exec_reports_parquet/` ([The typed (Parquet) table](docs/archive.md#the-typed-parquet-table))',
   }),
-  setting('FILLS_QUEUE_URL', fillsUrl, {
+  setting('FILLS_QUEUE_URL', {
+    rule: fillsUrl,
     required: 'yes',
     meaning: 'SQS queue URL (FIFO when it ends in `.fifo`) or `file:///path/fills.jsonl`',
   }),
   // Any path: an empty one counts as unset (parseEnvironment), so a length check could never fire.
-  setting('SPOOL_DIR', text, {
+  setting('SPOOL_DIR', {
+    rule: text,
     default: './data/spool',
     meaning: 'journal and session state; must survive restarts (EFS on Fargate)',
   }),
-  setting('JOURNAL_LINGER_MS', wholeNumber(0, 100), {
+  setting('JOURNAL_LINGER_MS', {
+    rule: wholeNumber(0, 100),
     default: 0,
     meaning:
       'how long the journal waits after a report before its group commit, so one durable write serves the reports that arrive meanwhile (0: commit at once; each ms adds to fill latency)',
   }),
-  setting('FILLS_BATCH_WAIT_MS', wholeNumber(0, 1000), {
+  setting('FILLS_BATCH_WAIT_MS', {
+    rule: wholeNumber(0, 1000),
     default: 0,
     meaning:
       'how long a part-full batch of fills waits from its oldest fill for more, even with no send in flight, so one SendMessageBatch (one billed SQS request) carries several (0: a fill goes at once; each ms adds to fill latency)',
   }),
-  setting('HTTP_PORT', port(true), { default: 8080, meaning: 'control plane port' }),
-  setting('HTTP_HOST', hostName, {
+  setting('HTTP_PORT', { rule: port(true), default: 8080, meaning: 'control plane port' }),
+  setting('HTTP_HOST', {
+    rule: hostName,
     shown: `${CONTROL_HOSTS.open} (${CONTROL_HOSTS.tokened} with CONTROL_TOKEN)`,
     meaning:
       'control plane address; anything but loopback requires CONTROL_TOKEN (the service refuses to start otherwise)',
   }),
-  setting('CONTROL_TOKEN', minLength(16), {
+  setting('CONTROL_TOKEN', {
+    rule: minLength(16),
     meaning:
       "the control plane's token: every route but `/healthz` and `/readyz` requires it, as `Authorization: Bearer <token>` or, for reading (a browser on the status page), HTTP Basic with any user and the token as password; without it the routes are open and the control plane listens on loopback only",
   }),
-  setting('RECONNECT_MIN_INTERVAL_S', wholeNumber(0, 3600), {
+  setting('RECONNECT_MIN_INTERVAL_S', {
+    rule: wholeNumber(0, 3600),
     default: 10,
     meaning:
       '`POST /reconnect` is accepted at most once per this many seconds (all callers together); further calls get 429 with `Retry-After` (0 = no limit)',
   }),
-  setting('LOG_LEVEL', oneOf(LOG_LEVELS), { default: 'info', meaning: 'the least severe level logged' }),
-  setting('SHUTDOWN_TIMEOUT_S', wholeNumber(1, 600), {
+  setting('LOG_LEVEL', { rule: oneOf(LOG_LEVELS), default: 'info', meaning: 'the least severe level logged' }),
+  setting('SHUTDOWN_TIMEOUT_S', {
+    rule: wholeNumber(1, 600),
     default: 20,
     meaning: 'SIGTERM flushes within this bound, then exits',
   }),
-  setting('HEALTH_LOG_INTERVAL_S', wholeNumber(5, 3600), {
+  setting('HEALTH_LOG_INTERVAL_S', {
+    rule: wholeNumber(5, 3600),
     default: 60,
     meaning:
       'how often the `health` log line is written: `Ready`, `SessionActive`, `ArchiveLagSeconds`, `ArchiveOldestRecordSeconds`, `FillsLagSeconds`, `JournalBacklogRecords`, `Holes`, `DeadLetters`, `JournalStalled`, `ReportsReceived` and `FillsSent` since the last line',
   }),
-  setting(
-    'METRICS_NAMESPACE',
-    all(
+  setting('METRICS_NAMESPACE', {
+    rule: all(
       'letters, digits and . - _ / # :; at most 255',
       maxLength(255),
       matching(/^[\w.\-/#:]+$/, '', (name) => `${name} may hold letters, digits and . - _ / # : only`),
     ),
-    {
-      meaning:
-        'CloudWatch namespace; the health line then carries Embedded Metric Format and CloudWatch Logs turns its figures into metrics (the CDK stack sets it and alarms on them)',
-    },
-  ),
-  setting('LISTENER_NAME', listenerName, {
+    meaning:
+      'CloudWatch namespace; the health line then carries Embedded Metric Format and CloudWatch Logs turns its figures into metrics (the CDK stack sets it and alarms on them)',
+  }),
+  setting('LISTENER_NAME', {
+    rule: listenerName,
     default: DEFAULT_LISTENER,
     meaning:
       "this listener's name: the archive's `listener=` partition, the fills' `listener` attribute and `listener:symbol` group, a label on every metric and a field of every log line; `reconcile`, `replay` and `rebuild-parquet` take it as their default `--listener`",
   }),
-  setting('FLEET_STATUS_URLS', statusUrls, {
+  setting('FLEET_STATUS_URLS', {
+    rule: statusUrls,
     meaning:
       "the fleet's status pages, `name=http://host:port/,…`: each listener's status page links the others ([Several listeners](docs/operations.md#several-listeners-a-fleet))",
   }),

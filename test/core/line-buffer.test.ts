@@ -1,25 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineBuffer } from '../../src/core/line-buffer.js';
+import { anyText } from '../helpers/arbitraries.js';
+import { propertyRuns, propertyTimeout } from '../helpers/property.js';
+
+/** A line as JSON.stringify writes it (no raw newline): short and long, of any characters. */
+const jsonLine = fc
+  .oneof(
+    anyText(200),
+    fc.nat(300_000).map((n) => 'x'.repeat(n)),
+    fc.constant('é€😀'.repeat(5000)),
+  )
+  .map((l) => JSON.stringify(l));
 
 describe('LineBuffer', () => {
   describe('add, addBytes, pieces and toBuffer', () => {
     it(
       'holds the JSONL of any lines, added as text or as UTF-8, byte for byte, each piece whole lines, and gives the lines back (property)',
-      { timeout: 30_000 },
+      { timeout: propertyTimeout(30_000) },
       () => {
-        // Lines as JSON.stringify writes them (no raw newline), short and long, any characters.
-        const line = fc.oneof(
-          fc.string({ unit: 'binary', maxLength: 200 }),
-          fc.nat(300_000).map((n) => 'x'.repeat(n)),
-          fc.constant('é€😀'.repeat(5000)),
-        );
         fc.assert(
           fc.property(
-            fc.array(
-              line.map((l) => JSON.stringify(l)),
-              { maxLength: 60 },
-            ),
+            fc.array(jsonLine, { maxLength: 60 }),
             fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
             (lines, asBytes) => {
               // Act
@@ -36,7 +38,7 @@ describe('LineBuffer', () => {
               expect(LineBuffer.linesOf(pieces)).toEqual(lines);
             },
           ),
-          { numRuns: 150 },
+          { numRuns: propertyRuns(150) },
         );
       },
     );

@@ -21,6 +21,18 @@ async function advance(ms: number, stepMs = 50): Promise<void> {
   }
 }
 
+/**
+ * Moves the clock to `margin` short of a deadline `inMs` from now, then to `margin` past it, and
+ * returns what `look` saw at the first stop: a timeout test shows that nothing happened early and
+ * that it did happen. The margin is wider where the deadline is checked on a coarse tick.
+ */
+async function aroundDeadline<T>(inMs: number, look: () => T, { margin = 100, stepMs = 50 } = {}): Promise<T> {
+  await advance(inMs - margin, stepMs);
+  const before = look();
+  await advance(2 * margin);
+  return before;
+}
+
 beforeEach(() => {
   testKeys();
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
@@ -78,9 +90,7 @@ describe('ListenerSession (driver)', () => {
       await settle();
 
       // Act
-      await advance(4900);
-      const before = d.session.state;
-      await advance(200);
+      const before = await aroundDeadline(5000, () => d.session.state);
 
       // Assess
       expect(before).toBe('logon_sent');
@@ -103,9 +113,7 @@ describe('ListenerSession (driver)', () => {
       // Assess
       expect(d.errors()).toEqual(['ERR_FIX_LOGON_REJECTED']);
       expect(d.delays()).toEqual([6000]);
-      await advance(5900);
-      expect(d.peers).toHaveLength(1);
-      await advance(200);
+      expect(await aroundDeadline(6000, () => d.peers.length)).toBe(1);
       expect(d.peers).toHaveLength(2);
       await d.session.stop();
     });
@@ -152,10 +160,8 @@ describe('ListenerSession (driver)', () => {
       const d = drive();
       const peer = await loggedOn(d);
 
-      // Act
-      await advance(3000);
-      const beforeProbe = peer.types.includes('1');
-      await advance(1000);
+      // Act: the probe is due at 3.6 s and checked every quarter HeartBtInt (750 ms).
+      const beforeProbe = await aroundDeadline(3600, () => peer.types.includes('1'), { margin: 600 });
       const probe = peer.received.find((m) => m.msgType === '1');
       peer.send('0', [[112, probe?.get(112) ?? '']]);
       await advance(2500);
@@ -173,10 +179,8 @@ describe('ListenerSession (driver)', () => {
       const d = drive({ autoReconnect: false });
       const peer = await loggedOn(d);
 
-      // Act
-      await advance(5500);
-      const before = d.session.state;
-      await advance(1000);
+      // Act: the silence is checked every quarter HeartBtInt (750 ms), so allow a tick either side.
+      const before = await aroundDeadline(6000, () => d.session.state, { margin: 500 });
 
       // Assess
       expect(before).toBe('active');
@@ -342,9 +346,7 @@ describe('ListenerSession (driver)', () => {
       await settle();
 
       // Act
-      await advance(2900);
-      const before = d.session.state;
-      await advance(200);
+      const before = await aroundDeadline(3000, () => d.session.state);
       const after = d.session.phase;
       await advance(500); // the first wait: half the 1 s ceiling at the lowest draw
 
@@ -368,9 +370,7 @@ describe('ListenerSession (driver)', () => {
       await settle();
 
       // Act: past the connect timeout (TCP is up: it no longer applies), then past the handshake's.
-      await advance(3900);
-      const before = d.session.state;
-      await advance(200);
+      const before = await aroundDeadline(4000, () => d.session.state);
 
       // Assess
       expect(before).toBe('connecting');
@@ -390,9 +390,7 @@ describe('ListenerSession (driver)', () => {
       await settle();
 
       // Act
-      await advance(9900, 100);
-      const before = d.session.state;
-      await advance(200);
+      const before = await aroundDeadline(10_000, () => d.session.state, { stepMs: 100 });
 
       // Assess
       expect(before).toBe('connecting');
@@ -478,9 +476,7 @@ describe('ListenerSession (driver)', () => {
 
       // Act
       const stopped = d.session.stop();
-      await advance(1900);
-      const before = d.session.state;
-      await advance(200);
+      const before = await aroundDeadline(2000, () => d.session.state);
       await stopped;
 
       // Assess

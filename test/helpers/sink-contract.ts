@@ -78,41 +78,58 @@ const PARQUET = { contentType: 'application/vnd.apache.parquet' };
 /** Every byte value, several times: what a gzip or Parquet object holds, not text. */
 const binary = (): Buffer => Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(4096)]);
 
+/**
+ * A fresh harness from `factory` for each test of the suite that calls this, closed after the test
+ * (`release` first: what the harness's subject holds open). The getter gives the current test's.
+ */
+function harnessPerTest<H extends { close?(): Promise<void> }>(
+  factory: () => Promise<H>,
+  release?: (harness: H) => Promise<void> | undefined,
+): () => H {
+  let harness: H | undefined;
+  beforeEach(async () => {
+    harness = await factory();
+  });
+  afterEach(async () => {
+    if (harness !== undefined) await release?.(harness);
+    await harness?.close?.();
+    harness = undefined;
+  });
+  return () => {
+    if (harness === undefined) throw new Error('a sink harness exists only while a test runs');
+    return harness;
+  };
+}
+
 export function objectStoreContract(name: string, factory: () => Promise<ObjectStoreHarness>): void {
   describe(`ObjectStore contract: ${name}`, () => {
-    let h: ObjectStoreHarness;
-    beforeEach(async () => {
-      h = await factory();
-    });
-    afterEach(async () => {
-      await h.close?.();
-    });
+    const h = harnessPerTest(factory);
 
     it('names its location in the documented form', () => {
-      expect(h.store.location).toBe(h.location);
+      expect(h().store.location).toBe(h().location);
     });
 
     it('writes a new key: created, and a reader finds exactly those bytes under exactly that key', async () => {
       // Prepare
       const body = binary();
       // Act
-      const result = await h.store.putIfAbsent(KEY, body, JSONL);
+      const result = await h().store.putIfAbsent(KEY, body, JSONL);
       // Assess
       expect(result).toBe('created');
-      expect((await h.read(KEY))?.body.equals(body)).toBe(true);
-      expect(await h.keys()).toEqual([KEY]);
+      expect((await h().read(KEY))?.body.equals(body)).toBe(true);
+      expect(await h().keys()).toEqual([KEY]);
     });
 
     it('answers a second write of the same key (a retry after a crash) without a second object', async () => {
       // Prepare
       const body = binary();
       // Act
-      const first = await h.store.putIfAbsent(KEY, body, JSONL);
-      const again = await h.store.putIfAbsent(KEY, Buffer.from(body), JSONL);
+      const first = await h().store.putIfAbsent(KEY, body, JSONL);
+      const again = await h().store.putIfAbsent(KEY, Buffer.from(body), JSONL);
       // Assess
-      expect([first, again]).toEqual(['created', h.conditionalWrites ? 'exists' : 'created']);
-      expect((await h.read(KEY))?.body.equals(body)).toBe(true);
-      expect(await h.keys()).toEqual([KEY]);
+      expect([first, again]).toEqual(['created', h().conditionalWrites ? 'exists' : 'created']);
+      expect((await h().read(KEY))?.body.equals(body)).toBe(true);
+      expect(await h().keys()).toEqual([KEY]);
     });
 
     it('never replaces an object where it refuses existing keys; else the last write holds the key', async () => {
@@ -120,49 +137,49 @@ export function objectStoreContract(name: string, factory: () => Promise<ObjectS
       const first = Buffer.from('first bytes\n');
       const second = Buffer.from('other bytes\n');
       // Act
-      await h.store.putIfAbsent(KEY, first, JSONL);
-      const result = await h.store.putIfAbsent(KEY, second, JSONL);
+      await h().store.putIfAbsent(KEY, first, JSONL);
+      const result = await h().store.putIfAbsent(KEY, second, JSONL);
       // Assess
-      expect(result).toBe(h.conditionalWrites ? 'exists' : 'created');
-      expect((await h.read(KEY))?.body.toString()).toBe((h.conditionalWrites ? first : second).toString());
+      expect(result).toBe(h().conditionalWrites ? 'exists' : 'created');
+      expect((await h().read(KEY))?.body.toString()).toBe((h().conditionalWrites ? first : second).toString());
     });
 
     it('keeps each key apart: writing one key never answers for another', async () => {
       // Act
       const results = [
-        await h.store.putIfAbsent(KEY, Buffer.from('jsonl'), JSONL),
-        await h.store.putIfAbsent(OTHER_KEY, Buffer.from('parquet'), PARQUET),
+        await h().store.putIfAbsent(KEY, Buffer.from('jsonl'), JSONL),
+        await h().store.putIfAbsent(OTHER_KEY, Buffer.from('parquet'), PARQUET),
       ];
       // Assess
       expect(results).toEqual(['created', 'created']);
-      expect(await h.keys()).toEqual([KEY, OTHER_KEY].sort());
-      expect((await h.read(OTHER_KEY))?.body.toString()).toBe('parquet');
+      expect(await h().keys()).toEqual([KEY, OTHER_KEY].sort());
+      expect((await h().read(OTHER_KEY))?.body.toString()).toBe('parquet');
     });
 
     it('keeps the content type and encoding it is given, where it keeps them at all', async () => {
       // Act
-      await h.store.putIfAbsent(KEY, binary(), JSONL);
-      await h.store.putIfAbsent(OTHER_KEY, binary(), PARQUET);
-      const jsonl = await h.read(KEY);
-      const parquet = await h.read(OTHER_KEY);
+      await h().store.putIfAbsent(KEY, binary(), JSONL);
+      await h().store.putIfAbsent(OTHER_KEY, binary(), PARQUET);
+      const jsonl = await h().read(KEY);
+      const parquet = await h().read(OTHER_KEY);
       // Assess
-      expect(jsonl?.contentType).toBe(h.keeps.contentType ? JSONL.contentType : undefined);
-      expect(parquet?.contentType).toBe(h.keeps.contentType ? PARQUET.contentType : undefined);
-      expect(jsonl?.contentEncoding).toBe(h.keeps.contentEncoding ? JSONL.contentEncoding : undefined);
+      expect(jsonl?.contentType).toBe(h().keeps.contentType ? JSONL.contentType : undefined);
+      expect(parquet?.contentType).toBe(h().keeps.contentType ? PARQUET.contentType : undefined);
+      expect(jsonl?.contentEncoding).toBe(h().keeps.contentEncoding ? JSONL.contentEncoding : undefined);
       expect(parquet?.contentEncoding).toBeUndefined();
     });
 
     it('writes an empty object', async () => {
       // Act
-      const result = await h.store.putIfAbsent(KEY, Buffer.alloc(0), JSONL);
+      const result = await h().store.putIfAbsent(KEY, Buffer.alloc(0), JSONL);
       // Assess
       expect(result).toBe('created');
-      expect((await h.read(KEY))?.body.length).toBe(0);
+      expect((await h().read(KEY))?.body.length).toBe(0);
     });
 
     it('rejects a write it cannot make with a stable code, leaves no object, and takes the key once repaired', async () => {
       // Prepare
-      const broken = await h.broken();
+      const broken = await h().broken();
       // Act
       const error = await broken.store.putIfAbsent(KEY, Buffer.from('x'), JSONL).then(
         () => undefined,
@@ -216,27 +233,22 @@ const execIdOf = (m: DeliveredMessage) => (JSON.parse(m.body) as { exec_id: stri
 
 export function fillQueueContract(name: string, factory: () => Promise<FillQueueHarness>): void {
   describe(`FillQueue contract: ${name}`, () => {
-    let h: FillQueueHarness;
-    beforeEach(async () => {
-      h = await factory();
-    });
-    afterEach(async () => {
-      await h.queue.close?.();
-      await h.close?.();
-    });
+    const h = harnessPerTest(factory, (harness) => harness.queue.close?.());
 
     it('names its location, is FIFO, and states its batch limits', () => {
-      expect(h.queue.location).toBe(h.location);
-      expect(h.queue.fifo).toBe(true);
-      expect({ maxBatchEntries: h.queue.maxBatchEntries, maxBatchBytes: h.queue.maxBatchBytes }).toEqual(h.limits);
+      expect(h().queue.location).toBe(h().location);
+      expect(h().queue.fifo).toBe(true);
+      expect({ maxBatchEntries: h().queue.maxBatchEntries, maxBatchBytes: h().queue.maxBatchBytes }).toEqual(
+        h().limits,
+      );
     });
 
     it('delivers every message of a batch once, with its body (and attributes and group where kept)', async () => {
       // Prepare
       const batch = [fill(1, 'BTC-PERP'), fill(2, 'ETH-PERP'), fill(3, 'SOL-PERP')];
       // Act
-      const failed = await h.queue.sendBatch(batch);
-      const got = await h.receive(3);
+      const failed = await h().queue.sendBatch(batch);
+      const got = await h().receive(3);
       // Assess
       expect(failed).toEqual([]);
       expect(got.map(execIdOf).sort()).toEqual(['1001;1', '1002;2', '1003;3']);
@@ -256,8 +268,8 @@ export function fillQueueContract(name: string, factory: () => Promise<FillQueue
       const symbols = ['BTC-PERP', 'ETH-PERP', 'SOL-PERP'];
       const all = Array.from({ length: 12 }, (_, n) => fill(n, symbols[n % 3]!));
       // Act
-      for (let i = 0; i < all.length; i += 4) expect(await h.queue.sendBatch(all.slice(i, i + 4))).toEqual([]);
-      const got = await h.receive(12);
+      for (let i = 0; i < all.length; i += 4) expect(await h().queue.sendBatch(all.slice(i, i + 4))).toEqual([]);
+      const got = await h().receive(12);
       // Assess
       for (const symbol of symbols) {
         const sent = all.filter((m) => m.groupId === `default:${symbol}`).map((m) => m.body);
@@ -274,13 +286,13 @@ export function fillQueueContract(name: string, factory: () => Promise<FillQueue
       const b = fill(2, 'BTC-PERP');
       const c = fill(3, 'ETH-PERP');
       // Act
-      expect(await h.queue.sendBatch([a, { ...a, id: 'again' }, b])).toEqual([]);
-      expect(await h.queue.sendBatch([{ ...b, id: 'later' }, c])).toEqual([]);
-      await h.queue.close?.();
-      const restarted = h.reopen();
+      expect(await h().queue.sendBatch([a, { ...a, id: 'again' }, b])).toEqual([]);
+      expect(await h().queue.sendBatch([{ ...b, id: 'later' }, c])).toEqual([]);
+      await h().queue.close?.();
+      const restarted = h().reopen();
       const afterRestart = await restarted.sendBatch([{ ...c, id: 'resent' }, fill(4, 'ETH-PERP')]);
       await restarted.close?.();
-      const got = await h.receive(4);
+      const got = await h().receive(4);
       // Assess
       expect(afterRestart).toEqual([]);
       expect(got.map(execIdOf).sort()).toEqual(['1001;1', '1002;2', '1003;3', '1004;4']);
@@ -288,37 +300,37 @@ export function fillQueueContract(name: string, factory: () => Promise<FillQueue
 
     it('takes a full batch: maxBatchEntries messages filling maxBatchBytes', async () => {
       // Prepare: each message its share of the batch's bytes, attributes included.
-      const share = Math.floor(h.queue.maxBatchBytes / h.queue.maxBatchEntries);
-      const batch = Array.from({ length: h.queue.maxBatchEntries }, (_, n) => {
+      const share = Math.floor(h().queue.maxBatchBytes / h().queue.maxBatchEntries);
+      const batch = Array.from({ length: h().queue.maxBatchEntries }, (_, n) => {
         const probe = fill(n, 'BTC-PERP');
         return fill(n, 'BTC-PERP', { bodyBytes: share - (messageBytes(probe) - Buffer.byteLength(probe.body)) });
       });
       const total = batch.reduce((sum, m) => sum + messageBytes(m), 0);
       // Act
-      const failed = await h.queue.sendBatch(batch);
-      const got = await h.receive(batch.length);
+      const failed = await h().queue.sendBatch(batch);
+      const got = await h().receive(batch.length);
       // Assess
-      expect(total).toBeLessThanOrEqual(h.queue.maxBatchBytes);
-      expect(total).toBeGreaterThan(h.queue.maxBatchBytes - h.queue.maxBatchEntries * 2);
+      expect(total).toBeLessThanOrEqual(h().queue.maxBatchBytes);
+      expect(total).toBeGreaterThan(h().queue.maxBatchBytes - h().queue.maxBatchEntries * 2);
       expect(failed).toEqual([]);
       expect(got.map(execIdOf)).toEqual(batch.map((m) => (JSON.parse(m.body) as { exec_id: string }).exec_id));
     });
 
     it('takes one message as large as the publisher makes one (maxBatchBytes less 1 KiB of body)', async () => {
       // Prepare: src/pipeline/fill-message.ts fits a body to maxBatchBytes - 1024.
-      const big = fill(1, 'BTC-PERP', { bodyBytes: h.queue.maxBatchBytes - 1024 });
+      const big = fill(1, 'BTC-PERP', { bodyBytes: h().queue.maxBatchBytes - 1024 });
       // Act
-      const failed = await h.queue.sendBatch([big]);
-      const got = await h.receive(1);
+      const failed = await h().queue.sendBatch([big]);
+      const got = await h().receive(1);
       // Assess
-      expect(Buffer.byteLength(big.body)).toBe(h.queue.maxBatchBytes - 1024);
+      expect(Buffer.byteLength(big.body)).toBe(h().queue.maxBatchBytes - 1024);
       expect(failed).toEqual([]);
       expect(got.map((m) => m.body)).toEqual([big.body]);
     });
 
     it('rejects a send it cannot make with a stable code, and delivers that batch once when sent again after the repair', async () => {
       // Prepare
-      const broken = await h.broken();
+      const broken = await h().broken();
       const batch = [fill(1, 'BTC-PERP'), fill(2, 'ETH-PERP')];
       // Act
       const error = await broken.queue.sendBatch(batch).then(
@@ -338,12 +350,12 @@ export function fillQueueContract(name: string, factory: () => Promise<FillQueue
 
     it('closes, and a second close is harmless', async () => {
       // Prepare
-      expect(await h.queue.sendBatch([fill(1, 'BTC-PERP')])).toEqual([]);
+      expect(await h().queue.sendBatch([fill(1, 'BTC-PERP')])).toEqual([]);
       // Act
-      const closed = [await h.queue.close?.(), await h.queue.close?.()];
+      const closed = [await h().queue.close?.(), await h().queue.close?.()];
       // Assess
       expect(closed).toEqual([undefined, undefined]);
-      expect((await h.receive(1)).map(execIdOf)).toEqual(['1001;1']);
+      expect((await h().receive(1)).map(execIdOf)).toEqual(['1001;1']);
     });
   });
 }

@@ -1,16 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { sleep } from '../../src/core/clock.js';
 import { ListenerError } from '../../src/core/errors.js';
-import { fakeJournal } from '../helpers/fake-journal.js';
-import { ConsumerLoop, type ConsumerLoopOptions } from '../../src/pipeline/consumer-loop.js';
+import { loopOnFakeJournal } from '../helpers/fake-journal.js';
+import type { ConsumerLoop, ConsumerLoopOptions } from '../../src/pipeline/consumer-loop.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 
 /**
  * The consumer loop's tick, sleeps and back-off pauses on an injected clock that only the test
  * moves (Node's timers stay real): every wake-up is asserted at its millisecond, with no waiting.
  */
-
-const SINK = { name: 'archive', location: 'file:///archive/' };
 
 /** A loop whose body records, in ms since the start, when each round begins, and then waits with `wait`. */
 function recordingLoop(
@@ -19,24 +17,16 @@ function recordingLoop(
 ) {
   const clock = new ManualClock();
   const t0 = clock.now();
-  const journal = fakeJournal();
   const rounds: number[] = [];
-  const loop: ConsumerLoop = new ConsumerLoop({
-    journal,
-    sink: SINK,
-    tickMs: 1000,
-    clock,
-    body: async () => {
-      while (loop.running) {
+  const { journal, loop } = loopOnFakeJournal(
+    async (l) => {
+      while (l.running) {
         rounds.push(clock.now() - t0);
-        await wait(loop, clock);
+        await wait(l, clock);
       }
     },
-    onFailure: (error) => {
-      throw error;
-    },
-    ...options,
-  });
+    { clock, ...options },
+  );
   return { clock, journal, loop, rounds };
 }
 
@@ -104,25 +94,21 @@ describe('ConsumerLoop on an injected clock', () => {
     // Prepare: the body fails twice for a full disk; the wait is fixed at 400 ms.
     const clock = new ManualClock();
     const t0 = clock.now();
-    const journal = fakeJournal();
     const runs: number[] = [];
     const retries: Array<[string, number, number]> = [];
-    const loop: ConsumerLoop = new ConsumerLoop({
-      journal,
-      sink: SINK,
-      tickMs: 100,
-      clock,
-      retry: { initialMs: 400, maxMs: 400, floorMs: 400 },
-      body: async () => {
+    const { journal, loop } = loopOnFakeJournal(
+      async (l) => {
         runs.push(clock.now() - t0);
         if (runs.length <= 2) throw new ListenerError('ERR_JOURNAL_DISK_FULL', 'no space left on the spool');
-        while (loop.running) await loop.sleep();
+        while (l.running) await l.sleep();
       },
-      onFailure: (error) => {
-        throw error;
+      {
+        tickMs: 100,
+        clock,
+        retry: { initialMs: 400, maxMs: 400, floorMs: 400 },
+        onRetry: (error, delayMs, attempt) => retries.push([error.code, delayMs, attempt]),
       },
-      onRetry: (error, delayMs, attempt) => retries.push([error.code, delayMs, attempt]),
-    });
+    );
 
     // Act
     loop.start();
@@ -154,23 +140,19 @@ describe('ConsumerLoop on an injected clock', () => {
     const clock = new ManualClock();
     const delays: number[] = [];
     let runs = 0;
-    const loop: ConsumerLoop = new ConsumerLoop({
-      journal: fakeJournal(),
-      sink: SINK,
-      tickMs: 1000,
-      clock,
-      retry: { initialMs: 100, maxMs: 10_000, floorMs: 10_000 },
-      body: async () => {
+    const { loop } = loopOnFakeJournal(
+      async (l) => {
         runs++;
         if (runs === 3) await sleep(clock, 61_000);
         if (runs <= 4) throw new ListenerError('ERR_JOURNAL_CURSOR', 'cursor not saved');
-        while (loop.running) await loop.sleep();
+        while (l.running) await l.sleep();
       },
-      onFailure: (error) => {
-        throw error;
+      {
+        clock,
+        retry: { initialMs: 100, maxMs: 10_000, floorMs: 10_000 },
+        onRetry: (_error, delayMs) => delays.push(delayMs),
       },
-      onRetry: (_error, delayMs) => delays.push(delayMs),
-    });
+    );
 
     // Act: the third run fails at 300 + 61 000 ms.
     loop.start();
@@ -192,22 +174,14 @@ describe('ConsumerLoop on an injected clock', () => {
     const clock = new ManualClock();
     const t0 = clock.now();
     const runs: number[] = [];
-    const loop: ConsumerLoop = new ConsumerLoop({
-      journal: fakeJournal(),
-      sink: SINK,
-      tickMs: 1000,
-      clock,
-      now: () => 42,
-      retry: { initialMs: 50, maxMs: 50, floorMs: 50 },
-      body: async () => {
+    const { loop } = loopOnFakeJournal(
+      async (l) => {
         runs.push(clock.now() - t0);
         if (runs.length === 1) throw new ListenerError('ERR_JOURNAL_DISK_FULL', 'no space left on the spool');
-        while (loop.running) await loop.sleep();
+        while (l.running) await l.sleep();
       },
-      onFailure: (error) => {
-        throw error;
-      },
-    });
+      { clock, now: () => 42, retry: { initialMs: 50, maxMs: 50, floorMs: 50 } },
+    );
 
     // Act
     loop.start();

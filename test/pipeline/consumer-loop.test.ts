@@ -1,28 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ListenerError } from '../../src/core/errors.js';
-import { fakeJournal } from '../helpers/fake-journal.js';
-import { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
-
-const SINK = { name: 'archive', location: 'file:///archive/' };
+import { loopOnFakeJournal } from '../helpers/fake-journal.js';
+import type { ConsumerLoop } from '../../src/pipeline/consumer-loop.js';
 
 /** A loop whose body records each wake-up and sleeps with `sleep` until stopped. */
 function recordingLoop(sleep: (loop: ConsumerLoop) => Promise<void>, tickMs = 1000) {
-  const journal = fakeJournal();
   const rounds: number[] = [];
-  const loop: ConsumerLoop = new ConsumerLoop({
-    journal,
-    sink: SINK,
-    tickMs,
-    body: async () => {
-      while (loop.running) {
+  const { journal, loop } = loopOnFakeJournal(
+    async (l) => {
+      while (l.running) {
         rounds.push(Date.now());
-        await sleep(loop);
+        await sleep(l);
       }
     },
-    onFailure: (error) => {
-      throw error;
-    },
-  });
+    { tickMs },
+  );
   return { journal, loop, rounds };
 }
 
@@ -146,19 +138,10 @@ describe('ConsumerLoop', () => {
 
     it('ends a sleep and lets the body finish its round', async () => {
       // Prepare
-      const journal = fakeJournal();
       const steps: string[] = [];
-      const loop: ConsumerLoop = new ConsumerLoop({
-        journal,
-        sink: SINK,
-        tickMs: 1000,
-        body: async () => {
-          while (loop.running) await loop.sleep();
-          steps.push('flushed');
-        },
-        onFailure: (error) => {
-          throw error;
-        },
+      const { loop } = loopOnFakeJournal(async (l) => {
+        while (l.running) await l.sleep();
+        steps.push('flushed');
       });
       loop.start();
 
@@ -173,15 +156,11 @@ describe('ConsumerLoop', () => {
   describe('a body that throws', () => {
     it('is caught, coded and handed to onFailure; the loop stops and stop() still resolves', async () => {
       // Prepare: a cursor that cannot be saved, as a sink loop meets it.
-      const journal = fakeJournal();
       const failures: ListenerError[] = [];
-      const loop = new ConsumerLoop({
-        journal,
-        sink: SINK,
-        tickMs: 1000,
-        body: () => Promise.reject(Object.assign(new Error('EIO: i/o error, rename cursor'), { code: 'EIO' })),
-        onFailure: (error) => failures.push(error),
-      });
+      const { journal, loop } = loopOnFakeJournal(
+        () => Promise.reject(Object.assign(new Error('EIO: i/o error, rename cursor'), { code: 'EIO' })),
+        { onFailure: (error) => failures.push(error) },
+      );
 
       // Act
       loop.start();
@@ -199,13 +178,12 @@ describe('ConsumerLoop', () => {
     it('keeps the code of a coded failure', async () => {
       // Prepare
       const failures: ListenerError[] = [];
-      const loop = new ConsumerLoop({
-        journal: fakeJournal(),
-        sink: SINK,
-        tickMs: 1000,
-        body: () => Promise.reject(new ListenerError('ERR_JOURNAL_READ', 'segment unreadable')),
-        onFailure: (error) => failures.push(error),
-      });
+      const { loop } = loopOnFakeJournal(
+        () => Promise.reject(new ListenerError('ERR_JOURNAL_READ', 'segment unreadable')),
+        {
+          onFailure: (error) => failures.push(error),
+        },
+      );
 
       // Act
       loop.start();
@@ -221,19 +199,18 @@ describe('ConsumerLoop', () => {
       const failures: ListenerError[] = [];
       const retries: Array<[string, number]> = [];
       let runs = 0;
-      const loop: ConsumerLoop = new ConsumerLoop({
-        journal: fakeJournal(),
-        sink: SINK,
-        tickMs: 1000,
-        retry: { initialMs: 100, maxMs: 100, floorMs: 100 },
-        body: async () => {
+      const { loop } = loopOnFakeJournal(
+        async (l) => {
           runs++;
           if (runs <= 2) throw new ListenerError('ERR_JOURNAL_DISK_FULL', 'no space left on the spool');
-          while (loop.running) await loop.sleep();
+          while (l.running) await l.sleep();
         },
-        onFailure: (error) => failures.push(error),
-        onRetry: (error, delayMs) => retries.push([error.code, delayMs]),
-      });
+        {
+          retry: { initialMs: 100, maxMs: 100, floorMs: 100 },
+          onFailure: (error) => failures.push(error),
+          onRetry: (error, delayMs) => retries.push([error.code, delayMs]),
+        },
+      );
 
       // Act
       loop.start();

@@ -31,11 +31,25 @@ async function restoredIndex(
   return index;
 }
 
-/** Logs `ids` at LSNs 1, 2, … and closes the index. */
-async function logIds(dir: string, ids: string[], now: () => number = () => T0): Promise<void> {
-  const index = await restoredIndex(dir, { now });
+/** Logs `ids` at LSNs 1, 2, … and closes the index (which seals them `chunkIds` a chunk, if given). */
+async function logIds(
+  dir: string,
+  ids: string[],
+  options: { now?: () => number; chunkIds?: number } = {},
+): Promise<void> {
+  const index = await restoredIndex(dir, options);
   ids.forEach((id, i) => index.add(id, i + 1));
   await index.close(ALL_DURABLE);
+}
+
+/**
+ * An index reopened over ids 1001;1..1005;5 at LSNs 1..5, sealed in chunks of two and in the log:
+ * small chunks, so a lookup over the range has to read several of them as well as the log.
+ */
+async function reopenedInChunksOfTwo(): Promise<ExecIdIndex> {
+  const dir = tempDir();
+  await logIds(dir, ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'], { chunkIds: 2 });
+  return restoredIndex(dir, { chunkIds: 2 });
 }
 
 describe('ExecIdIndex', () => {
@@ -407,9 +421,7 @@ describe('ExecIdIndex', () => {
     it('knows sealed ids after a reopen, and where the highest ExecID is', async () => {
       // Prepare
       const dir = tempDir();
-      const first = await restoredIndex(dir, { chunkIds: 3 });
-      ['1001;1', 'noexecid:ab', '1003;3', '1004;4'].forEach((id, i) => first.add(id, i + 1));
-      await first.close(ALL_DURABLE);
+      await logIds(dir, ['1001;1', 'noexecid:ab', '1003;3', '1004;4'], { chunkIds: 3 });
       // Act
       const index = await restoredIndex(dir, { chunkIds: 3 });
       // Assess
@@ -428,9 +440,7 @@ describe('ExecIdIndex', () => {
     it('reads ids sealed by a seal whose log rewrite a crash stopped once (they are in both)', async () => {
       // Prepare: the log as it was before the seal rewrote it.
       const dir = tempDir();
-      const first = await restoredIndex(dir, { chunkIds: 100 });
-      ['1001;1', '1002;2', '1003;3'].forEach((id, i) => first.add(id, i + 1));
-      await first.close(ALL_DURABLE);
+      await logIds(dir, ['1001;1', '1002;2', '1003;3'], { chunkIds: 100 });
       const fullLog = readFileSync(join(dir, 'dedupe.log'), 'utf8');
       const sealing = await restoredIndex(dir, { chunkIds: 2 });
       await sealing.close(ALL_DURABLE);
@@ -446,9 +456,7 @@ describe('ExecIdIndex', () => {
     it('forgets a sealed id whose record was lost, rewriting its chunk', async () => {
       // Prepare
       const dir = tempDir();
-      const first = await restoredIndex(dir, { chunkIds: 3 });
-      ['1001;1', '1002;2', '1003;3', '1004;4'].forEach((id, i) => first.add(id, i + 1));
-      await first.close(ALL_DURABLE);
+      await logIds(dir, ['1001;1', '1002;2', '1003;3', '1004;4'], { chunkIds: 3 });
       const index = await ExecIdIndex.open({ dir, now: () => T0, windowMs: HOUR, chunkIds: 3 });
       // Act
       await index.restore(new Map(), 4, [[2, 2]]);
@@ -461,13 +469,8 @@ describe('ExecIdIndex', () => {
 
     it('names the ids of an LSN range and the last id before it from chunks and the log', async () => {
       // Prepare
-      const dir = tempDir();
-      const first = await restoredIndex(dir, { chunkIds: 2 });
-      ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'].forEach((id, i) => first.add(id, i + 1));
-      await first.close(ALL_DURABLE);
-      // Act
-      const index = await restoredIndex(dir, { chunkIds: 2 });
-      // Assess
+      const index = await reopenedInChunksOfTwo();
+      // Act / Assess
       expect(await index.idsBetween(2, 5)).toEqual(['1002;2', '1003;3', '1004;4', '1005;5']);
       expect(await index.lastIdBefore(3)).toBe('1002;2');
       expect(await index.lastIdBefore(6)).toBe('1005;5');
@@ -476,12 +479,8 @@ describe('ExecIdIndex', () => {
     });
 
     it('names at most `limit` ids of a range, in LSN order, so a huge lost range never stops the start', async () => {
-      // Prepare: ids 1..5, sealed in chunks of two and in the log.
-      const dir = tempDir();
-      const first = await restoredIndex(dir, { chunkIds: 2 });
-      ['1001;1', '1002;2', '1003;3', '1004;4', '1005;5'].forEach((id, i) => first.add(id, i + 1));
-      await first.close(ALL_DURABLE);
-      const index = await restoredIndex(dir, { chunkIds: 2 });
+      // Prepare
+      const index = await reopenedInChunksOfTwo();
       // Act
       const named = await index.entriesBetween(1, 5, 3);
       // Assess

@@ -3,6 +3,7 @@ import { DeadLetterBox } from '../../src/pipeline/dead-letters.js';
 import { FillPublisher, type FillPublisherOptions } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../../src/sinks/types.js';
+import { Gate } from '../helpers/gate.js';
 import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
@@ -13,8 +14,8 @@ import { makeRecord, tempDir } from '../helpers/records.js';
  * its I/O, never for the clock: nothing time-driven happens unless the clock is moved.
  */
 
-/** A queue in memory that records each batch at the clock's time and holds or fails those it is told to. */
-class ClockedQueue implements FillQueue {
+/** A queue in memory that records each batch at the clock's time; holds (until released) or fails those told to. */
+class ClockedQueue extends Gate implements FillQueue {
   readonly location = 'memory://fills';
   readonly fifo = true;
   readonly maxBatchBytes = 262_144;
@@ -25,9 +26,9 @@ class ClockedQueue implements FillQueue {
   readonly #t0: number;
   readonly #hold: (batch: number) => boolean;
   readonly #fail: (batch: number) => boolean;
-  readonly #held: Array<() => void> = [];
 
   constructor(clock: ManualClock, options: { hold?: (batch: number) => boolean; fail?: (batch: number) => boolean }) {
+    super();
     this.#clock = clock;
     this.#t0 = clock.now();
     this.#hold = options.hold ?? (() => false);
@@ -41,16 +42,8 @@ class ClockedQueue implements FillQueue {
     });
     const n = this.batches.length;
     if (this.#fail(n)) throw new Error('ServiceUnavailable');
-    if (this.#hold(n)) await new Promise<void>((resolve) => this.#held.push(resolve));
+    if (this.#hold(n)) await this.untilReleased();
     return [];
-  }
-
-  get held(): number {
-    return this.#held.length;
-  }
-
-  release(): void {
-    for (const resolve of this.#held.splice(0)) resolve();
   }
 }
 
@@ -116,6 +109,18 @@ async function stopOnClock(r: Rig): Promise<void> {
 /** Whether a one-shot timer of `ms` is armed: the loop is asleep, waiting for the clock. */
 const armed = (clock: ManualClock, ms: number) => clock.timers().some((t) => t.everyMs === undefined && t.inMs === ms);
 
+/**
+ * A started publisher holding fill A back, part of a batch that may wait `batchWaitMs` for more;
+ * it returns once the wait's timer is armed, so whatever the test does next meets a loop asleep.
+ */
+async function holdingA(batchWaitMs: number): Promise<Rig> {
+  const r = await rig({}, { batchWaitMs });
+  await appendFill(r.journal, 'A');
+  await r.publisher.start();
+  await until(() => armed(r.clock, batchWaitMs));
+  return r;
+}
+
 describe('FillPublisher on an injected clock', () => {
   it('lingers lingerMs with a part-full batch while another is in flight, then sends it', async () => {
     // Prepare: A1 goes at once and hangs in flight; B1 arrives behind it.
@@ -158,10 +163,7 @@ describe('FillPublisher on an injected clock', () => {
 
   it('holds a part-full batch batchWaitMs from its oldest fill with nothing in flight, gathering what arrives', async () => {
     // Prepare: A, then B 100 ms later; the batch may wait 250 ms for more.
-    const r = await rig({}, { batchWaitMs: 250 });
-    await appendFill(r.journal, 'A');
-    await r.publisher.start();
-    await until(() => armed(r.clock, 250));
+    const r = await holdingA(250);
     await r.clock.advance(100);
     await appendFill(r.journal, 'B');
     await until(() => armed(r.clock, 150));
@@ -194,10 +196,7 @@ describe('FillPublisher on an injected clock', () => {
 
   it('sends a held batch at once when stopped', async () => {
     // Prepare
-    const r = await rig({}, { batchWaitMs: 60_000 });
-    await appendFill(r.journal, 'A');
-    await r.publisher.start();
-    await until(() => armed(r.clock, 60_000));
+    const r = await holdingA(60_000);
 
     // Act
     await stopOnClock(r);

@@ -6,6 +6,7 @@ import { FillLanes, type LaneEntry } from '../../src/pipeline/fill-lanes.js';
 import { FillPublisher } from '../../src/pipeline/fill-publisher.js';
 import { Journal } from '../../src/pipeline/journal.js';
 import type { FillQueue, QueueMessage, QueueSendFailure } from '../../src/sinks/types.js';
+import { Gate } from '../helpers/gate.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 interface Entry extends LaneEntry {
@@ -181,7 +182,7 @@ describe('FillLanes', () => {
 });
 
 /** A FIFO queue in memory that records each batch and holds the ones `hold` picks until released. */
-class GateQueue implements FillQueue {
+class GateQueue extends Gate implements FillQueue {
   readonly location = 'memory://fills';
   readonly fifo = true;
   readonly maxBatchBytes = 262_144;
@@ -190,12 +191,12 @@ class GateQueue implements FillQueue {
   readonly batches: Array<{ at: number; fills: string[] }> = [];
   readonly #hold: (groups: string[]) => boolean;
   readonly #fail: (attempt: number, groups: string[]) => boolean;
-  readonly #held: Array<() => void> = [];
 
   constructor(
     maxBatchEntries: number,
     options: { hold?: (groups: string[]) => boolean; fail?: (attempt: number, groups: string[]) => boolean } = {},
   ) {
+    super();
     this.maxBatchEntries = maxBatchEntries;
     this.#hold = options.hold ?? (() => false);
     this.#fail = options.fail ?? (() => false);
@@ -208,16 +209,8 @@ class GateQueue implements FillQueue {
       fills: messages.map((m) => `${m.groupId}:${labels.get(m.attributes['exec_id']!.value)}`),
     });
     if (this.#fail(this.batches.length, groups)) throw new Error('ServiceUnavailable');
-    if (this.#hold(groups)) await new Promise<void>((resolve) => this.#held.push(resolve));
+    if (this.#hold(groups)) await this.untilReleased();
     return [];
-  }
-
-  get held(): number {
-    return this.#held.length;
-  }
-
-  release(): void {
-    for (const resolve of this.#held.splice(0)) resolve();
   }
 
   /** Every fill offered, in the order offered. */

@@ -10,7 +10,7 @@ import { Journal } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { archivedIds } from '../helpers/archive.js';
-import { everyCombination, propertyRuns, propertyTimeout } from '../helpers/property.js';
+import { everyFileDamaged, propertyTimeout } from '../helpers/property.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 const HOUR = '2026-11-23T10:15:00.000Z';
@@ -175,15 +175,7 @@ describe('Journal recovery from damage', () => {
             }
             expect(next.lsn).toBe(RECORDS + 1);
           }),
-          {
-            numRuns: propertyRuns(150),
-            examples: everyCombination({
-              segment: segments.map((_, i) => i),
-              at: [0.5],
-              kind: ['flip', 'truncate'] as const,
-              bit: [0],
-            }),
-          },
+          everyFileDamaged(150, { segment: segments }, ['flip', 'truncate']),
         );
       },
     );
@@ -257,15 +249,7 @@ describe('Journal recovery from damage', () => {
             for (const d of journal.damage)
               if (d.lsns !== null && d.kind !== 'torn_tail') expect(d.lsns[1]).toBeLessThanOrEqual(JOURNALED);
           }),
-          {
-            numRuns: propertyRuns(60),
-            examples: everyCombination({
-              file: files.map((_, i) => i),
-              at: [0.5],
-              kind: ['flip', 'truncate'] as const,
-              bit: [0],
-            }),
-          },
+          everyFileDamaged(60, { file: files }, ['flip', 'truncate']),
         );
       },
     );

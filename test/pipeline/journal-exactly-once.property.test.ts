@@ -10,7 +10,7 @@ import { Journal, type JournalOptions } from '../../src/pipeline/journal.js';
 import { LocalFileQueue } from '../../src/sinks/local-file-queue.js';
 import { LocalFolderStore } from '../../src/sinks/local-folder-store.js';
 import { archivedIds } from '../helpers/archive.js';
-import { everyCombination, propertyRuns, propertyTimeout } from '../helpers/property.js';
+import { everyFileDamaged, propertyTimeout } from '../helpers/property.js';
 import { makeRecord, tempDir } from '../helpers/records.js';
 
 // The exchange's reports, numbered as they were sent (record n is journaled at LSN n).
@@ -170,15 +170,7 @@ describe.each([
               expect(onQueue.get(id) ?? 0, `fills, report ${n} (${kind} ${files[file]} @${offset})`).toBe(expected);
           }
         }),
-        {
-          numRuns: propertyRuns(60),
-          examples: everyCombination({
-            file: files.map((_, i) => i),
-            at: [0.5],
-            kind: ['flip', 'truncate', 'zero', 'delete'] as const,
-            bit: [0],
-          }),
-        },
+        everyFileDamaged(60, { file: files }, ['flip', 'truncate', 'zero', 'delete']),
       );
     },
   );

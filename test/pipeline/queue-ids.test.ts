@@ -3,6 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fillQueueMessage } from '../../src/pipeline/fill-message.js';
 import { deduplicationId, isSqsId, messageGroupId } from '../../src/pipeline/queue-ids.js';
+import { anyText } from '../helpers/arbitraries.js';
+import { propertyRuns, propertyTimeout } from '../helpers/property.js';
 import { makeRecord } from '../helpers/records.js';
 
 /**
@@ -17,6 +19,16 @@ function sqsAccepts(id: string): boolean {
 }
 
 const sha256Hex = (value: string) => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/**
+ * Any group the listener could be given: any UTF-16 text (lone surrogates too) up to 300 units,
+ * often listener-prefixed.
+ */
+const anyGroup = fc.oneof(
+  anyText(300),
+  fc.string({ unit: 'grapheme', maxLength: 200 }),
+  fc.tuple(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.string({ maxLength: 200 })).map(([l, s]) => `${l}:${s}`),
+);
 
 describe('messageGroupId', () => {
   it.each([
@@ -83,18 +95,10 @@ describe('messageGroupId', () => {
 
   it(
     'gives every input an id SQS accepts, the same id every time, and distinct ids to distinct inputs',
-    { timeout: 30_000 },
+    { timeout: propertyTimeout(30_000) },
     () => {
-      // Prepare: any UTF-16 text (lone surrogates too) up to 300 units, often listener-prefixed.
-      const group = fc.oneof(
-        fc.string({ unit: 'binary', maxLength: 300 }),
-        fc.string({ unit: 'grapheme', maxLength: 200 }),
-        fc
-          .tuple(fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/), fc.string({ maxLength: 200 }))
-          .map(([l, s]) => `${l}:${s}`),
-      );
       fc.assert(
-        fc.property(fc.uniqueArray(group, { minLength: 2, maxLength: 20 }), (groups) => {
+        fc.property(fc.uniqueArray(anyGroup, { minLength: 2, maxLength: 20 }), (groups) => {
           // Act
           const ids = groups.map(messageGroupId);
           // Assess
@@ -105,7 +109,7 @@ describe('messageGroupId', () => {
           }
           expect(new Set(ids).size).toBe(groups.length);
         }),
-        { numRuns: 500 },
+        { numRuns: propertyRuns(500) },
       );
     },
   );
@@ -135,16 +139,13 @@ describe('deduplicationId (DESIGN.md §4: the ExecID, hashed if SQS would refuse
 
   it('is always an id SQS accepts, and keeps distinct ExecIDs distinct', () => {
     fc.assert(
-      fc.property(
-        fc.uniqueArray(fc.string({ unit: 'binary', maxLength: 200 }), { minLength: 2, maxLength: 20 }),
-        (ids) => {
-          // Act
-          const mapped = ids.map(deduplicationId);
-          // Assess
-          expect(mapped.every(sqsAccepts)).toBe(true);
-          expect(new Set(mapped).size).toBe(ids.length);
-        },
-      ),
+      fc.property(fc.uniqueArray(anyText(200), { minLength: 2, maxLength: 20 }), (ids) => {
+        // Act
+        const mapped = ids.map(deduplicationId);
+        // Assess
+        expect(mapped.every(sqsAccepts)).toBe(true);
+        expect(new Set(mapped).size).toBe(ids.length);
+      }),
       { numRuns: 300 },
     );
   });
