@@ -121,10 +121,33 @@ function machine() {
 function msList(flag: string, list: string | undefined, max = Number.MAX_SAFE_INTEGER): number[] | undefined {
   return list?.split(',').map((v) => {
     const ms = Number(v);
-    if (!Number.isInteger(ms) || ms < 0) throw new Error(`--${flag}: '${v}' is not a whole number of ms`);
-    if (ms > max) throw new Error(`--${flag}: ${ms} is above the setting's ${max} ms`);
+    if (!Number.isInteger(ms) || ms < 0) throw new UsageError(`--${flag}: '${v}' is not a whole number of ms`);
+    if (ms > max) throw new UsageError(`--${flag}: ${ms} is above the setting's ${max} ms`);
     return ms;
   });
+}
+
+/** Bad arguments: one line on stderr and exit 2, as the CLI's usage errors. */
+class UsageError extends Error {}
+
+const USAGE = `usage: node dist/bench/run.js [--only SECTION,…] [--readme] [--linger-ms MS,…]
+                                [--fills-batch-wait-ms MS,…] [--out FILE]
+
+Runs the benchmark sections one after another, each in a process of its own, prints their tables
+and targets, and writes the results to bench/results/latest.json (or FILE). Sections:
+  ${ORDER.join(', ')}
+--readme also replaces the results block of bench/README.md. bench/README.md says what each
+section measures and how to read it.
+`;
+
+/** The sections `--only` names, in the bench's order; every name must be one. */
+function sections(only: string | undefined): Section[] {
+  if (only === undefined) return [...ORDER];
+  const names = only.split(',').filter((name) => name !== '');
+  const unknown = names.filter((name) => !(ORDER as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new UsageError(`--only: no section ${unknown.join(', ')} (sections: ${ORDER.join(', ')})`);
+  return ORDER.filter((section) => names.includes(section));
 }
 
 /**
@@ -146,19 +169,26 @@ function latencyOptions(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      only: { type: 'string' },
-      readme: { type: 'boolean', default: false },
-      'linger-ms': { type: 'string' },
-      'fills-batch-wait-ms': { type: 'string' },
-      out: { type: 'string' },
-    },
-  });
+  const { values } = usageChecked(() =>
+    parseArgs({
+      options: {
+        only: { type: 'string' },
+        readme: { type: 'boolean', default: false },
+        'linger-ms': { type: 'string' },
+        'fills-batch-wait-ms': { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }),
+  );
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const lingerMs = msList('linger-ms', values['linger-ms']);
   // FILLS_BATCH_WAIT_MS's range (src/core/environment.ts).
   const fillsBatchWaitMs = msList('fills-batch-wait-ms', values['fills-batch-wait-ms'], 1000);
-  const wanted = values.only === undefined ? [...ORDER] : ORDER.filter((s) => values.only!.split(',').includes(s));
+  const wanted = sections(values.only);
   const started = performance.now();
   const loadBefore = loadavg();
   const results: BenchResults = {};
@@ -294,4 +324,21 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+/** `parse()`, its parser's errors (an unknown option, a missing value) as usage errors. */
+function usageChecked<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+await main().catch((error: unknown) => {
+  const usage = error instanceof UsageError;
+  process.stderr.write(
+    usage
+      ? `bench: ${error.message}\n${USAGE.split('\n\n')[0]}\n`
+      : `bench: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exitCode = usage ? 2 : 1;
+});
